@@ -1,0 +1,3 @@
+"""faxd: the office fax machine replaced by a folder."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,162 @@
+"""The command line. `main(argv) -> exit code` is the only place that turns errors
+into exit codes: 0 success, 1 failure, 2 usage or configuration error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from faxd import __version__, config, logs
+from faxd.errors import AlreadyRunningError, ConfigError, FaxdError, UsageError
+
+
+class Exit(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}.", "Run 'faxd --help' for usage.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--config", help="configuration file (default: $FAXD_CONFIG or /etc/faxd/faxd.yaml)"
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser = _Parser(prog="faxd", description="The office fax machine, replaced by a folder.")
+    parser.add_argument("--version", action="version", version=f"faxd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
+    sub.add_parser("check-config", parents=[common], help="validate and print the configuration")
+    send = sub.add_parser("send", parents=[common], help="send files now, through the same engine")
+    send.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    send.add_argument("--to", nargs="+", required=True, metavar="NUMBER")
+    send.add_argument("--from", dest="sender", metavar="NUMBER")
+    send.add_argument(
+        "--no-dft", action="store_true", help="always fax, never Direct File Transfer"
+    )
+    send.add_argument("--provider", help="a provider name from the configuration")
+    send.add_argument("--reference", help="free text kept in the report")
+    send.add_argument("--wait", action="store_true", help="follow it to its final status")
+    sub.add_parser("status", parents=[common], help="queued, in flight and recently finished")
+    retry = sub.add_parser("retry", parents=[common], help="send a failed document again")
+    retry.add_argument("target", metavar="PATH|ID")
+    explain = sub.add_parser("explain", parents=[common], help="how a file would be sent")
+    explain.add_argument("file", type=Path, metavar="FILE")
+    sandbox = sub.add_parser(
+        "sandbox", parents=[common], help="local emulator of both provider APIs"
+    )
+    sandbox.add_argument("--port", type=int, default=8025)
+    sandbox.add_argument("--scenario", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if environ is None else environ)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = _parser().parse_args(args_list)
+        return int(_dispatch(args, env))
+    except ConfigError as exc:
+        print(f"faxd: {exc.message}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return Exit.USAGE
+    except (UsageError, AlreadyRunningError) as exc:
+        print(f"faxd: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    except FaxdError as exc:
+        print(f"faxd: {exc}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return Exit.FAILURE
+    except KeyboardInterrupt:
+        return Exit.FAILURE
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"faxd: internal error ({type(exc).__name__}): {logs.redact(str(exc))} "
+            "Run again with --debug for details, and please report it.",
+            file=sys.stderr,
+        )
+        return Exit.FAILURE
+
+
+def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
+    command: str = args.command
+    if command == "sandbox":
+        from faxd.sandbox.server import serve_forever
+
+        serve_forever(args.port, args.scenario)
+        return Exit.OK
+    path = config.config_path(args.config, env)
+    level = "debug" if args.debug else None
+    if command == "run":
+        from faxd.daemon import Daemon
+
+        settings_level = level or "info"
+        logs.configure(settings_level, environ=env)
+        return Daemon(path, env).run()
+    if command == "check-config":
+        return _check_config(path, env)
+    from faxd import commands
+
+    settings = config.load(path, env)
+    logs.configure(level or "warning", environ=env, stream=sys.stderr)
+    if command == "status":
+        return commands.status(settings)
+    if command == "explain":
+        return commands.explain(settings, args.file)
+    if command == "retry":
+        return commands.retry(settings, args.target)
+    if command == "send":
+        return commands.send(
+            settings,
+            files=args.files,
+            to=args.to,
+            sender=args.sender,
+            dft=not args.no_dft,
+            provider=args.provider,
+            reference=args.reference,
+            wait=args.wait,
+        )
+    raise UsageError(f"unknown command {command!r}.")
+
+
+def _check_config(path: Path, env: dict[str, str]) -> int:
+    try:
+        settings = config.load(path, env)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return Exit.FAILURE
+    problems = config.check_environment(settings)
+    print(config.render_effective(settings), end="")
+    if problems:
+        print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return Exit.FAILURE
+    print(f"{path}: OK", file=sys.stderr)
+    return Exit.OK
+
+
+def main_entry() -> None:
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Worker threads may still sit in a slow upload after a stop; their transmissions are
+    # journaled as in flight and resolved at the next start, so do not wait for them.
+    os._exit(code)

@@ -1,0 +1,188 @@
+"""Read the configuration file into a tree that remembers where every value was written.
+
+PyYAML's `safe_load` forgets line numbers and silently lets a repeated key win, and its
+YAML 1.1 typing turns `+4612345678` into an int and `NO` (Norway) into False. We compose
+the node graph instead, so every problem can name its key path and line, and every
+scalar keeps the text exactly as the admin wrote it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from faxd.errors import ConfigProblem
+
+FILE = "(file)"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_DEPTH = 40  # deeper than any sane config; stops alias cycles (`&a [*a]`)
+
+
+@dataclass
+class Node:
+    """One value of the file: a mapping, a sequence or a scalar, with its place."""
+
+    path: str
+    line: int | None
+    kind: str  # "map" | "seq" | "scalar"
+    value: Any  # dict[str, Node] | list[Node] | the YAML-typed scalar
+    text: str | None = None  # a scalar's source text (None for mappings and sequences)
+    plain: bool = False  # an unquoted scalar (its YAML type may differ from its text)
+
+    def key(self, name: str) -> str:
+        return child_path(self.path, name)
+
+    @property
+    def is_null(self) -> bool:
+        return self.kind == "scalar" and self.value is None
+
+
+@dataclass
+class Problems:
+    """Collects every problem so they can all be reported at once."""
+
+    items: list[ConfigProblem] = field(default_factory=list)
+
+    def add(self, where: Node | str, message: str, line: int | None = None) -> None:
+        if isinstance(where, Node):
+            self.items.append(ConfigProblem(where.path, message, where.line))
+        else:
+            self.items.append(ConfigProblem(where, message, line))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def child_path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if not _IDENTIFIER.match(key):
+        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{parent}["{escaped}"]'
+    return f"{parent}.{key}" if parent else key
+
+
+def read_tree(path: Path, problems: Problems) -> Node | None:
+    """The file's top-level node, or None with one problem saying why it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.add(
+            FILE,
+            f"{path} does not exist; create it (config/faxd.example.yaml is a start) "
+            "or name another file with --config or FAXD_CONFIG.",
+        )
+        return None
+    except IsADirectoryError:
+        problems.add(FILE, f"{path} is a directory; name the YAML file itself.")
+        return None
+    except PermissionError:
+        problems.add(FILE, f"{path} cannot be read (permission denied); let faxd's user read it.")
+        return None
+    except UnicodeDecodeError as exc:
+        problems.add(FILE, f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8.")
+        return None
+    except OSError as exc:
+        problems.add(FILE, f"{path} cannot be read ({exc.strerror}).")
+        return None
+    return parse_tree(text, problems)
+
+
+def parse_tree(text: str, problems: Problems) -> Node | None:
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            what = exc.problem or exc.context or "invalid YAML"
+            problems.add(
+                FILE,
+                f"YAML syntax error: {what}; fix the file's syntax.",
+                mark.line + 1 if mark else None,
+            )
+            return None
+        except yaml.YAMLError as exc:
+            problems.add(FILE, f"YAML syntax error: {exc}; fix the file's syntax.")
+            return None
+        if root is None:
+            problems.add(FILE, "the file is empty; see config/faxd.example.yaml.", 1)
+            return None
+        return _convert(loader, root, "", root.start_mark.line + 1, problems, 0)
+    finally:
+        loader.dispose()
+
+
+def _convert(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: str,
+    line: int,
+    problems: Problems,
+    depth: int,
+) -> Node:
+    if depth > _MAX_DEPTH:
+        problems.add(path, "nested too deeply (a recursive alias?); simplify it.", line)
+        return Node(path, line, "scalar", None)
+    if isinstance(node, yaml.MappingNode):
+        return _convert_mapping(loader, node, path, line, problems, depth)
+    if isinstance(node, yaml.SequenceNode):
+        items = [
+            _convert(
+                loader, item, child_path(path, i), item.start_mark.line + 1, problems, depth + 1
+            )
+            for i, item in enumerate(node.value)
+        ]
+        return Node(path, line, "seq", items)
+    assert isinstance(node, yaml.ScalarNode)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        problems.add(path, f"cannot read this value ({exc}); write a plain value.", line)
+        value = None
+    return Node(path, line, "scalar", value, text=str(node.value), plain=node.style is None)
+
+
+def _convert_mapping(
+    loader: yaml.SafeLoader,
+    node: yaml.MappingNode,
+    path: str,
+    line: int,
+    problems: Problems,
+    depth: int,
+) -> Node:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key, key_line = str(key_node.value), key_node.start_mark.line + 1
+        if key in seen:
+            problems.add(
+                child_path(path, key),
+                f"key '{key}' is given twice (lines {seen[key]} and {key_line}); keep one.",
+                key_line,
+            )
+        else:
+            seen[key] = key_line
+    try:
+        # Resolves `<<: *anchor` merge keys in place; explicit keys then override merged ones.
+        loader.flatten_mapping(node)
+    except yaml.YAMLError as exc:
+        problems.add(path, f"cannot merge this mapping ({exc}); fix the '<<' entry.", line)
+    entries: dict[str, Node] = {}
+    for key_node, value_node in node.value:
+        key_line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.add(path, "a key must be a plain value, not a list or mapping.", key_line)
+            continue
+        key = str(key_node.value)
+        entries[key] = _convert(
+            loader, value_node, child_path(path, key), key_line, problems, depth + 1
+        )
+    return Node(path, line, "map", entries)

@@ -1,0 +1,322 @@
+"""The daemon: wires adapters to decisions, runs the threads, answers signals.
+
+Start-up order matters (ARCHITECTURE): lock, journal, reconcile what a crash left
+behind, scan the folders, start the watchers — and only then tell systemd READY."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from faxd import config
+from faxd.archive import Archiver
+from faxd.clock import Clock, SystemClock
+from faxd.engine import Engine
+from faxd.errors import ConfigError
+from faxd.intake import Intake
+from faxd.journal import Journal
+from faxd.lock import InstanceLock
+from faxd.logs import register_secret
+from faxd.notify import Notifier, format_status
+from faxd.providers.base import InboxSource, Sender
+from faxd.settings import DocsProviderSettings, ProviderSettings, Settings
+from faxd.watcher import FolderWatcher
+
+log = structlog.get_logger("faxd.daemon")
+
+JOURNAL_NAME = "journal.sqlite"
+STOP_TIMEOUT = 30.0
+STATUS_EVERY = 5.0
+STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
+
+
+def build_sender(settings: ProviderSettings) -> Sender:
+    if isinstance(settings, DocsProviderSettings):
+        from faxd.providers.docs import DocsProvider
+
+        return DocsProvider(settings)
+    from faxd.providers.retarus import RetarusProvider
+
+    return RetarusProvider(settings)
+
+
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    for provider in settings.providers.values():
+        secret = getattr(provider, "api_key", None) or getattr(provider, "password", None)
+        if secret is not None:
+            register_secret(secret)
+    return {name: build_sender(p) for name, p in settings.providers.items()}
+
+
+def open_journal(settings: Settings) -> Journal:
+    return Journal(settings.state_dir / JOURNAL_NAME)
+
+
+@dataclass
+class _Flags:
+    stop: threading.Event = field(default_factory=threading.Event)
+    reload: threading.Event = field(default_factory=threading.Event)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        environ: Mapping[str, str],
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._config_path = config_path
+        self._environ = environ
+        self._clock = clock or SystemClock()
+        self._notifier = notifier or Notifier(environ)
+        self._flags = _Flags()
+        self._threads: dict[str, threading.Thread] = {}
+        self._watchers: dict[Path, FolderWatcher] = {}
+        self._poller: Any = None
+        self._poller_stop = threading.Event()
+
+    # -- start-up ----------------------------------------------------------------------
+
+    def _load(self) -> Settings:
+        settings = config.load(self._config_path, self._environ)
+        problems = config.check_environment(settings)
+        if problems:
+            raise ConfigError(str(self._config_path), problems)
+        return settings
+
+    def run(self) -> int:
+        settings = self._load()
+        self._settings = settings
+        lock = InstanceLock(settings.state_dir)
+        lock.acquire()
+        try:
+            return self._run_locked(settings)
+        finally:
+            lock.release()
+
+    def _run_locked(self, settings: Settings) -> int:
+        self._journal = open_journal(settings)
+        self._senders = build_senders(settings)
+        self._archiver = Archiver(self._journal, self._clock)
+        self._engine = Engine(
+            settings,
+            self._journal,
+            self._senders,
+            self._archiver,
+            self._clock,
+            on_archived=self._archived,
+        )
+        self._intake = Intake(
+            settings, self._journal, self._senders, self._archiver, self._clock, self._engine.wake
+        )
+        self._install_signals()
+        self._reconcile()
+        for folder in settings.folders:
+            self._intake.scan(folder.path)
+        self._sync_watchers(settings)
+        self._start_thread("intake", self._intake.run)
+        self._start_thread("engine", self._engine.run)
+        self._start_poller(settings)
+        self._notifier.ready(self._status_text())
+        log.info(
+            "faxd is running",
+            folders=[str(f.path) for f in settings.folders],
+            config=str(self._config_path),
+        )
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _reconcile(self) -> None:
+        """Finish what a crash interrupted before anything new starts."""
+        now = self._clock.time()
+        unknown = self._journal.reset_interrupted(now)
+        if unknown:
+            log.warning(
+                "uploads interrupted by a stop; asking the provider before sending again",
+                count=unknown,
+            )
+        for job in self._journal.unarchived_final_jobs():
+            self._archiver.archive(job)
+            self._intake.release(job.id)
+
+    def _archived(self, job_id: str) -> None:
+        self._intake.release(job_id)
+
+    def _start_thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        def body() -> None:
+            try:
+                target(self._flags.stop)
+            except Exception:
+                log.exception("thread died", thread=name)
+
+        thread = threading.Thread(target=body, name=f"faxd-{name}", daemon=True)
+        thread.start()
+        self._threads[name] = thread
+
+    def _start_poller(self, settings: Settings) -> None:
+        inbox = settings.inbox
+        if inbox is None:
+            return
+        source = self._senders.get(inbox.provider)
+        if source is None or not hasattr(source, "list_received"):
+            log.error("the inbox provider cannot list received documents", provider=inbox.provider)
+            return
+        from faxd.inbound import InboxPoller
+
+        provider = settings.providers[inbox.provider]
+        timezone = ZoneInfo(provider.timezone if isinstance(provider, DocsProviderSettings) else "UTC")
+        journal = self._journal
+        self._poller = InboxPoller(
+            settings=inbox,
+            source=_as_inbox(source),
+            journal=journal,
+            our_numbers=settings.our_numbers(),
+            outbound_ids=lambda: journal.remote_ids(inbox.provider),
+            clock=self._clock,
+            timezone=timezone,
+        )
+        self._poller_stop = threading.Event()
+        poller = self._poller
+        stop = self._poller_stop
+
+        def body() -> None:
+            try:
+                poller.run(stop)
+            except Exception:
+                log.exception("inbox poller died")
+
+        thread = threading.Thread(target=body, name="faxd-poller", daemon=True)
+        thread.start()
+        self._threads["poller"] = thread
+
+    def _sync_watchers(self, settings: Settings) -> None:
+        wanted = {f.path: f for f in settings.folders}
+        for path in [p for p in self._watchers if p not in wanted]:
+            self._watchers.pop(path).stop()
+            log.info("folder released", folder=str(path))
+        for path, folder in wanted.items():
+            if path in self._watchers:
+                continue
+            watcher = FolderWatcher(path, folder.watch, self._intake.changes)
+            mode = watcher.start()
+            self._watchers[path] = watcher
+            log.info("watching folder", folder=str(path), mode=mode)
+
+    # -- running -----------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        def on_term(_sig: int, _frame: FrameType | None) -> None:
+            self._flags.stop.set()
+
+        def on_hup(_sig: int, _frame: FrameType | None) -> None:
+            self._flags.reload.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_term)
+            signal.signal(signal.SIGINT, on_term)
+            signal.signal(signal.SIGHUP, on_hup)
+
+    def request_stop(self) -> None:
+        self._flags.stop.set()
+
+    def _main_loop(self) -> None:
+        interval = self._notifier.watchdog_interval or 1.0
+        tick = min(0.5, interval)
+        last_status = 0.0
+        while not self._flags.stop.wait(tick):
+            if self._flags.reload.is_set():
+                self._flags.reload.clear()
+                self._reload()
+            healthy = self._healthy()
+            if healthy:
+                self._notifier.watchdog()
+            now = self._clock.monotonic()
+            if now - last_status >= STATUS_EVERY:
+                last_status = now
+                self._notifier.status(self._status_text())
+
+    def _healthy(self) -> bool:
+        """False when a thread that must run is dead or stuck: systemd then restarts us."""
+        for name, thread in self._threads.items():
+            if not thread.is_alive():
+                log.error("a faxd thread is not running", thread=name)
+                return False
+        for path, watcher in self._watchers.items():
+            if not watcher.alive():
+                log.error("the watcher of a folder stopped; restarting it", folder=str(path))
+                try:
+                    watcher.stop()
+                    watcher.start()
+                except OSError:
+                    return False
+        return self._clock.monotonic() - self._engine.heartbeat < STALL_LIMIT
+
+    def _status_text(self) -> str:
+        counts = self._journal.counts()
+        queued = counts.get("ready", 0) + counts.get("waiting", 0) + self._intake.pending()
+        in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        failed_today = len(
+            self._journal.query(
+                "SELECT id FROM jobs WHERE state = 'failed' AND finished_at >= ?", (start,)
+            )
+        )
+        paused = [f"{name} ({p.reason})" for name, p in self._engine.paused().items()]
+        return format_status(queued, in_flight, failed_today, paused)
+
+    def _reload(self) -> None:
+        self._notifier.reloading()
+        try:
+            settings = self._load()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("new configuration refused; the old one stays", problem=str(problem))
+            self._notifier.ready(self._status_text())
+            return
+        senders = build_senders(settings)
+        self._senders.update(senders)
+        self._intake.configure(settings)
+        self._engine.reconfigure(settings, senders)
+        self._sync_watchers(settings)
+        for folder in settings.folders:
+            self._intake.scan(folder.path)
+        if self._poller is not None:
+            self._poller_stop.set()
+            self._threads.pop("poller").join(timeout=10)
+            self._poller = None
+        self._start_poller(settings)
+        self._settings = settings
+        log.info("configuration reloaded", folders=[str(f.path) for f in settings.folders])
+        self._notifier.ready(self._status_text())
+
+    def _shutdown(self) -> None:
+        self._notifier.stopping()
+        log.info("stopping: no new uploads; waiting for those in flight")
+        for watcher in self._watchers.values():
+            watcher.stop()
+        self._poller_stop.set()
+        self._engine.shutdown(STOP_TIMEOUT)
+        for thread in self._threads.values():
+            thread.join(timeout=5)
+        for sender in self._senders.values():
+            sender.close()
+        self._journal.close()
+        log.info("stopped")
+
+
+def _as_inbox(source: Sender) -> InboxSource:
+    return source  # type: ignore[return-value]

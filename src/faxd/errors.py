@@ -1,0 +1,108 @@
+"""The error tree. Every error carries a message that names what happened and a hint
+that says what to do about it; `cli.main` is the only place that turns them into exit
+codes, and the daemon turns them into reports and log lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FaxdError(Exception):
+    """Base of every error faxd raises on purpose."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} {self.hint}"
+        return self.message
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in the configuration, at a key path (`folders[1].to`) and a line."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class ConfigError(FaxdError):
+    """The configuration cannot be used; `problems` lists every reason at once."""
+
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{source}: {count} configuration {noun}.",
+            "Run 'faxd check-config' to see them all.",
+        )
+        self.source = source
+        self.problems = problems
+
+
+class UsageError(FaxdError):
+    """The command line was wrong (exit code 2)."""
+
+
+class AlreadyRunningError(FaxdError):
+    """Another faxd holds the state directory's lock."""
+
+
+class AddressError(FaxdError):
+    """A document has no valid recipient, or its sidecar is invalid (permanent)."""
+
+
+class PreflightError(FaxdError):
+    """A document would be refused by the provider; no API call was made (permanent)."""
+
+
+class ProviderError(FaxdError):
+    """Base for what a provider call can end in."""
+
+
+class RejectedError(ProviderError):
+    """The provider refused the request for good (400/404/415, validation)."""
+
+    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
+        super().__init__(message, hint)
+        self.status_code = status_code
+
+
+class AuthError(ProviderError):
+    """401/403: every later job to this provider would fail too, so its queue pauses."""
+
+    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
+        super().__init__(message, hint)
+        self.status_code = status_code
+
+
+class TransientError(ProviderError):
+    """429, 5xx, timeouts, refused connections: the request did not take effect; retry."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        throttled: bool = False,
+    ) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+        self.status_code = status_code
+        # A 429 throttles the whole account, not one request: the provider pauses.
+        self.throttled = throttled
+
+
+class OutcomeUnknownError(ProviderError):
+    """The request may have been accepted (the connection died after it was sent).
+
+    Never answered by uploading again: the provider must be asked first."""

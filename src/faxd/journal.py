@@ -1,0 +1,453 @@
+"""The job journal: SQLite in WAL mode with synchronous=FULL, so a committed state
+survives a crash or power loss. Every effect (upload, move) happens only after the
+state that allows it is committed here.
+
+One connection shared by the daemon's threads behind a lock: writes are small and
+short, and one writer is what SQLite serialises anyway."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    folder TEXT NOT NULL,
+    rel_path TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sidecar TEXT,
+    attachments TEXT NOT NULL DEFAULT '[]',
+    files TEXT NOT NULL DEFAULT '[]',
+    provider TEXT NOT NULL,
+    sender TEXT,
+    dft INTEGER NOT NULL DEFAULT 0,
+    reference TEXT,
+    rule TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL,
+    error TEXT,
+    ino INTEGER,
+    received_at REAL NOT NULL,
+    finished_at REAL,
+    archive_plan TEXT,
+    archived_at REAL,
+    archived_path TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_active_path ON jobs(path) WHERE archived_at IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
+CREATE TABLE IF NOT EXISTS transmissions (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    idx INTEGER NOT NULL,
+    number TEXT NOT NULL,
+    state TEXT NOT NULL,
+    method TEXT,
+    remote_id TEXT,
+    status TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    polls INTEGER NOT NULL DEFAULT 0,
+    lookups INTEGER NOT NULL DEFAULT 0,
+    first_attempt_at REAL,
+    submit_started_at REAL,
+    submitted_at REAL,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    updated_at REAL,
+    PRIMARY KEY (job_id, idx)
+);
+CREATE INDEX IF NOT EXISTS tx_due ON transmissions(state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS dft_cache (
+    provider TEXT NOT NULL,
+    number TEXT NOT NULL,
+    supported INTEGER NOT NULL,
+    checked_at REAL NOT NULL,
+    PRIMARY KEY (provider, number)
+);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+ACTIVE_TX_STATES = (
+    TxState.READY,
+    TxState.WAITING,
+    TxState.SUBMITTING,
+    TxState.OUTCOME_UNKNOWN,
+    TxState.SUBMITTED,
+)
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    folder: str
+    rel_path: str
+    path: str
+    sidecar: str | None
+    attachments: tuple[str, ...]
+    files: tuple[dict[str, Any], ...]
+    provider: str
+    sender: str | None
+    dft: bool
+    reference: str | None
+    rule: str | None
+    options: dict[str, Any]
+    state: JobState
+    error: str | None
+    ino: int | None
+    received_at: float
+    finished_at: float | None
+    archive_plan: dict[str, str] | None
+    archived_at: float | None
+    archived_path: str | None
+
+
+@dataclass(frozen=True)
+class TxRow:
+    job_id: str
+    idx: int
+    number: str
+    state: TxState
+    method: Method | None
+    remote_id: str | None
+    status: str | None
+    attempts: int
+    polls: int
+    lookups: int
+    first_attempt_at: float | None
+    submit_started_at: float | None
+    submitted_at: float | None
+    next_attempt_at: float
+    error: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}-{self.idx}"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    id: str
+    folder: str
+    rel_path: str
+    path: str
+    sidecar: str | None
+    attachments: Sequence[str]
+    files: Sequence[dict[str, Any]]
+    provider: str
+    sender: str | None
+    dft: bool
+    reference: str | None
+    rule: str | None
+    options: dict[str, Any]
+    ino: int | None
+    received_at: float
+    numbers: Sequence[str]
+    error: str | None = None  # set: the job failed before any transmission (addressing, preflight)
+
+
+def _job(row: sqlite3.Row) -> JobRow:
+    plan = row["archive_plan"]
+    return JobRow(
+        id=row["id"],
+        folder=row["folder"],
+        rel_path=row["rel_path"],
+        path=row["path"],
+        sidecar=row["sidecar"],
+        attachments=tuple(json.loads(row["attachments"])),
+        files=tuple(json.loads(row["files"])),
+        provider=row["provider"],
+        sender=row["sender"],
+        dft=bool(row["dft"]),
+        reference=row["reference"],
+        rule=row["rule"],
+        options=json.loads(row["options"]),
+        state=JobState(row["state"]),
+        error=row["error"],
+        ino=row["ino"],
+        received_at=row["received_at"],
+        finished_at=row["finished_at"],
+        archive_plan=json.loads(plan) if plan else None,
+        archived_at=row["archived_at"],
+        archived_path=row["archived_path"],
+    )
+
+
+def _tx(row: sqlite3.Row) -> TxRow:
+    return TxRow(
+        job_id=row["job_id"],
+        idx=row["idx"],
+        number=row["number"],
+        state=TxState(row["state"]),
+        method=Method(row["method"]) if row["method"] else None,
+        remote_id=row["remote_id"],
+        status=row["status"],
+        attempts=row["attempts"],
+        polls=row["polls"],
+        lookups=row["lookups"],
+        first_attempt_at=row["first_attempt_at"],
+        submit_started_at=row["submit_started_at"],
+        submitted_at=row["submitted_at"],
+        next_attempt_at=row["next_attempt_at"],
+        error=row["error"],
+    )
+
+
+class Journal:
+    """The durable record of every job. Thread-safe."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        if not readonly:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit is on disk before the upload it allows leaves the machine.
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, params))
+
+    def pragma(self, name: str) -> Any:
+        with self._lock:
+            return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    # -- key/value ---------------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM kv WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_value(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO kv(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- jobs --------------------------------------------------------------------------
+
+    def create_job(self, job: NewJob) -> None:
+        state = JobState.FAILED if job.error else JobState.READY
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO jobs(id, folder, rel_path, path, sidecar, attachments, files, "
+                "provider, sender, dft, reference, rule, options, state, error, ino, "
+                "received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job.id,
+                    job.folder,
+                    job.rel_path,
+                    job.path,
+                    job.sidecar,
+                    json.dumps(list(job.attachments)),
+                    json.dumps(list(job.files)),
+                    job.provider,
+                    job.sender,
+                    int(job.dft),
+                    job.reference,
+                    job.rule,
+                    json.dumps(job.options),
+                    state.value,
+                    job.error,
+                    job.ino,
+                    job.received_at,
+                    job.received_at if job.error else None,
+                ),
+            )
+            for idx, number in enumerate(job.numbers):
+                db.execute(
+                    "INSERT INTO transmissions(job_id, idx, number, state, next_attempt_at, "
+                    "updated_at) VALUES (?,?,?,?,?,?)",
+                    (
+                        job.id,
+                        idx,
+                        number,
+                        (TxState.FAILED if job.error else TxState.READY).value,
+                        job.received_at,
+                        job.received_at,
+                    ),
+                )
+
+    def job(self, job_id: str) -> JobRow | None:
+        rows = self.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def active_job_for_path(self, path: str) -> JobRow | None:
+        rows = self.query("SELECT * FROM jobs WHERE path = ? AND archived_at IS NULL", (path,))
+        return _job(rows[0]) if rows else None
+
+    def active_paths(self) -> set[str]:
+        """Every file an unarchived job holds: documents, sidecars and attachments."""
+        held: set[str] = set()
+        for row in self.query(
+            "SELECT path, sidecar, attachments FROM jobs WHERE archived_at IS NULL"
+        ):
+            held.add(row["path"])
+            if row["sidecar"]:
+                held.add(row["sidecar"])
+            held.update(json.loads(row["attachments"]))
+        return held
+
+    def unarchived_final_jobs(self) -> list[JobRow]:
+        rows = self.query(
+            "SELECT * FROM jobs WHERE archived_at IS NULL AND state IN (?, ?)",
+            (JobState.DELIVERED.value, JobState.FAILED.value),
+        )
+        return [_job(r) for r in rows]
+
+    def jobs(self, where: str = "1", params: Sequence[Any] = (), limit: int = 1000) -> list[JobRow]:
+        rows = self.query(
+            f"SELECT * FROM jobs WHERE {where} ORDER BY received_at DESC LIMIT ?",  # noqa: S608
+            (*params, limit),
+        )
+        return [_job(r) for r in rows]
+
+    def set_job_state(
+        self,
+        job_id: str,
+        state: JobState,
+        *,
+        finished_at: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET state = ?, finished_at = COALESCE(?, finished_at), "
+                "error = COALESCE(?, error) WHERE id = ?",
+                (state.value, finished_at, error, job_id),
+            )
+
+    def set_archive_plan(self, job_id: str, plan: dict[str, str]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET archive_plan = ? WHERE id = ?", (json.dumps(plan), job_id))
+
+    def mark_archived(self, job_id: str, archived_path: str, when: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET archived_at = ?, archived_path = ? WHERE id = ?",
+                (when, archived_path, job_id),
+            )
+
+    # -- transmissions -----------------------------------------------------------------
+
+    def transmissions(self, job_id: str) -> list[TxRow]:
+        rows = self.query("SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx", (job_id,))
+        return [_tx(r) for r in rows]
+
+    def transmission(self, job_id: str, idx: int) -> TxRow | None:
+        rows = self.query("SELECT * FROM transmissions WHERE job_id = ? AND idx = ?", (job_id, idx))
+        return _tx(rows[0]) if rows else None
+
+    def due_transmissions(
+        self, states: Sequence[TxState], now: float, limit: int = 200
+    ) -> list[tuple[TxRow, str]]:
+        """Transmissions in `states` whose time has come, oldest first, with their provider."""
+        marks = ",".join("?" for _ in states)
+        sql = (
+            "SELECT t.*, j.provider AS provider FROM transmissions t JOIN jobs j "  # noqa: S608
+            f"ON j.id = t.job_id WHERE t.state IN ({marks}) AND t.next_attempt_at <= ? "
+            "ORDER BY t.next_attempt_at, t.job_id, t.idx LIMIT ?"
+        )
+        rows = self.query(sql, (*[s.value for s in states], now, limit))
+        return [(_tx(r), str(r["provider"])) for r in rows]
+
+    def next_due_time(self, states: Sequence[TxState]) -> float | None:
+        marks = ",".join("?" for _ in states)
+        rows = self.query(
+            f"SELECT MIN(next_attempt_at) AS t FROM transmissions WHERE state IN ({marks})",  # noqa: S608
+            [s.value for s in states],
+        )
+        value = rows[0]["t"] if rows else None
+        return float(value) if value is not None else None
+
+    def update_tx(self, job_id: str, idx: int, **fields: Any) -> None:
+        """Commit new values for one transmission (synchronous=FULL: durable on return)."""
+        if not fields:
+            return
+        values = [v.value if isinstance(v, TxState | Method) else v for v in fields.values()]
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE transmissions SET {assignments} WHERE job_id = ? AND idx = ?",  # noqa: S608
+                (*values, job_id, idx),
+            )
+
+    def remote_ids(self, provider: str) -> frozenset[str]:
+        rows = self.query(
+            "SELECT t.remote_id FROM transmissions t JOIN jobs j ON j.id = t.job_id "
+            "WHERE j.provider = ? AND t.remote_id IS NOT NULL",
+            (provider,),
+        )
+        return frozenset(str(r["remote_id"]) for r in rows)
+
+    def reset_interrupted(self, now: float) -> int:
+        """After a crash: a transmission caught in SUBMITTING may have reached the provider."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE transmissions SET state = ?, next_attempt_at = ?, updated_at = ? "
+                "WHERE state = ?",
+                (TxState.OUTCOME_UNKNOWN.value, now, now, TxState.SUBMITTING.value),
+            )
+            return cur.rowcount
+
+    def counts(self) -> dict[str, int]:
+        rows = self.query("SELECT state, COUNT(*) AS n FROM transmissions GROUP BY state")
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
+    # -- DFT answers -------------------------------------------------------------------
+
+    def cached_dft(self, provider: str, number: str, fresh_after: float) -> bool | None:
+        rows = self.query(
+            "SELECT supported FROM dft_cache WHERE provider = ? AND number = ? AND checked_at >= ?",
+            (provider, number, fresh_after),
+        )
+        return bool(rows[0]["supported"]) if rows else None
+
+    def store_dft(self, provider: str, number: str, supported: bool, when: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO dft_cache(provider, number, supported, checked_at) "
+                "VALUES (?,?,?,?) ON CONFLICT(provider, number) DO UPDATE SET "
+                "supported = excluded.supported, checked_at = excluded.checked_at",
+                (provider, number, int(supported), when),
+            )
+
+
+def all_final(txs: Sequence[TxRow]) -> bool:
+    return all(t.state in FINAL_TX_STATES for t in txs)

@@ -1,0 +1,150 @@
+"""File names: never-clobber numbering, report names, safe names for remote input, and
+the junk names a spool folder never picks up (SPEC 1.1, 1.6, §2; RELIABILITY 27, 30).
+
+Pure string work: callers pass in names and a `taken` predicate; nothing here touches
+the file system."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime
+
+from faxd.errors import FaxdError
+
+# Gives up rather than spin forever on a predicate that says everything is taken.
+MAX_NUMBERED = 100_000
+
+# Office junk that is never a document (SPEC 1.1, RELIABILITY 30). Compared lower case.
+_IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
+_IGNORED_SUFFIXES = (
+    ".tmp",
+    ".part",
+    ".partial",  # browsers
+    ".filepart",  # WinSCP uploads under this name, then renames
+    ".crdownload",
+    ".swp",
+    "~",
+    ".yaml",  # sidecars and reports
+    ".yml",
+)
+
+# Characters Windows clients on an SMB share cannot show: the inbox is often such a share.
+_SMB_UNSAFE = frozenset('<>:"|?*')
+_FALLBACK = "document"
+# Longest extension kept when a long name is cut; anything longer is treated as stem.
+_MAX_EXTENSION = 16
+
+
+def split_extension(name: str) -> tuple[str, str]:
+    """("a.tar", ".gz") for "a.tar.gz"; ("README", "") and (".bashrc", "") have none."""
+    dot = name.rfind(".")
+    if dot <= 0 or dot == len(name) - 1:
+        return name, ""
+    return name[:dot], name[dot:]
+
+
+def numbered(name: str, n: int) -> str:
+    """The n-th candidate for `name`: n=1 is the name itself, n=2 "a (2).pdf"."""
+    if n < 1:
+        raise ValueError(f"numbered() needs n >= 1, got {n}")
+    if n == 1:
+        return name
+    stem, ext = split_extension(name)
+    return f"{stem} ({n}){ext}"
+
+
+def first_free(name: str, taken: Callable[[str], bool]) -> str:
+    """`name`, else "name (2)", "name (3)" … : the first one `taken` says is free."""
+    for n in range(1, MAX_NUMBERED + 1):
+        candidate = numbered(name, n)
+        if not taken(candidate):
+            return candidate
+    raise FaxdError(
+        f"{name}: no free name after {MAX_NUMBERED} numbered tries.",
+        "Clear out the destination folder; it holds far too many files of this name.",
+    )
+
+
+def report_name(document_name: str) -> str:
+    """The report that sits beside a document in sent/ or failed/."""
+    return f"{document_name}.report.yaml"
+
+
+def _clean_char(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Zl", "Zp") or ch.isspace():
+        return " "
+    # Format characters (bidi overrides, zero-width joiners) can disguise an extension.
+    if category == "Cf":
+        return ""
+    if ch in _SMB_UNSAFE or ch == "\ufffd":
+        return "_"
+    return ch
+
+
+def _trim(text: str) -> str:
+    # Leading dots hide a file, a leading '-' reads as an option to shell tools, and
+    # Windows drops trailing dots and spaces.
+    return text.lstrip(" .-").rstrip(" .")
+
+
+def _fit(stem: str, ext: str, max_len: int, max_bytes: int) -> str:
+    def fits(text: str) -> bool:
+        return len(text) <= max_len and len(text.encode("utf-8")) <= max_bytes
+
+    if fits(stem + ext):
+        return stem + ext
+    if len(ext) >= max_len // 2 or len(ext.encode("utf-8")) >= max_bytes // 2:
+        stem, ext = stem + ext, ""
+    while stem and not fits(stem + ext):
+        stem = stem[:-1]
+    stem = stem.rstrip(" .")
+    return stem + ext
+
+
+def safe_component(original: str | bytes, max_len: int = 120, *, max_bytes: int = 200) -> str:
+    """A name from a remote party made safe to use as one path component.
+
+    Keeps only the last path part, drops control and format characters, collapses
+    whitespace, strips leading dots and dashes, and cuts the name to `max_len` characters
+    and `max_bytes` UTF-8 bytes (NAME_MAX is 255 bytes, and faxd adds a prefix and
+    suffixes), keeping the extension. Never empty, never "." or ".."; idempotent."""
+    if max_len < 1 or max_bytes < 4:
+        raise ValueError("safe_component() needs max_len >= 1 and max_bytes >= 4")
+    text = original.decode("utf-8", errors="replace") if isinstance(original, bytes) else original
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(_clean_char(ch) for ch in text)
+    text = unicodedata.normalize("NFC", text)
+    text = _trim(" ".join(text.split()))
+    if not text:
+        text = _FALLBACK
+    stem, ext = split_extension(text)
+    if len(ext) > _MAX_EXTENSION:
+        stem, ext = text, ""
+    result = _trim(_fit(stem, ext, max_len, max_bytes))
+    if not result:
+        result = _trim(_fit(_FALLBACK, "", max_len, max_bytes)) or "d"
+    return result
+
+
+def sender_digits(sender: str, max_digits: int = 20) -> str:
+    """The digits of a sender number, "unknown" when it has none."""
+    digits = "".join(ch for ch in sender if ch in "0123456789")[:max_digits]
+    return digits or "unknown"
+
+
+def inbox_name(received_at: datetime, sender: str, original: str | bytes) -> str:
+    """ "YYYYMMDD-HHMMSS_SENDERDIGITS_SAFENAME", in received_at's own time zone (SPEC §2)."""
+    t = received_at
+    # strftime's %Y does not pad years before 1000 on every platform.
+    stamp = f"{t.year:04d}{t.month:02d}{t.day:02d}-{t.hour:02d}{t.minute:02d}{t.second:02d}"
+    return f"{stamp}_{sender_digits(sender)}_{safe_component(original)}"
+
+
+def is_ignored_name(name: str) -> bool:
+    """True for names a spool folder never picks up: hidden, junk, partial, sidecars."""
+    if not name or name[0] in ".~":
+        return True
+    lower = name.lower()
+    return lower in _IGNORED_NAMES or lower.endswith(_IGNORED_SUFFIXES)

@@ -1,0 +1,1 @@
+"""Provider adapters: Generic DOCS and Retarus behind two small interfaces."""

@@ -1,0 +1,62 @@
+"""The two interfaces a provider may offer: a sender and an inbox source.
+
+Every method raises only faxd's own provider errors: RejectedError (permanent),
+AuthError (pause the provider), TransientError (retry; `retry_after` when the provider
+said so), OutcomeUnknownError (the request may have taken effect)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from faxd.model import Accepted, Limits, OutgoingFile, ReceivedDocument, RemoteStatus, Submission
+
+
+class Sender(Protocol):
+    name: str
+    supports_dft: bool
+    limits: Limits
+
+    def prepare(self, files: Sequence[OutgoingFile], workdir: Path) -> tuple[OutgoingFile, ...]:
+        """Turn checked files into what this provider takes (Retarus: images to PDF).
+
+        Raises RejectedError when a file cannot be converted here."""
+        ...
+
+    def check_dft(self, number: str) -> bool: ...
+
+    def submit(self, submission: Submission) -> Accepted: ...
+
+    def status(self, remote_id: str) -> RemoteStatus: ...
+
+    def find_submission(
+        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+    ) -> Accepted | None:
+        """Look for a transmission the provider may have accepted although the answer was lost.
+
+        `sent_after` is when the upload started (minus a little skew); `exclude` holds the
+        remote ids faxd already knows, so they are not claimed twice. None: not found."""
+        ...
+
+    def cleanup(self, remote_id: str) -> None:
+        """Forget a finished transmission at the provider (Retarus: delete its report)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InboxSource(Protocol):
+    name: str
+    page_limit: int  # a listing returning this many may be truncated: split the window
+
+    def list_received(self, start: datetime, end: datetime) -> list[ReceivedDocument]: ...
+
+    def fetch(self, file_id: str, dest: BinaryIO) -> str | None:
+        """Stream a file into `dest`; return the file name the provider gave, if any."""
+        ...
+
+    def delete(self, remote_id: str) -> None: ...
+
+    def close(self) -> None: ...

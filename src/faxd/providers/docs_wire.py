@@ -1,0 +1,312 @@
+"""Generic DOCS v2 on the wire: pure request builders and response parsers, no I/O.
+
+The API page is loose about its answers (NOTES.md rows 1-14), so the parsers accept every
+reasonable variant: keys in any letter case, 200 or 201, a lone object where a list was
+expected, timestamps with or without an offset or fractions of a second. Requests are
+built the most standard way the page shows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_to_bytes
+from zoneinfo import ZoneInfo
+
+from faxd.errors import OutcomeUnknownError
+from faxd.model import Accepted, Method, ReceivedDocument, ReceivedFile, RemoteStatus, Submission
+from faxd.providers.multipart import FilePart
+
+# Paths below the base URL, cased as the page's headings (NOTES row 2).
+SEND = "/Send"
+RETRIEVE = "/Retrieve"
+FILE = "/File/{file_id}"
+DELETE = "/Delete"
+CHECK_DFT = "/CheckDirectFileTransfer"
+
+PAGE_LIMIT = 100  # a date-range Retrieve answers at most this many documents (NOTES row 6)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+DELIVERED_STATUSES = frozenset({"sent", "received", "opened", "read"})
+FAILED_STATUSES = frozenset({"failed"})
+PENDING_STATUSES = frozenset({"sending"})
+KNOWN_STATUSES = DELIVERED_STATUSES | FAILED_STATUSES | PENDING_STATUSES
+
+
+class WireError(ValueError):
+    """An answer that does not have the shape the API page describes."""
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+def send_fields(submission: Submission) -> list[tuple[str, str]]:
+    """The form fields of POST /Send: one recipient per transmission (NOTES row 5)."""
+    return [
+        ("senderFaxNumber", submission.sender),
+        ("recipientFaxNumber", submission.recipient),
+        ("allowDirectFileTransfer", "true" if submission.dft else "false"),
+    ]
+
+
+def send_files(submission: Submission) -> list[FilePart]:
+    """One `file` part per file, with the sniffed MIME type and the name faxd chose."""
+    return [FilePart("file", f.path, f.name, f.mime) for f in submission.files]
+
+
+def status_body(fax_id: str) -> dict[str, str]:
+    return {"faxId": fax_id}
+
+
+def delete_body(fax_id: str) -> dict[str, str]:
+    return {"faxId": fax_id}
+
+
+def check_dft_body(number: str) -> dict[str, str]:
+    return {"recipientFaxNumber": number}
+
+
+def range_body(start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, str]:
+    """A date-range Retrieve: both bounds inclusive, as offset-less local time in `tz`.
+
+    Whole seconds, rounded down: faxTime has whole seconds, so a document at the end's
+    second is still inside, and the start only ever reaches a little earlier."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("range bounds must be aware datetimes")
+    return {"dateFrom": format_time(start, tz), "dateTo": format_time(end, tz)}
+
+
+def format_time(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime(TIME_FORMAT)
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def parse_send(data: Any, *, what: str) -> Accepted:
+    """A 200/201 answer to POST /Send.
+
+    Without a faxId the upload may still exist at the provider, so the outcome is unknown
+    rather than a failure. A missing `directFileTransfer` means fax; the document's `type`
+    in later status answers says for certain."""
+    fields = _keys(data) if isinstance(data, Mapping) else None
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], Mapping):
+        fields = _keys(data[0])
+    fax_id = _id(fields.get("faxid")) if fields is not None else None
+    if fields is None or fax_id is None:
+        raise OutcomeUnknownError(
+            f"{what}: the provider answered success without a faxId.",
+            "The provider may have accepted it: faxd asks the provider before sending it again.",
+        )
+    dft = _bool(fields.get("directfiletransfer")) is True
+    return Accepted(remote_id=fax_id, method=Method.DFT if dft else Method.FAX)
+
+
+def parse_document(data: Any, tz: ZoneInfo) -> ReceivedDocument:
+    """One document object of a Retrieve answer."""
+    if not isinstance(data, Mapping):
+        raise WireError(f"a document is a {type(data).__name__}, not an object")
+    fields = _keys(data)
+    fax_id = _id(fields.get("faxid"))
+    if fax_id is None:
+        raise WireError("a document has no faxId")
+    raw_time = fields.get("faxtime") or fields.get("statustime")
+    if not isinstance(raw_time, str):
+        raise WireError(f"document {fax_id} has no faxTime")
+    files: list[ReceivedFile] = []
+    raw_files = fields.get("files") or []
+    if not isinstance(raw_files, list):
+        raise WireError(f"document {fax_id}: files is not a list")
+    for item in raw_files:
+        if not isinstance(item, Mapping):
+            raise WireError(f"document {fax_id}: a file entry is not an object")
+        file_fields = _keys(item)
+        file_id = _id(file_fields.get("fileid"))
+        if file_id is None:
+            raise WireError(f"document {fax_id}: a file has no fileId")
+        name = file_fields.get("filename")
+        files.append(ReceivedFile(file_id=file_id, name=name if isinstance(name, str) else ""))
+    return ReceivedDocument(
+        remote_id=fax_id,
+        time=parse_time(raw_time, tz),
+        sender=_text(fields.get("senderfaxnumber")),
+        recipient=_text(fields.get("recipientfaxnumber")),
+        status=_text(fields.get("status")),
+        type=_text(fields.get("type")),
+        files=tuple(files),
+    )
+
+
+def parse_documents(data: Any, tz: ZoneInfo) -> list[ReceivedDocument]:
+    """A date-range Retrieve answer: a list of documents (a lone object or a wrapper
+    object holding one list is read as that list)."""
+    return [parse_document(item, tz) for item in _as_list(data)]
+
+
+def parse_status(data: Any, fax_id: str, tz: ZoneInfo) -> RemoteStatus:
+    """A faxId Retrieve answer, mapped as NOTES row 9 says.
+
+    An unknown status word is not final (and `status` keeps it for the caller to log)."""
+    items = _as_list(data)
+    matching = [i for i in items if isinstance(i, Mapping) and _id(_keys(i).get("faxid")) == fax_id]
+    if not matching and len(items) == 1:
+        matching = items  # an answer that leaves out the faxId it was asked about
+    if not matching:
+        raise WireError(f"the answer does not describe document {fax_id}")
+    document = parse_document(_with_id(matching[0], fax_id), tz)
+    word = document.status.strip()
+    key = word.lower()
+    method = {"directfiletransfer": Method.DFT, "fax": Method.FAX}.get(document.type.lower())
+    if key in DELIVERED_STATUSES:
+        return RemoteStatus(fax_id, word, final=True, delivered=True, method=method)
+    if key in FAILED_STATUSES:
+        reason = _failure_reason(matching[0]) or "Generic DOCS reports the transmission failed."
+        return RemoteStatus(fax_id, word, final=True, delivered=False, reason=reason, method=method)
+    return RemoteStatus(fax_id, word, final=False, delivered=False, method=method)
+
+
+def is_known_status(word: str) -> bool:
+    return word.strip().lower() in KNOWN_STATUSES
+
+
+def method_of(document: ReceivedDocument) -> Method:
+    return Method.DFT if document.type.strip().lower() == "directfiletransfer" else Method.FAX
+
+
+def parse_check_dft(data: Any) -> bool:
+    """POST /CheckDirectFileTransfer: `directFileTransferSupported`."""
+    fields = _keys(data) if isinstance(data, Mapping) else {}
+    supported = _bool(fields.get("directfiletransfersupported"))
+    if supported is None:
+        raise WireError("the answer has no directFileTransferSupported true/false")
+    return supported
+
+
+def parse_time(text: str, tz: ZoneInfo) -> datetime:
+    """An API timestamp as an aware datetime; without an offset it is local time in `tz`."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise WireError(f"{text!r} is not an ISO-8601 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+# --- Content-Disposition (RFC 6266) --------------------------------------------------------
+
+_PARAM = re.compile(
+    r"""\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)\s*(?:;|$)""",
+    re.DOTALL,
+)
+
+
+def disposition_filename(header: str | None) -> str | None:
+    """The file name a Content-Disposition header gives, or None.
+
+    `filename*` (RFC 5987, e.g. UTF-8''na%C3%AFve.pdf) wins over `filename`. The result is
+    the remote party's word, not a path: the caller must make it safe."""
+    if not header:
+        return None
+    _, _, rest = header.partition(";")
+    plain: str | None = None
+    extended: str | None = None
+    for match in _PARAM.finditer(rest):
+        name, raw = match.group(1).lower(), match.group(2).strip()
+        if name == "filename*" and extended is None:
+            extended = _ext_value(raw)
+        elif name == "filename" and plain is None:
+            plain = _unquote(raw)
+    chosen = extended if extended else plain
+    return chosen or None
+
+
+def _ext_value(raw: str) -> str | None:
+    raw = _unquote(raw) if raw.startswith('"') else raw
+    charset, sep, rest = raw.partition("'")
+    _language, sep2, encoded = rest.partition("'")
+    if not sep or not sep2:
+        return None
+    try:
+        return unquote_to_bytes(encoded).decode(charset.strip() or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def _unquote(raw: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+    # http.client reads header bytes as Latin-1; a server that put raw UTF-8 in the plain
+    # parameter gets its name back instead of mojibake.
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _keys(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """Keys folded to lower case: the answers are read whatever casing the service uses."""
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def _as_list(data: Any) -> list[Any]:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, Mapping):
+        if "faxid" in _keys(data):
+            return [data]
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            return lists[0]
+        if not data:
+            return []
+    raise WireError(f"expected a list of documents, got a {type(data).__name__}")
+
+
+def _with_id(data: Mapping[Any, Any], fax_id: str) -> Mapping[Any, Any]:
+    if _id(_keys(data).get("faxid")) is not None:
+        return data
+    return {**data, "faxId": fax_id}
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str | int):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _failure_reason(data: Mapping[Any, Any]) -> str | None:
+    # Not on the API page; kept when the service sends one of the usual names.
+    fields = _keys(data)
+    for key in ("reason", "statusreason", "statusmessage", "errormessage", "error", "message"):
+        value = fields.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:300]
+    return None
+
+
+def names_match(document: ReceivedDocument, names: Sequence[str]) -> bool:
+    """The same multiset of file names (order does not matter, repeats do)."""
+    return sorted(f.name for f in document.files) == sorted(names)

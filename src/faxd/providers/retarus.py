@@ -1,0 +1,392 @@
+"""Retarus Fax-for-Applications v1: outbound fax (a Sender; NOTES Retarus row 8: no inbox).
+
+Jobs go to the region's HA URL; a job's report then lives in one data center only, so
+reports are read and deleted at every data-center URL and never at the HA URL, and a
+404 from one data center is normal (NOTES Retarus row 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from faxd import __version__
+from faxd.clock import Clock, SystemClock
+from faxd.errors import (
+    AuthError,
+    OutcomeUnknownError,
+    ProviderError,
+    RejectedError,
+    TransientError,
+)
+from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission
+from faxd.preflight import RETARUS_LIMITS
+from faxd.providers import http
+from faxd.providers.convert import (
+    IMAGE_EXTENSIONS,
+    OFFICE_EXTENSIONS,
+    OFFICE_TIMEOUT,
+    extension,
+    image_to_pdf,
+    office_to_pdf,
+    unique_path,
+)
+from faxd.providers.retarus_body import BodyDocument, StreamedJobBody
+from faxd.providers.retarus_wire import (
+    REPORT_LIST_LIMIT,
+    STATUS_PENDING,
+    DocumentHead,
+    ReportEntry,
+    WireError,
+    build_job,
+    detect_charset,
+    parse_delete_report,
+    parse_job_response,
+    parse_reports,
+    report_status,
+    report_url,
+    reports_url,
+    submit_url,
+    unique_document_names,
+)
+from faxd.settings import RetarusProviderSettings
+
+# What Retarus renders itself (NOTES Retarus row 2); everything else is converted first.
+NATIVE_EXTENSIONS = frozenset({"pdf", "tif", "tiff", "txt", "html", "htm"})
+_NOT_FOUND = (404,)
+# A DELETE of a report that is not at this data center answers 400 "Status report not
+# available" in the Swagger file, 404 in the SDKs.
+_DELETE_NOT_FOUND = (400, 404)
+_JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+_CHARSET_SAMPLE = 64 * 1024
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHARSET_SAMPLE):
+            yield chunk
+
+
+class RetarusProvider:
+    """Sends faxes through Retarus; one job per (document, recipient)."""
+
+    supports_dft = False
+
+    def __init__(
+        self,
+        settings: RetarusProviderSettings,
+        *,
+        session: requests.Session | None = None,
+        clock: Clock | None = None,
+        workdir: Path | None = None,
+        limits: Limits | None = None,
+        office_timeout: float = OFFICE_TIMEOUT,
+    ) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._auth = http.BasicAuth(settings.username, settings.password)
+        self._own_session = session is None
+        if session is None:
+            session = http.make_session(settings.ca_bundle, f"faxd/{__version__}", auth=self._auth)
+        self._session = session
+        self._clock: Clock = clock or SystemClock()
+        # A LibreOffice profile kept between conversions: creating one costs seconds.
+        self._profile_dir = workdir / "libreoffice-profile" if workdir is not None else None
+        self._office_timeout = office_timeout
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self.limits = limits if limits is not None else RETARUS_LIMITS
+
+    # --- Sender --------------------------------------------------------------------------
+
+    def prepare(self, files: Sequence[OutgoingFile], workdir: Path) -> tuple[OutgoingFile, ...]:
+        """PDF, TIF, TXT and HTML as they are; images and office documents as PDF."""
+        prepared: list[OutgoingFile] = []
+        for item in files:
+            ext = extension(Path(item.name)) or extension(item.path)
+            if ext in IMAGE_EXTENSIONS:
+                workdir.mkdir(parents=True, exist_ok=True)
+                dest = unique_path(workdir, f"{Path(item.name).stem}.pdf")
+                image_to_pdf(item.path, dest)
+                prepared.append(self._converted(item, dest))
+            elif ext in OFFICE_EXTENSIONS:
+                produced = office_to_pdf(
+                    item.path,
+                    workdir,
+                    profile_dir=self._profile_dir,
+                    timeout=self._office_timeout,
+                )
+                prepared.append(self._converted(item, produced))
+            elif ext in NATIVE_EXTENSIONS:
+                prepared.append(item)
+            else:
+                raise RejectedError(
+                    f"{item.name}: Retarus does not take .{ext or '(no extension)'} files"
+                    " and faxd cannot convert them.",
+                    "Send PDF, TIFF, TXT or HTML, an image, or an office document.",
+                )
+        names = unique_document_names([p.name for p in prepared])
+        return tuple(
+            p if p.name == n else OutgoingFile(p.path, n, p.mime, p.size)
+            for p, n in zip(prepared, names, strict=True)
+        )
+
+    def _converted(self, original: OutgoingFile, pdf: Path) -> OutgoingFile:
+        size = pdf.stat().st_size
+        if size > self.limits.max_file_size:
+            raise RejectedError(
+                f"{original.name}: converted to PDF it is {size} bytes, more than the"
+                f" {self.limits.max_file_size} bytes Retarus takes per file.",
+                "Reduce the resolution or page count and send it again.",
+            )
+        return OutgoingFile(pdf, f"{Path(original.name).stem}.pdf", "application/pdf", size)
+
+    def check_dft(self, number: str) -> bool:
+        return False
+
+    def submit(self, submission: Submission) -> Accepted:
+        what = f"Retarus fax job {submission.key} to {submission.recipient}"
+        try:
+            body = StreamedJobBody(build_job(submission), self._documents(submission))
+        except OSError as exc:
+            raise RejectedError(
+                f"{what}: a document could not be read ({exc.strerror or exc}: {exc.filename}).",
+                "Check that the file still exists and is readable, then send it again.",
+            ) from None
+        started = self._clock.now()
+        response = http.call(
+            self._session,
+            "POST",
+            submit_url(self._settings.submit_url, self._settings.customer_number),
+            timeout=self._timeout,
+            idempotent=False,
+            what=what,
+            accept=(409,),
+            data=body,
+            headers=_JSON,
+            auth=self._auth,
+        )
+        if response.status_code == 409:
+            response.close()
+            return self._reconcile_duplicate(submission, started, what)
+        data = http.read_json(response, what=what, idempotent=False)
+        try:
+            job_id = parse_job_response(data)
+        except WireError:
+            raise OutcomeUnknownError(
+                f"{what}: Retarus answered HTTP {response.status_code} without a job id.",
+                "faxd looks the job up by its reference before sending it again.",
+            ) from None
+        return Accepted(job_id, Method.FAX)
+
+    def _documents(self, submission: Submission) -> list[BodyDocument]:
+        names = unique_document_names([f.name for f in submission.files])
+        documents = []
+        for item, name in zip(submission.files, names, strict=True):
+            ext = extension(Path(name))
+            if ext not in NATIVE_EXTENSIONS:
+                raise RejectedError(
+                    f"{item.name}: Retarus does not take .{ext} files and it was not converted.",
+                    "This is a bug in faxd: prepare() must run before submit(); please report it.",
+                )
+            charset = detect_charset(_file_chunks(item.path)) if ext == "txt" else None
+            documents.append(BodyDocument(DocumentHead(name, charset), item.path))
+        return documents
+
+    def _reconcile_duplicate(
+        self, submission: Submission, started: datetime, what: str
+    ) -> Accepted:
+        """409: Retarus already has this job, so an earlier attempt got through."""
+        try:
+            found = self.find_submission(submission, started, frozenset())
+        except (TransientError, OutcomeUnknownError):
+            found = None
+        if found is not None:
+            return found
+        raise OutcomeUnknownError(
+            f"{what}: Retarus says the job already exists (HTTP 409), but no data center"
+            " lists its report yet.",
+            "faxd looks it up again before sending anything.",
+        )
+
+    def status(self, remote_id: str) -> RemoteStatus:
+        what = f"Retarus status of job {remote_id}"
+        for body in self._at_each_datacenter(
+            lambda dc: report_url(dc, self._settings.customer_number, remote_id), what
+        ):
+            try:
+                return report_status(body)
+            except WireError as exc:
+                raise TransientError(
+                    f"{what}: the report could not be read ({exc}).", "faxd asks again later."
+                ) from None
+        # No data center has it (yet): reports appear a little after the job is accepted.
+        return RemoteStatus(
+            remote_id,
+            STATUS_PENDING,
+            final=False,
+            delivered=False,
+            reason="no data center has a report for this job yet",
+        )
+
+    def find_submission(
+        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+    ) -> Accepted | None:
+        """Find the job by reference.customerDefinedId (= submission.key) in every DC's list.
+
+        Reports carry no submission time, so `sent_after` cannot narrow the search; the
+        key is unique per transmission, which is enough."""
+        listing = self._all_reports(f"Retarus lookup of job {submission.key}")
+        for entry in listing.entries:
+            if entry.customer_defined_id == submission.key and entry.job_id not in exclude:
+                return Accepted(entry.job_id, Method.FAX)
+        # "Not found" only when every data center showed its whole list.
+        if listing.failure is not None:
+            raise listing.failure
+        if listing.truncated:
+            raise TransientError(
+                f"Retarus lookup of job {submission.key}: a data center lists"
+                f" {REPORT_LIST_LIMIT} reports, its limit, so the job may be among newer ones"
+                " it does not show.",
+                "faxd deletes the reports of jobs it finished; delete old reports of other"
+                " programs using this Retarus login, and faxd asks again later.",
+            )
+        return None
+
+    def cleanup(self, remote_id: str) -> None:
+        """Delete the job's report at every data center (where it is not, 400/404 is normal)."""
+        what = f"Retarus deletion of the report of job {remote_id}"
+        deleted = False
+        failure: ProviderError | None = None
+        for dc in self._settings.datacenter_urls:
+            try:
+                response = http.call(
+                    self._session,
+                    "DELETE",
+                    report_url(dc, self._settings.customer_number, remote_id),
+                    timeout=self._timeout,
+                    idempotent=True,
+                    what=what,
+                    accept=_DELETE_NOT_FOUND,
+                    headers={"Accept": "application/json"},
+                    auth=self._auth,
+                )
+            except AuthError:
+                raise
+            except ProviderError as exc:
+                failure = failure or exc
+                continue
+            if response.status_code in _DELETE_NOT_FOUND:
+                response.close()
+                continue
+            deleted = deleted or _delete_confirmed(response, remote_id)
+        if failure is not None and not deleted:
+            raise failure
+
+    def sweep(self) -> list[tuple[str, RemoteStatus]]:
+        """Every finished job any data center reports: (customerDefinedId or jobId, status).
+
+        Lets the engine catch a result it missed. Data centers that fail are skipped unless
+        all of them do."""
+        listing = self._all_reports("Retarus report sweep")
+        if listing.failure is not None and listing.answered == 0:
+            raise listing.failure
+        return [
+            (entry.customer_defined_id or entry.job_id, entry.status)
+            for entry in listing.entries
+            if entry.status.final
+        ]
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    # --- data centers ----------------------------------------------------------------------
+
+    def _get(self, url: str, what: str, accept: tuple[int, ...]) -> requests.Response:
+        return http.call(
+            self._session,
+            "GET",
+            url,
+            timeout=self._timeout,
+            idempotent=True,
+            what=what,
+            accept=accept,
+            headers={"Accept": "application/json"},
+            auth=self._auth,
+        )
+
+    def _at_each_datacenter(self, url_for: Callable[[str], str], what: str) -> Iterator[Any]:
+        """The JSON body from each data center that has it; 404s skipped.
+
+        If none had it and one failed, that failure is raised: "not found" would be a guess."""
+        failure: ProviderError | None = None
+        for dc in self._settings.datacenter_urls:
+            try:
+                response = self._get(url_for(dc), what, _NOT_FOUND)
+            except AuthError:
+                raise
+            except ProviderError as exc:
+                failure = failure or exc
+                continue
+            if response.status_code in _NOT_FOUND:
+                response.close()
+                continue
+            yield http.read_json(response, what=what, idempotent=True)
+        if failure is not None:
+            raise failure
+
+    def _all_reports(self, what: str) -> _Listing:
+        listing = _Listing()
+        for dc in self._settings.datacenter_urls:
+            try:
+                response = self._get(
+                    reports_url(dc, self._settings.customer_number), what, _NOT_FOUND
+                )
+            except AuthError:
+                raise
+            except ProviderError as exc:
+                listing.failure = listing.failure or exc
+                continue
+            listing.answered += 1
+            if response.status_code in _NOT_FOUND:  # GO SDK: 404 = no reports here
+                response.close()
+                continue
+            try:
+                found = parse_reports(http.read_json(response, what=what, idempotent=True))
+            except TransientError as exc:
+                listing.failure = listing.failure or exc
+                continue
+            except WireError as exc:
+                listing.failure = listing.failure or TransientError(
+                    f"{what}: the report list could not be read ({exc}).",
+                    "faxd asks again later.",
+                )
+                continue
+            listing.entries.extend(found)
+            # Only the oldest REPORT_LIST_LIMIT reports are listed per call (DOC-GETALL).
+            listing.truncated = listing.truncated or len(found) >= REPORT_LIST_LIMIT
+        return listing
+
+
+@dataclass
+class _Listing:
+    """What the data centers' report lists showed, and whether any could not be read."""
+
+    entries: list[ReportEntry] = field(default_factory=list)
+    failure: ProviderError | None = None
+    answered: int = 0
+    truncated: bool = False
+
+
+def _delete_confirmed(response: requests.Response, remote_id: str) -> bool:
+    try:
+        return parse_delete_report(response.json()).deleted
+    except (ValueError, WireError):
+        # A 200 without a readable body still means the report was there and is gone.
+        return True
+    finally:
+        response.close()

@@ -1,0 +1,155 @@
+"""Typed settings: what `config.load` produces from the YAML file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+WatchMode = Literal["auto", "inotify", "poll"]
+DftMode = Literal["prefer", "never"]
+
+
+class Secret:
+    """A credential: never printed, logged or compared by repr."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class DocsProviderSettings:
+    name: str
+    api_key: Secret
+    base_url: str = "https://api.genericmobile.se/Docs/api/v2"
+    timezone: str = "Europe/Stockholm"
+    ca_bundle: Path | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    type: Literal["generic-docs"] = "generic-docs"
+    # Where api_key came from, for check-config and start-up checks (never the key itself).
+    credential_file: Path | None = None
+    credential_env: str | None = None
+
+
+RETARUS_REGIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "de": (
+        "https://faxws-ha.de.retarus.com/rest/v1",
+        ("https://faxws.de1.retarus.com/rest/v1", "https://faxws.de2.retarus.com/rest/v1"),
+    ),
+    "us": (
+        "https://faxws-ha.us.retarus.com/rest/v1",
+        ("https://faxws.us1.retarus.com/rest/v1", "https://faxws.us2.retarus.com/rest/v1"),
+    ),
+    # Switzerland and Singapore have no HA URL in Retarus's documentation: submit to the
+    # one data center, which is also where the reports live.
+    "ch": ("https://faxws.ch1.retarus.com/rest/v1", ("https://faxws.ch1.retarus.com/rest/v1",)),
+    "sg": ("https://faxws.sg1.retarus.com/rest/v1", ("https://faxws.sg1.retarus.com/rest/v1",)),
+}
+
+
+@dataclass(frozen=True)
+class RetarusProviderSettings:
+    name: str
+    customer_number: str
+    username: str
+    password: Secret
+    submit_url: str
+    datacenter_urls: tuple[str, ...]
+    region: str | None = None
+    ca_bundle: Path | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    type: Literal["retarus"] = "retarus"
+    # Where password came from, for check-config and start-up checks (never the password).
+    credential_file: Path | None = None
+    credential_env: str | None = None
+
+
+ProviderSettings = DocsProviderSettings | RetarusProviderSettings
+
+
+@dataclass(frozen=True)
+class RetarusOptions:
+    """Per folder or sidecar: how Retarus renders and transports the fax."""
+
+    coverpage_template: str | None = None
+    recipient_properties: dict[str, str] = field(default_factory=dict)
+    resolution: Literal["HIGH", "LOW"] | None = None
+    paper_format: Literal["A4", "LETTER"] | None = None
+    express: bool | None = None
+    blacklist: bool | None = None
+    header: str | None = None
+
+
+@dataclass(frozen=True)
+class FolderSettings:
+    """One spool folder, with every default already applied."""
+
+    path: Path
+    provider: str
+    sender: str | None  # E.164 after validation
+    region: str  # ISO 3166 region for national numbers, e.g. "SE"
+    sent_dir: Path
+    failed_dir: Path
+    to: tuple[str, ...] = ()  # fixed recipients: numbers or contact names, as written
+    dft: DftMode = "prefer"
+    settle: float = 1.0
+    sidecar_wait: float = 10.0
+    max_attempts: int = 8
+    give_up_after: float = 86400.0
+    status_timeout: float = 86400.0
+    watch: WatchMode = "auto"
+    rescan_interval: float = 300.0
+    retarus: RetarusOptions = field(default_factory=RetarusOptions)
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    provider: str
+    path: Path
+    poll_interval: float = 60.0
+    lookback: float = 86400.0
+    routes: dict[str, Path] = field(default_factory=dict)  # E.164 -> folder
+    numbers: tuple[str, ...] = ()  # further numbers of ours (E.164)
+    delete_after_download: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path  # the file these came from
+    state_dir: Path
+    providers: dict[str, ProviderSettings]
+    default_provider: str
+    region: str
+    concurrency: int
+    folders: tuple[FolderSettings, ...]
+    contacts: dict[str, str] = field(default_factory=dict)  # name -> E.164
+    inbox: InboxSettings | None = None
+    dft_cache: float = 86400.0
+    log_level: str = "info"
+    sender: str | None = None  # defaults.sender (E.164), for jobs from no folder (`faxd send`)
+
+    def our_numbers(self) -> frozenset[str]:
+        """Every number that is ours: senders, inbox routes and inbox numbers."""
+        numbers = {f.sender for f in self.folders if f.sender}
+        if self.inbox is not None:
+            numbers.update(self.inbox.routes)
+            numbers.update(self.inbox.numbers)
+        return frozenset(numbers)

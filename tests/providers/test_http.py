@@ -1,0 +1,537 @@
+"""The shared HTTP layer against real loopback sockets: every way a request can fail ends in
+the right faxd error, and no credential ever shows in one."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+from rawserver import (
+    CANARY_KEY,
+    RawServer,
+    close_after_request,
+    close_on_accept,
+    hang_after_request,
+    respond,
+    truncated,
+)
+
+from faxd.errors import (
+    AuthError,
+    FaxdError,
+    OutcomeUnknownError,
+    RejectedError,
+    TransientError,
+)
+from faxd.providers.http import (
+    MAX_RETRY_AFTER,
+    BasicAuth,
+    BearerAuth,
+    call,
+    iter_body,
+    make_session,
+    parse_retry_after,
+    provider_message,
+    read_json,
+)
+from faxd.settings import Secret
+
+Start = Callable[..., RawServer]
+FAST = (2.0, 0.5)  # a short read timeout keeps the "never answers" cases quick
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    s = make_session(None, "faxd-test/1", auth=BearerAuth(Secret(CANARY_KEY)))
+    yield s
+    s.close()
+
+
+def post(session: requests.Session, url: str, *, idempotent: bool = False) -> requests.Response:
+    return call(
+        session,
+        "POST",
+        url + "/Send",
+        timeout=FAST,
+        idempotent=idempotent,
+        what="upload of invoice.pdf to +46812345678",
+        data=b"x" * 1000,
+    )
+
+
+def assert_no_secret(error: BaseException, secret: str = CANARY_KEY) -> None:
+    rendered = "".join(traceback.format_exception(error))
+    assert secret not in rendered
+    assert secret not in repr(error)
+    assert secret not in str(error)
+    if isinstance(error, FaxdError):
+        assert secret not in (error.hint or "")
+    # Nothing that holds the prepared request (and so the Authorization header) hangs on.
+    assert error.__cause__ is None
+    assert error.__context__ is None
+
+
+# --- success and what is sent -------------------------------------------------------------
+
+
+def test_success_returns_the_response_and_sends_bearer_and_user_agent(
+    raw_server: Start, session: requests.Session
+) -> None:
+    server = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
+    response = post(session, server.url)
+    assert response.status_code == 201
+    (request,) = server.received
+    assert request.request_line == "POST /Send HTTP/1.1"
+    assert request.header("Authorization") == f"Bearer {CANARY_KEY}"
+    assert request.header("User-Agent") == "faxd-test/1"
+    assert request.body == b"x" * 1000
+
+
+def test_session_verifies_tls_by_default_and_has_no_automatic_retries() -> None:
+    s = make_session(None, "ua")
+    assert s.verify is True
+    adapter = s.get_adapter("https://example.org/")
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    assert adapter.max_retries.total == 0
+    s.close()
+    s = make_session(Path("/etc/faxd/ca.pem"), "ua")
+    assert s.verify == "/etc/faxd/ca.pem"
+    s.close()
+
+
+def test_verification_cannot_be_turned_off_per_call(session: requests.Session) -> None:
+    with pytest.raises(ValueError, match="cannot be turned off"):
+        call(session, "GET", "https://x/", timeout=FAST, idempotent=True, what="x", verify=False)
+
+
+def test_accepted_status_is_returned_instead_of_raised(
+    raw_server: Start, session: requests.Session
+) -> None:
+    server = raw_server(respond("404 Not Found", body=b'{"message":"gone"}'))
+    response = call(
+        session,
+        "DELETE",
+        server.url + "/Delete",
+        timeout=FAST,
+        idempotent=True,
+        what="delete",
+        accept={404},
+    )
+    assert response.status_code == 404
+
+
+# --- failures before the request left: always transient ----------------------------------
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_refused_connection_is_transient(session: requests.Session, idempotent: bool) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(TransientError) as info:
+        post(session, f"http://127.0.0.1:{port}", idempotent=idempotent)
+    assert "refused" in str(info.value)
+    assert "upload of invoice.pdf to +46812345678" in str(info.value)
+    assert_no_secret(info.value)
+
+
+def test_connect_timeout_is_transient(session: requests.Session) -> None:
+    # A listening socket with a full backlog: the kernel drops our SYN, connect() times out.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(3):
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            with pytest.raises(TransientError) as info:
+                call(
+                    session,
+                    "POST",
+                    f"http://127.0.0.1:{port}/Send",
+                    timeout=(0.3, 5.0),
+                    idempotent=False,
+                    what="upload",
+                )
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert "did not reach" in str(info.value)
+    assert_no_secret(info.value)
+
+
+def test_name_resolution_failure_is_transient(
+    session: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: object, **kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    with pytest.raises(TransientError) as info:
+        post(session, "http://api.docs.invalid")
+    assert "could not be resolved" in str(info.value)
+    assert "api.docs.invalid" in str(info.value)
+
+
+# --- failures after the request left: unknown outcome unless repeatable -------------------
+
+
+@pytest.mark.parametrize(
+    "behaviour", [close_on_accept, close_after_request, hang_after_request, truncated]
+)
+def test_failure_after_sending_is_outcome_unknown_for_a_post(
+    raw_server: Start, session: requests.Session, behaviour: Callable[..., None]
+) -> None:
+    server = raw_server(behaviour)
+    with pytest.raises(OutcomeUnknownError) as info:
+        post(session, server.url)
+    assert "may have accepted" in str(info.value)
+    assert_no_secret(info.value)
+
+
+@pytest.mark.parametrize(
+    "behaviour", [close_on_accept, close_after_request, hang_after_request, truncated]
+)
+def test_failure_after_sending_is_transient_for_an_idempotent_call(
+    raw_server: Start, session: requests.Session, behaviour: Callable[..., None]
+) -> None:
+    server = raw_server(behaviour)
+    with pytest.raises(TransientError):
+        post(session, server.url, idempotent=True)
+
+
+def test_a_dropped_post_is_sent_exactly_once(raw_server: Start, session: requests.Session) -> None:
+    server = raw_server(close_after_request)
+    with pytest.raises(OutcomeUnknownError):
+        post(session, server.url)
+    assert len(server.received) == 1
+
+
+def test_read_timeout_names_the_timeout(raw_server: Start, session: requests.Session) -> None:
+    server = raw_server(hang_after_request)
+    with pytest.raises(OutcomeUnknownError, match=r"no answer within 0\.5 s"):
+        post(session, server.url)
+
+
+# --- HTTP error answers --------------------------------------------------------------------
+
+
+def test_429_is_throttled_with_retry_after_seconds(
+    raw_server: Start, session: requests.Session
+) -> None:
+    server = raw_server(respond("429 Too Many Requests", {"Retry-After": "120"}))
+    with pytest.raises(TransientError) as info:
+        post(session, server.url)
+    assert info.value.throttled
+    assert info.value.retry_after == 120
+    assert info.value.status_code == 429
+
+
+def test_429_http_date_is_read_against_the_servers_clock(
+    raw_server: Start, session: requests.Session
+) -> None:
+    headers = {
+        "Date": "Sun, 22 Nov 2026 10:00:00 GMT",
+        "Retry-After": "Sun, 22 Nov 2026 10:01:30 GMT",
+    }
+    server = raw_server(respond("429 Too Many Requests", headers))
+    with pytest.raises(TransientError) as info:
+        post(session, server.url)
+    assert info.value.retry_after == 90
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [("99999999", MAX_RETRY_AFTER), ("soon", None), (None, None)]
+)
+def test_429_absurd_or_invalid_retry_after(
+    raw_server: Start, session: requests.Session, header: str | None, expected: float | None
+) -> None:
+    headers = {"Retry-After": header} if header is not None else {}
+    server = raw_server(respond("429 Too Many Requests", headers))
+    with pytest.raises(TransientError) as info:
+        post(session, server.url)
+    assert info.value.retry_after == expected
+    assert info.value.throttled
+
+
+@pytest.mark.parametrize("status", ["500 Internal Server Error", "503 Service Unavailable", "520"])
+def test_5xx_is_transient_not_throttled(
+    raw_server: Start, session: requests.Session, status: str
+) -> None:
+    server = raw_server(respond(status, {"Retry-After": "30"}, b"maintenance"))
+    with pytest.raises(TransientError) as info:
+        post(session, server.url)
+    assert not info.value.throttled
+    assert info.value.retry_after == 30
+    assert info.value.status_code == int(status[:3])
+
+
+def test_408_is_transient(raw_server: Start, session: requests.Session) -> None:
+    server = raw_server(respond("408 Request Timeout"))
+    with pytest.raises(TransientError):
+        post(session, server.url)
+
+
+def echo_authorization(status: str) -> Callable[[socket.socket, RawServer], None]:
+    """Answer with an error body that quotes the request's Authorization header back."""
+
+    def behaviour(conn: socket.socket, server: RawServer) -> None:
+        request = server.read_request(conn)
+        auth = request.header("Authorization") or ""
+        body = json.dumps({"message": f"invalid credentials: {auth}"}).encode()
+        conn.sendall(
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+
+    return behaviour
+
+
+@pytest.mark.parametrize("status", ["401 Unauthorized", "403 Forbidden"])
+def test_401_and_403_are_auth_errors_without_the_key(
+    raw_server: Start, session: requests.Session, status: str
+) -> None:
+    server = raw_server(echo_authorization(status))
+    with pytest.raises(AuthError) as info:
+        post(session, server.url)
+    assert info.value.status_code == int(status[:3])
+    assert "credential file" in str(info.value)
+    assert "invalid credentials" in str(info.value)  # the provider's words are kept
+    assert_no_secret(info.value)
+
+
+def test_basic_auth_password_is_redacted_from_echoed_bodies(raw_server: Start) -> None:
+    password = "canary-basic-pw-93e1"
+
+    def echo(conn: socket.socket, server: RawServer) -> None:
+        server.read_request(conn)
+        body = f"user faxd with password {password} is locked".encode()
+        conn.sendall(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + body
+        )
+
+    server = raw_server(echo)
+    s = make_session(None, "ua", auth=BasicAuth("faxd", Secret(password)))
+    with pytest.raises(RejectedError) as info:
+        post(s, server.url)
+    s.close()
+    assert "is locked" in str(info.value)
+    assert_no_secret(info.value, password)
+    assert password not in repr(BasicAuth("faxd", Secret(password)))
+    assert CANARY_KEY not in repr(BearerAuth(Secret(CANARY_KEY)))
+
+
+@pytest.mark.parametrize("code", [400, 404, 405, 406, 409, 413, 415, 422])
+def test_other_4xx_are_rejected_with_the_providers_message(
+    raw_server: Start, session: requests.Session, code: int
+) -> None:
+    body = json.dumps({"message": "recipientFaxNumber is not E.164"}).encode()
+    server = raw_server(respond(f"{code} X", {"Content-Type": "application/json"}, body))
+    with pytest.raises(RejectedError) as info:
+        post(session, server.url)
+    assert info.value.status_code == code
+    assert "recipientFaxNumber is not E.164" in str(info.value)
+    assert "upload of invoice.pdf" in str(info.value)
+
+
+def test_redirect_is_rejected_and_not_followed(
+    raw_server: Start, session: requests.Session
+) -> None:
+    target = raw_server(respond("200 OK"))
+    server = raw_server(respond("302 Found", {"Location": target.url + "/elsewhere"}))
+    with pytest.raises(RejectedError, match="base_url"):
+        post(session, server.url)
+    assert target.received == []
+
+
+def test_invalid_base_url_is_rejected(session: requests.Session) -> None:
+    with pytest.raises(RejectedError, match="base_url"):
+        post(session, "ftp://api.example")
+
+
+# --- the provider's words ------------------------------------------------------------------
+
+
+def make_response(body: bytes, content_type: str = "application/json") -> requests.Response:
+    response = requests.Response()
+    response.status_code = 400
+    response.raw = io.BytesIO(body)
+    response.headers["Content-Type"] = content_type
+    response.encoding = "utf-8"
+    return response
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"message": "Invalid date range"}', "Invalid date range"),
+        (b'{"error": "missing file"}', "missing file"),
+        (b'{"error": {"message": "nested"}}', "nested"),
+        (
+            b'{"title": "One or more validation errors occurred.",'
+            b' "errors": {"faxId": ["The faxId field is required."]}}',
+            "One or more validation errors occurred. - faxId: The faxId field is required.",
+        ),
+        (b"plain   text\n error", "plain text error"),
+        (b"", ""),
+    ],
+)
+def test_provider_message_reads_the_usual_fields(body: bytes, expected: str) -> None:
+    assert provider_message(make_response(body)) == expected
+
+
+def test_provider_message_strips_html_and_caps_length() -> None:
+    html = b"<html><body><h1>Bad Request</h1><p>" + b"y" * 1000 + b"</p></body></html>"
+    message = provider_message(make_response(html, "text/html"))
+    assert message.startswith("Bad Request y")
+    assert "<" not in message
+    assert len(message) <= 300
+
+
+def test_provider_message_redacts_anything_like_an_authorization_value() -> None:
+    body = b'{"message": "header was Bearer abcdef123456 and basic Basic dXNlcjpwYXNz"}'
+    message = provider_message(make_response(body), secrets=["s3cr3t-extra"])
+    assert "abcdef123456" not in message
+    assert "dXNlcjpwYXNz" not in message
+    assert "Bearer ***" in message
+
+
+# --- Retry-After ---------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("Sun, 22 Nov 2026 10:02:00 GMT", 120.0),
+        ("Sun, 22 Nov 2026 09:00:00 GMT", 0.0),  # in the past: now
+        ("Sun, 06 Dec 2026 10:00:00 GMT", MAX_RETRY_AFTER),
+        ("-5", None),
+        ("1.5", None),
+        ("tomorrow", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
+
+
+@given(st.text(max_size=40))
+def test_parse_retry_after_is_none_or_within_bounds(value: str) -> None:
+    result = parse_retry_after(value, NOW)
+    assert result is None or 0.0 <= result <= MAX_RETRY_AFTER
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+
+def test_read_json_garbage_after_a_post_is_outcome_unknown(
+    raw_server: Start, session: requests.Session
+) -> None:
+    server = raw_server(respond("200 OK", {"Content-Type": "application/json"}, b"<html>"))
+    response = post(session, server.url)
+    with pytest.raises(OutcomeUnknownError):
+        read_json(response, what="upload", idempotent=False)
+    with pytest.raises(TransientError):
+        read_json(response, what="lookup", idempotent=True)
+
+
+def test_iter_body_streams_a_complete_body(raw_server: Start, session: requests.Session) -> None:
+    payload = bytes(range(256)) * 1000
+    server = raw_server(respond("200 OK", {"Content-Type": "application/pdf"}, payload))
+    response = call(
+        session,
+        "GET",
+        server.url + "/File/1",
+        timeout=FAST,
+        idempotent=True,
+        what="download",
+        stream=True,
+    )
+    assert b"".join(iter_body(response, what="download", chunk_size=1000)) == payload
+
+
+def test_iter_body_raises_transient_on_a_truncated_body(
+    raw_server: Start, session: requests.Session
+) -> None:
+    server = raw_server(truncated)
+    response = call(
+        session,
+        "GET",
+        server.url + "/File/1",
+        timeout=FAST,
+        idempotent=True,
+        what="download",
+        stream=True,
+    )
+    got = b""
+    with pytest.raises(TransientError, match="download"):
+        for chunk in iter_body(response, what="download"):
+            got += chunk
+    assert len(got) < 100
+
+
+# --- TLS -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_self_signed_server_is_refused_without_its_ca_and_accepted_with_it(
+    raw_server: Start, self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = raw_server(respond("200 OK", body=b"ok"), tls=context)
+
+    untrusting = make_session(None, "ua", auth=BearerAuth(Secret(CANARY_KEY)))
+    with pytest.raises(TransientError) as info:
+        post(untrusting, server.url)
+    untrusting.close()
+    assert "ca_bundle" in str(info.value)
+    assert server.received == []  # refused in the handshake: nothing was sent
+    assert_no_secret(info.value)
+
+    # An environment CA bundle must not replace the configured one.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    trusting = make_session(cert, "ua")
+    assert post(trusting, server.url).content == b"ok"
+    trusting.close()

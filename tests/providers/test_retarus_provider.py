@@ -1,0 +1,398 @@
+"""RetarusProvider's routing and error handling, against canned answers (no sockets).
+
+The emulator contract tests cover the full conversation over real HTTP; these pin the
+decisions that need answers the emulator does not give on demand: one data center
+failing while the other says 404, a full report list, a 409 whose job cannot be found."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+
+from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
+from faxd.model import Accepted, Limits, Method, OutgoingFile, Submission
+from faxd.providers import http
+from faxd.providers.retarus import RetarusProvider
+from faxd.settings import RetarusOptions, RetarusProviderSettings, Secret
+
+HA = "https://ha.example/rest/v1"
+DC1 = "https://dc1.example/rest/v1"
+DC2 = "https://dc2.example/rest/v1"
+PASSWORD = "s3cret-pass-word"
+LIMITS = Limits(max_files=5, max_file_size=16 * 1024 * 1024, extensions={})
+
+Answer = tuple[int, Any]
+
+
+@dataclass
+class Seen:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass
+class FakeRetarus(BaseAdapter):
+    """Answers by (method, url) from `routes`; unknown URLs answer 404 like an empty DC."""
+
+    routes: dict[tuple[str, str], Callable[[Seen], Answer] | Answer] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        body: Any = request.body  # our streamed body is an iterable, which typeshed omits
+        if body is None:
+            raw = b""
+        elif isinstance(body, bytes):
+            raw = body
+        elif isinstance(body, str):
+            raw = body.encode()
+        else:
+            raw = b"".join(body)
+        seen = Seen(str(request.method), str(request.url), dict(request.headers), raw)
+        self.seen.append(seen)
+        route = self.routes.get((seen.method, seen.url), (404, {"code": 404, "message": "nf"}))
+        status, payload = route(seen) if callable(route) else route
+        if isinstance(payload, Exception):
+            raise payload
+        response = requests.Response()
+        response.status_code = status
+        response.url = seen.url
+        response.request = request
+        response._content = json.dumps(payload).encode() if payload is not None else b""
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def settings() -> RetarusProviderSettings:
+    return RetarusProviderSettings(
+        name="retarus",
+        customer_number="999901",
+        username="faxd",
+        password=Secret(PASSWORD),
+        submit_url=HA,
+        datacenter_urls=(DC1, DC2),
+    )
+
+
+@pytest.fixture
+def fake() -> FakeRetarus:
+    return FakeRetarus()
+
+
+@pytest.fixture
+def provider(fake: FakeRetarus) -> RetarusProvider:
+    session = http.make_session(None, "faxd-test")
+    session.mount("https://", fake)
+    return RetarusProvider(settings(), session=session, limits=LIMITS)
+
+
+def submission(tmp_path: Path, *files: tuple[str, bytes], **extra: Any) -> Submission:
+    outgoing = []
+    for name, data in files or (("Rechnung März.pdf", b"%PDF-1.4 test"),):
+        path = tmp_path / name
+        path.write_bytes(data)
+        outgoing.append(OutgoingFile(path, name, "application/pdf", len(data)))
+    values: dict[str, Any] = {
+        "key": "job-1#0",
+        "job_id": "job-1",
+        "sender": "+4612345678",
+        "recipient": "+498912345678",
+        "files": tuple(outgoing),
+        "dft": False,
+    }
+    values.update(extra)
+    return Submission(**values)
+
+
+def report(job_id: str, status: str, key: str | None = None, reason: str = "") -> dict[str, Any]:
+    rcpt = {"number": "+498912345678", "status": status, "reason": reason, "durationInSecs": 0}
+    body: dict[str, Any] = {"jobId": job_id, "recipientStatus": [rcpt], "pages": 1}
+    if key is not None:
+        body["reference"] = {"customerDefinedId": key}
+    return body
+
+
+SUBMIT = ("POST", f"{HA}/999901/fax")
+
+
+def reports(dc: str) -> tuple[str, str]:
+    return ("GET", f"{dc}/999901/fax/reports")
+
+
+def one(dc: str, job_id: str, method: str = "GET") -> tuple[str, str]:
+    return (method, f"{dc}/999901/fax/reports/{job_id}")
+
+
+# --- submit ----------------------------------------------------------------------------
+
+
+def test_submit_posts_a_streamed_job_with_basic_auth(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (201, {"jobId": "FJ1"})
+    text = "Grüße, 5 €".encode("cp1252")
+    sub = submission(
+        tmp_path,
+        ("Rechnung März.pdf", b"%PDF-1.4 test"),
+        ("note.txt", text),
+        reference="Invoice 4711",
+        options={"retarus": RetarusOptions(express=True)},
+    )
+    assert provider.submit(sub) == Accepted("FJ1", Method.FAX)
+    [post] = fake.seen
+    assert post.headers["Content-Type"].startswith("application/json")
+    assert int(post.headers["Content-Length"]) == len(post.body)
+    assert "Transfer-Encoding" not in post.headers
+    expected = base64.b64encode(f"faxd:{PASSWORD}".encode()).decode()
+    assert post.headers["Authorization"] == f"Basic {expected}"
+    job = json.loads(post.body)
+    assert job["reference"] == {"customerDefinedId": "job-1#0"}
+    assert job["recipients"] == [{"number": "+498912345678"}]
+    assert job["transportOptions"] == {"csid": "+4612345678", "isExpress": True}
+    assert job["meta"] == {"customerReference": "Invoice 4711"}
+    pdf, txt = job["documents"]
+    assert pdf["name"] == "Rechnung_Marz.pdf" and "charset" not in pdf
+    assert base64.b64decode(pdf["data"]) == b"%PDF-1.4 test"
+    assert txt == {
+        "name": "note.txt",
+        "charset": "Windows-1252",
+        "data": base64.b64encode(text).decode(),
+    }
+
+
+def test_submit_refuses_an_unconverted_file_without_a_request(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    with pytest.raises(RejectedError, match=r"scan\.png: Retarus does not take \.png"):
+        provider.submit(submission(tmp_path, ("scan.png", b"\x89PNG")))
+    assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, RejectedError),
+        (401, AuthError),
+        (500, TransientError),
+        (503, TransientError),
+        (520, TransientError),
+    ],
+)
+def test_submit_error_statuses(
+    provider: RetarusProvider,
+    fake: FakeRetarus,
+    tmp_path: Path,
+    status: int,
+    error: type[Exception],
+) -> None:
+    fake.routes[SUBMIT] = (status, {"code": status, "message": f"failure {status}"})
+    with pytest.raises(error) as caught:
+        provider.submit(submission(tmp_path))
+    assert f"failure {status}" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_submit_whose_answer_is_lost_is_outcome_unknown(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (0, requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(OutcomeUnknownError):
+        provider.submit(submission(tmp_path))
+
+
+def test_submit_answered_without_job_id_is_outcome_unknown(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (200, {"status": "queued"})
+    with pytest.raises(OutcomeUnknownError, match="without a job id"):
+        provider.submit(submission(tmp_path))
+
+
+def test_409_is_reconciled_by_reference(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (409, {"code": 409, "message": "duplicate job"})
+    fake.routes[reports(DC1)] = (200, {"reports": [report("FJOTHER", "OK", "job-9#0")]})
+    fake.routes[reports(DC2)] = (200, {"reports": [report("FJMINE", "PENDING", "job-1#0")]})
+    assert provider.submit(submission(tmp_path)) == Accepted("FJMINE", Method.FAX)
+    assert not any(s.url.startswith(HA) and s.method == "GET" for s in fake.seen)
+
+
+def test_409_whose_job_is_not_listed_is_outcome_unknown(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (409, {"code": 409, "message": "duplicate job"})
+    fake.routes[reports(DC1)] = (200, {"reports": []})
+    with pytest.raises(OutcomeUnknownError, match="already exists"):
+        provider.submit(submission(tmp_path))
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def test_status_asks_each_data_center_never_the_ha_url(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[one(DC2, "FJ1")] = (200, report("FJ1", "BUSY", reason="busy"))
+    status = provider.status("FJ1")
+    assert (status.final, status.delivered, status.status, status.reason) == (
+        True,
+        False,
+        "BUSY",
+        "busy",
+    )
+    assert [s.url for s in fake.seen] == [
+        f"{DC1}/999901/fax/reports/FJ1",
+        f"{DC2}/999901/fax/reports/FJ1",
+    ]
+
+
+def test_status_stops_at_the_first_data_center_that_has_it(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[one(DC1, "FJ1")] = (200, report("FJ1", "OK", reason="OK"))
+    assert provider.status("FJ1").delivered
+    assert len(fake.seen) == 1
+
+
+def test_status_without_any_report_is_pending(provider: RetarusProvider, fake: FakeRetarus) -> None:
+    status = provider.status("FJ1")
+    assert (status.status, status.final) == ("PENDING", False)
+
+
+def test_status_does_not_guess_when_a_data_center_failed(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[one(DC1, "FJ1")] = (503, {"code": 503, "message": "maintenance"})
+    with pytest.raises(TransientError, match="maintenance"):
+        provider.status("FJ1")
+    # ... but a report at the other data center answers the question.
+    fake.routes[one(DC2, "FJ1")] = (200, report("FJ1", "OK"))
+    assert provider.status("FJ1").delivered
+
+
+def test_status_auth_failure_stops_at_once(provider: RetarusProvider, fake: FakeRetarus) -> None:
+    fake.routes[one(DC1, "FJ1")] = (401, {"code": 401, "message": "Authentication failed"})
+    with pytest.raises(AuthError):
+        provider.status("FJ1")
+    assert len(fake.seen) == 1
+
+
+# --- find_submission and sweep ---------------------------------------------------------
+
+
+def test_find_submission_skips_excluded_jobs(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[reports(DC1)] = (
+        200,
+        {"reports": [report("FJOLD", "BUSY", "job-1#0"), report("FJNEW", "PENDING", "job-1#0")]},
+    )
+    sub = submission(tmp_path)
+    when = provider._clock.now()
+    assert provider.find_submission(sub, when, frozenset()) == Accepted("FJOLD", Method.FAX)
+    assert provider.find_submission(sub, when, frozenset({"FJOLD"})) == Accepted(
+        "FJNEW", Method.FAX
+    )
+    assert provider.find_submission(sub, when, frozenset({"FJOLD", "FJNEW"})) is None
+
+
+def test_find_submission_needs_every_data_center(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[reports(DC1)] = (200, {"reports": []})
+    fake.routes[reports(DC2)] = (502, {"code": 502, "message": "bad gateway"})
+    with pytest.raises(TransientError):
+        provider.find_submission(submission(tmp_path), provider._clock.now(), frozenset())
+
+
+def test_find_submission_in_a_full_list_is_not_conclusive(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    full = [report(f"FJ{i}", "OK", f"other-{i}") for i in range(1000)]
+    fake.routes[reports(DC1)] = (200, {"reports": full})
+    with pytest.raises(TransientError, match="1000 reports"):
+        provider.find_submission(submission(tmp_path), provider._clock.now(), frozenset())
+
+
+def test_sweep_returns_finished_jobs_by_reference(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[reports(DC1)] = (
+        200,
+        {"reports": [report("FJ1", "OK", "job-1#0"), report("FJ2", "PENDING", "job-2#0")]},
+    )
+    fake.routes[reports(DC2)] = (200, {"reports": [report("FJ3", "NOFAX")]})
+    swept = provider.sweep()
+    assert [(key, s.status, s.delivered) for key, s in swept] == [
+        ("job-1#0", "OK", True),
+        ("FJ3", "NOFAX", False),
+    ]
+
+
+def test_sweep_skips_a_failing_data_center_but_not_all(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[reports(DC1)] = (503, {"code": 503, "message": "down"})
+    fake.routes[reports(DC2)] = (200, {"reports": [report("FJ3", "OK", "job-3#0")]})
+    assert [key for key, _ in provider.sweep()] == ["job-3#0"]
+    fake.routes[reports(DC2)] = (500, {"code": 500, "message": "down too"})
+    with pytest.raises(TransientError):
+        provider.sweep()
+
+
+# --- cleanup ---------------------------------------------------------------------------
+
+
+def test_cleanup_deletes_at_each_data_center(provider: RetarusProvider, fake: FakeRetarus) -> None:
+    fake.routes[one(DC1, "FJ1", "DELETE")] = (400, {"code": 400, "message": "not available"})
+    fake.routes[one(DC2, "FJ1", "DELETE")] = (200, {"jobId": "FJ1", "deleted": True})
+    provider.cleanup("FJ1")
+    assert [(s.method, s.url.split("/")[2]) for s in fake.seen] == [
+        ("DELETE", "dc1.example"),
+        ("DELETE", "dc2.example"),
+    ]
+
+
+def test_cleanup_of_a_report_already_gone_is_fine(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    provider.cleanup("FJ1")  # 404 at both
+    assert len(fake.seen) == 2
+
+
+def test_cleanup_reports_a_failure_when_nothing_was_deleted(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[one(DC1, "FJ1", "DELETE")] = (503, {"code": 503, "message": "down"})
+    with pytest.raises(TransientError):
+        provider.cleanup("FJ1")
+    fake.routes[one(DC2, "FJ1", "DELETE")] = (200, {"jobId": "FJ1", "deleted": True})
+    provider.cleanup("FJ1")
+
+
+def test_repr_and_errors_never_show_the_password(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (400, {"code": 400, "message": f"bad login faxd:{PASSWORD}"})
+    with pytest.raises(RejectedError) as caught:
+        provider.submit(submission(tmp_path))
+    assert PASSWORD not in str(caught.value)
+    assert PASSWORD not in repr(provider._auth)

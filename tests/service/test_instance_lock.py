@@ -1,0 +1,95 @@
+"""One faxd per state directory, checked against a real second process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.errors import AlreadyRunningError, FaxdError
+from faxd.lock import InstanceLock
+
+HOLDER = """
+import sys
+from pathlib import Path
+from faxd.lock import InstanceLock
+lock = InstanceLock(Path(sys.argv[1]))
+lock.acquire()
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes our stdin
+"""
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process that holds the lock on tmp_path/state."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / "state")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline() == "locked\n"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_lock_held_by_another_process_names_its_pid(
+    holder: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    with pytest.raises(AlreadyRunningError) as caught:
+        InstanceLock(state).acquire()
+    message = str(caught.value)
+    assert f"faxd is already running (pid {holder.pid}) with state directory {state}." in message
+    assert caught.value.hint and "systemctl stop faxd" in caught.value.hint
+
+
+def test_lock_of_a_killed_process_is_free_again(
+    holder: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    # kill -9 leaves the file behind with a stale pid; the kernel released the flock.
+    holder.kill()
+    holder.wait(timeout=30)
+    lock = InstanceLock(tmp_path / "state")
+    lock.acquire()
+    try:
+        assert (tmp_path / "state" / "faxd.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        lock.release()
+
+
+def test_lock_records_our_pid_and_release_lets_the_next_one_in(tmp_path: Path) -> None:
+    state = tmp_path / "var" / "lib" / "faxd"  # created when missing
+    with InstanceLock(state) as first:
+        assert first.held
+        assert (state / "faxd.lock").read_text() == f"{os.getpid()}\n"
+        first.acquire()  # already ours: no error
+        with pytest.raises(AlreadyRunningError, match=f"pid {os.getpid()}"):
+            InstanceLock(state).acquire()
+    assert not first.held
+    assert (state / "faxd.lock").read_text() == ""
+    second = InstanceLock(state)
+    second.acquire()
+    second.release()
+    second.release()  # releasing twice is harmless
+
+
+def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(FaxdError, match=r"Cannot open the lock file .*not-a-dir/faxd\.lock"):
+        InstanceLock(blocker).acquire()
