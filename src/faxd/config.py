@@ -70,13 +70,14 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     tree = read_tree(source, problems)
     settings = None if tree is None else _build(tree, source, env, problems)
     if problems or settings is None:
-        raise ConfigError(str(source), _unique(problems.items))
+        raise ConfigError(str(source), _in_file_order(problems.items))
     return settings
 
 
-def _unique(items: list[ConfigProblem]) -> list[ConfigProblem]:
+def _in_file_order(items: list[ConfigProblem]) -> list[ConfigProblem]:
     # An aliased node is visited once per alias; its problem is reported once.
-    return list(dict.fromkeys(items))
+    unique = list(dict.fromkeys(items))
+    return sorted(unique, key=lambda p: (p.line is None, p.line or 0))
 
 
 def _build(
@@ -109,7 +110,7 @@ def _build(
     ctx = Context(base, environ, problems, frozenset(provider_types))
     ctx.contacts = parse_contacts(top.get("contacts"), region, problems)
     defaults = parse_level(defaults_entries, region, ctx)
-    default_provider = _default_provider(defaults, provider_types, problems)
+    default_provider = _default_provider(defaults, defaults_node, provider_types, problems)
 
     located = _folders(top.get("folders"), defaults, region, default_provider or "", ctx)
     folders = tuple(folder for _, _, folder in located)
@@ -144,12 +145,16 @@ def _declared_types(node: Node | None) -> dict[str, str | None]:
     declared: dict[str, str | None] = {}
     for name, entry in node.value.items():
         type_node = entry.value.get("type") if entry.kind == "map" else None
-        declared[name] = type_node.text if type_node is not None else None
+        written = type_node.text if type_node is not None else None
+        declared[name] = written.strip().lower() if written else None
     return declared
 
 
 def _default_provider(
-    defaults: Parsed, provider_types: Mapping[str, str | None], problems: Problems
+    defaults: Parsed,
+    defaults_node: Node | None,
+    provider_types: Mapping[str, str | None],
+    problems: Problems,
 ) -> str | None:
     if "provider" in defaults.values:
         return str(defaults.values["provider"])
@@ -162,6 +167,7 @@ def _default_provider(
             "defaults.provider",
             f"missing: with several providers ({', '.join(sorted(provider_types))}) name the "
             "default one.",
+            defaults_node.line if defaults_node is not None else None,
         )
     return None
 

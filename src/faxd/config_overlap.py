@@ -44,7 +44,9 @@ def check_overlaps(
     state_dir_node: Node | None,
     problems: Problems,
 ) -> None:
-    _check_spools(folders, problems)
+    clashing = _check_spools(folders, problems)
+    # A repeated or nested folder is reported once, not again for each of its archives.
+    folders = [entry for entry in folders if entry[1] not in clashing]
     outputs: list[Output] = []
     for node, index, folder in folders:
         if folder.sent_dir == folder.failed_dir:
@@ -76,8 +78,10 @@ def check_overlaps(
                 )
 
 
-def _check_spools(folders: list[tuple[Node, int, FolderSettings]], problems: Problems) -> None:
-    for position, (node, _, folder) in enumerate(folders):
+def _check_spools(folders: list[tuple[Node, int, FolderSettings]], problems: Problems) -> set[int]:
+    """Report folders listed twice or nested; return their indices."""
+    clashing: set[int] = set()
+    for position, (node, index, folder) in enumerate(folders):
         for _, other_index, other in folders[:position]:
             if folder.path == other.path:
                 message = f"the same folder as folders[{other_index}]; list each folder once."
@@ -89,3 +93,5 @@ def _check_spools(folders: list[tuple[Node, int, FolderSettings]], problems: Pro
             else:
                 continue
             problems.add(_at(node, "path"), message)
+            clashing.add(index)
+    return clashing

@@ -50,8 +50,8 @@ _RETARUS_KEYS = (
 
 def _inline_refused(stem: str) -> dict[str, str]:
     return {
-        stem: f"a {stem.replace('_', ' ')} is never written into the configuration; put it in "
-        f"a file and set {stem}_file (e.g. ${{CREDENTIALS_DIRECTORY}}/name), or set {stem}_env "
+        stem: f"{v.SECRET_NAMES[stem]} must not be written into the configuration; put it in a "
+        f"file and set {stem}_file (e.g. ${{CREDENTIALS_DIRECTORY}}/name), or set {stem}_env "
         "to an environment variable's name.",
         **_REFUSED_COMMON,
     }

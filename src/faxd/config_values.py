@@ -23,6 +23,7 @@ _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*", re.IGNOR
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHOWN_PATH_PREFIXES = ("/", "~", "$", "./", "../")
+SECRET_NAMES = {"api_key": "an API key", "password": "a password"}
 
 
 def describe(node: Node) -> str:
@@ -317,9 +318,11 @@ def secret(
         return _read_secret_file(file_node, secret_path, base, problems), secret_path, None
     if env_node is not None:
         return _read_secret_env(env_node, env_key, environ, problems)
+    if parent.kind == "map" and stem in parent.value:
+        return None, None, None  # written inline: refused already, with what to do instead
     problems.add(
         parent,
-        f"missing {file_key} (a file holding the {stem}, e.g. "
+        f"missing {file_key} (a file holding {SECRET_NAMES.get(stem, stem)}, e.g. "
         f"${{CREDENTIALS_DIRECTORY}}/name) or {env_key} (an environment variable's name).",
     )
     return None, None, None

@@ -32,9 +32,6 @@ class Node:
     text: str | None = None  # a scalar's source text (None for mappings and sequences)
     plain: bool = False  # an unquoted scalar (its YAML type may differ from its text)
 
-    def key(self, name: str) -> str:
-        return child_path(self.path, name)
-
     @property
     def is_null(self) -> bool:
         return self.kind == "scalar" and self.value is None
@@ -54,9 +51,6 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 def child_path(parent: str, key: str | int) -> str:

@@ -11,6 +11,7 @@ cycle continues, minus an overlap) moves only past windows whose every document 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -47,6 +48,8 @@ DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
 # A listed file the provider refuses to hand out may simply not be ready yet: try it on
 # this many cycles before giving it up (and letting the watermark move past it).
 MAX_MISSING_ATTEMPTS = 3
+# Downloads in flight at once: overlaps network waits with fsyncs and journal commits.
+DEFAULT_WORKERS = 4
 
 
 class InboxWriteError(FaxdError):
@@ -70,6 +73,14 @@ class PollResult:
     tmp_removed: int = 0
     error: str | None = None
 
+    def count(self, name: str) -> None:
+        """Add one to a counter; the workers of a cycle share the result."""
+        with _COUNT_LOCK:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+_COUNT_LOCK = threading.Lock()
+
 
 def normalise_number(number: str) -> str:
     """ "+46 8-123 456" and "00468123456" compare equal to "+468123456"."""
@@ -85,6 +96,12 @@ def normalise_number(number: str) -> str:
 def _printable(text: str) -> str:
     """Lone surrogates (undecodable bytes in a remote name) survive as visible escapes."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _decodable(text: str) -> str:
+    """Lone surrogates (what undecodable bytes in a remote name become) as U+FFFD: names.py
+    encodes to UTF-8 and would fail on them."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _usable(name: str | None) -> bool:
@@ -133,6 +150,7 @@ class InboxPoller:
         *,
         overlap: timedelta = DEFAULT_OVERLAP,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        workers: int = DEFAULT_WORKERS,
     ) -> None:
         self.settings = settings
         self.source = source
@@ -141,10 +159,12 @@ class InboxPoller:
         self.timezone = timezone
         self.overlap = overlap
         self.max_file_size = max_file_size
+        self.workers = max(1, workers)
         self._outbound_ids = outbound_ids
         self._numbers = frozenset(normalise_number(n) for n in our_numbers)
         self._routes = {normalise_number(n): p for n, p in settings.routes.items()}
         self._folders: dict[Path, InboxFolder] = {}
+        self._folders_lock = threading.Lock()
         self._recovered = False
         self._warned_no_numbers = False
         self._lock = threading.Lock()  # poll_once from the thread and `faxd send --wait`
@@ -238,26 +258,50 @@ class InboxPoller:
         )
         seen: set[str] = set()
         complete = True  # every leaf so far fully delivered: the watermark may follow
-        for leaf in walk(window, self._list, self.source.page_limit):
-            result.windows += 1
-            if leaf.truncated:
-                result.truncated_windows += 1
-                log.warning(
-                    "a one-second window holds a full page of documents; some may be missed",
-                    provider=self.source.name,
-                    start=leaf.window.start.isoformat(),
-                    count=len(leaf.items),
-                )
-            for doc in leaf.items:
-                if doc.remote_id in seen:
-                    continue  # a split's shared boundary lists it twice
-                seen.add(doc.remote_id)
-                result.listed += 1
-                if not self._handle(doc, outbound, result):
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="faxd-inbox") as pool:
+            for leaf in walk(window, self._list, self.source.page_limit):
+                result.windows += 1
+                if leaf.truncated:
+                    result.truncated_windows += 1
+                    log.warning(
+                        "a one-second window holds a full page of documents; some may be missed",
+                        provider=self.source.name,
+                        start=leaf.window.start.isoformat(),
+                        count=len(leaf.items),
+                    )
+                # A split's shared boundary lists a document twice: handle it once.
+                fresh = [doc for doc in leaf.items if doc.remote_id not in seen]
+                seen.update(doc.remote_id for doc in fresh)
+                result.listed += len(fresh)
+                if not self._handle_all(pool, fresh, outbound, result):
                     complete = False
-            if complete and (previous is None or leaf.window.end > previous):
-                self.ledger.set_watermark(leaf.window.end)
-                previous = leaf.window.end
+                if complete and (previous is None or leaf.window.end > previous):
+                    self.ledger.set_watermark(leaf.window.end)
+                    previous = leaf.window.end
+
+    def _handle_all(
+        self,
+        pool: ThreadPoolExecutor,
+        docs: list[ReceivedDocument],
+        outbound: frozenset[str],
+        result: PollResult,
+    ) -> bool:
+        """Deliver documents on the pool's workers; re-raise the first failure once every
+        started download has finished (none is left half-done in the inbox)."""
+        futures = [pool.submit(self._handle, doc, outbound, result) for doc in docs]
+        complete = True
+        failure: BaseException | None = None
+        for future in futures:
+            try:
+                complete = future.result() and complete
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others
+                if failure is None:
+                    failure = exc
+                    for other in futures:
+                        other.cancel()
+        if failure is not None:
+            raise failure
+        return complete
 
     def _list(self, window: Window) -> list[ReceivedDocument]:
         return self.source.list_received(window.start, window.end)
@@ -266,19 +310,22 @@ class InboxPoller:
         self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult
     ) -> bool:
         if doc.remote_id in outbound:
-            result.outbound += 1
+            result.count("outbound")
             return False
         if self._numbers and normalise_number(doc.recipient) not in self._numbers:
-            result.foreign += 1
+            result.count("foreign")
             return False
         return True
 
     def _folder_for(self, recipient: str) -> InboxFolder:
-        path = self._routes.get(normalise_number(recipient), self.settings.path)
-        folder = self._folders.get(path)
-        if folder is None:
-            folder = self._folders[path] = InboxFolder(path)
-        return folder
+        return self._folder(self._routes.get(normalise_number(recipient), self.settings.path))
+
+    def _folder(self, path: Path) -> InboxFolder:
+        with self._folders_lock:
+            folder = self._folders.get(path)
+            if folder is None:
+                folder = self._folders[path] = InboxFolder(path)
+            return folder
 
     def _handle(self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult) -> bool:
         """Deliver a document's files. False: something is left for a later cycle."""
@@ -288,7 +335,7 @@ class InboxPoller:
         for index, item in enumerate(doc.files):
             row = self.ledger.row(doc.remote_id, item.file_id)
             if row is not None and row.state in DONE_STATES:
-                result.known += 1
+                result.count("known")
                 continue
             if row is not None and self._finish_in_place(row, len(doc.files), result):
                 continue
@@ -338,7 +385,7 @@ class InboxPoller:
         original = original_name(item.name, disposition, item.file_id)
         meta = self._meta(doc, item, original) | {"size": sink.size, "sha256": sink.sha256}
         local_time = doc.time.astimezone(self.timezone)
-        wanted = inbox_name(local_time, doc.sender, original)
+        wanted = inbox_name(local_time, _decodable(doc.sender), _decodable(original))
         try:
             while True:
                 name = first_free(wanted, folder.is_taken)
@@ -363,7 +410,7 @@ class InboxPoller:
             ) from None
         crash_point("inbound_before_commit")
         self._commit(doc.remote_id, item.file_id, len(doc.files), result)
-        result.delivered += 1
+        result.count("delivered")
         log.info(
             "received document saved",
             provider=self.source.name,
@@ -407,7 +454,7 @@ class InboxPoller:
     ) -> bool:
         meta = self._meta(doc, item, original_name(item.name, None, item.file_id))
         self.ledger.mark_unavailable(doc.remote_id, item.file_id, reason, meta, self.clock.time())
-        result.unavailable += 1
+        result.count("unavailable")
         log.error(
             f"Received {where} cannot be downloaded ({reason}); it is not in the inbox. "
             "Ask the sender to send it again.",
@@ -426,13 +473,12 @@ class InboxPoller:
                 return False
         except OSError:
             return False
-        folder = self._folders.get(row.path.parent) or InboxFolder(row.path.parent)
-        self._folders.setdefault(row.path.parent, folder)
+        folder = self._folder(row.path.parent)
         folder.write_sidecar(
             f"{row.path.name}{SIDECAR_SUFFIX}", sidecar_text(row.meta, row.path.name)
         )
         self._commit(row.remote_id, row.file_id, files, result)
-        result.recovered += 1
+        result.count("recovered")
         log.info(
             "received document found in place after a restart",
             provider=self.source.name,
@@ -457,7 +503,7 @@ class InboxPoller:
     def _recover(self, result: PollResult) -> None:
         paths = {self.settings.path, *self.settings.routes.values()}
         for path in paths:
-            folder = self._folders.setdefault(path, InboxFolder(path))
+            folder = self._folder(path)
             folder.ensure()
             removed = folder.clean_tmp()
             if removed:
@@ -491,4 +537,4 @@ class InboxPoller:
             )
             return
         self.ledger.delete_done(remote_id, self.clock.time())
-        result.deleted += 1
+        result.count("deleted")

@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -332,6 +333,7 @@ class InboxFolder:
         self.path = path
         self.tmp = path / TMP_DIR
         self._names: set[str] | None = None
+        self._names_lock = threading.Lock()  # the poller's workers share the folder
 
     def ensure(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -365,28 +367,33 @@ class InboxFolder:
             path.unlink(missing_ok=True)
             raise
 
-    def is_taken(self, name: str) -> bool:
-        """A document name is taken when it or its sidecar exists (or is about to)."""
+    def _known_names(self) -> set[str]:
         if self._names is None:
-            self._names = set()
+            names: set[str] = set()
             if self.path.is_dir():
                 for entry in os.listdir(self.path):
-                    self._names.add(entry)
+                    names.add(entry)
                     if entry.endswith(SIDECAR_SUFFIX):
-                        self._names.add(entry[: -len(SIDECAR_SUFFIX)])
-        return name in self._names or f"{name}{SIDECAR_SUFFIX}" in self._names
+                        names.add(entry[: -len(SIDECAR_SUFFIX)])
+            self._names = names
+        return self._names
+
+    def is_taken(self, name: str) -> bool:
+        """A document name is taken when it or its sidecar exists (or is about to)."""
+        with self._names_lock:
+            names = self._known_names()
+            return name in names or f"{name}{SIDECAR_SUFFIX}" in names
 
     def forget_names(self) -> None:
         """Re-read the folder on the next `is_taken` (users add and remove files)."""
-        self._names = None
+        with self._names_lock:
+            self._names = None
 
     def publish(self, tmp: Path, name: str) -> bool:
         """Move a complete, fsynced file from `.tmp/` to `name`, never overwriting.
         False when the name was taken meanwhile; the folder is fsynced on success."""
-        if self._names is None:
-            self.is_taken(name)
-        assert self._names is not None
-        self._names.add(name)
+        with self._names_lock:
+            self._known_names().add(name)
         try:
             rename_noreplace(tmp, self.path / name)
         except FileExistsError:

@@ -8,7 +8,9 @@ before anything is rendered, so no output path can leak an API key.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
+import json
 import logging
 import os
 import re
@@ -59,6 +61,8 @@ _JOURNAL_FIELDS = {
     "remote_id": "FAXD_REMOTE_ID",
 }
 
+_CODE_FIELDS = {"pathname": "CODE_FILE", "lineno": "CODE_LINE", "func_name": "CODE_FUNC"}
+
 REDACTED = "***"
 
 # ---------------------------------------------------------------------------- redaction
@@ -93,7 +97,7 @@ def register_secret(secret: str | Secret) -> None:
 
 
 def forget_secrets() -> None:
-    """Drop every registered secret (for tests, and before a reload registers the new ones)."""
+    """Drop every registered secret (for tests; a reload just registers the new ones)."""
     global _secrets
     with _secrets_lock:
         _secrets = ()
@@ -169,6 +173,29 @@ def plain_values(_logger: WrappedLogger, _method: str, event_dict: EventDict) ->
     return {safe_text(str(k)): _plain(v) for k, v in event_dict.items()}
 
 
+# json.dumps escapes every C0 control, but not these, which str.splitlines() and some
+# editors still take for line breaks.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+# For a terminal: C0/C1 controls (escape sequences, carriage returns) shown, not obeyed.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def _json_dumps(obj: Any, **kwargs: Any) -> str:
+    # Inside JSON these characters can only occur in strings, where the escape is valid.
+    return json.dumps(obj, **kwargs).translate(_LINE_BREAKS)
+
+
+def _escape_controls(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """For a terminal: file names cannot move the cursor or split a line."""
+    return {
+        k: v.translate(_CONTROLS) if isinstance(v, str) and k != "exception" else v
+        for k, v in event_dict.items()
+    }
+
+
 # --------------------------------------------------------------------------- journal
 
 
@@ -193,10 +220,14 @@ class JournalRenderer:
         text = str(event.pop("event", ""))
         level = str(event.pop("level", method))
         exception = event.pop("exception", None)
-        fields: dict[str, str] = {
+        fields: dict[str, Any] = {
             "PRIORITY": str(_PRIORITIES.get(level, 6)),
             "SYSLOG_IDENTIFIER": "faxd",
         }
+        # journald's own CODE_* fields say where the event was logged (not in logs.py).
+        for key, field in _CODE_FIELDS.items():
+            if (value := event.pop(key, None)) is not None:
+                fields[field] = value
         context = []
         for key, value in event.items():
             if value is None:
@@ -214,19 +245,26 @@ class JournalRenderer:
 class JournalLogger:
     """A structlog logger whose every method hands the rendered fields to journald."""
 
-    def __init__(self, sender: JournalSender) -> None:
+    def __init__(self, sender: JournalSender, fallback: TextIO) -> None:
         self._sender = sender
+        self._fallback = fallback
 
-    def msg(self, **fields: str) -> None:
-        self._sender(**fields)
+    def msg(self, **fields: Any) -> None:
+        try:
+            self._sender(**fields)
+        except Exception:
+            # journald restarting must not turn a log line into a failed job: the
+            # announced stream still ends up in the journal, as plain text.
+            with contextlib.suppress(OSError, ValueError):
+                print(fields.get("MESSAGE", ""), file=self._fallback, flush=True)
 
     debug = info = warning = warn = error = err = critical = fatal = exception = msg
     failure = log = msg
 
 
 class _JournalLoggerFactory:
-    def __init__(self, sender: JournalSender) -> None:
-        self._logger = JournalLogger(sender)
+    def __init__(self, sender: JournalSender, fallback: TextIO) -> None:
+        self._logger = JournalLogger(sender, fallback)
 
     def __call__(self, *_args: Any) -> JournalLogger:
         return self._logger
@@ -274,13 +312,26 @@ class _StructlogHandler(logging.Handler):
             self.handleError(record)
 
 
-def _bridge_stdlib(level: int) -> None:
+_root_level_before: int | None = None
+
+
+def _unbridge_stdlib() -> None:
+    global _root_level_before
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old, _StructlogHandler):
             root.removeHandler(old)
-    handler = _StructlogHandler(level)
-    root.addHandler(handler)
+    if _root_level_before is not None:
+        root.setLevel(_root_level_before)
+        _root_level_before = None
+
+
+def _bridge_stdlib(level: int) -> None:
+    global _root_level_before
+    _unbridge_stdlib()
+    root = logging.getLogger()
+    _root_level_before = root.level
+    root.addHandler(_StructlogHandler(level))
     root.setLevel(level)
 
 
@@ -316,12 +367,21 @@ def configure(
     logger_factory: Callable[..., Any]
     if sender is not None:
         processors += [
+            structlog.processors.CallsiteParameterAdder(
+                [
+                    structlog.processors.CallsiteParameter.PATHNAME,
+                    structlog.processors.CallsiteParameter.LINENO,
+                    structlog.processors.CallsiteParameter.FUNC_NAME,
+                ],
+                # The caller, not this module's bridge or the stdlib logging machinery.
+                additional_ignores=["faxd.logs", "logging"],
+            ),
             structlog.processors.format_exc_info,
             plain_values,
             redact_processor,
             JournalRenderer(),
         ]
-        logger_factory = _JournalLoggerFactory(sender)
+        logger_factory = _JournalLoggerFactory(sender, out)
     elif _isatty(out):
         colors = "NO_COLOR" not in env
         processors += [
@@ -330,6 +390,7 @@ def configure(
             structlog.processors.format_exc_info,
             plain_values,
             redact_processor,
+            _escape_controls,
             structlog.dev.ConsoleRenderer(
                 colors=colors, exception_formatter=structlog.dev.plain_traceback
             ),
@@ -343,7 +404,7 @@ def configure(
             ),
             plain_values,
             redact_processor,
-            structlog.processors.JSONRenderer(ensure_ascii=not _is_utf8(out)),
+            structlog.processors.JSONRenderer(_json_dumps, ensure_ascii=not _is_utf8(out)),
         ]
         logger_factory = structlog.PrintLoggerFactory(out)
 
@@ -358,12 +419,9 @@ def configure(
 
 
 def reset() -> None:
-    """Undo `configure` and forget every secret (for tests, and before exec)."""
+    """Undo `configure` and forget every secret (for tests)."""
     structlog.reset_defaults()
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if isinstance(handler, _StructlogHandler):
-            root.removeHandler(handler)
+    _unbridge_stdlib()
     forget_secrets()
 
 

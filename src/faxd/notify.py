@@ -122,6 +122,12 @@ class Notifier:
     def stopping(self, status: str = "Stopping") -> None:
         self._notify(f"STOPPING=1\nSTATUS={status}")
 
+    def extend_timeout(self, seconds: float, status: str | None = None) -> None:
+        """Ask for `seconds` more before systemd gives up on a slow start or stop
+        (a large start-up scan, uploads finishing on SIGTERM); repeat while still busy."""
+        message = f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}"
+        self._notify(message + (f"\nSTATUS={status}" if status else ""))
+
     def reloading(self) -> None:
         """Announce a configuration reload; call `ready()` again when it is done.
 

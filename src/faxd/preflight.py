@@ -80,6 +80,9 @@ _DESCRIPTIONS = {
     "image/jpeg": "a JPEG image",
     "image/png": "a PNG image",
     "image/tiff": "a TIFF image",
+    "application/vnd.oasis.opendocument.text": "an OpenDocument text (.odt)",
+    "application/vnd.oasis.opendocument.spreadsheet": "an OpenDocument spreadsheet (.ods)",
+    "application/vnd.oasis.opendocument.presentation": "an OpenDocument presentation (.odp)",
 }
 
 _EXTENSION_FOR = {
@@ -187,9 +190,10 @@ def _pcx(head: bytes) -> bool:
 
 
 def _ooxml(head: bytes, ext: str) -> str:
-    for marker, mime in _OOXML_PARTS:
-        if marker in head:
-            return mime
+    # The part that comes first names the kind: a presentation may embed a workbook.
+    found = [(head.find(marker), mime) for marker, mime in _OOXML_PARTS if marker in head]
+    if found:
+        return min(found)[1]
     if b"[Content_Types].xml" in head and ext in ("docx", "xlsx", "pptx"):
         # An Office file whose telling part lies beyond the first 8 KiB.
         return PRIMARY_MIME[ext]
@@ -220,13 +224,16 @@ def sniff_mime(head: bytes, extension: str) -> str | None:
         text = _text(head, ext)
         if text is not None:
             return text
+    if head.startswith(b"%PDF-"):
+        return PDF
+    kind = filetype.guess(head)
+    if kind is not None and kind.mime != ZIP:
+        return str(kind.mime)
+    if head.startswith(_ZIP_MAGIC):
+        # filetype looks at the first few parts only; Office files often put theirs later.
+        return _ooxml(head, ext)
     if _pdf(head):
         return PDF
-    if head.startswith(_ZIP_MAGIC):
-        return _ooxml(head, ext)
-    kind = filetype.guess(head)
-    if kind is not None:
-        return str(kind.mime)
     if head.startswith(_OLE_MAGIC):
         return PRIMARY_MIME[ext] if ext in ("doc", "xls", "ppt") else OLE
     if _pcx(head):
@@ -247,7 +254,7 @@ def _accepted(limits: Limits) -> str:
     return ", ".join(sorted(set(limits.extensions) | limits.convertible))
 
 
-def _content_problem(facts: FileFacts, ext: str, sniffed: str | None) -> str:
+def _content_problem(facts: FileFacts, ext: str, sniffed: str | None, limits: Limits) -> str:
     wanted = describe_mime(PRIMARY_MIME.get(ext, ext))
     if ext == "pdf":
         found = f"; it looks like {describe_mime(sniffed)}" if sniffed else ""
@@ -257,11 +264,9 @@ def _content_problem(facts: FileFacts, ext: str, sniffed: str | None) -> str:
             f"{facts.name}: its content is not {wanted} (no file signature faxd knows); "
             "save it again in that format."
         )
-    fix = (
-        f"rename it to .{_EXTENSION_FOR[sniffed]}"
-        if sniffed in _EXTENSION_FOR
-        else f"save it as {wanted}"
-    )
+    right_ext = _EXTENSION_FOR.get(sniffed, "")
+    accepted = right_ext in limits.extensions or right_ext in limits.convertible
+    fix = f"rename it to .{right_ext}" if accepted else f"save it as {wanted}"
     return f"{facts.name}: its content is {describe_mime(sniffed)}, not {wanted}; {fix}."
 
 
@@ -316,7 +321,7 @@ def check_file(facts: FileFacts, limits: Limits) -> list[str]:
         return problems
     sniffed = sniff_mime(facts.head, ext)
     if sniffed not in allowed:
-        problems.append(_content_problem(facts, ext, sniffed))
+        problems.append(_content_problem(facts, ext, sniffed, limits))
         return problems
     if sniffed == PDF:
         problems.extend(_pdf_problems(facts))

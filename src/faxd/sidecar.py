@@ -20,6 +20,7 @@ from faxd.settings import RetarusOptions
 MAX_RECIPIENTS = 10
 MAX_ATTACHMENTS = 4  # 5 files in all with the document
 MAX_REFERENCE = 256  # Retarus: customerDefinedId
+MAX_SIDECAR_SIZE = 64 * 1024  # characters; callers need not read more than this plus one
 
 SIDECAR_KEYS = ("to", "from", "dft", "attach", "reference", "provider", "retarus")
 RETARUS_KEYS = (
@@ -79,10 +80,12 @@ class _TextScalarLoader(yaml.SafeLoader):
     }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
+            if not isinstance(key, str):
+                continue  # PyYAML itself refuses unhashable keys
+            if key in seen:
                 raise DuplicateKeyError(key, key_node.start_mark.line + 1)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
@@ -115,7 +118,8 @@ def _describe(value: object) -> str:
         return "empty"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -139,12 +143,14 @@ def _parse_to(value: object, problems: list[str]) -> tuple[str, ...]:
         return ()
     items: list[object] = value if isinstance(value, list) else [value]
     entries: list[str] = []
+    bad_items = False
     for item in items:
         if isinstance(item, str):
             entries.extend(_split_entries(item))
         else:
+            bad_items = True
             problems.append(f"'to' holds {_describe(item)}, not a number or a contact name")
-    if not entries and not problems:
+    if not entries and not bad_items:
         problems.append(f"'to' is empty: give a number or a list of up to {MAX_RECIPIENTS}")
     if len(entries) > MAX_RECIPIENTS:
         problems.append(f"'to' lists {len(entries)} recipients, at most {MAX_RECIPIENTS} allowed")
@@ -290,10 +296,15 @@ def parse_sidecar(text: str, source: str) -> Sidecar:
         f"Fix {source} (for example {_EXAMPLE}; keys: {', '.join(SIDECAR_KEYS)}) and move "
         "it back into the spool folder together with its document."
     )
+    if len(text) > MAX_SIDECAR_SIZE:
+        problem = f"the sidecar is {len(text)} characters long; at most {MAX_SIDECAR_SIZE} allowed"
+        raise SidecarError(source, [problem], hint)
     try:
         data = load_text_yaml(text)
     except yaml.YAMLError as exc:
         raise SidecarError(source, [_yaml_problem(exc)], hint) from None
+    except RecursionError:
+        raise SidecarError(source, ["the sidecar is nested too deeply"], hint) from None
     if data is None:
         raise SidecarError(
             source, [f"the sidecar is empty; it needs at least a 'to' key ({_EXAMPLE})"], hint
@@ -330,3 +341,13 @@ def parse_sidecar(text: str, source: str) -> Sidecar:
     if problems:
         raise SidecarError(source, problems, hint)
     return sidecar
+
+
+def parse_sidecar_bytes(data: bytes, source: str) -> Sidecar:
+    """parse_sidecar for the raw file: UTF-8 (with or without BOM), else Windows-1252,
+    which is what Notepad and older office software write."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    return parse_sidecar(text, source)

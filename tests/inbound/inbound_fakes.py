@@ -66,8 +66,7 @@ class FakeSource:
             files=files,
         )
         contents = {
-            f.file_id: hashlib.sha256(f.file_id.encode()).digest() * (size // 32 + 1)
-            for f in files
+            f.file_id: hashlib.sha256(f.file_id.encode()).digest() * (size // 32 + 1) for f in files
         }
         contents = {k: v[:size] for k, v in contents.items()}
         self.docs[rid] = Stored(doc, contents, {f.file_id: disposition for f in files})
@@ -120,11 +119,15 @@ class FakeSource:
         pass
 
 
-def inbox_files(root: Path) -> dict[str, bytes]:
-    """Every document (not sidecar) under root, outside `.tmp/`, by relative path."""
+def inbox_files(root: Path, skip: str = "state") -> dict[str, bytes]:
+    """Every document (not sidecar) under root, outside `.tmp/` and the state folder, by
+    relative path."""
     found: dict[str, bytes] = {}
     for path in root.rglob("*"):
-        if path.is_file() and ".tmp" not in path.parts and not path.name.endswith(".yaml"):
+        parts = path.relative_to(root).parts
+        if parts[0] == skip or ".tmp" in parts or path.name.endswith(".yaml"):
+            continue
+        if path.is_file():
             found[str(path.relative_to(root))] = path.read_bytes()
     return found
 

@@ -4,6 +4,7 @@ nothing outside windows that cannot be split further."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -38,7 +39,7 @@ def test_split_parts_cover_the_window_exactly(start: int, width: int, data: st.D
     parts = split_all(whole, data)
     assert parts[0].start == whole.start
     assert parts[-1].end == whole.end
-    for left, right in zip(parts, parts[1:], strict=False):
+    for left, right in itertools.pairwise(parts):
         # Consecutive parts share exactly their boundary instant: nothing between them.
         assert left.end == right.start
     # Any instant of the window, fractions of a second included, lies in some part.
@@ -88,7 +89,7 @@ def test_walk_lists_every_document_unless_a_second_is_overfull(
     missed = expected - seen
     # Oldest first, and the leaves tile the window.
     assert leaves[0].window.start == whole.start and leaves[-1].window.end == whole.end
-    for left, right in zip(leaves, leaves[1:], strict=False):
+    for left, right in itertools.pairwise(leaves):
         assert left.window.end == right.window.start
     for leaf in leaves:
         assert leaf.truncated == (len(leaf.items) >= limit)
@@ -155,7 +156,7 @@ def test_poll_window_is_valid_and_reaches_now(
 
 def test_windows_refuse_naive_or_fractional_or_reversed_bounds() -> None:
     with pytest.raises(ValueError, match="aware"):
-        Window(datetime(2026, 1, 1), datetime(2026, 1, 2))  # noqa: DTZ001
+        Window(datetime(2026, 1, 1), datetime(2026, 1, 2))
     with pytest.raises(ValueError, match="whole second"):
         Window(BASE, BASE + timedelta(microseconds=5))
     with pytest.raises(ValueError, match="before it starts"):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from rawserver import Behaviour, RawServer
+
+from faxd.clock import FakeClock
+from faxd.sandbox.server import SandboxServer
+
+from .contract_rigs import RIG_BUILDERS, STATUS_DELAY, Rig
+from .rawserver import Behaviour, RawServer
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +42,15 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(params=sorted(RIG_BUILDERS))
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    """Each provider against a fresh sandbox that shares the provider's fake clock."""
+    clock = FakeClock()
+    with SandboxServer({"status_delay": STATUS_DELAY}, clock=clock) as sandbox:
+        built = RIG_BUILDERS[request.param](sandbox, clock, tmp_path)
+        try:
+            yield built
+        finally:
+            built.close()

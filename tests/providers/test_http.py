@@ -18,15 +18,6 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from rawserver import (
-    CANARY_KEY,
-    RawServer,
-    close_after_request,
-    close_on_accept,
-    hang_after_request,
-    respond,
-    truncated,
-)
 
 from faxd.errors import (
     AuthError,
@@ -47,6 +38,16 @@ from faxd.providers.http import (
     read_json,
 )
 from faxd.settings import Secret
+
+from .rawserver import (
+    CANARY_KEY,
+    RawServer,
+    close_after_request,
+    close_on_accept,
+    hang_after_request,
+    respond,
+    truncated,
+)
 
 Start = Callable[..., RawServer]
 FAST = (2.0, 0.5)  # a short read timeout keeps the "never answers" cases quick

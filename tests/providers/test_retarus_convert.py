@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 
@@ -131,14 +132,14 @@ def test_docx_without_libreoffice_says_what_to_install(
     source = tmp_path / "letter.docx"
     source.write_bytes(b"PK\x03\x04 not really a document")
     with pytest.raises(RejectedError) as caught:
-        office_to_pdf(source, tmp_path / "work")
+        office_to_pdf(source, tmp_path / "letter.pdf")
     text = str(caught.value)
     assert "letter.docx" in text
     assert "apt install libreoffice-writer-nogui" in text
     sheet = tmp_path / "numbers.xlsx"
     sheet.write_bytes(b"PK")
     with pytest.raises(RejectedError, match="libreoffice-calc-nogui"):
-        office_to_pdf(sheet, tmp_path / "work")
+        office_to_pdf(sheet, tmp_path / "numbers.pdf")
 
 
 def fake_soffice(bin_dir: Path, script: str) -> None:
@@ -163,10 +164,13 @@ def test_libreoffice_is_called_headless_with_a_private_profile(
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
     source = tmp_path / "Brief an Müller.odt"
     source.write_bytes(b"PK")
-    produced = office_to_pdf(source, tmp_path / "work", profile_dir=tmp_path / "profile")
-    assert produced.name == "Brief an Müller.pdf"
-    assert produced.read_bytes().startswith(b"%PDF-")
-    assert produced.parent.parent == tmp_path / "work"
+    work = tmp_path / "work"
+    work.mkdir()
+    dest = work / "Brief an Müller.odt.pdf"
+    office_to_pdf(source, dest, profile_dir=tmp_path / "profile")
+    assert dest.read_bytes() == b"%PDF-1.4 converted"
+    # LibreOffice's own output directory is gone; only the PDF remains.
+    assert [p.name for p in work.iterdir()] == [dest.name]
     args = log.read_text().splitlines()
     assert "--headless" in args
     assert args[args.index("--convert-to") + 1] == "pdf"
@@ -183,7 +187,8 @@ def test_libreoffice_failure_is_a_clear_rejection(
     with pytest.raises(
         RejectedError, match=r"bad\.doc: LibreOffice could not convert it.*could not be loaded"
     ):
-        office_to_pdf(source, tmp_path / "work")
+        office_to_pdf(source, tmp_path / "bad.pdf")
+    assert not (tmp_path / "bad.pdf").exists()
 
 
 def test_libreoffice_that_hangs_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,7 +197,7 @@ def test_libreoffice_that_hangs_is_stopped(tmp_path: Path, monkeypatch: pytest.M
     source = tmp_path / "slow.rtf"
     source.write_bytes(b"{\\rtf1}")
     with pytest.raises(RejectedError, match=r"slow\.rtf: LibreOffice did not finish"):
-        office_to_pdf(source, tmp_path / "work", timeout=0.5)
+        office_to_pdf(source, tmp_path / "slow.pdf", timeout=0.5)
 
 
 # --- prepare ---------------------------------------------------------------------------
@@ -235,6 +240,26 @@ def test_prepare_converts_images_and_keeps_native_formats(tmp_path: Path) -> Non
     assert note.path == text and note.name == "note.txt"
     # The source image is left where it was.
     assert png.exists()
+
+
+def test_prepare_reuses_its_conversion_until_the_source_changes(tmp_path: Path) -> None:
+    png = tmp_path / "scan.png"
+    pattern("RGB").save(png, "PNG")
+    sender = provider(tmp_path)
+    try:
+        [first] = sender.prepare([outgoing(png, "image/png")], tmp_path / "work")
+        made = first.path.stat().st_mtime_ns
+        [again] = sender.prepare([outgoing(png, "image/png")], tmp_path / "work")
+        assert again == first
+        assert again.path.stat().st_mtime_ns == made
+        assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["scan.png.pdf"]
+        pattern("L", (60, 60)).save(png, "PNG")
+        os.utime(png, ns=(made + 1_000_000_000, made + 1_000_000_000))
+        [changed] = sender.prepare([outgoing(png, "image/png")], tmp_path / "work")
+    finally:
+        sender.close()
+    assert changed.path == first.path
+    assert as_rgb(embedded_image(changed.path)) == as_rgb(pattern("L", (60, 60)))
 
 
 def test_prepare_refuses_what_cannot_be_converted(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from faxd.providers import http
 from faxd.providers.retarus import RetarusProvider
 from faxd.settings import RetarusOptions, RetarusProviderSettings, Secret
 
+FIXTURES = Path(__file__).parent / "fixtures" / "retarus"
 HA = "https://ha.example/rest/v1"
 DC1 = "https://dc1.example/rest/v1"
 DC2 = "https://dc2.example/rest/v1"
@@ -207,6 +208,29 @@ def test_submit_error_statuses(
         provider.submit(submission(tmp_path))
     assert f"failure {status}" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status", "error", "words"),
+    [
+        ("error_400.json", 400, RejectedError, "No number available for rcpt"),
+        ("error_401.json", 401, AuthError, "Authentication failed"),
+    ],
+)
+def test_submit_errors_quote_retarus_error_bodies(
+    provider: RetarusProvider,
+    fake: FakeRetarus,
+    tmp_path: Path,
+    fixture: str,
+    status: int,
+    error: type[Exception],
+    words: str,
+) -> None:
+    body = json.loads((FIXTURES / fixture).read_text(encoding="utf-8"))
+    fake.routes[SUBMIT] = (status, body)
+    with pytest.raises(error, match=words) as caught:
+        provider.submit(submission(tmp_path))
+    assert "job-1#0" in str(caught.value)
 
 
 def test_submit_whose_answer_is_lost_is_outcome_unknown(
@@ -396,3 +420,20 @@ def test_repr_and_errors_never_show_the_password(
         provider.submit(submission(tmp_path))
     assert PASSWORD not in str(caught.value)
     assert PASSWORD not in repr(provider._auth)
+
+
+def test_cleanup_refused_by_the_data_center_is_retried_later(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    fake.routes[one(DC1, "FJ1", "DELETE")] = (
+        200,
+        {"jobId": "FJ1", "deleted": False, "reason": "INTERNAL_ERROR"},
+    )
+    with pytest.raises(TransientError, match="INTERNAL_ERROR"):
+        provider.cleanup("FJ1")
+    # NOT_FOUND in the body is the same as a 404: nothing to delete there.
+    fake.routes[one(DC1, "FJ1", "DELETE")] = (
+        200,
+        {"jobId": "FJ1", "deleted": False, "reason": "NOT_FOUND"},
+    )
+    provider.cleanup("FJ1")

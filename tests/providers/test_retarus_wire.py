@@ -16,7 +16,6 @@ from faxd.providers.retarus_wire import (
     WireError,
     build_job,
     detect_charset,
-    error_message,
     is_valid_document_name,
     parse_delete_report,
     parse_job_response,
@@ -218,12 +217,6 @@ def test_job_response() -> None:
         parse_job_response({"code": 200})
     with pytest.raises(WireError):
         parse_job_response(["FJ"])
-
-
-def test_error_bodies() -> None:
-    assert error_message(fixture("error_401.json")) == "Authentication failed"
-    assert "No number available" in (error_message(fixture("error_400.json")) or "")
-    assert error_message("oops") is None
 
 
 def test_report_ok_from_the_reference() -> None:

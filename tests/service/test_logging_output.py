@@ -31,9 +31,9 @@ class Journal:
     """Stands in for systemd.journal.send and keeps every entry's fields."""
 
     def __init__(self) -> None:
-        self.entries: list[dict[str, str]] = []
+        self.entries: list[dict[str, Any]] = []
 
-    def __call__(self, **fields: str) -> None:
+    def __call__(self, **fields: Any) -> None:
         self.entries.append(fields)
 
 
@@ -81,12 +81,25 @@ def test_journal_gets_upper_case_faxd_fields() -> None:
         "FAXD_METHOD": "dft",
     }
     assert first["PRIORITY"] == "6"
+    assert first["CODE_FILE"] == __file__
+    assert first["CODE_FUNC"] == "test_journal_gets_upper_case_faxd_fields"
+    assert isinstance(first["CODE_LINE"], int)
     assert first["SYSLOG_IDENTIFIER"] == "faxd"
     # journalctl shows only MESSAGE, so the context is readable there as well.
     assert first["MESSAGE"].startswith("transmission accepted ")
     assert "document='out/invoice 4711.pdf'" in first["MESSAGE"]
     assert "attempt=2" in first["MESSAGE"]
     assert (warning["PRIORITY"], error["PRIORITY"]) == ("4", "3")
+
+
+def test_a_failing_journal_never_raises_into_the_caller() -> None:
+    def broken(**fields: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    out = io.StringIO()
+    logs.configure(environ={"JOURNAL_STREAM": "8:1234"}, stream=out, journal_sender=broken)
+    structlog.get_logger().warning("still logged", job="j-3")
+    assert out.getvalue() == "still logged job=j-3\n"
 
 
 def test_journal_field_names_are_valid() -> None:
@@ -135,11 +148,12 @@ HOSTILE = [
     'quote" and \\ backslash.pdf',
     "nul\x00byte.pdf",
     "escape\x1b[31mred.pdf",
-    "line\u2028separator.pdf",
+    "line\u2028separator\u2029.pdf",
+    "next\x85line\x0bvt\x1cfs.pdf",
     "åäö Ünïcödé 传真.pdf",
     "bad-\udcff\udcfe-utf8.pdf",  # undecodable bytes from os.listdir (surrogateescape)
     "-leading-dash.pdf",
-    "{\"event\": \"forged\"}",
+    '{"event": "forged"}',
 ]
 
 
@@ -153,10 +167,9 @@ def test_every_json_line_parses_for_hostile_names(tmp_path: Path) -> None:
             log.info("picked up", document=name, path=Path("/srv/fax/out") / name)
         log.info("bytes too", raw=b"\xff\xfe name")
 
-    raw = path.read_bytes()
-    lines = raw.decode("utf-8").split("\n")
-    assert lines[-1] == ""
-    events = [json.loads(line) for line in lines[:-1]]
+    # Strict UTF-8, and one event per line even for a reader that also splits on
+    # U+2028, NEL and friends (str.splitlines).
+    events = _json_lines(path.read_bytes().decode("utf-8"))
     assert len(events) == len(HOSTILE) + 1
     for name, event in zip(HOSTILE, events, strict=False):
         assert event["event"] == "picked up"
@@ -185,26 +198,34 @@ def test_unknown_level_is_refused() -> None:
 
 
 def test_library_log_records_join_the_same_stream() -> None:
+    root_level = logging.getLogger().level
     out = io.StringIO()
     logs.register_secret(CANARY)
-    logs.configure(environ={}, stream=out)
+    logs.configure("debug", environ={}, stream=out)
+    logs.configure("info", environ={}, stream=out)  # a reload: still one bridge
+    logging.getLogger("urllib3.connectionpool").debug("Starting new HTTPS connection")
     logging.getLogger("urllib3.connectionpool").warning("Retrying %s", f"key={CANARY}")
     (event,) = _json_lines(out.getvalue())
     assert event["event"] == "Retrying key=***"
     assert event["logger"] == "urllib3.connectionpool"
     assert event["level"] == "warning"
+    logs.reset()
+    assert logging.getLogger().level == root_level
 
 
 def test_terminal_gets_readable_lines() -> None:
     out = Terminal()
     logs.configure(environ={"NO_COLOR": "1"}, stream=out)
-    structlog.get_logger().info("sent", document="invoice.pdf", attempt=1)
-    line = out.getvalue()
-    assert "\x1b[" not in line
-    assert "sent" in line
-    assert "document=invoice.pdf" in line
+    log = structlog.get_logger()
+    log.info("sent", document="invoice.pdf", attempt=1)
+    log.info("picked up", document="evil\x1b[2J\rname\n.pdf")
+    first, second = out.getvalue().splitlines()
+    assert "\x1b" not in out.getvalue()
+    assert "sent" in first
+    assert "document=invoice.pdf" in first
     with pytest.raises(json.JSONDecodeError):
-        json.loads(line)
+        json.loads(first)
+    assert "document=evil\\x1b[2J\\x0dname\\x0a.pdf" in second
 
 
 # ------------------------------------------------------------------------ redaction

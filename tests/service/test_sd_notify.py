@@ -83,12 +83,18 @@ def test_messages_are_sent_exactly_as_formatted(backend: str, listener: socket.s
     notifier.watchdog()
     notifier.stopping()
     notifier.stopping("Stopping: 2 uploads to finish")
+    notifier.extend_timeout(90, "Stopping: waiting for 2 uploads")
+    notifier.extend_timeout(2.5)
 
     assert _received(listener) == "READY=1\nSTATUS=3 queued, 0 in flight, 0 failed today"
     assert _received(listener) == "STATUS=scanning /srv/fax/out"
     assert _received(listener) == "WATCHDOG=1"
     assert _received(listener) == "STOPPING=1\nSTATUS=Stopping"
     assert _received(listener) == "STOPPING=1\nSTATUS=Stopping: 2 uploads to finish"
+    assert _received(listener) == (
+        "EXTEND_TIMEOUT_USEC=90000000\nSTATUS=Stopping: waiting for 2 uploads"
+    )
+    assert _received(listener) == "EXTEND_TIMEOUT_USEC=2500000"
     assert _nothing_more(listener)
 
 
@@ -99,9 +105,7 @@ def test_reloading_carries_the_monotonic_time(backend: str, listener: socket.soc
     )
 
 
-def test_abstract_socket_names_are_supported(
-    backend: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_abstract_socket_names_are_supported(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"faxd-test-{uuid.uuid4().hex}"
     sock = _bind(b"\0" + name.encode())
     try:

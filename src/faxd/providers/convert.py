@@ -43,17 +43,6 @@ def extension(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
-def unique_path(directory: Path, name: str) -> Path:
-    """`directory/name`, or `name (2)`, `name (3)` … when that is taken."""
-    candidate = directory / name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    counter = 2
-    while candidate.exists():
-        candidate = directory / f"{stem} ({counter}){suffix}"
-        counter += 1
-    return candidate
-
-
 def _flattened_png(source: Path) -> bytes:
     """The image as a PNG img2pdf can embed: transparency laid onto white paper.
 
@@ -98,7 +87,7 @@ def image_to_pdf(source: Path, dest: Path) -> None:
             "Check that the file opens in an image viewer, or save it as PDF before sending.",
         ) from exc
     try:
-        dest.write_bytes(pdf)
+        _write_atomically(dest, pdf)
     except OSError as exc:
         raise TransientError(
             f"{source.name}: the converted PDF could not be written to {dest.parent}"
@@ -107,18 +96,30 @@ def image_to_pdf(source: Path, dest: Path) -> None:
         ) from None
 
 
+def _write_atomically(dest: Path, data: bytes) -> None:
+    # Never a half-written PDF under the final name: a crash leaves only a temp file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def find_soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def office_to_pdf(
     source: Path,
-    outdir: Path,
+    dest: Path,
     *,
     profile_dir: Path | None = None,
     timeout: float = OFFICE_TIMEOUT,
-) -> Path:
-    """Convert an office document to PDF with LibreOffice; return the new file in `outdir`.
+) -> None:
+    """Convert an office document to PDF at `dest` with LibreOffice.
 
     LibreOffice runs with its own profile so it neither collides with a desktop session
     nor needs a writable home directory."""
@@ -131,10 +132,17 @@ def office_to_pdf(
             " uses to convert them to PDF, is not installed.",
             f"Install it (apt install {package}) or save the document as PDF before sending.",
         )
-    outdir.mkdir(parents=True, exist_ok=True)
-    # A fresh directory per conversion: LibreOffice names its output after the input's stem.
-    target = Path(tempfile.mkdtemp(prefix="soffice-", dir=outdir))
-    profile = profile_dir or target / "profile"
+    # A fresh directory beside dest: LibreOffice names its output after the input's stem,
+    # and the rename into place stays on one filesystem.
+    target = Path(tempfile.mkdtemp(prefix=".soffice-", dir=dest.parent))
+    try:
+        _run_soffice(soffice, source, target, profile_dir or target / "profile", timeout)
+        os.replace(target / f"{source.stem}.pdf", dest)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def _run_soffice(soffice: str, source: Path, target: Path, profile: Path, timeout: float) -> None:
     command = [
         soffice,
         f"-env:UserInstallation={profile.resolve().as_uri()}",
@@ -162,9 +170,6 @@ def office_to_pdf(
             f"{source.name}: LibreOffice could not be started to convert it to PDF ({exc}).",
             "Check the LibreOffice installation, or save the document as PDF before sending.",
         ) from exc
-    finally:
-        if profile_dir is None:
-            shutil.rmtree(profile, ignore_errors=True)
     produced = target / f"{source.stem}.pdf"
     if completed.returncode != 0 or not produced.is_file() or produced.stat().st_size == 0:
         detail = (completed.stderr or completed.stdout or "").strip().splitlines()
@@ -173,4 +178,3 @@ def office_to_pdf(
             f"{source.name}: LibreOffice could not convert it to PDF{said}.",
             "Open it in an office program to check it, or save it as PDF before sending.",
         )
-    return produced

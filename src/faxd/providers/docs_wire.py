@@ -26,7 +26,6 @@ DELETE = "/Delete"
 CHECK_DFT = "/CheckDirectFileTransfer"
 
 PAGE_LIMIT = 100  # a date-range Retrieve answers at most this many documents (NOTES row 6)
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 DELIVERED_STATUSES = frozenset({"sent", "received", "opened", "read"})
 FAILED_STATUSES = frozenset({"failed"})
@@ -78,7 +77,9 @@ def range_body(start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, str]:
 
 
 def format_time(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime(TIME_FORMAT)
+    """`YYYY-MM-DDTHH:MM:SS` in `tz`, without an offset (the form the API page shows)."""
+    # isoformat pads the year to four digits; strftime("%Y") does not on every platform.
+    return moment.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ def _as_list(data: Any) -> list[Any]:
     if isinstance(data, list):
         return data
     if isinstance(data, Mapping):
-        if "faxid" in _keys(data):
+        if _DOCUMENT_KEYS & set(_keys(data)):
             return [data]
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) == 1:
@@ -268,6 +269,11 @@ def _as_list(data: Any) -> list[Any]:
         if not data:
             return []
     raise WireError(f"expected a list of documents, got a {type(data).__name__}")
+
+
+_DOCUMENT_KEYS = frozenset(
+    {"faxid", "faxtime", "status", "statustime", "senderfaxnumber", "recipientfaxnumber"}
+)
 
 
 def _with_id(data: Mapping[Any, Any], fax_id: str) -> Mapping[Any, Any]:

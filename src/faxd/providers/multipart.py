@@ -64,6 +64,8 @@ class MultipartBody:
         self._length = sum(_seg_len(s) for s in self._segments)
         self._index = 0
         self._remaining_in_file: int | None = None
+        # A local read failure, kept so the caller can tell it from a network failure.
+        self.failed: OSError | None = None
 
     def _part_head(self, name: str, filename: str | None, content_type: str | None) -> bytes:
         field = RequestField(name=name, data=b"", filename=filename)
@@ -92,7 +94,11 @@ class MultipartBody:
                 else:
                     self._index += 1
                 continue
-            out += self._read_file(segment, want)
+            try:
+                out += self._read_file(segment, want)
+            except OSError as exc:
+                self.failed = exc
+                raise
         return bytes(out)
 
     def _read_file(self, segment: tuple[BinaryIO, int, Path], want: int) -> bytes:

@@ -6,6 +6,7 @@ reports are read and deleted at every data-center URL and never at the HA URL, a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,12 +34,12 @@ from faxd.providers.convert import (
     extension,
     image_to_pdf,
     office_to_pdf,
-    unique_path,
 )
 from faxd.providers.retarus_body import BodyDocument, StreamedJobBody
 from faxd.providers.retarus_wire import (
     REPORT_LIST_LIMIT,
     STATUS_PENDING,
+    DeleteResult,
     DocumentHead,
     ReportEntry,
     WireError,
@@ -62,12 +63,12 @@ _NOT_FOUND = (404,)
 # available" in the Swagger file, 404 in the SDKs.
 _DELETE_NOT_FOUND = (400, 404)
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
-_CHARSET_SAMPLE = 64 * 1024
+_READ_CHUNK = 64 * 1024
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as stream:
-        while chunk := stream.read(_CHARSET_SAMPLE):
+        while chunk := stream.read(_READ_CHUNK):
             yield chunk
 
 
@@ -96,6 +97,8 @@ class RetarusProvider:
         self._clock: Clock = clock or SystemClock()
         # A LibreOffice profile kept between conversions: creating one costs seconds.
         self._profile_dir = workdir / "libreoffice-profile" if workdir is not None else None
+        # Two LibreOffice processes on one profile hand work to each other or fail.
+        self._office_lock = threading.Lock()
         self._office_timeout = office_timeout
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.limits = limits if limits is not None else RETARUS_LIMITS
@@ -107,21 +110,10 @@ class RetarusProvider:
         prepared: list[OutgoingFile] = []
         for item in files:
             ext = extension(Path(item.name)) or extension(item.path)
-            if ext in IMAGE_EXTENSIONS:
-                workdir.mkdir(parents=True, exist_ok=True)
-                dest = unique_path(workdir, f"{Path(item.name).stem}.pdf")
-                image_to_pdf(item.path, dest)
-                prepared.append(self._converted(item, dest))
-            elif ext in OFFICE_EXTENSIONS:
-                produced = office_to_pdf(
-                    item.path,
-                    workdir,
-                    profile_dir=self._profile_dir,
-                    timeout=self._office_timeout,
-                )
-                prepared.append(self._converted(item, produced))
-            elif ext in NATIVE_EXTENSIONS:
+            if ext in NATIVE_EXTENSIONS:
                 prepared.append(item)
+            elif ext in IMAGE_EXTENSIONS or ext in OFFICE_EXTENSIONS:
+                prepared.append(self._converted(item, self._convert(item, ext, workdir)))
             else:
                 raise RejectedError(
                     f"{item.name}: Retarus does not take .{ext or '(no extension)'} files"
@@ -133,6 +125,34 @@ class RetarusProvider:
             p if p.name == n else OutgoingFile(p.path, n, p.mime, p.size)
             for p, n in zip(prepared, names, strict=True)
         )
+
+    def _convert(self, item: OutgoingFile, ext: str, workdir: Path) -> Path:
+        """The PDF made from `item` in `workdir`, reused when an earlier attempt made it.
+
+        The engine prepares again for every recipient and every retry; a PDF newer than
+        its source is the same conversion, and conversions are written atomically."""
+        dest = workdir / f"{item.path.name}.pdf"
+        try:
+            if dest.is_file() and dest.stat().st_mtime_ns >= item.path.stat().st_mtime_ns:
+                return dest
+            workdir.mkdir(parents=True, exist_ok=True)
+            if ext in IMAGE_EXTENSIONS:
+                image_to_pdf(item.path, dest)
+            else:
+                with self._office_lock:
+                    office_to_pdf(
+                        item.path,
+                        dest,
+                        profile_dir=self._profile_dir,
+                        timeout=self._office_timeout,
+                    )
+        except OSError as exc:
+            raise TransientError(
+                f"{item.name}: converting it to PDF in {workdir} failed ({exc.strerror or exc}).",
+                "Check free space and permissions of faxd's state directory; faxd tries again"
+                " later.",
+            ) from None
+        return dest
 
     def _converted(self, original: OutgoingFile, pdf: Path) -> OutgoingFile:
         size = pdf.stat().st_size
@@ -230,6 +250,7 @@ class RetarusProvider:
             final=False,
             delivered=False,
             reason="no data center has a report for this job yet",
+            method=Method.FAX,
         )
 
     def find_submission(
@@ -282,7 +303,14 @@ class RetarusProvider:
             if response.status_code in _DELETE_NOT_FOUND:
                 response.close()
                 continue
-            deleted = deleted or _delete_confirmed(response, remote_id)
+            result = _delete_result(response, remote_id)
+            if result.deleted:
+                deleted = True
+            elif result.reason != "NOT_FOUND":
+                failure = failure or TransientError(
+                    f"{what}: the data center could not delete it ({result.reason}).",
+                    "faxd tries again later.",
+                )
         if failure is not None and not deleted:
             raise failure
 
@@ -382,11 +410,11 @@ class _Listing:
     truncated: bool = False
 
 
-def _delete_confirmed(response: requests.Response, remote_id: str) -> bool:
+def _delete_result(response: requests.Response, remote_id: str) -> DeleteResult:
     try:
-        return parse_delete_report(response.json()).deleted
+        return parse_delete_report(response.json())
     except (ValueError, WireError):
         # A 200 without a readable body still means the report was there and is gone.
-        return True
+        return DeleteResult(remote_id, deleted=True)
     finally:
         response.close()

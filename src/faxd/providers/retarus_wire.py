@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from faxd.model import RemoteStatus, Submission
+from faxd.model import Method, RemoteStatus, Submission
 from faxd.settings import RetarusOptions
 
 MAX_NAME_LENGTH = 32
@@ -223,15 +223,6 @@ def parse_job_response(body: Any) -> str:
     return job_id
 
 
-def error_message(body: Any) -> str | None:
-    """The `message` of Retarus's error body `{"code": 400, "message": "..."}`, if any."""
-    if isinstance(body, Mapping):
-        message = body.get("message")
-        if isinstance(message, str) and message.strip():
-            return message.strip()
-    return None
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -248,7 +239,7 @@ def report_status(report: Any) -> RemoteStatus:
     recipients = body.get("recipientStatus")
     if not isinstance(recipients, list) or not recipients:
         # A report whose recipients are not listed yet is a job still being set up.
-        return RemoteStatus(job_id, STATUS_PENDING, final=False, delivered=False)
+        return _pending(job_id)
     failed: tuple[str, str | None] | None = None
     pending = False
     for entry in recipients:
@@ -260,13 +251,20 @@ def report_status(report: Any) -> RemoteStatus:
         elif status != STATUS_OK and failed is None:
             failed = (status, reason)
     if pending:
-        return RemoteStatus(job_id, STATUS_PENDING, final=False, delivered=False)
+        return _pending(job_id)
     if failed is not None:
-        return RemoteStatus(job_id, failed[0], final=True, delivered=False, reason=failed[1])
+        return RemoteStatus(
+            job_id, failed[0], final=True, delivered=False, reason=failed[1], method=Method.FAX
+        )
     first = _object(recipients[0], "a recipient status")
+    reason = _text(first.get("reason"))
     return RemoteStatus(
-        job_id, STATUS_OK, final=True, delivered=True, reason=_text(first.get("reason"))
+        job_id, STATUS_OK, final=True, delivered=True, reason=reason, method=Method.FAX
     )
+
+
+def _pending(job_id: str) -> RemoteStatus:
+    return RemoteStatus(job_id, STATUS_PENDING, final=False, delivered=False, method=Method.FAX)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without this, delayed ACKs add ~40 ms
+    disable_nagle_algorithm = True
     server: _HTTPServer
     timeout = 120  # idle keep-alive connections are closed after this
 
@@ -62,6 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
+        # stop() may have swept the open connections just before this one registered
+        if self.server.sandbox.stopping.is_set():
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):

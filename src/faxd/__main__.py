@@ -1,0 +1,3 @@
+from faxd.cli import main_entry
+
+main_entry()

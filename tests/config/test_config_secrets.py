@@ -1,0 +1,92 @@
+"""No secret ever appears in a ConfigError, its problems, or the effective configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cfg_helpers import DOCS_KEY, ENV, MINIMAL, RETARUS_PASSWORD, load, problems
+
+from faxd import config
+from faxd.errors import ConfigError
+
+WriteConfig = Callable[[str], Path]
+CANARY = "sk_live_Zq81hW0canary"
+
+
+def all_text(path: Path, environ: dict[str, str]) -> str:
+    """Everything a user could see from a failed load: the error and every problem."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(path, environ)
+    error = caught.value
+    return "\n".join(
+        [
+            str(error),
+            repr(error),
+            *(str(p) for p in error.problems),
+            *(repr(p) for p in error.problems),
+        ]
+    )
+
+
+def test_render_hides_keys_from_files_and_variables(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "pw").write_text(RETARUS_PASSWORD + "\n")
+    text = (
+        MINIMAL.replace(
+            "providers:\n",
+            "providers:\n  rx:\n    type: retarus\n    customer_number: 1\n    username: u\n"
+            "    region: ch\n    password_file: pw\n",
+        )
+        + "defaults:\n  provider: docs\n"
+    )
+    settings = load(write_config(text))
+    rendered = config.render_effective(settings)
+    assert DOCS_KEY not in rendered
+    assert RETARUS_PASSWORD not in rendered
+    assert "api_key_env: DOCS_KEY" in rendered  # where it comes from is shown instead
+    assert f"password_file: {tmp_path / 'pw'}" in rendered
+    assert DOCS_KEY not in repr(settings)
+
+
+def test_an_inline_key_is_not_repeated(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", f"api_key: {CANARY}"))
+    assert CANARY not in all_text(path, ENV)
+
+
+def test_a_key_pasted_into_api_key_env_is_not_repeated(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", f"api_key_env: {CANARY}"))
+    shown = all_text(path, ENV)
+    assert CANARY not in shown
+    assert "providers.docs.api_key_env" in shown
+    dashed = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_env: a-b/c+d=="))
+    assert "a-b/c+d==" not in all_text(dashed, ENV)
+
+
+def test_a_key_pasted_into_api_key_file_is_not_repeated(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", f"api_key_file: {CANARY}"))
+    shown = all_text(path, ENV)
+    assert CANARY not in shown
+    assert "does not exist" in shown
+
+
+def test_key_file_content_is_never_shown(write_config: WriteConfig, tmp_path: Path) -> None:
+    # A key file that is valid but whose provider has other problems.
+    (tmp_path / "key").write_text(CANARY)
+    path = write_config(
+        MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_file: ./key\n    base_url: http://x")
+    )
+    assert CANARY not in all_text(path, ENV)
+
+
+def test_credentials_in_a_url_are_not_repeated(write_config: WriteConfig) -> None:
+    path = write_config(
+        MINIMAL.replace(
+            "api_key_env: DOCS_KEY", f"api_key_env: DOCS_KEY\n    base_url: https://u:{CANARY}@h/x"
+        )
+    )
+    found = problems(path)
+    assert [p.path for p in found] == ["providers.docs.base_url"]
+    assert CANARY not in all_text(path, ENV)

@@ -1,0 +1,40 @@
+"""Suite-wide fixtures: every test must leave no thread and no child process behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+
+def _children() -> set[int]:
+    try:
+        text = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read()
+    except OSError:
+        return set()
+    return {int(pid) for pid in text.split()}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    threads_before = set(threading.enumerate())
+    children_before = _children()
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        leaked = [
+            t
+            for t in set(threading.enumerate()) - threads_before
+            if t.is_alive() and not t.name.startswith(("ThreadPoolExecutor", "pydevd"))
+        ]
+        children = _children() - children_before
+        if not leaked and not children:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    names = ", ".join(sorted(t.name for t in leaked))
+    pytest.fail(f"test leaked threads [{names}] or child processes {sorted(children)}")

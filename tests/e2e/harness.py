@@ -1,0 +1,206 @@
+"""Run the real daemon as a subprocess against the sandbox emulator on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DOCS_KEY = "sandbox-docs-key"
+RETARUS_PASSWORD = "sandbox-password"
+
+PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
+    b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+def pdf(tag: str) -> bytes:
+    """A small valid-looking PDF whose bytes differ per tag (uploads are counted by hash)."""
+    return PDF.replace(b"%%EOF", f"% {tag}\n%%EOF".encode())
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+@dataclass
+class Faxd:
+    root: Path
+    docs_url: str
+    retarus_submit: str = ""
+    retarus_dcs: tuple[str, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
+    folders: list[dict[str, Any]] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    env_extra: dict[str, str] = field(default_factory=dict)
+    inbox: dict[str, Any] | None = None
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def sent(self) -> Path:
+        return self.root / "sent"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "faxd.yaml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "faxd.log"
+
+    def write_config(self) -> Path:
+        creds = self.root / "credentials"
+        creds.mkdir(exist_ok=True)
+        (creds / "docs-api-key").write_text(DOCS_KEY + "\n")
+        (creds / "retarus-password").write_text(RETARUS_PASSWORD + "\n")
+        self.spool.mkdir(exist_ok=True)
+        providers: dict[str, Any] = {
+            "docs": {
+                "type": "generic-docs",
+                "base_url": self.docs_url,
+                "api_key_file": str(creds / "docs-api-key"),
+                "read_timeout": 5,
+                "connect_timeout": 2,
+            }
+        }
+        if self.retarus_submit:
+            providers["retarus"] = {
+                "type": "retarus",
+                "customer_number": "999901",
+                "submit_url": self.retarus_submit,
+                "datacenter_urls": list(self.retarus_dcs),
+                "username": "faxd",
+                "password_file": str(creds / "retarus-password"),
+                "read_timeout": 5,
+                "connect_timeout": 2,
+            }
+        defaults = {
+            "provider": "docs",
+            "sender": "+4612345678",
+            "region": "SE",
+            "settle": 0.3,
+            "sidecar_wait": 0.5,
+            "sent_dir": str(self.sent),
+            "failed_dir": str(self.failed),
+            "rescan_interval": 5,
+        }
+        defaults.update(self.overrides)
+        document: dict[str, Any] = {
+            "state_dir": str(self.state),
+            "log_level": "debug",
+            "providers": providers,
+            "defaults": defaults,
+            "contacts": {"Acme AB": "+46812345678"},
+            "folders": self.folders or [{"path": str(self.spool)}],
+        }
+        if self.inbox is not None:
+            document["inbox"] = self.inbox
+        self.config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return self.config_path
+
+    def start(self, **env: str) -> None:
+        assert self.proc is None or self.proc.poll() is not None
+        self.write_config()
+        environ = {
+            k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")
+        }
+        environ.update(self.env_extra)
+        environ.update(env)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "faxd", "run", "--config", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environ,
+        )
+        log.close()
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def drop(self, rel: str, data: bytes) -> Path:
+        """Write a file the way a careful program does: a hidden temp name, then rename."""
+        path = self.spool / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+        return path
+
+    def reports(self, where: Path | None = None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for base in [where] if where else [self.sent, self.failed]:
+            if base.exists():
+                for report in sorted(base.rglob("*.report.yaml")):
+                    data = yaml.safe_load(report.read_text())
+                    data["_path"] = str(report)
+                    found.append(data)
+        return found
+
+    def report_for(self, name: str, timeout: float = 30) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            for report in self.reports():
+                if report["document"] == name:
+                    return report
+            return None
+
+        try:
+            return wait_for(find, timeout, f"the report of {name}")  # type: ignore[no-any-return]
+        except AssertionError:
+            raise AssertionError(f"no report for {name}; daemon log:\n{self.log_text()[-4000:]}") from None
+
+
+def files_under(root: Path) -> Iterable[Path]:
+    return (p for p in root.rglob("*") if p.is_file())
