@@ -1,16 +1,12 @@
 """Benchmark: the inbox poller downloading received documents from the sandbox on loopback.
 
-    python benchmarks/inbound_download.py [--count 1000] [--size 102400] [--tracemalloc]
+    python benchmarks/inbound_download.py [--count 1000] [--size 102400] [--workers 4]
+                                          [--tracemalloc]
 
 The sandbox runs in a child process, so the figures are the poller's own: wall time for
 one poll cycle that delivers every document (split windows, download, fsync, link,
 sidecar, two journal commits per file), and peak RSS before and after. Streaming keeps
-the peak flat: compare a run with --size 102400 to one with --size 4194304.
-
---keep-nagle leaves the emulator's HTTP server as it is: it writes headers and body in
-two segments without TCP_NODELAY, so each download waits ~40 ms for a delayed ACK on
-loopback, which measures the emulator rather than faxd. By default the child process
-turns Nagle off for its handler (socketserver's `disable_nagle_algorithm`)."""
+the peak flat: compare a run with --size 102400 to one with --size 4194304."""
 
 from __future__ import annotations
 
@@ -37,10 +33,8 @@ OURS = "+4612345678"
 
 SANDBOX = """
 import json, sys
-import faxd.sandbox.server as server
-if json.loads(sys.argv[1])["nodelay"]:
-    server._Handler.disable_nagle_algorithm = True
-srv = server.SandboxServer(json.loads(sys.argv[1])["scenario"]).start()
+from faxd.sandbox.server import SandboxServer
+srv = SandboxServer(json.loads(sys.argv[1])).start()
 print(srv.docs_base_url, flush=True)
 sys.stdin.read()
 srv.stop()
@@ -57,7 +51,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=100 * 1024)
-    parser.add_argument("--keep-nagle", action="store_true")
+    parser.add_argument("--workers", type=int, default=4, help="downloads in flight at once")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations")
     args = parser.parse_args()
 
@@ -73,9 +67,8 @@ def main() -> int:
             "seed": 1,
         }
     }
-    config = json.dumps({"scenario": scenario, "nodelay": not args.keep_nagle})
     child = subprocess.Popen(
-        [sys.executable, "-c", SANDBOX, config],
+        [sys.executable, "-c", SANDBOX, json.dumps(scenario)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -99,6 +92,7 @@ def main() -> int:
                 frozenset,
                 SystemClock(),
                 ZoneInfo("Europe/Stockholm"),
+                workers=args.workers,
             )
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             if args.tracemalloc:
@@ -117,7 +111,7 @@ def main() -> int:
             child.stdin.close()
         child.wait(timeout=30)
 
-    print(f"documents: {args.count} x {args.size} bytes (Nagle {'on' if args.keep_nagle else 'off'})")
+    print(f"documents: {args.count} x {args.size} bytes, {args.workers} workers")
     print(f"delivered: {result.delivered}, windows listed: {result.windows}, error: {result.error}")
     print(f"bytes in inbox: {on_disk}")
     print(f"seconds: {elapsed:.2f} ({args.count / elapsed:.0f} documents/s)")

@@ -98,7 +98,15 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if command == "sandbox":
         from faxd.sandbox.server import serve_forever
 
-        serve_forever(args.port, args.scenario)
+        try:
+            serve_forever(args.port, args.scenario)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise FaxdError(
+                f"the sandbox cannot listen on port {args.port}: {exc.strerror}.",
+                "Choose another port with --port.",
+            ) from None
         return Exit.OK
     path = config.config_path(args.config, env)
     level = "debug" if args.debug else None

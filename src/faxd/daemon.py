@@ -39,22 +39,20 @@ STATUS_EVERY = 5.0
 STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
 
 
-def build_sender(settings: ProviderSettings) -> Sender:
+def build_sender(settings: ProviderSettings, state_dir: Path) -> Sender:
     if isinstance(settings, DocsProviderSettings):
         from faxd.providers.docs import DocsProvider
 
+        register_secret(settings.api_key)
         return DocsProvider(settings)
     from faxd.providers.retarus import RetarusProvider
 
-    return RetarusProvider(settings)
+    register_secret(settings.password)
+    return RetarusProvider(settings, workdir=state_dir / "retarus")
 
 
 def build_senders(settings: Settings) -> dict[str, Sender]:
-    for provider in settings.providers.values():
-        secret = getattr(provider, "api_key", None) or getattr(provider, "password", None)
-        if secret is not None:
-            register_secret(secret)
-    return {name: build_sender(p) for name, p in settings.providers.items()}
+    return {name: build_sender(p, settings.state_dir) for name, p in settings.providers.items()}
 
 
 def open_journal(settings: Settings) -> Journal:

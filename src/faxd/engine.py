@@ -42,6 +42,7 @@ QUERY_STATES = (TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
 AUTH_PAUSE = 300.0
 OUTCOME_LOOKUPS = 3  # lookups that find nothing before faxd concludes the upload was lost
 QUERY_WORKERS = 2
+QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,12 @@ class Engine:
         with self._wake:
             self._settings = settings
             self._senders.update(senders)
-            self._pauses.clear()  # SIGHUP resumes paused providers (SPEC §5)
+            # SIGHUP resumes paused providers (SPEC §5): new credentials get a try at once.
+            now = self._clock.time()
+            for provider, pause in self._pauses.items():
+                if pause.reason == "auth":
+                    self._journal.wake_waiting(provider, now)
+            self._pauses.clear()
             self._make_pools()
             self._wake.notify_all()
 
@@ -423,7 +429,11 @@ class Engine:
                 tx.job_id, tx.idx, next_attempt_at=self._clock.time() + AUTH_PAUSE
             )
         except ProviderError as exc:
-            delay = exc.retry_after if isinstance(exc, TransientError) and exc.retry_after else 30.0
+            delay = (
+                exc.retry_after
+                if isinstance(exc, TransientError) and exc.retry_after
+                else QUERY_RETRY
+            )
             log.info("status query failed; asking again later", job=job.id, error=str(exc))
             self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + delay)
 

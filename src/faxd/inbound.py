@@ -11,8 +11,8 @@ cycle continues, minus an overlap) moves only past windows whose every document 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -172,6 +172,7 @@ class InboxPoller:
         self._last_success: datetime | None = None
         self._last_error: str | None = None
         self._retry_after: float | None = None
+        self._stop: threading.Event | None = None
 
     # -- the service -------------------------------------------------------------------
 
@@ -180,7 +181,7 @@ class InboxPoller:
         log.info("inbox poller started", provider=self.source.name, inbox=str(self.settings.path))
         while not stop.is_set():
             try:
-                self.poll_once()
+                self.poll_once(stop)
             except Exception:  # a bug in one cycle must not end inbound for good
                 log.exception("inbox poll failed unexpectedly", provider=self.source.name)
                 self._last_error = "unexpected error in the inbox poller; see the log"
@@ -206,10 +207,12 @@ class InboxPoller:
             "last_error": self._last_error,
         }
 
-    def poll_once(self) -> PollResult:
+    def poll_once(self, stop: threading.Event | None = None) -> PollResult:
         """One cycle. Provider and disk errors end the cycle early and are logged and
-        returned in `error`; the next cycle continues where this one got to."""
+        returned in `error`; the next cycle continues where this one got to. Once `stop`
+        is set no further download starts (those in flight finish)."""
         with self._lock:
+            self._stop = stop
             result = PollResult()
             self._last_poll = self.clock.now()
             self._retry_after = None
@@ -260,6 +263,8 @@ class InboxPoller:
         complete = True  # every leaf so far fully delivered: the watermark may follow
         with ThreadPoolExecutor(self.workers, thread_name_prefix="faxd-inbox") as pool:
             for leaf in walk(window, self._list, self.source.page_limit):
+                if self._stopping():
+                    return
                 result.windows += 1
                 if leaf.truncated:
                     result.truncated_windows += 1
@@ -269,9 +274,12 @@ class InboxPoller:
                         start=leaf.window.start.isoformat(),
                         count=len(leaf.items),
                     )
-                # A split's shared boundary lists a document twice: handle it once.
-                fresh = [doc for doc in leaf.items if doc.remote_id not in seen]
-                seen.update(doc.remote_id for doc in fresh)
+                # A split's shared boundary (or a provider's hiccup) lists a document twice.
+                fresh: list[ReceivedDocument] = []
+                for doc in leaf.items:
+                    if doc.remote_id not in seen:
+                        seen.add(doc.remote_id)
+                        fresh.append(doc)
                 result.listed += len(fresh)
                 if not self._handle_all(pool, fresh, outbound, result):
                     complete = False
@@ -294,7 +302,7 @@ class InboxPoller:
         for future in futures:
             try:
                 complete = future.result() and complete
-            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others
+            except BaseException as exc:  # a crash in a worker: re-raised after the others
                 if failure is None:
                     failure = exc
                     for other in futures:
@@ -302,6 +310,9 @@ class InboxPoller:
         if failure is not None:
             raise failure
         return complete
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     def _list(self, window: Window) -> list[ReceivedDocument]:
         return self.source.list_received(window.start, window.end)
@@ -339,6 +350,8 @@ class InboxPoller:
                 continue
             if row is not None and self._finish_in_place(row, len(doc.files), result):
                 continue
+            if self._stopping():
+                return False
             done = self._download(doc, index, item, result) and done
         return done
 
@@ -474,9 +487,15 @@ class InboxPoller:
         except OSError:
             return False
         folder = self._folder(row.path.parent)
-        folder.write_sidecar(
-            f"{row.path.name}{SIDECAR_SUFFIX}", sidecar_text(row.meta, row.path.name)
-        )
+        try:
+            folder.write_sidecar(
+                f"{row.path.name}{SIDECAR_SUFFIX}", sidecar_text(row.meta, row.path.name)
+            )
+        except OSError as exc:
+            raise InboxWriteError(
+                f"Could not write the sidecar of {row.path}: {exc.strerror or exc}.",
+                "Free space or fix the folder's permissions; faxd tries again on the next poll.",
+            ) from None
         self._commit(row.remote_id, row.file_id, files, result)
         result.count("recovered")
         log.info(
@@ -504,8 +523,15 @@ class InboxPoller:
         paths = {self.settings.path, *self.settings.routes.values()}
         for path in paths:
             folder = self._folder(path)
-            folder.ensure()
-            removed = folder.clean_tmp()
+            try:
+                folder.ensure()
+                removed = folder.clean_tmp()
+            except OSError as exc:
+                raise InboxWriteError(
+                    f"Could not prepare the inbox folder {path}: {exc.strerror or exc}.",
+                    "Create it and let the faxd user write to it; faxd tries again on the next "
+                    "poll.",
+                ) from None
             if removed:
                 log.info("removed unfinished downloads", folder=str(folder.tmp), count=removed)
             result.tmp_removed += removed

@@ -32,7 +32,7 @@ from faxd.preflight import FileFacts, check_files, mime_for_upload
 from faxd.providers.base import Sender
 from faxd.readiness import Snapshot, Track, observe, ready_at, touched
 from faxd.settings import FolderSettings, Settings
-from faxd.sidecar import Sidecar, parse_sidecar, sidecar_names
+from faxd.sidecar import Sidecar, parse_sidecar_bytes, sidecar_names
 from faxd.watcher import Change
 
 log = structlog.get_logger("faxd.intake")
@@ -274,7 +274,7 @@ class Intake:
             if sidecar.with_suffix("") == path:
                 continue
             try:
-                parsed = parse_sidecar(sidecar.read_text(encoding="utf-8"), sidecar.name)
+                parsed = parse_sidecar_bytes(sidecar.read_bytes(), sidecar.name)
             except (AddressError, OSError, UnicodeDecodeError):
                 continue
             if path.name in parsed.attach:
@@ -322,7 +322,7 @@ class Intake:
         sidecar: Sidecar | None = None
         if sidecar_path is not None:
             try:
-                sidecar = parse_sidecar(sidecar_path.read_text(encoding="utf-8"), sidecar_path.name)
+                sidecar = parse_sidecar_bytes(sidecar_path.read_bytes(), sidecar_path.name)
             except (AddressError, UnicodeDecodeError, OSError) as exc:
                 problems.append(str(exc))
         provider = (sidecar.provider if sidecar and sidecar.provider else None) or folder.provider

@@ -426,6 +426,16 @@ class Journal:
             )
             return cur.rowcount
 
+    def wake_waiting(self, provider: str, now: float) -> int:
+        """Make a provider's backed-off transmissions due now (after its pause is lifted)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE transmissions SET next_attempt_at = ? WHERE state = ? "
+                "AND next_attempt_at > ? AND job_id IN (SELECT id FROM jobs WHERE provider = ?)",
+                (now, TxState.WAITING.value, now, provider),
+            )
+            return cur.rowcount
+
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT state, COUNT(*) AS n FROM transmissions GROUP BY state")
         return {str(r["state"]): int(r["n"]) for r in rows}

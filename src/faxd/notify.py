@@ -46,6 +46,12 @@ def format_status(
     return text
 
 
+def _one_line(text: str) -> str:
+    # Each line of a notify message is a command: a file name with a newline in a
+    # status text must not become "MAINPID=…" or "READY=1".
+    return " ".join(text.splitlines())
+
+
 def _socket_address(value: str) -> str | bytes:
     # systemd writes an abstract-namespace name with a leading '@'; the kernel wants NUL.
     if value.startswith("@"):
@@ -109,10 +115,10 @@ class Notifier:
             self._send = library or _builtin_sender(address)
 
     def ready(self, status: str) -> None:
-        self._notify(f"READY=1\nSTATUS={status}")
+        self._notify(f"READY=1\nSTATUS={_one_line(status)}")
 
     def status(self, text: str) -> None:
-        self._notify(f"STATUS={text}")
+        self._notify(f"STATUS={_one_line(text)}")
 
     def watchdog(self) -> None:
         """Ping the watchdog; a no-op when systemd set no watchdog for this process."""
@@ -120,13 +126,13 @@ class Notifier:
             self._notify("WATCHDOG=1")
 
     def stopping(self, status: str = "Stopping") -> None:
-        self._notify(f"STOPPING=1\nSTATUS={status}")
+        self._notify(f"STOPPING=1\nSTATUS={_one_line(status)}")
 
     def extend_timeout(self, seconds: float, status: str | None = None) -> None:
         """Ask for `seconds` more before systemd gives up on a slow start or stop
         (a large start-up scan, uploads finishing on SIGTERM); repeat while still busy."""
         message = f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}"
-        self._notify(message + (f"\nSTATUS={status}" if status else ""))
+        self._notify(message + (f"\nSTATUS={_one_line(status)}" if status else ""))
 
     def reloading(self) -> None:
         """Announce a configuration reload; call `ready()` again when it is done.

@@ -121,7 +121,11 @@ RETARUS_LIMITS = Limits(
     max_files=5,
     max_file_size=16 * MIB,
     extensions={ext: KNOWN_TYPES[ext] for ext in ("pdf", "tif", "tiff", "txt", "htm", "html")},
-    convertible=frozenset({"png", "jpg", "jpeg", "gif", "bmp"}),
+    # Images become PDF with img2pdf; Office files with LibreOffice where it is installed
+    # (without it the Retarus provider refuses them with a message saying what to install).
+    convertible=frozenset(
+        {"png", "jpg", "jpeg", "gif", "bmp", "doc", "docx", "xls", "xlsx", "ppt", "pptx"}
+    ),
 )
 
 _TEXT_EXTENSIONS = frozenset({"txt", "htm", "html"})

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from faxd.settings import FolderSettings
 
-_DELTA_SECONDS = re.compile(r"\d{1,12}(?:\.\d+)?")
+_DELTA_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?", re.ASCII)
 
 STATUS_POLL_FIRST = 2.0
 STATUS_POLL_MAX = 60.0

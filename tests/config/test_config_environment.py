@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cfg_helpers import MINIMAL, load
+from .cfg_helpers import MINIMAL, load
 
 from faxd import config, config_env
 from faxd.settings import Settings

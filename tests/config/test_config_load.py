@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cfg_helpers import ENV, MINIMAL, load, only_problem, problems
+from .cfg_helpers import ENV, MINIMAL, load, only_problem, problems
 
 from faxd import config
 from faxd.errors import ConfigError, ConfigProblem

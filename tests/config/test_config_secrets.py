@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cfg_helpers import DOCS_KEY, ENV, MINIMAL, RETARUS_PASSWORD, load, problems
+from .cfg_helpers import DOCS_KEY, ENV, MINIMAL, RETARUS_PASSWORD, load, problems
 
 from faxd import config
 from faxd.errors import ConfigError

@@ -52,6 +52,7 @@ class Faxd:
     proc: subprocess.Popen[bytes] | None = None
     env_extra: dict[str, str] = field(default_factory=dict)
     inbox: dict[str, Any] | None = None
+    docs_key: str = DOCS_KEY
 
     @property
     def spool(self) -> Path:
@@ -80,7 +81,7 @@ class Faxd:
     def write_config(self) -> Path:
         creds = self.root / "credentials"
         creds.mkdir(exist_ok=True)
-        (creds / "docs-api-key").write_text(DOCS_KEY + "\n")
+        (creds / "docs-api-key").write_text(self.docs_key + "\n")
         (creds / "retarus-password").write_text(RETARUS_PASSWORD + "\n")
         self.spool.mkdir(exist_ok=True)
         providers: dict[str, Any] = {

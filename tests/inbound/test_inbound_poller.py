@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from inbound_fakes import OURS, STRANGER, SUPPORT, FakeSource, at, inbox_files, tmp_leftovers
+from .inbound_fakes import OURS, STRANGER, SUPPORT, FakeSource, at, inbox_files, tmp_leftovers
 from structlog.testing import capture_logs
 
 import faxd.inbound
@@ -546,9 +546,15 @@ def test_run_survives_an_unexpected_error_and_stops_when_told(env: Env) -> None:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("a bug")
+
+    real_fetch = env.source.fetch
+
+    def fetch_then_stop(file_id: str, dest: Any) -> str | None:
         stop.set()
+        return real_fetch(file_id, dest)
 
     env.source.on_list = on_list
+    env.source.fetch = fetch_then_stop  # type: ignore[method-assign]
     poller = env.poller(poll_interval=0.0)
     thread = threading.Thread(target=poller.run, args=(stop,))
     thread.start()
@@ -570,3 +576,56 @@ def test_status_reports_the_last_poll_and_todays_files(env: Env) -> None:
     assert status["last_error"] is None
     env.clock.advance(86400)
     assert poller.status()["received_today"] == 0
+
+
+def test_once_stop_is_set_no_further_download_starts(env: Env) -> None:
+    docs = [env.source.add(at(NOW, -60 * i)) for i in range(5)]
+    stop = threading.Event()
+    real_fetch = env.source.fetch
+
+    def fetch_then_stop(file_id: str, dest: Any) -> str | None:
+        stop.set()
+        return real_fetch(file_id, dest)
+
+    env.source.fetch = fetch_then_stop  # type: ignore[method-assign]
+    poller = InboxPoller(
+        InboxSettings(provider="docs", path=env.inbox),
+        env.source,
+        env.journal,
+        frozenset({OURS}),
+        frozenset,
+        env.clock,
+        TZ,
+        workers=1,
+    )
+    assert poller.poll_once(stop).delivered == 1
+    assert env.ledger().watermark() is None  # the window is not done
+    env.clock.advance(60)
+    assert poller.poll_once().delivered == 4
+    expect_exactly_once(env, file_ids(docs))
+
+
+def test_an_inbox_that_cannot_be_created_is_named_in_the_error(env: Env) -> None:
+    blocker = env.tmp / "blocker"
+    blocker.write_text("a file where the inbox's parent should be")
+    env.inbox = blocker / "inbox"
+    env.source.add(at(NOW, -60))
+    result = env.poller().poll_once()
+    assert result.error is not None
+    assert result.error.startswith(f"Could not prepare the inbox folder {env.inbox}:")
+    assert env.source.fetches == []
+
+
+def test_a_document_listed_twice_in_one_listing_is_downloaded_once(env: Env) -> None:
+    doc = env.source.add(at(NOW, -60))
+    real_list = env.source.list_received
+
+    def doubled(start: datetime, end: datetime) -> list[Any]:
+        found = real_list(start, end)
+        return found + found
+
+    env.source.list_received = doubled  # type: ignore[method-assign]
+    result = env.poller().poll_once()
+    assert (result.listed, result.delivered) == (1, 1)
+    assert env.source.fetches == [doc.files[0].file_id]
+    expect_exactly_once(env, file_ids([doc]))

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pypdf import PdfWriter
-
 from faxd.clock import FakeClock
 from faxd.model import OutgoingFile, Submission
 from faxd.providers.base import InboxSource, Sender
@@ -73,11 +71,26 @@ class Rig:
 
 
 def make_pdf(path: Path) -> OutgoingFile:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    with path.open("wb") as out:
-        writer.write(out)
-    return OutgoingFile(path=path, name=path.name, mime="application/pdf", size=path.stat().st_size)
+    """A minimal valid one-page PDF, written by hand (no PDF library needed)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    path.write_bytes(bytes(out))
+    return OutgoingFile(path=path, name=path.name, mime="application/pdf", size=len(out))
 
 
 def docs_settings(base_url: str, key: str = "sandbox-docs-key") -> DocsProviderSettings:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Method, OutgoingFile, Submission
@@ -219,3 +220,18 @@ def test_repr_and_errors_never_show_the_key(raw_server: Start) -> None:
         docs.check_dft("+46927654321")
     docs.close()
     assert CANARY_KEY not in str(info.value)
+
+
+def test_an_unknown_status_word_is_not_final_and_logged(raw_server: Start) -> None:
+    body = json.dumps(
+        {"faxId": "id-1", "faxTime": "2023-05-01T14:47:33", "status": "Queued", "type": "Fax"}
+    ).encode()
+    server = raw_server(respond("200 OK", {"Content-Type": "application/json"}, body))
+    docs = provider(server.url)
+    with structlog.testing.capture_logs() as logs:
+        status = docs.status("id-1")
+    docs.close()
+    assert (status.final, status.status) == (False, "Queued")
+    assert [(e["log_level"], e["status"], e["remote_id"]) for e in logs] == [
+        ("warning", "Queued", "id-1")
+    ]

@@ -433,6 +433,7 @@ NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
         ("Sun, 06 Dec 2026 10:00:00 GMT", MAX_RETRY_AFTER),
         ("-5", None),
         ("1.5", None),
+        ("²", None),  # a digit to str.isdigit(), not to HTTP
         ("tomorrow", None),
         ("", None),
         (None, None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from pypdf import PdfReader
 
 from faxd.errors import RejectedError
 from faxd.model import Limits, OutgoingFile
-from faxd.providers.convert import image_to_pdf, office_to_pdf
+from faxd.providers.convert import find_soffice, image_to_pdf, office_to_pdf
 from faxd.providers.retarus import RetarusProvider
 from faxd.settings import RetarusProviderSettings, Secret
 
@@ -284,3 +285,51 @@ def test_prepare_refuses_a_conversion_that_grows_too_large(tmp_path: Path) -> No
             sender.prepare([outgoing(source, "image/bmp")], tmp_path / "work")
     finally:
         sender.close()
+
+
+def minimal_docx(path: Path, text: str) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "word/document.xml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            f"<w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>",
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) is not installed")
+def test_real_libreoffice_converts_a_docx(tmp_path: Path) -> None:
+    source = tmp_path / "Brief an Müller.docx"
+    minimal_docx(source, "Hallo Herr Müller")
+    sender = provider(tmp_path)
+    try:
+        [prepared] = sender.prepare(
+            [outgoing(source, "application/vnd.openxmlformats-officedocument")],
+            tmp_path / "work",
+        )
+    finally:
+        sender.close()
+    assert prepared.name == "Brief_an_Muller.pdf"
+    assert prepared.path == tmp_path / "work" / "Brief an Müller.docx.pdf"
+    assert "Hallo Herr Müller" in PdfReader(prepared.path).pages[0].extract_text()
+    # The persistent profile lives under the provider's workdir, not in the job's.
+    assert (tmp_path / "state" / "libreoffice-profile").is_dir()
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [prepared.path.name]

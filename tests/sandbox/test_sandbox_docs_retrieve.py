@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
@@ -10,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sandbox_helpers import DOCS_AUTH, PDF, docs_post, send
 
 from faxd.clock import FakeClock
 from faxd.sandbox.server import SandboxServer
+
+from .sandbox_helpers import DOCS_AUTH, PDF, docs_post, send
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -360,7 +362,7 @@ def test_received_documents_added_while_running(
             "sender": "+4687000001",
             "recipient": "+4612345678",
             "type": "DirectFileTransfer",
-            "files": [{"fileName": "x.docx", "content": "PK"}],
+            "files": [{"fileName": "x.pdf", "content_base64": base64.b64encode(PDF).decode()}],
         },
         timeout=10,
     )
@@ -370,6 +372,9 @@ def test_received_documents_added_while_running(
     assert doc["type"] == "DirectFileTransfer"
     assert doc["status"] == "Received"
     assert doc["faxTime"] == "2026-05-01T12:00:00"
+    file_id = doc["files"][0]["fileId"]  # type: ignore[index]
+    content = http.get(f"{sandbox.docs_base_url}/File/{file_id}", headers=DOCS_AUTH, timeout=10)
+    assert content.content == PDF
     bad = http.post(f"{sandbox.url}/_sandbox/received", json={"files": []}, timeout=10)
     assert bad.status_code == 400
     assert "recipient" in bad.json()["message"]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable
 
 import pytest
 import requests
-from sandbox_helpers import DOCS_AUTH, JPEG, PDF, PNG, SENDER, ooxml, send
 
 from faxd.sandbox.server import SandboxServer
+
+from .sandbox_helpers import DOCS_AUTH, JPEG, PDF, PNG, SENDER, ooxml, send
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 32
 TIFF = b"II*\x00" + b"\x00" * 16
@@ -366,3 +368,25 @@ def test_chunked_upload_is_read_in_full(sandbox: SandboxServer, http: requests.S
     )
     assert answer.status_code == 201, answer.text
     assert sandbox.stats()["docs"]["uploads_by_sha256"] == {hashlib.sha256(PDF).hexdigest(): 1}
+
+
+def test_concurrent_sends_are_each_recorded_once(sandbox: SandboxServer) -> None:
+    def worker(index: int) -> None:
+        with requests.Session() as session:
+            for n in range(5):
+                content = PDF + f"{index}-{n}".encode()
+                answer = send(
+                    session, sandbox, files=[("file", ("a.pdf", content, "application/pdf"))]
+                )
+                assert answer.status_code == 201
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stats = sandbox.stats()["docs"]
+    assert stats["accepted"] == 30
+    assert len(stats["uploads_by_sha256"]) == 30
+    assert set(stats["uploads_by_sha256"].values()) == {1}
+    assert len(stats["transmissions"]) == 30

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_helpers import DOCS_AUTH, PDF, RETARUS_AUTH, docs_post, send
 
+from faxd.sandbox import docs_api
 from faxd.sandbox.faults import parse_fault
 from faxd.sandbox.server import SandboxServer
+
+from .sandbox_helpers import DOCS_AUTH, PDF, RETARUS_AUTH, docs_post, send
 
 
 def _fault(**rule: Any) -> dict[str, Any]:
@@ -249,3 +251,17 @@ def test_retarus_status_fault_uses_the_retarus_error_shape(
 def test_bad_fault_rules_are_named(rule: object, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         parse_fault(rule, "faults[0]")
+
+
+def test_an_emulator_bug_answers_500_and_the_server_lives_on(
+    sandbox: SandboxServer, http: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(docs_api, "handle", broken)
+    answer = docs_post(http, sandbox, "Retrieve", {"faxId": "x"})
+    assert answer.status_code == 500
+    assert "sandbox" in answer.json()["message"]
+    monkeypatch.undo()
+    assert docs_post(http, sandbox, "Retrieve", {"faxId": "x"}).status_code == 404

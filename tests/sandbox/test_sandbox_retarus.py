@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_helpers import PDF, RETARUS_AUTH
 
 from faxd.clock import FakeClock
 from faxd.sandbox.server import SandboxServer
+
+from .sandbox_helpers import PDF, RETARUS_AUTH
 
 CUST = "999901"
 
@@ -387,3 +388,37 @@ def test_unknown_paths_and_methods(sandbox: SandboxServer, http: requests.Sessio
         http.get(f"{sandbox.url}/retarus/dc3/rest/v1/{CUST}/fax/reports", timeout=10).status_code
         == 404
     )
+
+
+def test_faults_match_retarus_recipients_on_submit_and_report(
+    sandbox: SandboxServer, http: requests.Session
+) -> None:
+    sandbox.add_fault(
+        {"api": "retarus", "endpoint": "submit", "action": "status", "status": 500, "match": "777"}
+    )
+    assert submit(http, sandbox, job("+4989123456")).status_code == 200
+    assert submit(http, sandbox, job("+4989777000")).status_code == 500
+    job_id = submit(http, sandbox, job("+4989777000")).json()["jobId"]
+    sandbox.add_fault(
+        {"api": "retarus", "endpoint": "report", "action": "status", "status": 503, "match": "777"}
+    )
+    home = sandbox.retarus_datacenter_urls[
+        0 if sandbox.stats()["retarus"]["jobs"][job_id]["datacenter"] == "dc1" else 1
+    ]
+    assert report(http, home, job_id).status_code == 503
+    assert report(http, home, job_id).status_code == 200
+
+
+def test_in_process_views_of_one_job_and_one_transmission(
+    sandbox: SandboxServer, http: requests.Session, clock: FakeClock
+) -> None:
+    job_id = submit(http, sandbox, job("+4989123498")).json()["jobId"]
+    before = sandbox.state.retarus_report(job_id)
+    assert before is not None
+    assert before["recipientStatus"][0]["status"] == "PENDING"
+    clock.advance(10)
+    after = sandbox.state.retarus_report(job_id)
+    assert after is not None
+    assert after["recipientStatus"][0]["status"] == "BUSY"
+    assert sandbox.state.retarus_report("FJNOPE") is None
+    assert sandbox.state.docs_status("unknown") is None

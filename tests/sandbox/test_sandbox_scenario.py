@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import DOCS_AUTH, docs_post
 
 from faxd.clock import FakeClock
 from faxd.sandbox import load_scenario, serve_forever
@@ -19,6 +18,8 @@ from faxd.sandbox.blobs import GeneratedBlob
 from faxd.sandbox.multipart import MultipartError, boundary_of, parse_multipart
 from faxd.sandbox.scenario import Scenario, parse_scenario
 from faxd.sandbox.server import SandboxServer
+
+from .sandbox_helpers import DOCS_AUTH, docs_post
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sandbox.yaml"
 
@@ -76,7 +77,7 @@ def test_the_example_loads_and_serves_its_documents(
         ),
         (
             "received: [{recipient: '+4612345678', files: [{fileName: a, size: 1, content: x}]}]\n",
-            "exactly one of content, size or path",
+            "exactly one of content, content_base64, size, path",
         ),
         (
             "received: [{recipient: '+4612345678', files: [{fileName: a, path: missing.pdf}]}]\n",
@@ -179,17 +180,24 @@ def test_serve_forever_prints_the_urls_and_stops_on_sigterm(tmp_path: Path) -> N
     path = write(tmp_path, "docs_api_key: secret-from-scenario\n")
     out = io.StringIO()
 
+    gave_up = threading.Event()
+
     def stop_when_ready() -> None:
-        # the banner is printed after the signal handlers are installed
+        # the banner is printed after the signal handlers are installed; without it, a
+        # SIGTERM would kill pytest itself
         while "Press Ctrl-C" not in out.getvalue():
-            threading.Event().wait(0.01)
+            if gave_up.wait(0.01):
+                return
         signal.raise_signal(signal.SIGTERM)
 
     stopper = threading.Thread(target=stop_when_ready)
     with redirect_stdout(out):
         stopper.start()
-        serve_forever(0, path)
-    stopper.join()
+        try:
+            serve_forever(0, path)
+        finally:
+            gave_up.set()
+            stopper.join()
     text = out.getvalue()
     assert "/Docs/api/v2" in text
     assert "/retarus/ha/rest/v1" in text

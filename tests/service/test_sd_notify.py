@@ -98,6 +98,14 @@ def test_messages_are_sent_exactly_as_formatted(backend: str, listener: socket.s
     assert _nothing_more(listener)
 
 
+def test_status_text_cannot_inject_commands(backend: str, listener: socket.socket) -> None:
+    notifier = Notifier()
+    notifier.status("sending evil\nREADY=1\r\nMAINPID=1.pdf")
+    notifier.ready("x\nSTOPPING=1")
+    assert _received(listener) == "STATUS=sending evil READY=1 MAINPID=1.pdf"
+    assert _received(listener) == "READY=1\nSTATUS=x STOPPING=1"
+
+
 def test_reloading_carries_the_monotonic_time(backend: str, listener: socket.socket) -> None:
     Notifier(clock=FakeClock()).reloading()
     assert _received(listener) == (

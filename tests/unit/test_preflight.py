@@ -235,10 +235,12 @@ def test_extension_not_accepted() -> None:
     assert "docx" in problem
 
 
-def test_retarus_refuses_office_files() -> None:
-    problem = only_problem("a.docx", WORD, RETARUS_LIMITS)
-    assert "does not accept '.docx' files" in problem
-    assert "pdf, png, tif, tiff, txt" in problem
+def test_retarus_passes_office_files_on_to_conversion_but_refuses_others() -> None:
+    # A .docx is converted by the provider (LibreOffice) or refused there with a hint.
+    assert check_files([facts("a.docx", WORD)], RETARUS_LIMITS) == []
+    problem = only_problem("a.odg", b"PK\x03\x04 drawing", RETARUS_LIMITS)
+    assert "does not accept '.odg' files" in problem
+    assert "docx, gif, htm, html, jpeg, jpg, pdf" in problem
 
 
 def test_no_extension() -> None:

@@ -175,12 +175,20 @@ NOW_DT = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
         ("", None),
         ("-5", None),
         ("soon", None),
+        ("\u0663", None),  # an Arabic-Indic digit: HTTP headers use ASCII digits
+        ("9" * 5000, None),
         ("Sun, 22 Nov 2026 09:00:00 GMT", None),
         ("Sun, 99 Foo 2026 10:02:00 GMT", None),
     ],
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, NOW_DT) == expected
+
+
+@given(st.text(max_size=60))
+def test_parse_retry_after_never_raises(header: str) -> None:
+    seconds = parse_retry_after(header, NOW_DT)
+    assert seconds is None or seconds >= 0
 
 
 def test_parse_retry_after_with_a_naive_now() -> None:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
+import structlog
 
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
@@ -31,6 +32,7 @@ from faxd.providers.multipart import MultipartBody
 from faxd.settings import DocsProviderSettings
 
 T = TypeVar("T")
+log = structlog.get_logger("faxd.providers.docs")
 
 USER_AGENT = f"faxd/{__version__} (Generic DOCS v2)"
 # Our clock and the provider's may disagree; a lookup window is widened by this much.
@@ -126,7 +128,16 @@ class DocsProvider:
             "POST", wire.RETRIEVE, what, idempotent=True, json=wire.status_body(remote_id)
         )
         data = read_json(response, what=what, idempotent=True)
-        return self._parsed(lambda d: wire.parse_status(d, remote_id, self._tz), data, what)
+        status = self._parsed(lambda d: wire.parse_status(d, remote_id, self._tz), data, what)
+        if not wire.is_known_status(status.status):
+            # Not final, so tracking goes on until status_timeout; the word is worth a look.
+            log.warning(
+                "unknown Generic DOCS status word; treating it as not final",
+                provider=self.name,
+                remote_id=remote_id,
+                status=status.status,
+            )
+        return status
 
     def find_submission(
         self, submission: Submission, sent_after: datetime, exclude: frozenset[str]

@@ -228,7 +228,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if _DIGITS.fullmatch(text):
         return min(float(int(text)), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
@@ -473,7 +473,7 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _content_length(response: requests.Response) -> int | None:
     value = response.headers.get("Content-Length")
-    if value is None or not value.strip().isdigit():
+    if value is None or not _DIGITS.fullmatch(value.strip()):
         return None
     return int(value)
 
@@ -487,6 +487,7 @@ def _body_head(response: requests.Response) -> bytes:
         return b""
 
 
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²" and other scripts' digits
 _AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=:-]{6,}", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")

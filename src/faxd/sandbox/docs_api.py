@@ -39,8 +39,8 @@ ENDPOINTS = {
     "delete": ("Delete", "DELETE"),
     "check_dft": ("CheckDirectFileTransfer", "POST"),
 }
-_BY_PATH = {"send": "send", "retrieve": "retrieve", "delete": "delete"}
-_BY_PATH["checkdirectfiletransfer"] = "check_dft"
+# the API page spells paths both ways (NOTES row 2): match them without case
+_BY_PATH = {path.lower(): name for name, (path, _) in ENDPOINTS.items() if "/" not in path}
 
 
 class _Refused(Exception):
@@ -51,7 +51,10 @@ class _Refused(Exception):
 
 
 def error(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
     return json_response(status, {"status": status, "error": phrase, "message": message}, headers)
 
 

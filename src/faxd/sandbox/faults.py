@@ -35,6 +35,9 @@ class FaultRule:
     match: str | None = None
     chunk: int = 65536
 
+    def applies(self, api: str, endpoint: str) -> bool:
+        return self.api == api and self.endpoint in ("any", endpoint)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if self.times is None:
@@ -128,15 +131,17 @@ class FaultBook:
         `recipients` is called only when a rule has `match`, because finding the numbers
         may mean parsing a large body."""
         with self._lock:
-            numbers: list[str] | None = None
+            needs_numbers = any(
+                rule.match is not None and rule.applies(api, endpoint) for rule in self._rules
+            )
+        # outside the lock: finding the numbers may take the state lock (lock order)
+        numbers = list(recipients()) if needs_numbers else []
+        with self._lock:
             for index, rule in enumerate(self._rules):
-                if rule.api != api or rule.endpoint not in ("any", endpoint):
+                if not rule.applies(api, endpoint):
                     continue
-                if rule.match is not None:
-                    if numbers is None:
-                        numbers = list(recipients())
-                    if not any(rule.match in number for number in numbers):
-                        continue
+                if rule.match is not None and not any(rule.match in n for n in numbers):
+                    continue
                 if rule.times is not None:
                     rule.times -= 1
                     if rule.times <= 0:

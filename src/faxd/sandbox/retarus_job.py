@@ -113,14 +113,14 @@ def _enum(data: dict[str, Any], key: str, where: str, allowed: set[str]) -> None
         raise JobInvalid(f"{where}.{key} must be one of {', '.join(sorted(allowed))}")
 
 
-def _timestamp(value: object, where: str) -> datetime:
+def _timestamp(value: object, where: str, label: str = "Job Expiration: ") -> datetime:
     text = _string(value, where)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise JobInvalid(f"Job Expiration: {where} {text!r} is not an ISO 8601 date-time") from None
+        raise JobInvalid(f"{label}{where} {text!r} is not an ISO 8601 date-time") from None
     if "T" not in text.upper() or moment.tzinfo is None:
-        raise JobInvalid(f"Job Expiration: {where} {text!r} has no time zone")
+        raise JobInvalid(f"{label}{where} {text!r} has no time zone")
     return moment
 
 
@@ -248,7 +248,7 @@ def _options(job: dict[str, Any]) -> None:
         where = "statusReportOptions"
         data = _object(job[where], where, {"reportPurgeTs", "reportMail", "httpStatusPush"})
         if data.get("reportPurgeTs") is not None:
-            _timestamp(data["reportPurgeTs"], f"{where}.reportPurgeTs")
+            _timestamp(data["reportPurgeTs"], f"{where}.reportPurgeTs", label="")
         if data.get("reportMail") is not None:
             mail_where = f"{where}.reportMail"
             mail = _object(

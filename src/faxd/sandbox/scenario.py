@@ -7,6 +7,8 @@ scenario lists them nowhere (see `Scenario.docs_dft`, `docs_fails`, `retarus_fai
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,7 +53,8 @@ _TOP_KEYS = {
     "faults",
 }
 _RECEIVED_KEYS = {"faxId", "faxTime", "sender", "recipient", "type", "status", "files"}
-_FILE_KEYS = {"fileName", "content", "size", "path", "contentType"}
+_FILE_KEYS = {"fileName", "content", "content_base64", "size", "path", "contentType"}
+_SOURCES = ("content", "content_base64", "size", "path")
 _GENERATE_KEYS = {
     "count",
     "start",
@@ -210,12 +213,17 @@ def check_received(
             raise _fail(source, f"{where}.{unknown[0]}", "unknown key")
         if not isinstance(item.get("fileName"), str):
             raise _fail(source, f"{where}.fileName", "is required and must be a string")
-        given = [name for name in ("content", "size", "path") if name in item]
+        given = [name for name in _SOURCES if name in item]
         if len(given) != 1:
-            raise _fail(source, where, "give exactly one of content, size or path")
+            raise _fail(source, where, f"give exactly one of {', '.join(_SOURCES)}")
         one = dict(item)
         if "content" in one and not isinstance(one["content"], str | bytes):
             raise _fail(source, f"{where}.content", "must be text or bytes")
+        if "content_base64" in one:
+            try:
+                one["content"] = base64.b64decode(one.pop("content_base64"), validate=True)
+            except (binascii.Error, ValueError, TypeError):
+                raise _fail(source, f"{where}.content_base64", "is not valid base64") from None
         if "size" in one:
             size = one["size"]
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -343,8 +351,12 @@ def load_scenario(path: Path) -> dict[str, Any]:
     Raises ValueError with one sentence naming the file, the key and the problem."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the scenario file ({exc}).") from None
+    except OSError as exc:
+        raise ValueError(
+            f"{path}: cannot read the scenario file ({exc.strerror}); check the --scenario path."
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: the scenario file is not UTF-8 text.") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _HTTPServer
     timeout = 120  # idle keep-alive connections are closed after this
+    _started = False  # whether this request's answer (or drop) has begun
 
     def setup(self) -> None:
         super().setup()
@@ -135,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         """Close the connection without a word: what a crash or network cut looks like."""
+        self._started = True
         self.close_connection = True
         with self.sandbox.state.lock:
             self.sandbox.state.dropped += 1
@@ -142,6 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _write(self, response: Response, slow: FaultRule | None = None) -> None:
+        self._started = True
         try:
             self.send_response(response.status)
             if response.content_type:
@@ -197,6 +201,18 @@ class _Handler(BaseHTTPRequestHandler):
     # --- dispatch -------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        self._started = False
+        try:
+            self._route()
+        except Exception:
+            # a bug in the emulator: answer like a real server would, and show it
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            if not self._started:
+                message = "Internal error in the sandbox emulator; see its standard error."
+                self._write(json_response(500, {"status": 500, "code": 500, "message": message}))
+
+    def _route(self) -> None:
         path = urlsplit(self.path).path
         try:
             body = self._read_body()
@@ -360,7 +376,10 @@ class SandboxServer:
         self.port = int(httpd.server_address[1])
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="faxd-sandbox"
+            # stop() waits up to one poll interval; tests start and stop many servers
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="faxd-sandbox",
         )
         self._thread.start()
         return self

@@ -195,6 +195,8 @@ class SandboxState:
 
     def stats(self) -> dict[str, Any]:
         """Plain data for assertions; the same as GET /_sandbox/stats."""
+        # taken before the state lock: FaultBook.take may hold its lock while asking for it
+        faults = self.faults.snapshot()
         with self.lock:
             now = self.now()
             delay = self.scenario.status_delay
@@ -241,5 +243,5 @@ class SandboxState:
                     "jobs": jobs,
                 },
                 "dropped_connections": self.dropped,
-                "faults": self.faults.snapshot(),
+                "faults": faults,
             }

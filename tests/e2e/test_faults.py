@@ -1,0 +1,115 @@
+"""Faults on every endpoint: everything is delivered, nothing twice, Retry-After honoured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from faxd.sandbox.server import SandboxServer
+
+from .harness import Faxd, pdf, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def docs_stats(sandbox: SandboxServer) -> dict[str, Any]:
+    return dict(sandbox.stats()["docs"])
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"action": "status", "status": 429, "retry_after": "2"},
+        {"action": "status", "status": 503},
+        {"action": "status", "status": 500},
+    ],
+    ids=["429-retry-after", "503", "500"],
+)
+def test_transient_send_faults_are_retried_once_accepted_once(
+    faxd: Faxd, sandbox: SandboxServer, fault: dict[str, Any]
+) -> None:
+    sandbox.add_fault({"api": "docs", "endpoint": "send", **fault})
+    faxd.start()
+    faxd.drop("+46812345678/retry.pdf", pdf("retry"))
+    report = faxd.report_for("retry.pdf", timeout=60)
+    assert report["result"] == "delivered"
+    assert report["recipients"][0]["attempts"] == 2
+    stats = docs_stats(sandbox)
+    assert stats["send_requests"] == 2
+    assert list(stats["uploads_by_sha256"].values()) == [1]
+
+
+def test_connection_dropped_before_processing_is_looked_up_then_sent_again(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # From the client's side a connection closed after the body went out may or may not
+    # have been processed: faxd asks (and finds nothing) before it uploads again.
+    sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "drop_before"})
+    faxd.start()
+    faxd.drop("+46812345678/dropped.pdf", pdf("dropped"))
+    report = faxd.report_for("dropped.pdf", timeout=240)
+    assert report["result"] == "delivered"
+    stats = docs_stats(sandbox)
+    assert stats["send_requests"] == 2
+    assert list(stats["uploads_by_sha256"].values()) == [1]
+    assert stats["requests"]["retrieve"] >= 3  # the lookups that came first
+
+
+def test_upload_accepted_then_connection_dropped_is_not_uploaded_again(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "drop_after"})
+    faxd.start()
+    faxd.drop("+46812345678/lost-answer.pdf", pdf("lost-answer"))
+    report = faxd.report_for("lost-answer.pdf", timeout=90)
+    assert report["result"] == "delivered"
+    stats = docs_stats(sandbox)
+    assert stats["send_requests"] == 1
+    assert list(stats["uploads_by_sha256"].values()) == [1]
+    assert "outcome unknown" in faxd.log_text()
+
+
+def test_answer_slower_than_the_read_timeout_is_looked_up_not_resent(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "slow", "delay": 7})
+    faxd.start()
+    faxd.drop("+46812345678/slow.pdf", pdf("slow"))
+    report = faxd.report_for("slow.pdf", timeout=90)
+    assert report["result"] == "delivered"
+    stats = docs_stats(sandbox)
+    assert list(stats["uploads_by_sha256"].values()) == [1]
+    assert stats["send_requests"] == 1
+
+
+@pytest.mark.parametrize("endpoint", ["retrieve", "check_dft"])
+def test_faults_on_status_and_dft_checks_are_retried(
+    faxd: Faxd, sandbox: SandboxServer, endpoint: str
+) -> None:
+    sandbox.add_fault({"api": "docs", "endpoint": endpoint, "action": "status", "status": 503, "times": 2})
+    faxd.start()
+    faxd.drop("+46812345611/checked.pdf", pdf(f"checked-{endpoint}"))
+    report = faxd.report_for("checked.pdf", timeout=90)
+    assert report["result"] == "delivered"
+    assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
+
+
+def test_wrong_api_key_pauses_the_queue_and_sighup_resumes_it(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    import signal
+
+    faxd.docs_key = "wrong-key"
+    faxd.start()
+    faxd.drop("+46812345678/paused.pdf", pdf("paused"))
+    wait_for(lambda: "paused" in faxd.log_text(), 30, "the pause to be logged")
+    assert (faxd.spool / "+46812345678" / "paused.pdf").exists()
+    assert not faxd.failed.exists() or not any(faxd.failed.rglob("paused.pdf"))
+    assert "wrong-key" not in faxd.log_text()
+    (faxd.root / "credentials" / "docs-api-key").write_text("sandbox-docs-key\n")
+    assert faxd.proc is not None
+    faxd.proc.send_signal(signal.SIGHUP)
+    report = faxd.report_for("paused.pdf", timeout=60)
+    assert report["result"] == "delivered"
+    assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
