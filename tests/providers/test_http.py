@@ -429,10 +429,11 @@ NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
         ("120", 120.0),
         (" 7 ", 7.0),
         ("Sun, 22 Nov 2026 10:02:00 GMT", 120.0),
-        ("Sun, 22 Nov 2026 09:00:00 GMT", 0.0),  # in the past: now
+        ("Sun, 22 Nov 2026 09:00:00 GMT", None),  # in the past: faxd's own backoff
         ("Sun, 06 Dec 2026 10:00:00 GMT", MAX_RETRY_AFTER),
         ("-5", None),
-        ("1.5", None),
+        ("1.5", 1.5),  # not RFC 9110, but its meaning is clear
+        ("9" * 5000, MAX_RETRY_AFTER),
         ("²", None),  # a digit to str.isdigit(), not to HTTP
         ("tomorrow", None),
         ("", None),

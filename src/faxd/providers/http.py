@@ -44,6 +44,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
+from faxd import retry
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.settings import Secret
 
@@ -219,24 +220,10 @@ def iter_body(
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date).
-
-    Capped at MAX_RETRY_AFTER; a date in the past means 0; anything unreadable is None, so
-    the caller falls back to its own backoff."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if _DIGITS.fullmatch(text):
-        return min(float(int(text)), MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is read as such
-        when = when.replace(tzinfo=UTC)
-    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER)
+    """Seconds to wait from a Retry-After header, capped at MAX_RETRY_AFTER; None when
+    missing, unreadable or already past, so the caller falls back to its own backoff."""
+    seconds = retry.parse_retry_after(value, now)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 def provider_message(response: requests.Response, secrets: Collection[str] = ()) -> str:
