@@ -433,7 +433,8 @@ NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
         ("Sun, 06 Dec 2026 10:00:00 GMT", MAX_RETRY_AFTER),
         ("-5", None),
         ("1.5", 1.5),  # not RFC 9110, but its meaning is clear
-        ("9" * 5000, MAX_RETRY_AFTER),
+        ("9" * 5000, None),  # absurd: fall back to our own backoff
+        ("99999999", MAX_RETRY_AFTER),
         ("²", None),  # a digit to str.isdigit(), not to HTTP
         ("tomorrow", None),
         ("", None),

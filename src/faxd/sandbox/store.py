@@ -208,6 +208,7 @@ class SandboxState:
                     "type": rec.type,
                     "files": [f.name for f in rec.files],
                     "sha256": [f.sha256 for f in rec.files],
+                    "created": rec.created,  # when the upload was accepted (benchmarks)
                 }
                 for fax_id, rec in self.docs_records.items()
                 if rec.outbound
