@@ -1,0 +1,429 @@
+"""Benchmark: the outbound daemon against the sandbox emulator on loopback.
+
+    python benchmarks/outbound.py [--quick] [--only latency,burst,backlog,idle]
+                                  [--settle 0.5] [--concurrency 4,8] [--backlog 10000]
+
+The real daemon runs as a subprocess (`python -m faxd run`), exactly as systemd starts
+it; the sandbox runs in this process and timestamps each accepted upload, so the figures
+are "file closed here" to "upload accepted there". Prints figures only: nothing here
+passes or fails on time, the goals are printed beside the measurements to compare.
+
+1. latency  pickup latency, file closed -> upload accepted, files dropped one by one
+            (sidecar_wait: 0, else every file waits settle + sidecar_wait by design)
+2. burst    400 files dropped at once, 50 ms API latency per upload, per concurrency
+3. backlog  10,000 files waiting at start-up: time to the first upload, peak RSS
+4. idle     20 watched folders, nothing to do: CPU use of the daemon"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from faxd.sandbox.server import SandboxServer
+
+DOCS_KEY = "bench-docs-key"
+NUMBER = "+46812345678"  # a fax-only number in the sandbox: one DFT check, then cached
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
+    b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+def pdf(tag: str) -> bytes:
+    """A small PDF whose bytes (and so its sha256 at the sandbox) differ per tag."""
+    return PDF.replace(b"%%EOF", f"% {tag}\n%%EOF".encode())
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
+
+
+# -- the daemon under test ---------------------------------------------------------------
+
+
+def proc_status_kib(pid: int, key: str) -> int:
+    """VmRSS / VmHWM of a process in KiB (0 once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of the process, in seconds."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+@dataclass
+class Daemon:
+    root: Path
+    sandbox: SandboxServer
+    defaults: dict[str, Any] = field(default_factory=dict)
+    folders: list[dict[str, Any]] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    peak_rss_kib: int = 0
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "faxd.log"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / "state" / "journal.sqlite"
+
+    def write_config(self) -> Path:
+        (self.root / "docs-api-key").write_text(DOCS_KEY + "\n")
+        self.spool.mkdir(exist_ok=True)
+        defaults = {
+            "provider": "docs",
+            "sender": "+4612345678",
+            "region": "SE",
+            "sidecar_wait": 0,
+            "sent_dir": str(self.root / "sent"),
+            "failed_dir": str(self.root / "failed"),
+            **self.defaults,
+        }
+        document = {
+            "state_dir": str(self.root / "state"),
+            "log_level": "info",
+            "providers": {
+                "docs": {
+                    "type": "generic-docs",
+                    "base_url": self.sandbox.docs_base_url,
+                    "api_key_file": str(self.root / "docs-api-key"),
+                }
+            },
+            "defaults": defaults,
+            "folders": self.folders or [{"path": str(self.spool), "to": [NUMBER]}],
+        }
+        path = self.root / "faxd.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    def start(self) -> float:
+        """Start the daemon; returns the wall time just before it was started."""
+        config = self.write_config()
+        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
+        with self.log_path.open("ab") as log:
+            started = time.time()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "faxd", "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        return started
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def sample_rss(self) -> None:
+        if self.proc is not None:
+            self.peak_rss_kib = max(self.peak_rss_kib, proc_status_kib(self.pid, "VmRSS"))
+
+    def wait_running(self, timeout: float = 60) -> None:
+        wait_for(lambda: "faxd is running" in self.log_text(), timeout, "the daemon to start", self)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def jobs_in_journal(self) -> int:
+        if not self.journal_path.exists():
+            return 0
+        try:
+            db = sqlite3.connect(f"file:{self.journal_path}?mode=ro", uri=True, timeout=1)
+            try:
+                return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return 0
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.sample_rss()
+        self.peak_rss_kib = max(self.peak_rss_kib, proc_status_kib(self.pid, "VmHWM"))
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str,
+    daemon: Daemon | None = None,
+    step: float = 0.005,
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if daemon is not None:
+            daemon.sample_rss()
+            if daemon.proc is not None and daemon.proc.poll() is not None:
+                tail = daemon.log_text()[-3000:]
+                raise RuntimeError(f"the daemon exited while waiting for {what}:\n{tail}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+class Uploads:
+    """The sandbox's accepted uploads, by content hash, with acceptance times."""
+
+    def __init__(self, sandbox: SandboxServer) -> None:
+        self._sandbox = sandbox
+
+    def accepted(self) -> int:
+        with self._sandbox.state.lock:
+            return self._sandbox.state.docs.accepted
+
+    def times(self) -> dict[str, float]:
+        stats = self._sandbox.stats()["docs"]["transmissions"]
+        return {t["sha256"][0]: float(t["created"]) for t in stats.values()}
+
+
+@contextmanager
+def rig(
+    sandbox_scenario: dict[str, Any] | None = None, **daemon: Any
+) -> Iterator[tuple[Daemon, SandboxServer]]:
+    with tempfile.TemporaryDirectory(prefix="faxd-bench-") as tmp:
+        sandbox = SandboxServer(sandbox_scenario or {"status_delay": 1.0}).start()
+        instance = Daemon(root=Path(tmp), sandbox=sandbox, **daemon)
+        try:
+            yield instance, sandbox
+        finally:
+            instance.stop()
+            sandbox.stop()
+
+
+def write_closed(path: Path, data: bytes) -> float:
+    """Write and close a file the plain way; returns the wall time of the close."""
+    with path.open("wb") as fh:
+        fh.write(data)
+    return time.time()
+
+
+def warm_up(daemon: Daemon, uploads: Uploads, folder: Path) -> None:
+    """One document end to end: imports, connections and the DFT answer are cached."""
+    before = uploads.accepted()
+    write_closed(folder / "warm-up.pdf", pdf(f"warm-up {folder}"))
+    wait_for(lambda: uploads.accepted() > before, 60, "the warm-up upload", daemon)
+
+
+# -- the scenarios -----------------------------------------------------------------------
+
+
+def bench_latency(count: int, settle: float) -> list[tuple[str, str, str]]:
+    print(f"\n[1] pickup latency: {count} files one by one, settle {settle} s, sidecar_wait 0")
+    with rig(defaults={"settle": settle}) as (daemon, sandbox):
+        uploads = Uploads(sandbox)
+        daemon.start()
+        daemon.wait_running()
+        warm_up(daemon, uploads, daemon.spool)
+        latencies: list[float] = []
+        for i in range(count):
+            data = pdf(f"latency {i}")
+            digest = sha(data)
+            closed = write_closed(daemon.spool / f"doc-{i:03d}.pdf", data)
+            arrived = wait_for(
+                lambda d=digest: uploads.times().get(d), 30, f"upload {i}", daemon  # type: ignore[misc]
+            )
+            latencies.append((arrived - closed) * 1000)
+            time.sleep(0.1)  # one by one: the next file comes after this one is gone
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    goal = settle * 1000 + 20
+    over = [round(x - settle * 1000, 1) for x in (p50, p95, max(latencies))]
+    print(f"    p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {max(latencies):.1f} ms  (goal p50 <= {goal:.0f} ms)")
+    print(f"    above settle: p50 {over[0]} ms  p95 {over[1]} ms  max {over[2]} ms")
+    return [
+        (
+            f"pickup latency p50 / p95 ({count} files, settle {settle:g} s, sidecar_wait 0)",
+            f"p50 ≤ {goal:.0f} ms",
+            f"{p50:.0f} ms / {p95:.0f} ms",
+        )
+    ]
+
+
+def bench_burst(count: int, concurrency: int, settle: float) -> tuple[float, float]:
+    """Returns (seconds from the first drop to the last upload, the same minus settle)."""
+    fault = {"api": "docs", "endpoint": "send", "action": "slow", "delay": 0.05, "times": "always"}
+    scenario = {"status_delay": 1.0, "faults": [fault]}
+    with rig(scenario, defaults={"settle": settle, "concurrency": concurrency}) as (
+        daemon,
+        sandbox,
+    ):
+        uploads = Uploads(sandbox)
+        daemon.start()
+        daemon.wait_running()
+        warm_up(daemon, uploads, daemon.spool)
+        base = uploads.accepted()
+        payloads = [pdf(f"burst {i}") for i in range(count)]
+        start = time.time()
+        for i, data in enumerate(payloads):
+            write_closed(daemon.spool / f"burst-{i:04d}.pdf", data)
+        dropped = time.time()
+        wait_for(lambda: uploads.accepted() >= base + count, 300, "the burst", daemon, step=0.02)
+        times = uploads.times()
+        last = max(times[sha(d)] for d in payloads)
+    total = last - start
+    print(
+        f"    concurrency {concurrency:>2}: all {count} uploaded {total:.2f} s after the first drop"
+        f" (dropping took {dropped - start:.2f} s; {total - settle:.2f} s after settle)"
+    )
+    return total, total - settle
+
+
+def bench_backlog(count: int, settle: float, cap: float) -> list[tuple[str, str, str]]:
+    print(f"\n[3] backlog: {count} files waiting at start-up (one folder), settle {settle} s")
+    with rig(defaults={"settle": settle}) as (daemon, sandbox):
+        uploads = Uploads(sandbox)
+        daemon.spool.mkdir()
+        old = time.time() - 3600
+        for i in range(count):
+            path = daemon.spool / f"waiting-{i:05d}.pdf"
+            path.write_bytes(pdf(f"backlog {i}"))
+            os.utime(path, (old, old))
+        started = daemon.start()
+        wait_for(lambda: uploads.accepted() > 0, cap, "the first upload", daemon)
+        first = min(uploads.times().values()) - started
+        queued_at: float | None = None
+        deadline = time.monotonic() + cap
+        while time.monotonic() < deadline:
+            daemon.sample_rss()
+            if queued_at is None and daemon.jobs_in_journal() >= count:
+                queued_at = time.time() - started
+            if uploads.accepted() >= count:
+                break
+            time.sleep(0.1)
+        done = uploads.accepted()
+        all_at = max(uploads.times().values()) - started if done >= count else None
+        daemon.stop()
+        peak = daemon.peak_rss_kib / 1024
+    print(f"    first upload {first:.2f} s after the daemon started (goal <= 2 s)")
+    if queued_at is not None:
+        print(f"    all {count} queued in the journal after {queued_at:.1f} s")
+    else:
+        print(f"    not all queued within {cap:.0f} s")
+    if all_at is not None:
+        print(f"    all {count} uploaded after {all_at:.1f} s ({count / all_at:.0f} per second)")
+    else:
+        print(f"    {done} of {count} uploaded within {cap:.0f} s")
+    print(f"    peak RSS {peak:.1f} MB (VmHWM and VmRSS sampled every 0.1 s; goal <= 120 MB)")
+    rows = [
+        (f"{count} files waiting at start-up: first upload", "≤ 2 s", f"{first:.2f} s"),
+        (f"{count} files waiting at start-up: peak RSS", "≤ 120 MB", f"{peak:.0f} MB"),
+    ]
+    if all_at is not None:
+        rows.append((f"{count} files waiting at start-up: all uploaded", "—", f"{all_at:.0f} s"))
+    return rows
+
+
+def bench_idle(folders: int, seconds: float) -> list[tuple[str, str, str]]:
+    print(f"\n[4] idle: {folders} watched folders, CPU over {seconds:g} s")
+    with rig() as (daemon, sandbox):
+        uploads = Uploads(sandbox)
+        paths = [daemon.root / f"folder-{i:02d}" for i in range(folders)]
+        for path in paths:
+            path.mkdir()
+        daemon.folders = [{"path": str(p), "to": [NUMBER]} for p in paths]
+        daemon.start()
+        daemon.wait_running()
+        warm_up(daemon, uploads, paths[0])
+        # let the warm-up document finish (status, archive) before measuring
+        wait_for(
+            lambda: not (paths[0] / "warm-up.pdf").exists(), 60, "the warm-up archive", daemon
+        )
+        time.sleep(3)
+        cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu1, t1 = cpu_seconds(daemon.pid), time.monotonic()
+        threads = len(os.listdir(f"/proc/{daemon.pid}/task"))
+    share = (cpu1 - cpu0) / (t1 - t0) * 100
+    print(f"    {share:.2f} % of one core ({cpu1 - cpu0:.2f} s CPU; {threads} threads; goal <= 1 %)")
+    return [(f"idle, {folders} watched folders: CPU over {seconds:g} s", "≤ 1 % of a core", f"{share:.2f} %")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs, a minute in all")
+    parser.add_argument("--only", default="latency,burst,backlog,idle")
+    parser.add_argument("--settle", type=float, default=0.5)
+    parser.add_argument("--concurrency", default=None, help="comma-separated; default 4,8")
+    parser.add_argument("--backlog", type=int, default=None, help="files waiting at start-up")
+    parser.add_argument("--backlog-cap", type=float, default=180, help="seconds to follow it")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    quick = args.quick
+    concurrencies = [int(c) for c in (args.concurrency or ("4" if quick else "4,8")).split(",")]
+    backlog = args.backlog or (2000 if quick else 10000)
+
+    print(f"faxd outbound benchmark; {os.cpu_count()} cores; Python {sys.version.split()[0]}")
+    rows: list[tuple[str, str, str]] = []
+    if "latency" in only:
+        rows += bench_latency(10 if quick else 30, args.settle)
+    if "burst" in only:
+        print("\n[2] burst: 400 files dropped at once, 50 ms API latency per upload")
+        for c in concurrencies:
+            total, _ = bench_burst(400, c, args.settle)
+            rows.append(
+                (f"400 files at once, 50 ms API latency, concurrency {c}", "≤ 6 s", f"{total:.1f} s")
+            )
+    if "backlog" in only:
+        rows += bench_backlog(backlog, args.settle, args.backlog_cap)
+    if "idle" in only:
+        rows += bench_idle(20, 10 if quick else 30)
+
+    print("\n| What | Goal | Measured |\n|---|---|---|")
+    for what, goal, measured in rows:
+        print(f"| {what} | {goal} | {measured} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
