@@ -1,5 +1,6 @@
-"""Who receives a document (SPEC 1.3): sidecar, else recipient subfolder, else the
-folder's `to:`. Numbers are validated with libphonenumber and always come out E.164."""
+"""Who receives a document (SPEC 1.3): sidecar, else recipient subfolder, else what a
+printing program left (file-name pattern, PJL directives, embedded code; see printjobs),
+else the folder's `to:`. Numbers are validated with libphonenumber and come out E.164."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Literal
 import phonenumbers
 
 from faxd.errors import AddressError
+from faxd.printjobs import Clue
 from faxd.sidecar import MAX_RECIPIENTS, Sidecar, sidecar_names
 
-Rule = Literal["sidecar", "subfolder", "folder"]
+Rule = Literal["sidecar", "subfolder", "name", "pjl", "embedded", "folder"]
 
 # Digits with the punctuation people write in phone numbers. Letters are not allowed:
 # a misspelt contact name must not be read as a vanity number (1-800-FLOWERS).
@@ -142,12 +144,14 @@ def resolve_address(
     folder_to: Sequence[str],
     region: str,
     contacts: Mapping[str, str],
+    clues: Sequence[Clue] = (),
 ) -> Address:
     """The recipients of the document at `rel_path` (relative to its spool root).
 
     The first rule that applies wins: the sidecar, then the first folder level under the
-    spool root, then the folder's fixed `to:`. Raises AddressError when the rule that
-    applies names no valid recipient, or no rule applies."""
+    spool root, then the print clues in the order given (file-name pattern, PJL, embedded
+    code), then the folder's fixed `to:`. Raises AddressError when the rule that applies
+    names no valid recipient, or no rule applies."""
     document = rel_path.name
     if sidecar is not None:
         source = sidecar.source or sidecar_names(document)[0]
@@ -171,6 +175,8 @@ def resolve_address(
                 f"contact ({_contact_list(contacts)}), or add a sidecar {document}.yaml.",
             ) from None
         return Address("subfolder", numbers, f"subfolder '{folder}'")
+    if clues:
+        return _from_clue(rel_path, clues[0], region, contacts)
     if folder_to:
         try:
             numbers = parse_recipients(folder_to, region, contacts)
@@ -186,3 +192,24 @@ def resolve_address(
         f"Add a sidecar {document}.yaml with 'to: \"+46812345678\"', put the document in a "
         "subfolder named after the number or contact, or set 'to:' for the folder.",
     )
+
+
+_CLUE_HINTS = {
+    "name": "Rename the file so the pattern's 'to' part holds a valid number or contact",
+    "pjl": "Fix the fax number the printing program writes into the print job",
+    "embedded": "Fix the code in the document",
+}
+
+
+def _from_clue(
+    rel_path: PurePosixPath, clue: Clue, region: str, contacts: Mapping[str, str]
+) -> Address:
+    try:
+        numbers = parse_recipients(clue.recipients, region, contacts)
+    except AddressError as exc:
+        raise AddressError(
+            f"{rel_path}: {clue.source} names no valid recipient: {exc.message}",
+            f"{_CLUE_HINTS[clue.rule]} (E.164 like +46812345678, or national in region "
+            f"{region}), or add a sidecar {rel_path.name}.yaml.",
+        ) from None
+    return Address(clue.rule, numbers, clue.source)

@@ -107,6 +107,16 @@ def _folder_for(settings: Settings, path: Path) -> FolderSettings:
     )
 
 
+_RULES = {
+    "sidecar": "sidecar",
+    "subfolder": "recipient subfolder",
+    "name": "file-name pattern (name_pattern)",
+    "pjl": "PJL directives in the print job",
+    "embedded": "embedded code in the document (embedded_code)",
+    "folder": "the folder's to:",
+}
+
+
 def explain(settings: Settings, file: Path) -> int:
     path = file.resolve()
     if not path.exists() and not path.is_symlink():
@@ -123,7 +133,9 @@ def explain(settings: Settings, file: Path) -> int:
     sender = senders.get(job.provider)
     print(f"file:       {path}")
     print(f"folder:     {folder.path}")
-    print(f"rule:       {job.rule or '-'}")
+    print(f"rule:       {_RULES.get(job.rule or '', job.rule or '-')}")
+    if job.files and job.files[0]["name"] != path.name:
+        print(f"sent as:    {job.files[0]['name']} (converted or cleaned for sending)")
     print(f"recipients: {', '.join(job.numbers) if job.numbers else '-'}")
     print(f"sender:     {job.sender or '-'}")
     print(f"provider:   {job.provider}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from faxd import config_values as v
 from faxd.config_yaml import Node, Problems
+from faxd.printjobs import compile_pattern
 from faxd.settings import FolderSettings, InboxSettings, RetarusOptions
 
 FOLDER_KEYS = (
@@ -33,6 +34,9 @@ FOLDER_KEYS = (
     "watch",
     "rescan_interval",
     "retarus",
+    "name_pattern",
+    "embedded_code",
+    "convert_postscript",
 )
 DEFAULTS_KEYS = (*(key for key in FOLDER_KEYS if key != "path"), "concurrency")
 INBOX_KEYS = (
@@ -124,6 +128,10 @@ def parse_level(entries: dict[str, Node], region: str, ctx: Context) -> Parsed:
             value = v.choice(node, ("auto", "inotify", "poll"), problems)
         elif key == "retarus":
             value = retarus_options(node, problems)
+        elif key in ("name_pattern", "embedded_code"):
+            value = pattern(node, problems)
+        elif key == "convert_postscript":
+            value = v.boolean(node, problems)
         if value is not None:
             out[key] = value
     return parsed
@@ -166,6 +174,21 @@ def recipients(node: Node, region: str, ctx: Context) -> tuple[str, ...] | None:
                 ctx.problems.add(item, f"{exc} (Not a name under contacts either.)")
                 valid = False
     return tuple(found) if valid else None
+
+
+def pattern(node: Node, problems: Problems) -> str | None:
+    """A regex with a group `to`; `false` (or `off`) gives "" = the rule is off."""
+    if node.value is False or node.is_null:
+        return ""
+    written = v.text(node, problems)
+    if written is None:
+        return None
+    try:
+        compile_pattern(written)
+    except ValueError as exc:
+        problems.add(node, f"'{written}' {exc}")
+        return None
+    return written
 
 
 def retarus_options(node: Node, problems: Problems) -> dict[str, Any]:
@@ -262,6 +285,9 @@ def merge_folder(
         watch=pick("watch", FolderSettings.watch),
         rescan_interval=pick("rescan_interval", FolderSettings.rescan_interval),
         retarus=RetarusOptions(**retarus),
+        name_pattern=pick("name_pattern", None) or None,
+        embedded_code=pick("embedded_code", FolderSettings.embedded_code) or None,
+        convert_postscript=pick("convert_postscript", FolderSettings.convert_postscript),
     )
 
 

@@ -37,6 +37,8 @@ JOURNAL_NAME = "journal.sqlite"
 STOP_TIMEOUT = 30.0
 STATUS_EVERY = 5.0
 STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
+STARTUP_TAKE_LIMIT = 60.0  # half of TimeoutStartSec in systemd/faxd.service
+FAULT_AFTER = 2.0  # FAXD_FAULT fires this long after READY, so tests see pings first
 
 
 def build_sender(settings: ProviderSettings, state_dir: Path) -> Sender:
@@ -83,6 +85,10 @@ class Daemon:
         self._watchers: dict[Path, FolderWatcher] = {}
         self._poller: Any = None
         self._poller_stop = threading.Event()
+        self._ready_at: float | None = None
+        self._unhealthy: str | None = None
+        self._fault = environ.get("FAXD_FAULT", "")
+        self._exit_code = 0
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -120,13 +126,17 @@ class Daemon:
         )
         self._install_signals()
         self._reconcile()
+        # Watch first, then scan: a file written in between is seen by one or the other
+        # (twice is harmless, the intake tracks by path).
+        self._sync_watchers(settings)
         for folder in settings.folders:
             self._intake.scan(folder.path)
-        self._sync_watchers(settings)
+        self._take_startup_scan()
         self._start_thread("intake", self._intake.run)
         self._start_thread("engine", self._engine.run)
         self._start_poller(settings)
         self._notifier.ready(self._status_text())
+        self._ready_at = self._clock.monotonic()
         log.info(
             "faxd is running",
             folders=[str(f.path) for f in settings.folders],
@@ -136,7 +146,7 @@ class Daemon:
             self._main_loop()
         finally:
             self._shutdown()
-        return 0
+        return self._exit_code
 
     def _reconcile(self) -> None:
         """Finish what a crash interrupted before anything new starts."""
@@ -150,6 +160,14 @@ class Daemon:
         for job in self._journal.unarchived_final_jobs():
             self._archiver.archive(job)
             self._intake.release(job.id)
+
+    def _take_startup_scan(self) -> None:
+        """Turn what the start-up scan found into tracked files and jobs before READY, so
+        READY's STATUS counts them. Bounded: a burst of new files must not delay READY
+        past systemd's start timeout; what is left the intake thread takes."""
+        deadline = self._clock.monotonic() + STARTUP_TAKE_LIMIT
+        while not self._intake.changes.empty() and self._clock.monotonic() < deadline:
+            self._intake.step(max_wait=0)
 
     def _archived(self, job_id: str) -> None:
         self._intake.release(job_id)
@@ -176,7 +194,9 @@ class Daemon:
         from faxd.inbound import InboxPoller
 
         provider = settings.providers[inbox.provider]
-        timezone = ZoneInfo(provider.timezone if isinstance(provider, DocsProviderSettings) else "UTC")
+        timezone = ZoneInfo(
+            provider.timezone if isinstance(provider, DocsProviderSettings) else "UTC"
+        )
         journal = self._journal
         self._poller = InboxPoller(
             settings=inbox,
@@ -239,29 +259,58 @@ class Daemon:
             if self._flags.reload.is_set():
                 self._flags.reload.clear()
                 self._reload()
-            healthy = self._healthy()
-            if healthy:
+            self._inject_fault()
+            problem = self._health_problem()
+            if problem is None:
                 self._notifier.watchdog()
+            elif self._unhealthy is None:
+                self._unhealthy = problem
+                self._report_unhealthy(problem)
+                if self._notifier.watchdog_interval is None:
+                    # No watchdog will restart us: exit non-zero so a supervisor
+                    # (Restart=on-failure) does; the journal and the start-up scan make
+                    # the restart lossless.
+                    self._exit_code = 1
+                    return
             now = self._clock.monotonic()
             if now - last_status >= STATUS_EVERY:
                 last_status = now
                 self._notifier.status(self._status_text())
 
-    def _healthy(self) -> bool:
-        """False when a thread that must run is dead or stuck: systemd then restarts us."""
+    def _report_unhealthy(self, problem: str) -> None:
+        log.error(
+            "faxd is not healthy and stops its watchdog pings, so systemd restarts it",
+            problem=problem,
+        )
+        self._notifier.status(f"not healthy: {problem}; waiting to be restarted")
+
+    def _health_problem(self) -> str | None:
+        """What makes faxd useless while it still runs: a dead or stuck thread or watcher.
+
+        Nothing is repaired in place: systemd's watchdog restarts the whole process,
+        whose start-up reconciliation and scan pick up whatever was missed meanwhile."""
         for name, thread in self._threads.items():
             if not thread.is_alive():
-                log.error("a faxd thread is not running", thread=name)
-                return False
+                return f"the {name} thread is not running"
         for path, watcher in self._watchers.items():
             if not watcher.alive():
-                log.error("the watcher of a folder stopped; restarting it", folder=str(path))
-                try:
-                    watcher.stop()
-                    watcher.start()
-                except OSError:
-                    return False
-        return self._clock.monotonic() - self._engine.heartbeat < STALL_LIMIT
+                return f"the watcher of {path} is not running"
+        silent = self._clock.monotonic() - self._engine.heartbeat
+        if silent >= STALL_LIMIT:
+            return f"the engine has not made progress for {silent:.0f} s"
+        return None
+
+    def _inject_fault(self) -> None:
+        """Test hook (FAXD_FAULT=kill_watcher): the watchers die behind the daemon's back,
+        as when an observer thread crashes, to prove the health check notices."""
+        if self._fault != "kill_watcher" or self._ready_at is None:
+            return
+        if self._clock.monotonic() - self._ready_at < FAULT_AFTER:
+            return
+        self._fault = ""
+        log.warning("FAXD_FAULT: stopping every folder watcher")
+        for watcher in self._watchers.values():
+            watcher.stop()
 
     def _status_text(self) -> str:
         counts = self._journal.counts()

@@ -29,6 +29,7 @@ from faxd.errors import AddressError, FaxdError
 from faxd.journal import Journal, NewJob
 from faxd.names import is_ignored_name
 from faxd.preflight import FileFacts, check_files, mime_for_upload
+from faxd.printinput import examine
 from faxd.providers.base import Sender
 from faxd.readiness import Snapshot, Track, observe, ready_at, touched
 from faxd.settings import FolderSettings, Settings
@@ -333,9 +334,22 @@ class Intake:
             )
         numbers: tuple[str, ...] = ()
         rule: str | None = None
+        # Print-to-fax (issue 6): clues from the file name, PJL and embedded codes, and a
+        # converted or cleaned file to upload in place of the document.
+        printed = examine(
+            folder,
+            path,
+            settings.state_dir / "work",
+            addressed=sidecar_path is not None or len(rel.parts) > 1,
+        )
+        problems.extend(printed.problems)
+        for note in printed.notes:
+            log.info("embedded codes not searched", document=str(path), reason=note)
         if not (sidecar_path is not None and sidecar is None):
             try:
-                address = resolve_address(rel, sidecar, folder.to, folder.region, settings.contacts)
+                address = resolve_address(
+                    rel, sidecar, folder.to, folder.region, settings.contacts, printed.clues
+                )
                 numbers, rule = address.numbers, address.rule
             except AddressError as exc:
                 problems.append(str(exc))
@@ -358,8 +372,9 @@ class Intake:
         facts: list[FileFacts] = []
         ino: int | None = None
         for index, file_path in enumerate([path, *attachments]):
+            upload = printed.upload if index == 0 and printed.upload else file_path
             try:
-                sample = fsops.sample_regular(file_path)
+                sample = fsops.sample_regular(upload)
             except FileNotFoundError:
                 problems.append(f"{file_path.name}: named in the sidecar but not found beside it.")
                 continue
@@ -367,15 +382,13 @@ class Intake:
                 problems.append(str(exc))
                 continue
             if index == 0:
-                ino = sample.ino
-            fact = FileFacts(
-                name=file_path.name, size=sample.size, head=sample.head, tail=sample.tail
-            )
+                ino = sample.ino if upload == file_path else printed.ino
+            fact = FileFacts(name=upload.name, size=sample.size, head=sample.head, tail=sample.tail)
             facts.append(fact)
             files.append(
                 {
-                    "path": str(file_path),
-                    "name": file_path.name,
+                    "path": str(upload),
+                    "name": upload.name,
                     "mime": mime_for_upload(fact),
                     "size": sample.size,
                 }

@@ -9,6 +9,9 @@ from typing import Literal
 WatchMode = Literal["auto", "inotify", "poll"]
 DftMode = Literal["prefer", "never"]
 
+# `@@FAX +46 8 123 456 78@@` written in a document addresses it (issue 6: print-to-fax).
+DEFAULT_EMBEDDED_CODE = r"@@FAX\s*(?P<to>[^@]+?)\s*@@"
+
 
 class Secret:
     """A credential: never printed, logged or compared by repr."""
@@ -118,6 +121,10 @@ class FolderSettings:
     watch: WatchMode = "auto"
     rescan_interval: float = 300.0
     retarus: RetarusOptions = field(default_factory=RetarusOptions)
+    # Print-to-fax: regexes with a named group `to`; None turns the rule off.
+    name_pattern: str | None = None
+    embedded_code: str | None = DEFAULT_EMBEDDED_CODE
+    convert_postscript: bool = True  # .ps/.prn print files to PDF with Ghostscript
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,9 @@ class Faxd:
         try:
             return wait_for(find, timeout, f"the report of {name}")  # type: ignore[no-any-return]
         except AssertionError:
-            raise AssertionError(f"no report for {name}; daemon log:\n{self.log_text()[-4000:]}") from None
+            raise AssertionError(
+                f"no report for {name}; daemon log:\n{self.log_text()[-4000:]}"
+            ) from None
 
 
 def files_under(root: Path) -> Iterable[Path]:

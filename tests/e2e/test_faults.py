@@ -87,7 +87,9 @@ def test_answer_slower_than_the_read_timeout_is_looked_up_not_resent(
 def test_faults_on_status_and_dft_checks_are_retried(
     faxd: Faxd, sandbox: SandboxServer, endpoint: str
 ) -> None:
-    sandbox.add_fault({"api": "docs", "endpoint": endpoint, "action": "status", "status": 503, "times": 2})
+    sandbox.add_fault(
+        {"api": "docs", "endpoint": endpoint, "action": "status", "status": 503, "times": 2}
+    )
     faxd.start()
     faxd.drop("+46812345611/checked.pdf", pdf(f"checked-{endpoint}"))
     report = faxd.report_for("checked.pdf", timeout=90)

@@ -159,7 +159,9 @@ def test_content_checks_fail_before_any_upload(faxd: Faxd, sandbox: SandboxServe
     faxd.drop("+46812345678/empty.pdf", b"")
     faxd.drop("+46812345678/fake.pdf", b"this is not a pdf at all")
     faxd.drop("+46812345678/tool.exe", b"MZ\x90\x00")
-    faxd.drop("+46812345678/locked.pdf", pdf("x").replace(b"trailer\n<<", b"trailer\n<< /Encrypt 9 0 R"))
+    faxd.drop(
+        "+46812345678/locked.pdf", pdf("x").replace(b"trailer\n<<", b"trailer\n<< /Encrypt 9 0 R")
+    )
     faxd.drop("+46812345678/cut.pdf", pdf("cut")[:-30])
     for name in ("empty.pdf", "fake.pdf", "tool.exe", "locked.pdf", "cut.pdf"):
         report = faxd.report_for(name)
@@ -173,8 +175,19 @@ def test_junk_and_special_files_are_never_touched(faxd: Faxd, tmp_path: Path) ->
     faxd.start()
     box = faxd.spool / "+46812345678"
     box.mkdir()
-    junk = ["Thumbs.db", "desktop.ini", ".DS_Store", "._x.pdf", "~$x.docx", ".~lock.x#", "a.tmp",
-            "b.part", "c.crdownload", "d.swp", "e.pdf~"]
+    junk = [
+        "Thumbs.db",
+        "desktop.ini",
+        ".DS_Store",
+        "._x.pdf",
+        "~$x.docx",
+        ".~lock.x#",
+        "a.tmp",
+        "b.part",
+        "c.crdownload",
+        "d.swp",
+        "e.pdf~",
+    ]
     for name in junk:
         (box / name).write_bytes(pdf(name))
     outside = tmp_path / "secret.pdf"
