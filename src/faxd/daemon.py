@@ -282,7 +282,7 @@ class Daemon:
             "faxd is not healthy and stops its watchdog pings, so systemd restarts it",
             problem=problem,
         )
-        self._notifier.status(f"not healthy: {problem}; waiting to be restarted")
+        self._notifier.status(self._status_text())
 
     def _health_problem(self) -> str | None:
         """What makes faxd useless while it still runs: a dead or stuck thread or watcher.
@@ -323,7 +323,11 @@ class Daemon:
             )
         )
         paused = [f"{name} ({p.reason})" for name, p in self._engine.paused().items()]
-        return format_status(queued, in_flight, failed_today, paused)
+        text = format_status(queued, in_flight, failed_today, paused)
+        if self._unhealthy is not None:
+            # Kept at the front of every later STATUS=, so `systemctl status` shows it.
+            text = f"not healthy: {self._unhealthy}; waiting to be restarted; {text}"
+        return text
 
     def _reload(self) -> None:
         self._notifier.reloading()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .cfg_helpers import MINIMAL, load, only_problem
-
 from faxd.settings import DEFAULT_EMBEDDED_CODE
+
+from .cfg_helpers import MINIMAL, load, only_problem
 
 WriteConfig = Callable[[str], Path]
 

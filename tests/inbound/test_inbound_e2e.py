@@ -245,10 +245,15 @@ def test_received_documents_arrive_exactly_once_through_crashes_and_restarts(
     sandbox.add_fault(
         {"api": "docs", "endpoint": "file", "action": "slow_body", "chunk": 500, "delay": 0.5}
     )
+    files_before = sandbox.stats()["docs"]["requests"].get("file", 0)
     child = run_child(cfg, {})
-    partial = list(inbox.rglob(".tmp/*.part"))
+    partial: list[Path] = []
 
     def download_started() -> bool:
+        # The slow file request has reached the sandbox and its .part is open (a sidecar's
+        # short-lived .part during start-up recovery does not count).
+        if sandbox.stats()["docs"]["requests"].get("file", 0) <= files_before:
+            return child.poll() is not None
         partial[:] = list(inbox.rglob(".tmp/*.part"))
         return bool(partial) or child.poll() is not None
 

@@ -1,0 +1,177 @@
+"""The command line, in-process: exit codes, one-sentence errors, and each command's
+effect against the sandbox."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.cli import main
+from faxd.sandbox.server import SandboxServer
+
+from ..e2e.harness import Faxd, pdf
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer({"status_delay": 0.2}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, sandbox: SandboxServer) -> Faxd:
+    faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
+    faxd.write_config()
+    return faxd
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), environ={})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_usage_errors_exit_2_with_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "frobnicate")
+    assert code == 2
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "send", "x.pdf")
+    assert code == 2
+    assert "--to" in err
+
+
+def test_missing_configuration_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "status", "--config", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "nope.yaml" in err
+    assert "Traceback" not in err
+
+
+def test_check_config_prints_the_effective_configuration(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    code, out, err = run(capsys, "check-config", "--config", str(setup.config_path))
+    assert code == 0
+    assert "***" in out
+    assert "sandbox-docs-key" not in out + err
+    assert "OK" in err
+
+
+def test_check_config_lists_every_problem_with_its_line(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    text = setup.config_path.read_text()
+    text = text.replace("settle:", "setle:").replace("region: SE", "region: XX")
+    setup.config_path.write_text(text + "bogus_key: 1\n")
+    code, _, err = run(capsys, "check-config", "--config", str(setup.config_path))
+    assert code == 1
+    assert "setle" in err and "settle" in err
+    assert "XX" in err
+    assert "bogus_key" in err
+    assert err.count("line ") >= 3
+
+
+def test_explain_names_the_rule_numbers_and_method(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    doc = setup.drop("Acme AB/offer.pdf", pdf("explain"))
+    code, out, _ = run(capsys, "explain", "--config", str(setup.config_path), str(doc))
+    assert code == 0
+    assert "subfolder" in out
+    assert "+46812345678" in out
+    assert "Direct File Transfer" in out
+    assert "nothing; it would be sent" in out
+    assert doc.exists()
+
+
+def test_explain_lists_what_would_be_refused(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer
+) -> None:
+    doc = setup.drop("+46812345678/fake.pdf", b"not a pdf")
+    code, out, _ = run(capsys, "explain", "--config", str(setup.config_path), str(doc))
+    assert code == 1
+    assert "%PDF-" in out
+    assert sandbox.stats()["docs"]["requests"] == {}
+
+
+def test_send_wait_delivers_a_copy_and_status_shows_it(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    original = tmp_path / "letter.pdf"
+    original.write_bytes(pdf("cli-send"))
+    code, out, err = run(
+        capsys,
+        "send",
+        "--config",
+        str(setup.config_path),
+        str(original),
+        "--to",
+        "+46812345611",
+        "--reference",
+        "CLI test",
+        "--wait",
+    )
+    assert code == 0, err
+    assert "filed:" in out
+    assert original.exists()  # the original stays; faxd filed its copy
+    assert (setup.sent / "letter.pdf").read_bytes() == original.read_bytes()
+    report = (setup.sent / "letter.pdf.report.yaml").read_text()
+    assert "method: dft" in report and "CLI test" in report
+    assert list(sandbox.stats()["docs"]["uploads_by_sha256"].values()) == [1]
+    code, out, _ = run(capsys, "status", "--config", str(setup.config_path))
+    assert code == 0
+    assert "letter.pdf" in out
+    assert "delivered" in out
+
+
+def test_send_to_a_failing_number_exits_1(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    original = tmp_path / "doomed.pdf"
+    original.write_bytes(pdf("doomed"))
+    argv = ["send", "--config", str(setup.config_path), str(original), "--to", "+46812345699"]
+    code, _, _ = run(capsys, *argv, "--wait")
+    assert code == 1
+    assert (setup.failed / "doomed.pdf.report.yaml").exists()
+
+
+def test_retry_puts_a_failed_document_back_and_the_daemon_sends_it(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer
+) -> None:
+    sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "status", "status": 400})
+    setup.start()
+    try:
+        setup.drop("+46812345678/again.pdf", pdf("retry-cli"))
+        report = setup.report_for("again.pdf")
+        assert report["result"] == "failed"
+        failed = setup.failed / "+46812345678" / "again.pdf"
+        code, out, err = run(capsys, "retry", "--config", str(setup.config_path), str(failed))
+        assert code == 0, err
+        assert "again.pdf" in out
+        assert not failed.exists()
+        from ..e2e.harness import wait_for
+
+        wait_for(lambda: (setup.sent / "+46812345678" / "again.pdf").exists(), 30, "resent")
+        code, _, err = run(capsys, "retry", "--config", str(setup.config_path), "no-such-job")
+        assert code == 2
+        assert "no-such-job" in err
+    finally:
+        setup.stop()
+
+
+def test_sandbox_on_a_taken_port_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, "sandbox", "--port", str(port))
+    assert code == 1
+    assert f"port {port}" in err
+    assert "Traceback" not in err
