@@ -160,7 +160,7 @@ def retry(settings: Settings, target: str) -> int:
         job = journal.job(target)
         if job is None:
             resolved = str(Path(target).resolve())
-            rows = journal.jobs("archived_path = ?", (resolved,), limit=1)
+            rows = journal.jobs("archived_path = ?", (encode_path(resolved),), limit=1)
             job = rows[0] if rows else None
         if job is None:
             raise UsageError(

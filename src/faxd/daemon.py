@@ -131,9 +131,10 @@ class Daemon:
         self._sync_watchers(settings)
         for folder in settings.folders:
             self._intake.scan(folder.path)
+        # The engine first: uploads start with the first job, not after the whole backlog.
+        self._start_thread("engine", self._engine.run)
         self._take_startup_scan()
         self._start_thread("intake", self._intake.run)
-        self._start_thread("engine", self._engine.run)
         self._start_poller(settings)
         self._notifier.ready(self._status_text())
         self._ready_at = self._clock.monotonic()

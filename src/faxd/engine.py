@@ -361,11 +361,13 @@ class Engine:
             if exc.throttled:
                 pause = exc.retry_after if exc.retry_after is not None else policy.base_delay
                 self._pause(sender.name, now + min(pause, policy.retry_after_cap), "throttled")
-            attempts = max(tx.attempts, 1)
-            at = next_attempt_at(
-                policy, attempts, tx.first_attempt_at or now, now, exc.retry_after, self._rand
-            )
+            # A failure before the upload (the DFT check) is an attempt too, or a check
+            # that keeps failing would be retried at the first backoff step for ever.
+            attempts = tx.attempts if counted else tx.attempts + 1
+            first = tx.first_attempt_at or now
+            at = next_attempt_at(policy, max(attempts, 1), first, now, exc.retry_after, self._rand)
             if at is None:
+                self._journal.update_tx(tx.job_id, tx.idx, attempts=attempts)
                 self._fail(job, tx, f"gave up after {attempts} attempts: {exc}")
                 return
             bound.warning(
@@ -375,6 +377,8 @@ class Engine:
                 tx.job_id,
                 tx.idx,
                 state=TxState.WAITING,
+                attempts=attempts,
+                first_attempt_at=first,
                 next_attempt_at=at,
                 error=str(exc),
                 updated_at=now,

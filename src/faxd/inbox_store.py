@@ -2,7 +2,8 @@
 journal, and a Maildir-style inbox folder (write into `.tmp/`, fsync, link into place,
 fsync the folder), so nothing half-written is ever visible (SPEC §2, RELIABILITY 25-27).
 
-One row per (provider, remote id, file id). Its life:
+One row per (remote id, file id), whatever the provider is called in the configuration
+(renaming it must not download the last day again). Its life:
   downloading  the file is complete in `.tmp/` and about to be linked in under `path`;
                committed BEFORE the link, with the file's sha256, so a crash between the
                link and the final commit is recognised at start-up instead of downloading
@@ -34,9 +35,9 @@ from faxd.journal import Journal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
-    provider TEXT NOT NULL,
     remote_id TEXT NOT NULL,
     file_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
     state TEXT NOT NULL,
     path TEXT,
     sha256 TEXT,
@@ -46,15 +47,14 @@ CREATE TABLE IF NOT EXISTS inbound (
     attempts INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL,
     delivered_at REAL,
-    PRIMARY KEY (provider, remote_id, file_id)
+    PRIMARY KEY (remote_id, file_id)
 );
 CREATE INDEX IF NOT EXISTS inbound_state ON inbound(state, delivered_at);
 CREATE TABLE IF NOT EXISTS inbound_deletes (
+    remote_id TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
-    remote_id TEXT NOT NULL,
     queued_at REAL NOT NULL,
-    done_at REAL,
-    PRIMARY KEY (provider, remote_id)
+    done_at REAL
 );
 """
 
@@ -116,8 +116,8 @@ class InboxLedger:
 
     def row(self, remote_id: str, file_id: str) -> InboundRow | None:
         rows = self._journal.query(
-            "SELECT * FROM inbound WHERE provider = ? AND remote_id = ? AND file_id = ?",
-            (self.provider, remote_id, file_id),
+            "SELECT * FROM inbound WHERE remote_id = ? AND file_id = ?",
+            (remote_id, file_id),
         )
         return _row(rows[0]) if rows else None
 
@@ -144,8 +144,9 @@ class InboxLedger:
             db.execute(
                 "INSERT INTO inbound(provider, remote_id, file_id, state, path, sha256, size, "
                 "meta, attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,1,?) "
-                "ON CONFLICT(provider, remote_id, file_id) DO UPDATE SET state = excluded.state, "
-                "path = excluded.path, sha256 = excluded.sha256, size = excluded.size, "
+                "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
+                "provider = excluded.provider, path = excluded.path, "
+                "sha256 = excluded.sha256, size = excluded.size, "
                 "meta = excluded.meta, attempts = attempts + 1, error = NULL, "
                 "updated_at = excluded.updated_at",
                 (
@@ -175,14 +176,14 @@ class InboxLedger:
         with self._journal.transaction() as db:
             db.execute(
                 "UPDATE inbound SET state = ?, delivered_at = ?, updated_at = ? "
-                "WHERE provider = ? AND remote_id = ? AND file_id = ?",
-                (InboundState.DELIVERED.value, when, when, self.provider, remote_id, file_id),
+                "WHERE remote_id = ? AND file_id = ?",
+                (InboundState.DELIVERED.value, when, when, remote_id, file_id),
             )
             if not queue_delete:
                 return False
             done = db.execute(
-                "SELECT COUNT(*) FROM inbound WHERE provider = ? AND remote_id = ? AND state != ?",
-                (self.provider, remote_id, InboundState.DOWNLOADING.value),
+                "SELECT COUNT(*) FROM inbound WHERE remote_id = ? AND state IN (?, ?)",
+                (remote_id, *(state.value for state in DONE_STATES)),
             ).fetchone()[0]
             if done < files_in_document:
                 return False
@@ -212,7 +213,7 @@ class InboxLedger:
             db.execute(
                 "INSERT INTO inbound(provider, remote_id, file_id, state, meta, error, attempts, "
                 "updated_at) VALUES (?,?,?,?,?,?,1,?) "
-                "ON CONFLICT(provider, remote_id, file_id) DO UPDATE SET state = excluded.state, "
+                "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
                 "error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at",
                 (
                     self.provider,
@@ -233,9 +234,8 @@ class InboxLedger:
 
     def delivered_since(self, when: float) -> int:
         rows = self._journal.query(
-            "SELECT COUNT(*) AS n FROM inbound WHERE provider = ? AND state = ? "
-            "AND delivered_at >= ?",
-            (self.provider, InboundState.DELIVERED.value, when),
+            "SELECT COUNT(*) AS n FROM inbound WHERE state = ? AND delivered_at >= ?",
+            (InboundState.DELIVERED.value, when),
         )
         return int(rows[0]["n"])
 
@@ -252,8 +252,8 @@ class InboxLedger:
     def delete_done(self, remote_id: str, when: float) -> None:
         with self._journal.transaction() as db:
             db.execute(
-                "UPDATE inbound_deletes SET done_at = ? WHERE provider = ? AND remote_id = ?",
-                (when, self.provider, remote_id),
+                "UPDATE inbound_deletes SET done_at = ? WHERE remote_id = ?",
+                (when, remote_id),
             )
 
 

@@ -27,7 +27,7 @@ from faxd.archive import Archiver
 from faxd.clock import Clock
 from faxd.errors import AddressError, FaxdError
 from faxd.journal import Journal, NewJob
-from faxd.names import is_ignored_name
+from faxd.names import is_ignored_name, safe_component
 from faxd.preflight import FileFacts, check_files, mime_for_upload
 from faxd.printinput import examine
 from faxd.providers.base import Sender
@@ -39,6 +39,15 @@ from faxd.watcher import Change
 log = structlog.get_logger("faxd.intake")
 
 SIDECAR_SUFFIXES = (".yaml", ".yml")
+
+
+def upload_name(name: str) -> str:
+    """The name the provider sees: as on disk, unless it holds bytes that are not UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return safe_component(name)
+    return name
 
 
 def new_job_id(now: float) -> str:
@@ -77,6 +86,10 @@ class Intake:
         self._lock = threading.Lock()
         self._last_rescan: dict[Path, float] = {}
         self._ignored_logged: set[Path] = set()
+        # Sidecars seen per folder, and their `attach:` names per version: an attachment
+        # check that lists the folder for every document is O(n²) with 10,000 files.
+        self._sidecars: dict[Path, set[Path]] = {}
+        self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
         self.configure(settings)
 
     # -- configuration -----------------------------------------------------------------
@@ -120,7 +133,9 @@ class Intake:
     def scan(self, root: Path) -> int:
         """Queue every file below root (start-up, rescans, new subfolders)."""
         files = fsops.walk_files(root, self.skip_dir)
-        for path in files:
+        # Sidecars first: every document of the scan is then checked against all of them
+        # (`_attachment_owner`), however many batches the queue takes.
+        for path in sorted(files, key=lambda p: not p.name.endswith(SIDECAR_SUFFIXES)):
             self.changes.put(Change(root, path, "file"))
         self._last_rescan[root] = self._clock.monotonic()
         return len(files)
@@ -210,6 +225,8 @@ class Intake:
         self._push(path, self._ready_time(folder, path, track))
 
     def _sidecar_arrived(self, sidecar: Path) -> None:
+        self._sidecars.setdefault(sidecar.parent, set()).add(sidecar)
+        self._attach_cache.pop(sidecar, None)  # it may have been rewritten in place
         document = sidecar.with_suffix("")
         track = self._tracks.get(document)
         folder = self._folder_of(document)
@@ -266,21 +283,40 @@ class Intake:
     # -- deciding ----------------------------------------------------------------------
 
     def _attachment_owner(self, path: Path) -> Path | None:
-        """A sidecar in the same folder that names this file under `attach:`."""
-        try:
-            siblings = [p for p in path.parent.iterdir() if p.name.endswith(SIDECAR_SUFFIXES)]
-        except OSError:
+        """A sidecar in the same folder that names this file under `attach:`.
+
+        Only sidecars the scans and the watcher reported are read (scans queue sidecars
+        before documents), so the cost follows the sidecars, not the folder's size."""
+        known = self._sidecars.get(path.parent)
+        if not known:
             return None
-        for sidecar in siblings:
+        for sidecar in list(known):
             if sidecar.with_suffix("") == path:
                 continue
-            try:
-                parsed = parse_sidecar_bytes(sidecar.read_bytes(), sidecar.name)
-            except (AddressError, OSError, UnicodeDecodeError):
-                continue
-            if path.name in parsed.attach:
+            attach = self._attach_names(sidecar)
+            if attach is None:
+                known.discard(sidecar)
+            elif path.name in attach:
                 return sidecar.with_suffix("")
         return None
+
+    def _attach_names(self, sidecar: Path) -> frozenset[str] | None:
+        """The names a sidecar attaches (empty when unreadable); None when it is gone."""
+        try:
+            st = sidecar.stat()
+        except OSError:
+            self._attach_cache.pop(sidecar, None)
+            return None
+        version = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._attach_cache.get(sidecar)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            names = frozenset(parse_sidecar_bytes(sidecar.read_bytes(), sidecar.name).attach)
+        except (AddressError, OSError, UnicodeDecodeError):
+            names = frozenset()
+        self._attach_cache[sidecar] = (version, names)
+        return names
 
     def _take(self, folder: FolderSettings, path: Path, track: Track) -> None:
         if str(path) in self._held:
@@ -373,6 +409,9 @@ class Intake:
         ino: int | None = None
         for index, file_path in enumerate([path, *attachments]):
             upload = printed.upload if index == 0 and printed.upload else file_path
+            if index == 0 and printed.problems:
+                ino = printed.ino
+                continue  # it could not be converted; preflight would only repeat that
             try:
                 sample = fsops.sample_regular(upload)
             except FileNotFoundError:
@@ -388,7 +427,7 @@ class Intake:
             files.append(
                 {
                     "path": str(upload),
-                    "name": upload.name,
+                    "name": upload_name(upload.name),
                     "mime": mime_for_upload(fact),
                     "size": sample.size,
                 }

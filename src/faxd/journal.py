@@ -8,6 +8,7 @@ short, and one writer is what SQLite serialises anyway."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -155,14 +156,35 @@ class NewJob:
     error: str | None = None  # set: the job failed before any transmission (addressing, preflight)
 
 
+def encode_path(path: str) -> str:
+    """A path as SQLite can store it: file names may hold bytes that are not UTF-8
+    (kept by Python as lone surrogates), which are stored as NUL + hex instead. No real
+    path contains NUL, so the two forms never collide."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "\x00" + os.fsencode(path).hex()
+    return path
+
+
+def decode_path(stored: str) -> str:
+    if stored.startswith("\x00"):
+        return os.fsdecode(bytes.fromhex(stored[1:]))
+    return stored
+
+
+def _opt_path(stored: str | None) -> str | None:
+    return decode_path(stored) if stored is not None else None
+
+
 def _job(row: sqlite3.Row) -> JobRow:
     plan = row["archive_plan"]
     return JobRow(
         id=row["id"],
-        folder=row["folder"],
-        rel_path=row["rel_path"],
-        path=row["path"],
-        sidecar=row["sidecar"],
+        folder=decode_path(row["folder"]),
+        rel_path=decode_path(row["rel_path"]),
+        path=decode_path(row["path"]),
+        sidecar=_opt_path(row["sidecar"]),
         attachments=tuple(json.loads(row["attachments"])),
         files=tuple(json.loads(row["files"])),
         provider=row["provider"],
@@ -178,7 +200,7 @@ def _job(row: sqlite3.Row) -> JobRow:
         finished_at=row["finished_at"],
         archive_plan=json.loads(plan) if plan else None,
         archived_at=row["archived_at"],
-        archived_path=row["archived_path"],
+        archived_path=_opt_path(row["archived_path"]),
     )
 
 
@@ -271,10 +293,10 @@ class Journal:
                 "received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job.id,
-                    job.folder,
-                    job.rel_path,
-                    job.path,
-                    job.sidecar,
+                    encode_path(job.folder),
+                    encode_path(job.rel_path),
+                    encode_path(job.path),
+                    encode_path(job.sidecar) if job.sidecar else None,
                     json.dumps(list(job.attachments)),
                     json.dumps(list(job.files)),
                     job.provider,
@@ -309,7 +331,9 @@ class Journal:
         return _job(rows[0]) if rows else None
 
     def active_job_for_path(self, path: str) -> JobRow | None:
-        rows = self.query("SELECT * FROM jobs WHERE path = ? AND archived_at IS NULL", (path,))
+        rows = self.query(
+            "SELECT * FROM jobs WHERE path = ? AND archived_at IS NULL", (encode_path(path),)
+        )
         return _job(rows[0]) if rows else None
 
     def active_paths(self) -> set[str]:
@@ -318,9 +342,9 @@ class Journal:
         for row in self.query(
             "SELECT path, sidecar, attachments FROM jobs WHERE archived_at IS NULL"
         ):
-            held.add(row["path"])
+            held.add(decode_path(row["path"]))
             if row["sidecar"]:
-                held.add(row["sidecar"])
+                held.add(decode_path(row["sidecar"]))
             held.update(json.loads(row["attachments"]))
         return held
 
@@ -361,7 +385,7 @@ class Journal:
         with self.transaction() as db:
             db.execute(
                 "UPDATE jobs SET archived_at = ?, archived_path = ? WHERE id = ?",
-                (when, archived_path, job_id),
+                (when, encode_path(archived_path), job_id),
             )
 
     # -- transmissions -----------------------------------------------------------------

@@ -112,7 +112,10 @@ def safe_component(original: str | bytes, max_len: int = 120, *, max_bytes: int 
     suffixes), keeping the extension. Never empty, never "." or ".."; idempotent."""
     if max_len < 1 or max_bytes < 4:
         raise ValueError("safe_component() needs max_len >= 1 and max_bytes >= 4")
-    text = original.decode("utf-8", errors="replace") if isinstance(original, bytes) else original
+    if isinstance(original, str):
+        # A name read from disk may carry undecodable bytes as lone surrogates.
+        original = original.encode("utf-8", errors="surrogatepass")
+    text = original.decode("utf-8", errors="replace")
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
     text = "".join(_clean_char(ch) for ch in text)
     text = unicodedata.normalize("NFC", text)

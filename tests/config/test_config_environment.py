@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from .cfg_helpers import MINIMAL, load
 
 from faxd import config, config_env
 from faxd.settings import Settings
+
+from .cfg_helpers import MINIMAL, load
 
 WriteConfig = Callable[[str], Path]
 

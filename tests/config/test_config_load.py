@@ -6,11 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from .cfg_helpers import ENV, MINIMAL, load, only_problem, problems
 
 from faxd import config
 from faxd.errors import ConfigError, ConfigProblem
 from faxd.settings import RETARUS_REGIONS, DocsProviderSettings, RetarusProviderSettings
+
+from .cfg_helpers import ENV, MINIMAL, load, only_problem, problems
 
 WriteConfig = Callable[[str], Path]
 

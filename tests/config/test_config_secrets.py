@@ -6,10 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from .cfg_helpers import DOCS_KEY, ENV, MINIMAL, RETARUS_PASSWORD, load, problems
 
 from faxd import config
 from faxd.errors import ConfigError
+
+from .cfg_helpers import DOCS_KEY, ENV, MINIMAL, RETARUS_PASSWORD, load, problems
 
 WriteConfig = Callable[[str], Path]
 CANARY = "sk_live_Zq81hW0canary"

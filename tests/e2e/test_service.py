@@ -445,7 +445,26 @@ def test_a_401_pauses_the_queue_visibly_in_status_and_faxd_status(
     resumed = notify.wait(has("READY"), "READY=1 after the reload", after=reload_at)
     assert "paused" not in notify.messages()[resumed]
     assert svc.report_for("paused.pdf")["result"] == "delivered"
-    assert docs_stats(sandbox)["requests"]["send"] >= 2
+    assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Engine.reconfigure lifts the pause in memory but leaves the journal's "
+    "kv 'pause:<provider>' row that `faxd status` reads (src/faxd/engine.py, reconfigure)",
+)
+def test_faxd_status_stops_showing_a_pause_that_sighup_lifted(
+    svc: ServiceFaxd, notify: NotifySocket
+) -> None:
+    svc.docs_key = "wrong-key"
+    svc.start(NOTIFY_SOCKET=str(notify.path))
+    notify.wait(has("READY"), "READY=1")
+    svc.drop(f"{TO}/paused.pdf", pdf("paused"))
+    wait_for(lambda: "paused (auth)" in svc.status_output(), 30, "faxd status to show the pause")
+    (svc.root / "credentials" / "docs-api-key").write_text("sandbox-docs-key\n")
+    svc.signal(signal.SIGHUP)
+    assert svc.report_for("paused.pdf")["result"] == "delivered"
+    assert "paused" not in svc.status_output()
 
 
 # ------------------------------------------------------------------------ logging

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from .inbound_fakes import OURS, STRANGER, SUPPORT, FakeSource, at, inbox_files, tmp_leftovers
 from structlog.testing import capture_logs
 
 import faxd.inbound
@@ -26,6 +25,8 @@ from faxd.inbound import MAX_MISSING_ATTEMPTS, InboxPoller, normalise_number, or
 from faxd.inbox_store import InboundState, InboxLedger
 from faxd.journal import Journal
 from faxd.settings import InboxSettings
+
+from .inbound_fakes import OURS, STRANGER, SUPPORT, FakeSource, at, inbox_files, tmp_leftovers
 
 TZ = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -629,3 +630,28 @@ def test_a_document_listed_twice_in_one_listing_is_downloaded_once(env: Env) -> 
     assert (result.listed, result.delivered) == (1, 1)
     assert env.source.fetches == [doc.files[0].file_id]
     expect_exactly_once(env, file_ids([doc]))
+
+
+def test_a_document_is_deleted_only_once_all_its_files_are_delivered(env: Env) -> None:
+    doc = env.source.add(at(NOW, -60), names=("a.pdf", "b.pdf"))
+    # The first file is not ready yet; the second is delivered meanwhile.
+    env.source.fetch_errors[doc.files[0].file_id] = [RejectedError("404 Not Found")]
+    poller = env.poller(delete_after_download=True)
+    first = poller.poll_once()
+    assert (first.delivered, first.deleted) == (1, 0)
+    assert env.source.deletes == []
+    env.clock.advance(60)
+    second = poller.poll_once()
+    assert (second.delivered, second.deleted) == (1, 1)
+    assert env.source.deletes == [doc.remote_id]
+    expect_exactly_once(env, file_ids([doc]))
+
+
+def test_renaming_the_provider_does_not_download_again(env: Env) -> None:
+    docs = [env.source.add(at(NOW, -60 * i)) for i in range(3)]
+    env.poller().poll_once()
+    env.source.name = "renamed"
+    env.clock.advance(60)
+    result = env.poller().poll_once()
+    assert (result.delivered, result.known) == (0, 3)
+    expect_exactly_once(env, file_ids(docs))

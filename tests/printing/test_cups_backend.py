@@ -1,0 +1,156 @@
+"""The CUPS backend cups/faxd, run the way cupsd runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.sidecar import parse_sidecar_bytes
+
+BACKEND = Path(__file__).resolve().parents[2] / "cups" / "faxd"
+PDF = b"%PDF-1.4\n% rendered by the queue\n%%EOF\n"
+
+
+def run_backend(
+    spool: Path | str | None,
+    *args: str,
+    stdin: bytes = b"",
+    python: str = sys.executable,
+    backend: Path = BACKEND,
+    **kwargs: object,
+) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "DEVICE_URI"}
+    if spool is not None:
+        env["DEVICE_URI"] = f"faxd://{spool}"
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [python, str(backend), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=30,
+        **kwargs,
+    )
+
+
+def visible(spool: Path) -> list[str]:
+    return sorted(p.name for p in spool.iterdir())
+
+
+def test_without_arguments_it_prints_the_device_line_for_lpinfo() -> None:
+    done = run_backend(None)
+    assert done.returncode == 0
+    assert done.stdout.decode() == 'direct faxd "Unknown" "faxd spool folder"\n'
+
+
+def test_a_job_with_fax_options_becomes_document_and_sidecar(tmp_path: Path) -> None:
+    (tmp_path / "spool").mkdir()
+    job = tmp_path / "d00007-001"
+    job.write_bytes(PDF)
+    options = "fax-number=+46\\ 8\\ 123\\ 456\\ 78 fax-from=+4612345678 number-up=1"
+    done = run_backend(tmp_path / "spool", "7", "anna", "Invoice 4711.docx", "2", options, str(job))
+    assert done.returncode == 0, done.stderr
+    spool = tmp_path / "spool"
+    assert visible(spool) == ["Invoice 4711-job7.pdf", "Invoice 4711-job7.pdf.yaml"]
+    assert (spool / "Invoice 4711-job7.pdf").read_bytes() == PDF
+    sidecar_path = spool / "Invoice 4711-job7.pdf.yaml"
+    sidecar = parse_sidecar_bytes(sidecar_path.read_bytes(), sidecar_path.name)
+    assert sidecar.to == ("+46 8 123 456 78",)
+    assert sidecar.sender == "+4612345678"
+    assert sidecar.reference == "Invoice 4711.docx"
+    assert "handed to faxd" in done.stderr.decode()
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Path:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    return folder
+
+
+def test_a_job_without_fax_number_is_only_the_document_read_from_stdin(spool: Path) -> None:
+    done = run_backend(spool, "8", "bo", "report", "1", "", stdin=PDF)
+    assert done.returncode == 0, done.stderr
+    assert visible(spool) == ["report-job8.pdf"]
+    assert "folder rules" in done.stderr.decode()
+
+
+def test_names_are_made_safe_and_never_taken_twice(spool: Path) -> None:
+    for _ in range(2):
+        assert run_backend(spool, "9", "u", "../.secret/~x:y*", "1", "", stdin=PDF).returncode == 0
+    assert visible(spool) == ["x_y-job9 (2).pdf", "x_y-job9.pdf"]
+
+
+def test_postscript_from_a_raw_queue_keeps_a_ps_name_for_conversion(spool: Path) -> None:
+    done = run_backend(spool, "3", "u", "letter", "1", "", stdin=b"%!PS-Adobe-3.0\nshowpage\n")
+    assert done.returncode == 0
+    assert visible(spool) == ["letter-job3.ps"]
+
+
+def test_an_empty_job_fails_and_leaves_nothing_behind(spool: Path) -> None:
+    done = run_backend(spool, "4", "u", "t", "1", "fax-number=+46812345678", stdin=b"")
+    assert done.returncode == 1
+    assert "ERROR: faxd: job 4 from u is empty" in done.stderr.decode()
+    assert visible(spool) == []
+
+
+def test_a_missing_spool_folder_stops_the_queue_with_a_clear_error(tmp_path: Path) -> None:
+    done = run_backend(tmp_path / "nope", "5", "u", "t", "1", "", stdin=PDF)
+    assert done.returncode == 4  # CUPS_BACKEND_STOP
+    line = done.stderr.decode()
+    assert line.startswith("ERROR: faxd: the faxd spool folder")
+    assert str(tmp_path / "nope") in line
+
+
+def test_a_device_uri_that_is_not_faxd_stops_the_queue(spool: Path) -> None:
+    done = run_backend(None, "5", "u", "t", "1", "", stdin=PDF)
+    assert done.returncode == 4
+    assert "is not faxd:///PATH" in done.stderr.decode()
+
+
+def test_wrong_argument_count_fails_the_job(spool: Path) -> None:
+    done = run_backend(spool, "5", "u")
+    assert done.returncode == 1
+    assert "usage:" in done.stderr.decode()
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder every user can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="faxd-cups-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def test_a_spool_folder_the_backend_user_cannot_write_stops_the_queue(shared_dir: Path) -> None:
+    backend = shared_dir / "faxd"
+    shutil.copy(BACKEND, backend)
+    backend.chmod(0o755)
+    spool = shared_dir / "spool"
+    spool.mkdir()
+    extra: dict[str, object] = {}
+    if os.getuid() == 0:
+        extra["user"] = "nobody"  # cupsd runs a 0755 backend as an unprivileged user
+        spool.chmod(0o755)
+    else:
+        spool.chmod(0o555)
+    # The system python the backend's #! names: pyenv's or a venv's may be root's only.
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    done = run_backend(
+        spool, "6", "u", "t", "1", "", stdin=PDF, python=python, backend=backend, **extra
+    )
+    assert done.returncode == 4, done.stderr
+    message = done.stderr.decode()
+    assert message.startswith(f"ERROR: faxd: the faxd spool folder {spool} is not writable")
+    assert "cupsenable" in message
+    assert visible(spool) == []
