@@ -21,7 +21,7 @@ from faxd.daemon import JOURNAL_NAME, build_senders, open_journal
 from faxd.engine import Engine
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.intake import Intake, new_job_id
-from faxd.journal import JobRow, Journal
+from faxd.journal import JobRow, Journal, encode_path
 from faxd.lock import InstanceLock
 from faxd.model import JobState, TxState
 from faxd.readiness import Snapshot, Track

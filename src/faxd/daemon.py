@@ -87,6 +87,7 @@ class Daemon:
         self._poller_stop = threading.Event()
         self._ready_at: float | None = None
         self._unhealthy: str | None = None
+        self._outages: set[Path] = set()  # folders whose watcher died because they vanished
         self._fault = environ.get("FAXD_FAULT", "")
         self._exit_code = 0
 
@@ -288,14 +289,29 @@ class Daemon:
     def _health_problem(self) -> str | None:
         """What makes faxd useless while it still runs: a dead or stuck thread or watcher.
 
-        Nothing is repaired in place: systemd's watchdog restarts the whole process,
-        whose start-up reconciliation and scan pick up whatever was missed meanwhile."""
+        A crash is not repaired in place: systemd's watchdog restarts the whole process,
+        whose start-up reconciliation and scan pick up whatever was missed meanwhile. A
+        watcher whose folder vanished (a share unmounted) is an outage, not a crash: it is
+        restarted, and the folder scanned, once the folder is back."""
         for name, thread in self._threads.items():
             if not thread.is_alive():
                 return f"the {name} thread is not running"
         for path, watcher in self._watchers.items():
-            if not watcher.alive():
+            if watcher.alive():
+                continue
+            if not path.is_dir():
+                self._outages.add(path)
+                continue
+            if path not in self._outages:
                 return f"the watcher of {path} is not running"
+            self._outages.discard(path)
+            try:
+                watcher.stop()
+                watcher.start()
+            except OSError as exc:
+                return f"the watcher of {path} cannot be restarted ({exc.strerror})"
+            log.info("spool folder is back; watching it again", folder=str(path))
+            self._intake.scan(path)
         silent = self._clock.monotonic() - self._engine.heartbeat
         if silent >= STALL_LIMIT:
             return f"the engine has not made progress for {silent:.0f} s"

@@ -8,9 +8,12 @@ instead, so the provider sees exactly what was checked before sending."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from faxd import fsops
 from faxd.errors import FaxdError
@@ -163,3 +166,16 @@ def _pdf_codes(pattern: str, pdf: Path, found: PrintInput) -> None:
         if clue is not None:
             found.clues.append(clue)
             return
+
+
+def discard_work(files: Iterable[Mapping[str, Any]], work_root: Path) -> int:
+    """Remove the print-* folders under `work_root` that a finished job's `files` point
+    into (converted PDFs, cleaned text); other paths are never touched. Returns how many
+    folders were removed."""
+    removed = 0
+    for entry in files:
+        folder = Path(entry["path"]).parent
+        if folder.parent == work_root and folder.name.startswith("print-") and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

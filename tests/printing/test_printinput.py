@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from faxd.printinput import examine
+from faxd.printinput import discard_work, examine
 from faxd.printjobs import UEL
 from faxd.settings import FolderSettings
 
@@ -198,3 +198,18 @@ def test_conversion_off_leaves_print_files_to_preflight(tmp_path: Path) -> None:
     document.write_bytes(postscript_pages(["x"]))
     found = examine(spool, document, tmp_path / "work", addressed=False)
     assert found.upload is None and found.problems == [] and found.clues == []
+
+
+def test_discard_work_removes_only_the_jobs_print_folder(tmp_path: Path) -> None:
+    spool = folder(tmp_path)
+    document = spool.path / "order.txt"
+    document.write_text("@@FAX +46812345678@@\nHello\n")
+    work = tmp_path / "work"
+    found = examine(spool, document, work, addressed=False)
+    assert found.upload is not None
+    other = work / "print-other"
+    other.mkdir()
+    files = [{"path": str(found.upload)}, {"path": str(document)}]
+    assert discard_work(files, work) == 1
+    assert not found.upload.parent.exists()
+    assert other.is_dir() and document.exists()
