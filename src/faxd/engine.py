@@ -29,7 +29,7 @@ from faxd.errors import (
     TransientError,
 )
 from faxd.journal import JobRow, Journal, TxRow, all_final
-from faxd.model import Accepted, JobState, Method, OutgoingFile, Submission, TxState
+from faxd.model import Accepted, JobState, Method, OutgoingFile, RemoteStatus, Submission, TxState
 from faxd.providers.base import Sender
 from faxd.retry import RetryPolicy, next_attempt_at, outcome_lookup_delay, status_poll_delay
 from faxd.routing import should_check_dft, use_dft
@@ -42,6 +42,8 @@ QUERY_STATES = (TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
 AUTH_PAUSE = 300.0
 OUTCOME_LOOKUPS = 3  # lookups that find nothing before faxd concludes the upload was lost
 QUERY_WORKERS = 2
+SWEEP_INTERVAL = 600.0  # seconds between provider-wide result sweeps (Retarus reports)
+DELAY_WARNING = 4 * 3600.0  # a transmission retried this long gets one warning in the log
 QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
 
 
@@ -78,6 +80,7 @@ class Engine:
         self._queries: dict[str, int] = {}
         self._pauses: dict[str, Pause] = {}
         self._finish_lock = threading.Lock()
+        self._delay_warned: set[str] = set()
         self._accepting = True
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._query_pool = ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="faxd-query")
@@ -135,10 +138,14 @@ class Engine:
     # -- dispatching -------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        last_sweep = self._clock.monotonic()
         while not stop.is_set() and self._accepting:
             self.heartbeat = self._clock.monotonic()
             try:
                 self.dispatch()
+                if self.heartbeat - last_sweep >= SWEEP_INTERVAL:
+                    last_sweep = self.heartbeat
+                    self._start_sweeps()
             except Exception:
                 log.exception("dispatcher error; continuing")
             with self._wake:
@@ -373,6 +380,13 @@ class Engine:
             bound.warning(
                 "temporary failure; will retry", error=str(exc), retry_in=round(at - now, 1)
             )
+            if now - first >= DELAY_WARNING and tx.key not in self._delay_warned:
+                self._delay_warned.add(tx.key)
+                bound.warning(
+                    "still not sent after hours of retrying",
+                    hours=round((now - first) / 3600, 1),
+                    gives_up_in_hours=round((first + policy.give_up_after - now) / 3600, 1),
+                )
             self._journal.update_tx(
                 tx.job_id,
                 tx.idx,
@@ -481,31 +495,7 @@ class Engine:
         now = self._clock.time()
         status = sender.status(tx.remote_id)
         if status.final:
-            state = TxState.DELIVERED if status.delivered else TxState.FAILED
-            error = (
-                None
-                if status.delivered
-                else (status.reason or f"the provider reported '{status.status}'")
-            )
-            self._journal.update_tx(
-                tx.job_id,
-                tx.idx,
-                state=state,
-                status=status.status,
-                method=status.method or tx.method,
-                error=error,
-                updated_at=now,
-            )
-            log.info(
-                "final status",
-                job=job.id,
-                document=job.rel_path,
-                recipient=tx.number,
-                remote_id=tx.remote_id,
-                status=status.status,
-                state=state.value,
-            )
-            self.finish_if_done(job.id)
+            self._record_final(job, tx, status)
             return
         timeout = float(job.options.get("status_timeout", 86400.0))
         if tx.submitted_at is not None and now - tx.submitted_at > timeout:
@@ -532,6 +522,67 @@ class Engine:
             updated_at=now,
         )
 
+    def _record_final(self, job: JobRow, tx: TxRow, status: RemoteStatus) -> None:
+        now = self._clock.time()
+        state = TxState.DELIVERED if status.delivered else TxState.FAILED
+        error = (
+            None
+            if status.delivered
+            else (status.reason or f"the provider reported '{status.status}'")
+        )
+        self._journal.update_tx(
+            tx.job_id,
+            tx.idx,
+            state=state,
+            status=status.status,
+            method=status.method or tx.method,
+            error=error,
+            updated_at=now,
+        )
+        log.info(
+            "final status",
+            job=job.id,
+            document=job.rel_path,
+            recipient=tx.number,
+            remote_id=tx.remote_id,
+            status=status.status,
+            state=state.value,
+        )
+        self.finish_if_done(job.id)
+
+    def _start_sweeps(self) -> None:
+        for name, sender in self._senders.items():
+            if hasattr(sender, "sweep") and name not in self.paused():
+                try:
+                    self._query_pool.submit(self._sweep, name, sender)
+                except RuntimeError:
+                    return
+
+    def _sweep(self, provider: str, sender: Sender) -> None:
+        """Catch results the per-transmission polling missed (a report listing)."""
+        try:
+            finished: list[tuple[str, RemoteStatus]] = sender.sweep()  # type: ignore[attr-defined]
+        except FaxdError as exc:
+            log.info("result sweep failed; trying again later", provider=provider, error=str(exc))
+            return
+        for reference, status in finished:
+            job_id, _, idx = reference.rpartition("-")
+            tx = self._journal.transmission(job_id, int(idx)) if idx.isdigit() else None
+            job = self._journal.job(job_id) if tx is not None else None
+            if tx is None or job is None or job.provider != provider:
+                continue  # not one of ours
+            if job.archived_at is not None:
+                # Recorded and filed, but the report outlived a crash: forget it now.
+                self._cleanup(sender, [status.remote_id])
+                continue
+            if tx.state not in QUERY_STATES or tx.key in self._inflight:
+                continue
+            log.info("result found by the sweep", job=job_id, remote_id=status.remote_id)
+            if tx.state == TxState.OUTCOME_UNKNOWN:
+                self._accepted(tx, Accepted(status.remote_id, Method.FAX))
+                tx = self._journal.transmission(job_id, tx.idx) or tx
+            self._record_final(job, tx, status)
+
     # -- finishing ---------------------------------------------------------------------
 
     def finish_if_done(self, job_id: str) -> None:
@@ -555,9 +606,12 @@ class Engine:
         self._on_archived(job_id)
         sender = self._senders.get(job.provider)
         if sender is not None:
-            for tx in txs:
-                if tx.remote_id:
-                    try:
-                        sender.cleanup(tx.remote_id)
-                    except FaxdError as exc:
-                        log.info("could not clean up at the provider", job=job_id, error=str(exc))
+            self._cleanup(sender, [tx.remote_id for tx in txs if tx.remote_id])
+
+    @staticmethod
+    def _cleanup(sender: Sender, remote_ids: list[str]) -> None:
+        for remote_id in remote_ids:
+            try:
+                sender.cleanup(remote_id)
+            except FaxdError as exc:
+                log.info("could not clean up at the provider", remote_id=remote_id, error=str(exc))

@@ -315,6 +315,29 @@ def test_a_dead_watcher_stops_the_watchdog_pings(svc: ServiceFaxd, notify: Notif
     assert svc.log_text().count("faxd is not healthy") == 2
 
 
+def test_a_watcher_lost_with_its_vanished_folder_is_an_outage_not_a_crash(
+    svc: ServiceFaxd, notify: NotifySocket
+) -> None:
+    svc.overrides["rescan_interval"] = 300  # only the watcher's restart can find back.pdf
+    svc.start(
+        NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC=WATCHDOG_USEC, FAXD_FAULT="kill_watcher"
+    )
+    ready = notify.wait(has("READY"), "READY=1")
+    away = svc.root / "spool.off"
+    svc.spool.rename(away)  # the share is unmounted, and its watcher dies meanwhile
+    wait_for(lambda: "FAXD_FAULT" in svc.log_text(), 10, "the watcher to be stopped")
+    svc.put(away, f"{TO}/back.pdf", pdf("back"))
+    away.rename(svc.spool)
+    assert svc.report_for("back.pdf")["result"] == "delivered"
+    assert log_lines(svc, "spool folder is back")
+    assert not any("not healthy" in m for m in notify.messages())
+    # Still pinging after the folder came back.
+    last = len(notify.messages())
+    notify.wait(has("WATCHDOG"), "a watchdog ping after the outage", after=last, timeout=5)
+    assert ready < last
+    assert svc.stop() == 0
+
+
 # --------------------------------------------------------------------------- signals
 
 

@@ -42,6 +42,8 @@ class FakeSender:
         self.active = 0
         self.max_active = 0
         self.clock: FakeClock | None = None
+        self.cleaned: list[str] = []
+        self.swept: list[tuple[str, RemoteStatus]] = []
         self._lock = threading.Lock()
 
     def prepare(self, files: Sequence[OutgoingFile], workdir: Path) -> tuple[OutgoingFile, ...]:
@@ -77,7 +79,7 @@ class FakeSender:
         return self.found
 
     def cleanup(self, remote_id: str) -> None:
-        return None
+        self.cleaned.append(remote_id)
 
     def close(self) -> None:
         return None
@@ -307,3 +309,53 @@ def test_delivered_job_is_filed_in_sent_with_a_report(rig: Rig) -> None:
     assert "result: delivered" in report
     assert "remote-job-0001-0" in report
     assert not (rig.spool / "doc-1.pdf").exists()
+
+
+class SweepingSender(FakeSender):
+    def sweep(self) -> list[tuple[str, RemoteStatus]]:
+        return list(self.swept)
+
+
+def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path)
+    sender = SweepingSender()
+    sender.clock = rig.clock
+    rig.engine._senders["fake"] = sender
+    rig.sender = sender
+    try:
+        job = rig.job()
+        sender.final = False
+        rig.settle()
+        assert rig.tx(job).state == TxState.SUBMITTED
+        failed = RemoteStatus(
+            "remote-job-0001-0", "BUSY", final=True, delivered=False, reason="busy"
+        )
+        sender.swept = [(f"{job}-0", failed), ("someone-elses-9", failed)]
+        rig.engine._sweep("fake", sender)
+        tx = rig.tx(job)
+        assert tx.state == TxState.FAILED
+        assert tx.status == "BUSY" and tx.error == "busy"
+        assert (tmp_path / "failed" / "doc-1.pdf").exists()
+        assert sender.cleaned == ["remote-job-0001-0"]
+        rig.engine._sweep("fake", sender)  # already filed: only the leftover report goes
+        assert sender.cleaned == ["remote-job-0001-0", "remote-job-0001-0"]
+    finally:
+        rig.engine.shutdown(5)
+        rig.journal.close()
+
+
+def test_a_long_retrying_transmission_is_warned_about_once(rig: Rig) -> None:
+    import structlog
+
+    job = rig.job(max_attempts=100, give_up_after=10 * 86400)
+    rig.sender.answers = [TransientError("503") for _ in range(60)]
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(40):
+            rig.settle()
+            tx = rig.tx(job)
+            rig.clock.advance(max(0.0, tx.next_attempt_at - rig.clock.time()))
+    warnings = [e for e in logs if e["event"] == "still not sent after hours of retrying"]
+    assert len(warnings) == 1
+    assert warnings[0]["hours"] >= 4
