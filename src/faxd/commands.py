@@ -3,6 +3,7 @@ prints what an admin needs; errors are raised as FaxdError for `cli.main` to wor
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -73,7 +74,7 @@ def status(settings: Settings) -> int:
         if float(until) > now:
             print(f"provider {str(row['key'])[6:]} paused ({reason}) until {_when(float(until))}")
     for row in inbox:
-        print(f"inbox {str(row['key'])[6:]}: {row['value']}")
+        print(_inbox_line(json.loads(str(row["value"]))))
     header = ("JOB", "DOCUMENT", "STATE", "RECIPIENTS", "SINCE")
     if active:
         print("\nIn progress:")
@@ -84,6 +85,15 @@ def status(settings: Settings) -> int:
     if not active and not finished:
         print("Nothing sent yet.")
     return 0
+
+
+def _inbox_line(state: dict[str, object]) -> str:
+    last = state.get("last_poll") or "never"
+    today = state.get("received_today", 0)
+    line = f"inbox {state.get('inbox')}: last poll {last}, {today} received today"
+    if state.get("last_error"):
+        line += f"; last error: {state['last_error']}"
+    return line
 
 
 def _job_line(settings: Settings, job: JobRow) -> tuple[str, str, str, str, str]:

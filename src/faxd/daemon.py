@@ -5,6 +5,7 @@ behind, scan the folders, start the watchers — and only then tell systemd READ
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -84,6 +85,7 @@ class Daemon:
         self._threads: dict[str, threading.Thread] = {}
         self._watchers: dict[Path, FolderWatcher] = {}
         self._poller: Any = None
+        self._inbox_status = ""
         self._poller_stop = threading.Event()
         self._ready_at: float | None = None
         self._unhealthy: str | None = None
@@ -278,6 +280,16 @@ class Daemon:
             if now - last_status >= STATUS_EVERY:
                 last_status = now
                 self._notifier.status(self._status_text())
+                self._publish_inbox_status()
+
+    def _publish_inbox_status(self) -> None:
+        """`faxd status` runs in another process: leave the poller's state in the journal."""
+        if self._poller is None:
+            return
+        text = json.dumps(self._poller.status(), sort_keys=True)
+        if text != self._inbox_status:
+            self._inbox_status = text
+            self._journal.set_value("inbox:status", text)
 
     def _report_unhealthy(self, problem: str) -> None:
         log.error(

@@ -175,3 +175,32 @@ def test_sandbox_on_a_taken_port_is_one_sentence(capsys: pytest.CaptureFixture[s
     assert code == 1
     assert f"port {port}" in err
     assert "Traceback" not in err
+
+
+def test_status_shows_the_inbox_of_a_running_daemon(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer
+) -> None:
+    from ..e2e.harness import wait_for
+
+    sandbox.add_received(
+        {
+            "faxTime": "-1h",
+            "sender": "+46855512345",
+            "recipient": "+4612345678",
+            "type": "Fax",
+            "files": [{"fileName": "hello.pdf", "size": 2048}],
+        }
+    )
+    setup.inbox = {"path": str(setup.root / "inbox"), "poll_interval": 1}
+    setup.start()
+    try:
+        wait_for(lambda: any((setup.root / "inbox").glob("*hello.pdf")), 30, "the inbox file")
+
+        def shown() -> str | None:
+            code, out, _ = run(capsys, "status", "--config", str(setup.config_path))
+            return out if code == 0 and "1 received today" in out else None
+
+        out = wait_for(shown, 30, "the inbox line in faxd status")
+        assert f"inbox {setup.root / 'inbox'}: last poll 20" in out
+    finally:
+        setup.stop()
