@@ -219,7 +219,8 @@ def test_nothing_is_overwritten_in_sent(faxd: Faxd) -> None:
     (faxd.sent / "+46812345678" / "a.pdf").write_bytes(b"older")
     faxd.start()
     faxd.drop("+46812345678/a.pdf", pdf("a-new"))
-    wait_for(lambda: (faxd.sent / "+46812345678" / "a (2).pdf").exists(), 30, "a (2).pdf")
+    report = faxd.sent / "+46812345678" / "a (2).pdf.report.yaml"
+    wait_for(report.exists, 30, "the report of a (2).pdf")
     assert (faxd.sent / "+46812345678" / "a.pdf").read_bytes() == b"older"
     assert (faxd.sent / "+46812345678" / "a (2).pdf").read_bytes() == pdf("a-new")
     assert (faxd.sent / "+46812345678" / "a (2).pdf.report.yaml").exists()
