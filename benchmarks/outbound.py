@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,14 @@ class Daemon:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def running_at(self) -> float | None:
+        """When the daemon logged that it runs (READY), from the log line's timestamp."""
+        for line in self.log_text().splitlines():
+            if '"faxd is running"' in line:
+                stamp = json.loads(line)["timestamp"].replace("Z", "+00:00")
+                return datetime.fromisoformat(stamp).timestamp()
+        return None
+
     def jobs_in_journal(self) -> int:
         if not self.journal_path.exists():
             return 0
@@ -236,8 +246,8 @@ class Uploads:
         with self._sandbox.state.lock:
             return self._sandbox.state.docs.accepted
 
-    def arrival(self, digest: str) -> float | None:
-        return self.times().get(digest)
+    def more_than(self, count: int) -> bool:
+        return self.accepted() > count
 
     def times(self) -> dict[str, float]:
         stats = self._sandbox.stats()["docs"]["transmissions"]
@@ -286,14 +296,20 @@ def bench_latency(count: int, settle: float) -> list[tuple[str, str, str]]:
         for i in range(count):
             data = pdf(f"latency {i}")
             digest = sha(data)
+            before = uploads.accepted()
             closed = write_closed(daemon.spool / f"doc-{i:03d}.pdf", data)
-            arrived = wait_for(partial(uploads.arrival, digest), 30, f"upload {i}", daemon)
+            # the cheap counter first: polling the full stats would compete with the sandbox
+            wait_for(partial(uploads.more_than, before), 30, f"upload {i}", daemon)
+            arrived = uploads.times()[digest]
             latencies.append((arrived - closed) * 1000)
             time.sleep(0.1)  # one by one: the next file comes after this one is gone
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     goal = settle * 1000 + 20
     over = [round(x - settle * 1000, 1) for x in (p50, p95, max(latencies))]
-    print(f"    p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {max(latencies):.1f} ms  (goal p50 <= {goal:.0f} ms)")
+    worst = max(latencies)
+    print(
+        f"    p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {worst:.1f} ms  (goal p50 <= {goal:.0f} ms)"
+    )
     print(f"    above settle: p50 {over[0]} ms  p95 {over[1]} ms  max {over[2]} ms")
     return [
         (
@@ -359,7 +375,10 @@ def bench_backlog(count: int, settle: float, cap: float) -> list[tuple[str, str,
         all_at = max(uploads.times().values()) - started if done >= count else None
         daemon.stop()
         peak = daemon.peak_rss_kib / 1024
+        ready = daemon.running_at()
     print(f"    first upload {first:.2f} s after the daemon started (goal <= 2 s)")
+    if ready is not None:
+        print(f"    READY ('faxd is running') {ready - started:.1f} s after the daemon started")
     if queued_at is not None:
         print(f"    all {count} queued in the journal after {queued_at:.1f} s")
     else:
@@ -390,17 +409,17 @@ def bench_idle(folders: int, seconds: float) -> list[tuple[str, str, str]]:
         daemon.wait_running()
         warm_up(daemon, uploads, paths[0])
         # let the warm-up document finish (status, archive) before measuring
-        wait_for(
-            lambda: not (paths[0] / "warm-up.pdf").exists(), 60, "the warm-up archive", daemon
-        )
+        wait_for(lambda: not (paths[0] / "warm-up.pdf").exists(), 60, "the warm-up archive", daemon)
         time.sleep(3)
         cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
         time.sleep(seconds)
         cpu1, t1 = cpu_seconds(daemon.pid), time.monotonic()
         threads = len(os.listdir(f"/proc/{daemon.pid}/task"))
     share = (cpu1 - cpu0) / (t1 - t0) * 100
-    print(f"    {share:.2f} % of one core ({cpu1 - cpu0:.2f} s CPU; {threads} threads; goal <= 1 %)")
-    return [(f"idle, {folders} watched folders: CPU over {seconds:g} s", "≤ 1 % of a core", f"{share:.2f} %")]
+    used = cpu1 - cpu0
+    print(f"    {share:.2f} % of one core ({used:.2f} s CPU; {threads} threads; goal <= 1 %)")
+    what = f"idle, {folders} watched folders: CPU over {seconds:g} s"
+    return [(what, "≤ 1 % of a core", f"{share:.2f} %")]
 
 
 def main() -> int:
@@ -425,9 +444,8 @@ def main() -> int:
         print("\n[2] burst: 400 files dropped at once, 50 ms API latency per upload")
         for c in concurrencies:
             total, _ = bench_burst(400, c, args.settle)
-            rows.append(
-                (f"400 files at once, 50 ms API latency, concurrency {c}", "≤ 6 s", f"{total:.1f} s")
-            )
+            what = f"400 files at once, 50 ms API latency, concurrency {c}"
+            rows.append((what, "≤ 6 s", f"{total:.1f} s"))
     if "backlog" in only:
         rows += bench_backlog(backlog, args.settle, args.backlog_cap)
     if "idle" in only:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from faxd import logs
+
 
 def _children() -> set[int]:
     try:
@@ -16,6 +18,14 @@ def _children() -> set[int]:
     except OSError:
         return set()
     return {int(pid) for pid in text.split()}
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """In-process `faxd` commands configure logging to pytest's captured streams, which
+    close when the test ends: start every test from structlog's defaults again."""
+    yield
+    logs.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ from faxd.clock import Clock, SystemClock
 from faxd.engine import Engine
 from faxd.errors import ConfigError
 from faxd.intake import Intake
-from faxd.journal import Journal
+from faxd.journal import Journal, all_final
 from faxd.lock import InstanceLock
 from faxd.logs import register_secret
 from faxd.notify import Notifier, format_status
@@ -164,6 +164,12 @@ class Daemon:
         for job in self._journal.unarchived_final_jobs():
             self._archiver.archive(job)
             self._intake.release(job.id)
+        # A kill between a transmission's final status and its job's leaves a job whose
+        # every transmission is final but which nothing would ever look at again.
+        for job in self._journal.jobs("archived_at IS NULL", limit=1_000_000):
+            transmissions = self._journal.transmissions(job.id)
+            if transmissions and all_final(transmissions):
+                self._engine.finish_if_done(job.id)
 
     def _take_startup_scan(self) -> None:
         """Turn what the start-up scan found into tracked files and jobs before READY, so
@@ -251,6 +257,9 @@ class Daemon:
             signal.signal(signal.SIGTERM, on_term)
             signal.signal(signal.SIGINT, on_term)
             signal.signal(signal.SIGHUP, on_hup)
+            # Past a file-size limit (ulimit -f) a write should fail with EFBIG, which the
+            # inbox handles as a full disk, instead of killing the daemon.
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     def request_stop(self) -> None:
         self._flags.stop.set()
@@ -312,7 +321,13 @@ class Daemon:
             if watcher.alive():
                 continue
             if not path.is_dir():
-                self._outages.add(path)
+                if path not in self._outages:
+                    self._outages.add(path)
+                    log.warning(
+                        "spool folder vanished and its watcher with it; "
+                        "watching it again once it is back",
+                        folder=str(path),
+                    )
                 continue
             if path not in self._outages:
                 return f"the watcher of {path} is not running"

@@ -160,20 +160,21 @@ class Engine:
     def dispatch(self) -> None:
         now = self._clock.time()
         paused = self.paused()
-        for tx, provider in self._journal.due_transmissions(UPLOAD_STATES, now, limit=1000):
-            if provider in paused or tx.key in self._inflight:
-                continue
-            if provider not in self._senders:
-                continue
-            if self._uploads.get(provider, 0) >= self._settings.concurrency:
-                continue
-            self._start(tx, provider, upload=True)
-        for tx, provider in self._journal.due_transmissions(QUERY_STATES, now, limit=200):
-            if provider in paused or tx.key in self._inflight or provider not in self._senders:
-                continue
-            if self._queries.get(provider, 0) >= QUERY_WORKERS:
-                continue
-            self._start(tx, provider, upload=False)
+        # Ask the journal only for providers with a free slot, and only for as many rows as
+        # they have slots (in-flight rows included): with thousands of jobs queued, reading
+        # 1000 rows on every wake-up held the journal lock the intake needs to commit.
+        for provider in [p for p in self._senders if p not in paused]:
+            for upload, states, slots, counter in (
+                (True, UPLOAD_STATES, self._settings.concurrency, self._uploads),
+                (False, QUERY_STATES, QUERY_WORKERS, self._queries),
+            ):
+                if counter.get(provider, 0) >= slots:
+                    continue
+                for tx, _ in self._journal.due_transmissions(states, now, slots, provider):
+                    if counter.get(provider, 0) >= slots:
+                        break
+                    if tx.key not in self._inflight:
+                        self._start(tx, provider, upload=upload)
 
     def _start(self, tx: TxRow, provider: str, *, upload: bool) -> None:
         if not self._accepting:

@@ -2,8 +2,9 @@
 
 Each cycle lists a window of time (windows.py), splits it where a listing fills a page,
 and delivers every listed document that is ours to receive, oldest window first. A file
-is downloaded into `.tmp/`, fsynced, its planned name committed, linked into place, its
-sidecar written the same way, the folder fsynced, and only then committed as delivered;
+is downloaded into `.tmp/`, fsynced, its planned name committed, renamed into place (never
+over an existing name), its sidecar written the same way, the folder fsynced, and only then
+committed as delivered;
 only after that commit may the provider's copy be deleted. The watermark (where the next
 cycle continues, minus an overlap) moves only past windows whose every document is done.
 """
@@ -477,7 +478,7 @@ class InboxPoller:
         return True
 
     def _finish_in_place(self, row: InboundRow, files: int, result: PollResult) -> bool:
-        """A crash hit between linking a file in and committing it: if the planned file is
+        """A crash hit between renaming a file into place and committing it: if the planned file is
         there with the recorded bytes, finish its bookkeeping instead of downloading again."""
         if row.path is None or row.sha256 is None:
             return False

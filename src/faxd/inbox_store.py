@@ -1,12 +1,13 @@
 """Where received documents are kept track of and put: the inbound tables in the shared
-journal, and a Maildir-style inbox folder (write into `.tmp/`, fsync, link into place,
-fsync the folder), so nothing half-written is ever visible (SPEC §2, RELIABILITY 25-27).
+journal, and a Maildir-style inbox folder (write into `.tmp/`, fsync, rename into place
+without ever replacing a name, fsync the folder), so nothing half-written is ever visible
+(SPEC §2, RELIABILITY 25-27).
 
 One row per (remote id, file id), whatever the provider is called in the configuration
 (renaming it must not download the last day again). Its life:
-  downloading  the file is complete in `.tmp/` and about to be linked in under `path`;
-               committed BEFORE the link, with the file's sha256, so a crash between the
-               link and the final commit is recognised at start-up instead of downloading
+  downloading  the file is complete in `.tmp/` and about to be renamed to `path`;
+               committed BEFORE the rename, with the file's sha256, so a crash between the
+               rename and the final commit is recognised at start-up instead of downloading
                a second copy;
   delivered    the file and its sidecar are in place; never downloaded again;
   missing      the provider refused the file (404): tried again on the next cycles;
@@ -122,7 +123,7 @@ class InboxLedger:
         return _row(rows[0]) if rows else None
 
     def interrupted(self) -> list[InboundRow]:
-        """Files caught between linking into place and their final commit by a crash."""
+        """Files caught by a crash between their rename into place and their final commit."""
         rows = self._journal.query(
             "SELECT * FROM inbound WHERE provider = ? AND state = ?",
             (self.provider, InboundState.DOWNLOADING.value),
@@ -139,7 +140,7 @@ class InboxLedger:
         meta: dict[str, Any],
         when: float,
     ) -> None:
-        """Commit the name a downloaded file is about to be linked in under."""
+        """Commit the name a downloaded file is about to be renamed to."""
         with self._journal.transaction() as db:
             db.execute(
                 "INSERT INTO inbound(provider, remote_id, file_id, state, path, sha256, size, "
@@ -402,7 +403,7 @@ class InboxFolder:
         return True
 
     def write_sidecar(self, name: str, text: str) -> None:
-        """Write `name` (a sidecar) the same way: `.tmp/`, fsync, link in. One already in
+        """Write `name` (a sidecar) the same way: `.tmp/`, fsync, rename in. One already in
         place (written before a crash) is kept: its content is the same."""
         with self.tmp_file(max_size=1 << 20) as sink:
             sink.write(text.encode("utf-8"))

@@ -399,16 +399,23 @@ class Journal:
         return _tx(rows[0]) if rows else None
 
     def due_transmissions(
-        self, states: Sequence[TxState], now: float, limit: int = 200
+        self,
+        states: Sequence[TxState],
+        now: float,
+        limit: int = 200,
+        provider: str | None = None,
     ) -> list[tuple[TxRow, str]]:
-        """Transmissions in `states` whose time has come, oldest first, with their provider."""
+        """Transmissions in `states` whose time has come, oldest first, with their provider
+        (only `provider`'s when given)."""
         marks = ",".join("?" for _ in states)
+        only = "AND j.provider = ? " if provider is not None else ""
         sql = (
             "SELECT t.*, j.provider AS provider FROM transmissions t JOIN jobs j "  # noqa: S608
-            f"ON j.id = t.job_id WHERE t.state IN ({marks}) AND t.next_attempt_at <= ? "
+            f"ON j.id = t.job_id WHERE t.state IN ({marks}) AND t.next_attempt_at <= ? {only}"
             "ORDER BY t.next_attempt_at, t.job_id, t.idx LIMIT ?"
         )
-        rows = self.query(sql, (*[s.value for s in states], now, limit))
+        params = (*[s.value for s in states], now, *([provider] if provider else []), limit)
+        rows = self.query(sql, params)
         return [(_tx(r), str(r["provider"])) for r in rows]
 
     def next_due_time(self, states: Sequence[TxState]) -> float | None:

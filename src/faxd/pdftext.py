@@ -35,6 +35,8 @@ def read_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
             return PdfText((), f"{path.name} is encrypted; its text cannot be searched.")
         for page in reader.pages[:max_pages]:
             pages.append(page.extract_text() or "")
-    except (PyPdfError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (PyPdfError, OSError, RecursionError) as exc:
+        return PdfText(tuple(pages), f"{path.name}: the PDF's text could not be read ({exc}).")
+    except Exception as exc:  # pypdf raises many kinds on malformed PDFs; none may stop intake
         return PdfText(tuple(pages), f"{path.name}: the PDF's text could not be read ({exc}).")
     return PdfText(tuple(pages))

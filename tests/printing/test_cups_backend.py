@@ -154,3 +154,19 @@ def test_a_spool_folder_the_backend_user_cannot_write_stops_the_queue(shared_dir
     assert message.startswith(f"ERROR: faxd: the faxd spool folder {spool} is not writable")
     assert "cupsenable" in message
     assert visible(spool) == []
+
+
+def test_setup_script_refuses_a_spool_folder_that_does_not_exist(tmp_path: Path) -> None:
+    backends = tmp_path / "backend"
+    backends.mkdir()
+    setup = Path(__file__).resolve().parents[2] / "scripts" / "setup-cups-queue"
+    done = subprocess.run(
+        [str(setup), "--backend-dir", str(backends), str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert f"the spool folder {tmp_path / 'nope'} does not exist" in done.stderr
+    assert not (backends / "faxd").exists()  # nothing installed half-way
