@@ -5,6 +5,7 @@ middle of the moves is finished on the next start instead of filing things twice
 
 from __future__ import annotations
 
+import shutil
 from datetime import tzinfo
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from faxd.crash import crash_point
 from faxd.journal import JobRow, Journal
 from faxd.model import JobState
 from faxd.names import first_free, report_name
+from faxd.printinput import discard_work
 from faxd.report import RecipientOutcome, build_report, failure_summary, render_report
 
 log = structlog.get_logger("faxd.archive")
@@ -34,10 +36,17 @@ def _free_path(directory: Path, name: str, planned: set[str]) -> Path:
 
 
 class Archiver:
-    def __init__(self, journal: Journal, clock: Clock, tz: tzinfo | None = None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Clock,
+        tz: tzinfo | None = None,
+        work_root: Path | None = None,
+    ) -> None:
         self._journal = journal
         self._clock = clock
         self._tz = tz
+        self._work_root = work_root
 
     def _plan(self, job: JobRow) -> dict[str, str]:
         root = Path(job.folder)
@@ -72,6 +81,7 @@ class Archiver:
         fsops.write_atomic(report_path, self.report_text(job, notes).encode(), unique=False)
         doc_dst = plan[job.path]
         self._journal.mark_archived(job.id, doc_dst, self._clock.time())
+        self._discard_work(job)
         log.info(
             "document filed",
             job=job.id,
@@ -80,6 +90,13 @@ class Archiver:
             path=doc_dst,
         )
         return Path(doc_dst)
+
+    def _discard_work(self, job: JobRow) -> None:
+        """Converted files (Retarus PDFs, print jobs) are not needed once a job is filed."""
+        if self._work_root is None:
+            return
+        shutil.rmtree(self._work_root / job.id, ignore_errors=True)
+        discard_work(job.files, self._work_root)
 
     def _move(self, job: JobRow, src: Path, dst: Path, notes: list[str]) -> None:
         if not fsops.is_regular_file(src):

@@ -25,6 +25,7 @@ from faxd.intake import Intake, new_job_id
 from faxd.journal import JobRow, Journal, encode_path
 from faxd.lock import InstanceLock
 from faxd.model import JobState, TxState
+from faxd.printinput import discard_work
 from faxd.readiness import Snapshot, Track
 from faxd.settings import FolderSettings, Settings
 
@@ -140,6 +141,7 @@ def explain(settings: Settings, file: Path) -> int:
     track = Track(Snapshot(st.st_size, st.st_mtime, st.st_ino), st.st_mtime, st.st_mtime)
     decision = intake.decide(folder, path, track.first_seen)
     job = decision.job
+    discard_work(job.files, settings.state_dir / "work")  # explain leaves nothing behind
     sender = senders.get(job.provider)
     print(f"file:       {path}")
     print(f"folder:     {folder.path}")
@@ -282,7 +284,7 @@ def _send_now(
 ) -> int:
     clock = SystemClock()
     senders = build_senders(settings)
-    archiver = Archiver(journal, clock)
+    archiver = Archiver(journal, clock, work_root=settings.state_dir / "work")
     engine = Engine(settings, journal, senders, archiver, clock)
     intake = Intake(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake

@@ -115,7 +115,7 @@ class Daemon:
     def _run_locked(self, settings: Settings) -> int:
         self._journal = open_journal(settings)
         self._senders = build_senders(settings)
-        self._archiver = Archiver(self._journal, self._clock)
+        self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
         self._engine = Engine(
             settings,
             self._journal,

@@ -163,14 +163,14 @@ class Engine:
         # Ask the journal only for providers with a free slot, and only for as many rows as
         # they have slots (in-flight rows included): with thousands of jobs queued, reading
         # 1000 rows on every wake-up held the journal lock the intake needs to commit.
-        for provider in [p for p in self._senders if p not in paused]:
+        for provider in [p for p in list(self._senders) if p not in paused]:
             for upload, states, slots, counter in (
                 (True, UPLOAD_STATES, self._settings.concurrency, self._uploads),
                 (False, QUERY_STATES, QUERY_WORKERS, self._queries),
             ):
                 if counter.get(provider, 0) >= slots:
                     continue
-                for tx, _ in self._journal.due_transmissions(states, now, slots, provider):
+                for tx, _ in self._journal.due_transmissions(states, now, slots - counter.get(provider, 0), provider):
                     if counter.get(provider, 0) >= slots:
                         break
                     if tx.key not in self._inflight:

@@ -94,6 +94,8 @@ def test_retarus_folder_sends_converts_and_reports(
     assert stats["accepted"] == 5
     assert set(stats["uploads_by_sha256"].values()) == {1}
     wait_for(lambda: len(retarus(sandbox)["deleted_reports"]) == 5, 30, "the reports deleted")
+    work = faxd.state / "work"
+    assert not work.exists() or not any(work.iterdir())  # converted PDFs removed once filed
     assert retarus(sandbox)["jobs"] == {}
 
 
