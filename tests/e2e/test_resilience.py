@@ -93,7 +93,8 @@ def test_sent_inside_the_spool_is_never_input(faxd: Faxd, sandbox: SandboxServer
     )
     faxd.start()
     faxd.drop("+46812345678/inside.pdf", pdf("inside"))
-    faxd.report_for("inside.pdf")
+    inside = faxd.spool / "sent" / "+46812345678" / "inside.pdf.report.yaml"
+    wait_for(inside.exists, 30, "the report inside the spool's own sent/")
     moved = faxd.spool / "sent" / "+46812345678" / "manual.pdf"
     (faxd.root / "manual.pdf").write_bytes(pdf("manual"))
     shutil.move(faxd.root / "manual.pdf", moved)
