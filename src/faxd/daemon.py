@@ -1,7 +1,8 @@
 """The daemon: wires adapters to decisions, runs the threads, answers signals.
 
 Start-up order matters (ARCHITECTURE): lock, journal, reconcile what a crash left
-behind, scan the folders, start the watchers — and only then tell systemd READY."""
+behind, start the watchers, scan the folders and take what the scan found — and only
+then tell systemd READY."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -360,7 +361,8 @@ class Daemon:
         counts = self._journal.counts()
         queued = counts.get("ready", 0) + counts.get("waiting", 0) + self._intake.pending()
         in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        local = datetime.fromtimestamp(self._clock.time()).astimezone()
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         failed_today = len(
             self._journal.query(
                 "SELECT id FROM jobs WHERE state = 'failed' AND finished_at >= ?", (start,)

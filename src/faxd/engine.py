@@ -105,6 +105,7 @@ class Engine:
             for provider, pause in self._pauses.items():
                 if pause.reason == "auth":
                     self._journal.wake_waiting(provider, now)
+                self._journal.delete_value(f"pause:{provider}")
             self._pauses.clear()
             self._make_pools()
             self._wake.notify_all()
@@ -170,7 +171,9 @@ class Engine:
             ):
                 if counter.get(provider, 0) >= slots:
                     continue
-                for tx, _ in self._journal.due_transmissions(states, now, slots - counter.get(provider, 0), provider):
+                for tx, _ in self._journal.due_transmissions(
+                    states, now, slots - counter.get(provider, 0), provider
+                ):
                     if counter.get(provider, 0) >= slots:
                         break
                     if tx.key not in self._inflight:

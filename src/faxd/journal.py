@@ -282,6 +282,10 @@ class Journal:
                 (key, value),
             )
 
+    def delete_value(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+
     # -- jobs --------------------------------------------------------------------------
 
     def create_job(self, job: NewJob) -> None:

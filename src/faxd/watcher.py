@@ -140,7 +140,12 @@ class FolderWatcher:
         self._observer = observer
 
     def alive(self) -> bool:
-        return self._observer is not None and bool(self._observer.is_alive())
+        """The observer and its emitters run: watchdog stops an emitter (not the observer)
+        when the watched folder vanishes or the emitter fails."""
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        return all(emitter.is_alive() for emitter in observer.emitters)
 
     def stop(self) -> None:
         if self._observer is not None:
