@@ -181,6 +181,11 @@ def retry(settings: Settings, target: str) -> int:
             )
         if job.state != JobState.FAILED or job.archive_plan is None:
             raise UsageError(f"job {job.id} did not fail; only failed documents are sent again.")
+        if Path(job.folder).is_relative_to(settings.state_dir / "outbox"):
+            raise UsageError(
+                f"job {job.id} came from 'faxd send', not from a spool folder.",
+                f"Send it again with: faxd send {job.archived_path} --to …",
+            )
         moved = _move_back(job)
     finally:
         journal.close()

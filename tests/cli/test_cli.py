@@ -140,6 +140,10 @@ def test_send_to_a_failing_number_exits_1(
     code, _, _ = run(capsys, *argv, "--wait")
     assert code == 1
     assert (setup.failed / "doomed.pdf.report.yaml").exists()
+    retry = ["retry", "--config", str(setup.config_path), str(setup.failed / "doomed.pdf")]
+    code, _, err = run(capsys, *retry)
+    assert code == 2
+    assert "faxd send" in err
 
 
 def test_retry_puts_a_failed_document_back_and_the_daemon_sends_it(
