@@ -171,9 +171,7 @@ class Engine:
             ):
                 if counter.get(provider, 0) >= slots:
                     continue
-                for tx, _ in self._journal.due_transmissions(
-                    states, now, slots - counter.get(provider, 0), provider
-                ):
+                for tx, _ in self._journal.due_transmissions(states, now, slots, provider):
                     if counter.get(provider, 0) >= slots:
                         break
                     if tx.key not in self._inflight:

@@ -36,10 +36,12 @@ def test_a_free_slot_is_filled_although_the_oldest_due_row_is_in_flight(rig: Rig
     # as if a worker were still busy with the oldest row, before its SUBMITTING commit
     rig.engine._inflight.add(busy)
     rig.engine._uploads["fake"] = 1
-    rig.engine.dispatch()
-    wait_until(lambda: rig.engine.in_flight() == 1)
-    assert [key for _, key in rig.sender.submits] == [rig.tx(second).key]
-    rig.engine._inflight.discard(busy)
+    try:
+        rig.engine.dispatch()
+        wait_until(lambda: len(rig.sender.submits) == 1 and rig.engine.in_flight() == 1)
+        assert [key for _, key in rig.sender.submits] == [rig.tx(second).key]
+    finally:
+        rig.engine._inflight.discard(busy)
 
 
 def test_nothing_is_read_for_a_provider_without_a_free_slot(
