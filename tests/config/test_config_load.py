@@ -169,7 +169,7 @@ def test_generic_docs_defaults(write_config: WriteConfig) -> None:
     assert docs.credential_env == "DOCS_KEY"
     assert settings.default_provider == "docs"  # the only provider
     assert settings.state_dir == Path("/var/lib/faxd")
-    assert settings.concurrency == 4
+    assert settings.concurrency == 8
     assert settings.region == "SE"
     assert settings.log_level == "info"
 
