@@ -15,7 +15,7 @@ from typing import Any
 from faxd import config_values as v
 from faxd.config_yaml import Node, Problems
 from faxd.printjobs import compile_pattern
-from faxd.settings import FolderSettings, InboxSettings, RetarusOptions
+from faxd.settings import RETARUS_OPTION_KEYS, FolderSettings, InboxSettings, RetarusOptions
 
 FOLDER_KEYS = (
     "path",
@@ -47,15 +47,6 @@ INBOX_KEYS = (
     "routes",
     "numbers",
     "delete_after_download",
-)
-RETARUS_OPTION_KEYS = (
-    "coverpage_template",
-    "recipient_properties",
-    "resolution",
-    "paper_format",
-    "express",
-    "blacklist",
-    "header",
 )
 DEFAULT_REGION = "SE"
 _SEPARATORS = re.compile(r"[,;]")

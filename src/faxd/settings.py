@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -99,6 +99,9 @@ class RetarusOptions:
     express: bool | None = None
     blacklist: bool | None = None
     header: str | None = None
+
+
+RETARUS_OPTION_KEYS = tuple(f.name for f in fields(RetarusOptions))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from faxd.errors import AddressError
-from faxd.settings import RetarusOptions
+from faxd.settings import RETARUS_OPTION_KEYS, RetarusOptions
 
 MAX_RECIPIENTS = 10
 MAX_ATTACHMENTS = 4  # 5 files in all with the document
@@ -23,15 +23,7 @@ MAX_REFERENCE = 256  # Retarus: customerDefinedId
 MAX_SIDECAR_SIZE = 64 * 1024  # characters; callers need not read more than this plus one
 
 SIDECAR_KEYS = ("to", "from", "dft", "attach", "reference", "provider", "retarus")
-RETARUS_KEYS = (
-    "coverpage_template",
-    "recipient_properties",
-    "resolution",
-    "paper_format",
-    "express",
-    "blacklist",
-    "header",
-)
+RETARUS_KEYS = RETARUS_OPTION_KEYS
 _SUFFIXES = (".yaml", ".yml")
 _EXAMPLE = 'to: "+46 8 123 456 78"'
 

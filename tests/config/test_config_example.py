@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from faxd import config, config_providers
-from faxd.config_folders import DEFAULTS_KEYS, FOLDER_KEYS, INBOX_KEYS, RETARUS_OPTION_KEYS
-from faxd.settings import DocsProviderSettings, RetarusProviderSettings, Settings
+from faxd.config_folders import DEFAULTS_KEYS, FOLDER_KEYS, INBOX_KEYS
+from faxd.settings import (
+    RETARUS_OPTION_KEYS,
+    DocsProviderSettings,
+    RetarusProviderSettings,
+    Settings,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "faxd.example.yaml"
 DOCS_KEY = "example-docs-key-canary"

@@ -7,7 +7,7 @@ import pytest
 
 from faxd.sandbox.server import SandboxServer
 
-from .harness import Faxd
+from .harness import Faxd, for_sandbox
 
 
 @pytest.fixture
@@ -21,12 +21,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def faxd(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Faxd]:
-    instance = Faxd(
-        root=tmp_path,
-        docs_url=sandbox.docs_base_url,
-        retarus_submit=sandbox.retarus_submit_url,
-        retarus_dcs=tuple(sandbox.retarus_datacenter_urls),
-    )
+    instance = for_sandbox(Faxd, tmp_path, sandbox)
     try:
         yield instance
     finally:

@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+from faxd.sandbox.server import SandboxServer
 
 DOCS_KEY = "sandbox-docs-key"
 RETARUS_PASSWORD = "sandbox-password"
@@ -203,6 +205,19 @@ class Faxd:
             raise AssertionError(
                 f"no report for {name}; daemon log:\n{self.log_text()[-4000:]}"
             ) from None
+
+
+F = TypeVar("F", bound="Faxd")
+
+
+def for_sandbox(cls: type[F], root: Path, sandbox: SandboxServer) -> F:
+    """A Faxd (or subclass) whose providers are the sandbox's Generic DOCS and Retarus."""
+    return cls(
+        root=root,
+        docs_url=sandbox.docs_base_url,
+        retarus_submit=sandbox.retarus_submit_url,
+        retarus_dcs=tuple(sandbox.retarus_datacenter_urls),
+    )
 
 
 def files_under(root: Path) -> Iterable[Path]:

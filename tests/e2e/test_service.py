@@ -29,7 +29,7 @@ import yaml
 
 from faxd.sandbox.server import SandboxServer
 
-from .harness import Faxd, pdf, wait_for
+from .harness import Faxd, for_sandbox, pdf, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -212,12 +212,7 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
 
 @pytest.fixture
 def svc(tmp_path: Path, sandbox: SandboxServer) -> Iterator[ServiceFaxd]:
-    instance = ServiceFaxd(
-        root=tmp_path,
-        docs_url=sandbox.docs_base_url,
-        retarus_submit=sandbox.retarus_submit_url,
-        retarus_dcs=tuple(sandbox.retarus_datacenter_urls),
-    )
+    instance = for_sandbox(ServiceFaxd, tmp_path, sandbox)
     try:
         yield instance
     finally:
