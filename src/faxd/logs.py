@@ -326,6 +326,9 @@ def _unbridge_stdlib() -> None:
         _root_level_before = None
 
 
+_QUIET_LIBRARIES = ("pikepdf", "PIL", "img2pdf", "pypdf")
+
+
 def _bridge_stdlib(level: int) -> None:
     global _root_level_before
     _unbridge_stdlib()
@@ -333,6 +336,9 @@ def _bridge_stdlib(level: int) -> None:
     _root_level_before = root.level
     root.addHandler(_StructlogHandler(level))
     root.setLevel(level)
+    # Libraries' chatter (a PDF library announcing itself) is not news to an admin.
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 # ------------------------------------------------------------------------ configure
