@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -131,9 +132,11 @@ class Engine:
         self.stop_accepting()
         for pool in [*self._pools.values(), self._query_pool]:
             pool.shutdown(wait=False, cancel_futures=True)
-        deadline = self._clock.monotonic() + timeout
+        # Real time, not the injected clock: this waits for threads, which a fake clock
+        # standing still must not turn into a hang.
+        deadline = time.monotonic() + timeout
         with self._wake:
-            while self._inflight and self._clock.monotonic() < deadline:
+            while self._inflight and time.monotonic() < deadline:
                 self._wake.wait(0.1)
 
     # -- dispatching -------------------------------------------------------------------
