@@ -146,14 +146,6 @@ def write_atomic(path: Path, data: bytes, *, unique: bool = True) -> Path:
         raise
 
 
-def same_filesystem(a: Path, b: Path) -> bool:
-    """True when a rename from a to b cannot cross a file system (b may not exist yet)."""
-    probe = b
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return os.stat(a).st_dev == os.stat(probe).st_dev
-
-
 def walk_files(root: Path, skip_dir: Callable[[Path], bool]) -> list[Path]:
     """Every regular file below root (not following symlinks), skipping excluded trees."""
     found: list[Path] = []

@@ -334,12 +334,6 @@ class Journal:
         rows = self.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
-    def active_job_for_path(self, path: str) -> JobRow | None:
-        rows = self.query(
-            "SELECT * FROM jobs WHERE path = ? AND archived_at IS NULL", (encode_path(path),)
-        )
-        return _job(rows[0]) if rows else None
-
     def active_paths(self) -> set[str]:
         """Every file an unarchived job holds: documents, sidecars and attachments."""
         held: set[str] = set()

@@ -50,7 +50,6 @@ def test_a_job_holds_its_document_sidecar_and_attachments_until_archived(tmp_pat
         assert [t.key for t in txs] == ["a-0", "a-1"]
         journal.mark_archived("a", "/sent/a.pdf", 200.0)
         assert journal.active_paths() == set()
-        assert journal.active_job_for_path("/spool/a.pdf") is None
     finally:
         journal.close()
 
