@@ -84,3 +84,19 @@ def test_a_job_refused_at_intake_is_final_at_once(tmp_path: Path) -> None:
         assert job.finished_at == 100.0
     finally:
         journal.close()
+
+
+def test_paths_with_bytes_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
+    from faxd.journal import decode_path, encode_path
+
+    odd = "/spool/bad-\udcff\udcfe.pdf"
+    assert decode_path(encode_path(odd)) == odd
+    assert encode_path("/spool/plain ü.pdf") == "/spool/plain ü.pdf"
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        journal.create_job(new_job("d", odd, ["+46812345678"]))
+        assert odd in journal.active_paths()
+        job = journal.job("d")
+        assert job is not None and job.path == odd
+    finally:
+        journal.close()
