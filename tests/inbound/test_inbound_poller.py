@@ -49,8 +49,11 @@ class Env:
     def poller(
         self,
         numbers: frozenset[str] = frozenset({OURS, SUPPORT}),
+        *,
+        tuning: dict[str, Any] | None = None,
         **settings: Any,
     ) -> InboxPoller:
+        """`tuning` goes to the poller itself (max_file_size, workers …)."""
         inbox = InboxSettings(provider="docs", path=self.inbox, **settings)
         return InboxPoller(
             inbox,
@@ -60,6 +63,7 @@ class Env:
             lambda: frozenset(self.outbound),
             self.clock,
             TZ,
+            **(tuning or {}),
         )
 
     def restart(self) -> None:
@@ -479,16 +483,7 @@ def test_a_full_disk_leaves_no_partial_file_and_is_retried(
 def test_a_file_larger_than_accepted_is_given_up_without_a_partial_file(env: Env) -> None:
     big = env.source.add(at(NOW, -60), size=50000)
     small = env.source.add(at(NOW, -30), size=100)
-    poller = InboxPoller(
-        InboxSettings(provider="docs", path=env.inbox),
-        env.source,
-        env.journal,
-        frozenset({OURS}),
-        frozenset,
-        env.clock,
-        TZ,
-        max_file_size=10000,
-    )
+    poller = env.poller(frozenset({OURS}), tuning={"max_file_size": 10000})
     result = poller.poll_once()
     assert (result.delivered, result.unavailable) == (1, 1)
     expect_exactly_once(env, file_ids([small]))
@@ -589,16 +584,7 @@ def test_once_stop_is_set_no_further_download_starts(env: Env) -> None:
         return real_fetch(file_id, dest)
 
     env.source.fetch = fetch_then_stop  # type: ignore[method-assign]
-    poller = InboxPoller(
-        InboxSettings(provider="docs", path=env.inbox),
-        env.source,
-        env.journal,
-        frozenset({OURS}),
-        frozenset,
-        env.clock,
-        TZ,
-        workers=1,
-    )
+    poller = env.poller(frozenset({OURS}), tuning={"workers": 1})
     assert poller.poll_once(stop).delivered == 1
     assert env.ledger().watermark() is None  # the window is not done
     env.clock.advance(60)
