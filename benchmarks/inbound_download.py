@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from faxd.clock import SystemClock
-from faxd.inbound import InboxPoller
-from faxd.journal import Journal
+from faxd.inbound.poller import InboxPoller
 from faxd.providers.docs import DocsProvider
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret
+from faxd.store.journal import Journal
 
 OURS = "+4612345678"
 

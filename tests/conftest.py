@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from faxd import logs
+from faxd.host import logs
 
 
 def _children() -> set[int]:

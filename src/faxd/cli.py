@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from pathlib import Path
 
-from faxd import __version__, config, logs
+from faxd import __version__, config
 from faxd.errors import AlreadyRunningError, ConfigError, FaxdError, UsageError
+from faxd.host import logs
 
 
 class Exit(IntEnum):
@@ -111,14 +112,14 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     path = config.config_path(args.config, env)
     level = "debug" if args.debug else None
     if command == "run":
-        from faxd.daemon import Daemon
+        from faxd.service.daemon import Daemon
 
         settings_level = level or "info"
         logs.configure(settings_level, environ=env)
         return Daemon(path, env).run()
     if command == "check-config":
         return _check_config(path, env)
-    from faxd import commands
+    from faxd.service import commands
 
     settings = config.load(path, env)
     logs.configure(level or "warning", environ=env, stream=sys.stderr)

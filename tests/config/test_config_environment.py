@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from faxd import config, config_env
+from faxd import config
+from faxd.config import host_checks as config_env
 from faxd.settings import Settings
 
 from .cfg_helpers import MINIMAL, load

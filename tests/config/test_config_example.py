@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from faxd import config, config_providers
-from faxd.config_folders import DEFAULTS_KEYS, FOLDER_KEYS, INBOX_KEYS
+from faxd import config
+from faxd.config import providers as config_providers
+from faxd.config.folders import DEFAULTS_KEYS, FOLDER_KEYS, INBOX_KEYS
+from faxd.config.load import TOP_KEYS
 from faxd.settings import (
     RETARUS_OPTION_KEYS,
     DocsProviderSettings,
@@ -76,7 +78,7 @@ def test_rendering_the_example_hides_both_secrets(example: Settings) -> None:
 
 ALL_KEYS = sorted(
     {
-        *config.TOP_KEYS,
+        *TOP_KEYS,
         *FOLDER_KEYS,
         *DEFAULTS_KEYS,
         *INBOX_KEYS,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faxd.config_values import expand_vars, parse_duration, parse_number, resolve_path
+from faxd.config.values import expand_vars, parse_duration, parse_number, resolve_path
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -31,13 +31,13 @@ import yaml
 
 from faxd.clock import SystemClock
 from faxd.errors import TransientError
-from faxd.inbound import InboxPoller
-from faxd.inbox_store import InboundState, InboxLedger, file_sha256
-from faxd.journal import Journal
+from faxd.inbound.poller import InboxPoller
 from faxd.model import OutgoingFile, ReceivedDocument, Submission
 from faxd.providers.docs import DocsProvider
 from faxd.sandbox.server import SandboxServer
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret
+from faxd.store.inbox_ledger import InboundState, InboxLedger, file_sha256
+from faxd.store.journal import Journal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -53,8 +53,8 @@ import json, os, sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 from faxd.clock import SystemClock
-from faxd.inbound import InboxPoller
-from faxd.journal import Journal
+from faxd.inbound.poller import InboxPoller
+from faxd.store.journal import Journal
 from faxd.providers.docs import DocsProvider
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret
 

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-import faxd.inbound
+import faxd.inbound.poller
 from faxd.clock import FakeClock
 from faxd.errors import AuthError, RejectedError, TransientError
-from faxd.inbound import MAX_MISSING_ATTEMPTS, InboxPoller, normalise_number, original_name
-from faxd.inbox_store import InboundState, InboxLedger
-from faxd.journal import Journal
+from faxd.inbound.poller import MAX_MISSING_ATTEMPTS, InboxPoller, normalise_number, original_name
 from faxd.settings import InboxSettings
+from faxd.store.inbox_ledger import InboundState, InboxLedger
+from faxd.store.journal import Journal
 
 from .inbound_fakes import OURS, STRANGER, SUPPORT, FakeSource, at, inbox_files, tmp_leftovers
 
@@ -323,7 +323,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
         if name == point:
             raise SimulatedCrash(name)
 
-    monkeypatch.setattr(faxd.inbound, "crash_point", hook)
+    monkeypatch.setattr(faxd.inbound.poller, "crash_point", hook)
 
 
 @pytest.mark.parametrize(

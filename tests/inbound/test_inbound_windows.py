@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faxd.windows import Leaf, Window, floor_second, poll_window, split, walk
+from faxd.core.poll_windows import Leaf, Window, floor_second, poll_window, split, walk
 
 BASE = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 DAY = 86400

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faxd.printjobs import UEL
+from faxd.core.print_clues import UEL
 from faxd.sandbox.server import SandboxServer
 from tests.e2e.harness import Faxd
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from faxd.printinput import discard_work, examine
-from faxd.printjobs import UEL
+from faxd.core.print_clues import UEL
+from faxd.printing.print_input import discard_work, examine
 from faxd.settings import FolderSettings
 
 from .conftest import needs, postscript_pages, real_pdf

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faxd.addressing import resolve_address
-from faxd.errors import AddressError
-from faxd.printjobs import (
+from faxd.core.addressing import resolve_address
+from faxd.core.print_clues import (
     DEFAULT_EMBEDDED_CODE,
     UEL,
     Clue,
@@ -25,7 +24,8 @@ from faxd.printjobs import (
     pjl_language,
     search_codes,
 )
-from faxd.sidecar import Sidecar, parse_sidecar
+from faxd.core.sidecar import Sidecar, parse_sidecar
+from faxd.errors import AddressError
 
 NAME_PATTERN = r"^(?P<to>\+?\d[\d ]+)_"
 PS = b"%!PS-Adobe-3.0\n%%Pages: 1\nshowpage\n%%EOF\n"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import structlog
 
-from faxd import logs
+from faxd.host import logs
 from faxd.settings import Secret
 
 CANARY = "canary-5f1c0e7d-api-key-9b2a"

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from faxd.clock import FakeClock
-from faxd.notify import Notifier, format_status
+from faxd.host.sd_notify import Notifier, format_status
 
 BACKENDS = ["libsystemd", "builtin"]
 

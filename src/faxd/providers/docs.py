@@ -17,6 +17,7 @@ import structlog
 
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
+from faxd.core.preflight import DOCS_LIMITS
 from faxd.errors import (
     AuthError,
     OutcomeUnknownError,
@@ -25,7 +26,6 @@ from faxd.errors import (
     TransientError,
 )
 from faxd.model import Accepted, Limits, OutgoingFile, ReceivedDocument, RemoteStatus, Submission
-from faxd.preflight import DOCS_LIMITS
 from faxd.providers import docs_wire as wire
 from faxd.providers.http import BearerAuth, call, iter_body, make_session, read_json
 from faxd.providers.multipart import MultipartBody

@@ -44,7 +44,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
-from faxd import retry
+from faxd.core import retry
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.settings import Secret
 

@@ -17,6 +17,7 @@ import requests
 
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
+from faxd.core.preflight import RETARUS_LIMITS
 from faxd.errors import (
     AuthError,
     OutcomeUnknownError,
@@ -25,7 +26,6 @@ from faxd.errors import (
     TransientError,
 )
 from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission
-from faxd.preflight import RETARUS_LIMITS
 from faxd.providers import http
 from faxd.providers.convert import (
     IMAGE_EXTENSIONS,

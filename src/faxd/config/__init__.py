@@ -1,0 +1,20 @@
+"""Configuration: the YAML file into typed settings, every problem with its line, and the
+checks on the machine itself. `faxd.config.load` is the entry point the rest of faxd uses."""
+
+from faxd.config.load import (
+    DEFAULT_PATH,
+    DEFAULT_STATE_DIR,
+    check_environment,
+    config_path,
+    load,
+    render_effective,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "DEFAULT_STATE_DIR",
+    "check_environment",
+    "config_path",
+    "load",
+    "render_effective",
+]

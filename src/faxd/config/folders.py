@@ -1,0 +1,379 @@
+"""The `defaults:`, `contacts:`, `folders:` and `inbox:` sections.
+
+Every folder key may also be written under `defaults`; a folder's own value wins. Each
+value is parsed where it is written, so national numbers under `defaults` use
+`defaults.region` and those in a folder use the folder's region."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faxd.config import values as v
+from faxd.config.yaml_tree import Node, Problems
+from faxd.core.print_clues import compile_pattern
+from faxd.settings import RETARUS_OPTION_KEYS, FolderSettings, InboxSettings, RetarusOptions
+
+FOLDER_KEYS = (
+    "path",
+    "to",
+    "provider",
+    "sender",
+    "region",
+    "dft",
+    "settle",
+    "sidecar_wait",
+    "max_attempts",
+    "give_up_after",
+    "status_timeout",
+    "sent_dir",
+    "failed_dir",
+    "watch",
+    "rescan_interval",
+    "retarus",
+    "name_pattern",
+    "embedded_code",
+    "convert_postscript",
+)
+DEFAULTS_KEYS = (*(key for key in FOLDER_KEYS if key != "path"), "concurrency")
+INBOX_KEYS = (
+    "provider",
+    "path",
+    "poll_interval",
+    "lookback",
+    "routes",
+    "numbers",
+    "delete_after_download",
+)
+DEFAULT_REGION = "SE"
+_SEPARATORS = re.compile(r"[,;]")
+# YAML 1.1 reads `dft: no` as false; an admin who writes it means "never".
+_DFT_ALIASES = {
+    "true": "prefer",
+    "yes": "prefer",
+    "on": "prefer",
+    "false": "never",
+    "no": "never",
+    "off": "never",
+}
+_DURATIONS = {  # key -> must be more than zero
+    "settle": False,
+    "sidecar_wait": False,
+    "give_up_after": True,
+    "status_timeout": True,
+    "rescan_interval": True,
+}
+
+
+@dataclass
+class Context:
+    """What parsing a folder value needs from the rest of the file."""
+
+    base: Path
+    environ: Mapping[str, str]
+    problems: Problems
+    provider_names: frozenset[str]
+    contacts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    """The keys written at one level (defaults or a folder), parsed; absent keys absent."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+
+def parse_region(entries: Mapping[str, Node], problems: Problems) -> str | None:
+    if "region" not in entries:
+        return None
+    return v.region_code(entries["region"], problems)
+
+
+def parse_level(entries: dict[str, Node], region: str, ctx: Context) -> Parsed:
+    """Parse every folder key present at one level."""
+    parsed = Parsed(nodes=dict(entries))
+    out, problems = parsed.values, ctx.problems
+    for key, node in entries.items():
+        value: Any = None
+        if key == "to":
+            value = recipients(node, region, ctx)
+        elif key == "provider":
+            value = provider_name(node, ctx)
+        elif key == "sender":
+            value = v.number(node, region, problems)
+        elif key == "region":
+            value = region  # parsed by the caller: every number here depends on it
+        elif key == "dft":
+            value = v.choice(node, ("prefer", "never"), problems, _DFT_ALIASES)
+        elif key in _DURATIONS:
+            value = v.duration(node, problems, positive=_DURATIONS[key])
+        elif key in ("max_attempts", "concurrency"):
+            value = v.integer(node, problems, minimum=1)
+        elif key in ("sent_dir", "failed_dir", "path"):
+            value = v.path(node, ctx.base, ctx.environ, problems)
+        elif key == "watch":
+            value = v.choice(node, ("auto", "inotify", "poll"), problems)
+        elif key == "retarus":
+            value = retarus_options(node, problems)
+        elif key in ("name_pattern", "embedded_code"):
+            value = pattern(node, problems)
+        elif key == "convert_postscript":
+            value = v.boolean(node, problems)
+        if value is not None:
+            out[key] = value
+    return parsed
+
+
+def provider_name(node: Node, ctx: Context) -> str | None:
+    name = v.text(node, ctx.problems)
+    if name is None:
+        return None
+    if name not in ctx.provider_names:
+        known = ", ".join(sorted(ctx.provider_names)) or "none configured"
+        ctx.problems.add(node, f"provider '{name}' is not configured under providers ({known}).")
+        return None
+    return name
+
+
+def recipients(node: Node, region: str, ctx: Context) -> tuple[str, ...] | None:
+    """Contact names as written, numbers in E.164; `a, b; c` gives three recipients."""
+    items = node.value if node.kind == "seq" else [node]
+    found: list[str] = []
+    valid = True
+    for item in items:
+        written = v.text(item, ctx.problems)
+        if written is None:
+            valid = False
+            continue
+        if written in ctx.contacts:
+            found.append(written)
+            continue
+        for part in _SEPARATORS.split(written):
+            part = part.strip()
+            if not part:
+                continue
+            if part in ctx.contacts:
+                found.append(part)
+                continue
+            try:
+                found.append(v.parse_number(part, region))
+            except ValueError as exc:
+                ctx.problems.add(item, f"{exc} (Not a name under contacts either.)")
+                valid = False
+    return tuple(found) if valid else None
+
+
+def pattern(node: Node, problems: Problems) -> str | None:
+    """A regex with a group `to`; `false` (or `off`) gives "" = the rule is off."""
+    if node.value is False or node.is_null:
+        return ""
+    written = v.text(node, problems)
+    if written is None:
+        return None
+    try:
+        compile_pattern(written)
+    except ValueError as exc:
+        problems.add(node, f"'{written}' {exc}")
+        return None
+    return written
+
+
+def retarus_options(node: Node, problems: Problems) -> dict[str, Any]:
+    """The Retarus rendering keys written at one level (merged key by key later)."""
+    entries = v.mapping(node, RETARUS_OPTION_KEYS, problems)
+    options: dict[str, Any] = {}
+    for key, child in entries.items():
+        value: Any = None
+        if key in ("coverpage_template", "header"):
+            value = v.text(child, problems)
+        elif key == "resolution":
+            value = v.choice(child, ("HIGH", "LOW"), problems)
+        elif key == "paper_format":
+            value = v.choice(child, ("A4", "LETTER"), problems)
+        elif key in ("express", "blacklist"):
+            value = v.boolean(child, problems)
+        elif key == "recipient_properties":
+            value = _string_map(child, problems)
+        if value is not None:
+            options[key] = value
+    return options
+
+
+def _string_map(node: Node, problems: Problems) -> dict[str, str] | None:
+    if node.kind != "map":
+        problems.add(node, f"must be a mapping of names to values, not {v.describe(node)}.")
+        return None
+    result: dict[str, str] = {}
+    for key, child in node.value.items():
+        value = v.text(child, problems)
+        if value is not None:
+            result[key] = value
+    return result
+
+
+def parse_contacts(node: Node | None, region: str, problems: Problems) -> dict[str, str]:
+    if node is None or node.is_null:
+        return {}
+    if node.kind != "map":
+        problems.add(node, f"must map names to numbers, not {v.describe(node)}.")
+        return {}
+    contacts: dict[str, str] = {}
+    for name, child in node.value.items():
+        if not name.strip():
+            problems.add(child, "a contact needs a name.")
+            continue
+        e164 = v.number(child, region, problems)
+        if e164 is not None:
+            contacts[name] = e164
+    return contacts
+
+
+def build_folder(
+    node: Node, defaults: Parsed, default_region: str, default_provider: str, ctx: Context
+) -> FolderSettings | None:
+    entries = v.mapping(node, FOLDER_KEYS, ctx.problems)
+    if node.kind == "map" and "path" not in entries:
+        ctx.problems.add(node, "missing 'path': the spool folder to watch.")
+    region = parse_region(entries, ctx.problems) or default_region
+    own = parse_level(entries, region, ctx)
+    if "path" not in own.values:
+        return None
+    return merge_folder(own.values["path"], own.values, defaults.values, region, default_provider)
+
+
+def merge_folder(
+    folder_path: Path,
+    own: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    region: str,
+    default_provider: str,
+) -> FolderSettings:
+    def pick(key: str, fallback: Any) -> Any:
+        if key in own:
+            return own[key]
+        return defaults.get(key, fallback)
+
+    retarus = {**defaults.get("retarus", {}), **own.get("retarus", {})}
+    return FolderSettings(
+        path=folder_path,
+        provider=pick("provider", default_provider),
+        sender=pick("sender", None),
+        region=region,
+        # Inside the spool folder by default: SPEC 1.1 excludes them from pick-up there.
+        sent_dir=pick("sent_dir", folder_path / "sent"),
+        failed_dir=pick("failed_dir", folder_path / "failed"),
+        to=pick("to", ()),
+        dft=pick("dft", FolderSettings.dft),
+        settle=pick("settle", FolderSettings.settle),
+        sidecar_wait=pick("sidecar_wait", FolderSettings.sidecar_wait),
+        max_attempts=pick("max_attempts", FolderSettings.max_attempts),
+        give_up_after=pick("give_up_after", FolderSettings.give_up_after),
+        status_timeout=pick("status_timeout", FolderSettings.status_timeout),
+        watch=pick("watch", FolderSettings.watch),
+        rescan_interval=pick("rescan_interval", FolderSettings.rescan_interval),
+        retarus=RetarusOptions(**retarus),
+        name_pattern=pick("name_pattern", None) or None,
+        embedded_code=pick("embedded_code", FolderSettings.embedded_code) or None,
+        convert_postscript=pick("convert_postscript", FolderSettings.convert_postscript),
+    )
+
+
+def build_inbox(
+    node: Node,
+    provider_types: Mapping[str, str | None],
+    default_provider: str | None,
+    region: str,
+    ctx: Context,
+) -> InboxSettings | None:
+    problems = ctx.problems
+    entries = v.mapping(node, INBOX_KEYS, problems)
+    if node.kind != "map":
+        return None
+    provider = _inbox_provider(node, entries, provider_types, default_provider, ctx)
+    inbox_path = None
+    if "path" in entries:
+        inbox_path = v.path(entries["path"], ctx.base, ctx.environ, problems)
+    else:
+        problems.add(node, "missing 'path': the folder received documents go to.")
+    poll_interval = lookback = None
+    if "poll_interval" in entries:
+        poll_interval = v.duration(entries["poll_interval"], problems, positive=True)
+    if "lookback" in entries:
+        lookback = v.duration(entries["lookback"], problems)
+    delete = None
+    if "delete_after_download" in entries:
+        delete = v.boolean(entries["delete_after_download"], problems)
+    routes = _routes(entries.get("routes"), region, ctx)
+    numbers: tuple[str, ...] = ()
+    if "numbers" in entries:
+        numbers_node = entries["numbers"]
+        items = numbers_node.value if numbers_node.kind == "seq" else [numbers_node]
+        parsed = (v.number(item, region, problems) for item in items)
+        numbers = tuple(n for n in parsed if n is not None)
+    if provider is None or inbox_path is None:
+        return None
+    return InboxSettings(
+        provider=provider,
+        path=inbox_path,
+        poll_interval=poll_interval if poll_interval is not None else InboxSettings.poll_interval,
+        lookback=lookback if lookback is not None else InboxSettings.lookback,
+        routes=routes,
+        numbers=numbers,
+        delete_after_download=bool(delete),
+    )
+
+
+def _inbox_provider(
+    node: Node,
+    entries: Mapping[str, Node],
+    provider_types: Mapping[str, str | None],
+    default_provider: str | None,
+    ctx: Context,
+) -> str | None:
+    docs = sorted(name for name, kind in provider_types.items() if kind == "generic-docs")
+    if "provider" in entries:
+        name = provider_name(entries["provider"], ctx)
+        where: Node = entries["provider"]
+    elif default_provider is not None and provider_types.get(default_provider) == "generic-docs":
+        return default_provider
+    elif len(docs) == 1:
+        return docs[0]
+    else:
+        ctx.problems.add(node, "missing 'provider': name the generic-docs provider to poll.")
+        return None
+    if name is None:
+        return None
+    if provider_types.get(name) != "generic-docs":
+        ctx.problems.add(
+            where,
+            f"provider '{name}' is {provider_types.get(name)}, which has no inbound API; "
+            "the inbox needs a generic-docs provider.",
+        )
+        return None
+    return name
+
+
+def _routes(node: Node | None, region: str, ctx: Context) -> dict[str, Path]:
+    if node is None:
+        return {}
+    if node.kind != "map":
+        ctx.problems.add(node, f"must map our numbers to folders, not {v.describe(node)}.")
+        return {}
+    routes: dict[str, Path] = {}
+    for written, child in node.value.items():
+        try:
+            e164 = v.parse_number(written, region)
+        except ValueError as exc:
+            ctx.problems.add(child, str(exc))
+            continue
+        if e164 in routes:
+            ctx.problems.add(child, f"{e164} is routed twice; keep one route per number.")
+            continue
+        target = v.path(child, ctx.base, ctx.environ, ctx.problems)
+        if target is not None:
+            routes[e164] = target
+    return routes

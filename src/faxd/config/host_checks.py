@@ -1,0 +1,131 @@
+"""Start-up checks on the machine itself: can faxd create, write and rename where the
+configuration says? Done by the daemon before it starts and by `faxd check-config`.
+Nothing here creates or changes anything."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from faxd.config.yaml_tree import Node, Problems, read_tree
+from faxd.errors import ConfigProblem
+from faxd.settings import Settings
+
+
+def device_of(path: Path) -> int:
+    """The filesystem a path is (or, once created, will be) on."""
+    return os.stat(_existing_ancestor(path)).st_dev
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
+
+
+def directory_problem(path: Path) -> str | None:
+    """Why faxd could not use `path` as a folder it writes into, or None."""
+    if path.exists():
+        if not path.is_dir():
+            return f"{path} is not a directory; point the key at a folder."
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{path} is not writable by faxd's user (uid {os.getuid()}); fix its owner."
+        return None
+    ancestor = _existing_ancestor(path)
+    if not ancestor.is_dir():
+        return f"{path} cannot be created because {ancestor} is not a directory."
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return (
+            f"{path} does not exist and cannot be created: {ancestor} is not writable by "
+            f"faxd's user (uid {os.getuid()}); create it or fix the permissions."
+        )
+    return None
+
+
+def _readable_file_problem(path: Path, what: str) -> str | None:
+    if not path.is_file():
+        return f"{what} {path} does not exist or is not a file; correct the path."
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)  # proves readability; the content is never kept or shown
+    except OSError as exc:
+        return f"{what} {path} cannot be read ({exc.strerror}); fix its permissions."
+    return None
+
+
+class _Lines:
+    """Key paths to lines, from the file the settings came from (when it still parses)."""
+
+    def __init__(self, source: Path) -> None:
+        tree = read_tree(source, Problems())
+        self._lines = dict(_walk(tree)) if tree is not None else {}
+
+    def problem(self, paths: list[str], message: str) -> ConfigProblem:
+        for path in paths:
+            if path in self._lines:
+                return ConfigProblem(path, message, self._lines[path])
+        return ConfigProblem(paths[0], message, None)
+
+
+def _walk(node: Node) -> Iterator[tuple[str, int | None]]:
+    yield node.path, node.line
+    if node.kind == "map":
+        for child in node.value.values():
+            yield from _walk(child)
+    elif node.kind == "seq":
+        for child in node.value:
+            yield from _walk(child)
+
+
+def check_environment(settings: Settings) -> list[ConfigProblem]:
+    """Every reason the configured folders, files and state directory would fail at run time."""
+    lines = _Lines(settings.source)
+    found: list[ConfigProblem] = []
+
+    def check(paths: list[str], message: str | None) -> None:
+        if message is not None:
+            found.append(lines.problem(paths, message))
+
+    check(["state_dir"], directory_problem(settings.state_dir))
+    for index, folder in enumerate(settings.folders):
+        at = f"folders[{index}]"
+        check([f"{at}.path", at], directory_problem(folder.path))
+        for key in ("sent_dir", "failed_dir"):
+            target: Path = getattr(folder, key)
+            paths = [f"{at}.{key}", f"defaults.{key}", f"{at}.path", at]
+            check(paths, directory_problem(target))
+            check(paths, _same_device(target, folder.path, f"{key} {target}", "the spool folder"))
+    if settings.inbox is not None:
+        inbox = settings.inbox
+        check(["inbox.path", "inbox"], directory_problem(inbox.path))
+        for target in inbox.routes.values():
+            check(["inbox.routes", "inbox"], directory_problem(target))
+            check(
+                ["inbox.routes", "inbox"],
+                _same_device(target, inbox.path, f"inbox route {target}", "the inbox"),
+            )
+    for name, provider in settings.providers.items():
+        at = f"providers.{name}"
+        if provider.credential_file is not None:
+            key = "api_key_file" if provider.type == "generic-docs" else "password_file"
+            check(
+                [f"{at}.{key}", at],
+                _readable_file_problem(provider.credential_file, "credential file"),
+            )
+        if provider.ca_bundle is not None:
+            check([f"{at}.ca_bundle", at], _readable_file_problem(provider.ca_bundle, "CA bundle"))
+    return found
+
+
+def _same_device(target: Path, home: Path, what: str, home_name: str) -> str | None:
+    try:
+        if device_of(target) == device_of(home):
+            return None
+    except OSError:
+        return None  # the directory checks already say why this path is unusable
+    return (
+        f"{what} is on another filesystem than {home_name} {home}; faxd moves files by "
+        "rename, which cannot cross filesystems (EXDEV), so put both on the same one."
+    )

@@ -1,0 +1,1 @@
+"""The machine faxd runs on: file system effects, the instance lock, logging, sd_notify."""

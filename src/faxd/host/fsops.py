@@ -1,0 +1,169 @@
+"""File system effects: open without following links, move without clobbering,
+write atomically. Each step that must survive a crash is fsynced in order: the file,
+then the rename, then the directory."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from faxd.core.names import first_free
+from faxd.errors import FaxdError
+
+HEAD_BYTES = 8192
+TAIL_BYTES = 1024
+_RENAME_NOREPLACE = 1
+
+
+class NotRegularFileError(FaxdError):
+    """The path is a symlink, FIFO, socket, device, directory or a hard-linked file."""
+
+
+@dataclass(frozen=True)
+class FileSample:
+    size: int
+    ino: int
+    dev: int
+    mtime: float
+    head: bytes
+    tail: bytes
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True) if name else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def sample_regular(path: Path) -> FileSample:
+    """Read a document's size and first and last bytes, refusing anything but a regular,
+    single-link file. O_NONBLOCK keeps a FIFO from blocking the daemon; O_NOFOLLOW keeps
+    a symlink from leaking a file outside the spool."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegularFileError(f"{path.name} is a symbolic link.") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFileError(f"{path.name} is not a regular file.")
+        if st.st_nlink > 1:
+            raise NotRegularFileError(
+                f"{path.name} has {st.st_nlink} hard links; faxd only sends files with one.",
+            )
+        head = os.pread(fd, HEAD_BYTES, 0)
+        tail_at = max(0, st.st_size - TAIL_BYTES)
+        tail = os.pread(fd, TAIL_BYTES, tail_at) if st.st_size > len(head) else head
+        return FileSample(st.st_size, st.st_ino, st.st_dev, st.st_mtime, head, tail)
+    finally:
+        os.close(fd)
+
+
+def is_regular_file(path: Path) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename src to dst, failing with FileExistsError if dst exists (never clobbers)."""
+    if _LIBC is not None and hasattr(_LIBC, "renameat2"):
+        at_fdcwd = -100
+        result = _LIBC.renameat2(
+            at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), _RENAME_NOREPLACE
+        )
+        if result == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), str(dst))
+    # Filesystems without renameat2: link() refuses an existing name atomically.
+    os.link(src, dst, follow_symlinks=False)
+    os.unlink(src)
+
+
+def move_unique(src: Path, dst_dir: Path, name: str) -> Path:
+    """Move src into dst_dir under `name`, or `name (2)` … if taken. Never copies
+    (same file system), never overwrites; the directory is fsynced afterwards."""
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        candidate = dst_dir / first_free(name, lambda n: (dst_dir / n).exists())
+        try:
+            rename_noreplace(src, candidate)
+        except FileExistsError:
+            continue
+        fsync_dir(dst_dir)
+        if src.parent != dst_dir:
+            fsync_dir(src.parent)
+        return candidate
+
+
+def write_atomic(path: Path, data: bytes, *, unique: bool = True) -> Path:
+    """Write data to path (or `path (2)` … when unique and taken) via a temp file that is
+    fsynced before it is renamed into place, so no reader ever sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o660)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        if unique:
+            return move_unique(tmp, path.parent, path.name)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        return path
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def walk_files(root: Path, skip_dir: Callable[[Path], bool]) -> list[Path]:
+    """Every regular file below root (not following symlinks), skipping excluded trees."""
+    found: list[Path] = []
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not skip_dir(path):
+                        stack.append(path)
+                else:
+                    found.append(path)
+            except OSError:
+                continue
+    return found

@@ -1,0 +1,91 @@
+"""One faxd per state directory: an flock on state_dir/faxd.host.lock.
+
+The kernel drops an flock when its holder dies, so a crash (even kill -9) never leaves
+a stale lock behind, and the file is never deleted (deleting lock files races)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from faxd.errors import AlreadyRunningError, FaxdError
+
+LOCK_NAME = "faxd.host.lock"
+
+
+class InstanceLock:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock and record our pid in it, or raise AlreadyRunningError."""
+        if self._fd is not None:
+            return
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o640)
+        except OSError as exc:
+            raise FaxdError(
+                f"Cannot open the lock file {self.path}: {exc.strerror}.",
+                "Check that state_dir exists and is writable by the user faxd runs as.",
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise AlreadyRunningError(
+                f"faxd is already running (pid {holder or 'unknown'}) with state directory "
+                f"{self.state_dir}.",
+                "Stop that instance first (systemctl stop faxd), or give this one its own "
+                "state_dir.",
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise FaxdError(
+                f"Cannot lock {self.path}: {exc.strerror}.",
+                "state_dir must be on a local filesystem that supports flock.",
+            ) from exc
+        data = f"{os.getpid()}\n".encode()
+        # Write before truncating, so a reader never sees an empty file while we hold it.
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        # Truncate first: a pid left in the file would point at whatever reuses it.
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> InstanceLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        return int(text) if text else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None

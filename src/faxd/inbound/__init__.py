@@ -1,0 +1,1 @@
+"""Inbound: received documents polled from the provider into the inbox folder."""

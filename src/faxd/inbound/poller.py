@@ -1,0 +1,567 @@
+"""The inbox poller: received documents into the inbox folder, exactly once (SPEC §2).
+
+Each cycle lists a window of time (windows.py), splits it where a listing fills a page,
+and delivers every listed document that is ours to receive, oldest window first. A file
+is downloaded into `.tmp/`, fsynced, its planned name committed, renamed into place (never
+over an existing name), its sidecar written the same way, the folder fsynced, and only then
+committed as delivered;
+only after that commit may the provider's copy be deleted. The watermark (where the next
+cycle continues, minus an overlap) moves only past windows whose every document is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import structlog
+import yaml
+
+from faxd.clock import Clock
+from faxd.core.names import first_free, inbox_name
+from faxd.core.poll_windows import Window, poll_window, walk
+from faxd.crash_points import crash_point
+from faxd.errors import AuthError, FaxdError, ProviderError, RejectedError, TransientError
+from faxd.model import ReceivedDocument, ReceivedFile
+from faxd.providers.base import InboxSource
+from faxd.settings import InboxSettings
+from faxd.store.inbox_ledger import (
+    DONE_STATES,
+    SIDECAR_SUFFIX,
+    FileTooLargeError,
+    InboundRow,
+    InboxFolder,
+    InboxLedger,
+    file_sha256,
+)
+from faxd.store.journal import Journal
+
+log = structlog.get_logger("faxd.inbound.poller")
+
+DEFAULT_OVERLAP = timedelta(minutes=10)
+# The provider caps a file at 16 MB; anything far beyond that is a broken or hostile stream.
+DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
+# A listed file the provider refuses to hand out may simply not be ready yet: try it on
+# this many cycles before giving it up (and letting the watermark move past it).
+MAX_MISSING_ATTEMPTS = 3
+# Downloads in flight at once: overlaps network waits with fsyncs and journal commits.
+DEFAULT_WORKERS = 4
+
+
+class InboxWriteError(FaxdError):
+    """A received file could not be written into the inbox (disk full, permissions)."""
+
+
+@dataclass
+class PollResult:
+    """What one poll cycle did."""
+
+    windows: int = 0
+    truncated_windows: int = 0
+    listed: int = 0
+    delivered: int = 0  # files newly written into the inbox
+    recovered: int = 0  # files found in place after a crash and committed
+    known: int = 0  # files already delivered earlier
+    outbound: int = 0  # documents faxd sent itself
+    foreign: int = 0  # documents for numbers that are not ours
+    unavailable: int = 0  # files the provider refused to hand out
+    deleted: int = 0  # documents deleted at the provider
+    tmp_removed: int = 0
+    error: str | None = None
+
+    def count(self, name: str) -> None:
+        """Add one to a counter; the workers of a cycle share the result."""
+        with _COUNT_LOCK:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+_COUNT_LOCK = threading.Lock()
+
+
+def normalise_number(number: str) -> str:
+    """ "+46 8-123 456" and "00468123456" compare equal to "+468123456"."""
+    text = number.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("+"):
+        return f"+{digits}"
+    if digits.startswith("00"):
+        return f"+{digits[2:]}"
+    return digits
+
+
+def _printable(text: str) -> str:
+    """Lone surrogates (undecodable bytes in a remote name) survive as visible escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _decodable(text: str) -> str:
+    """Lone surrogates (what undecodable bytes in a remote name become) as U+FFFD: names.py
+    encodes to UTF-8 and would fail on them."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _usable(name: str | None) -> bool:
+    return bool(name) and any(ch.isalnum() for ch in name or "")
+
+
+def original_name(listed: str | None, disposition: str | None, file_id: str) -> str:
+    """The listing's file name, else the download's Content-Disposition name, else the id."""
+    for candidate in (listed, disposition):
+        if _usable(candidate):
+            assert candidate is not None
+            return candidate
+    return file_id
+
+
+def sidecar_text(meta: dict[str, Any], name: str) -> str:
+    data = {
+        "id": meta["id"],
+        "file_id": meta["file_id"],
+        "file": name,
+        "original_name": _printable(meta["original_name"]),
+        "sender": _printable(meta["sender"]),
+        "recipient": _printable(meta["recipient"]),
+        "time": meta["time"],
+        "type": _printable(meta["type"]),
+        "status": _printable(meta["status"]),
+        "provider": meta["provider"],
+        "size": meta["size"],
+        "sha256": meta["sha256"],
+    }
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+class InboxPoller:
+    """Polls one provider's received documents into the inbox (and its routes)."""
+
+    def __init__(
+        self,
+        settings: InboxSettings,
+        source: InboxSource,
+        journal: Journal,
+        our_numbers: frozenset[str],
+        outbound_ids: Callable[[], frozenset[str]],
+        clock: Clock,
+        timezone: tzinfo,
+        *,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.ledger = InboxLedger(journal, source.name)
+        self.clock = clock
+        self.timezone = timezone
+        self.overlap = overlap
+        self.max_file_size = max_file_size
+        self.workers = max(1, workers)
+        self._outbound_ids = outbound_ids
+        self._numbers = frozenset(normalise_number(n) for n in our_numbers)
+        self._routes = {normalise_number(n): p for n, p in settings.routes.items()}
+        self._folders: dict[Path, InboxFolder] = {}
+        self._folders_lock = threading.Lock()
+        self._recovered = False
+        self._warned_no_numbers = False
+        self._lock = threading.Lock()  # poll_once from the thread and `faxd send --wait`
+        self._last_poll: datetime | None = None
+        self._last_success: datetime | None = None
+        self._last_error: str | None = None
+        self._retry_after: float | None = None
+        self._stop: threading.Event | None = None
+
+    # -- the service -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll every `poll_interval` until `stop` is set. Never dies of a failed cycle."""
+        log.info("inbox poller started", provider=self.source.name, inbox=str(self.settings.path))
+        while not stop.is_set():
+            try:
+                self.poll_once(stop)
+            except Exception:  # a bug in one cycle must not end inbound for good
+                log.exception("inbox poll failed unexpectedly", provider=self.source.name)
+                self._last_error = "unexpected error in the inbox poller; see the log"
+            wait = self.settings.poll_interval
+            if self._retry_after is not None:
+                wait = max(wait, self._retry_after)
+            stop.wait(wait)
+        log.info("inbox poller stopped", provider=self.source.name)
+
+    def status(self) -> dict[str, Any]:
+        """For `faxd status`: last poll, files received today, the last error."""
+        midnight = self.clock.now().astimezone(self.timezone)
+        midnight = midnight.replace(hour=0, minute=0, second=0, microsecond=0)
+        watermark = self.ledger.watermark()
+        return {
+            "provider": self.source.name,
+            "inbox": str(self.settings.path),
+            "last_poll": self._last_poll.isoformat() if self._last_poll else None,
+            "last_success": self._last_success.isoformat() if self._last_success else None,
+            "received_today": self.ledger.delivered_since(midnight.timestamp()),
+            "watermark": watermark.isoformat() if watermark else None,
+            "pending_deletes": len(self.ledger.pending_deletes()),
+            "last_error": self._last_error,
+        }
+
+    def poll_once(self, stop: threading.Event | None = None) -> PollResult:
+        """One cycle. Provider and disk errors end the cycle early and are logged and
+        returned in `error`; the next cycle continues where this one got to. Once `stop`
+        is set no further download starts (those in flight finish)."""
+        with self._lock:
+            self._stop = stop
+            result = PollResult()
+            self._last_poll = self.clock.now()
+            self._retry_after = None
+            try:
+                self._cycle(result)
+            except AuthError as exc:
+                result.error = str(exc)
+                log.error(
+                    "inbox poll refused: the provider does not accept faxd's credentials; "
+                    "no document is received until the API key is fixed",
+                    provider=self.source.name,
+                    error=str(exc),
+                )
+            except TransientError as exc:
+                result.error = str(exc)
+                self._retry_after = exc.retry_after
+                log.warning("inbox poll interrupted", provider=self.source.name, error=str(exc))
+            except (FaxdError, OSError) as exc:
+                result.error = str(exc)
+                log.error("inbox poll failed", provider=self.source.name, error=str(exc))
+            self._last_error = result.error
+            if result.error is None:
+                self._last_success = self._last_poll
+            return result
+
+    # -- one cycle ---------------------------------------------------------------------
+
+    def _cycle(self, result: PollResult) -> None:
+        if not self._recovered:
+            self._recover(result)
+            self._recovered = True
+        self._flush_deletes(result)
+        for folder in self._folders.values():
+            folder.forget_names()
+        outbound = self._outbound_ids()
+        if not self._numbers and not self._warned_no_numbers:
+            log.warning(
+                "no numbers of ours are configured: every received document faxd did not "
+                "send itself goes into the inbox; list them under inbox.numbers or routes",
+                provider=self.source.name,
+            )
+            self._warned_no_numbers = True
+        previous = self.ledger.watermark()
+        window = poll_window(
+            previous, self.clock.now(), timedelta(seconds=self.settings.lookback), self.overlap
+        )
+        seen: set[str] = set()
+        complete = True  # every leaf so far fully delivered: the watermark may follow
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="faxd-inbox") as pool:
+            for leaf in walk(window, self._list, self.source.page_limit):
+                if self._stopping():
+                    return
+                result.windows += 1
+                if leaf.truncated:
+                    result.truncated_windows += 1
+                    log.warning(
+                        "a one-second window holds a full page of documents; some may be missed",
+                        provider=self.source.name,
+                        start=leaf.window.start.isoformat(),
+                        count=len(leaf.items),
+                    )
+                # A split's shared boundary (or a provider's hiccup) lists a document twice.
+                fresh: list[ReceivedDocument] = []
+                for doc in leaf.items:
+                    if doc.remote_id not in seen:
+                        seen.add(doc.remote_id)
+                        fresh.append(doc)
+                result.listed += len(fresh)
+                if not self._handle_all(pool, fresh, outbound, result):
+                    complete = False
+                if complete and (previous is None or leaf.window.end > previous):
+                    self.ledger.set_watermark(leaf.window.end)
+                    previous = leaf.window.end
+
+    def _handle_all(
+        self,
+        pool: ThreadPoolExecutor,
+        docs: list[ReceivedDocument],
+        outbound: frozenset[str],
+        result: PollResult,
+    ) -> bool:
+        """Deliver documents on the pool's workers; re-raise the first failure once every
+        started download has finished (none is left half-done in the inbox)."""
+        futures = [pool.submit(self._handle, doc, outbound, result) for doc in docs]
+        complete = True
+        failure: BaseException | None = None
+        for future in futures:
+            try:
+                complete = future.result() and complete
+            except BaseException as exc:  # a crash in a worker: re-raised after the others
+                if failure is None:
+                    failure = exc
+                    for other in futures:
+                        other.cancel()
+        if failure is not None:
+            raise failure
+        return complete
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _list(self, window: Window) -> list[ReceivedDocument]:
+        return self.source.list_received(window.start, window.end)
+
+    def _is_ours_to_receive(
+        self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult
+    ) -> bool:
+        if doc.remote_id in outbound:
+            result.count("outbound")
+            return False
+        if self._numbers and normalise_number(doc.recipient) not in self._numbers:
+            result.count("foreign")
+            return False
+        return True
+
+    def _folder_for(self, recipient: str) -> InboxFolder:
+        return self._folder(self._routes.get(normalise_number(recipient), self.settings.path))
+
+    def _folder(self, path: Path) -> InboxFolder:
+        with self._folders_lock:
+            folder = self._folders.get(path)
+            if folder is None:
+                folder = self._folders[path] = InboxFolder(path)
+            return folder
+
+    def _handle(self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult) -> bool:
+        """Deliver a document's files. False: something is left for a later cycle."""
+        if not self._is_ours_to_receive(doc, outbound, result):
+            return True
+        done = True
+        for index, item in enumerate(doc.files):
+            row = self.ledger.row(doc.remote_id, item.file_id)
+            if row is not None and row.state in DONE_STATES:
+                result.count("known")
+                continue
+            if row is not None and self._finish_in_place(row, len(doc.files), result):
+                continue
+            if self._stopping():
+                return False
+            done = self._download(doc, index, item, result) and done
+        return done
+
+    # -- one file ----------------------------------------------------------------------
+
+    def _meta(self, doc: ReceivedDocument, item: ReceivedFile, original: str) -> dict[str, Any]:
+        return {
+            "id": doc.remote_id,
+            "file_id": item.file_id,
+            "original_name": original,
+            "sender": doc.sender,
+            "recipient": doc.recipient,
+            "time": doc.time.astimezone(self.timezone).isoformat(),
+            "type": doc.type,
+            "status": doc.status,
+            "provider": self.source.name,
+            "files": len(doc.files),
+        }
+
+    def _download(
+        self, doc: ReceivedDocument, index: int, item: ReceivedFile, result: PollResult
+    ) -> bool:
+        folder = self._folder_for(doc.recipient)
+        where = f"document {doc.remote_id} file {index + 1} ({item.file_id})"
+        try:
+            with folder.tmp_file(self.max_file_size) as sink:
+                try:
+                    disposition = self.source.fetch(item.file_id, cast(BinaryIO, sink))
+                except (ProviderError, OSError):
+                    # The provider may wrap what our own write raised: the sink kept it.
+                    if sink.error is not None:
+                        raise sink.error from None
+                    raise
+        except FileTooLargeError as exc:
+            return self._give_up(doc, item, where, exc.strerror or "too large", result)
+        except RejectedError as exc:
+            return self._missing(doc, item, where, exc, result)
+        except OSError as exc:
+            raise InboxWriteError(
+                f"Could not write {where} into {folder.path}: {exc.strerror or exc}.",
+                "Free space or fix the folder's permissions; faxd tries again on the next poll.",
+            ) from None
+        crash_point("inbound_after_tmp")
+        original = original_name(item.name, disposition, item.file_id)
+        meta = self._meta(doc, item, original) | {"size": sink.size, "sha256": sink.sha256}
+        local_time = doc.time.astimezone(self.timezone)
+        wanted = inbox_name(local_time, _decodable(doc.sender), _decodable(original))
+        try:
+            while True:
+                name = first_free(wanted, folder.is_taken)
+                self.ledger.plan(
+                    doc.remote_id,
+                    item.file_id,
+                    folder.path / name,
+                    sink.sha256,
+                    sink.size,
+                    meta,
+                    self.clock.time(),
+                )
+                if folder.publish(sink.path, name):
+                    break
+            crash_point("inbound_after_rename")
+            folder.write_sidecar(f"{name}{SIDECAR_SUFFIX}", sidecar_text(meta, name))
+        except OSError as exc:
+            sink.path.unlink(missing_ok=True)
+            raise InboxWriteError(
+                f"Could not put {where} into {folder.path}: {exc.strerror or exc}.",
+                "Free space or fix the folder's permissions; faxd tries again on the next poll.",
+            ) from None
+        crash_point("inbound_before_commit")
+        self._commit(doc.remote_id, item.file_id, len(doc.files), result)
+        result.count("delivered")
+        log.info(
+            "received document saved",
+            provider=self.source.name,
+            remote_id=doc.remote_id,
+            document=str(folder.path / name),
+            sender=doc.sender,
+            recipient=doc.recipient,
+        )
+        return True
+
+    def _missing(
+        self,
+        doc: ReceivedDocument,
+        item: ReceivedFile,
+        where: str,
+        exc: RejectedError,
+        result: PollResult,
+    ) -> bool:
+        row = self.ledger.row(doc.remote_id, item.file_id)
+        attempts = (row.attempts if row else 0) + 1
+        if attempts < MAX_MISSING_ATTEMPTS:
+            log.warning(
+                "received file not available yet; trying again next poll",
+                provider=self.source.name,
+                remote_id=doc.remote_id,
+                file=where,
+                error=str(exc),
+            )
+            meta = self._meta(doc, item, original_name(item.name, None, item.file_id))
+            self.ledger.note_attempt(doc.remote_id, item.file_id, str(exc), meta, self.clock.time())
+            return False
+        return self._give_up(doc, item, where, f"refused {attempts} times: {exc}", result)
+
+    def _give_up(
+        self,
+        doc: ReceivedDocument,
+        item: ReceivedFile,
+        where: str,
+        reason: str,
+        result: PollResult,
+    ) -> bool:
+        meta = self._meta(doc, item, original_name(item.name, None, item.file_id))
+        self.ledger.mark_unavailable(doc.remote_id, item.file_id, reason, meta, self.clock.time())
+        result.count("unavailable")
+        log.error(
+            f"Received {where} cannot be downloaded ({reason}); it is not in the inbox. "
+            "Ask the sender to send it again.",
+            provider=self.source.name,
+            remote_id=doc.remote_id,
+        )
+        return True
+
+    def _finish_in_place(self, row: InboundRow, files: int, result: PollResult) -> bool:
+        """A crash hit between renaming a file into place and committing it: if the planned file is
+        there with the recorded bytes, finish its bookkeeping instead of downloading again."""
+        if row.path is None or row.sha256 is None:
+            return False
+        try:
+            if not row.path.is_file() or file_sha256(row.path) != row.sha256:
+                return False
+        except OSError:
+            return False
+        folder = self._folder(row.path.parent)
+        try:
+            folder.write_sidecar(
+                f"{row.path.name}{SIDECAR_SUFFIX}", sidecar_text(row.meta, row.path.name)
+            )
+        except OSError as exc:
+            raise InboxWriteError(
+                f"Could not write the sidecar of {row.path}: {exc.strerror or exc}.",
+                "Free space or fix the folder's permissions; faxd tries again on the next poll.",
+            ) from None
+        self._commit(row.remote_id, row.file_id, files, result)
+        result.count("recovered")
+        log.info(
+            "received document found in place after a restart",
+            provider=self.source.name,
+            remote_id=row.remote_id,
+            document=str(row.path),
+        )
+        return True
+
+    def _commit(self, remote_id: str, file_id: str, files: int, result: PollResult) -> None:
+        queued = self.ledger.deliver(
+            remote_id,
+            file_id,
+            self.clock.time(),
+            files_in_document=files,
+            queue_delete=self.settings.delete_after_download,
+        )
+        if queued:
+            self._delete(remote_id, result)
+
+    # -- start-up and remote deletion --------------------------------------------------
+
+    def _recover(self, result: PollResult) -> None:
+        paths = {self.settings.path, *self.settings.routes.values()}
+        for path in paths:
+            folder = self._folder(path)
+            try:
+                folder.ensure()
+                removed = folder.clean_tmp()
+            except OSError as exc:
+                raise InboxWriteError(
+                    f"Could not prepare the inbox folder {path}: {exc.strerror or exc}.",
+                    "Create it and let the faxd user write to it; faxd tries again on the next "
+                    "poll.",
+                ) from None
+            if removed:
+                log.info("removed unfinished downloads", folder=str(folder.tmp), count=removed)
+            result.tmp_removed += removed
+        for row in self.ledger.interrupted():
+            self._finish_in_place(row, int(row.meta.get("files", 1)), result)
+
+    def _flush_deletes(self, result: PollResult) -> None:
+        for remote_id in self.ledger.pending_deletes():
+            self._delete(remote_id, result)
+
+    def _delete(self, remote_id: str, result: PollResult) -> None:
+        crash_point("inbound_before_delete")
+        try:
+            self.source.delete(remote_id)
+        except RejectedError as exc:
+            # Gone already (404) or refused for good: asking again will not change it.
+            log.warning(
+                "provider refused to delete a received document; it stays at the provider",
+                provider=self.source.name,
+                remote_id=remote_id,
+                error=str(exc),
+            )
+        except TransientError as exc:
+            log.warning(
+                "could not delete a received document at the provider; trying again next poll",
+                provider=self.source.name,
+                remote_id=remote_id,
+                error=str(exc),
+            )
+            return
+        self.ledger.delete_done(remote_id, self.clock.time())
+        result.count("deleted")

@@ -1,0 +1,1 @@
+"""Outbound: spool folders watched, documents taken in, sent, tracked and filed."""

@@ -1,0 +1,622 @@
+"""The outbound engine: uploads, outcome lookups, status tracking and filing.
+
+A dispatcher thread picks transmissions whose time has come from the journal and hands
+them to a bounded pool per provider (uploads) and a small one (queries). Every state is
+committed before the effect it allows: SUBMITTING before the upload leaves, the
+provider's id the moment it answers."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from faxd.clock import Clock
+from faxd.core.dft import should_check_dft, use_dft
+from faxd.core.retry import RetryPolicy, next_attempt_at, outcome_lookup_delay, status_poll_delay
+from faxd.crash_points import crash_point
+from faxd.errors import (
+    AuthError,
+    FaxdError,
+    OutcomeUnknownError,
+    ProviderError,
+    TransientError,
+)
+from faxd.model import Accepted, JobState, Method, OutgoingFile, RemoteStatus, Submission, TxState
+from faxd.outbound.archive import Archiver
+from faxd.providers.base import Sender
+from faxd.settings import RetarusOptions, Settings
+from faxd.store.journal import JobRow, Journal, TxRow, all_final
+
+log = structlog.get_logger("faxd.outbound.engine")
+
+UPLOAD_STATES = (TxState.READY, TxState.WAITING)
+QUERY_STATES = (TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
+AUTH_PAUSE = 300.0
+OUTCOME_LOOKUPS = 3  # lookups that find nothing before faxd concludes the upload was lost
+QUERY_WORKERS = 2
+SWEEP_INTERVAL = 600.0  # seconds between provider-wide result sweeps (Retarus reports)
+DELAY_WARNING = 4 * 3600.0  # a transmission retried this long gets one warning in the log
+QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
+
+
+@dataclass(frozen=True)
+class Pause:
+    until: float
+    reason: str
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        senders: Mapping[str, Sender],
+        archiver: Archiver,
+        clock: Clock,
+        *,
+        on_archived: Callable[[str], None] = lambda job_id: None,
+        retry: RetryPolicy | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._settings = settings
+        self._journal = journal
+        self._senders = dict(senders)
+        self._archiver = archiver
+        self._clock = clock
+        self._on_archived = on_archived
+        self._retry = retry or RetryPolicy()
+        self._rand = rand
+        self._wake = threading.Condition()
+        self._inflight: set[str] = set()
+        self._uploads: dict[str, int] = {}
+        self._queries: dict[str, int] = {}
+        self._pauses: dict[str, Pause] = {}
+        self._finish_lock = threading.Lock()
+        self._delay_warned: set[str] = set()
+        self._accepting = True
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._query_pool = ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="faxd-query")
+        self.heartbeat = clock.monotonic()
+        self._make_pools()
+
+    def _make_pools(self) -> None:
+        for name in self._senders:
+            if name not in self._pools:
+                self._pools[name] = ThreadPoolExecutor(
+                    self._settings.concurrency, thread_name_prefix=f"faxd-up-{name}"
+                )
+
+    # -- control -----------------------------------------------------------------------
+
+    def reconfigure(self, settings: Settings, senders: Mapping[str, Sender]) -> None:
+        with self._wake:
+            self._settings = settings
+            self._senders.update(senders)
+            # SIGHUP resumes paused providers (SPEC §5): new credentials get a try at once.
+            now = self._clock.time()
+            for provider, pause in self._pauses.items():
+                if pause.reason == "auth":
+                    self._journal.wake_waiting(provider, now)
+                self._journal.delete_value(f"pause:{provider}")
+            self._pauses.clear()
+            self._make_pools()
+            self._wake.notify_all()
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def paused(self) -> dict[str, Pause]:
+        now = self._clock.time()
+        return {k: v for k, v in self._pauses.items() if v.until > now}
+
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    def stop_accepting(self) -> None:
+        """SIGTERM: no new upload starts; what runs finishes or is parked for the next start."""
+        with self._wake:
+            self._accepting = False
+            self._wake.notify_all()
+
+    def shutdown(self, timeout: float) -> None:
+        self.stop_accepting()
+        for pool in [*self._pools.values(), self._query_pool]:
+            pool.shutdown(wait=False, cancel_futures=True)
+        # Real time, not the injected clock: this waits for threads, which a fake clock
+        # standing still must not turn into a hang.
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while self._inflight and time.monotonic() < deadline:
+                self._wake.wait(0.1)
+
+    # -- dispatching -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        last_sweep = self._clock.monotonic()
+        while not stop.is_set() and self._accepting:
+            self.heartbeat = self._clock.monotonic()
+            try:
+                self.dispatch()
+                if self.heartbeat - last_sweep >= SWEEP_INTERVAL:
+                    last_sweep = self.heartbeat
+                    self._start_sweeps()
+            except Exception:
+                log.exception("dispatcher error; continuing")
+            with self._wake:
+                self._wake.wait(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        nxt = self._journal.next_due_time((*UPLOAD_STATES, *QUERY_STATES))
+        if nxt is None:
+            return 1.0
+        return max(0.01, min(1.0, nxt - self._clock.time()))
+
+    def dispatch(self) -> None:
+        now = self._clock.time()
+        paused = self.paused()
+        # Ask the journal only for providers with a free slot, and only for as many rows as
+        # they have slots (in-flight rows included): with thousands of jobs queued, reading
+        # 1000 rows on every wake-up held the journal lock the intake needs to commit.
+        for provider in [p for p in list(self._senders) if p not in paused]:
+            for upload, states, slots, counter in (
+                (True, UPLOAD_STATES, self._settings.concurrency, self._uploads),
+                (False, QUERY_STATES, QUERY_WORKERS, self._queries),
+            ):
+                if counter.get(provider, 0) >= slots:
+                    continue
+                for tx, _ in self._journal.due_transmissions(states, now, slots, provider):
+                    if counter.get(provider, 0) >= slots:
+                        break
+                    if tx.key not in self._inflight:
+                        self._start(tx, provider, upload=upload)
+
+    def _start(self, tx: TxRow, provider: str, *, upload: bool) -> None:
+        if not self._accepting:
+            return
+        counter = self._uploads if upload else self._queries
+        with self._wake:
+            self._inflight.add(tx.key)
+            counter[provider] = counter.get(provider, 0) + 1
+        pool = self._pools[provider] if upload else self._query_pool
+        work = self._upload if upload else self._query
+        try:
+            pool.submit(self._guard, work, tx, provider, counter)
+        except RuntimeError:  # the pool is shutting down
+            self._done(tx, provider, counter)
+
+    def _guard(
+        self,
+        work: Callable[[TxRow, str], None],
+        tx: TxRow,
+        provider: str,
+        counter: dict[str, int],
+    ) -> None:
+        try:
+            work(tx, provider)
+        except Exception:
+            log.exception("unexpected error; the transmission will be tried again", job=tx.job_id)
+            self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + 60.0)
+        finally:
+            self._done(tx, provider, counter)
+
+    def _done(self, tx: TxRow, provider: str, counter: dict[str, int]) -> None:
+        with self._wake:
+            self._inflight.discard(tx.key)
+            counter[provider] = max(0, counter.get(provider, 0) - 1)
+            self._wake.notify_all()
+
+    # -- uploads -----------------------------------------------------------------------
+
+    def _submission(
+        self, job: JobRow, tx: TxRow, files: tuple[OutgoingFile, ...], dft: bool
+    ) -> Submission:
+        options: dict[str, Any] = {}
+        retarus = job.options.get("retarus")
+        if retarus:
+            options["retarus"] = RetarusOptions(**retarus)
+        return Submission(
+            key=tx.key,
+            job_id=job.id,
+            sender=job.sender or "",
+            recipient=tx.number,
+            files=files,
+            dft=dft,
+            reference=job.reference,
+            options=options,
+        )
+
+    @staticmethod
+    def _files(job: JobRow) -> tuple[OutgoingFile, ...]:
+        return tuple(
+            OutgoingFile(path=Path(f["path"]), name=f["name"], mime=f["mime"], size=f["size"])
+            for f in job.files
+        )
+
+    def _upload(self, tx: TxRow, provider: str) -> None:
+        current = self._journal.transmission(tx.job_id, tx.idx)
+        job = self._journal.job(tx.job_id)
+        if current is None or job is None or current.state not in UPLOAD_STATES:
+            return
+        tx = current
+        sender = self._senders[provider]
+        bound = log.bind(job=job.id, document=job.rel_path, recipient=tx.number, provider=provider)
+        files = self._files(job)
+        missing = [f.name for f in files if not f.path.is_file()]
+        if missing:
+            if not Path(job.folder).is_dir():
+                bound.warning("spool folder is missing; waiting for it to come back")
+                self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + 60)
+                return
+            self._fail(
+                job,
+                tx,
+                f"{', '.join(missing)} was removed from the spool folder before it was sent.",
+            )
+            return
+        try:
+            prepared = sender.prepare(files, self._workdir(job))
+            dft = self._decide_dft(sender, job, tx)
+        except FaxdError as exc:
+            self._handle_error(job, tx, sender, exc, counted=False)
+            return
+        submission = self._submission(job, tx, prepared, dft)
+        now = self._clock.time()
+        self._journal.update_tx(
+            tx.job_id,
+            tx.idx,
+            state=TxState.SUBMITTING,
+            attempts=tx.attempts + 1,
+            first_attempt_at=tx.first_attempt_at or now,
+            submit_started_at=now,
+            method=(Method.DFT if dft else Method.FAX),
+            updated_at=now,
+        )
+        crash_point("after_submitting_commit")
+        tx = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
+        bound.info("uploading", attempt=tx.attempts, state="submitting", dft=dft)
+        try:
+            accepted = sender.submit(submission)
+        except FaxdError as exc:
+            self._handle_error(job, tx, sender, exc, counted=True)
+            return
+        crash_point("after_accept_before_commit")
+        self._accepted(tx, accepted)
+        bound.info(
+            "accepted",
+            remote_id=accepted.remote_id,
+            method=accepted.method.value,
+            state="submitted",
+        )
+
+    def _workdir(self, job: JobRow) -> Path:
+        return self._settings.state_dir / "work" / job.id
+
+    def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow) -> bool:
+        if not should_check_dft(sender.supports_dft, job.dft):
+            return False
+        now = self._clock.time()
+        capable = self._journal.cached_dft(sender.name, tx.number, now - self._settings.dft_cache)
+        if capable is None:
+            capable = sender.check_dft(tx.number)
+            self._journal.store_dft(sender.name, tx.number, capable, now)
+        return use_dft(sender.supports_dft, job.dft, capable)
+
+    def _accepted(self, tx: TxRow, accepted: Accepted) -> None:
+        now = self._clock.time()
+        self._journal.update_tx(
+            tx.job_id,
+            tx.idx,
+            state=TxState.SUBMITTED,
+            remote_id=accepted.remote_id,
+            method=accepted.method,
+            submitted_at=now,
+            polls=0,
+            next_attempt_at=now + status_poll_delay(0),
+            error=None,
+            updated_at=now,
+        )
+
+    def _handle_error(
+        self, job: JobRow, tx: TxRow, sender: Sender, exc: FaxdError, *, counted: bool
+    ) -> None:
+        now = self._clock.time()
+        bound = log.bind(
+            job=job.id, document=job.rel_path, recipient=tx.number, provider=sender.name
+        )
+        if isinstance(exc, OutcomeUnknownError):
+            bound.warning(
+                "upload outcome unknown; asking the provider before any new upload", error=str(exc)
+            )
+            self._journal.update_tx(
+                tx.job_id,
+                tx.idx,
+                state=TxState.OUTCOME_UNKNOWN,
+                lookups=0,
+                next_attempt_at=now + outcome_lookup_delay(0),
+                error=str(exc),
+                updated_at=now,
+            )
+            return
+        if isinstance(exc, AuthError):
+            self._pause(sender.name, now + AUTH_PAUSE, "auth")
+            bound.error(
+                "provider refused our credentials; its queue is paused",
+                error=str(exc),
+                hint="check the API key / password file, then reload faxd (systemctl reload faxd)",
+            )
+            self._journal.update_tx(
+                tx.job_id,
+                tx.idx,
+                state=TxState.WAITING,
+                attempts=max(0, tx.attempts - 1) if counted else tx.attempts,
+                next_attempt_at=now + AUTH_PAUSE,
+                error=str(exc),
+                updated_at=now,
+            )
+            return
+        if isinstance(exc, TransientError):
+            policy = replace(
+                self._retry,
+                max_attempts=int(job.options.get("max_attempts", self._retry.max_attempts)),
+                give_up_after=float(job.options.get("give_up_after", self._retry.give_up_after)),
+            )
+            if exc.throttled:
+                pause = exc.retry_after if exc.retry_after is not None else policy.base_delay
+                self._pause(sender.name, now + min(pause, policy.retry_after_cap), "throttled")
+            # A failure before the upload (the DFT check) is an attempt too, or a check
+            # that keeps failing would be retried at the first backoff step for ever.
+            attempts = tx.attempts if counted else tx.attempts + 1
+            first = tx.first_attempt_at or now
+            at = next_attempt_at(policy, max(attempts, 1), first, now, exc.retry_after, self._rand)
+            if at is None:
+                self._journal.update_tx(tx.job_id, tx.idx, attempts=attempts)
+                self._fail(job, tx, f"gave up after {attempts} attempts: {exc}")
+                return
+            bound.warning(
+                "temporary failure; will retry", error=str(exc), retry_in=round(at - now, 1)
+            )
+            if now - first >= DELAY_WARNING and tx.key not in self._delay_warned:
+                self._delay_warned.add(tx.key)
+                bound.warning(
+                    "still not sent after hours of retrying",
+                    hours=round((now - first) / 3600, 1),
+                    gives_up_in_hours=round((first + policy.give_up_after - now) / 3600, 1),
+                )
+            self._journal.update_tx(
+                tx.job_id,
+                tx.idx,
+                state=TxState.WAITING,
+                attempts=attempts,
+                first_attempt_at=first,
+                next_attempt_at=at,
+                error=str(exc),
+                updated_at=now,
+            )
+            return
+        # RejectedError, PreflightError, AddressError: permanent.
+        self._fail(job, tx, str(exc))
+
+    def _pause(self, provider: str, until: float, reason: str) -> None:
+        with self._wake:
+            current = self._pauses.get(provider)
+            if current is None or current.until < until:
+                self._pauses[provider] = Pause(until, reason)
+        self._journal.set_value(f"pause:{provider}", f"{until}:{reason}")
+
+    def _fail(self, job: JobRow, tx: TxRow, error: str) -> None:
+        now = self._clock.time()
+        log.warning(
+            "transmission failed",
+            job=job.id,
+            document=job.rel_path,
+            recipient=tx.number,
+            error=error,
+            state="failed",
+        )
+        self._journal.update_tx(
+            tx.job_id, tx.idx, state=TxState.FAILED, error=error, updated_at=now
+        )
+        self.finish_if_done(job.id)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def _query(self, tx: TxRow, provider: str) -> None:
+        current = self._journal.transmission(tx.job_id, tx.idx)
+        job = self._journal.job(tx.job_id)
+        if current is None or job is None or current.state not in QUERY_STATES:
+            return
+        sender = self._senders[provider]
+        try:
+            if current.state == TxState.OUTCOME_UNKNOWN:
+                self._resolve_unknown(job, current, sender)
+            else:
+                self._track(job, current, sender)
+        except AuthError as exc:
+            self._pause(provider, self._clock.time() + AUTH_PAUSE, "auth")
+            log.error(
+                "provider refused our credentials; its queue is paused",
+                provider=provider,
+                error=str(exc),
+            )
+            self._journal.update_tx(
+                tx.job_id, tx.idx, next_attempt_at=self._clock.time() + AUTH_PAUSE
+            )
+        except ProviderError as exc:
+            delay = (
+                exc.retry_after
+                if isinstance(exc, TransientError) and exc.retry_after
+                else QUERY_RETRY
+            )
+            log.info("status query failed; asking again later", job=job.id, error=str(exc))
+            self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + delay)
+
+    def _resolve_unknown(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
+        now = self._clock.time()
+        submission = self._submission(job, tx, self._files(job), dft=tx.method == Method.DFT)
+        since = tx.submit_started_at or job.received_at
+        found = sender.find_submission(
+            submission,
+            datetime.fromtimestamp(since, UTC),
+            self._journal.remote_ids(sender.name),
+        )
+        bound = log.bind(
+            job=job.id, document=job.rel_path, recipient=tx.number, provider=sender.name
+        )
+        if found is not None:
+            bound.info("the lost upload had been accepted", remote_id=found.remote_id)
+            self._accepted(tx, found)
+            return
+        lookups = tx.lookups + 1
+        if lookups < OUTCOME_LOOKUPS:
+            self._journal.update_tx(
+                tx.job_id,
+                tx.idx,
+                lookups=lookups,
+                next_attempt_at=now + outcome_lookup_delay(lookups),
+                updated_at=now,
+            )
+            return
+        bound.warning("the provider has no trace of the lost upload; sending it again")
+        self._handle_error(
+            job,
+            tx,
+            sender,
+            TransientError(f"upload of {Path(job.path).name} was lost on the way"),
+            counted=True,
+        )
+
+    def _track(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
+        assert tx.remote_id is not None
+        now = self._clock.time()
+        status = sender.status(tx.remote_id)
+        if status.final:
+            self._record_final(job, tx, status)
+            return
+        timeout = float(job.options.get("status_timeout", 86400.0))
+        if tx.submitted_at is not None and now - tx.submitted_at > timeout:
+            hours = timeout / 3600
+            self._journal.update_tx(
+                tx.job_id,
+                tx.idx,
+                state=TxState.FAILED,
+                status=status.status,
+                error=(
+                    f"still '{status.status}' {hours:g} h after it was accepted (status_timeout); "
+                    "ask the provider whether it arrived before sending it again"
+                ),
+                updated_at=now,
+            )
+            self.finish_if_done(job.id)
+            return
+        self._journal.update_tx(
+            tx.job_id,
+            tx.idx,
+            status=status.status,
+            polls=tx.polls + 1,
+            next_attempt_at=now + status_poll_delay(tx.polls + 1),
+            updated_at=now,
+        )
+
+    def _record_final(self, job: JobRow, tx: TxRow, status: RemoteStatus) -> None:
+        now = self._clock.time()
+        state = TxState.DELIVERED if status.delivered else TxState.FAILED
+        error = (
+            None
+            if status.delivered
+            else (status.reason or f"the provider reported '{status.status}'")
+        )
+        self._journal.update_tx(
+            tx.job_id,
+            tx.idx,
+            state=state,
+            status=status.status,
+            method=status.method or tx.method,
+            error=error,
+            updated_at=now,
+        )
+        log.info(
+            "final status",
+            job=job.id,
+            document=job.rel_path,
+            recipient=tx.number,
+            remote_id=tx.remote_id,
+            status=status.status,
+            state=state.value,
+        )
+        self.finish_if_done(job.id)
+
+    def _start_sweeps(self) -> None:
+        for name, sender in self._senders.items():
+            if hasattr(sender, "sweep") and name not in self.paused():
+                try:
+                    self._query_pool.submit(self._sweep, name, sender)
+                except RuntimeError:
+                    return
+
+    def _sweep(self, provider: str, sender: Sender) -> None:
+        """Catch results the per-transmission polling missed (a report listing)."""
+        try:
+            finished: list[tuple[str, RemoteStatus]] = sender.sweep()  # type: ignore[attr-defined]
+        except FaxdError as exc:
+            log.info("result sweep failed; trying again later", provider=provider, error=str(exc))
+            return
+        for reference, status in finished:
+            job_id, _, idx = reference.rpartition("-")
+            tx = self._journal.transmission(job_id, int(idx)) if idx.isdigit() else None
+            job = self._journal.job(job_id) if tx is not None else None
+            if tx is None or job is None or job.provider != provider:
+                continue  # not one of ours
+            if job.archived_at is not None:
+                # Recorded and filed, but the report outlived a crash: forget it now.
+                self._cleanup(sender, [status.remote_id])
+                continue
+            if tx.state not in QUERY_STATES or tx.key in self._inflight:
+                continue
+            log.info("result found by the sweep", job=job_id, remote_id=status.remote_id)
+            if tx.state == TxState.OUTCOME_UNKNOWN:
+                self._accepted(tx, Accepted(status.remote_id, Method.FAX))
+                tx = self._journal.transmission(job_id, tx.idx) or tx
+            self._record_final(job, tx, status)
+
+    # -- finishing ---------------------------------------------------------------------
+
+    def finish_if_done(self, job_id: str) -> None:
+        with self._finish_lock:
+            job = self._journal.job(job_id)
+            if job is None or job.archived_at is not None:
+                return
+            txs = self._journal.transmissions(job_id)
+            if not all_final(txs):
+                return
+            if job.state not in (JobState.DELIVERED, JobState.FAILED):
+                result = (
+                    JobState.DELIVERED
+                    if txs and all(t.state == TxState.DELIVERED for t in txs)
+                    else JobState.FAILED
+                )
+                self._journal.set_job_state(job_id, result, finished_at=self._clock.time())
+                job = self._journal.job(job_id)
+                assert job is not None
+            self._archiver.archive(job)
+        self._on_archived(job_id)
+        sender = self._senders.get(job.provider)
+        if sender is not None:
+            self._cleanup(sender, [tx.remote_id for tx in txs if tx.remote_id])
+
+    @staticmethod
+    def _cleanup(sender: Sender, remote_ids: list[str]) -> None:
+        for remote_id in remote_ids:
+            try:
+                sender.cleanup(remote_id)
+            except FaxdError as exc:
+                log.info("could not clean up at the provider", remote_id=remote_id, error=str(exc))

@@ -1,0 +1,154 @@
+"""Watch spool folders with watchdog and put candidate paths on a queue — nothing else
+happens in the watcher's threads, so a slow decision can never stall inotify.
+
+inotify where the kernel gives it; polling where it does not (network file systems,
+where inotify sees nothing), when asked (`watch: poll`), or when inotify runs out of
+watches."""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from faxd.settings import WatchMode
+
+log = structlog.get_logger("faxd.outbound.watcher")
+
+NETWORK_FS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "davfs", "sshfs"}
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    root: Path  # the spool folder the path belongs to
+    path: Path
+    kind: Literal["file", "dir"]
+
+
+def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
+    """The type of the file system holding path, from /proc/self/mountinfo."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    target = os.path.realpath(path)
+    best = ""
+    best_type: str | None = None
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        mount_point = fields[4].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best = mount_point
+            best_type = right.split()[0]
+    return best_type
+
+
+def choose_mode(path: Path, wanted: WatchMode, mountinfo: str | None = None) -> str:
+    if wanted != "auto":
+        return wanted
+    fstype = filesystem_type(path, mountinfo) or ""
+    if fstype in NETWORK_FS or fstype.startswith("fuse"):
+        return "poll"
+    return "inotify"
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, root: Path, out: queue.SimpleQueue[Change]) -> None:
+        self._root = root
+        self._out = out
+
+    def _put(self, raw: bytes | str, kind: Literal["file", "dir"]) -> None:
+        self._out.put(Change(self._root, Path(os.fsdecode(raw)), kind))
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if isinstance(event, DirCreatedEvent):
+            self._put(event.src_path, "dir")
+        elif isinstance(event, DirMovedEvent):
+            self._put(event.dest_path, "dir")
+        elif isinstance(event, FileMovedEvent):
+            self._put(event.dest_path, "file")
+        elif isinstance(
+            event, FileCreatedEvent | FileModifiedEvent | FileClosedEvent | FileAttribEvent
+        ):
+            self._put(event.src_path, "file")
+
+
+class FolderWatcher:
+    """One observer for one spool folder, recursive."""
+
+    def __init__(
+        self,
+        root: Path,
+        wanted: WatchMode,
+        out: queue.SimpleQueue[Change],
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.root = root
+        self.wanted = wanted
+        self.mode = choose_mode(root, wanted)
+        self._out = out
+        self._poll_interval = poll_interval
+        self._observer: Any = None
+
+    def start(self) -> str:
+        try:
+            self._start(self.mode)
+        except OSError as exc:
+            if self.mode != "inotify" or exc.errno not in (errno.ENOSPC, errno.EMFILE):
+                raise
+            log.error(
+                "inotify limit reached; watching this folder by polling instead",
+                folder=str(self.root),
+                hint="raise fs.inotify.max_user_watches / fs.inotify.max_user_instances "
+                "with sysctl (e.g. sysctl -w fs.inotify.max_user_watches=524288)",
+            )
+            self.mode = "poll"
+            self._start("poll")
+        return self.mode
+
+    def _start(self, mode: str) -> None:
+        observer: Any
+        observer = PollingObserver(timeout=self._poll_interval) if mode == "poll" else Observer()
+        observer.daemon = True
+        observer.schedule(_Handler(self.root, self._out), str(self.root), recursive=True)
+        observer.start()
+        self._observer = observer
+
+    def alive(self) -> bool:
+        """The observer and its emitters run: watchdog stops an emitter (not the observer)
+        when the watched folder vanishes or the emitter fails."""
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        return all(emitter.is_alive() for emitter in observer.emitters)
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None

@@ -1,0 +1,1 @@
+"""Print-to-fax input: print files examined, PostScript converted, PDF text read."""

@@ -1,0 +1,1 @@
+"""The service: daemon wiring, signals, and the one-shot commands of the CLI."""

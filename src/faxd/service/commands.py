@@ -1,0 +1,346 @@
+"""The one-shot commands: status, explain, retry, send. Each returns an exit code and
+prints what an admin needs; errors are raised as FaxdError for `cli.main` to word."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from faxd.clock import SystemClock
+from faxd.core.addressing import parse_number, parse_recipients
+from faxd.core.readiness import Snapshot, Track
+from faxd.errors import AlreadyRunningError, FaxdError, UsageError
+from faxd.host import fsops
+from faxd.host.lock import InstanceLock
+from faxd.model import JobState, TxState
+from faxd.outbound.archive import Archiver
+from faxd.outbound.engine import Engine
+from faxd.outbound.intake import Intake, new_job_id
+from faxd.printing.print_input import discard_work
+from faxd.service.daemon import JOURNAL_NAME, build_senders, open_journal
+from faxd.settings import FolderSettings, Settings
+from faxd.store.journal import JobRow, Journal, encode_path
+
+RECENT = 15
+
+
+def _readonly_journal(settings: Settings) -> Journal | None:
+    path = settings.state_dir / JOURNAL_NAME
+    if not path.exists():
+        return None
+    return Journal(path, readonly=True)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def status(settings: Settings) -> int:
+    journal = _readonly_journal(settings)
+    if journal is None:
+        print(f"No journal in {settings.state_dir} yet: faxd has not run with this configuration.")
+        return 0
+    try:
+        active = journal.jobs("archived_at IS NULL", limit=500)
+        finished = journal.jobs("archived_at IS NOT NULL", limit=RECENT)
+        counts = journal.counts()
+        pauses = journal.query("SELECT key, value FROM kv WHERE key LIKE 'pause:%'")
+        inbox = journal.query("SELECT key, value FROM kv WHERE key LIKE 'inbox:%'")
+    finally:
+        journal.close()
+    queued = counts.get("ready", 0) + counts.get("waiting", 0)
+    in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
+    print(f"{queued} queued, {in_flight} in flight")
+    now = time.time()
+    for row in pauses:
+        until, _, reason = str(row["value"]).partition(":")
+        if float(until) > now:
+            print(f"provider {str(row['key'])[6:]} paused ({reason}) until {_when(float(until))}")
+    for row in inbox:
+        print(_inbox_line(json.loads(str(row["value"]))))
+    header = ("JOB", "DOCUMENT", "STATE", "RECIPIENTS", "SINCE")
+    if active:
+        print("\nIn progress:")
+        print(_table([header, *[_job_line(settings, j) for j in active]]))
+    if finished:
+        print("\nRecently finished:")
+        print(_table([header, *[_job_line(settings, j) for j in finished]]))
+    if not active and not finished:
+        print("Nothing sent yet.")
+    return 0
+
+
+def _inbox_line(state: dict[str, object]) -> str:
+    last = state.get("last_poll") or "never"
+    today = state.get("received_today", 0)
+    line = f"inbox {state.get('inbox')}: last poll {last}, {today} received today"
+    if state.get("last_error"):
+        line += f"; last error: {state['last_error']}"
+    return line
+
+
+def _job_line(settings: Settings, job: JobRow) -> tuple[str, str, str, str, str]:
+    journal = _readonly_journal(settings)
+    assert journal is not None
+    try:
+        txs = journal.transmissions(job.id)
+    finally:
+        journal.close()
+    recipients = ", ".join(f"{t.number} {t.status or t.state.value}" for t in txs) or "-"
+    return (job.id, job.rel_path, job.state.value, recipients, _when(job.received_at))
+
+
+def _folder_for(settings: Settings, path: Path) -> FolderSettings:
+    for folder in settings.folders:
+        if path.is_relative_to(folder.path):
+            return folder
+    raise UsageError(
+        f"{path} is not inside a configured spool folder.",
+        "Give a file below one of: " + ", ".join(str(f.path) for f in settings.folders),
+    )
+
+
+_RULES = {
+    "sidecar": "sidecar",
+    "subfolder": "recipient subfolder",
+    "name": "file-name pattern (name_pattern)",
+    "pjl": "PJL directives in the print job",
+    "embedded": "embedded code in the document (embedded_code)",
+    "folder": "the folder's to:",
+}
+
+
+def explain(settings: Settings, file: Path) -> int:
+    path = file.resolve()
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{file} does not exist.")
+    folder = _folder_for(settings, path)
+    senders = build_senders(settings)
+    scratch = Journal(Path(":memory:"))
+    clock = SystemClock()
+    intake = Intake(settings, scratch, senders, Archiver(scratch, clock), clock, lambda: None)
+    st = path.lstat()
+    track = Track(Snapshot(st.st_size, st.st_mtime, st.st_ino), st.st_mtime, st.st_mtime)
+    decision = intake.decide(folder, path, track.first_seen)
+    job = decision.job
+    discard_work(job.files, settings.state_dir / "work")  # explain leaves nothing behind
+    sender = senders.get(job.provider)
+    print(f"file:       {path}")
+    print(f"folder:     {folder.path}")
+    print(f"rule:       {_RULES.get(job.rule or '', job.rule or '-')}")
+    if job.files and job.files[0]["name"] != path.name:
+        print(f"sent as:    {job.files[0]['name']} (converted or cleaned for sending)")
+    print(f"recipients: {', '.join(job.numbers) if job.numbers else '-'}")
+    print(f"sender:     {job.sender or '-'}")
+    print(f"provider:   {job.provider}")
+    if sender is not None and sender.supports_dft and job.dft:
+        print("method:     Direct File Transfer where the recipient supports it, else fax")
+    else:
+        print("method:     fax")
+    if job.attachments:
+        print(f"attached:   {', '.join(Path(a).name for a in job.attachments)}")
+    if decision.problems:
+        print("refused:")
+        for problem in decision.problems:
+            print(f"  - {problem}")
+        return 1
+    print("refused:    nothing; it would be sent")
+    return 0
+
+
+def retry(settings: Settings, target: str) -> int:
+    journal = open_journal(settings)
+    try:
+        job = journal.job(target)
+        if job is None:
+            resolved = str(Path(target).resolve())
+            rows = journal.jobs("archived_path = ?", (encode_path(resolved),), limit=1)
+            job = rows[0] if rows else None
+        if job is None:
+            raise UsageError(
+                f"no finished job matches {target!r}.",
+                "Give a job id from 'faxd status' or the path of a document in failed/.",
+            )
+        if job.state != JobState.FAILED or job.archive_plan is None:
+            raise UsageError(f"job {job.id} did not fail; only failed documents are sent again.")
+        if Path(job.folder).is_relative_to(settings.state_dir / "outbox"):
+            raise UsageError(
+                f"job {job.id} came from 'faxd send', not from a spool folder.",
+                f"Send it again with: faxd send {job.archived_path} --to …",
+            )
+        moved = _move_back(job)
+    finally:
+        journal.close()
+    for src, dst in moved:
+        print(f"{src} -> {dst}")
+    print("faxd picks it up from the spool folder and sends it again.")
+    return 0
+
+
+def _move_back(job: JobRow) -> list[tuple[Path, Path]]:
+    """Put a failed job's files back where they were found, under free names."""
+    assert job.archive_plan is not None
+    moved: list[tuple[Path, Path]] = []
+    sidecar_target: Path | None = None
+    for original, archived in job.archive_plan.items():
+        src = Path(archived)
+        if original.startswith("\x00") or not src.exists():
+            continue
+        dst = Path(original)
+        if original == job.sidecar and moved:
+            # The sidecar must keep naming the document, wherever the document landed.
+            doc_dst = moved[0][1]
+            dst = doc_dst.with_name(doc_dst.name + Path(original).suffix)
+            sidecar_target = dst
+        final = fsops.move_unique(src, dst.parent, dst.name)
+        moved.append((src, final))
+    if sidecar_target is not None and not sidecar_target.exists():
+        raise FaxdError(f"could not put the sidecar of job {job.id} back beside its document.")
+    return moved
+
+
+def send(
+    settings: Settings,
+    *,
+    files: Sequence[Path],
+    to: Sequence[str],
+    sender: str | None,
+    dft: bool,
+    provider: str | None,
+    reference: str | None,
+    wait: bool,
+) -> int:
+    template = _template_folder(settings)
+    numbers = parse_recipients(list(to), template.region, settings.contacts)
+    from_number = parse_number(sender, template.region, settings.contacts) if sender else None
+    for file in files:
+        if not file.is_file():
+            raise UsageError(f"{file} is not a readable file.")
+    job_id = new_job_id(time.time())
+    outbox = settings.state_dir / "outbox" / job_id
+    outbox.mkdir(parents=True)
+    copies = [_copy_in(file, outbox) for file in files]
+    folder = replace(
+        template,
+        path=outbox,
+        to=numbers,
+        provider=provider or settings.default_provider,
+        sender=from_number or template.sender,
+        dft="prefer" if dft else "never",
+        sidecar_wait=0.0,
+    )
+    if len(copies) > 1:
+        sidecar = outbox / f"{copies[0].name}.yaml"
+        sidecar.write_text(
+            "to: [" + ", ".join(f'"{n}"' for n in numbers) + "]\n"
+            "attach: [" + ", ".join(f'"{c.name}"' for c in copies[1:]) + "]\n",
+            encoding="utf-8",
+        )
+    journal = open_journal(settings)
+    try:
+        return _send_now(settings, journal, folder, copies[0], job_id, reference, wait)
+    finally:
+        journal.close()
+
+
+def _copy_in(file: Path, outbox: Path) -> Path:
+    dst = outbox / file.name
+    shutil.copyfile(file, dst)
+    with dst.open("rb") as handle:
+        os.fsync(handle.fileno())
+    return dst
+
+
+def _template_folder(settings: Settings) -> FolderSettings:
+    if settings.folders:
+        return settings.folders[0]
+    raise UsageError(
+        "faxd send needs at least one folder in the configuration.",
+        "Its sent_dir and failed_dir are where sent documents are filed.",
+    )
+
+
+def _send_now(
+    settings: Settings,
+    journal: Journal,
+    folder: FolderSettings,
+    document: Path,
+    job_id: str,
+    reference: str | None,
+    wait: bool,
+) -> int:
+    clock = SystemClock()
+    senders = build_senders(settings)
+    archiver = Archiver(journal, clock, work_root=settings.state_dir / "work")
+    engine = Engine(settings, journal, senders, archiver, clock)
+    intake = Intake(
+        replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
+    )
+    st = document.stat()
+    decision = intake.decide(folder, document, st.st_mtime)
+    job = replace(decision.job, id=job_id, reference=reference)
+    if decision.problems:
+        job = replace(job, error=" ".join(decision.problems))
+    journal.create_job(job)
+    stored = journal.job(job_id)
+    assert stored is not None
+    if job.error:
+        archiver.archive(stored)
+        print(f"faxd: {job.error}", file=sys.stderr)
+        return 1
+    lock = InstanceLock(settings.state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunningError:
+        print(f"job {job_id} queued; the running faxd sends it.")
+        return _follow(journal, job_id, wait)
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        return _follow(journal, job_id, wait)
+    finally:
+        stop.set()
+        engine.shutdown(10.0)
+        lock.release()
+
+
+def _follow(journal: Journal, job_id: str, wait: bool) -> int:
+    last = ""
+    while True:
+        job = journal.job(job_id)
+        txs = journal.transmissions(job_id)
+        assert job is not None
+        line = ", ".join(f"{t.number}: {t.status or t.state.value}" for t in txs)
+        if line != last:
+            print(f"{job_id}: {line}")
+            last = line
+        if job.archived_at is not None:
+            print(f"filed: {job.archived_path}")
+            return 0 if job.state == JobState.DELIVERED else 1
+        if not wait and all(
+            t.state
+            not in (TxState.READY, TxState.WAITING, TxState.SUBMITTING, TxState.OUTCOME_UNKNOWN)
+            for t in txs
+        ):
+            print("accepted; run with --wait to follow it to its final status.")
+            return 0
+        time.sleep(0.5)

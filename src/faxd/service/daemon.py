@@ -1,0 +1,419 @@
+"""The daemon: wires adapters to decisions, runs the threads, answers signals.
+
+Start-up order matters (ARCHITECTURE): lock, journal, reconcile what a crash left
+behind, start the watchers, scan the folders and take what the scan found — and only
+then tell systemd READY."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from faxd import config
+from faxd.clock import Clock, SystemClock
+from faxd.errors import ConfigError
+from faxd.host.lock import InstanceLock
+from faxd.host.logs import register_secret
+from faxd.host.sd_notify import Notifier, format_status
+from faxd.outbound.archive import Archiver
+from faxd.outbound.engine import Engine
+from faxd.outbound.intake import Intake
+from faxd.outbound.watcher import FolderWatcher
+from faxd.providers.base import InboxSource, Sender
+from faxd.settings import DocsProviderSettings, ProviderSettings, Settings
+from faxd.store.journal import Journal, all_final
+
+log = structlog.get_logger("faxd.service.daemon")
+
+JOURNAL_NAME = "journal.sqlite"
+STOP_TIMEOUT = 30.0
+STATUS_EVERY = 5.0
+STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
+STARTUP_TAKE_LIMIT = 60.0  # half of TimeoutStartSec in systemd/faxd.service
+FAULT_AFTER = 2.0  # FAXD_FAULT fires this long after READY, so tests see pings first
+
+
+def build_sender(settings: ProviderSettings, state_dir: Path) -> Sender:
+    if isinstance(settings, DocsProviderSettings):
+        from faxd.providers.docs import DocsProvider
+
+        register_secret(settings.api_key)
+        return DocsProvider(settings)
+    from faxd.providers.retarus import RetarusProvider
+
+    register_secret(settings.password)
+    return RetarusProvider(settings, workdir=state_dir / "retarus")
+
+
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    return {name: build_sender(p, settings.state_dir) for name, p in settings.providers.items()}
+
+
+def open_journal(settings: Settings) -> Journal:
+    return Journal(settings.state_dir / JOURNAL_NAME)
+
+
+@dataclass
+class _Flags:
+    stop: threading.Event = field(default_factory=threading.Event)
+    reload: threading.Event = field(default_factory=threading.Event)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        environ: Mapping[str, str],
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._config_path = config_path
+        self._environ = environ
+        self._clock = clock or SystemClock()
+        self._notifier = notifier or Notifier(environ)
+        self._flags = _Flags()
+        self._threads: dict[str, threading.Thread] = {}
+        self._watchers: dict[Path, FolderWatcher] = {}
+        self._poller: Any = None
+        self._inbox_status = ""
+        self._poller_stop = threading.Event()
+        self._ready_at: float | None = None
+        self._unhealthy: str | None = None
+        self._outages: set[Path] = set()  # folders whose watcher died because they vanished
+        self._fault = environ.get("FAXD_FAULT", "")
+        self._exit_code = 0
+
+    # -- start-up ----------------------------------------------------------------------
+
+    def _load(self) -> Settings:
+        settings = config.load(self._config_path, self._environ)
+        problems = config.check_environment(settings)
+        if problems:
+            raise ConfigError(str(self._config_path), problems)
+        return settings
+
+    def run(self) -> int:
+        settings = self._load()
+        self._settings = settings
+        lock = InstanceLock(settings.state_dir)
+        lock.acquire()
+        try:
+            return self._run_locked(settings)
+        finally:
+            lock.release()
+
+    def _run_locked(self, settings: Settings) -> int:
+        self._journal = open_journal(settings)
+        self._senders = build_senders(settings)
+        self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
+        self._engine = Engine(
+            settings,
+            self._journal,
+            self._senders,
+            self._archiver,
+            self._clock,
+            on_archived=self._archived,
+        )
+        self._intake = Intake(
+            settings, self._journal, self._senders, self._archiver, self._clock, self._engine.wake
+        )
+        self._install_signals()
+        self._reconcile()
+        # Watch first, then scan: a file written in between is seen by one or the other
+        # (twice is harmless, the intake tracks by path).
+        self._sync_watchers(settings)
+        for folder in settings.folders:
+            self._intake.scan(folder.path)
+        # The engine first: uploads start with the first job, not after the whole backlog.
+        self._start_thread("engine", self._engine.run)
+        self._take_startup_scan()
+        self._start_thread("intake", self._intake.run)
+        self._start_poller(settings)
+        self._notifier.ready(self._status_text())
+        self._ready_at = self._clock.monotonic()
+        log.info(
+            "faxd is running",
+            folders=[str(f.path) for f in settings.folders],
+            config=str(self._config_path),
+        )
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+        return self._exit_code
+
+    def _reconcile(self) -> None:
+        """Finish what a crash interrupted before anything new starts."""
+        now = self._clock.time()
+        unknown = self._journal.reset_interrupted(now)
+        if unknown:
+            log.warning(
+                "uploads interrupted by a stop; asking the provider before sending again",
+                count=unknown,
+            )
+        for job in self._journal.unarchived_final_jobs():
+            self._archiver.archive(job)
+            self._intake.release(job.id)
+        # A kill between a transmission's final status and its job's leaves a job whose
+        # every transmission is final but which nothing would ever look at again.
+        for job in self._journal.jobs("archived_at IS NULL", limit=1_000_000):
+            transmissions = self._journal.transmissions(job.id)
+            if transmissions and all_final(transmissions):
+                self._engine.finish_if_done(job.id)
+
+    def _take_startup_scan(self) -> None:
+        """Turn what the start-up scan found into tracked files and jobs before READY, so
+        READY's STATUS counts them. Bounded: a burst of new files must not delay READY
+        past systemd's start timeout; what is left the intake thread takes."""
+        deadline = self._clock.monotonic() + STARTUP_TAKE_LIMIT
+        while not self._intake.changes.empty() and self._clock.monotonic() < deadline:
+            self._intake.step(max_wait=0)
+
+    def _archived(self, job_id: str) -> None:
+        self._intake.release(job_id)
+
+    def _start_thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        def body() -> None:
+            try:
+                target(self._flags.stop)
+            except Exception:
+                log.exception("thread died", thread=name)
+
+        thread = threading.Thread(target=body, name=f"faxd-{name}", daemon=True)
+        thread.start()
+        self._threads[name] = thread
+
+    def _start_poller(self, settings: Settings) -> None:
+        inbox = settings.inbox
+        if inbox is None:
+            return
+        source = self._senders.get(inbox.provider)
+        if source is None or not hasattr(source, "list_received"):
+            log.error("the inbox provider cannot list received documents", provider=inbox.provider)
+            return
+        from faxd.inbound.poller import InboxPoller
+
+        provider = settings.providers[inbox.provider]
+        timezone = ZoneInfo(
+            provider.timezone if isinstance(provider, DocsProviderSettings) else "UTC"
+        )
+        journal = self._journal
+        self._poller = InboxPoller(
+            settings=inbox,
+            source=_as_inbox(source),
+            journal=journal,
+            our_numbers=settings.our_numbers(),
+            outbound_ids=lambda: journal.remote_ids(inbox.provider),
+            clock=self._clock,
+            timezone=timezone,
+        )
+        self._poller_stop = threading.Event()
+        poller = self._poller
+        stop = self._poller_stop
+
+        def body() -> None:
+            try:
+                poller.run(stop)
+            except Exception:
+                log.exception("inbox poller died")
+
+        thread = threading.Thread(target=body, name="faxd-poller", daemon=True)
+        thread.start()
+        self._threads["poller"] = thread
+
+    def _sync_watchers(self, settings: Settings) -> None:
+        wanted = {f.path: f for f in settings.folders}
+        for path in [p for p in self._watchers if p not in wanted]:
+            self._watchers.pop(path).stop()
+            log.info("folder released", folder=str(path))
+        for path, folder in wanted.items():
+            if path in self._watchers:
+                continue
+            watcher = FolderWatcher(path, folder.watch, self._intake.changes)
+            mode = watcher.start()
+            self._watchers[path] = watcher
+            log.info("watching folder", folder=str(path), mode=mode)
+
+    # -- running -----------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        def on_term(_sig: int, _frame: FrameType | None) -> None:
+            self._flags.stop.set()
+
+        def on_hup(_sig: int, _frame: FrameType | None) -> None:
+            self._flags.reload.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_term)
+            signal.signal(signal.SIGINT, on_term)
+            signal.signal(signal.SIGHUP, on_hup)
+            # Past a file-size limit (ulimit -f) a write should fail with EFBIG, which the
+            # inbox handles as a full disk, instead of killing the daemon.
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def request_stop(self) -> None:
+        self._flags.stop.set()
+
+    def _main_loop(self) -> None:
+        interval = self._notifier.watchdog_interval or 1.0
+        tick = min(0.5, interval)
+        last_status = 0.0
+        while not self._flags.stop.wait(tick):
+            if self._flags.reload.is_set():
+                self._flags.reload.clear()
+                self._reload()
+            self._inject_fault()
+            problem = self._health_problem()
+            if problem is None:
+                self._notifier.watchdog()
+            elif self._unhealthy is None:
+                self._unhealthy = problem
+                self._report_unhealthy(problem)
+                if self._notifier.watchdog_interval is None:
+                    # No watchdog will restart us: exit non-zero so a supervisor
+                    # (Restart=on-failure) does; the journal and the start-up scan make
+                    # the restart lossless.
+                    self._exit_code = 1
+                    return
+            now = self._clock.monotonic()
+            if now - last_status >= STATUS_EVERY:
+                last_status = now
+                self._notifier.status(self._status_text())
+                self._publish_inbox_status()
+
+    def _publish_inbox_status(self) -> None:
+        """`faxd status` runs in another process: leave the poller's state in the journal."""
+        if self._poller is None:
+            return
+        text = json.dumps(self._poller.status(), sort_keys=True)
+        if text != self._inbox_status:
+            self._inbox_status = text
+            self._journal.set_value("inbox:status", text)
+
+    def _report_unhealthy(self, problem: str) -> None:
+        log.error(
+            "faxd is not healthy and stops its watchdog pings, so systemd restarts it",
+            problem=problem,
+        )
+        self._notifier.status(self._status_text())
+
+    def _health_problem(self) -> str | None:
+        """What makes faxd useless while it still runs: a dead or stuck thread or watcher.
+
+        A crash is not repaired in place: systemd's watchdog restarts the whole process,
+        whose start-up reconciliation and scan pick up whatever was missed meanwhile. A
+        watcher whose folder vanished (a share unmounted) is an outage, not a crash: it is
+        restarted, and the folder scanned, once the folder is back."""
+        for name, thread in self._threads.items():
+            if not thread.is_alive():
+                return f"the {name} thread is not running"
+        for path, watcher in self._watchers.items():
+            if watcher.alive():
+                continue
+            if not path.is_dir():
+                if path not in self._outages:
+                    self._outages.add(path)
+                    log.warning(
+                        "spool folder vanished and its watcher with it; "
+                        "watching it again once it is back",
+                        folder=str(path),
+                    )
+                continue
+            if path not in self._outages:
+                return f"the watcher of {path} is not running"
+            self._outages.discard(path)
+            try:
+                watcher.stop()
+                watcher.start()
+            except OSError as exc:
+                return f"the watcher of {path} cannot be restarted ({exc.strerror})"
+            log.info("spool folder is back; watching it again", folder=str(path))
+            self._intake.scan(path)
+        silent = self._clock.monotonic() - self._engine.heartbeat
+        if silent >= STALL_LIMIT:
+            return f"the engine has not made progress for {silent:.0f} s"
+        return None
+
+    def _inject_fault(self) -> None:
+        """Test hook (FAXD_FAULT=kill_watcher): the watchers die behind the daemon's back,
+        as when an observer thread crashes, to prove the health check notices."""
+        if self._fault != "kill_watcher" or self._ready_at is None:
+            return
+        if self._clock.monotonic() - self._ready_at < FAULT_AFTER:
+            return
+        self._fault = ""
+        log.warning("FAXD_FAULT: stopping every folder watcher")
+        for watcher in self._watchers.values():
+            watcher.stop()
+
+    def _status_text(self) -> str:
+        counts = self._journal.counts()
+        queued = counts.get("ready", 0) + counts.get("waiting", 0) + self._intake.pending()
+        in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
+        local = datetime.fromtimestamp(self._clock.time()).astimezone()
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        failed_today = len(
+            self._journal.query(
+                "SELECT id FROM jobs WHERE state = 'failed' AND finished_at >= ?", (start,)
+            )
+        )
+        paused = [f"{name} ({p.reason})" for name, p in self._engine.paused().items()]
+        text = format_status(queued, in_flight, failed_today, paused)
+        if self._unhealthy is not None:
+            # Kept at the front of every later STATUS=, so `systemctl status` shows it.
+            text = f"not healthy: {self._unhealthy}; waiting to be restarted; {text}"
+        return text
+
+    def _reload(self) -> None:
+        self._notifier.reloading()
+        try:
+            settings = self._load()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("new configuration refused; the old one stays", problem=str(problem))
+            self._notifier.ready(self._status_text())
+            return
+        senders = build_senders(settings)
+        self._senders.update(senders)
+        self._intake.configure(settings)
+        self._engine.reconfigure(settings, senders)
+        self._sync_watchers(settings)
+        for folder in settings.folders:
+            self._intake.scan(folder.path)
+        if self._poller is not None:
+            self._poller_stop.set()
+            self._threads.pop("poller").join(timeout=10)
+            self._poller = None
+        self._start_poller(settings)
+        self._settings = settings
+        log.info("configuration reloaded", folders=[str(f.path) for f in settings.folders])
+        self._notifier.ready(self._status_text())
+
+    def _shutdown(self) -> None:
+        self._notifier.stopping()
+        log.info("stopping: no new uploads; waiting for those in flight")
+        for watcher in self._watchers.values():
+            watcher.stop()
+        self._poller_stop.set()
+        self._engine.shutdown(STOP_TIMEOUT)
+        for thread in self._threads.values():
+            thread.join(timeout=5)
+        for sender in self._senders.values():
+            sender.close()
+        self._journal.close()
+        log.info("stopped")
+
+
+def _as_inbox(source: Sender) -> InboxSource:
+    return source  # type: ignore[return-value]

@@ -1,0 +1,411 @@
+"""Where received documents are kept track of and put: the inbound tables in the shared
+journal, and a Maildir-style inbox folder (write into `.tmp/`, fsync, rename into place
+without ever replacing a name, fsync the folder), so nothing half-written is ever visible
+(SPEC §2, RELIABILITY 25-27).
+
+One row per (remote id, file id), whatever the provider is called in the configuration
+(renaming it must not download the last day again). Its life:
+  downloading  the file is complete in `.tmp/` and about to be renamed to `path`;
+               committed BEFORE the rename, with the file's sha256, so a crash between the
+               rename and the final commit is recognised at start-up instead of downloading
+               a second copy;
+  delivered    the file and its sidecar are in place; never downloaded again;
+  missing      the provider refused the file (404): tried again on the next cycles;
+  unavailable  … and still refused after a few cycles, or larger than faxd accepts.
+A document's remote deletion is queued in the same transaction that delivers its last file,
+and done only after that commit."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from faxd.host.fsops import fsync_dir, rename_noreplace
+from faxd.store.journal import Journal
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound (
+    remote_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    state TEXT NOT NULL,
+    path TEXT,
+    sha256 TEXT,
+    size INTEGER,
+    meta TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL,
+    delivered_at REAL,
+    PRIMARY KEY (remote_id, file_id)
+);
+CREATE INDEX IF NOT EXISTS inbound_state ON inbound(state, delivered_at);
+CREATE TABLE IF NOT EXISTS inbound_deletes (
+    remote_id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    queued_at REAL NOT NULL,
+    done_at REAL
+);
+"""
+
+TMP_DIR = ".tmp"
+SIDECAR_SUFFIX = ".yaml"
+_CHUNK = 1 << 16
+
+
+class InboundState(StrEnum):
+    DOWNLOADING = "downloading"
+    DELIVERED = "delivered"
+    UNAVAILABLE = "unavailable"
+    MISSING = "missing"  # the provider would not hand the file out yet: tried again
+
+
+DONE_STATES = (InboundState.DELIVERED, InboundState.UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class InboundRow:
+    remote_id: str
+    file_id: str
+    state: InboundState
+    path: Path | None
+    sha256: str | None
+    size: int | None
+    meta: dict[str, Any]
+    error: str | None
+    attempts: int
+
+
+class InboxLedger:
+    """The inbound tables of the shared journal, for one provider. Thread-safe (the
+    journal serialises access)."""
+
+    def __init__(self, journal: Journal, provider: str) -> None:
+        self._journal = journal
+        self.provider = provider
+        with journal.transaction() as db:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    # -- the watermark -----------------------------------------------------------------
+
+    @property
+    def _watermark_key(self) -> str:
+        return f"inbound.watermark.{self.provider}"
+
+    def watermark(self) -> datetime | None:
+        """The end of the last window whose every document is safely delivered."""
+        value = self._journal.get_value(self._watermark_key)
+        return datetime.fromisoformat(value) if value else None
+
+    def set_watermark(self, moment: datetime) -> None:
+        self._journal.set_value(self._watermark_key, moment.isoformat())
+
+    # -- files -------------------------------------------------------------------------
+
+    def row(self, remote_id: str, file_id: str) -> InboundRow | None:
+        rows = self._journal.query(
+            "SELECT * FROM inbound WHERE remote_id = ? AND file_id = ?",
+            (remote_id, file_id),
+        )
+        return _row(rows[0]) if rows else None
+
+    def interrupted(self) -> list[InboundRow]:
+        """Files caught by a crash between their rename into place and their final commit."""
+        rows = self._journal.query(
+            "SELECT * FROM inbound WHERE provider = ? AND state = ?",
+            (self.provider, InboundState.DOWNLOADING.value),
+        )
+        return [_row(r) for r in rows]
+
+    def plan(
+        self,
+        remote_id: str,
+        file_id: str,
+        path: Path,
+        sha256: str,
+        size: int,
+        meta: dict[str, Any],
+        when: float,
+    ) -> None:
+        """Commit the name a downloaded file is about to be renamed to."""
+        with self._journal.transaction() as db:
+            db.execute(
+                "INSERT INTO inbound(provider, remote_id, file_id, state, path, sha256, size, "
+                "meta, attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,1,?) "
+                "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
+                "provider = excluded.provider, path = excluded.path, "
+                "sha256 = excluded.sha256, size = excluded.size, "
+                "meta = excluded.meta, attempts = attempts + 1, error = NULL, "
+                "updated_at = excluded.updated_at",
+                (
+                    self.provider,
+                    remote_id,
+                    file_id,
+                    InboundState.DOWNLOADING.value,
+                    str(path),
+                    sha256,
+                    size,
+                    json.dumps(meta),
+                    when,
+                ),
+            )
+
+    def deliver(
+        self,
+        remote_id: str,
+        file_id: str,
+        when: float,
+        *,
+        files_in_document: int,
+        queue_delete: bool,
+    ) -> bool:
+        """Commit a file as delivered. Returns True when this completed its document and
+        the document's remote deletion was queued in the same transaction."""
+        with self._journal.transaction() as db:
+            db.execute(
+                "UPDATE inbound SET state = ?, delivered_at = ?, updated_at = ? "
+                "WHERE remote_id = ? AND file_id = ?",
+                (InboundState.DELIVERED.value, when, when, remote_id, file_id),
+            )
+            if not queue_delete:
+                return False
+            done = db.execute(
+                "SELECT COUNT(*) FROM inbound WHERE remote_id = ? AND state IN (?, ?)",
+                (remote_id, *(state.value for state in DONE_STATES)),
+            ).fetchone()[0]
+            if done < files_in_document:
+                return False
+            db.execute(
+                "INSERT OR IGNORE INTO inbound_deletes(provider, remote_id, queued_at) "
+                "VALUES (?,?,?)",
+                (self.provider, remote_id, when),
+            )
+            return True
+
+    def mark_unavailable(
+        self, remote_id: str, file_id: str, error: str, meta: dict[str, Any], when: float
+    ) -> None:
+        """Give a file up for good; the poller's window may move past it."""
+        self._upsert_failure(remote_id, file_id, InboundState.UNAVAILABLE, error, meta, when)
+
+    def _upsert_failure(
+        self,
+        remote_id: str,
+        file_id: str,
+        state: InboundState,
+        error: str,
+        meta: dict[str, Any],
+        when: float,
+    ) -> None:
+        with self._journal.transaction() as db:
+            db.execute(
+                "INSERT INTO inbound(provider, remote_id, file_id, state, meta, error, attempts, "
+                "updated_at) VALUES (?,?,?,?,?,?,1,?) "
+                "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
+                "error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at",
+                (
+                    self.provider,
+                    remote_id,
+                    file_id,
+                    state.value,
+                    json.dumps(meta),
+                    error,
+                    when,
+                ),
+            )
+
+    def note_attempt(
+        self, remote_id: str, file_id: str, error: str, meta: dict[str, Any], when: float
+    ) -> None:
+        """Count a failed try at a file the provider would not hand out (yet)."""
+        self._upsert_failure(remote_id, file_id, InboundState.MISSING, error, meta, when)
+
+    def delivered_since(self, when: float) -> int:
+        rows = self._journal.query(
+            "SELECT COUNT(*) AS n FROM inbound WHERE state = ? AND delivered_at >= ?",
+            (InboundState.DELIVERED.value, when),
+        )
+        return int(rows[0]["n"])
+
+    # -- remote deletions --------------------------------------------------------------
+
+    def pending_deletes(self) -> list[str]:
+        rows = self._journal.query(
+            "SELECT remote_id FROM inbound_deletes WHERE provider = ? AND done_at IS NULL "
+            "ORDER BY queued_at",
+            (self.provider,),
+        )
+        return [str(r["remote_id"]) for r in rows]
+
+    def delete_done(self, remote_id: str, when: float) -> None:
+        with self._journal.transaction() as db:
+            db.execute(
+                "UPDATE inbound_deletes SET done_at = ? WHERE remote_id = ?",
+                (when, remote_id),
+            )
+
+
+def _row(row: Any) -> InboundRow:
+    return InboundRow(
+        remote_id=row["remote_id"],
+        file_id=row["file_id"],
+        state=InboundState(row["state"]),
+        path=Path(row["path"]) if row["path"] else None,
+        sha256=row["sha256"],
+        size=row["size"],
+        meta=json.loads(row["meta"]),
+        error=row["error"],
+        attempts=row["attempts"],
+    )
+
+
+# -- the folder ----------------------------------------------------------------------
+
+
+class FileTooLargeError(OSError):
+    """The provider sent more bytes than faxd accepts for one received file."""
+
+
+class TmpSink:
+    """A write-only file in `.tmp/` that hashes and counts what goes through it and keeps
+    the local error a write ran into, so the poller can tell a full disk from a failing
+    download even when the provider wraps the exception."""
+
+    def __init__(self, fh: BinaryIO, path: Path, max_size: int) -> None:
+        self._fh = fh
+        self.path = path
+        self.max_size = max_size
+        self.size = 0
+        self.error: OSError | None = None
+        self._hash = hashlib.sha256()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        size = len(data)
+        if self.size + size > self.max_size:
+            self.error = FileTooLargeError(
+                errno.EFBIG, f"received file larger than {self.max_size} bytes", str(self.path)
+            )
+            raise self.error
+        try:
+            written = self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+        self._hash.update(data)
+        self.size += size
+        return written
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class InboxFolder:
+    """One inbox folder (the main inbox or a route's), Maildir-style."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path / TMP_DIR
+        self._names: set[str] | None = None
+        self._names_lock = threading.Lock()  # the poller's workers share the folder
+
+    def ensure(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def clean_tmp(self) -> int:
+        """Remove what a crash left in `.tmp/`: never visible, never complete for sure."""
+        removed = 0
+        if not self.tmp.is_dir():
+            return 0
+        for entry in os.scandir(self.tmp):
+            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    @contextmanager
+    def tmp_file(self, max_size: int) -> Iterator[TmpSink]:
+        """A fresh file in `.tmp/`, fsynced on success and removed on any failure."""
+        self.ensure()
+        path = self.tmp / f"{uuid.uuid4().hex}.part"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+        fh = os.fdopen(fd, "wb")
+        sink = TmpSink(fh, path, max_size)
+        try:
+            yield sink
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+        except BaseException:
+            fh.close()
+            path.unlink(missing_ok=True)
+            raise
+
+    def _known_names(self) -> set[str]:
+        if self._names is None:
+            names: set[str] = set()
+            if self.path.is_dir():
+                for entry in os.listdir(self.path):
+                    names.add(entry)
+                    if entry.endswith(SIDECAR_SUFFIX):
+                        names.add(entry[: -len(SIDECAR_SUFFIX)])
+            self._names = names
+        return self._names
+
+    def is_taken(self, name: str) -> bool:
+        """A document name is taken when it or its sidecar exists (or is about to)."""
+        with self._names_lock:
+            names = self._known_names()
+            return name in names or f"{name}{SIDECAR_SUFFIX}" in names
+
+    def forget_names(self) -> None:
+        """Re-read the folder on the next `is_taken` (users add and remove files)."""
+        with self._names_lock:
+            self._names = None
+
+    def publish(self, tmp: Path, name: str) -> bool:
+        """Move a complete, fsynced file from `.tmp/` to `name`, never overwriting.
+        False when the name was taken meanwhile; the folder is fsynced on success."""
+        with self._names_lock:
+            self._known_names().add(name)
+        try:
+            rename_noreplace(tmp, self.path / name)
+        except FileExistsError:
+            return False
+        fsync_dir(self.path)
+        return True
+
+    def write_sidecar(self, name: str, text: str) -> None:
+        """Write `name` (a sidecar) the same way: `.tmp/`, fsync, rename in. One already in
+        place (written before a crash) is kept: its content is the same."""
+        with self.tmp_file(max_size=1 << 20) as sink:
+            sink.write(text.encode("utf-8"))
+        if not self.publish(sink.path, name):
+            sink.path.unlink(missing_ok=True)

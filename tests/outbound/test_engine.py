@@ -1,0 +1,361 @@
+"""The engine with a scripted provider and an injected clock: retry timing, pauses,
+concurrency, unknown outcomes and status timeouts — without sleeping."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from faxd.clock import FakeClock
+from faxd.core.preflight import DOCS_LIMITS
+from faxd.core.retry import RetryPolicy
+from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
+from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission, TxState
+from faxd.outbound.archive import Archiver
+from faxd.outbound.engine import Engine
+from faxd.settings import Settings
+from faxd.store.journal import Journal, NewJob
+
+Script = Callable[[Submission], Accepted]
+
+
+class FakeSender:
+    """A provider whose answers the test scripts; it records every call."""
+
+    name = "fake"
+    supports_dft = False
+    limits: Limits = DOCS_LIMITS
+
+    def __init__(self) -> None:
+        self.submits: list[tuple[float, str]] = []
+        self.answers: list[Exception | None] = []
+        self.found: Accepted | None = None
+        self.lookups = 0
+        self.final = True
+        self.gate: threading.Event | None = None
+        self.active = 0
+        self.max_active = 0
+        self.clock: FakeClock | None = None
+        self.cleaned: list[str] = []
+        self.swept: list[tuple[str, RemoteStatus]] = []
+        self._lock = threading.Lock()
+
+    def prepare(self, files: Sequence[OutgoingFile], workdir: Path) -> tuple[OutgoingFile, ...]:
+        return tuple(files)
+
+    def check_dft(self, number: str) -> bool:
+        return False
+
+    def submit(self, submission: Submission) -> Accepted:
+        with self._lock:
+            assert self.clock is not None
+            self.submits.append((self.clock.time(), submission.key))
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            answer = self.answers.pop(0) if self.answers else None
+        try:
+            if self.gate is not None:
+                self.gate.wait(10)
+            if answer is not None:
+                raise answer
+            return Accepted(f"remote-{submission.key}", Method.FAX)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def status(self, remote_id: str) -> RemoteStatus:
+        return RemoteStatus(remote_id, "Received" if self.final else "Sending", self.final, True)
+
+    def find_submission(
+        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+    ) -> Accepted | None:
+        self.lookups += 1
+        return self.found
+
+    def cleanup(self, remote_id: str) -> None:
+        self.cleaned.append(remote_id)
+
+    def close(self) -> None:
+        return None
+
+
+class Rig:
+    def __init__(self, tmp: Path, concurrency: int = 2) -> None:
+        self.tmp = tmp
+        self.clock = FakeClock()
+        self.journal = Journal(tmp / "state" / "journal.sqlite")
+        self.sender = FakeSender()
+        self.sender.clock = self.clock
+        self.spool = tmp / "spool"
+        self.spool.mkdir()
+        settings = Settings(
+            source=tmp / "faxd.yaml",
+            state_dir=tmp / "state",
+            providers={},
+            default_provider="fake",
+            region="SE",
+            concurrency=concurrency,
+            folders=(),
+        )
+        self.engine = Engine(
+            settings,
+            self.journal,
+            {"fake": self.sender},
+            Archiver(self.journal, self.clock),
+            self.clock,
+            retry=RetryPolicy(max_attempts=5),
+            rand=lambda: 0.5,
+        )
+        self.count = 0
+
+    def job(self, **options: object) -> str:
+        self.count += 1
+        doc = self.spool / f"doc-{self.count}.pdf"
+        doc.write_bytes(b"%PDF-1.4\n%%EOF\n")
+        job_id = f"job-{self.count:04d}"
+        self.journal.create_job(
+            NewJob(
+                id=job_id,
+                folder=str(self.spool),
+                rel_path=doc.name,
+                path=str(doc),
+                sidecar=None,
+                attachments=(),
+                files=[{"path": str(doc), "name": doc.name, "mime": "application/pdf", "size": 15}],
+                provider="fake",
+                sender="+4612345678",
+                dft=False,
+                reference=None,
+                rule="folder",
+                options={
+                    "sent_dir": str(self.tmp / "sent"),
+                    "failed_dir": str(self.tmp / "failed"),
+                    **options,
+                },
+                ino=doc.stat().st_ino,
+                received_at=self.clock.time(),
+                numbers=["+46812345678"],
+            )
+        )
+        return job_id
+
+    def settle(self) -> None:
+        """Dispatch what is due and wait for the worker threads to finish it."""
+        self.engine.dispatch()
+        deadline = time.monotonic() + 10
+        while self.engine.in_flight() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not self.engine.in_flight()
+
+    def tx(self, job_id: str):  # type: ignore[no-untyped-def]
+        tx = self.journal.transmission(job_id, 0)
+        assert tx is not None
+        return tx
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    yield r
+    r.engine.shutdown(5)
+    r.journal.close()
+
+
+def test_retry_after_is_honoured_and_pauses_the_whole_provider(rig: Rig) -> None:
+    first, second = rig.job(), rig.job()
+    rig.sender.answers = [TransientError("429", retry_after=120.0, throttled=True)]
+    rig.engine._settings = replace(rig.engine._settings, concurrency=1)
+    rig.settle()
+    start = rig.clock.time()
+    assert len(rig.sender.submits) == 1
+    assert rig.tx(first).next_attempt_at >= start + 120
+    assert "fake" in rig.engine.paused()
+    rig.clock.advance(60)
+    rig.settle()
+    assert len(rig.sender.submits) == 1  # the second job waits for the pause too
+    rig.clock.advance(61)
+    rig.settle()
+    rig.settle()
+    assert len(rig.sender.submits) == 3
+    assert rig.tx(first).state == TxState.SUBMITTED
+    assert rig.tx(second).state == TxState.SUBMITTED
+
+
+def test_backoff_grows_then_gives_up_and_files_in_failed(rig: Rig) -> None:
+    job = rig.job()
+    rig.sender.answers = [TransientError("503") for _ in range(10)]
+    gaps = []
+    for _ in range(5):
+        rig.settle()
+        tx = rig.tx(job)
+        if tx.state == TxState.FAILED:
+            break
+        gaps.append(tx.next_attempt_at - rig.clock.time())
+        rig.clock.advance(tx.next_attempt_at - rig.clock.time())
+    assert gaps == sorted(gaps)
+    assert all(5.0 <= g <= 900.0 for g in gaps)
+    tx = rig.tx(job)
+    assert tx.state == TxState.FAILED
+    assert "gave up after 5 attempts" in (tx.error or "")
+    assert (rig.tmp / "failed" / "doc-1.pdf").exists()
+    report = (rig.tmp / "failed" / "doc-1.pdf.report.yaml").read_text()
+    assert "gave up" in report
+
+
+def test_permanent_error_fails_after_one_attempt(rig: Rig) -> None:
+    job = rig.job()
+    rig.sender.answers = [RejectedError("bad number", status_code=400)]
+    rig.settle()
+    assert rig.tx(job).state == TxState.FAILED
+    assert len(rig.sender.submits) == 1
+    assert (rig.tmp / "failed" / "doc-1.pdf").exists()
+
+
+def test_auth_error_pauses_without_failing_and_reload_resumes(rig: Rig) -> None:
+    job = rig.job()
+    rig.sender.answers = [AuthError("401")]
+    rig.settle()
+    tx = rig.tx(job)
+    assert tx.state == TxState.WAITING
+    assert rig.engine.paused()["fake"].reason == "auth"
+    assert not (rig.tmp / "failed").exists()
+    rig.engine.reconfigure(rig.engine._settings, {})
+    rig.settle()
+    assert rig.tx(job).state == TxState.SUBMITTED
+    assert rig.tx(job).attempts == 1  # the refused attempt did not count
+
+
+def test_uploads_in_flight_never_exceed_concurrency(rig: Rig) -> None:
+    for _ in range(12):
+        rig.job()
+    rig.sender.gate = threading.Event()
+    rig.engine.dispatch()
+    time.sleep(0.1)
+    rig.engine.dispatch()
+    assert rig.sender.active <= 2
+    rig.sender.gate.set()
+    for _ in range(10):
+        rig.settle()
+    assert len(rig.sender.submits) == 12
+    assert rig.sender.max_active == 2
+
+
+def test_a_429_storm_does_not_hammer_the_provider(rig: Rig) -> None:
+    for _ in range(50):
+        rig.job()
+    rig.sender.answers = [
+        TransientError("429", retry_after=30.0, throttled=True) for _ in range(50)
+    ]
+    for _ in range(5):
+        rig.settle()
+    assert len(rig.sender.submits) <= 2  # one round of `concurrency`, then the global pause
+
+
+def test_unknown_outcome_is_looked_up_not_uploaded_again(rig: Rig) -> None:
+    job = rig.job()
+    rig.sender.answers = [OutcomeUnknownError("connection closed")]
+    rig.settle()
+    assert rig.tx(job).state == TxState.OUTCOME_UNKNOWN
+    rig.sender.found = Accepted("found-it", Method.FAX)
+    rig.clock.advance(16)
+    rig.settle()
+    tx = rig.tx(job)
+    assert tx.state == TxState.SUBMITTED
+    assert tx.remote_id == "found-it"
+    assert len(rig.sender.submits) == 1
+
+
+def test_unknown_outcome_not_found_three_times_is_sent_again(rig: Rig) -> None:
+    job = rig.job()
+    rig.sender.answers = [OutcomeUnknownError("connection closed")]
+    rig.settle()
+    for _ in range(3):
+        rig.clock.advance(rig.tx(job).next_attempt_at - rig.clock.time())
+        rig.settle()
+    assert rig.sender.lookups == 3
+    assert rig.tx(job).state == TxState.WAITING
+    rig.clock.advance(rig.tx(job).next_attempt_at - rig.clock.time())
+    rig.settle()
+    assert len(rig.sender.submits) == 2
+    assert rig.tx(job).state == TxState.SUBMITTED
+
+
+def test_a_transmission_never_final_fails_after_status_timeout(rig: Rig) -> None:
+    job = rig.job(status_timeout=600)
+    rig.sender.final = False
+    rig.settle()
+    while rig.tx(job).state == TxState.SUBMITTED:
+        rig.clock.advance(rig.tx(job).next_attempt_at - rig.clock.time())
+        rig.settle()
+    tx = rig.tx(job)
+    assert tx.state == TxState.FAILED
+    assert "status_timeout" in (tx.error or "")
+    assert rig.clock.time() - (tx.submitted_at or 0) > 600
+
+
+def test_delivered_job_is_filed_in_sent_with_a_report(rig: Rig) -> None:
+    job = rig.job()
+    rig.settle()
+    rig.clock.advance(2)
+    rig.settle()
+    assert rig.tx(job).state == TxState.DELIVERED
+    report = (rig.tmp / "sent" / "doc-1.pdf.report.yaml").read_text()
+    assert "result: delivered" in report
+    assert "remote-job-0001-0" in report
+    assert not (rig.spool / "doc-1.pdf").exists()
+
+
+class SweepingSender(FakeSender):
+    def sweep(self) -> list[tuple[str, RemoteStatus]]:
+        return list(self.swept)
+
+
+def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path)
+    sender = SweepingSender()
+    sender.clock = rig.clock
+    rig.engine._senders["fake"] = sender
+    rig.sender = sender
+    try:
+        job = rig.job()
+        sender.final = False
+        rig.settle()
+        assert rig.tx(job).state == TxState.SUBMITTED
+        failed = RemoteStatus(
+            "remote-job-0001-0", "BUSY", final=True, delivered=False, reason="busy"
+        )
+        sender.swept = [(f"{job}-0", failed), ("someone-elses-9", failed)]
+        rig.engine._sweep("fake", sender)
+        tx = rig.tx(job)
+        assert tx.state == TxState.FAILED
+        assert tx.status == "BUSY" and tx.error == "busy"
+        assert (tmp_path / "failed" / "doc-1.pdf").exists()
+        assert sender.cleaned == ["remote-job-0001-0"]
+        rig.engine._sweep("fake", sender)  # already filed: only the leftover report goes
+        assert sender.cleaned == ["remote-job-0001-0", "remote-job-0001-0"]
+    finally:
+        rig.engine.shutdown(5)
+        rig.journal.close()
+
+
+def test_a_long_retrying_transmission_is_warned_about_once(rig: Rig) -> None:
+    import structlog
+
+    job = rig.job(max_attempts=100, give_up_after=10 * 86400)
+    rig.sender.answers = [TransientError("503") for _ in range(60)]
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(40):
+            rig.settle()
+            tx = rig.tx(job)
+            rig.clock.advance(max(0.0, tx.next_attempt_at - rig.clock.time()))
+    warnings = [e for e in logs if e["event"] == "still not sent after hours of retrying"]
+    assert len(warnings) == 1
+    assert warnings[0]["hours"] >= 4

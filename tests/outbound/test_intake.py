@@ -1,0 +1,139 @@
+"""Intake in-process: rescans catch what events missed, bursts give one job, our own
+output trees and attachments are never taken as documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.clock import FakeClock
+from faxd.outbound.archive import Archiver
+from faxd.outbound.intake import Intake
+from faxd.outbound.watcher import Change
+from faxd.settings import FolderSettings, Settings
+from faxd.store.journal import Journal
+
+from .test_engine import FakeSender
+
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+
+
+class IntakeRig:
+    def __init__(self, tmp: Path) -> None:
+        self.spool = tmp / "spool"
+        self.spool.mkdir()
+        self.clock = FakeClock()
+        self.journal = Journal(tmp / "state" / "journal.sqlite")
+        self.folder = FolderSettings(
+            path=self.spool,
+            provider="fake",
+            sender="+4612345678",
+            region="SE",
+            sent_dir=self.spool / "sent",
+            failed_dir=self.spool / "failed",
+            to=("+46812345678",),
+            settle=0.0,
+            sidecar_wait=0.0,
+            rescan_interval=300.0,
+        )
+        settings = Settings(
+            source=tmp / "faxd.yaml",
+            state_dir=tmp / "state",
+            providers={},
+            default_provider="fake",
+            region="SE",
+            concurrency=1,
+            folders=(self.folder,),
+        )
+        self.queued = 0
+
+        def on_job() -> None:
+            self.queued += 1
+
+        self.intake = Intake(
+            settings,
+            self.journal,
+            {"fake": FakeSender()},
+            Archiver(self.journal, self.clock),
+            self.clock,
+            on_job,
+        )
+
+    def run(self, steps: int = 5) -> None:
+        for _ in range(steps):
+            self.intake.step(max_wait=0.01)
+
+    def jobs(self) -> list[str]:
+        return sorted(j.rel_path for j in self.journal.jobs())
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[IntakeRig]:
+    r = IntakeRig(tmp_path)
+    yield r
+    r.journal.close()
+
+
+def test_the_periodic_rescan_finds_files_no_event_announced(rig: IntakeRig) -> None:
+    (rig.spool / "a.pdf").write_bytes(PDF)
+    rig.run()  # the first pass scans the folder
+    assert rig.jobs() == ["a.pdf"]
+    (rig.spool / "b.pdf").write_bytes(PDF)  # no event: as if the inotify queue overflowed
+    rig.run()
+    assert rig.jobs() == ["a.pdf"]
+    rig.clock.advance(301)
+    rig.run()
+    assert rig.jobs() == ["a.pdf", "b.pdf"]
+    assert rig.queued == 2
+
+
+def test_a_burst_of_events_for_one_file_gives_one_job(rig: IntakeRig) -> None:
+    rig.run()
+    doc = rig.spool / "burst.pdf"
+    doc.write_bytes(PDF)
+    for _ in range(20):
+        doc.touch()
+        doc.chmod(0o644)
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+    rig.run()
+    for _ in range(5):
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+    rig.clock.advance(301)
+    rig.run()
+    assert rig.jobs() == ["burst.pdf"]
+
+
+def test_our_output_trees_and_junk_are_never_input(rig: IntakeRig) -> None:
+    for rel in ("sent/x.pdf", "failed/y.pdf", ".hidden/z.pdf", "Thumbs.db", "a.tmp"):
+        path = rig.spool / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(PDF)
+    rig.run()
+    for rel in ("sent/x.pdf", "failed/y.pdf"):
+        rig.intake.changes.put(Change(rig.spool, rig.spool / rel, "file"))
+    rig.run()
+    assert rig.jobs() == []
+
+
+def test_a_file_named_as_an_attachment_is_not_sent_on_its_own(rig: IntakeRig) -> None:
+    (rig.spool / "terms.pdf").write_bytes(PDF)
+    (rig.spool / "order.pdf.yaml").write_text('to: "+46812345678"\nattach: [terms.pdf]\n')
+    (rig.spool / "order.pdf").write_bytes(PDF + b"%order\n")
+    rig.run()
+    [job] = rig.journal.jobs()
+    assert job.rel_path == "order.pdf"
+    assert [Path(a).name for a in job.attachments] == ["terms.pdf"]
+
+
+def test_a_new_subfolder_is_scanned_when_it_appears(rig: IntakeRig) -> None:
+    rig.run()
+    deep = rig.spool / "+46812345611" / "a"
+    deep.mkdir(parents=True)
+    (deep / "deep.pdf").write_bytes(PDF)
+    rig.intake.changes.put(Change(rig.spool, rig.spool / "+46812345611", "dir"))
+    rig.run()
+    [job] = rig.journal.jobs()
+    assert job.rel_path == "+46812345611/a/deep.pdf"
+    assert [t.number for t in rig.journal.transmissions(job.id)] == ["+46812345611"]

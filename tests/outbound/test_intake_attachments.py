@@ -1,0 +1,69 @@
+"""The intake's attachment check reads only the sidecars it was told about (by scans and
+watcher events), so a folder of 10,000 documents costs one check each, not a listing each."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.outbound.watcher import Change
+
+from .test_intake import PDF, IntakeRig
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[IntakeRig]:
+    r = IntakeRig(tmp_path)
+    yield r
+    r.journal.close()
+
+
+def test_a_scan_queues_every_sidecar_before_any_document(rig: IntakeRig) -> None:
+    for i in range(60):
+        (rig.spool / f"doc-{i:02d}.pdf").write_bytes(PDF)
+    for name in ("doc-07.pdf.yaml", "doc-33.pdf.yml", "zz.pdf.yaml"):
+        (rig.spool / name).write_text('to: "+46812345678"\n')
+    assert rig.intake.scan(rig.spool) == 63
+    names = []
+    while not rig.intake.changes.empty():
+        names.append(rig.intake.changes.get_nowait().path.name)
+    assert sorted(names[:3]) == ["doc-07.pdf.yaml", "doc-33.pdf.yml", "zz.pdf.yaml"]
+    assert all(name.endswith(".pdf") for name in names[3:])
+
+
+def test_a_sidecar_reported_by_the_watcher_claims_its_attachment(rig: IntakeRig) -> None:
+    rig.run()  # the start-up scan finds an empty folder
+    sidecar = rig.spool / "order.pdf.yaml"
+    sidecar.write_text('to: "+46812345678"\nattach: [terms.pdf]\n')
+    rig.intake.changes.put(Change(rig.spool, sidecar, "file"))
+    (rig.spool / "order.pdf").write_bytes(PDF + b"%order\n")
+    (rig.spool / "terms.pdf").write_bytes(PDF)
+    rig.intake.changes.put(Change(rig.spool, rig.spool / "terms.pdf", "file"))
+    rig.intake.changes.put(Change(rig.spool, rig.spool / "order.pdf", "file"))
+    rig.run()
+    [job] = rig.journal.jobs()
+    assert job.rel_path == "order.pdf"
+    assert [Path(a).name for a in job.attachments] == ["terms.pdf"]
+
+
+def test_a_sidecar_rewritten_in_place_is_read_again(rig: IntakeRig) -> None:
+    sidecar = rig.spool / "order.pdf.yaml"
+    sidecar.write_text('to: "+46812345678"\nattach: [other.pdf]\n')
+    (rig.spool / "order.pdf").write_bytes(PDF + b"%order\n")
+    (rig.spool / "other.pdf").write_bytes(PDF + b"%other\n")
+    (rig.spool / "first.pdf").write_bytes(PDF + b"%first\n")
+    rig.run()  # first.pdf is checked against the sidecar, which is parsed and remembered
+    assert rig.jobs() == ["first.pdf", "order.pdf"]
+    before = sidecar.stat()
+    # same size, same mtime: only the watcher's report tells the intake it changed
+    sidecar.write_text('to: "+46812345678"\nattach: [terms.pdf]\n')
+    os.utime(sidecar, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert sidecar.stat().st_size == before.st_size
+    rig.intake.changes.put(Change(rig.spool, sidecar, "file"))
+    (rig.spool / "terms.pdf").write_bytes(PDF)
+    rig.intake.changes.put(Change(rig.spool, rig.spool / "terms.pdf", "file"))
+    rig.run()
+    assert "terms.pdf" not in rig.jobs()

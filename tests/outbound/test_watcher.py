@@ -1,0 +1,93 @@
+"""Choosing inotify or polling, and falling back when inotify runs out."""
+
+from __future__ import annotations
+
+import errno
+import queue
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from faxd.outbound import watcher
+from faxd.outbound.watcher import Change, FolderWatcher, choose_mode, filesystem_type
+
+MOUNTINFO = """\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+40 22 0:35 / /srv/fax rw,relatime shared:20 - nfs4 server:/fax rw
+41 40 0:36 / /srv/fax/local rw,relatime shared:21 - ext4 /dev/sdb1 rw
+42 22 0:37 / /mnt/share\\040drive rw,relatime shared:22 - cifs //nas/share rw
+43 22 0:38 / /media/usb rw - fuse.sshfs host: rw
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "fstype", "mode"),
+    [
+        ("/srv/fax/out", "nfs4", "poll"),
+        ("/srv/fax/local/out", "ext4", "inotify"),
+        ("/mnt/share drive/scans", "cifs", "poll"),
+        ("/media/usb/x", "fuse.sshfs", "poll"),
+        ("/home/office", "ext4", "inotify"),
+    ],
+)
+def test_network_file_systems_are_polled(path: str, fstype: str, mode: str) -> None:
+    assert filesystem_type(Path(path), MOUNTINFO) == fstype
+    assert choose_mode(Path(path), "auto", MOUNTINFO) == mode
+
+
+def test_an_explicit_choice_wins() -> None:
+    assert choose_mode(Path("/srv/fax/out"), "inotify", MOUNTINFO) == "inotify"
+    assert choose_mode(Path("/home/x"), "poll", MOUNTINFO) == "poll"
+
+
+@pytest.mark.parametrize("err", [errno.ENOSPC, errno.EMFILE])
+def test_inotify_limit_falls_back_to_polling_and_names_the_sysctl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int
+) -> None:
+    class Exhausted:
+        def __init__(self) -> None:
+            raise OSError(err, "inotify watch limit reached")
+
+    monkeypatch.setattr(watcher, "Observer", Exhausted)
+    changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
+    w = FolderWatcher(tmp_path, "inotify", changes, poll_interval=0.1)
+    with structlog.testing.capture_logs() as logs:
+        mode = w.start()
+    try:
+        assert mode == "poll"
+        assert w.alive()
+        assert any("max_user_watches" in str(entry.get("hint", "")) for entry in logs)
+        (tmp_path / "seen.pdf").write_bytes(b"%PDF-")
+        change = changes.get(timeout=5)
+        assert change.path.parent == tmp_path
+    finally:
+        w.stop()
+
+
+def test_other_errors_are_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_a: Any, **_k: Any) -> None:
+        raise OSError(errno.EACCES, "permission denied")
+
+    monkeypatch.setattr(watcher, "Observer", broken)
+    w = FolderWatcher(tmp_path, "inotify", queue.SimpleQueue())
+    with pytest.raises(OSError):
+        w.start()
+
+
+def test_inotify_reports_new_files_moved_in_files_and_new_folders(tmp_path: Path) -> None:
+    changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
+    w = FolderWatcher(tmp_path, "inotify", changes)
+    assert w.start() == "inotify"
+    try:
+        outside = tmp_path.parent / f"{tmp_path.name}-outside.pdf"
+        outside.write_bytes(b"%PDF-")
+        outside.rename(tmp_path / "moved.pdf")
+        (tmp_path / "sub").mkdir()
+        seen: set[tuple[str, str]] = set()
+        while ("moved.pdf", "file") not in seen or ("sub", "dir") not in seen:
+            change = changes.get(timeout=5)
+            seen.add((change.path.name, change.kind))
+    finally:
+        w.stop()
