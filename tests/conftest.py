@@ -48,3 +48,14 @@ def no_leaks() -> Iterator[None]:
         time.sleep(0.05)
     names = ", ".join(sorted(t.name for t in leaked))
     pytest.fail(f"test leaked threads [{names}] or child processes {sorted(children)}")
+
+
+_E2E = os.path.join(os.path.dirname(__file__), "e2e") + os.sep
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e runs the real daemon as a process: mark it, so that
+    `-m "not e2e"` is the fast suite."""
+    for item in items:
+        if str(item.path).startswith(_E2E):
+            item.add_marker(pytest.mark.e2e)

@@ -224,6 +224,10 @@ def _tx(row: sqlite3.Row) -> TxRow:
     )
 
 
+# (table, column, declaration) added after the first release; see Journal._add_missing_columns.
+COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
+
+
 class Journal:
     """The durable record of every job. Thread-safe."""
 
@@ -244,6 +248,15 @@ class Journal:
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.executescript(SCHEMA)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        # A journal written by an older faxd lacks columns added since: add them in place,
+        # so an upgrade never needs a manual step and never loses a row.
+        for table, column, decl in COLUMN_MIGRATIONS:
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
