@@ -24,7 +24,12 @@ class Exit(IntEnum):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}.", "Run 'faxd --help' for usage.")
+        # main() puts "faxd: " in front; a subcommand's own name stays, so the admin
+        # knows which command's usage to read.
+        where = self.prog.removeprefix("faxd").strip()
+        prefix = f"{where}: " if where else ""
+        hint = f"Run 'faxd {where} --help' for usage." if where else "Run 'faxd --help' for usage."
+        raise UsageError(f"{prefix}{message}.", hint)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
     sub.add_parser("check-config", parents=[common], help="validate and print the configuration")
     send = sub.add_parser("send", parents=[common], help="send files now, through the same engine")
-    send.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    # FILE may come before or after --to (the usage line shows it after): values of --to
+    # that name an existing file are taken as files again, see _split_send_args.
+    send.add_argument("files", nargs="*", type=Path, metavar="FILE")
     send.add_argument("--to", nargs="+", required=True, metavar="NUMBER")
     send.add_argument("--from", dest="sender", metavar="NUMBER")
     send.add_argument(
@@ -67,7 +74,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     debug = "--debug" in args_list
     try:
         args = _parser().parse_args(args_list)
+        if args.command == "send":
+            _split_send_args(args)
         return int(_dispatch(args, env))
+    except BrokenPipeError:
+        # `faxd status | head -1`: the reader has what it wanted; a closed pipe is a
+        # normal end, and nothing more may be written to it.
+        _silence_stdout()
+        return Exit.OK
     except ConfigError as exc:
         print(f"faxd: {exc.message}", file=sys.stderr)
         for problem in exc.problems:
@@ -92,6 +106,29 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             file=sys.stderr,
         )
         return Exit.FAILURE
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _split_send_args(args: argparse.Namespace) -> None:
+    numbers: list[str] = []
+    files: list[Path] = list(args.files)
+    for value in args.to:
+        if Path(value).is_file():
+            files.append(Path(value))
+        else:
+            numbers.append(value)
+    if not files:
+        raise UsageError("send: name at least one FILE to send.", "faxd send FILE… --to NUMBER…")
+    if not numbers:
+        raise UsageError(
+            "send: name at least one recipient after --to.", "faxd send FILE… --to NUMBER…"
+        )
+    args.files, args.to = files, numbers
 
 
 def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
@@ -150,21 +187,24 @@ def _check_config(path: Path, env: dict[str, str]) -> int:
         print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        return Exit.FAILURE
+        return Exit.USAGE
     problems = config.check_environment(settings)
     print(config.render_effective(settings), end="")
     if problems:
         print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
-        return Exit.FAILURE
+        return Exit.USAGE
     print(f"{path}: OK", file=sys.stderr)
     return Exit.OK
 
 
 def main_entry() -> None:
     code = main()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
     sys.stderr.flush()
     # Worker threads may still sit in a slow upload after a stop; their transmissions are
     # journaled as in flight and resolved at the next start, so do not wait for them.

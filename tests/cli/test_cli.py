@@ -45,6 +45,37 @@ def test_usage_errors_exit_2_with_one_sentence(capsys: pytest.CaptureFixture[str
     code, _, err = run(capsys, "send", "x.pdf")
     assert code == 2
     assert "--to" in err
+    assert "faxd: faxd" not in err
+    assert err.startswith("faxd: send: ")
+
+
+def test_send_takes_files_after_the_numbers(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    original = tmp_path / "after.pdf"
+    original.write_bytes(pdf("files-after-numbers"))
+    code, out, err = run(
+        capsys, "send", "--config", str(setup.config_path), "--to", "+46812345678", str(original)
+    )
+    assert code == 0, err
+    assert "required: FILE" not in err
+    assert sandbox.stats()["docs"]["requests"].get("send") == 1
+
+
+def test_a_closed_pipe_is_a_normal_end(setup: Faxd) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"{sys.executable} -m faxd status --config {setup.config_path} | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "BrokenPipe" not in proc.stderr
+    assert "internal error" not in proc.stderr
 
 
 def test_missing_configuration_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -71,7 +102,7 @@ def test_check_config_lists_every_problem_with_its_line(
     text = text.replace("settle:", "setle:").replace("region: SE", "region: XX")
     setup.config_path.write_text(text + "bogus_key: 1\n")
     code, _, err = run(capsys, "check-config", "--config", str(setup.config_path))
-    assert code == 1
+    assert code == 2
     assert "setle" in err and "settle" in err
     assert "XX" in err
     assert "bogus_key" in err

@@ -91,3 +91,16 @@ def test_credentials_in_a_url_are_not_repeated(write_config: WriteConfig) -> Non
     found = problems(path)
     assert [p.path for p in found] == ["providers.docs.base_url"]
     assert CANARY not in all_text(path, ENV)
+
+
+@pytest.mark.parametrize("short", ["a", "abc", "1234567"])
+def test_a_credential_shorter_than_8_characters_is_refused(
+    write_config: WriteConfig, short: str
+) -> None:
+    # A one-character key would be masked in every log line that contains the character.
+    path = write_config(MINIMAL)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path, {**ENV, "DOCS_KEY": short})
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert "shorter than 8 characters" in text
+    assert "api_key_env" in text

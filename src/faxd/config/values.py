@@ -315,9 +315,11 @@ def secret(
         secret_path = path(file_node, base, environ, problems)
         if secret_path is None:
             return None, None, None
-        return _read_secret_file(file_node, secret_path, base, problems), secret_path, None
+        value = _read_secret_file(file_node, secret_path, base, problems)
+        return _long_enough(value, file_node, file_key, problems), secret_path, None
     if env_node is not None:
-        return _read_secret_env(env_node, env_key, environ, problems)
+        value, _, name = _read_secret_env(env_node, env_key, environ, problems)
+        return _long_enough(value, env_node, env_key, problems), None, name
     if parent.kind == "map" and stem in parent.value:
         return None, None, None  # written inline: refused already, with what to do instead
     problems.add(
@@ -333,6 +335,22 @@ def shown_path(node: Node, resolved: Path, base: Path) -> str:
     if (node.text or "").strip().startswith(_SHOWN_PATH_PREFIXES):
         return str(resolved)
     return f"the file named here (relative to {base})"
+
+
+# Every secret is masked wherever it appears in a log line; a very short one would mask
+# ordinary text ("a" in every word), and is too weak to be a real credential anyway.
+MIN_SECRET_LENGTH = 8
+
+
+def _long_enough(value: Secret | None, node: Node, key: str, problems: Problems) -> Secret | None:
+    if value is None or len(value.reveal()) >= MIN_SECRET_LENGTH:
+        return value
+    problems.add(
+        node,
+        f"the credential named by {key} is shorter than {MIN_SECRET_LENGTH} characters; "
+        "check that the whole credential was written.",
+    )
+    return None
 
 
 def _read_secret_file(

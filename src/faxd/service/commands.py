@@ -14,6 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.readiness import Snapshot, Track
@@ -27,7 +29,7 @@ from faxd.outbound.intake import Intake, new_job_id
 from faxd.printing.print_input import discard_work
 from faxd.service.daemon import JOURNAL_NAME, build_senders, open_journal
 from faxd.settings import FolderSettings, Settings
-from faxd.store.journal import JobRow, Journal, encode_path
+from faxd.store.journal import JobRow, Journal, TxRow, encode_path
 
 RECENT = 15
 
@@ -64,6 +66,8 @@ def status(settings: Settings) -> int:
         counts = journal.counts()
         pauses = journal.query("SELECT key, value FROM kv WHERE key LIKE 'pause:%'")
         inbox = journal.query("SELECT key, value FROM kv WHERE key LIKE 'inbox:%'")
+        active_lines = [(j, journal.transmissions(j.id)) for j in active]
+        finished_lines = [(j, journal.transmissions(j.id)) for j in finished]
     finally:
         journal.close()
     queued = counts.get("ready", 0) + counts.get("waiting", 0)
@@ -79,10 +83,10 @@ def status(settings: Settings) -> int:
     header = ("JOB", "DOCUMENT", "STATE", "RECIPIENTS", "SINCE")
     if active:
         print("\nIn progress:")
-        print(_table([header, *[_job_line(settings, j) for j in active]]))
+        print(_table([header, *[_job_line(j, txs) for j, txs in active_lines]]))
     if finished:
         print("\nRecently finished:")
-        print(_table([header, *[_job_line(settings, j) for j in finished]]))
+        print(_table([header, *[_job_line(j, txs) for j, txs in finished_lines]]))
     if not active and not finished:
         print("Nothing sent yet.")
     return 0
@@ -97,13 +101,7 @@ def _inbox_line(state: dict[str, object]) -> str:
     return line
 
 
-def _job_line(settings: Settings, job: JobRow) -> tuple[str, str, str, str, str]:
-    journal = _readonly_journal(settings)
-    assert journal is not None
-    try:
-        txs = journal.transmissions(job.id)
-    finally:
-        journal.close()
+def _job_line(job: JobRow, txs: Sequence[TxRow]) -> tuple[str, str, str, str, str]:
     recipients = ", ".join(f"{t.number} {t.status or t.state.value}" for t in txs) or "-"
     return (job.id, job.rel_path, job.state.value, recipients, _when(job.received_at))
 
@@ -249,9 +247,12 @@ def send(
     )
     if len(copies) > 1:
         sidecar = outbox / f"{copies[0].name}.yaml"
+        # Written by the YAML library: a file name may hold quotes, colons or newlines.
         sidecar.write_text(
-            "to: [" + ", ".join(f'"{n}"' for n in numbers) + "]\n"
-            "attach: [" + ", ".join(f'"{c.name}"' for c in copies[1:]) + "]\n",
+            yaml.safe_dump(
+                {"to": list(numbers), "attach": [c.name for c in copies[1:]]},
+                allow_unicode=True,
+            ),
             encoding="utf-8",
         )
     journal = open_journal(settings)
