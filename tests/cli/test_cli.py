@@ -239,3 +239,27 @@ def test_status_shows_the_inbox_of_a_running_daemon(
         assert f"inbox {setup.root / 'inbox'}: last poll 20" in out
     finally:
         setup.stop()
+
+
+def test_send_with_a_quote_in_a_file_name_writes_valid_yaml(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    first = tmp_path / 'a "b".pdf'
+    first.write_bytes(pdf("quoted-name"))
+    second = tmp_path / 'e "f": g.pdf'
+    second.write_bytes(pdf("colon-name"))
+    code, out, err = run(
+        capsys,
+        "send",
+        "--config",
+        str(setup.config_path),
+        str(first),
+        str(second),
+        "--to",
+        "+46812345678",
+        "--wait",
+    )
+    assert code == 0, err
+    assert "sidecar" not in err
+    assert (setup.sent / 'a "b".pdf').read_bytes() == first.read_bytes()
+    assert sorted(sandbox.stats()["docs"]["uploads_by_sha256"].values()) == [1, 1]
