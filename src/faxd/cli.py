@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("target", metavar="PATH|ID")
     explain = sub.add_parser("explain", parents=[common], help="how a file would be sent")
     explain.add_argument("file", type=Path, metavar="FILE")
+    explain.add_argument(
+        "--folder",
+        type=Path,
+        metavar="PATH",
+        help="explain FILE as if dropped into this spool folder or recipient subfolder",
+    )
+    explain.add_argument(
+        "--sidecar", type=Path, metavar="YAML", help="with a copy of this sidecar beside it"
+    )
     sandbox = sub.add_parser(
         "sandbox", parents=[common], help="local emulator of both provider APIs"
     )
@@ -163,7 +172,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     if command == "status":
         return commands.status(settings)
     if command == "explain":
-        return commands.explain(settings, args.file)
+        return commands.explain(settings, args.file, args.folder, args.sidecar)
     if command == "retry":
         return commands.retry(settings, args.target)
     if command == "send":

@@ -263,3 +263,42 @@ def test_send_with_a_quote_in_a_file_name_writes_valid_yaml(
     assert "sidecar" not in err
     assert (setup.sent / 'a "b".pdf').read_bytes() == first.read_bytes()
     assert sorted(sandbox.stats()["docs"]["uploads_by_sha256"].values()) == [1, 1]
+
+
+def test_explain_takes_a_file_from_anywhere_with_folder(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "offer.pdf"
+    outside.parent.mkdir()
+    outside.write_bytes(pdf("explain-anywhere"))
+    code, _, err = run(capsys, "explain", "--config", str(setup.config_path), str(outside))
+    assert code == 2
+    assert "--folder" in err
+    code, out, _ = run(
+        capsys,
+        "explain",
+        "--config",
+        str(setup.config_path),
+        str(outside),
+        "--folder",
+        str(setup.spool / "Acme AB"),
+    )
+    assert code == 0, out
+    assert "+46812345678" in out and "subfolder" in out
+    sidecar = tmp_path / "side.yaml"
+    sidecar.write_text('to: "+46812345611"\n')
+    code, out, _ = run(
+        capsys,
+        "explain",
+        "--config",
+        str(setup.config_path),
+        str(outside),
+        "--folder",
+        str(setup.spool),
+        "--sidecar",
+        str(sidecar),
+    )
+    assert code == 0, out
+    assert "+46812345611" in out and "rule:       sidecar" in out
+    assert not list(setup.spool.rglob("offer.pdf"))  # nothing was dropped
+    assert sandbox.stats()["docs"]["requests"] == {}

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -112,7 +113,9 @@ def _folder_for(settings: Settings, path: Path) -> FolderSettings:
             return folder
     raise UsageError(
         f"{path} is not inside a configured spool folder.",
-        "Give a file below one of: " + ", ".join(str(f.path) for f in settings.folders),
+        "Give a file below one of: "
+        + ", ".join(str(f.path) for f in settings.folders)
+        + " (or any file with --folder naming one of them or its subfolder).",
     )
 
 
@@ -126,7 +129,33 @@ _RULES = {
 }
 
 
-def explain(settings: Settings, file: Path) -> int:
+def explain(
+    settings: Settings, file: Path, where: Path | None = None, sidecar: Path | None = None
+) -> int:
+    """How `file` would be sent. With `where` (a spool folder or a subfolder of one) the
+    file may be anywhere: it is explained as if it had been dropped there, with `sidecar`
+    beside it, so an admin can ask before dropping anything."""
+    if where is None and sidecar is None:
+        return _explain_in_place(settings, file)
+    if not file.is_file():
+        raise UsageError(f"{file} is not a readable file.")
+    target = (where or file.parent).resolve()
+    folder = _folder_for(settings, target)
+    with tempfile.TemporaryDirectory(prefix="faxd-explain-") as scratch:
+        root = Path(scratch)
+        rel = target.relative_to(folder.path)
+        copy = root / rel / file.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, copy)
+        if sidecar is not None:
+            if not sidecar.is_file():
+                raise UsageError(f"{sidecar} is not a readable file.")
+            shutil.copyfile(sidecar, copy.with_name(copy.name + ".yaml"))
+        staged = replace(settings, folders=(replace(folder, path=root),))
+        return _explain_in_place(staged, copy, shown=target / file.name)
+
+
+def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None) -> int:
     path = file.resolve()
     if not path.exists() and not path.is_symlink():
         raise UsageError(f"{file} does not exist.")
@@ -141,8 +170,8 @@ def explain(settings: Settings, file: Path) -> int:
     job = decision.job
     discard_work(job.files, settings.state_dir / "work")  # explain leaves nothing behind
     sender = senders.get(job.provider)
-    print(f"file:       {path}")
-    print(f"folder:     {folder.path}")
+    print(f"file:       {shown or path}")
+    print(f"folder:     {(shown.parent if shown else folder.path)}")
     print(f"rule:       {_RULES.get(job.rule or '', job.rule or '-')}")
     if job.files and job.files[0]["name"] != path.name:
         print(f"sent as:    {job.files[0]['name']} (converted or cleaned for sending)")
