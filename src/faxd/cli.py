@@ -199,6 +199,8 @@ def _check_config(path: Path, env: dict[str, str]) -> int:
         return Exit.USAGE
     problems = config.check_environment(settings)
     print(config.render_effective(settings), end="")
+    for warning in settings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:

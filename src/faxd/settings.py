@@ -128,6 +128,8 @@ class FolderSettings:
     name_pattern: str | None = None
     embedded_code: str | None = DEFAULT_EMBEDDED_CODE
     convert_postscript: bool = True  # .ps/.prn print files to PDF with Ghostscript
+    notify: tuple[NotifyRule, ...] = ()  # who hears about this folder's jobs (channels)
+    delayed_after: float | None = None  # not final after this: one `delayed` notice
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ class InboxSettings:
     routes: dict[str, Path] = field(default_factory=dict)  # E.164 -> folder
     numbers: tuple[str, ...] = ()  # further numbers of ours (E.164)
     delete_after_download: bool = False
+    deliver: tuple[str, ...] = ()  # targets for documents no route matched
+    route_rules: dict[str, RouteRule] = field(default_factory=dict)  # mapping routes
+    attach: Literal["document", "none"] = "document"  # what `deliver` mails carry
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,10 @@ class Settings:
     dft_cache: float = 86400.0
     log_level: str = "info"
     sender: str | None = None  # defaults.sender (E.164), for jobs from no folder (`faxd send`)
+    channels: dict[str, ChannelSettings] = field(default_factory=dict)
+    alerts: AlertSettings | None = None
+    templates: Path | None = None  # a folder of Jinja2 templates overriding the built-in ones
+    warnings: tuple[str, ...] = ()  # accepted, but worth changing (old key names)
 
     def our_numbers(self) -> frozenset[str]:
         """Every number that is ours: senders, inbox routes and inbox numbers."""
@@ -163,3 +172,81 @@ class Settings:
             numbers.update(self.inbox.routes)
             numbers.update(self.inbox.numbers)
         return frozenset(numbers)
+
+
+# -- channels: notices, deliveries and alerts --------------------------------------------
+
+NOTIFY_EVENTS = ("failed", "delivered", "delayed", "requeued", "held")
+ALERT_EVENTS = ("auth", "delayed", "inbox_stalled", "delivery_failed", "disk_low")
+
+
+@dataclass(frozen=True)
+class SmtpChannel:
+    name: str
+    host: str
+    sender: str  # the From header, e.g. "Office fax <fax@example.com>"
+    port: int = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: Secret | None = None
+    ca_bundle: Path | None = None
+    timeout: float = 30.0
+    give_up_after: float = 86400.0
+    type: Literal["smtp"] = "smtp"
+
+
+@dataclass(frozen=True)
+class PrintChannel:
+    name: str
+    queue: str
+    timeout: float = 600.0  # how long a job may sit in the queue before it counts as failed
+    give_up_after: float = 86400.0
+    type: Literal["print"] = "print"
+
+
+@dataclass(frozen=True)
+class WebhookChannel:
+    name: str
+    url: str
+    secret: Secret | None = None
+    ca_bundle: Path | None = None
+    timeout: float = 30.0
+    give_up_after: float = 86400.0
+    type: Literal["webhook"] = "webhook"
+
+
+@dataclass(frozen=True)
+class CommandChannel:
+    name: str
+    argv: tuple[str, ...]
+    timeout: float = 60.0
+    give_up_after: float = 86400.0
+    type: Literal["command"] = "command"
+
+
+ChannelSettings = SmtpChannel | PrintChannel | WebhookChannel | CommandChannel
+
+
+@dataclass(frozen=True)
+class NotifyRule:
+    on: tuple[str, ...]  # NOTIFY_EVENTS
+    to: tuple[str, ...]  # targets: CHANNEL or CHANNEL:ADDRESS, `{owner}` not yet filled in
+    attach: Literal["report", "document", "none"] = "report"
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """An inbox route written as a mapping: only senders starting with `sender_prefix`."""
+
+    path: Path
+    sender_prefix: str | None = None
+    deliver: tuple[str, ...] = ()
+    attach: Literal["document", "none"] = "document"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    to: tuple[str, ...]
+    on: tuple[str, ...] = ALERT_EVENTS
+    inbox_stalled_after: float = 3600.0
+    disk_free_min: int = 500 * 1024 * 1024  # bytes free in a spool or state folder

@@ -211,11 +211,11 @@ def test_tls_verification_cannot_be_disabled(write_config: WriteConfig, key: str
 def test_api_key_file_is_read_and_one_trailing_newline_stripped(
     write_config: WriteConfig, tmp_path: Path
 ) -> None:
-    (tmp_path / "key").write_text("abc \n\n")
+    (tmp_path / "key").write_text("abcdefgh \n\n")
     path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_file: key"))
     docs = load(path).providers["docs"]
     assert isinstance(docs, DocsProviderSettings)
-    assert docs.api_key.reveal() == "abc \n"
+    assert docs.api_key.reveal() == "abcdefgh \n"
     assert docs.credential_file == tmp_path / "key"
 
 
@@ -224,7 +224,7 @@ def test_credentials_directory_is_expanded_in_file_paths(
 ) -> None:
     creds = tmp_path / "creds"
     creds.mkdir()
-    (creds / "docs-api-key").write_text("k\n")
+    (creds / "docs-api-key").write_text("key-12345\n")
     path = write_config(
         MINIMAL.replace(
             "api_key_env: DOCS_KEY", "api_key_file: ${CREDENTIALS_DIRECTORY}/docs-api-key"
@@ -232,7 +232,7 @@ def test_credentials_directory_is_expanded_in_file_paths(
     )
     docs = load(path, {"CREDENTIALS_DIRECTORY": str(creds)}).providers["docs"]
     assert isinstance(docs, DocsProviderSettings)
-    assert docs.api_key.reveal() == "k"
+    assert docs.api_key.reveal() == "key-12345"
 
 
 def test_unset_credentials_directory_explains_load_credential(write_config: WriteConfig) -> None:
@@ -339,7 +339,7 @@ def test_retarus_explicit_urls_win_over_the_region(write_config: WriteConfig) ->
 def test_retarus_without_region_needs_both_urls(write_config: WriteConfig) -> None:
     problem = only_problem(retarus(write_config, "    submit_url: https://a.example.com\n"))
     assert (problem.path, problem.line) == ("providers.rx", 2)
-    assert "set region" in problem.message
+    assert "set data_center" in problem.message
     both = "    submit_url: https://a.example.com\n    datacenter_urls: [https://b.example.com]\n"
     rx = load(retarus(write_config, both)).providers["rx"]
     assert isinstance(rx, RetarusProviderSettings)
@@ -637,3 +637,18 @@ def test_inbox_needs_a_generic_docs_provider(write_config: WriteConfig) -> None:
 def test_inbox_routes_must_be_our_numbers(write_config: WriteConfig) -> None:
     text = MINIMAL + "inbox:\n  path: in\n  routes:\n    '0-abc': in/x\n"
     assert only_problem(write_config(text)).path == 'inbox.routes["0-abc"]'
+
+
+def test_retarus_data_center_is_the_key_and_region_its_old_name(
+    write_config: WriteConfig,
+) -> None:
+    settings = load(retarus(write_config, "    data_center: ch\n"))
+    rx = settings.providers["rx"]
+    assert isinstance(rx, RetarusProviderSettings)
+    assert (rx.submit_url, rx.datacenter_urls) == RETARUS_REGIONS["ch"]
+    assert settings.warnings == ()
+    old = load(retarus(write_config, "    region: ch\n"))
+    assert old.providers["rx"] == rx
+    assert len(old.warnings) == 1 and "data_center" in old.warnings[0]
+    both = problems(retarus(write_config, "    data_center: ch\n    region: ch\n"))
+    assert any("only data_center" in p.message for p in both)

@@ -7,6 +7,7 @@ file in one pass instead of one error per restart."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     settings = None if tree is None else _build(tree, source, env, problems)
     if problems or settings is None:
         raise ConfigError(str(source), _in_file_order(problems.items))
+    if problems.warnings:
+        notes = tuple(str(w) for w in _in_file_order(problems.warnings))
+        settings = replace(settings, warnings=notes)
     return settings
 
 

@@ -36,6 +36,7 @@ _DOCS_KEYS = (
 _RETARUS_KEYS = (
     "type",
     "customer_number",
+    "data_center",
     "region",
     "submit_url",
     "datacenter_urls",
@@ -169,8 +170,19 @@ def _parse_retarus(
     customer = _required_text(entries, node, "customer_number", problems)
     username = _required_text(entries, node, "username", problems)
     region = None
-    if "region" in entries:
+    # `region` means a phone-number country everywhere else in the file, so the Retarus
+    # data-center choice is `data_center`; the old name still works, with a warning.
+    if "data_center" in entries and "region" in entries:
+        problems.add(entries["region"], "set only data_center (region is its old name).")
+    elif "data_center" in entries:
+        region = v.choice(entries["data_center"], tuple(RETARUS_REGIONS), problems)
+    elif "region" in entries:
         region = v.choice(entries["region"], tuple(RETARUS_REGIONS), problems)
+        problems.warn(
+            entries["region"],
+            "region under a Retarus provider is now called data_center; rename the key "
+            "(region keeps working for now).",
+        )
     submit_url = v.url(entries["submit_url"], problems) if "submit_url" in entries else None
     datacenter_urls = _datacenter_urls(entries.get("datacenter_urls"), problems)
     if region is not None:
@@ -178,12 +190,13 @@ def _parse_retarus(
         region_submit, region_datacenters = RETARUS_REGIONS[region]
         submit_url = submit_url or region_submit
         datacenter_urls = datacenter_urls or region_datacenters
-    elif "region" not in entries and (
+    elif "region" not in entries and "data_center" not in entries and (
         "submit_url" not in entries or "datacenter_urls" not in entries
     ):
         problems.add(
             node,
-            f"set region ({' | '.join(RETARUS_REGIONS)}), or both submit_url and datacenter_urls.",
+            f"set data_center ({' | '.join(RETARUS_REGIONS)}), or both submit_url and "
+            "datacenter_urls.",
         )
     connect, read = _timeouts(entries, problems, RetarusProviderSettings.read_timeout)
     ca_bundle = _ca_bundle(entries, base, environ, problems)
@@ -222,7 +235,7 @@ def _datacenter_urls(node: Node | None, problems: Problems) -> tuple[str, ...] |
     items = node.value if node.kind == "seq" else [node]
     urls = [v.url(item, problems) for item in items]
     if not items:
-        problems.add(node, "list at least one data-center URL, or remove the key to use region.")
+        problems.add(node, "list at least one data-center URL, or remove the key to use data_center.")
         return None
     if any(u is None for u in urls):
         return None

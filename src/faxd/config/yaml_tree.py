@@ -42,6 +42,11 @@ class Problems:
     """Collects every problem so they can all be reported at once."""
 
     items: list[ConfigProblem] = field(default_factory=list)
+    # Accepted but worth changing (an old key name): shown by check-config, logged at start.
+    warnings: list[ConfigProblem] = field(default_factory=list)
+
+    def warn(self, where: Node, message: str) -> None:
+        self.warnings.append(ConfigProblem(where.path, message, where.line))
 
     def add(self, where: Node | str, message: str, line: int | None = None) -> None:
         if isinstance(where, Node):

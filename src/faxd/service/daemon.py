@@ -101,6 +101,8 @@ class Daemon:
         problems = config.check_environment(settings)
         if problems:
             raise ConfigError(str(self._config_path), problems)
+        for warning in settings.warnings:
+            log.warning("configuration", problem=warning)
         return settings
 
     def run(self) -> int:
