@@ -652,3 +652,15 @@ def test_retarus_data_center_is_the_key_and_region_its_old_name(
     assert len(old.warnings) == 1 and "data_center" in old.warnings[0]
     both = problems(retarus(write_config, "    data_center: ch\n    region: ch\n"))
     assert any("only data_center" in p.message for p in both)
+
+
+def test_one_run_names_file_problems_and_machine_problems_together(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the spool folder's parent should be")
+    text = MINIMAL.replace("  - path: out", f"  - path: {blocker}/out") + "bogus_key: 1\n"
+    found = problems(write_config(text))
+    messages = " ".join(p.message for p in found)
+    assert "bogus_key" in messages
+    assert str(blocker) in messages

@@ -127,13 +127,11 @@ def _build(
         problems.add(tree, "nothing to do: configure folders (to send) or an inbox (to receive).")
     check_overlaps(located, top.get("inbox"), inbox, state_dir, top.get("state_dir"), problems)
 
-    if problems or default_provider is None:
-        return None
-    return Settings(
+    settings = Settings(
         source=source,
         state_dir=state_dir,
         providers=providers,
-        default_provider=default_provider,
+        default_provider=default_provider or "",
         region=region,
         concurrency=defaults.values.get("concurrency", DEFAULT_CONCURRENCY),
         folders=folders,
@@ -143,6 +141,12 @@ def _build(
         log_level=log_level,
         sender=defaults.values.get("sender"),
     )
+    if problems or default_provider is None:
+        # The machine is checked for whatever did parse, so one run of check-config names
+        # every problem it can know, not the folders' only after the file is fixed.
+        problems.items.extend(check_environment(settings))
+        return None
+    return settings
 
 
 def _declared_types(node: Node | None) -> dict[str, str | None]:
