@@ -11,13 +11,16 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
+from faxd.store import audit_outbox
+from faxd.store.outbox import NewDelivery
+from faxd.store.outbox import insert as insert_outbox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -45,6 +48,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_active_path ON jobs(path) WHERE archived_at IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
+-- `faxd status` lists the newest jobs: without this, a year of jobs is sorted on every call.
+CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_at);
+CREATE INDEX IF NOT EXISTS jobs_active_received ON jobs(received_at) WHERE archived_at IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, received_at);
 CREATE TABLE IF NOT EXISTS transmissions (
     job_id TEXT NOT NULL REFERENCES jobs(id),
     idx INTEGER NOT NULL,
@@ -75,6 +82,62 @@ CREATE TABLE IF NOT EXISTS dft_cache (
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tx_delivered_number ON transmissions(number) WHERE state = 'delivered';
+CREATE TABLE IF NOT EXISTS known_numbers (
+    number TEXT PRIMARY KEY,
+    added_at REAL NOT NULL,
+    job_id TEXT
+);
+CREATE TABLE IF NOT EXISTS releases (
+    job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+    plan TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    done_at REAL
+);
+-- A provider id belongs to exactly one transmission: the primary key refuses a second
+-- claim even when two outcome lookups find the same upload at the same moment.
+CREATE TABLE IF NOT EXISTS remote_claims (
+    provider TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    PRIMARY KEY (provider, remote_id)
+);
+-- notices, deliveries and alerts owed to people (store/outbox.py)
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    event TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    target TEXT NOT NULL,
+    subject TEXT,
+    payload TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    done_at REAL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, channel, seq);
+CREATE TABLE IF NOT EXISTS audit_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS filed_records (
+    job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+    state TEXT NOT NULL,
+    queued_at REAL NOT NULL,
+    sha256 TEXT,
+    pages INTEGER,
+    report_pdf TEXT,
+    error TEXT,
+    done_at REAL,
+    purged_at REAL
 );
 """
 
@@ -154,6 +217,7 @@ class NewJob:
     received_at: float
     numbers: Sequence[str]
     error: str | None = None  # set: the job failed before any transmission (addressing, preflight)
+    hold: bool = False  # with error: held by the misdial guard instead of failed
 
 
 def encode_path(path: str) -> str:
@@ -224,6 +288,9 @@ def _tx(row: sqlite3.Row) -> TxRow:
     )
 
 
+# Numbers per probe query: under SQLite's oldest limit of 999 bound values (twice used).
+_PROBE_CHUNK = 400
+
 # (table, column, declaration) added after the first release; see Journal._add_missing_columns.
 COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
 
@@ -249,6 +316,7 @@ class Journal:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.executescript(SCHEMA)
             self._add_missing_columns()
+            self._claim_known_remote_ids()
 
     def _add_missing_columns(self) -> None:
         # A journal written by an older faxd lacks columns added since: add them in place,
@@ -257,6 +325,16 @@ class Journal:
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+
+    def _claim_known_remote_ids(self) -> None:
+        # Journals written before remote_claims existed: their ids are claimed by the
+        # transmission that recorded them first.
+        self._db.execute(
+            "INSERT OR IGNORE INTO remote_claims(provider, remote_id, job_id, idx) "
+            "SELECT j.provider, t.remote_id, t.job_id, t.idx FROM transmissions t "
+            "JOIN jobs j ON j.id = t.job_id WHERE t.remote_id IS NOT NULL "
+            "ORDER BY t.submitted_at"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -287,13 +365,16 @@ class Journal:
         rows = self.query("SELECT value FROM kv WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
 
-    def set_value(self, key: str, value: str) -> None:
+    def set_value(self, key: str, value: str, *, event: str | None = None, **data: Any) -> None:
+        """`event`: an audit event committed with the value (a provider paused)."""
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO kv(key, value) VALUES(?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+            if event is not None:
+                audit_outbox.record(db, event, **data)
 
     def delete_value(self, key: str) -> None:
         with self.transaction() as db:
@@ -301,9 +382,13 @@ class Journal:
 
     # -- jobs --------------------------------------------------------------------------
 
-    def create_job(self, job: NewJob) -> None:
+    def create_job(self, job: NewJob, outbox: Sequence[NewDelivery] = ()) -> None:
+        """`outbox`: notices this job's creation causes (a refusal), committed with it."""
         state = JobState.FAILED if job.error else JobState.READY
+        if job.hold:
+            state = JobState.HELD
         with self.transaction() as db:
+            insert_outbox(db, outbox)
             db.execute(
                 "INSERT INTO jobs(id, folder, rel_path, path, sidecar, attachments, files, "
                 "provider, sender, dft, reference, rule, options, state, error, ino, "
@@ -342,6 +427,16 @@ class Journal:
                         job.received_at,
                     ),
                 )
+            audit_outbox.record(
+                db,
+                "picked up",
+                job=job.id,
+                document=job.path,
+                recipients=list(job.numbers),
+                provider=job.provider,
+            )
+            if job.error:
+                audit_outbox.record(db, "failed", job=job.id, error=job.error)
 
     def job(self, job_id: str) -> JobRow | None:
         rows = self.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -361,8 +456,9 @@ class Journal:
 
     def unarchived_final_jobs(self) -> list[JobRow]:
         rows = self.query(
-            "SELECT * FROM jobs WHERE archived_at IS NULL AND state IN (?, ?)",
-            (JobState.DELIVERED.value, JobState.FAILED.value),
+            # `+state`: look among the unarchived jobs (a few), not among every finished one.
+            "SELECT * FROM jobs WHERE archived_at IS NULL AND +state IN (?, ?, ?)",
+            (JobState.DELIVERED.value, JobState.FAILED.value, JobState.HELD.value),
         )
         return [_job(r) for r in rows]
 
@@ -380,8 +476,10 @@ class Journal:
         *,
         finished_at: float | None = None,
         error: str | None = None,
+        outbox: Sequence[NewDelivery] = (),
     ) -> None:
         with self.transaction() as db:
+            insert_outbox(db, outbox)
             db.execute(
                 "UPDATE jobs SET state = ?, finished_at = COALESCE(?, finished_at), "
                 "error = COALESCE(?, error) WHERE id = ?",
@@ -393,11 +491,28 @@ class Journal:
             db.execute("UPDATE jobs SET archive_plan = ? WHERE id = ?", (json.dumps(plan), job_id))
 
     def mark_archived(self, job_id: str, archived_path: str, when: float) -> None:
+        """Commit a job as filed; its report PDF and checksum are queued in the same
+        transaction (drawn later, so filing never waits for them)."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE jobs SET archived_at = ?, archived_path = ? WHERE id = ?",
                 (when, encode_path(archived_path), job_id),
             )
+            db.execute(
+                "INSERT OR IGNORE INTO filed_records(job_id, state, queued_at) "
+                "VALUES (?, 'pending', ?)",
+                (job_id, when),
+            )
+            state = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            audit_outbox.record(
+                db, "filed", job=job_id, result=state[0] if state else None, path=archived_path
+            )
+
+    def audit(self, event: str, **data: Any) -> None:
+        """Commit an audit event that records no other journal state (a configuration
+        loaded, a provider paused, a document put back for retry)."""
+        with self.transaction() as db:
+            audit_outbox.record(db, event, **data)
 
     # -- transmissions -----------------------------------------------------------------
 
@@ -438,25 +553,100 @@ class Journal:
         value = rows[0]["t"] if rows else None
         return float(value) if value is not None else None
 
-    def update_tx(self, job_id: str, idx: int, **fields: Any) -> None:
-        """Commit new values for one transmission (synchronous=FULL: durable on return)."""
+    def update_tx(
+        self, job_id: str, idx: int, *, outbox: Sequence[NewDelivery] = (), **fields: Any
+    ) -> None:
+        """Commit new values for one transmission (synchronous=FULL: durable on return),
+        with the notices the change causes."""
         if not fields:
             return
         values = [v.value if isinstance(v, TxState | Method) else v for v in fields.values()]
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with self.transaction() as db:
+            insert_outbox(db, outbox)
+            before = None
+            if "state" in fields:
+                before = db.execute(
+                    "SELECT state, number, remote_id, method FROM transmissions "
+                    "WHERE job_id = ? AND idx = ?",
+                    (job_id, idx),
+                ).fetchone()
             db.execute(
                 f"UPDATE transmissions SET {assignments} WHERE job_id = ? AND idx = ?",  # noqa: S608
                 (*values, job_id, idx),
             )
+            if before is not None:
+                _audit_transition(db, job_id, before, dict(zip(fields, values, strict=True)))
 
     def remote_ids(self, provider: str) -> frozenset[str]:
         rows = self.query(
             "SELECT t.remote_id FROM transmissions t JOIN jobs j ON j.id = t.job_id "
-            "WHERE j.provider = ? AND t.remote_id IS NOT NULL",
-            (provider,),
+            "WHERE j.provider = ? AND t.remote_id IS NOT NULL "
+            "UNION SELECT remote_id FROM remote_claims WHERE provider = ?",
+            (provider, provider),
         )
         return frozenset(str(r["remote_id"]) for r in rows)
+
+    def claim_remote_id(
+        self,
+        provider: str,
+        job_id: str,
+        idx: int,
+        remote_id: str,
+        *,
+        take_over: bool = False,
+        **fields: Any,
+    ) -> str | None:
+        """Record `remote_id` (and `fields`) for one transmission, unless another holds it.
+
+        Check and write are one transaction, so of two lookups that found the same upload
+        only one gets it. Returns None when the id is now this transmission's, else the key
+        (`job-idx`) of the one holding it. `take_over` is for the provider's own answer to
+        an upload, which outranks a lookup's guess: the holder is sent back to asking the
+        provider, unless its result is already final."""
+        values = [v.value if isinstance(v, TxState | Method) else v for v in fields.values()]
+        assignments = "".join(f", {name} = ?" for name in fields)
+        with self.transaction() as db:
+            held = db.execute(
+                "SELECT job_id, idx FROM remote_claims WHERE provider = ? AND remote_id = ?",
+                (provider, remote_id),
+            ).fetchone()
+            holder = None if held is None else (str(held["job_id"]), int(held["idx"]))
+            if holder is not None and holder != (job_id, idx):
+                if not take_over:
+                    return f"{holder[0]}-{holder[1]}"
+                db.execute(
+                    "UPDATE transmissions SET state = ?, remote_id = NULL, lookups = 0, "
+                    "next_attempt_at = 0 WHERE job_id = ? AND idx = ? AND remote_id = ? "
+                    "AND state NOT IN (?, ?)",
+                    (
+                        TxState.OUTCOME_UNKNOWN.value,
+                        *holder,
+                        remote_id,
+                        *(s.value for s in FINAL_TX_STATES),
+                    ),
+                )
+            db.execute(
+                "INSERT INTO remote_claims(provider, remote_id, job_id, idx) VALUES (?,?,?,?) "
+                "ON CONFLICT(provider, remote_id) DO UPDATE SET "
+                "job_id = excluded.job_id, idx = excluded.idx",
+                (provider, remote_id, job_id, idx),
+            )
+            db.execute(
+                f"UPDATE transmissions SET remote_id = ?{assignments} "  # noqa: S608
+                "WHERE job_id = ? AND idx = ?",
+                (remote_id, *values, job_id, idx),
+            )
+            if holder is not None and holder != (job_id, idx):
+                return f"{holder[0]}-{holder[1]}"
+            return None
+
+    def remote_claims(self, provider: str) -> dict[str, str]:
+        """Every provider id faxd has credited, with the transmission (`job-idx`) it went to."""
+        rows = self.query(
+            "SELECT remote_id, job_id, idx FROM remote_claims WHERE provider = ?", (provider,)
+        )
+        return {str(r["remote_id"]): f"{r['job_id']}-{r['idx']}" for r in rows}
 
     def reset_interrupted(self, now: float) -> int:
         """After a crash: a transmission caught in SUBMITTING may have reached the provider."""
@@ -479,8 +669,82 @@ class Journal:
             return cur.rowcount
 
     def counts(self) -> dict[str, int]:
-        rows = self.query("SELECT state, COUNT(*) AS n FROM transmissions GROUP BY state")
+        """Transmissions per unfinished state. Finished ones are not counted: after a year
+        there are millions, and nothing asks how many."""
+        active = [s.value for s in TxState if s not in FINAL_TX_STATES]
+        marks = ",".join("?" for _ in active)
+        rows = self.query(
+            f"SELECT state, COUNT(*) AS n FROM transmissions WHERE state IN ({marks}) "  # noqa: S608
+            "GROUP BY state",
+            active,
+        )
         return {str(r["state"]): int(r["n"]) for r in rows}
+
+    # -- numbers faxd knows (misdial guard) --------------------------------------------
+
+    def known_among(self, numbers: Collection[str]) -> set[str]:
+        """Which of `numbers` faxd has delivered to, or an admin released a document to.
+
+        Both lookups are index probes (tx_delivered_number, the known_numbers key), so
+        the cost follows len(numbers), not the size of the journal."""
+        wanted = list(dict.fromkeys(numbers))
+        found: set[str] = set()
+        has_known = self._has_table("known_numbers")
+        for start in range(0, len(wanted), _PROBE_CHUNK):
+            chunk = wanted[start : start + _PROBE_CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            # The literal 'delivered' lets SQLite use the partial index.
+            sql = (
+                "SELECT number FROM transmissions "  # noqa: S608
+                f"WHERE state = 'delivered' AND number IN ({marks})"
+            )
+            params: list[str] = list(chunk)
+            if has_known:
+                sql += f" UNION SELECT number FROM known_numbers WHERE number IN ({marks})"  # noqa: S608
+                params += chunk
+            found.update(str(row["number"]) for row in self.query(sql, params))
+        return found
+
+    def _has_table(self, name: str) -> bool:
+        # A read-only journal written by an older faxd lacks the newer tables.
+        rows = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(rows)
+
+    def start_release(
+        self, job_id: str, numbers: Sequence[str], plan: Sequence[tuple[str, str]], when: float
+    ) -> None:
+        """Remember a held job's numbers and the moves that put it back, in one commit."""
+        with self.transaction() as db:
+            for number in numbers:
+                db.execute(
+                    "INSERT OR IGNORE INTO known_numbers(number, added_at, job_id) VALUES (?,?,?)",
+                    (number, when, job_id),
+                )
+            db.execute(
+                "INSERT INTO releases(job_id, plan, started_at) VALUES (?,?,?)",
+                (job_id, json.dumps([[encode_path(a), encode_path(b)] for a, b in plan]), when),
+            )
+
+    def release_of(self, job_id: str) -> tuple[list[tuple[str, str]], float | None] | None:
+        """A release's planned moves and when it finished (None: still under way)."""
+        if not self._has_table("releases"):
+            return None
+        rows = self.query("SELECT plan, done_at FROM releases WHERE job_id = ?", (job_id,))
+        if not rows:
+            return None
+        plan = [(decode_path(a), decode_path(b)) for a, b in json.loads(rows[0]["plan"])]
+        return plan, rows[0]["done_at"]
+
+    def finish_release(self, job_id: str, when: float) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE releases SET done_at = ? WHERE job_id = ?", (when, job_id))
+
+    def held_jobs(self, limit: int = 1000) -> list[JobRow]:
+        """Held jobs not released (whether their files are still in hold/ is not checked)."""
+        where = "state = ? AND archived_at IS NOT NULL"
+        if self._has_table("releases"):
+            where += " AND id NOT IN (SELECT job_id FROM releases)"
+        return self.jobs(where, (JobState.HELD.value,), limit=limit)
 
     # -- DFT answers -------------------------------------------------------------------
 
@@ -499,6 +763,33 @@ class Journal:
                 "supported = excluded.supported, checked_at = excluded.checked_at",
                 (provider, number, int(supported), when),
             )
+
+
+_TX_EVENTS = {
+    TxState.SUBMITTED.value: "accepted",
+    TxState.DELIVERED.value: "delivered",
+    TxState.FAILED.value: "failed",
+}
+
+
+def _audit_transition(
+    db: sqlite3.Connection, job_id: str, before: sqlite3.Row, new: dict[str, Any]
+) -> None:
+    """An audit event for a transmission that just reached accepted, delivered or failed."""
+    state = new["state"]
+    event = _TX_EVENTS.get(state)
+    if event is None or before["state"] == state:
+        return
+    audit_outbox.record(
+        db,
+        event,
+        job=job_id,
+        recipient=before["number"],
+        id=new.get("remote_id", before["remote_id"]),
+        method=new.get("method", before["method"]),
+        status=new.get("status"),
+        error=new.get("error"),
+    )
 
 
 def all_final(txs: Sequence[TxRow]) -> bool:
