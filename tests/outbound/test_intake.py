@@ -137,3 +137,31 @@ def test_a_new_subfolder_is_scanned_when_it_appears(rig: IntakeRig) -> None:
     [job] = rig.journal.jobs()
     assert job.rel_path == "+46812345611/a/deep.pdf"
     assert [t.number for t in rig.journal.transmissions(job.id)] == ["+46812345611"]
+
+
+def test_a_sidecar_retarus_key_keeps_the_folders_other_retarus_options(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from faxd.settings import RetarusOptions
+
+    rig = IntakeRig(tmp_path)
+    try:
+        folder = replace(
+            rig.folder, retarus=RetarusOptions(resolution="LOW", header="Office", express=True)
+        )
+        rig.folder = folder
+        rig.intake.configure(replace(rig.intake._settings, folders=(folder,)))
+        (rig.spool / "a.pdf.yaml").write_text(
+            'to: "+46812345678"\nretarus:\n  coverpage_template: cover.ftl.html\n'
+        )
+        (rig.spool / "a.pdf").write_bytes(PDF)
+        rig.intake.scan(rig.spool)
+        rig.run()
+        jobs = rig.journal.jobs()
+        assert len(jobs) == 1, jobs
+        options = jobs[0].options["retarus"]
+        assert options["coverpage_template"] == "cover.ftl.html"
+        assert options["resolution"] == "LOW" and options["header"] == "Office"
+        assert options["express"] is True
+    finally:
+        rig.journal.close()

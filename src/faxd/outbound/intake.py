@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import os
 import queue
+import shutil
 import stat
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,15 +25,20 @@ import structlog
 
 from faxd.clock import Clock
 from faxd.core.addressing import parse_number, resolve_address
-from faxd.core.names import is_ignored_name, safe_component
+from faxd.core.io_errors import explain_os_error
+from faxd.core.misdial import Verdict
+from faxd.core.names import fits_name_max, is_ignored_name, safe_component
 from faxd.core.preflight import FileFacts, check_files, mime_for_upload
 from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
-from faxd.core.sidecar import Sidecar, parse_sidecar_bytes, sidecar_names
+from faxd.core.sidecar import Sidecar, effective_retarus, parse_sidecar_bytes, sidecar_names
 from faxd.errors import AddressError, FaxdError
-from faxd.host import fsops
+from faxd.host import contained, fsops
 from faxd.outbound.archive import Archiver
+from faxd.notices.owner import notify_plan
+from faxd.notices.plan import job_notices
+from faxd.outbound.recipient_safety import Book, held_job, screen
 from faxd.outbound.watcher import Change
-from faxd.printing.print_input import examine
+from faxd.printing.print_input import PrintInput, examine
 from faxd.providers.base import Sender
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, NewJob
@@ -39,6 +46,8 @@ from faxd.store.journal import Journal, NewJob
 log = structlog.get_logger("faxd.outbound.intake")
 
 SIDECAR_SUFFIXES = (".yaml", ".yml")
+SIDECAR_CAP = 64 * 1024  # a sidecar is a few lines; more is not a sidecar
+SNAPSHOT_CAP = 64 * 1024 * 1024  # a print file may be larger than the PDF it becomes
 
 
 def upload_name(name: str) -> str:
@@ -61,6 +70,7 @@ class Decision:
 
     job: NewJob
     problems: list[str]
+    held: list[Verdict] = field(default_factory=list)  # the misdial guard's reasons to hold
 
 
 class Intake:
@@ -101,12 +111,13 @@ class Intake:
             self._folders: dict[Path, FolderSettings] = {f.path: f for f in settings.folders}
             excluded: set[Path] = set()
             for f in settings.folders:
-                excluded.update({f.sent_dir, f.failed_dir})
+                excluded.update({f.sent_dir, f.failed_dir, f.hold_folder})
             if settings.inbox is not None:
                 excluded.add(settings.inbox.path)
                 excluded.update(settings.inbox.routes.values())
             excluded.add(settings.state_dir)
             self._excluded = frozenset(excluded)
+            self._book = Book.from_settings(settings)
             for path in [p for p in self._tracks if self._folder_of(p) is None]:
                 del self._tracks[path]
 
@@ -235,8 +246,11 @@ class Intake:
 
     def _sidecar_path(self, path: Path) -> Path | None:
         for name in sidecar_names(path.name):
+            if not fits_name_max(name):
+                continue  # a document name near NAME_MAX cannot have a sidecar
             candidate = path.with_name(name)
-            if candidate.exists():
+            # lexists: a sidecar that is a link is still the document's sidecar, and refused.
+            if os.path.lexists(candidate):
                 return candidate
         return None
 
@@ -245,7 +259,7 @@ class Intake:
         when = ready_at(track, folder.settle, folder.sidecar_wait, sidecar is not None)
         if sidecar is not None:
             with contextlib.suppress(OSError):
-                when = max(when, sidecar.stat().st_mtime + folder.settle)
+                when = max(when, sidecar.lstat().st_mtime + folder.settle)
         return when
 
     def _process_due(self, stop: threading.Event | None) -> None:
@@ -263,6 +277,10 @@ class Intake:
             except OSError:
                 del self._tracks[path]
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                del self._tracks[path]  # swapped for a link, FIFO or folder: never followed
+                log.info("not a regular file; ignored", document=str(path))
+                continue
             track = observe(track, Snapshot(st.st_size, st.st_mtime, st.st_ino), now)
             self._tracks[path] = track
             due = self._ready_time(folder, path, track)
@@ -272,6 +290,10 @@ class Intake:
             del self._tracks[path]
             try:
                 self._take(folder, path, track)
+            except contained.ChangedError:
+                # Written to while faxd copied it: it had not settled after all.
+                self._tracks[path] = Track(track.snap, now, track.first_seen)
+                self._push(path, now + folder.settle)
             except Exception:  # a bug must cost one document a retry, never the daemon
                 log.exception(
                     "could not take the document; it will be tried again", document=str(path)
@@ -303,7 +325,7 @@ class Intake:
     def _attach_names(self, sidecar: Path) -> frozenset[str] | None:
         """The names a sidecar attaches (empty when unreadable); None when it is gone."""
         try:
-            st = sidecar.stat()
+            st = sidecar.lstat()
         except OSError:
             self._attach_cache.pop(sidecar, None)
             return None
@@ -311,9 +333,13 @@ class Intake:
         cached = self._attach_cache.get(sidecar)
         if cached is not None and cached[0] == version:
             return cached[1]
+        folder = self._folder_of(sidecar)
         try:
-            names = frozenset(parse_sidecar_bytes(sidecar.read_bytes(), sidecar.name).attach)
-        except (AddressError, OSError, UnicodeDecodeError):
+            if folder is None:
+                raise FileNotFoundError(sidecar)
+            data, _ = contained.read_beneath(folder.path, sidecar, SIDECAR_CAP, "sidecar")
+            names = frozenset(parse_sidecar_bytes(data, sidecar.name).attach)
+        except (FaxdError, OSError, UnicodeDecodeError):
             names = frozenset()
         self._attach_cache[sidecar] = (version, names)
         return names
@@ -325,18 +351,29 @@ class Intake:
         if owner is not None and owner.exists():
             log.debug("attachment of another document; not sent on its own", document=str(path))
             return
-        decision = self.decide(folder, path, track.first_seen)
+        job_id = new_job_id(self._clock.time())
+        try:
+            decision = self.decide(folder, path, track.first_seen, job_id=job_id)
+        except BaseException:
+            # Snapshots of a job that was never recorded belong to nobody.
+            shutil.rmtree(self.snapshot_dir(job_id).parent, ignore_errors=True)
+            raise
         job = decision.job
         if decision.problems:
             job = NewJob(**{**job.__dict__, "error": " ".join(decision.problems)})
-        self._journal.create_job(job)
+        elif decision.held:
+            job = held_job(job, decision.held)
+        event = ("held" if job.hold else "failed") if job.error else None
+        notices = job_notices(job.id, job.options, event, self._clock.time()) if event else []
+        self._journal.create_job(job, outbox=notices)
         self._held.update({job.path, *([job.sidecar] if job.sidecar else []), *job.attachments})
         bound = log.bind(job=job.id, document=job.rel_path, provider=job.provider)
         if job.error:
-            bound.warning("document refused before sending", error=job.error)
+            what = "document held" if job.hold else "document refused before sending"
+            bound.warning(what, error=job.error)
             stored = self._journal.job(job.id)
-            if stored is not None:
-                self._archiver.archive(stored)
+            if stored is not None and not self._archiver.try_archive(stored):
+                return  # kept held, so not taken again; the daemon tries filing it later
             self.release(job.id)
         else:
             bound.info("document queued", recipients=list(job.numbers), rule=job.rule)
@@ -346,22 +383,66 @@ class Intake:
         """Forget the paths of an archived job, so a new file at the same name is new work."""
         job = self._journal.job(job_id)
         if job is not None:
-            self._held.difference_update(
-                {job.path, *([job.sidecar] if job.sidecar else []), *job.attachments}
-            )
+            paths = {job.path, *([job.sidecar] if job.sidecar else []), *job.attachments}
+            self._held.difference_update(paths)
+            # A file at those names that is not the one faxd took was written after it took
+            # the job (filing left it in place): a new document, taken now rather than at
+            # the next rescan.
+            root = Path(job.folder)
+            sources = job.options.get("sources", {})
+            for left in paths:
+                taken = sources.get(left)
+                try:
+                    st = os.lstat(left)
+                except OSError:
+                    continue
+                changed = not contained.Identity.from_json(taken).unchanged(st) if taken else False
+                if changed and stat.S_ISREG(st.st_mode):
+                    self.changes.put(Change(root, Path(left), "file"))
 
-    def decide(self, folder: FolderSettings, path: Path, first_seen: float) -> Decision:
-        """Address and check a ready document; every problem is collected, none raised."""
+    def snapshot_dir(self, job_id: str) -> Path:
+        """Where a job's copies of its spool files live until it is filed."""
+        return self._settings.state_dir / "work" / job_id / "snap"
+
+    def decide(
+        self, folder: FolderSettings, path: Path, first_seen: float, job_id: str | None = None
+    ) -> Decision:
+        """Address and check a ready document; every problem is collected, none raised
+        (ChangedError: the document is being written to, it has not settled).
+
+        The document, its sidecar and attachments are copied into the job's folder under
+        state_dir first, each through one descriptor that follows no link: everything
+        after (addressing, checks, conversion, upload, filing) uses those copies, so what
+        is sent and filed is exactly what was checked, whatever happens in the spool."""
         settings = self._settings
+        now = self._clock.time()
+        job_id = job_id or new_job_id(now)
+        snap_dir = self.snapshot_dir(job_id)
+        # spool path -> what it was when taken, and the copy: filing compares and files it.
+        sources: dict[str, dict[str, Any]] = {}
         problems: list[str] = []
         rel = PurePosixPath(path.relative_to(folder.path).as_posix())
         sidecar_path = self._sidecar_path(path)
         sidecar: Sidecar | None = None
         if sidecar_path is not None:
             try:
-                sidecar = parse_sidecar_bytes(sidecar_path.read_bytes(), sidecar_path.name)
-            except (AddressError, UnicodeDecodeError, OSError) as exc:
+                data, identity = contained.read_beneath(
+                    folder.path, sidecar_path, SIDECAR_CAP, "sidecar"
+                )
+                kept = snap_dir.parent / "sidecar" / sidecar_path.name
+                contained.write_new(kept, data)
+                sources[str(sidecar_path)] = {**identity.to_json(), "snapshot": str(kept)}
+                sidecar = parse_sidecar_bytes(data, sidecar_path.name)
+            except fsops.NotRegularFileError as exc:
+                problems.append(
+                    f"{exc} Replace the sidecar with a regular file of a few lines, then move "
+                    "the document back into the spool folder."
+                )
+            except OSError as exc:
+                problems.append(explain_os_error(exc, sidecar_path.name))
+            except (AddressError, UnicodeDecodeError) as exc:
                 problems.append(str(exc))
+        document = self._snapshot(folder, path, snap_dir, sources, problems)
         provider = (sidecar.provider if sidecar and sidecar.provider else None) or folder.provider
         if provider not in self._senders:
             problems.append(
@@ -372,11 +453,15 @@ class Intake:
         rule: str | None = None
         # Print-to-fax (issue 6): clues from the file name, PJL and embedded codes, and a
         # converted or cleaned file to upload in place of the document.
-        printed = examine(
-            folder,
-            path,
-            settings.state_dir / "work",
-            addressed=sidecar_path is not None or len(rel.parts) > 1,
+        printed = (
+            examine(
+                folder,
+                document,
+                settings.state_dir / "work",
+                addressed=sidecar_path is not None or len(rel.parts) > 1,
+            )
+            if document is not None
+            else PrintInput()
         )
         problems.extend(printed.problems)
         for note in printed.notes:
@@ -406,22 +491,26 @@ class Intake:
                 attachments.append(path.parent / name)
         files: list[dict[str, Any]] = []
         facts: list[FileFacts] = []
-        ino: int | None = None
+        ino: int | None = sources[str(path)]["ino"] if str(path) in sources else None
         for index, file_path in enumerate([path, *attachments]):
-            upload = printed.upload if index == 0 and printed.upload else file_path
+            copy: Path | None = document
+            if index > 0:
+                copy = self._snapshot(
+                    folder, file_path, snap_dir, sources, problems, attachment=True
+                )
+            if copy is None:
+                continue
+            upload = printed.upload if index == 0 and printed.upload else copy
             if index == 0 and printed.problems:
-                ino = printed.ino
                 continue  # it could not be converted; preflight would only repeat that
             try:
                 sample = fsops.sample_regular(upload)
-            except FileNotFoundError:
-                problems.append(f"{file_path.name}: named in the sidecar but not found beside it.")
+            except OSError as exc:
+                problems.append(explain_os_error(exc, file_path.name))
                 continue
-            except (FaxdError, OSError) as exc:
+            except FaxdError as exc:
                 problems.append(str(exc))
                 continue
-            if index == 0:
-                ino = sample.ino if upload == file_path else printed.ino
             fact = FileFacts(name=upload.name, size=sample.size, head=sample.head, tail=sample.tail)
             facts.append(fact)
             files.append(
@@ -434,20 +523,26 @@ class Intake:
             )
         if provider in self._senders and facts:
             problems.extend(check_files(facts, self._senders[provider].limits))
+        refusals, held = screen(folder, numbers, self._book, self._journal.known_among)
+        problems.extend(refusals)
         allow_dft = folder.dft == "prefer"
         if sidecar is not None and sidecar.dft is not None:
             allow_dft = sidecar.dft
         options: dict[str, Any] = {
             "sent_dir": str(folder.sent_dir),
             "failed_dir": str(folder.failed_dir),
+            "hold_dir": str(folder.hold_folder),
             "max_attempts": folder.max_attempts,
             "give_up_after": folder.give_up_after,
             "status_timeout": folder.status_timeout,
             "retarus": _retarus_options(folder, sidecar),
+            "station_name": folder.station_name,  # for the report PDF, drawn after filing
+            "report_pdf": folder.report_pdf,
+            "sources": sources,
         }
-        now = self._clock.time()
+        options.update(notify_plan(folder, sidecar, path, settings.channels, problems))
         job = NewJob(
-            id=new_job_id(now),
+            id=job_id,
             folder=str(folder.path),
             rel_path=str(rel),
             path=str(path),
@@ -464,11 +559,43 @@ class Intake:
             received_at=min(now, first_seen),
             numbers=numbers or (),
         )
-        return Decision(job=job, problems=problems)
+        return Decision(job=job, problems=problems, held=held)
+
+    def _snapshot(
+        self,
+        folder: FolderSettings,
+        path: Path,
+        snap_dir: Path,
+        sources: dict[str, dict[str, Any]],
+        problems: list[str],
+        *,
+        attachment: bool = False,
+    ) -> Path | None:
+        """Copy a spool file into the job's folder (None, with a problem, when it cannot be)."""
+        try:
+            snap = contained.snapshot(folder.path, path, snap_dir / path.name, SNAPSHOT_CAP)
+        except contained.ChangedError:
+            raise
+        except FileNotFoundError:
+            if not attachment:
+                raise contained.ChangedError(f"{path.name} is gone.") from None
+            problems.append(f"{path.name}: named in the sidecar but not found beside it.")
+            return None
+        except fsops.NotRegularFileError as exc:
+            problems.append(str(exc))
+            return None
+        except OSError as exc:
+            problems.append(explain_os_error(exc, path.name))
+            return None
+        sources[str(path)] = {
+            **snap.source.to_json(),
+            "snapshot": str(snap.path),
+            "sha256": snap.sha256,
+        }
+        return snap.path
 
 
 def _retarus_options(folder: FolderSettings, sidecar: Sidecar | None) -> dict[str, Any]:
-    chosen = (
-        sidecar.retarus if sidecar is not None and sidecar.retarus is not None else folder.retarus
-    )
+    # Key by key: a sidecar that sets one Retarus option keeps the folder's others.
+    chosen = effective_retarus(folder.retarus, sidecar.retarus if sidecar is not None else None)
     return {k: v for k, v in chosen.__dict__.items() if v not in (None, {}, ())}
