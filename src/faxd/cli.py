@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from pathlib import Path
 
+import structlog
+
 from faxd import __version__, config
 from faxd.errors import AlreadyRunningError, ConfigError, FaxdError, UsageError
 from faxd.host import logs
+from faxd.settings import Settings
 
 
 class Exit(IntEnum):
@@ -56,8 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--reference", help="free text kept in the report")
     send.add_argument("--wait", action="store_true", help="follow it to its final status")
     sub.add_parser("status", parents=[common], help="queued, in flight and recently finished")
+    cancel = sub.add_parser(
+        "cancel", parents=[common], help="stop a queued job before its upload leaves"
+    )
+    cancel.add_argument("job", metavar="JOB")
     retry = sub.add_parser("retry", parents=[common], help="send a failed document again")
     retry.add_argument("target", metavar="PATH|ID")
+    release = sub.add_parser("release", parents=[common], help="send a held document as addressed")
+    release.add_argument("target", metavar="PATH|ID")
     explain = sub.add_parser("explain", parents=[common], help="how a file would be sent")
     explain.add_argument("file", type=Path, metavar="FILE")
     explain.add_argument(
@@ -74,7 +84,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--port", type=int, default=8025)
     sandbox.add_argument("--scenario", type=Path)
+    _records_parsers(sub, common)
     return parser
+
+
+def _records_parsers(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    journal = sub.add_parser("journal", parents=[common], help="write a day's activity journal")
+    journal.add_argument("--day", metavar="DATE", help="YYYY-MM-DD (default: yesterday)")
+    purge = sub.add_parser("purge", parents=[common], help="remove what retention lets go")
+    purge.add_argument("--dry-run", action="store_true", help="only list what would go")
+    audit = sub.add_parser("audit", parents=[common], help="check the audit log's hash chain")
+    audit.add_argument("action", choices=["verify"])
+    history = sub.add_parser("history", parents=[common], help="transmissions of a number")
+    history.add_argument("target", metavar="NUMBER|DOCUMENT")
+    history.add_argument("--since", metavar="DATE", help="YYYY-MM-DD")
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -109,12 +132,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(
-            f"faxd: internal error ({type(exc).__name__}): {logs.redact(str(exc))} "
-            "Run again with --debug for details, and please report it.",
-            file=sys.stderr,
+        text = (
+            f"internal error ({type(exc).__name__}): {logs.redact(str(exc))} "
+            "Run again with --debug for details, and please report it."
         )
+        if logs.machine_output():
+            # `faxd run` under systemd or into a file: one more JSON line, like the others.
+            structlog.get_logger("faxd.cli").critical(text)
+        else:
+            print(f"faxd: {text}", file=sys.stderr)
         return Exit.FAILURE
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _silence_stdout() -> None:
@@ -175,18 +206,39 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         return commands.explain(settings, args.file, args.folder, args.sidecar)
     if command == "retry":
         return commands.retry(settings, args.target)
+    if command == "cancel":
+        return commands.cancel(settings, args.job)
+    if command == "release":
+        from faxd.service.release import release
+
+        return release(settings, args.target)
     if command == "send":
-        return commands.send(
-            settings,
-            files=args.files,
-            to=args.to,
-            sender=args.sender,
-            dft=not args.no_dft,
-            provider=args.provider,
-            reference=args.reference,
-            wait=args.wait,
-        )
+        # SIGTERM while waiting is an interruption like Ctrl-C: say what becomes of the job.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            return _send(settings, args)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    if command in ("journal", "purge", "audit", "history"):
+        from faxd.service import records_commands
+
+        return records_commands.dispatch(settings, args)
     raise UsageError(f"unknown command {command!r}.")
+
+
+def _send(settings: Settings, args: argparse.Namespace) -> int:
+    from faxd.service import commands
+
+    return commands.send(
+        settings,
+        files=args.files,
+        to=args.to,
+        sender=args.sender,
+        dft=not args.no_dft,
+        provider=args.provider,
+        reference=args.reference,
+        wait=args.wait,
+    )
 
 
 def _check_config(path: Path, env: dict[str, str]) -> int:

@@ -20,21 +20,27 @@ from typing import Any
 import structlog
 
 from faxd.clock import Clock
-from faxd.core.dft import should_check_dft, use_dft
+from faxd.core.deadline import transmit_by
+from faxd.core.dft import check_refused_for_every_number, should_check_dft, use_dft
+from faxd.core.failure_advice import failure_text
 from faxd.core.retry import RetryPolicy, next_attempt_at, outcome_lookup_delay, status_poll_delay
 from faxd.crash_points import crash_point
 from faxd.errors import (
+    AmbiguousOutcomeError,
     AuthError,
+    EndpointError,
     FaxdError,
     OutcomeUnknownError,
     ProviderError,
+    RejectedError,
     TransientError,
 )
 from faxd.model import Accepted, JobState, Method, OutgoingFile, RemoteStatus, Submission, TxState
+from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
 from faxd.providers.base import Sender
 from faxd.settings import RetarusOptions, Settings
-from faxd.store.journal import JobRow, Journal, TxRow, all_final
+from faxd.store.journal import JobRow, Journal, JournalWriteError, TxRow, all_final
 
 log = structlog.get_logger("faxd.outbound.engine")
 
@@ -43,6 +49,7 @@ QUERY_STATES = (TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
 AUTH_PAUSE = 300.0
 OUTCOME_LOOKUPS = 3  # lookups that find nothing before faxd concludes the upload was lost
 QUERY_WORKERS = 2
+JOURNAL_BACKOFF_MAX = 60.0  # longest wait between tries of a journal that takes no writes
 SWEEP_INTERVAL = 600.0  # seconds between provider-wide result sweeps (Retarus reports)
 DELAY_WARNING = 4 * 3600.0  # a transmission retried this long gets one warning in the log
 QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
@@ -82,10 +89,14 @@ class Engine:
         self._pauses: dict[str, Pause] = {}
         self._finish_lock = threading.Lock()
         self._delay_warned: set[str] = set()
+        self._dft_check_refused: set[str] = set()  # providers whose DFT check said no for all
         self._accepting = True
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._query_pool = ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="faxd-query")
         self.heartbeat = clock.monotonic()
+        self._journal_backoff = 1.0
+        self._journal_retry_at = 0.0
+        self._journal_outage = False
         self._make_pools()
 
     def _make_pools(self) -> None:
@@ -104,10 +115,11 @@ class Engine:
             # SIGHUP resumes paused providers (SPEC §5): new credentials get a try at once.
             now = self._clock.time()
             for provider, pause in self._pauses.items():
-                if pause.reason == "auth":
+                if pause.reason in ("auth", "config"):
                     self._journal.wake_waiting(provider, now)
                 self._journal.delete_value(f"pause:{provider}")
             self._pauses.clear()
+            self._dft_check_refused.clear()
             self._make_pools()
             self._wake.notify_all()
 
@@ -161,7 +173,31 @@ class Engine:
             return 1.0
         return max(0.01, min(1.0, nxt - self._clock.time()))
 
+    def _journal_writable(self) -> bool:
+        """False while the journal takes no writes (a full state disk): nothing starts
+        then, since every upload or status query would end in a write that fails. Tried
+        again with a small write, backing off from 1 s to a minute."""
+        if self._journal.write_error is None:
+            return True
+        now = self._clock.monotonic()
+        if now < self._journal_retry_at:
+            return False
+        if not self._journal.probe_write():
+            self._journal_backoff = min(JOURNAL_BACKOFF_MAX, self._journal_backoff * 2)
+            self._journal_retry_at = now + self._journal_backoff
+            return False
+        self._journal_backoff = 1.0
+        return True
+
     def dispatch(self) -> None:
+        if not self._journal_writable():
+            self._journal_outage = True
+            return
+        if self._journal_outage and not any(self._uploads.values()):
+            # An upload the provider accepted while its answer could not be recorded is
+            # still SUBMITTING: ask the provider about it rather than upload again.
+            self._journal_outage = False
+            self._journal.reset_interrupted(self._clock.time())
         now = self._clock.time()
         paused = self.paused()
         # Ask the journal only for providers with a free slot, and only for as many rows as
@@ -203,6 +239,8 @@ class Engine:
     ) -> None:
         try:
             work(tx, provider)
+        except JournalWriteError:
+            pass  # said once by the journal; dispatch waits until it takes writes again
         except Exception:
             log.exception("unexpected error; the transmission will be tried again", job=tx.job_id)
             self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + 60.0)
@@ -269,18 +307,26 @@ class Engine:
         except FaxdError as exc:
             self._handle_error(job, tx, sender, exc, counted=False)
             return
-        submission = self._submission(job, tx, prepared, dft)
+        timeout = float(job.options.get("status_timeout", 86400.0))
+        submission = replace(
+            self._submission(job, tx, prepared, dft),
+            valid_until=datetime.fromtimestamp(transmit_by(self._clock.time(), timeout), UTC),
+        )
         now = self._clock.time()
-        self._journal.update_tx(
+        # Compare-and-set: `faxd cancel` may have failed it since it was read.
+        if not self._journal.update_tx(
             tx.job_id,
             tx.idx,
+            expect=UPLOAD_STATES,
             state=TxState.SUBMITTING,
             attempts=tx.attempts + 1,
             first_attempt_at=tx.first_attempt_at or now,
             submit_started_at=now,
             method=(Method.DFT if dft else Method.FAX),
             updated_at=now,
-        )
+        ):
+            bound.info("no longer queued; not uploading", state="cancelled")
+            return
         crash_point("after_submitting_commit")
         tx = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
         bound.info("uploading", attempt=tx.attempts, state="submitting", dft=dft)
@@ -290,7 +336,7 @@ class Engine:
             self._handle_error(job, tx, sender, exc, counted=True)
             return
         crash_point("after_accept_before_commit")
-        self._accepted(tx, accepted)
+        self._accepted(tx, accepted, provider, answered=True)
         bound.info(
             "accepted",
             remote_id=accepted.remote_id,
@@ -304,20 +350,55 @@ class Engine:
     def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow) -> bool:
         if not should_check_dft(sender.supports_dft, job.dft):
             return False
+        if sender.name in self._dft_check_refused:
+            return False
         now = self._clock.time()
         capable = self._journal.cached_dft(sender.name, tx.number, now - self._settings.dft_cache)
         if capable is None:
-            capable = sender.check_dft(tx.number)
+            try:
+                capable = sender.check_dft(tx.number)
+            except (RejectedError, AuthError) as exc:
+                # Optional: a refused check decides nothing but the method (TransientError,
+                # not caught here, is retried like any other failure before the upload).
+                self._dft_check_failed(sender.name, tx, job, exc)
+                return False
             self._journal.store_dft(sender.name, tx.number, capable, now)
         return use_dft(sender.supports_dft, job.dft, capable)
 
-    def _accepted(self, tx: TxRow, accepted: Accepted) -> None:
+    def _dft_check_failed(
+        self, provider: str, tx: TxRow, job: JobRow, exc: RejectedError | AuthError
+    ) -> None:
+        for_all = check_refused_for_every_number(exc.status_code)
+        if for_all:
+            self._dft_check_refused.add(provider)
+        log.warning(
+            "Direct File Transfer check refused; sending as fax",
+            job=job.id,
+            recipient=tx.number,
+            provider=provider,
+            error=str(exc),
+            hint=(
+                "faxd stops asking until it is reloaded (systemctl reload faxd)"
+                if for_all
+                else "only this transmission is affected"
+            ),
+        )
+
+    def _accepted(
+        self, tx: TxRow, accepted: Accepted, provider: str, *, answered: bool = False
+    ) -> bool:
+        """Credit the provider's id to this transmission; False when another one holds it.
+
+        `answered`: the id came in the provider's answer to this upload, which outranks
+        an id an outcome lookup credited to another transmission."""
         now = self._clock.time()
-        self._journal.update_tx(
+        holder = self._journal.claim_remote_id(
+            provider,
             tx.job_id,
             tx.idx,
+            accepted.remote_id,
+            take_over=answered,
             state=TxState.SUBMITTED,
-            remote_id=accepted.remote_id,
             method=accepted.method,
             submitted_at=now,
             polls=0,
@@ -325,6 +406,24 @@ class Engine:
             error=None,
             updated_at=now,
         )
+        if holder is None:
+            return True
+        if answered:
+            log.error(
+                "the provider's id had been credited to another transmission by a lookup;"
+                " that one asks the provider again",
+                job=tx.job_id,
+                remote_id=accepted.remote_id,
+                other=holder,
+            )
+            return True
+        log.info(
+            "the upload found belongs to another transmission; looking again",
+            job=tx.job_id,
+            remote_id=accepted.remote_id,
+            other=holder,
+        )
+        return False
 
     def _handle_error(
         self, job: JobRow, tx: TxRow, sender: Sender, exc: FaxdError, *, counted: bool
@@ -354,6 +453,28 @@ class Engine:
                 error=str(exc),
                 hint="check the API key / password file, then reload faxd (systemctl reload faxd)",
             )
+            self._journal.update_tx(
+                tx.job_id,
+                tx.idx,
+                state=TxState.WAITING,
+                attempts=max(0, tx.attempts - 1) if counted else tx.attempts,
+                next_attempt_at=now + AUTH_PAUSE,
+                error=str(exc),
+                updated_at=now,
+            )
+            return
+        if isinstance(exc, EndpointError):
+            # A wrong address fails every document alike: hold them all, say so once
+            # (again only after a reload), and try one every AUTH_PAUSE seconds.
+            with self._wake:  # an RLock: two uploads failing at once still log once
+                known = self._pauses.get(sender.name)
+                self._pause(sender.name, now + AUTH_PAUSE, "config")
+            if known is None or known.reason != "config":
+                bound.error(
+                    "the provider's address looks wrong; its queue is paused",
+                    error=exc.message,
+                    hint=exc.hint,
+                )
             self._journal.update_tx(
                 tx.job_id,
                 tx.idx,
@@ -395,6 +516,9 @@ class Engine:
             self._journal.update_tx(
                 tx.job_id,
                 tx.idx,
+                outbox=job_notices(
+                    job.id, job.options, "requeued", now, occasion=f"{tx.idx}.{attempts}"
+                ),
                 state=TxState.WAITING,
                 attempts=attempts,
                 first_attempt_at=first,
@@ -411,7 +535,14 @@ class Engine:
             current = self._pauses.get(provider)
             if current is None or current.until < until:
                 self._pauses[provider] = Pause(until, reason)
-        self._journal.set_value(f"pause:{provider}", f"{until}:{reason}")
+        self._journal.set_value(
+            f"pause:{provider}",
+            f"{until}:{reason}",
+            event="provider paused",
+            provider=provider,
+            until=until,
+            reason=reason,
+        )
 
     def _fail(self, job: JobRow, tx: TxRow, error: str) -> None:
         now = self._clock.time()
@@ -462,19 +593,32 @@ class Engine:
 
     def _resolve_unknown(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
         now = self._clock.time()
-        submission = self._submission(job, tx, self._files(job), dft=tx.method == Method.DFT)
+        files = self._files(job)
+        try:
+            # As uploaded (converted where the provider needed it): a lookup compares bytes.
+            files = sender.prepare(files, self._workdir(job))
+        except FaxdError as exc:
+            log.info("lookup without the prepared files", job=job.id, error=str(exc))
+        submission = self._submission(job, tx, files, dft=tx.method == Method.DFT)
         since = tx.submit_started_at or job.received_at
-        found = sender.find_submission(
-            submission,
-            datetime.fromtimestamp(since, UTC),
-            self._journal.remote_ids(sender.name),
-        )
         bound = log.bind(
             job=job.id, document=job.rel_path, recipient=tx.number, provider=sender.name
         )
+        ambiguous: AmbiguousOutcomeError | None = None
+        try:
+            found = sender.find_submission(
+                submission,
+                datetime.fromtimestamp(since, UTC),
+                self._journal.remote_ids(sender.name),
+            )
+        except AmbiguousOutcomeError as exc:
+            found, ambiguous = None, exc
         if found is not None:
+            if not self._accepted(tx, found, sender.name):
+                # Another lookup credited it a moment ago: list again without it.
+                self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=now + QUERY_RETRY)
+                return
             bound.info("the lost upload had been accepted", remote_id=found.remote_id)
-            self._accepted(tx, found)
             return
         lookups = tx.lookups + 1
         if lookups < OUTCOME_LOOKUPS:
@@ -485,6 +629,11 @@ class Engine:
                 next_attempt_at=now + outcome_lookup_delay(lookups),
                 updated_at=now,
             )
+            return
+        if ambiguous is not None:
+            # Sending again could fax it twice; crediting a guess could report another
+            # document's fax as this one's. The office decides.
+            self._fail(job, tx, str(ambiguous))
             return
         bound.warning("the provider has no trace of the lost upload; sending it again")
         self._handle_error(
@@ -533,7 +682,12 @@ class Engine:
         error = (
             None
             if status.delivered
-            else (status.reason or f"the provider reported '{status.status}'")
+            else failure_text(
+                status.status,
+                status.reason,
+                self._provider_label(job.provider),
+                status.remote_id or tx.remote_id,
+            )
         )
         self._journal.update_tx(
             tx.job_id,
@@ -554,6 +708,10 @@ class Engine:
             state=state.value,
         )
         self.finish_if_done(job.id)
+
+    def _provider_label(self, provider: str) -> str:
+        kind = getattr(self._settings.providers.get(provider), "type", None)
+        return {"generic-docs": "Generic DOCS", "retarus": "Retarus"}.get(str(kind), provider)
 
     def _start_sweeps(self) -> None:
         for name, sender in self._senders.items():
@@ -584,7 +742,8 @@ class Engine:
                 continue
             log.info("result found by the sweep", job=job_id, remote_id=status.remote_id)
             if tx.state == TxState.OUTCOME_UNKNOWN:
-                self._accepted(tx, Accepted(status.remote_id, Method.FAX))
+                if not self._accepted(tx, Accepted(status.remote_id, Method.FAX), provider):
+                    continue
                 tx = self._journal.transmission(job_id, tx.idx) or tx
             self._record_final(job, tx, status)
 
@@ -604,10 +763,14 @@ class Engine:
                     if txs and all(t.state == TxState.DELIVERED for t in txs)
                     else JobState.FAILED
                 )
-                self._journal.set_job_state(job_id, result, finished_at=self._clock.time())
+                now = self._clock.time()
+                # Notices are owed from the moment the result is: committed with it.
+                notices = job_notices(job_id, job.options, result.value, now)
+                self._journal.set_job_state(job_id, result, finished_at=now, outbox=notices)
                 job = self._journal.job(job_id)
                 assert job is not None
-            self._archiver.archive(job)
+            if not self._archiver.try_archive(job):
+                return  # logged; the daemon tries filing it again later
         self._on_archived(job_id)
         sender = self._senders.get(job.provider)
         if sender is not None:
@@ -619,4 +782,7 @@ class Engine:
             try:
                 sender.cleanup(remote_id)
             except FaxdError as exc:
-                log.info("could not clean up at the provider", remote_id=remote_id, error=str(exc))
+                # The report sweep finds the report again and retries.
+                log.warning(
+                    "could not clean up at the provider", remote_id=remote_id, error=str(exc)
+                )

@@ -19,6 +19,8 @@ import yaml
 
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
+from faxd.core.io_errors import explain_os_error
+from faxd.core.names import first_free
 from faxd.core.readiness import Snapshot, Track
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.host import fsops
@@ -29,6 +31,7 @@ from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake, new_job_id
 from faxd.printing.print_input import discard_work
 from faxd.service.daemon import JOURNAL_NAME, build_senders, open_journal
+from faxd.service.release import held_documents
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import JobRow, Journal, TxRow, encode_path
 
@@ -68,12 +71,13 @@ def status(settings: Settings) -> int:
         pauses = journal.query("SELECT key, value FROM kv WHERE key LIKE 'pause:%'")
         inbox = journal.query("SELECT key, value FROM kv WHERE key LIKE 'inbox:%'")
         active_lines = [(j, journal.transmissions(j.id)) for j in active]
+        held = held_documents(journal)
         finished_lines = [(j, journal.transmissions(j.id)) for j in finished]
     finally:
         journal.close()
     queued = counts.get("ready", 0) + counts.get("waiting", 0)
     in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
-    print(f"{queued} queued, {in_flight} in flight")
+    print(f"{queued} queued, {in_flight} in flight, {len(held)} held")
     now = time.time()
     for row in pauses:
         until, _, reason = str(row["value"]).partition(":")
@@ -88,6 +92,13 @@ def status(settings: Settings) -> int:
     if finished:
         print("\nRecently finished:")
         print(_table([header, *[_job_line(j, txs) for j, txs in finished_lines]]))
+    if held:
+        print("\nHeld (faxd release PATH|ID sends one as addressed):")
+        rows = [("JOB", "HELD AS", "RECIPIENTS")]
+        for job in held:
+            numbers = job.options.get("hold", {}).get("numbers", [])
+            rows.append((job.id, job.archived_path or "-", ", ".join(numbers)))
+        print(_table(rows))
     if not active and not finished:
         print("Nothing sent yet.")
     return 0
@@ -161,7 +172,9 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
         raise UsageError(f"{file} does not exist.")
     folder = _folder_for(settings, path)
     senders = build_senders(settings)
-    scratch = Journal(Path(":memory:"))
+    # The real journal (read-only) when there is one: the misdial guard asks it which
+    # numbers faxd has delivered to.
+    scratch = _readonly_journal(settings) or Journal(Path(":memory:"))
     clock = SystemClock()
     intake = Intake(settings, scratch, senders, Archiver(scratch, clock), clock, lambda: None)
     st = path.lstat()
@@ -169,6 +182,7 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
     decision = intake.decide(folder, path, track.first_seen)
     job = decision.job
     discard_work(job.files, settings.state_dir / "work")  # explain leaves nothing behind
+    shutil.rmtree(intake.snapshot_dir(job.id).parent, ignore_errors=True)
     sender = senders.get(job.provider)
     print(f"file:       {shown or path}")
     print(f"folder:     {(shown.parent if shown else folder.path)}")
@@ -188,6 +202,11 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
         print("refused:")
         for problem in decision.problems:
             print(f"  - {problem}")
+        return 1
+    if decision.held:
+        print(f"held:       in {folder.hold_folder} until 'faxd release' (nothing is sent):")
+        for verdict in decision.held:
+            print(f"  - {verdict.reason}")
         return 1
     print("refused:    nothing; it would be sent")
     return 0
@@ -214,6 +233,7 @@ def retry(settings: Settings, target: str) -> int:
                 f"Send it again with: faxd send {job.archived_path} --to …",
             )
         moved = _move_back(job)
+        journal.audit("retried", job=job.id, files=[str(dst) for _, dst in moved])
     finally:
         journal.close()
     for src, dst in moved:
@@ -292,10 +312,15 @@ def send(
 
 
 def _copy_in(file: Path, outbox: Path) -> Path:
-    dst = outbox / file.name
-    shutil.copyfile(file, dst)
-    with dst.open("rb") as handle:
-        os.fsync(handle.fileno())
+    # Two files of one name from different folders (a/x.pdf b/x.pdf) stay two files:
+    # "x (2).pdf", never one copied over the other.
+    dst = outbox / first_free(file.name, lambda name: os.path.lexists(outbox / name))
+    try:
+        shutil.copyfile(file, dst)
+        with dst.open("rb") as handle:
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise UsageError(explain_os_error(exc, str(file))) from None
     return dst
 
 
@@ -325,8 +350,8 @@ def _send_now(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
     )
     st = document.stat()
-    decision = intake.decide(folder, document, st.st_mtime)
-    job = replace(decision.job, id=job_id, reference=reference)
+    decision = intake.decide(folder, document, st.st_mtime, job_id=job_id)
+    job = replace(decision.job, reference=reference)
     if decision.problems:
         job = replace(job, error=" ".join(decision.problems))
     journal.create_job(job)
@@ -341,16 +366,70 @@ def _send_now(
         lock.acquire()
     except AlreadyRunningError:
         print(f"job {job_id} queued; the running faxd sends it.")
-        return _follow(journal, job_id, wait)
+        try:
+            return _follow(journal, job_id, wait)
+        except KeyboardInterrupt:
+            _interrupted(journal, job_id)
+            return 1
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
     runner.start()
     try:
         return _follow(journal, job_id, wait)
+    except KeyboardInterrupt:
+        _interrupted(journal, job_id)
+        return 1
     finally:
         stop.set()
         engine.shutdown(10.0)
         lock.release()
+
+
+def _interrupted(journal: Journal, job_id: str) -> None:
+    """Ctrl-C or SIGTERM while `faxd send` waits: say what becomes of the job."""
+    txs = journal.transmissions(job_id)
+    left = [t for t in txs if t.state not in (TxState.READY, TxState.WAITING)]
+    if not left:
+        print(
+            f"interrupted: job {job_id} is still queued, and faxd sends it (the running "
+            f"daemon, or the next one to start). To stop it: faxd cancel {job_id}",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"interrupted: job {job_id} may already have reached the provider; faxd "
+            "follows it to its final status and files it. See 'faxd status'.",
+            file=sys.stderr,
+        )
+
+
+def cancel(settings: Settings, job_id: str) -> int:
+    """Stop a job that has not left yet: its transmissions fail as cancelled and it is
+    filed in failed/ with a report. Refused once an upload may have reached the provider,
+    because nothing faxd does then could stop the fax."""
+    journal = open_journal(settings)
+    try:
+        job = journal.job(job_id)
+        if job is None:
+            raise UsageError(f"no job {job_id!r}.", "Job ids are listed by 'faxd status'.")
+        if job.archived_at is not None:
+            raise UsageError(f"job {job_id} is finished already: {job.archived_path}.")
+        clock = SystemClock()
+        refused = journal.cancel_unsent(job_id, clock.time(), "cancelled with faxd cancel")
+        if refused is not None:
+            raise FaxdError(
+                f"job {job_id} cannot be cancelled: {refused}.",
+                "Watch it with 'faxd status'; its report tells the outcome.",
+            )
+        senders = build_senders(settings)
+        archiver = Archiver(journal, clock, work_root=settings.state_dir / "work")
+        Engine(settings, journal, senders, archiver, clock).finish_if_done(job_id)
+        filed = journal.job(job_id)
+    finally:
+        journal.close()
+    where = filed.archived_path if filed is not None and filed.archived_path else "failed/"
+    print(f"job {job_id} cancelled; filed in {where}")
+    return 0
 
 
 def _follow(journal: Journal, job_id: str, wait: bool) -> int:

@@ -12,15 +12,21 @@ import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import structlog
+
+from faxd.core.transitions import is_legal
+from faxd.errors import FaxdError
 from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
 from faxd.store import audit_outbox
 from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
+
+log = structlog.get_logger("faxd.store.journal")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -90,7 +96,7 @@ CREATE TABLE IF NOT EXISTS known_numbers (
     job_id TEXT
 );
 CREATE TABLE IF NOT EXISTS releases (
-    job_id TEXT PRIMARY KEY REFERENCES jobs(id),
+    job_id TEXT PRIMARY KEY,
     plan TEXT NOT NULL,
     started_at REAL NOT NULL,
     done_at REAL
@@ -295,12 +301,44 @@ _PROBE_CHUNK = 400
 COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
 
 
+class JournalWriteError(FaxdError):
+    """The journal could not be written (a full or failing disk, lost permissions). Not a
+    bug: the write is tried again once the journal takes writes again."""
+
+
+# SQLite's primary result codes that mean the disk, not the statement, is the problem.
+_WRITE_FAILURES = frozenset(
+    {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+    }
+)
+
+
+def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _WRITE_FAILURES
+
+
+class IllegalTransition(RuntimeError):
+    """A bug: code asked for a state move the state machine does not allow."""
+
+    def __init__(self, job_id: str, idx: int, before: TxState, after: TxState) -> None:
+        super().__init__(
+            f"transmission {job_id}-{idx}: {before.value} -> {after.value} is not a legal move"
+        )
+
+
 class Journal:
     """The durable record of every job. Thread-safe."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self.write_error: str | None = None  # why the last write failed, until one succeeds
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -343,13 +381,50 @@ class Journal:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if not _is_write_failure(exc):
+                    raise
+                self._rollback()
+                self._write_failed(exc)
+            if self.write_error is not None:
+                self.write_error = None
+                log.warning(
+                    "the journal can be written again; faxd carries on", journal=str(self.path)
+                )
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            with suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+
+    def _write_failed(self, exc: sqlite3.OperationalError) -> NoReturn:
+        """A full or failing state disk: said once, then JournalWriteError for each write
+        until one succeeds (the engine starts nothing meanwhile, see probe_write)."""
+        sentence = (
+            f"the journal {self.path} cannot be written ({exc}); faxd starts no upload or "
+            f"status query until it can and tries again by itself: free space on the disk "
+            f"of {self.path.parent} or fix its permissions."
+        )
+        if self.write_error is None:
+            log.error("journal write failed", problem=sentence)
+        self.write_error = sentence
+        raise JournalWriteError(sentence) from None
+
+    def probe_write(self) -> bool:
+        """Whether a write gets through now (a tiny one, in the key/value table)."""
+        try:
+            self.set_value("journal:probe", "1")
+        except JournalWriteError:
+            return False
+        return True
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -554,29 +629,74 @@ class Journal:
         return float(value) if value is not None else None
 
     def update_tx(
-        self, job_id: str, idx: int, *, outbox: Sequence[NewDelivery] = (), **fields: Any
-    ) -> None:
+        self,
+        job_id: str,
+        idx: int,
+        *,
+        outbox: Sequence[NewDelivery] = (),
+        expect: Collection[TxState] | None = None,
+        **fields: Any,
+    ) -> bool:
         """Commit new values for one transmission (synchronous=FULL: durable on return),
-        with the notices the change causes."""
+        with the notices the change causes. A change of state must be a move the state
+        machine allows (`core.transitions.LEGAL_MOVES`), else IllegalTransition. With
+        `expect`, nothing is written unless the transmission is in one of those states
+        (False), so a decision taken on a stale read cannot overwrite a newer one."""
         if not fields:
-            return
+            return True
         values = [v.value if isinstance(v, TxState | Method) else v for v in fields.values()]
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with self.transaction() as db:
-            insert_outbox(db, outbox)
             before = None
-            if "state" in fields:
+            if "state" in fields or expect is not None:
                 before = db.execute(
                     "SELECT state, number, remote_id, method FROM transmissions "
                     "WHERE job_id = ? AND idx = ?",
                     (job_id, idx),
                 ).fetchone()
+                if before is None:
+                    return False
+                current = TxState(before["state"])
+                if expect is not None and current not in expect:
+                    return False
+                if "state" in fields and not is_legal(current, TxState(fields["state"])):
+                    raise IllegalTransition(job_id, idx, current, TxState(fields["state"]))
+            insert_outbox(db, outbox)
             db.execute(
                 f"UPDATE transmissions SET {assignments} WHERE job_id = ? AND idx = ?",  # noqa: S608
                 (*values, job_id, idx),
             )
-            if before is not None:
+            if before is not None and "state" in fields:
                 _audit_transition(db, job_id, before, dict(zip(fields, values, strict=True)))
+        return True
+
+    def cancel_unsent(self, job_id: str, now: float, reason: str) -> str | None:
+        """Fail every transmission of a job that has not left for the provider, all in one
+        transaction, so an engine about to upload one (its move to SUBMITTING is a
+        compare-and-set on the state) either finds it failed or has already taken it, in
+        which case nothing is cancelled. None on success, else why it cannot be cancelled."""
+        cancellable = (TxState.READY.value, TxState.WAITING.value)
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT idx, state, number, remote_id, method FROM transmissions "
+                "WHERE job_id = ? ORDER BY idx",
+                (job_id,),
+            ).fetchall()
+            if not rows:
+                return "it has no transmission left to cancel"
+            for row in rows:
+                if row["state"] not in cancellable or row["remote_id"] is not None:
+                    return (
+                        f"its upload to {row['number']} may already have reached the provider "
+                        f"(state {row['state']}); cancelling now could not stop the fax"
+                    )
+            db.execute(
+                "UPDATE transmissions SET state = ?, error = ?, updated_at = ? WHERE job_id = ?",
+                (TxState.FAILED.value, reason, now, job_id),
+            )
+            for row in rows:
+                _audit_transition(db, job_id, row, {"state": TxState.FAILED.value, "error": reason})
+        return None
 
     def remote_ids(self, provider: str) -> frozenset[str]:
         rows = self.query(

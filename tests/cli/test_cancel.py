@@ -1,0 +1,123 @@
+"""`faxd send` interrupted says what becomes of the job, and `faxd cancel` stops a job that
+has not left yet, and refuses one whose upload may have reached the provider."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.cli import main
+from faxd.host.lock import InstanceLock
+from faxd.model import TxState
+from faxd.sandbox.server import SandboxServer
+from faxd.service.daemon import JOURNAL_NAME
+from faxd.store.journal import Journal
+
+from ..e2e.harness import Faxd, pdf
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer({"status_delay": 0.2}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, sandbox: SandboxServer) -> Faxd:
+    faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
+    faxd.write_config()
+    return faxd
+
+
+def queue_with_send(setup: Faxd, tmp_path: Path, sig: int) -> tuple[str, str]:
+    """`faxd send` while another faxd holds the state folder: the job is queued and the
+    command waits; interrupt it with `sig` and return its job id and stderr."""
+    doc = tmp_path / "queued.pdf"
+    doc.write_bytes(pdf("queued-by-send"))
+    lock = InstanceLock(setup.state)  # stands for a running daemon that is busy elsewhere
+    lock.acquire()
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "faxd",
+                "send",
+                "--config",
+                str(setup.config_path),
+                str(doc),
+                "--to",
+                "+46812345678",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"job (\S+) queued", line)
+        assert found, line
+        time.sleep(0.3)  # into the wait loop
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1
+    finally:
+        lock.release()
+    return found.group(1), err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_send_says_the_job_stays_queued_and_cancel_files_it(
+    capsys: pytest.CaptureFixture[str],
+    setup: Faxd,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    sig: int,
+) -> None:
+    job_id, err = queue_with_send(setup, tmp_path, sig)
+    assert "still queued" in err and f"faxd cancel {job_id}" in err
+    assert "Traceback" not in err
+    code = main(["status", "--config", str(setup.config_path)], environ={})
+    out = capsys.readouterr().out
+    assert code == 0 and job_id in out  # a queued job from faxd send is listed
+    code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "cancelled" in out
+    report = (setup.failed / "queued.pdf.report.yaml").read_text()
+    assert "cancelled with faxd cancel" in report
+    assert sandbox.stats()["docs"]["requests"].get("send") is None
+    code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})
+    assert code == 2 and "finished already" in capsys.readouterr().err
+
+
+def test_cancel_is_refused_once_the_upload_may_have_left(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    job_id, _ = queue_with_send(setup, tmp_path, signal.SIGINT)
+    journal = Journal(setup.state / JOURNAL_NAME)
+    try:
+        journal.update_tx(job_id, 0, state=TxState.SUBMITTING)
+    finally:
+        journal.close()
+    code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot be cancelled" in err and "submitting" in err
+    journal = Journal(setup.state / JOURNAL_NAME)
+    try:
+        assert journal.transmissions(job_id)[0].state is TxState.SUBMITTING
+    finally:
+        journal.close()
