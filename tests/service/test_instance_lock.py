@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from faxd.errors import AlreadyRunningError, FaxdError
-from faxd.host.lock import InstanceLock
+from faxd.lock import InstanceLock
 
 HOLDER = """
 import sys
 from pathlib import Path
-from faxd.host.lock import InstanceLock
+from faxd.lock import InstanceLock
 lock = InstanceLock(Path(sys.argv[1]))
 lock.acquire()
 print("locked", flush=True)
@@ -67,7 +67,7 @@ def test_lock_of_a_killed_process_is_free_again(
     lock = InstanceLock(tmp_path / "state")
     lock.acquire()
     try:
-        assert (tmp_path / "state" / "faxd.host.lock").read_text() == f"{os.getpid()}\n"
+        assert (tmp_path / "state" / "faxd.lock").read_text() == f"{os.getpid()}\n"
     finally:
         lock.release()
 
@@ -75,12 +75,12 @@ def test_lock_of_a_killed_process_is_free_again(
 def test_lock_records_our_pid_and_release_lets_the_next_one_in(tmp_path: Path) -> None:
     state = tmp_path / "var" / "lib" / "faxd"  # created when missing
     with InstanceLock(state) as first:
-        assert (state / "faxd.host.lock").read_text() == f"{os.getpid()}\n"
+        assert (state / "faxd.lock").read_text() == f"{os.getpid()}\n"
         first.acquire()  # already ours: no error
         with pytest.raises(AlreadyRunningError, match=f"pid {os.getpid()}"):
             InstanceLock(state).acquire()
     assert not first.held
-    assert (state / "faxd.host.lock").read_text() == ""
+    assert (state / "faxd.lock").read_text() == ""
     second = InstanceLock(state)
     second.acquire()
     second.release()

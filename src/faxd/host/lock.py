@@ -1,4 +1,4 @@
-"""One faxd per state directory: an flock on state_dir/faxd.host.lock.
+"""One faxd per state directory: an flock on state_dir/faxd.lock.
 
 The kernel drops an flock when its holder dies, so a crash (even kill -9) never leaves
 a stale lock behind, and the file is never deleted (deleting lock files races)."""
@@ -12,7 +12,7 @@ from types import TracebackType
 
 from faxd.errors import AlreadyRunningError, FaxdError
 
-LOCK_NAME = "faxd.host.lock"
+LOCK_NAME = "faxd.lock"
 
 
 class InstanceLock:
