@@ -65,6 +65,7 @@ def test_a_job_with_fax_options_becomes_document_and_sidecar(tmp_path: Path) -> 
     assert sidecar.to == ("+46 8 123 456 78",)
     assert sidecar.sender == "+4612345678"
     assert sidecar.reference == "Invoice 4711.docx"
+    assert sidecar.owner == "anna"  # the CUPS job's user: notices to {owner} reach her
     assert "handed to faxd" in done.stderr.decode()
 
 

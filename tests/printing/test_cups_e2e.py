@@ -6,6 +6,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -190,7 +191,8 @@ def test_printing_with_lp_and_a_fax_number_arrives_at_the_provider(
     record = sandbox.state.docs_records[recipient["id"]]
     assert record.sender == "+4612345678"
     [stored] = record.files
-    assert stored.name == "Invoice 4711-job1.pdf"
+    # Spaces become "_" on the wire, and faxd adds its transmission token.
+    assert re.fullmatch(r"Invoice_4711-job1_fx[a-z2-7]{10}\.pdf", stored.name), stored.name
     assert stored.blob is not None
     assert b"".join(stored.blob.chunks()).startswith(b"%PDF-")  # rendered by CUPS
     assert (faxd.sent / "Invoice 4711-job1.pdf.yaml").exists()

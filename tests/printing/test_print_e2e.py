@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,13 @@ def uploaded(sandbox: SandboxServer, report: dict[str, Any]) -> tuple[str, bytes
     record = sandbox.state.docs_records[report["recipients"][0]["id"]]
     [stored] = record.files
     assert stored.blob is not None
-    return stored.name, b"".join(stored.blob.chunks())
+    # faxd adds its transmission token to every upload name (so a lost answer can be
+    # told apart from another document's upload): compare the name the office gave.
+    return untokened(stored.name), b"".join(stored.blob.chunks())
+
+
+def untokened(name: str) -> str:
+    return re.sub(r"_fx[a-z2-7]{10}(?=[._-]|$)", "", name)
 
 
 def explain(faxd: Faxd, path: Path) -> dict[str, str]:

@@ -209,7 +209,7 @@ def test_discard_work_removes_only_the_jobs_print_folder(tmp_path: Path) -> None
     assert found.upload is not None
     other = work / "print-other"
     other.mkdir()
-    files = [{"path": str(found.upload)}, {"path": str(document)}]
+    files = [str(found.upload), str(document)]
     assert discard_work(files, work) == 1
     assert not found.upload.parent.exists()
     assert other.is_dir() and document.exists()

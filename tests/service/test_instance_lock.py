@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from faxd.errors import AlreadyRunningError, FaxdError
-from faxd.lock import InstanceLock
+from faxd.host.lock import InstanceLock
 
 HOLDER = """
 import sys
 from pathlib import Path
-from faxd.lock import InstanceLock
+from faxd.host.lock import InstanceLock
 lock = InstanceLock(Path(sys.argv[1]))
 lock.acquire()
 print("locked", flush=True)
