@@ -2,29 +2,28 @@
 
 A retry policy is an immutable value (like urllib3's `Retry`): the engine keeps the
 number of attempts and the time of the first one in its journal, and asks this module
-when the next attempt may start, so a restart changes nothing (RELIABILITY 20-22)."""
+when the next attempt may start, so a restart changes nothing."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from faxd.settings import FolderSettings
-
 _DELTA_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?", re.ASCII)
 
+# Each schedule starts at its first wait (a provider's `status_poll` and `lookup_delay`,
+# at least SCHEDULE_MIN so a provider is never asked in a tight loop) and doubles up to
+# its maximum.
+SCHEDULE_MIN = 1.0
 STATUS_POLL_FIRST = 2.0
 STATUS_POLL_MAX = 60.0
 
 OUTCOME_LOOKUP_FIRST = 15.0
 OUTCOME_LOOKUP_MAX = 300.0
-# After this many lookups that found nothing (about ten minutes in all), the engine may
-# conclude that the provider never accepted the upload.
-OUTCOME_LOOKUP_LIMIT = 6
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class RetryPolicy:
     max_attempts: int = 8
     give_up_after: float = 86400.0  # seconds after the first attempt
     retry_after_cap: float = 6 * 3600  # a provider's Retry-After is believed up to this
+    lookup_first: float = OUTCOME_LOOKUP_FIRST  # the provider's lookup_delay
 
     def __post_init__(self) -> None:
         if not 0 < self.base_delay <= self.max_delay:
@@ -49,15 +49,6 @@ class RetryPolicy:
                 "RetryPolicy needs max_attempts >= 1 and non-negative give_up_after "
                 "and retry_after_cap"
             )
-
-
-def policy_for(folder: FolderSettings, base: RetryPolicy | None = None) -> RetryPolicy:
-    """The policy for a spool folder: its `max_attempts` and `give_up_after`."""
-    return replace(
-        base or RetryPolicy(),
-        max_attempts=folder.max_attempts,
-        give_up_after=folder.give_up_after,
-    )
 
 
 def backoff_delay(policy: RetryPolicy, attempts: int, rand: Callable[[], float]) -> float:
@@ -125,16 +116,18 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return seconds
 
 
-def status_poll_delay(polls_done: int) -> float:
-    """Seconds until the next status query of a submitted transmission: 2, 4, 8 … 60."""
+def status_poll_delay(polls_done: int, first: float = STATUS_POLL_FIRST) -> float:
+    """Seconds until the next status query of a submitted transmission: 2, 4, 8 … 60
+    (from `first`, the provider's status_poll)."""
     exponent = min(max(polls_done, 0), 16)
-    return min(STATUS_POLL_MAX, STATUS_POLL_FIRST * 2.0**exponent)
+    return min(STATUS_POLL_MAX, max(first, SCHEDULE_MIN) * 2.0**exponent)
 
 
-def outcome_lookup_delay(lookups_done: int) -> float:
-    """Seconds until faxd asks again whether a lost upload was accepted: 15, 30 … 300.
+def outcome_lookup_delay(lookups_done: int, first: float = OUTCOME_LOOKUP_FIRST) -> float:
+    """Seconds until faxd asks again whether a lost upload was accepted: 15, 30 … 300
+    (from `first`, the provider's lookup_delay).
 
     The first lookup waits too, because a provider may list a transmission only a few
     seconds after it accepted it."""
     exponent = min(max(lookups_done, 0), 16)
-    return min(OUTCOME_LOOKUP_MAX, OUTCOME_LOOKUP_FIRST * 2.0**exponent)
+    return min(OUTCOME_LOOKUP_MAX, max(first, SCHEDULE_MIN) * 2.0**exponent)

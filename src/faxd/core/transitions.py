@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
+from typing import Any
 
 from faxd.core.retry import RetryPolicy, next_attempt_at, outcome_lookup_delay
+from faxd.errors import (
+    AuthError,
+    EndpointError,
+    FaxdError,
+    OutcomeUnknownError,
+    TransientError,
+)
 from faxd.model import Method, TxState
 
 # Lookups that find nothing before faxd concludes that a lost upload never reached the
@@ -52,6 +60,20 @@ class Failure(StrEnum):
     PERMANENT = "permanent"  # the provider (or pre-flight) refuses this document
 
 
+def classify(exc: FaxdError) -> Failure:
+    """faxd's error tree, as the state machine sees it. Anything not named here (a
+    rejection, a pre-flight or addressing problem) is the document's own: permanent."""
+    if isinstance(exc, OutcomeUnknownError):
+        return Failure.OUTCOME_UNKNOWN
+    if isinstance(exc, AuthError):
+        return Failure.AUTH
+    if isinstance(exc, EndpointError):
+        return Failure.ENDPOINT
+    if isinstance(exc, TransientError):
+        return Failure.TRANSIENT
+    return Failure.PERMANENT
+
+
 @dataclass(frozen=True)
 class TxUpdate:
     """A typed change to one transmission: the new state and the columns that change with
@@ -72,9 +94,9 @@ class TxUpdate:
     clear_error: bool = False
     updated_at: float | None = None
 
-    def columns(self) -> dict[str, object]:
+    def columns(self) -> dict[str, Any]:
         """Column -> value for the journal's UPDATE (enum members as their text)."""
-        out: dict[str, object] = {}
+        out: dict[str, Any] = {}
         for spec in fields(self):
             if spec.name == "clear_error":
                 continue
@@ -129,7 +151,7 @@ def after_failure(
             TxUpdate(
                 _U,
                 lookups=0,
-                next_attempt_at=now + outcome_lookup_delay(0),
+                next_attempt_at=now + outcome_lookup_delay(0, policy.lookup_first),
                 error=error,
                 updated_at=now,
             )
@@ -203,7 +225,10 @@ def after_empty_lookup(
     if done < OUTCOME_LOOKUPS:
         return Step(
             TxUpdate(
-                _U, lookups=done, next_attempt_at=now + outcome_lookup_delay(done), updated_at=now
+                _U,
+                lookups=done,
+                next_attempt_at=now + outcome_lookup_delay(done, policy.lookup_first),
+                updated_at=now,
             )
         )
     if ambiguous is not None:

@@ -23,14 +23,27 @@ from faxd.clock import Clock
 from faxd.core.deadline import transmit_by
 from faxd.core.dft import check_refused_for_every_number, should_check_dft, use_dft
 from faxd.core.failure_advice import failure_text
-from faxd.core.retry import RetryPolicy, next_attempt_at, outcome_lookup_delay, status_poll_delay
+from faxd.core.retry import (
+    OUTCOME_LOOKUP_FIRST,
+    STATUS_POLL_FIRST,
+    RetryPolicy,
+    outcome_lookup_delay,
+    status_poll_delay,
+)
+from faxd.core.transitions import (
+    AUTH_PAUSE,
+    Failure,
+    Step,
+    TxFacts,
+    after_empty_lookup,
+    after_failure,
+    classify,
+)
 from faxd.crash_points import crash_point
 from faxd.errors import (
     AmbiguousOutcomeError,
     AuthError,
-    EndpointError,
     FaxdError,
-    OutcomeUnknownError,
     ProviderError,
     RejectedError,
     TransientError,
@@ -38,18 +51,19 @@ from faxd.errors import (
 from faxd.model import Accepted, JobState, Method, OutgoingFile, RemoteStatus, Submission, TxState
 from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
-from faxd.providers.base import Sender
-from faxd.settings import RetarusOptions, Settings
+from faxd.providers.base import ReportSweeper, Sender
+from faxd.providers.registry import label as provider_label
+from faxd.settings import Settings
 from faxd.store.journal import JobRow, Journal, JournalWriteError, TxRow, all_final
+from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.engine")
 
 UPLOAD_STATES = (TxState.READY, TxState.WAITING)
 QUERY_STATES = (TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
-AUTH_PAUSE = 300.0
-OUTCOME_LOOKUPS = 3  # lookups that find nothing before faxd concludes the upload was lost
 QUERY_WORKERS = 2
 JOURNAL_BACKOFF_MAX = 60.0  # longest wait between tries of a journal that takes no writes
+JOURNAL_QUICK = 5.0  # shortest, once other writes got through again
 SWEEP_INTERVAL = 600.0  # seconds between provider-wide result sweeps (Retarus reports)
 DELAY_WARNING = 4 * 3600.0  # a transmission retried this long gets one warning in the log
 QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
@@ -94,9 +108,11 @@ class Engine:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._query_pool = ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="faxd-query")
         self.heartbeat = clock.monotonic()
-        self._journal_backoff = 1.0
-        self._journal_retry_at = 0.0
-        self._journal_outage = False
+        self._journal_backoff = 0.5
+        self._journal_failed_at = -JOURNAL_BACKOFF_MAX * 2
+        self._journal_failures_seen = journal.write_failures
+        self._journal_recheck = False
+        self._journal_successes_then = 0
         self._make_pools()
 
     def _make_pools(self) -> None:
@@ -117,7 +133,7 @@ class Engine:
             for provider, pause in self._pauses.items():
                 if pause.reason in ("auth", "config"):
                     self._journal.wake_waiting(provider, now)
-                self._journal.delete_value(f"pause:{provider}")
+                self._journal.clear_pause(provider)
             self._pauses.clear()
             self._dft_check_refused.clear()
             self._make_pools()
@@ -174,30 +190,38 @@ class Engine:
         return max(0.01, min(1.0, nxt - self._clock.time()))
 
     def _journal_writable(self) -> bool:
-        """False while the journal takes no writes (a full state disk): nothing starts
-        then, since every upload or status query would end in a write that fails. Tried
-        again with a small write, backing off from 1 s to a minute."""
-        if self._journal.write_error is None:
-            return True
+        """False for a while after a journal write failed (a full state disk): nothing
+        starts then, since every upload or status query would end in a write that fails.
+        The wait doubles from 1 s to a minute while failures keep coming."""
         now = self._clock.monotonic()
-        if now < self._journal_retry_at:
+        failures = self._journal.write_failures
+        if failures != self._journal_failures_seen:
+            self._journal_failures_seen = failures
+            recent = now - self._journal_failed_at < self._journal_backoff + JOURNAL_BACKOFF_MAX
+            self._journal_backoff = (
+                min(JOURNAL_BACKOFF_MAX, self._journal_backoff * 2) if recent else 1.0
+            )
+            self._journal_failed_at = now
+            self._journal_successes_then = self._journal.write_successes
+            self._journal_recheck = True
+        waited = now - self._journal_failed_at
+        # Writes that got through since (the intake's, the records') end the wait early.
+        written = self._journal.write_successes > self._journal_successes_then
+        if waited < self._journal_backoff and not (written and waited >= JOURNAL_QUICK):
             return False
-        if not self._journal.probe_write():
-            self._journal_backoff = min(JOURNAL_BACKOFF_MAX, self._journal_backoff * 2)
-            self._journal_retry_at = now + self._journal_backoff
-            return False
-        self._journal_backoff = 1.0
+        if self._journal_recheck and not any(self._uploads.values()):
+            # An upload the provider accepted while its answer could not be recorded is
+            # still SUBMITTING: ask the provider about it rather than upload again.
+            try:
+                self._journal.reset_interrupted(self._clock.time())
+            except JournalWriteError:
+                return False
+            self._journal_recheck = False
         return True
 
     def dispatch(self) -> None:
         if not self._journal_writable():
-            self._journal_outage = True
             return
-        if self._journal_outage and not any(self._uploads.values()):
-            # An upload the provider accepted while its answer could not be recorded is
-            # still SUBMITTING: ask the provider about it rather than upload again.
-            self._journal_outage = False
-            self._journal.reset_interrupted(self._clock.time())
         now = self._clock.time()
         paused = self.paused()
         # Ask the journal only for providers with a free slot, and only for as many rows as
@@ -259,9 +283,8 @@ class Engine:
         self, job: JobRow, tx: TxRow, files: tuple[OutgoingFile, ...], dft: bool
     ) -> Submission:
         options: dict[str, Any] = {}
-        retarus = job.options.get("retarus")
-        if retarus:
-            options["retarus"] = RetarusOptions(**retarus)
+        if job.options.retarus is not None:
+            options["retarus"] = job.options.retarus
         return Submission(
             key=tx.key,
             job_id=job.id,
@@ -276,7 +299,7 @@ class Engine:
     @staticmethod
     def _files(job: JobRow) -> tuple[OutgoingFile, ...]:
         return tuple(
-            OutgoingFile(path=Path(f["path"]), name=f["name"], mime=f["mime"], size=f["size"])
+            OutgoingFile(path=Path(f.path), name=f.name, mime=f.mime, size=f.size)
             for f in job.files
         )
 
@@ -291,7 +314,7 @@ class Engine:
         files = self._files(job)
         missing = [f.name for f in files if not f.path.is_file()]
         if missing:
-            if not Path(job.folder).is_dir():
+            if self._archiver.presence.away(Path(job.folder)):
                 bound.warning("spool folder is missing; waiting for it to come back")
                 self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + 60)
                 return
@@ -307,7 +330,7 @@ class Engine:
         except FaxdError as exc:
             self._handle_error(job, tx, sender, exc, counted=False)
             return
-        timeout = float(job.options.get("status_timeout", 86400.0))
+        timeout = job.options.status_timeout
         submission = replace(
             self._submission(job, tx, prepared, dft),
             valid_until=datetime.fromtimestamp(transmit_by(self._clock.time(), timeout), UTC),
@@ -402,7 +425,7 @@ class Engine:
             method=accepted.method,
             submitted_at=now,
             polls=0,
-            next_attempt_at=now + status_poll_delay(0),
+            next_attempt_at=now + self._poll_delay(provider, 0),
             error=None,
             updated_at=now,
         )
@@ -425,124 +448,126 @@ class Engine:
         )
         return False
 
+    def _policy(self, job: JobRow, provider: str) -> RetryPolicy:
+        options = job.options
+        settings = self._settings.providers.get(provider)
+        return replace(
+            self._retry,
+            max_attempts=(
+                self._retry.max_attempts if options.max_attempts is None else options.max_attempts
+            ),
+            give_up_after=(
+                self._retry.give_up_after
+                if options.give_up_after is None
+                else options.give_up_after
+            ),
+            lookup_first=(
+                settings.lookup_delay if settings is not None else self._retry.lookup_first
+            ),
+        )
+
     def _handle_error(
         self, job: JobRow, tx: TxRow, sender: Sender, exc: FaxdError, *, counted: bool
     ) -> None:
+        """Where a failure leads is decided by `core.transitions.after_failure`; this only
+        writes the step back, pauses the provider and says what happened."""
         now = self._clock.time()
         bound = log.bind(
             job=job.id, document=job.rel_path, recipient=tx.number, provider=sender.name
         )
-        if isinstance(exc, OutcomeUnknownError):
+        failure = classify(exc)
+        # A counted failure met the upload in flight: the journal holds SUBMITTING.
+        facts = TxFacts(
+            TxState.SUBMITTING if counted else tx.state,
+            tx.attempts,
+            tx.first_attempt_at,
+            tx.lookups,
+        )
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        step = after_failure(
+            failure,
+            facts,
+            self._policy(job, sender.name),
+            now,
+            self._rand,
+            error=str(exc),
+            counted=counted,
+            retry_after=retry_after,
+            throttled=isinstance(exc, TransientError) and exc.throttled,
+        )
+        first_config_pause = False
+        if step.pause_until is not None and step.pause_reason is not None:
+            with self._wake:  # an RLock: two uploads failing at once still log once
+                known = self._pauses.get(sender.name)
+                self._pause(sender.name, step.pause_until, step.pause_reason)
+            first_config_pause = known is None or known.reason != step.pause_reason
+        self._say(bound, failure, exc, step, first_config_pause, tx, now)
+        if step.gave_up:
+            assert step.update.error is not None
+            if step.update.attempts is not None:
+                self._journal.update_tx(tx.job_id, tx.idx, attempts=step.update.attempts)
+            self._fail(job, tx, step.update.error)
+            return
+        outbox: tuple[NewDelivery, ...] = ()
+        if failure is Failure.TRANSIENT:
+            outbox = tuple(
+                job_notices(
+                    job.id,
+                    job.options.notice,
+                    "requeued",
+                    now,
+                    occasion=f"{tx.idx}.{step.update.attempts}",
+                )
+            )
+        self._journal.apply(tx.job_id, tx.idx, step.update, outbox=outbox)
+
+    def _say(
+        self,
+        bound: Any,
+        failure: Failure,
+        exc: FaxdError,
+        step: Step,
+        first_pause: bool,
+        tx: TxRow,
+        now: float,
+    ) -> None:
+        if failure is Failure.OUTCOME_UNKNOWN:
             bound.warning(
                 "upload outcome unknown; asking the provider before any new upload", error=str(exc)
             )
-            self._journal.update_tx(
-                tx.job_id,
-                tx.idx,
-                state=TxState.OUTCOME_UNKNOWN,
-                lookups=0,
-                next_attempt_at=now + outcome_lookup_delay(0),
-                error=str(exc),
-                updated_at=now,
-            )
-            return
-        if isinstance(exc, AuthError):
-            self._pause(sender.name, now + AUTH_PAUSE, "auth")
+        elif failure is Failure.AUTH:
             bound.error(
                 "provider refused our credentials; its queue is paused",
                 error=str(exc),
                 hint="check the API key / password file, then reload faxd (systemctl reload faxd)",
             )
-            self._journal.update_tx(
-                tx.job_id,
-                tx.idx,
-                state=TxState.WAITING,
-                attempts=max(0, tx.attempts - 1) if counted else tx.attempts,
-                next_attempt_at=now + AUTH_PAUSE,
-                error=str(exc),
-                updated_at=now,
+        elif failure is Failure.ENDPOINT and first_pause:
+            # A wrong address fails every document alike: say so once (again only after a
+            # reload); one document is tried every AUTH_PAUSE seconds.
+            bound.error(
+                "the provider's address looks wrong; its queue is paused",
+                error=exc.message,
+                hint=exc.hint,
             )
-            return
-        if isinstance(exc, EndpointError):
-            # A wrong address fails every document alike: hold them all, say so once
-            # (again only after a reload), and try one every AUTH_PAUSE seconds.
-            with self._wake:  # an RLock: two uploads failing at once still log once
-                known = self._pauses.get(sender.name)
-                self._pause(sender.name, now + AUTH_PAUSE, "config")
-            if known is None or known.reason != "config":
-                bound.error(
-                    "the provider's address looks wrong; its queue is paused",
-                    error=exc.message,
-                    hint=exc.hint,
-                )
-            self._journal.update_tx(
-                tx.job_id,
-                tx.idx,
-                state=TxState.WAITING,
-                attempts=max(0, tx.attempts - 1) if counted else tx.attempts,
-                next_attempt_at=now + AUTH_PAUSE,
-                error=str(exc),
-                updated_at=now,
-            )
-            return
-        if isinstance(exc, TransientError):
-            policy = replace(
-                self._retry,
-                max_attempts=int(job.options.get("max_attempts", self._retry.max_attempts)),
-                give_up_after=float(job.options.get("give_up_after", self._retry.give_up_after)),
-            )
-            if exc.throttled:
-                pause = exc.retry_after if exc.retry_after is not None else policy.base_delay
-                self._pause(sender.name, now + min(pause, policy.retry_after_cap), "throttled")
-            # A failure before the upload (the DFT check) is an attempt too, or a check
-            # that keeps failing would be retried at the first backoff step for ever.
-            attempts = tx.attempts if counted else tx.attempts + 1
-            first = tx.first_attempt_at or now
-            at = next_attempt_at(policy, max(attempts, 1), first, now, exc.retry_after, self._rand)
-            if at is None:
-                self._journal.update_tx(tx.job_id, tx.idx, attempts=attempts)
-                self._fail(job, tx, f"gave up after {attempts} attempts: {exc}")
-                return
+        elif failure is Failure.TRANSIENT and not step.gave_up:
+            at = step.update.next_attempt_at or now
             bound.warning(
                 "temporary failure; will retry", error=str(exc), retry_in=round(at - now, 1)
             )
+            first = step.update.first_attempt_at or now
             if now - first >= DELAY_WARNING and tx.key not in self._delay_warned:
                 self._delay_warned.add(tx.key)
                 bound.warning(
                     "still not sent after hours of retrying",
                     hours=round((now - first) / 3600, 1),
-                    gives_up_in_hours=round((first + policy.give_up_after - now) / 3600, 1),
                 )
-            self._journal.update_tx(
-                tx.job_id,
-                tx.idx,
-                outbox=job_notices(
-                    job.id, job.options, "requeued", now, occasion=f"{tx.idx}.{attempts}"
-                ),
-                state=TxState.WAITING,
-                attempts=attempts,
-                first_attempt_at=first,
-                next_attempt_at=at,
-                error=str(exc),
-                updated_at=now,
-            )
-            return
-        # RejectedError, PreflightError, AddressError: permanent.
-        self._fail(job, tx, str(exc))
 
     def _pause(self, provider: str, until: float, reason: str) -> None:
         with self._wake:
             current = self._pauses.get(provider)
             if current is None or current.until < until:
                 self._pauses[provider] = Pause(until, reason)
-        self._journal.set_value(
-            f"pause:{provider}",
-            f"{until}:{reason}",
-            event="provider paused",
-            provider=provider,
-            until=until,
-            reason=reason,
-        )
+        self._journal.pause_provider(provider, until, reason)
 
     def _fail(self, job: JobRow, tx: TxRow, error: str) -> None:
         now = self._clock.time()
@@ -620,29 +645,31 @@ class Engine:
                 return
             bound.info("the lost upload had been accepted", remote_id=found.remote_id)
             return
-        lookups = tx.lookups + 1
-        if lookups < OUTCOME_LOOKUPS:
-            self._journal.update_tx(
-                tx.job_id,
-                tx.idx,
-                lookups=lookups,
-                next_attempt_at=now + outcome_lookup_delay(lookups),
-                updated_at=now,
-            )
-            return
-        if ambiguous is not None:
-            # Sending again could fax it twice; crediting a guess could report another
-            # document's fax as this one's. The office decides.
-            self._fail(job, tx, str(ambiguous))
-            return
-        bound.warning("the provider has no trace of the lost upload; sending it again")
-        self._handle_error(
-            job,
-            tx,
-            sender,
-            TransientError(f"upload of {Path(job.path).name} was lost on the way"),
-            counted=True,
+        step = after_empty_lookup(
+            TxFacts(TxState.OUTCOME_UNKNOWN, tx.attempts, tx.first_attempt_at, tx.lookups),
+            self._policy(job, sender.name),
+            now,
+            self._rand,
+            lost_error=f"upload of {Path(job.path).name} was lost on the way",
+            ambiguous=str(ambiguous) if ambiguous is not None else None,
         )
+        if step.gave_up:
+            assert step.update.error is not None
+            self._fail(job, tx, step.update.error)
+            return
+        outbox: tuple[NewDelivery, ...] = ()
+        if step.update.state is TxState.WAITING:
+            bound.warning("the provider has no trace of the lost upload; sending it again")
+            outbox = tuple(
+                job_notices(
+                    job.id,
+                    job.options.notice,
+                    "requeued",
+                    now,
+                    occasion=f"{tx.idx}.{step.update.attempts}",
+                )
+            )
+        self._journal.apply(tx.job_id, tx.idx, step.update, outbox=outbox)
 
     def _track(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
         assert tx.remote_id is not None
@@ -651,7 +678,7 @@ class Engine:
         if status.final:
             self._record_final(job, tx, status)
             return
-        timeout = float(job.options.get("status_timeout", 86400.0))
+        timeout = job.options.status_timeout
         if tx.submitted_at is not None and now - tx.submitted_at > timeout:
             hours = timeout / 3600
             self._journal.update_tx(
@@ -672,7 +699,7 @@ class Engine:
             tx.idx,
             status=status.status,
             polls=tx.polls + 1,
-            next_attempt_at=now + status_poll_delay(tx.polls + 1),
+            next_attempt_at=now + self._poll_delay(sender.name, tx.polls + 1),
             updated_at=now,
         )
 
@@ -709,13 +736,22 @@ class Engine:
         )
         self.finish_if_done(job.id)
 
+    def _lookup_delay(self, provider: str, lookups_done: int) -> float:
+        settings = self._settings.providers.get(provider)
+        first = settings.lookup_delay if settings is not None else OUTCOME_LOOKUP_FIRST
+        return outcome_lookup_delay(lookups_done, first)
+
+    def _poll_delay(self, provider: str, polls_done: int) -> float:
+        settings = self._settings.providers.get(provider)
+        first = settings.status_poll if settings is not None else STATUS_POLL_FIRST
+        return status_poll_delay(polls_done, first)
+
     def _provider_label(self, provider: str) -> str:
-        kind = getattr(self._settings.providers.get(provider), "type", None)
-        return {"generic-docs": "Generic DOCS", "retarus": "Retarus"}.get(str(kind), provider)
+        return provider_label(self._settings.providers, provider)
 
     def _start_sweeps(self) -> None:
         for name, sender in self._senders.items():
-            if hasattr(sender, "sweep") and name not in self.paused():
+            if isinstance(sender, ReportSweeper) and name not in self.paused():
                 try:
                     self._query_pool.submit(self._sweep, name, sender)
                 except RuntimeError:
@@ -723,8 +759,10 @@ class Engine:
 
     def _sweep(self, provider: str, sender: Sender) -> None:
         """Catch results the per-transmission polling missed (a report listing)."""
+        if not isinstance(sender, ReportSweeper):
+            return
         try:
-            finished: list[tuple[str, RemoteStatus]] = sender.sweep()  # type: ignore[attr-defined]
+            finished = sender.sweep()
         except FaxdError as exc:
             log.info("result sweep failed; trying again later", provider=provider, error=str(exc))
             return
@@ -765,7 +803,7 @@ class Engine:
                 )
                 now = self._clock.time()
                 # Notices are owed from the moment the result is: committed with it.
-                notices = job_notices(job_id, job.options, result.value, now)
+                notices = job_notices(job_id, job.options.notice, result.value, now)
                 self._journal.set_job_state(job_id, result, finished_at=now, outbox=notices)
                 job = self._journal.job(job_id)
                 assert job is not None

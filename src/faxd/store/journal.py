@@ -11,7 +11,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from typing import Any, NoReturn
 
 import structlog
 
-from faxd.core.transitions import is_legal
+from faxd.core.job_payload import JobFile, JobOptions, files_from_json, files_to_json
+from faxd.core.job_payload import NewJob as NewJob  # the journal's callers import it here
+from faxd.core.transitions import TxUpdate, is_legal
 from faxd.errors import FaxdError
 from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
 from faxd.store import audit_outbox
@@ -89,7 +92,7 @@ CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tx_delivered_number ON transmissions(number) WHERE state = 'delivered';
+CREATE INDEX IF NOT EXISTS tx_number_state ON transmissions(number, state);
 CREATE TABLE IF NOT EXISTS known_numbers (
     number TEXT PRIMARY KEY,
     added_at REAL NOT NULL,
@@ -164,13 +167,13 @@ class JobRow:
     path: str
     sidecar: str | None
     attachments: tuple[str, ...]
-    files: tuple[dict[str, Any], ...]
+    files: tuple[JobFile, ...]
     provider: str
     sender: str | None
     dft: bool
     reference: str | None
     rule: str | None
-    options: dict[str, Any]
+    options: JobOptions
     state: JobState
     error: str | None
     ino: int | None
@@ -179,6 +182,34 @@ class JobRow:
     archive_plan: dict[str, str] | None
     archived_at: float | None
     archived_path: str | None
+
+
+@dataclass(frozen=True)
+class ProviderPause:
+    """A provider faxd stopped sending to until `until` (epoch seconds), and why."""
+
+    provider: str
+    until: float
+    reason: str  # "auth", "config", "throttled" …
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queued: int  # transmissions ready or waiting to be uploaded
+    in_flight: int  # uploading, asking after an interrupted upload, or awaiting the result
+
+
+_PAUSE = "pause:"
+_INBOX_STATUS = "inbox:status"
+_IN_FLIGHT = (TxState.SUBMITTING, TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
+
+
+def _pause(provider: str, value: str) -> ProviderPause | None:
+    until, _, reason = value.partition(":")
+    try:
+        return ProviderPause(provider, float(until), reason)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -202,28 +233,6 @@ class TxRow:
     @property
     def key(self) -> str:
         return f"{self.job_id}-{self.idx}"
-
-
-@dataclass(frozen=True)
-class NewJob:
-    id: str
-    folder: str
-    rel_path: str
-    path: str
-    sidecar: str | None
-    attachments: Sequence[str]
-    files: Sequence[dict[str, Any]]
-    provider: str
-    sender: str | None
-    dft: bool
-    reference: str | None
-    rule: str | None
-    options: dict[str, Any]
-    ino: int | None
-    received_at: float
-    numbers: Sequence[str]
-    error: str | None = None  # set: the job failed before any transmission (addressing, preflight)
-    hold: bool = False  # with error: held by the misdial guard instead of failed
 
 
 def encode_path(path: str) -> str:
@@ -256,13 +265,13 @@ def _job(row: sqlite3.Row) -> JobRow:
         path=decode_path(row["path"]),
         sidecar=_opt_path(row["sidecar"]),
         attachments=tuple(json.loads(row["attachments"])),
-        files=tuple(json.loads(row["files"])),
+        files=files_from_json(row["files"]),
         provider=row["provider"],
         sender=row["sender"],
         dft=bool(row["dft"]),
         reference=row["reference"],
         rule=row["rule"],
-        options=json.loads(row["options"]),
+        options=JobOptions.loads(row["options"]),
         state=JobState(row["state"]),
         error=row["error"],
         ino=row["ino"],
@@ -301,6 +310,11 @@ _PROBE_CHUNK = 400
 COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
 
 
+# Writes must succeed this long after the last failure before the journal is called
+# writable again in the log.
+WRITE_QUIET = 10.0
+
+
 class JournalWriteError(FaxdError):
     """The journal could not be written (a full or failing disk, lost permissions). Not a
     bug: the write is tried again once the journal takes writes again."""
@@ -323,6 +337,43 @@ def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
     return code is not None and (code & 0xFF) in _WRITE_FAILURES
 
 
+class JournalOpenError(FaxdError):
+    """The journal file cannot be opened at all (damaged, or not faxd's to write)."""
+
+
+def open_journal_file(path: Path, *, readonly: bool = False) -> Journal:
+    """Journal(path), with one sentence naming the file and what to do when it cannot be
+    opened, instead of SQLite's own words in a traceback."""
+    try:
+        journal = Journal(path, readonly=readonly)
+        journal.pragma("schema_version")  # a read-only open reads nothing until asked
+        return journal
+    except sqlite3.DatabaseError as exc:
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            raise JournalOpenError(
+                f"the journal {path} is damaged ({exc}).",
+                "Stop faxd, move the file aside (keep it: it records what was sent) and "
+                "start faxd again with a new journal; documents still in the spool folders "
+                "are then sent as new, so check them first.",
+            ) from None
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN):
+            raise JournalOpenError(
+                f"the journal {path} cannot be opened ({exc}).",
+                f"It and its folder {path.parent} must exist and be writable by faxd's "
+                f"user (e.g. chown -R faxd: {path.parent}).",
+            ) from None
+        raise JournalOpenError(
+            f"the journal {path} cannot be opened ({exc}).",
+            "Check the file and free space on its disk.",
+        ) from None
+    except OSError as exc:
+        raise JournalOpenError(
+            f"the journal's folder {path.parent} cannot be created ({exc.strerror}).",
+            "Create it, writable by faxd's user, or correct state_dir.",
+        ) from None
+
+
 class IllegalTransition(RuntimeError):
     """A bug: code asked for a state move the state machine does not allow."""
 
@@ -339,6 +390,10 @@ class Journal:
         self.path = path
         self._lock = threading.RLock()
         self.write_error: str | None = None  # why the last write failed, until one succeeds
+        self.write_failures = 0  # every failed write counts (the engine backs off on them)
+        self.write_successes = 0
+        self._outage_said = False
+        self._failed_at = 0.0
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -394,8 +449,12 @@ class Journal:
                     raise
                 self._rollback()
                 self._write_failed(exc)
-            if self.write_error is not None:
-                self.write_error = None
+            self.write_error = None
+            self.write_successes += 1
+            if self._outage_said and time.monotonic() - self._failed_at >= WRITE_QUIET:
+                # Only after a quiet spell: on a nearly full disk small writes succeed
+                # between failing large ones, and one outage is said once.
+                self._outage_said = False
                 log.warning(
                     "the journal can be written again; faxd carries on", journal=str(self.path)
                 )
@@ -413,18 +472,13 @@ class Journal:
             f"status query until it can and tries again by itself: free space on the disk "
             f"of {self.path.parent} or fix its permissions."
         )
-        if self.write_error is None:
+        if not self._outage_said:
+            self._outage_said = True
             log.error("journal write failed", problem=sentence)
+        self._failed_at = time.monotonic()
         self.write_error = sentence
+        self.write_failures += 1
         raise JournalWriteError(sentence) from None
-
-    def probe_write(self) -> bool:
-        """Whether a write gets through now (a tiny one, in the key/value table)."""
-        try:
-            self.set_value("journal:probe", "1")
-        except JournalWriteError:
-            return False
-        return True
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -455,6 +509,74 @@ class Journal:
         with self.transaction() as db:
             db.execute("DELETE FROM kv WHERE key = ?", (key,))
 
+    # -- what the daemon leaves for the next start and for `faxd status` ----------------
+    # Kept in kv under keys whose format stays inside this module (old journals keep them).
+
+    def pause_provider(self, provider: str, until: float, reason: str) -> None:
+        """Remember a provider's pause (audited), so `faxd status` and alerts see it."""
+        self.set_value(
+            f"{_PAUSE}{provider}",
+            f"{until}:{reason}",
+            event="provider paused",
+            provider=provider,
+            until=until,
+            reason=reason,
+        )
+
+    def clear_pause(self, provider: str) -> None:
+        self.delete_value(f"{_PAUSE}{provider}")
+
+    def pause_of(self, provider: str) -> ProviderPause | None:
+        value = self.get_value(f"{_PAUSE}{provider}")
+        return _pause(provider, value) if value is not None else None
+
+    def pauses(self) -> list[ProviderPause]:
+        """Every provider pause recorded (past ones included; the caller compares)."""
+        rows = self.query(
+            "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key", (_PAUSE + "%",)
+        )
+        found = (_pause(str(r["key"])[len(_PAUSE) :], str(r["value"])) for r in rows)
+        return [p for p in found if p is not None]
+
+    def set_inbox_status(self, status: Mapping[str, object]) -> None:
+        self.set_value(_INBOX_STATUS, json.dumps(status, sort_keys=True))
+
+    def inbox_statuses(self) -> list[dict[str, object]]:
+        """What the daemon's inbox poller last published (none without an inbox)."""
+        rows = self.query("SELECT value FROM kv WHERE key LIKE 'inbox:%' ORDER BY key")
+        found: list[dict[str, object]] = []
+        for row in rows:
+            with suppress(ValueError):
+                value = json.loads(str(row["value"]))
+                if isinstance(value, dict):
+                    found.append(value)
+        return found
+
+    def sidecars_seen(self, folder: Path) -> bool:
+        """A sidecar was seen in this spool folder once: its documents wait for theirs."""
+        return self.get_value(f"sidecars_seen:{folder}") is not None
+
+    def note_sidecars_seen(self, folder: Path) -> None:
+        self.set_value(f"sidecars_seen:{folder}", "1")
+
+    def folder_seen(self, path: Path) -> bool:
+        """faxd has seen this configured folder exist (so a missing one is an outage)."""
+        return self.get_value(f"folder-seen:{path}") is not None
+
+    def note_folder_seen(self, path: Path) -> None:
+        self.set_value(f"folder-seen:{path}", "1")
+
+    def folder_device(self, root: Path) -> int | None:
+        """The file system (st_dev) a spool folder was on when last recorded."""
+        value = self.get_value(f"folder-device:{root}")
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def set_folder_device(self, root: Path, device: int) -> None:
+        self.set_value(f"folder-device:{root}", str(device))
+
     # -- jobs --------------------------------------------------------------------------
 
     def create_job(self, job: NewJob, outbox: Sequence[NewDelivery] = ()) -> None:
@@ -475,13 +597,13 @@ class Journal:
                     encode_path(job.path),
                     encode_path(job.sidecar) if job.sidecar else None,
                     json.dumps(list(job.attachments)),
-                    json.dumps(list(job.files)),
+                    files_to_json(job.files),
                     job.provider,
                     job.sender,
                     int(job.dft),
                     job.reference,
                     job.rule,
-                    json.dumps(job.options),
+                    job.options.dumps(),
                     state.value,
                     job.error,
                     job.ino,
@@ -543,6 +665,26 @@ class Journal:
             (*params, limit),
         )
         return [_job(r) for r in rows]
+
+    def unfiled_jobs(self, limit: int) -> list[JobRow]:
+        """Jobs not filed yet (under way, or finished and waiting to be filed), newest first."""
+        return self.jobs("archived_at IS NULL", limit=limit)
+
+    def filed_jobs(self, limit: int) -> list[JobRow]:
+        """Jobs filed in sent/, failed/ or hold/, newest first."""
+        return self.jobs("archived_at IS NOT NULL", limit=limit)
+
+    def unfinished_jobs(self, limit: int) -> list[JobRow]:
+        """Jobs still under way (not finished, not filed), newest first."""
+        return self.jobs("archived_at IS NULL AND finished_at IS NULL", limit=limit)
+
+    def job_filed_as(self, path: str) -> JobRow | None:
+        """The job whose document was filed at `path` (absolute, resolved)."""
+        rows = self.jobs("archived_path = ?", (encode_path(path),), limit=1)
+        return rows[0] if rows else None
+
+    def has_unfiled_job_from(self, folder: Path) -> bool:
+        return bool(self.jobs("archived_at IS NULL AND folder = ?", (str(folder),), limit=1))
 
     def set_job_state(
         self,
@@ -670,6 +812,18 @@ class Journal:
                 _audit_transition(db, job_id, before, dict(zip(fields, values, strict=True)))
         return True
 
+    def apply(
+        self,
+        job_id: str,
+        idx: int,
+        update: TxUpdate,
+        *,
+        expect: Collection[TxState] | None = None,
+        outbox: Sequence[NewDelivery] = (),
+    ) -> bool:
+        """Write a typed step of the state machine (see update_tx for the checks)."""
+        return self.update_tx(job_id, idx, outbox=outbox, expect=expect, **update.columns())
+
     def cancel_unsent(self, job_id: str, now: float, reason: str) -> str | None:
         """Fail every transmission of a job that has not left for the provider, all in one
         transaction, so an engine about to upload one (its move to SUBMITTING is a
@@ -728,8 +882,11 @@ class Journal:
         assignments = "".join(f", {name} = ?" for name in fields)
         with self.transaction() as db:
             held = db.execute(
-                "SELECT job_id, idx FROM remote_claims WHERE provider = ? AND remote_id = ?",
-                (provider, remote_id),
+                "SELECT job_id, idx FROM remote_claims WHERE provider = ? AND remote_id = ? "
+                # an id recorded without a claim (by an older faxd) holds it all the same
+                "UNION ALL SELECT t.job_id, t.idx FROM transmissions t JOIN jobs j "
+                "ON j.id = t.job_id WHERE j.provider = ? AND t.remote_id = ? LIMIT 1",
+                (provider, remote_id, provider, remote_id),
             ).fetchone()
             holder = None if held is None else (str(held["job_id"]), int(held["idx"]))
             if holder is not None and holder != (job_id, idx):
@@ -752,11 +909,19 @@ class Journal:
                 "job_id = excluded.job_id, idx = excluded.idx",
                 (provider, remote_id, job_id, idx),
             )
+            before = db.execute(
+                "SELECT state, number, remote_id, method FROM transmissions "
+                "WHERE job_id = ? AND idx = ?",
+                (job_id, idx),
+            ).fetchone()
             db.execute(
                 f"UPDATE transmissions SET remote_id = ?{assignments} "  # noqa: S608
                 "WHERE job_id = ? AND idx = ?",
                 (remote_id, *values, job_id, idx),
             )
+            if before is not None and "state" in fields:
+                change = dict(zip(fields, values, strict=True)) | {"remote_id": remote_id}
+                _audit_transition(db, job_id, before, change)
             if holder is not None and holder != (job_id, idx):
                 return f"{holder[0]}-{holder[1]}"
             return None
@@ -800,20 +965,33 @@ class Journal:
         )
         return {str(r["state"]): int(r["n"]) for r in rows}
 
+    def queue_counts(self) -> QueueCounts:
+        counts = self.counts()
+        return QueueCounts(
+            queued=counts.get(TxState.READY, 0) + counts.get(TxState.WAITING, 0),
+            in_flight=sum(counts.get(s, 0) for s in _IN_FLIGHT),
+        )
+
+    def failed_since(self, since: float) -> int:
+        """Jobs that failed at or after `since` (epoch seconds)."""
+        rows = self.query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE state = 'failed' AND finished_at >= ?", (since,)
+        )
+        return int(rows[0]["n"])
+
     # -- numbers faxd knows (misdial guard) --------------------------------------------
 
     def known_among(self, numbers: Collection[str]) -> set[str]:
         """Which of `numbers` faxd has delivered to, or an admin released a document to.
 
-        Both lookups are index probes (tx_delivered_number, the known_numbers key), so
-        the cost follows len(numbers), not the size of the journal."""
+        Both lookups are index probes (tx_number_state, the known_numbers key), so the
+        cost follows len(numbers), not the size of the journal."""
         wanted = list(dict.fromkeys(numbers))
         found: set[str] = set()
         has_known = self._has_table("known_numbers")
         for start in range(0, len(wanted), _PROBE_CHUNK):
             chunk = wanted[start : start + _PROBE_CHUNK]
             marks = ",".join("?" for _ in chunk)
-            # The literal 'delivered' lets SQLite use the partial index.
             sql = (
                 "SELECT number FROM transmissions "  # noqa: S608
                 f"WHERE state = 'delivered' AND number IN ({marks})"
