@@ -1,6 +1,6 @@
 """Benchmark: the outbound daemon against the sandbox emulator on loopback.
 
-    python benchmarks/outbound.py [--quick] [--only latency,burst,backlog,idle]
+    python benchmarks/outbound.py [--quick] [--only latency,default-wait,burst,backlog,idle]
                                   [--settle 0.5] [--concurrency 4,8] [--backlog 10000]
 
 The real daemon runs as a subprocess (`python -m faxd run`), exactly as systemd starts
@@ -9,7 +9,8 @@ are "file closed here" to "upload accepted there". Prints figures only: nothing 
 passes or fails on time, the goals are printed beside the measurements to compare.
 
 1. latency  pickup latency, file closed -> upload accepted, files dropped one by one
-            (sidecar_wait: 0, else every file waits settle + sidecar_wait by design)
+            (sidecar_wait: 0; `default-wait`: sidecar_wait not set, into a recipient
+            subfolder of a folder that never had a sidecar: no wait either)
 2. burst    400 files dropped at once, 50 ms API latency per upload, per concurrency
 3. backlog  10,000 files waiting at start-up: time to the first upload, peak RSS
 4. idle     20 watched folders, nothing to do: CPU use of the daemon"""
@@ -133,6 +134,7 @@ class Daemon:
             "failed_dir": str(self.root / "failed"),
             **self.defaults,
         }
+        defaults = {k: v for k, v in defaults.items() if v is not None}  # None: not set
         document = {
             "state_dir": str(self.root / "state"),
             "log_level": "info",
@@ -232,7 +234,8 @@ def wait_for(
                 tail = daemon.log_text()[-3000:]
                 raise RuntimeError(f"the daemon exited while waiting for {what}:\n{tail}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            tail = daemon.log_text()[-3000:] if daemon is not None else ""
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}\n{tail}")
         time.sleep(step)
 
 
@@ -285,19 +288,29 @@ def warm_up(daemon: Daemon, uploads: Uploads, folder: Path) -> None:
 # -- the scenarios -----------------------------------------------------------------------
 
 
-def bench_latency(count: int, settle: float) -> list[tuple[str, str, str]]:
-    print(f"\n[1] pickup latency: {count} files one by one, settle {settle} s, sidecar_wait 0")
-    with rig(defaults={"settle": settle}) as (daemon, sandbox):
+def bench_latency(
+    count: int, settle: float, *, default_wait: bool = False
+) -> list[tuple[str, str, str]]:
+    """default_wait: sidecar_wait not configured (the default), documents dropped into a
+    recipient subfolder of a folder that never had a sidecar; else sidecar_wait: 0."""
+    wait = "sidecar_wait not set" if default_wait else "sidecar_wait 0"
+    print(f"\n[1] pickup latency: {count} files one by one, settle {settle} s, {wait}")
+    defaults: dict[str, Any] = {"settle": settle}
+    if default_wait:
+        defaults["sidecar_wait"] = None
+    with rig(defaults=defaults) as (daemon, sandbox):
         uploads = Uploads(sandbox)
         daemon.start()
         daemon.wait_running()
         warm_up(daemon, uploads, daemon.spool)
+        target = daemon.spool / NUMBER if default_wait else daemon.spool
+        target.mkdir(exist_ok=True)
         latencies: list[float] = []
         for i in range(count):
             data = pdf(f"latency {i}")
             digest = sha(data)
             before = uploads.accepted()
-            closed = write_closed(daemon.spool / f"doc-{i:03d}.pdf", data)
+            closed = write_closed(target / f"doc-{i:03d}.pdf", data)
             # the cheap counter first: polling the full stats would compete with the sandbox
             wait_for(partial(uploads.more_than, before), 30, f"upload {i}", daemon)
             arrived = uploads.times()[digest]
@@ -313,18 +326,21 @@ def bench_latency(count: int, settle: float) -> list[tuple[str, str, str]]:
     print(f"    above settle: p50 {over[0]} ms  p95 {over[1]} ms  max {over[2]} ms")
     return [
         (
-            f"pickup latency p50 / p95 ({count} files, settle {settle:g} s, sidecar_wait 0)",
+            f"pickup latency p50 / p95 ({count} files, settle {settle:g} s, {wait})",
             f"p50 ≤ {goal:.0f} ms",
             f"{p50:.0f} ms / {p95:.0f} ms",
         )
     ]
 
 
-def bench_burst(count: int, concurrency: int, settle: float) -> tuple[float, float]:
+def bench_burst(
+    count: int, concurrency: int, settle: float, report_pdf: bool = True
+) -> tuple[float, float]:
     """Returns (seconds from the first drop to the last upload, the same minus settle)."""
     fault = {"api": "docs", "endpoint": "send", "action": "slow", "delay": 0.05, "times": "always"}
     scenario = {"status_delay": 1.0, "faults": [fault]}
-    with rig(scenario, defaults={"settle": settle, "concurrency": concurrency}) as (
+    defaults = {"settle": settle, "concurrency": concurrency, "report_pdf": report_pdf}
+    with rig(scenario, defaults=defaults) as (
         daemon,
         sandbox,
     ):
@@ -425,11 +441,14 @@ def bench_idle(folders: int, seconds: float) -> list[tuple[str, str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, a minute in all")
-    parser.add_argument("--only", default="latency,burst,backlog,idle")
+    parser.add_argument("--only", default="latency,default-wait,burst,backlog,idle")
     parser.add_argument("--settle", type=float, default=0.5)
     parser.add_argument("--concurrency", default=None, help="comma-separated; default 4,8")
     parser.add_argument("--backlog", type=int, default=None, help="files waiting at start-up")
     parser.add_argument("--backlog-cap", type=float, default=180, help="seconds to follow it")
+    parser.add_argument(
+        "--no-report-pdf", action="store_true", help="burst without report PDFs, to compare"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     quick = args.quick
@@ -440,10 +459,12 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     if "latency" in only:
         rows += bench_latency(10 if quick else 30, args.settle)
+    if "default-wait" in only:
+        rows += bench_latency(10 if quick else 30, args.settle, default_wait=True)
     if "burst" in only:
         print("\n[2] burst: 400 files dropped at once, 50 ms API latency per upload")
         for c in concurrencies:
-            total, _ = bench_burst(400, c, args.settle)
+            total, _ = bench_burst(400, c, args.settle, not args.no_report_pdf)
             what = f"400 files at once, 50 ms API latency, concurrency {c}"
             rows.append((what, "≤ 6 s", f"{total:.1f} s"))
     if "backlog" in only:

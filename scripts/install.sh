@@ -37,7 +37,8 @@ ETC=/etc/faxd
 CREDENTIALS=$ETC/credentials
 CREDENTIAL_NAMES=(docs-api-key retarus-password)
 SPOOL=/srv/fax
-SPOOL_DIRS=(out scanner inbox sent failed)
+# Every folder config/faxd.example.yaml names (a test keeps the two in step); parents first.
+SPOOL_DIRS=(out scanner abroad inbox inbox/support inbox/orders sent failed records)
 VENV=/opt/faxd
 BIN_LINK=/usr/local/bin/faxd
 UNIT_SRC=$SRC/systemd/faxd.service

@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--reference", help="free text kept in the report")
     send.add_argument("--wait", action="store_true", help="follow it to its final status")
     sub.add_parser("status", parents=[common], help="queued, in flight and recently finished")
+    test_channel = sub.add_parser(
+        "test-channel", parents=[common], help="send a test message through a channel"
+    )
+    test_channel.add_argument("name", metavar="NAME")
+    test_channel.add_argument("target", nargs="?", metavar="TARGET")
     cancel = sub.add_parser(
         "cancel", parents=[common], help="stop a queued job before its upload leaves"
     )
@@ -84,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--port", type=int, default=8025)
     sandbox.add_argument("--scenario", type=Path)
+    sandbox.add_argument(
+        "--smtp-port", type=int, default=8026, help="SMTP sink for notices (0: none)"
+    )
+    sandbox.add_argument(
+        "--mail-dir", type=Path, default=Path("sandbox-mail"), help="where the sink stores mails"
+    )
     _records_parsers(sub, common)
     return parser
 
@@ -177,7 +188,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         from faxd.sandbox.server import serve_forever
 
         try:
-            serve_forever(args.port, args.scenario)
+            serve_forever(args.port, args.scenario, args.smtp_port, args.mail_dir)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:
@@ -202,6 +213,10 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     logs.configure(level or "warning", environ=env, stream=sys.stderr)
     if command == "status":
         return commands.status(settings)
+    if command == "test-channel":
+        from faxd.service.channel_commands import test_channel
+
+        return test_channel(settings, args.name, args.target)
     if command == "explain":
         return commands.explain(settings, args.file, args.folder, args.sidecar)
     if command == "retry":

@@ -84,6 +84,15 @@ class AuthError(ProviderError):
         self.status_code = status_code
 
 
+class EndpointError(ProviderError):
+    """The provider's address answers as if the API were not there (404/405, a redirect)
+    where faxd's request must exist: a configuration problem, so its queue pauses."""
+
+    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
+        super().__init__(message, hint)
+        self.status_code = status_code
+
+
 class TransientError(ProviderError):
     """429, 5xx, timeouts, refused connections: the request did not take effect; retry."""
 
@@ -106,3 +115,9 @@ class OutcomeUnknownError(ProviderError):
     """The request may have been accepted (the connection died after it was sent).
 
     Never answered by uploading again: the provider must be asked first."""
+
+
+class AmbiguousOutcomeError(ProviderError):
+    """An outcome lookup found several uploads that could each be the lost one, and nothing
+    that tells them apart: crediting one could name another document's fax, uploading
+    again could fax it twice."""

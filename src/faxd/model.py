@@ -37,11 +37,7 @@ class JobState(StrEnum):
     SUBMITTED = "submitted"
     DELIVERED = "delivered"  # every recipient delivered; archive to sent/ pending or done
     FAILED = "failed"  # any recipient failed; archive to failed/ pending or done
-
-
-class Result(StrEnum):
-    DELIVERED = "delivered"
-    FAILED = "failed"
+    HELD = "held"  # the misdial guard stopped it before sending; filed in hold/
 
 
 @dataclass(frozen=True)
@@ -66,6 +62,8 @@ class Submission:
     dft: bool  # allow Direct File Transfer
     reference: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # provider-specific (cover page …)
+    # Not to be transmitted after this (aware); faxd stops waiting soon after.
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +103,12 @@ class ReceivedDocument:
     status: str
     type: str
     files: tuple[ReceivedFile, ...]
+    # Every recipient the provider lists ("String or Array of String"); `recipient` is the
+    # first. Empty when built by code that knows only one number: then it is `recipient`.
+    recipients: tuple[str, ...] = ()
+
+    def all_recipients(self) -> tuple[str, ...]:
+        return self.recipients or ((self.recipient,) if self.recipient else ())
 
 
 @dataclass(frozen=True)

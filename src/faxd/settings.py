@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 WatchMode = Literal["auto", "inotify", "poll"]
 DftMode = Literal["prefer", "never"]
+NewNumbersMode = Literal["send", "hold"]
 
-# `@@FAX +46 8 123 456 78@@` written in a document addresses it (issue 6: print-to-fax).
+# `@@FAX +46 8 123 456 78@@` written in a document addresses it (print-to-fax).
 DEFAULT_EMBEDDED_CODE = r"@@FAX\s*(?P<to>[^@]+?)\s*@@"
 
 
@@ -45,26 +46,12 @@ class DocsProviderSettings:
     ca_bundle: Path | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    lookup_delay: float = 15.0  # first wait before asking whether a lost upload arrived
+    status_poll: float = 2.0  # first wait before asking for an accepted fax's status
     type: Literal["generic-docs"] = "generic-docs"
     # Where api_key came from, for check-config and start-up checks (never the key itself).
     credential_file: Path | None = None
     credential_env: str | None = None
-
-
-RETARUS_REGIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "de": (
-        "https://faxws-ha.de.retarus.com/rest/v1",
-        ("https://faxws.de1.retarus.com/rest/v1", "https://faxws.de2.retarus.com/rest/v1"),
-    ),
-    "us": (
-        "https://faxws-ha.us.retarus.com/rest/v1",
-        ("https://faxws.us1.retarus.com/rest/v1", "https://faxws.us2.retarus.com/rest/v1"),
-    ),
-    # Switzerland and Singapore have no HA URL in Retarus's documentation: submit to the
-    # one data center, which is also where the reports live.
-    "ch": ("https://faxws.ch1.retarus.com/rest/v1", ("https://faxws.ch1.retarus.com/rest/v1",)),
-    "sg": ("https://faxws.sg1.retarus.com/rest/v1", ("https://faxws.sg1.retarus.com/rest/v1",)),
-}
 
 
 @dataclass(frozen=True)
@@ -79,13 +66,40 @@ class RetarusProviderSettings:
     ca_bundle: Path | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    lookup_delay: float = 15.0  # first wait before asking whether a lost upload arrived
+    status_poll: float = 2.0  # first wait before asking for an accepted fax's status
     type: Literal["retarus"] = "retarus"
     # Where password came from, for check-config and start-up checks (never the password).
     credential_file: Path | None = None
     credential_env: str | None = None
 
 
-ProviderSettings = DocsProviderSettings | RetarusProviderSettings
+class ProviderSettings(Protocol):
+    """What faxd needs of any provider's settings; each provider type has its own frozen
+    dataclass (the table in faxd/providers/registry.py names it and its parser)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def ca_bundle(self) -> Path | None: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def read_timeout(self) -> float: ...
+    # The first waits of the outcome-lookup and status-poll schedules; each later wait
+    # doubles (faxd.core.retry).
+    @property
+    def lookup_delay(self) -> float: ...
+    @property
+    def status_poll(self) -> float: ...
+    @property
+    def credential_file(self) -> Path | None: ...
+    @property
+    def credential_env(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,9 @@ class FolderSettings:
     dft: DftMode = "prefer"
     settle: float = 1.0
     sidecar_wait: float = 10.0
+    # True when sidecar_wait is the built-in default, not configured: then only folders
+    # that have had a sidecar wait for one (most never get any).
+    sidecar_wait_if_seen: bool = False
     max_attempts: int = 8
     give_up_after: float = 86400.0
     status_timeout: float = 86400.0
@@ -128,8 +145,20 @@ class FolderSettings:
     name_pattern: str | None = None
     embedded_code: str | None = DEFAULT_EMBEDDED_CODE
     convert_postscript: bool = True  # .ps/.prn print files to PDF with Ghostscript
+    # Recipient safety: E.164 prefixes, the misdial guard, and where held documents go.
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    misdial_guard: bool = True
+    new_numbers: NewNumbersMode = "send"
+    hold_dir: Path | None = None  # None: `hold` beside failed_dir
     notify: tuple[NotifyRule, ...] = ()  # who hears about this folder's jobs (channels)
     delayed_after: float | None = None  # not final after this: one `delayed` notice
+    station_name: str | None = None  # printed on the transmission report PDF
+    report_pdf: bool = True  # NAME.report.pdf beside NAME.report.yaml
+
+    @property
+    def hold_folder(self) -> Path:
+        return self.hold_dir or self.failed_dir.parent / "hold"
 
 
 @dataclass(frozen=True)
@@ -141,9 +170,26 @@ class InboxSettings:
     routes: dict[str, Path] = field(default_factory=dict)  # E.164 -> folder
     numbers: tuple[str, ...] = ()  # further numbers of ours (E.164)
     delete_after_download: bool = False
+    download_timeout: float = 900.0  # seconds one received file may take to download
     deliver: tuple[str, ...] = ()  # targets for documents no route matched
     route_rules: dict[str, RouteRule] = field(default_factory=dict)  # mapping routes
     attach: Literal["document", "none"] = "document"  # what `deliver` mails carry
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long filed things are kept, in seconds; None keeps them forever."""
+
+    sent: float | None = None
+    failed: float | None = None
+    inbox: float | None = None
+    records: float | None = None  # the daily activity journals (the audit log is kept)
+
+
+@dataclass(frozen=True)
+class RecordsSettings:
+    path: Path | None = None  # None: STATE_DIR/records
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 @dataclass(frozen=True)
@@ -156,6 +202,7 @@ class Settings:
     concurrency: int
     folders: tuple[FolderSettings, ...]
     contacts: dict[str, str] = field(default_factory=dict)  # name -> E.164
+    contacts_file: Path | None = None  # more contacts (CSV or vCard); `contacts` holds them
     inbox: InboxSettings | None = None
     dft_cache: float = 86400.0
     log_level: str = "info"
@@ -164,6 +211,7 @@ class Settings:
     alerts: AlertSettings | None = None
     templates: Path | None = None  # a folder of Jinja2 templates overriding the built-in ones
     warnings: tuple[str, ...] = ()  # accepted, but worth changing (old key names)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
 
     def our_numbers(self) -> frozenset[str]:
         """Every number that is ours: senders, inbox routes and inbox numbers."""
@@ -192,6 +240,7 @@ class SmtpChannel:
     ca_bundle: Path | None = None
     timeout: float = 30.0
     give_up_after: float = 86400.0
+    retry_max: float = 300.0  # the longest pause between two attempts
     type: Literal["smtp"] = "smtp"
 
 
@@ -201,6 +250,7 @@ class PrintChannel:
     queue: str
     timeout: float = 600.0  # how long a job may sit in the queue before it counts as failed
     give_up_after: float = 86400.0
+    retry_max: float = 300.0  # the longest pause between two attempts
     type: Literal["print"] = "print"
 
 
@@ -212,6 +262,7 @@ class WebhookChannel:
     ca_bundle: Path | None = None
     timeout: float = 30.0
     give_up_after: float = 86400.0
+    retry_max: float = 300.0  # the longest pause between two attempts
     type: Literal["webhook"] = "webhook"
 
 
@@ -221,6 +272,7 @@ class CommandChannel:
     argv: tuple[str, ...]
     timeout: float = 60.0
     give_up_after: float = 86400.0
+    retry_max: float = 300.0  # the longest pause between two attempts
     type: Literal["command"] = "command"
 
 

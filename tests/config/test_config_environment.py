@@ -91,6 +91,7 @@ def test_archive_on_another_filesystem_is_reported(
 
     monkeypatch.setattr(config_env, "device_of", device_of)
     monkeypatch.setattr(config_env, "directory_problem", lambda path: None)
+    monkeypatch.setattr(config_env, "creatable_problem", lambda *args: None)
     found = config.check_environment(settings)
     assert [(p.path, p.line) for p in found] == [("folders[0].sent_dir", 7)]
     assert "EXDEV" in found[0].message
@@ -103,6 +104,7 @@ def test_default_archive_on_another_filesystem_names_defaults(
     settings = settings_for(write_config, "defaults:\n  failed_dir: /mnt/other/failed\n")
     monkeypatch.setattr(config_env, "device_of", lambda path: hash(str(path).startswith("/mnt")))
     monkeypatch.setattr(config_env, "directory_problem", lambda path: None)
+    monkeypatch.setattr(config_env, "creatable_problem", lambda *args: None)
     found = config.check_environment(settings)
     assert [(p.path, p.line) for p in found] == [("defaults.failed_dir", 8)]
 
@@ -113,7 +115,7 @@ def test_real_filesystems_differ(write_config: WriteConfig, tmp_path: Path) -> N
         pytest.skip("no writable /dev/shm here")
     if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
         pytest.skip("/dev/shm and tmp_path are on the same filesystem here")
-    settings = settings_for(write_config, f"    failed_dir: {shm}/faxd-test-{os.getpid()}/failed\n")
+    settings = settings_for(write_config, f"    failed_dir: {shm}/failed-{os.getpid()}\n")
     found = config.check_environment(settings)
     assert [p.path for p in found] == ["folders[0].failed_dir"]
 
@@ -125,6 +127,7 @@ def test_inbox_route_on_another_filesystem(
     settings = settings_for(write_config, text)
     monkeypatch.setattr(config_env, "device_of", lambda path: hash(str(path).startswith("/mnt")))
     monkeypatch.setattr(config_env, "directory_problem", lambda path: None)
+    monkeypatch.setattr(config_env, "creatable_problem", lambda *args: None)
     found = config.check_environment(settings)
     assert [p.path for p in found] == ["inbox.routes"]
 
@@ -164,3 +167,24 @@ def test_lines_are_omitted_when_the_file_no_longer_parses(
     settings.source.write_text("::: not yaml [")
     found = config.check_environment(settings)
     assert found and all(p.line is None for p in found)
+
+
+def test_a_spool_folder_whose_parent_is_missing_too_is_refused(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    settings = settings_for(write_config, "  - path: share/abroad\n")
+    found = [p for p in config.check_environment(settings) if p.path == "folders[1].path"]
+    assert found[0].line == 7
+    assert "nor does the folder" in found[0].message
+    assert str(tmp_path / "share") in found[0].message
+    assert "mkdir -p" in found[0].message
+    # Its parent there: faxd creates it at start (the default sent/ and failed/ inside it
+    # with it), so it is no problem.
+    (tmp_path / "share").mkdir()
+    assert config.check_environment(settings) == []
+
+
+def test_a_sent_dir_two_levels_under_nothing_is_refused(write_config: WriteConfig) -> None:
+    found = config.check_environment(settings_for(write_config, "    sent_dir: nas/fax/sent\n"))
+    assert [p.path for p in found] == ["folders[0].sent_dir"]
+    assert "nor does the folder" in found[0].message

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from faxd import config
-from faxd.config import providers as config_providers
 from faxd.config.folders import DEFAULTS_KEYS, FOLDER_KEYS, INBOX_KEYS
 from faxd.config.load import TOP_KEYS
+from faxd.providers.registry import PROVIDERS
 from faxd.settings import (
     RETARUS_OPTION_KEYS,
     DocsProviderSettings,
@@ -64,7 +64,13 @@ def test_example_folders_combine_defaults_and_their_own_values(example: Settings
     assert abroad.dft == "never"
     assert abroad.settle == 2.0
     assert example.inbox is not None
-    assert example.inbox.routes == {"+4612345679": Path("/srv/fax/inbox/support")}
+    assert example.inbox.routes == {
+        "+4612345679": Path("/srv/fax/inbox/support"),
+        "+4612345671": Path("/srv/fax/inbox/orders"),
+    }
+    assert example.inbox.route_rules["+4612345671"].sender_prefix == "+4640"
+    assert example.inbox.deliver == ("frontdesk",)
+    assert set(example.channels) == {"mail", "frontdesk", "tickets", "archive"}
     assert example.inbox.lookback == 86400.0
     assert "+4612345670" in example.our_numbers()
 
@@ -83,8 +89,7 @@ ALL_KEYS = sorted(
         *DEFAULTS_KEYS,
         *INBOX_KEYS,
         *RETARUS_OPTION_KEYS,
-        *config_providers._DOCS_KEYS,
-        *config_providers._RETARUS_KEYS,
+        *(key for entry in PROVIDERS.values() for key in entry.keys),
     }
 )
 

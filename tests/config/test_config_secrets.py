@@ -9,6 +9,7 @@ import pytest
 
 from faxd import config
 from faxd.errors import ConfigError
+from faxd.settings import DocsProviderSettings
 
 from .cfg_helpers import DOCS_KEY, ENV, MINIMAL, RETARUS_PASSWORD, load, problems
 
@@ -104,3 +105,37 @@ def test_a_credential_shorter_than_8_characters_is_refused(
     text = "\n".join(str(p) for p in caught.value.problems)
     assert "shorter than 8 characters" in text
     assert "api_key_env" in text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [CANARY + "\nsecond line\n", CANARY + "\r\n\r\n", " " + CANARY + "\n", CANARY + "\tx"],
+)
+def test_a_key_file_with_more_than_the_key_is_refused_without_showing_it(
+    write_config: WriteConfig, tmp_path: Path, content: str
+) -> None:
+    # It would go into an HTTP header, where every request would fail a minute later.
+    (tmp_path / "key").write_text(content, newline="")
+    path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_file: ./key"))
+    found = problems(path)
+    assert [p.path for p in found] == ["providers.docs.api_key_file"]
+    assert "only the credential, on one line" in found[0].message
+    assert CANARY not in all_text(path, ENV)
+
+
+def test_a_variable_with_a_line_break_is_refused(write_config: WriteConfig) -> None:
+    path = write_config(MINIMAL)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path, {**ENV, "DOCS_KEY": CANARY + "\nmore"})
+    assert "line break" in str(caught.value.problems[0])
+    assert CANARY not in str(caught.value.problems[0])
+
+
+def test_a_key_file_ending_in_one_newline_is_fine(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "key").write_text(CANARY + "\n")
+    path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_file: ./key"))
+    provider = load(path).providers["docs"]
+    assert isinstance(provider, DocsProviderSettings)
+    assert provider.api_key.reveal() == CANARY

@@ -9,14 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from faxd.core.names import (
+    NAME_MAX,
     first_free,
+    fits_name_max,
     inbox_name,
     is_ignored_name,
+    name_bytes,
     numbered,
     report_name,
     safe_component,
     sender_digits,
     split_extension,
+    temp_name,
 )
 from faxd.errors import FaxdError
 
@@ -208,3 +212,47 @@ def test_ignored_names(name: str) -> None:
 )
 def test_documents_are_not_ignored(name: str) -> None:
     assert not is_ignored_name(name)
+
+
+# --- names at NAME_MAX (a document name the file system allows must never overflow) ---
+
+
+@given(
+    st.text(
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="/\x00"),
+        min_size=1,
+        max_size=255,
+    ).filter(lambda n: name_bytes(n) <= NAME_MAX),
+    st.integers(1, 100_000),
+)
+def test_names_derived_from_a_document_name_always_fit(name: str, n: int) -> None:
+    for derived in (report_name(name), numbered(name, n), temp_name(name, "123456")):
+        assert fits_name_max(derived), derived
+    assert numbered(report_name(name), n).endswith(".yaml")
+
+
+@pytest.mark.parametrize("length", range(200, 256))
+def test_a_long_name_keeps_its_end_and_extension(length: int) -> None:
+    name = "d" * (length - 7) + f"{length:03d}.pdf"
+    report = report_name(name)
+    assert name_bytes(report) <= NAME_MAX
+    assert report.endswith(f"{length:03d}.pdf.report.yaml")
+    second = numbered(name, 2)
+    assert name_bytes(second) <= NAME_MAX
+    assert second.endswith(f"{length:03d} (2).pdf")
+    assert temp_name(name, "4242").startswith(".") and temp_name(name, "4242").endswith(".tmp")
+
+
+def test_a_short_name_is_not_cut() -> None:
+    assert report_name("invoice.pdf") == "invoice.pdf.report.yaml"
+    assert temp_name("invoice.pdf", "7") == ".invoice.pdf.7.tmp"
+
+
+def test_multibyte_and_undecodable_names_are_cut_at_character_boundaries() -> None:
+    name = "€" * 83 + ".pdf"  # 253 bytes
+    report = report_name(name)
+    assert name_bytes(report) <= NAME_MAX
+    report.encode("utf-8")  # no half character
+    raw = ("x" * 240 + "\udcff" * 10 + ".pdf").encode("utf-8", "surrogateescape")
+    undecodable = raw.decode("utf-8", "surrogateescape")
+    assert name_bytes(report_name(undecodable)) <= NAME_MAX

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,15 +9,14 @@ from hypothesis import strategies as st
 
 from faxd.core.retry import (
     OUTCOME_LOOKUP_MAX,
+    SCHEDULE_MIN,
     RetryPolicy,
     backoff_delay,
     next_attempt_at,
     outcome_lookup_delay,
     parse_retry_after,
-    policy_for,
     status_poll_delay,
 )
-from faxd.settings import FolderSettings
 
 NOW = 1_800_000_000.0
 NO_JITTER = RetryPolicy(jitter=0.0)
@@ -103,22 +101,6 @@ def test_attempts_must_be_counted_from_one() -> None:
 def test_nonsense_policies_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="RetryPolicy needs"):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
-
-
-def test_policy_for_takes_the_folder_limits() -> None:
-    folder = FolderSettings(
-        path=Path("/srv/fax/out"),
-        provider="docs",
-        sender=None,
-        region="SE",
-        sent_dir=Path("/srv/fax/sent"),
-        failed_dir=Path("/srv/fax/failed"),
-        max_attempts=3,
-        give_up_after=600.0,
-    )
-    policy = policy_for(folder)
-    assert (policy.max_attempts, policy.give_up_after) == (3, 600.0)
-    assert policy.base_delay == RetryPolicy().base_delay
 
 
 policies = st.builds(
@@ -210,3 +192,12 @@ def test_outcome_lookup_delay() -> None:
     delays = [outcome_lookup_delay(n) for n in range(7)]
     assert delays == [15, 30, 60, 120, 240, 300, 300]
     assert outcome_lookup_delay(10**9) == OUTCOME_LOOKUP_MAX
+
+
+def test_the_schedules_start_from_a_configured_first_wait_of_at_least_a_second() -> None:
+    assert [outcome_lookup_delay(n, 1.0) for n in range(4)] == [1, 2, 4, 8]
+    assert [status_poll_delay(n, 5.0) for n in range(5)] == [5, 10, 20, 40, 60]
+    # Below the minimum (a hand-built settings object; the configuration refuses it):
+    # never a tight loop against the provider.
+    assert outcome_lookup_delay(0, 0.0) == SCHEDULE_MIN
+    assert status_poll_delay(0, -3.0) == SCHEDULE_MIN

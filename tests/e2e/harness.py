@@ -17,6 +17,9 @@ import yaml
 from faxd.sandbox.server import SandboxServer
 
 DOCS_KEY = "sandbox-docs-key"
+# Outcome lookups at 1, 2, 4 s and status polls from 1 s, for tests that wait on them;
+# the default 15, 30, 60 s cadence is proven in-process (tests/outbound/test_engine_schedule.py).
+FAST_SCHEDULE = {"lookup_delay": "1s", "status_poll": "1s"}
 RETARUS_PASSWORD = "sandbox-password"
 
 PDF = (
@@ -55,6 +58,7 @@ class Faxd:
     env_extra: dict[str, str] = field(default_factory=dict)
     inbox: dict[str, Any] | None = None
     docs_key: str = DOCS_KEY
+    provider_overrides: dict[str, Any] = field(default_factory=dict)  # into every provider
 
     @property
     def spool(self) -> Path:
@@ -106,6 +110,8 @@ class Faxd:
                 "read_timeout": 5,
                 "connect_timeout": 2,
             }
+        for entry in providers.values():
+            entry.update(self.provider_overrides)
         defaults = {
             "provider": "docs",
             "sender": "+4612345678",

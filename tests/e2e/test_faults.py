@@ -8,7 +8,7 @@ import pytest
 
 from faxd.sandbox.server import SandboxServer
 
-from .harness import Faxd, pdf, wait_for
+from .harness import FAST_SCHEDULE, Faxd, pdf, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +46,7 @@ def test_connection_dropped_before_processing_is_looked_up_then_sent_again(
     # From the client's side a connection closed after the body went out may or may not
     # have been processed: faxd asks (and finds nothing) before it uploads again.
     sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "drop_before"})
+    faxd.provider_overrides.update(FAST_SCHEDULE)  # three empty lookups in 7 s, not 105
     faxd.start()
     faxd.drop("+46812345678/dropped.pdf", pdf("dropped"))
     report = faxd.report_for("dropped.pdf", timeout=240)
@@ -60,6 +61,7 @@ def test_upload_accepted_then_connection_dropped_is_not_uploaded_again(
     faxd: Faxd, sandbox: SandboxServer
 ) -> None:
     sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "drop_after"})
+    faxd.provider_overrides.update(FAST_SCHEDULE)
     faxd.start()
     faxd.drop("+46812345678/lost-answer.pdf", pdf("lost-answer"))
     report = faxd.report_for("lost-answer.pdf", timeout=90)

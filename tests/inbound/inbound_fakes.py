@@ -40,6 +40,7 @@ class FakeSource:
         self.delete_errors: list[Exception] = []
         self.on_delete: Callable[[str], None] | None = None
         self.on_list: Callable[[], None] | None = None
+        self.fractions = True  # honours bounds with fractions of a second
         self._serial = 0
 
     def add(
@@ -80,8 +81,12 @@ class FakeSource:
 
     # -- the InboxSource protocol ------------------------------------------------------
 
-    def list_received(self, start: datetime, end: datetime) -> list[ReceivedDocument]:
+    def list_received(
+        self, start: datetime, end: datetime, *, fractions: bool = False
+    ) -> list[ReceivedDocument]:
         self.listings.append((start, end))
+        if fractions and not self.fractions:
+            raise RejectedError("400 Bad Request: dateFrom is not a valid date", status_code=400)
         if self.on_list is not None:
             self.on_list()
         if self.list_errors:
@@ -120,12 +125,12 @@ class FakeSource:
 
 
 def inbox_files(root: Path, skip: str = "state") -> dict[str, bytes]:
-    """Every document (not sidecar) under root, outside `.tmp/` and the state folder, by
-    relative path."""
+    """Every document (not metadata) under root, outside `.tmp/`, `.meta/` and the state
+    folder, by relative path."""
     found: dict[str, bytes] = {}
     for path in root.rglob("*"):
         parts = path.relative_to(root).parts
-        if parts[0] == skip or ".tmp" in parts or path.name.endswith(".yaml"):
+        if parts[0] == skip or ".tmp" in parts or ".meta" in parts:
             continue
         if path.is_file():
             found[str(path.relative_to(root))] = path.read_bytes()

@@ -103,8 +103,10 @@ class Checked:
         self.fetch_budget = fetch_budget
         self.violations: list[str] = []
 
-    def list_received(self, start: datetime, end: datetime) -> list[ReceivedDocument]:
-        return self.inner.list_received(start, end)
+    def list_received(
+        self, start: datetime, end: datetime, *, fractions: bool = False
+    ) -> list[ReceivedDocument]:
+        return self.inner.list_received(start, end, fractions=fractions)
 
     def fetch(self, file_id: str, dest: BinaryIO) -> str | None:
         if self.fetch_budget is not None:
@@ -166,7 +168,7 @@ def inbox_documents(inbox: Path) -> list[Path]:
     return [
         p
         for p in inbox.rglob("*")
-        if p.is_file() and ".tmp" not in p.parts and not p.name.endswith(".yaml")
+        if p.is_file() and ".tmp" not in p.parts and ".meta" not in p.parts
     ]
 
 
@@ -325,7 +327,7 @@ def test_received_documents_arrive_exactly_once_through_crashes_and_restarts(
             if not r.outbound
         }
     for path in documents:
-        meta = yaml.safe_load(Path(f"{path}.yaml").read_text())
+        meta = yaml.safe_load((path.parent / ".meta" / f"{path.name}.yaml").read_text())
         assert meta["id"] in expected and meta["file_id"] in expected[meta["id"]]
         assert expected[meta["id"]][meta["file_id"]] == file_sha256(path)
         assert (path.parent == support) == (recipient_of[meta["file_id"]] == SUPPORT)
@@ -333,7 +335,7 @@ def test_received_documents_arrive_exactly_once_through_crashes_and_restarts(
         assert moment.utcoffset() == moment.astimezone(TZ).utcoffset()
         assert path.name.startswith(f"{moment:%Y%m%d-%H%M%S}_")
         assert path.name.isprintable() and len(path.name.encode()) <= 255
-    assert len(list(inbox.rglob("*.yaml"))) == RECEIVED
+    assert len(list(inbox.rglob(".meta/*.yaml"))) == RECEIVED
     # Nothing outside the inbox, nothing left in .tmp.
     for path in tmp_path.rglob("*"):
         if path.is_file():

@@ -8,7 +8,7 @@ import errno
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,9 @@ from structlog.testing import capture_logs
 
 import faxd.inbound.poller
 from faxd.clock import FakeClock
+from faxd.core.poll_windows import ZONE_MARGIN
 from faxd.errors import AuthError, RejectedError, TransientError
-from faxd.inbound.poller import MAX_MISSING_ATTEMPTS, InboxPoller, normalise_number, original_name
+from faxd.inbound.poller import MAX_MISSING_ATTEMPTS, InboxPoller, original_name
 from faxd.settings import InboxSettings
 from faxd.store.inbox_ledger import InboundState, InboxLedger
 from faxd.store.journal import Journal
@@ -108,7 +109,8 @@ def file_ids(docs: list[Any]) -> list[str]:
 
 
 def test_first_poll_delivers_the_last_day_with_sidecars(env: Env) -> None:
-    old = env.source.add(NOW - timedelta(days=2))
+    # The last day, widened by the zone margin (the provider's zone is unknown).
+    old = env.source.add(NOW - timedelta(days=1) - ZONE_MARGIN - timedelta(seconds=1))
     docs = [env.source.add(at(NOW, -3600 * h)) for h in range(1, 6)]
     result = env.poller().poll_once()
     assert result.error is None
@@ -119,7 +121,7 @@ def test_first_poll_delivers_the_last_day_with_sidecars(env: Env) -> None:
     local = doc.time.astimezone(TZ)
     name = f"{local:%Y%m%d-%H%M%S}_46927654321_fax.pdf"
     assert (env.inbox / name).read_bytes() == env.source.content(doc.files[0].file_id)
-    meta = yaml.safe_load((env.inbox / f"{name}.yaml").read_text())
+    meta = yaml.safe_load((env.inbox / ".meta" / f"{name}.yaml").read_text())
     assert meta["id"] == doc.remote_id
     assert meta["file_id"] == doc.files[0].file_id
     assert meta["sender"] == "+46927654321"
@@ -156,7 +158,7 @@ def test_after_a_restart_the_poll_continues_from_the_watermark_minus_the_overlap
     env.source.listings.clear()
     result = env.poller().poll_once()
     assert result.delivered == 1
-    assert env.source.listings[0][0] == NOW - timedelta(minutes=10)
+    assert env.source.listings[0][0] == NOW - timedelta(minutes=10) - ZONE_MARGIN
     expect_exactly_once(env, file_ids([late]))
 
 
@@ -275,13 +277,16 @@ def test_hostile_remote_names_become_safe_unique_names_inside_the_inbox(env: Env
     assert result.error is None
     expect_exactly_once(env, file_ids(docs))
     names = [p.name for p in env.inbox.iterdir() if p.is_file()]
-    assert len(names) == 2 * len(file_ids(docs))
+    assert len(names) == len(file_ids(docs))
+    assert sorted(p.name for p in (env.inbox / ".meta").iterdir()) == sorted(
+        f"{name}.yaml" for name in names
+    )
     for name in names:
         assert "/" not in name and "\\" not in name and "\x00" not in name
         assert name.isprintable()
         assert len(name.encode()) <= 255
         assert name.startswith("20261123-120000_46927654321_")
-    assert sum(1 for n in names if "dup" in n and not n.endswith(".yaml")) == 4
+    assert sum(1 for n in names if "dup" in n) == 4
     assert not (env.tmp / "etc").exists() and not Path("/abs").exists()
 
 
@@ -309,10 +314,6 @@ def test_a_name_taken_by_someone_else_is_never_overwritten(env: Env) -> None:
     assert squatter.read_bytes() == b"mine"
     numbered = env.inbox / f"{local:%Y%m%d-%H%M%S}_46927654321_fax (2).pdf"
     assert numbered.read_bytes() == env.source.content(doc.files[0].file_id)
-
-
-def test_numbers_are_compared_in_international_form() -> None:
-    assert normalise_number("+46 8-123 45") == normalise_number("0046812345") == "+46812345"
 
 
 # -- crashes -------------------------------------------------------------------------
@@ -347,7 +348,7 @@ def test_a_crash_at_any_point_leaves_one_complete_copy(
     assert result.error is None
     expect_exactly_once(env, file_ids([doc]))
     assert len(env.source.fetches) == downloads
-    assert len(list(env.inbox.glob("*.yaml"))) == 1
+    assert len(list((env.inbox / ".meta").glob("*.yaml"))) == 1
     assert env.ledger().row(doc.remote_id, doc.files[0].file_id).state == "delivered"  # type: ignore[union-attr]
 
 
@@ -546,8 +547,10 @@ def test_run_survives_an_unexpected_error_and_stops_when_told(env: Env) -> None:
     real_fetch = env.source.fetch
 
     def fetch_then_stop(file_id: str, dest: Any) -> str | None:
-        stop.set()
-        return real_fetch(file_id, dest)
+        try:
+            return real_fetch(file_id, dest)
+        finally:
+            stop.set()
 
     env.source.on_list = on_list
     env.source.fetch = fetch_then_stop  # type: ignore[method-assign]
@@ -585,10 +588,13 @@ def test_once_stop_is_set_no_further_download_starts(env: Env) -> None:
 
     env.source.fetch = fetch_then_stop  # type: ignore[method-assign]
     poller = env.poller(frozenset({OURS}), tuning={"workers": 1})
-    assert poller.poll_once(stop).delivered == 1
+    # The download in flight stops too (a reload's successor takes it), leaving nothing.
+    first = poller.poll_once(stop)
+    assert (first.delivered, first.retry) == (0, 1)
+    assert inbox_files(env.tmp) == {} and tmp_leftovers(env.tmp) == []
     assert env.ledger().watermark() is None  # the window is not done
     env.clock.advance(60)
-    assert poller.poll_once().delivered == 4
+    assert poller.poll_once().delivered == 5
     expect_exactly_once(env, file_ids(docs))
 
 
@@ -607,8 +613,8 @@ def test_a_document_listed_twice_in_one_listing_is_downloaded_once(env: Env) -> 
     doc = env.source.add(at(NOW, -60))
     real_list = env.source.list_received
 
-    def doubled(start: datetime, end: datetime) -> list[Any]:
-        found = real_list(start, end)
+    def doubled(start: datetime, end: datetime, *, fractions: bool = False) -> list[Any]:
+        found = real_list(start, end, fractions=fractions)
         return found + found
 
     env.source.list_received = doubled  # type: ignore[method-assign]
@@ -640,4 +646,227 @@ def test_renaming_the_provider_does_not_download_again(env: Env) -> None:
     env.clock.advance(60)
     result = env.poller().poll_once()
     assert (result.delivered, result.known) == (0, 3)
+    expect_exactly_once(env, file_ids(docs))
+
+
+# -- metadata names, the unknown zone, overfull seconds, slow and unready documents --------
+
+
+def test_a_remote_x_yaml_never_takes_the_place_of_document_xs_metadata(env: Env) -> None:
+    moment = NOW - timedelta(minutes=5)
+    # Listed together, downloaded by parallel workers: "scan.pdf.yaml" is a document too.
+    docs = [
+        env.source.add(moment, names=("scan.pdf",)),
+        env.source.add(moment, names=("scan.pdf.yaml",)),
+        env.source.add(moment, names=("scan.pdf.yaml.yaml",)),
+    ]
+    result = env.poller().poll_once()
+    assert result.delivered == 3
+    expect_exactly_once(env, file_ids(docs))
+    for doc in docs:
+        row = env.ledger().row(doc.remote_id, doc.files[0].file_id)
+        assert row is not None and row.path is not None
+        meta = yaml.safe_load((env.inbox / ".meta" / f"{row.path.name}.yaml").read_text())
+        assert (meta["id"], meta["file"]) == (doc.remote_id, row.path.name)
+        assert row.path.read_bytes() == env.source.content(doc.files[0].file_id)
+
+
+@pytest.mark.parametrize("skew_hours", [-14, -9, -1, 1, 9, 14])
+def test_documents_arriving_after_the_first_poll_arrive_whatever_the_providers_zone(
+    env: Env, skew_hours: int
+) -> None:
+    """The provider stamps in a zone `skew_hours` away from the configured one, so every
+    time it shows reads that much off; each later document still arrives, once."""
+    skew = timedelta(hours=skew_hours)
+    env.source.add(NOW - timedelta(hours=2) + skew)
+    env.poller().poll_once()
+    late = []
+    for _ in range(3):
+        env.clock.advance(60)
+        late.append(env.source.add(env.clock.now() - timedelta(seconds=5) + skew))
+        env.poller().poll_once()
+    delivered = {row["remote_id"] for row in env.journal.query("SELECT remote_id FROM inbound")}
+    assert {d.remote_id for d in late} <= delivered
+    assert len(inbox_files(env.tmp)) == 4
+
+
+def test_a_document_in_a_second_with_a_hundred_outbound_ones_is_fetched(env: Env) -> None:
+    second = NOW - timedelta(minutes=3)
+    for i in range(100):
+        sent = env.source.add(second + timedelta(milliseconds=3 * i + 1), recipient=STRANGER)
+        env.outbound.add(sent.remote_id)
+    ours = env.source.add(second + timedelta(milliseconds=900))
+    result = env.poller().poll_once()
+    assert result.truncated_windows == 0
+    assert result.outbound == 100
+    expect_exactly_once(env, file_ids([ours]))
+
+
+def test_a_second_that_stays_overfull_is_said_once_and_listed_again(env: Env) -> None:
+    env.source.page_limit = 5
+    env.source.fractions = False
+    second = NOW - timedelta(hours=1)
+    docs = [env.source.add(second) for _ in range(7)]
+    with capture_logs() as logs:
+        first = env.poller().poll_once()
+    errors = [e for e in logs if e["log_level"] == "error" and "full page" in e["event"]]
+    # Said for each cut-off window (the two whole seconds sharing that instant) …
+    assert errors and all(e["start"] <= second.isoformat() <= e["end"] for e in errors)
+    env.clock.advance(60)
+    env.source.listings.clear()
+    with capture_logs() as logs:
+        env.poller().poll_once()
+    # … and not again when the next poll finds it cut off still.
+    assert not [e for e in logs if e["log_level"] == "error"]
+    assert first.truncated_windows >= 1 and first.delivered == 5
+    # The rest of the inbox goes on: the watermark moved past the overfull second …
+    watermark = env.ledger().watermark()
+    assert watermark is not None and watermark > second
+    # … which is listed again on every later poll, and kept in the journal until resolved.
+    assert any(start <= second <= end for start, end in env.source.listings)
+    assert env.ledger().unresolved()
+    assert env.poller().status()["incomplete_seconds"] >= 1
+    env.source.page_limit = 100  # the provider answers it completely now
+    env.clock.advance(60)
+    env.poller().poll_once()
+    assert env.ledger().unresolved() == []
+    expect_exactly_once(env, file_ids(docs))
+
+
+class TricklingSource(FakeSource):
+    """Hands out one file a few bytes at a time, each piece taking 10 s on the fake clock."""
+
+    def __init__(self, clock: FakeClock, slow: set[str]) -> None:
+        super().__init__()
+        self.clock = clock
+        self.slow = slow
+
+    def fetch(self, file_id: str, dest: Any) -> str | None:
+        if file_id not in self.slow:
+            return super().fetch(file_id, dest)
+        self.fetches.append(file_id)
+        self.slow.discard(file_id)  # a later try is fast
+        data = self.content(file_id)
+        for at_byte in range(0, len(data), 100):
+            self.clock.advance(10)
+            dest.write(data[at_byte : at_byte + 100])
+        return None
+
+
+def test_a_trickling_download_is_stopped_at_its_deadline_and_tried_again(env: Env) -> None:
+    env.source = TricklingSource(env.clock, set())
+    docs = [env.source.add(at(NOW, -60 * i), size=10_000) for i in range(4)]
+    slow = docs[0].files[0].file_id
+    env.source.slow.add(slow)
+    poller = env.poller(download_timeout=60.0, tuning={"workers": 1})
+    with capture_logs() as logs:
+        first = poller.poll_once()
+        after_first = env.ledger().row(docs[0].remote_id, slow)
+        env.clock.advance(60)
+        second = poller.poll_once()
+    assert (first.delivered, first.retry, first.error) == (3, 1, None)
+    assert after_first is not None and after_first.state == InboundState.RETRY
+    assert second.delivered == 1
+    slow_lines = [e for e in logs if "too slowly" in e["event"]]
+    assert len(slow_lines) == 1 and slow_lines[0]["log_level"] == "warning"
+    expect_exactly_once(env, file_ids(docs))
+
+
+def test_a_document_still_sending_or_without_files_is_never_marked_done(env: Env) -> None:
+    sending = env.source.add(at(NOW, -120))
+    empty = env.source.add(at(NOW, -60))
+    stored_sending, stored_empty = (
+        env.source.docs[sending.remote_id],
+        env.source.docs[empty.remote_id],
+    )
+    stored_sending.doc = replace(sending, status="Sending")
+    stored_empty.doc = replace(empty, files=())
+    for _ in range(2):
+        result = env.poller().poll_once()
+        assert (result.delivered, result.not_ready) == (0, 2)
+        env.clock.advance(60)
+    assert env.ledger().watermark() is None or env.ledger().watermark() < sending.time  # type: ignore[operator]
+    stored_sending.doc, stored_empty.doc = sending, empty
+    assert env.poller().poll_once().delivered == 2
+    expect_exactly_once(env, file_ids([sending, empty]))
+
+
+def test_a_document_listed_for_several_numbers_is_ours_when_one_of_them_is(
+    env: Env,
+) -> None:
+    support = env.tmp / "support"
+    doc = env.source.add(at(NOW, -60), recipient=STRANGER)
+    stored = env.source.docs[doc.remote_id]
+    stored.doc = replace(doc, recipients=(STRANGER, SUPPORT))
+    result = env.poller(routes={SUPPORT: support}).poll_once()
+    assert (result.delivered, result.foreign) == (1, 0)
+    (only,) = [p for p in support.iterdir() if p.is_file()]
+    assert only.read_bytes() == env.source.content(doc.files[0].file_id)
+    meta = yaml.safe_load((support / ".meta" / f"{only.name}.yaml").read_text())
+    assert meta["recipient"] == SUPPORT
+
+
+def test_a_delivered_row_is_never_planned_again(env: Env) -> None:
+    doc = env.source.add(at(NOW, -60))
+    env.poller().poll_once()
+    ledger = env.ledger()
+    row = ledger.row(doc.remote_id, doc.files[0].file_id)
+    assert row is not None and row.state == InboundState.DELIVERED
+    again = ledger.plan(
+        doc.remote_id, doc.files[0].file_id, env.inbox / "gone.pdf", "0" * 64, 1, {}, 0.0
+    )
+    assert again is False
+    assert ledger.row(doc.remote_id, doc.files[0].file_id) == row
+
+
+def test_a_second_poller_waits_for_the_first_ones_cycle(env: Env) -> None:
+    """A reload builds a new poller while the old one downloads: the new one must not
+    clean `.tmp/` under it, nor deliver the same file beside it."""
+    doc = env.source.add(at(NOW, -60))
+    entered, release = threading.Event(), threading.Event()
+    real_fetch = env.source.fetch
+
+    def held_fetch(file_id: str, dest: Any) -> str | None:
+        entered.set()
+        release.wait(30)
+        return real_fetch(file_id, dest)
+
+    env.source.fetch = held_fetch  # type: ignore[method-assign]
+    old, new = env.poller(), env.poller()
+    results: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: results.setdefault("old", old.poll_once()))
+    second = threading.Thread(target=lambda: results.setdefault("new", new.poll_once()))
+    first.start()
+    assert entered.wait(30)
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive()  # held until the old cycle ends
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert results["old"].delivered == 1 and results["new"].delivered == 0
+    row = env.ledger().row(doc.remote_id, doc.files[0].file_id)
+    assert row is not None and row.path is not None and row.path.is_file()
+    expect_exactly_once(env, file_ids([doc]))
+
+
+def test_a_download_broken_off_midway_does_not_stop_the_others(env: Env) -> None:
+    docs = [env.source.add(at(NOW, -60 * i)) for i in range(6)]
+    broken = docs[0].files[0].file_id
+    real_fetch = env.source.fetch
+    tries: list[str] = []
+
+    def breaking_fetch(file_id: str, dest: Any) -> str | None:
+        if file_id == broken and not tries:
+            tries.append(file_id)
+            dest.write(b"%PDF-1.4 half")
+            raise TransientError("download of file x: the download broke off after 13 bytes.")
+        return real_fetch(file_id, dest)
+
+    env.source.fetch = breaking_fetch  # type: ignore[method-assign]
+    first = env.poller(tuning={"workers": 1}).poll_once()
+    assert (first.error, first.delivered, first.retry) == (None, 5, 1)
+    assert tmp_leftovers(env.tmp) == []
+    env.clock.advance(60)
+    assert env.poller().poll_once().delivered == 1
     expect_exactly_once(env, file_ids(docs))

@@ -5,13 +5,25 @@ nothing outside windows that cannot be split further."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faxd.core.poll_windows import Leaf, Window, floor_second, poll_window, split, walk
+from faxd.core.poll_windows import (
+    FINE_BUDGET,
+    ZONE_MARGIN,
+    Leaf,
+    Unlistable,
+    Window,
+    floor_second,
+    poll_window,
+    split,
+    walk,
+    watermark_after,
+)
 
 BASE = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 DAY = 86400
@@ -165,3 +177,78 @@ def test_windows_refuse_naive_or_fractional_or_reversed_bounds() -> None:
         Window(BASE, BASE + timedelta(microseconds=5))
     with pytest.raises(ValueError, match="before it starts"):
         Window(BASE, BASE - timedelta(seconds=1))
+
+
+# -- overfull seconds and the unknown zone ----------------------------------------------
+
+
+def fractional_listing(
+    docs: list[tuple[str, datetime]], limit: int, calls: list[Window]
+) -> Callable[[Window], list[tuple[str, datetime]]]:
+    def listing(w: Window) -> list[tuple[str, datetime]]:
+        calls.append(w)
+        found = sorted((d for d in docs if w.start <= d[1] <= w.end), key=lambda d: (d[1], d[0]))
+        return found[:limit]
+
+    return listing
+
+
+def test_an_overfull_second_is_split_in_fractions_when_the_provider_keeps_them() -> None:
+    second = BASE + timedelta(seconds=100)
+    ours = [(f"out{i}", second + timedelta(milliseconds=5 * i + 1)) for i in range(100)]
+    hidden = ("inbound", second + timedelta(milliseconds=900))
+    calls: list[Window] = []
+    leaves = list(walk(window(0, 200), fractional_listing([*ours, hidden], 100, calls), 100))
+    seen = {doc_id for leaf in leaves for doc_id, _ in leaf.items}
+    assert "inbound" in seen and len(seen) == 101
+    assert not any(leaf.truncated for leaf in leaves)
+    assert any(leaf.window.fine for leaf in leaves)
+    for left, right in itertools.pairwise(leaves):
+        assert left.window.end == right.window.start
+
+
+def test_a_provider_without_fractions_leaves_the_second_truncated_within_the_budget() -> None:
+    second = BASE + timedelta(seconds=100)
+    docs = [(f"d{i}", second) for i in range(12)]  # all on the very same instant
+    calls: list[Window] = []
+    leaves = list(walk(window(0, 200), fractional_listing(docs, 5, calls), 5))
+    truncated = [leaf for leaf in leaves if leaf.truncated]
+    # Both whole-second windows sharing that instant stay cut off, none of their parts.
+    assert truncated and all(leaf.window.contains(second) for leaf in truncated)
+    assert not any(leaf.window.fine for leaf in truncated)
+    assert sum(1 for w in calls if w.fine) <= FINE_BUDGET * len(truncated)
+
+
+def test_a_listing_that_refuses_fractions_leaves_the_second_truncated() -> None:
+    docs = [(f"d{i}", BASE + timedelta(seconds=1)) for i in range(7)]
+
+    def listing(w: Window) -> list[tuple[str, datetime]]:
+        if w.fine:
+            raise Unlistable("400")
+        return [d for d in docs if w.start <= d[1] <= w.end][:5]
+
+    (leaf,) = walk(window(0, 1), listing, 5)
+    assert leaf.truncated and len(leaf.items) == 5
+
+
+@settings(deadline=None)
+@given(
+    now=st.integers(0, 400 * DAY),
+    back=st.integers(0, 10 * DAY),
+    skew_minutes=st.integers(-26 * 60, 26 * 60),
+)
+def test_a_document_arriving_after_a_poll_is_in_the_next_window_whatever_the_zone(
+    now: int, back: int, skew_minutes: int
+) -> None:
+    """The provider stamps in a zone up to 26 h away from the configured one: a document
+    that arrives between two polls reads as arriving up to 26 h earlier or later."""
+    overlap = timedelta(minutes=10)
+    first_now = BASE + timedelta(seconds=now)
+    first = poll_window(None, first_now, timedelta(days=1), overlap, ZONE_MARGIN)
+    watermark = watermark_after(first.end, first_now)
+    assert watermark <= first_now
+    second_now = first_now + timedelta(seconds=back + 1)
+    arrived = first_now + (second_now - first_now) / 2
+    read_as = floor_second(arrived + timedelta(minutes=skew_minutes))
+    second = poll_window(watermark, second_now, timedelta(days=1), overlap, ZONE_MARGIN)
+    assert second.contains(read_as)

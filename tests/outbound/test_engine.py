@@ -9,16 +9,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from faxd.clock import FakeClock
-from faxd.core.preflight import DOCS_LIMITS
+from faxd.core.job_payload import JobFile, JobOptions
 from faxd.core.retry import RetryPolicy
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
+from faxd.providers.docs_type import DOCS_LIMITS
 from faxd.settings import Settings
 from faxd.store.journal import Journal, NewJob
 
@@ -114,7 +116,7 @@ class Rig:
         )
         self.count = 0
 
-    def job(self, **options: object) -> str:
+    def job(self, **options: Any) -> str:
         self.count += 1
         doc = self.spool / f"doc-{self.count}.pdf"
         doc.write_bytes(b"%PDF-1.4\n%%EOF\n")
@@ -127,17 +129,18 @@ class Rig:
                 path=str(doc),
                 sidecar=None,
                 attachments=(),
-                files=[{"path": str(doc), "name": doc.name, "mime": "application/pdf", "size": 15}],
+                files=[JobFile(str(doc), doc.name, "application/pdf", 15)],
                 provider="fake",
                 sender="+4612345678",
                 dft=False,
                 reference=None,
                 rule="folder",
-                options={
-                    "sent_dir": str(self.tmp / "sent"),
-                    "failed_dir": str(self.tmp / "failed"),
+                options=replace(
+                    JobOptions(
+                        sent_dir=str(self.tmp / "sent"), failed_dir=str(self.tmp / "failed")
+                    ),
                     **options,
-                },
+                ),
                 ino=doc.stat().st_ino,
                 received_at=self.clock.time(),
                 numbers=["+46812345678"],
@@ -336,7 +339,8 @@ def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
         rig.engine._sweep("fake", sender)
         tx = rig.tx(job)
         assert tx.state == TxState.FAILED
-        assert tx.status == "BUSY" and tx.error == "busy"
+        assert tx.status == "BUSY" and "'BUSY'" in (tx.error or "")
+        assert "send it again later" in (tx.error or "")
         assert (tmp_path / "failed" / "doc-1.pdf").exists()
         assert sender.cleaned == ["remote-job-0001-0"]
         rig.engine._sweep("fake", sender)  # already filed: only the leftover report goes

@@ -159,9 +159,10 @@ def test_a_sidecar_retarus_key_keeps_the_folders_other_retarus_options(tmp_path:
         rig.run()
         jobs = rig.journal.jobs()
         assert len(jobs) == 1, jobs
-        options = jobs[0].options["retarus"]
-        assert options["coverpage_template"] == "cover.ftl.html"
-        assert options["resolution"] == "LOW" and options["header"] == "Office"
-        assert options["express"] is True
+        options = jobs[0].options.retarus
+        assert options is not None
+        assert options.coverpage_template == "cover.ftl.html"
+        assert options.resolution == "LOW" and options.header == "Office"
+        assert options.express is True
     finally:
         rig.journal.close()

@@ -26,10 +26,11 @@ def test_a_scan_queues_every_sidecar_before_any_document(rig: IntakeRig) -> None
         (rig.spool / f"doc-{i:02d}.pdf").write_bytes(PDF)
     for name in ("doc-07.pdf.yaml", "doc-33.pdf.yml", "zz.pdf.yaml"):
         (rig.spool / name).write_text('to: "+46812345678"\n')
-    assert rig.intake.scan(rig.spool) == 63
+    rig.intake.scan(rig.spool)
     names = []
-    while not rig.intake.changes.empty():
-        names.append(rig.intake.changes.get_nowait().path.name)
+    while (change := rig.intake._next_scanned()) is not None:
+        names.append(change.path.name)
+    assert len(names) == 63
     assert sorted(names[:3]) == ["doc-07.pdf.yaml", "doc-33.pdf.yml", "zz.pdf.yaml"]
     assert all(name.endswith(".pdf") for name in names[3:])
 
@@ -67,3 +68,30 @@ def test_a_sidecar_rewritten_in_place_is_read_again(rig: IntakeRig) -> None:
     rig.intake.changes.put(Change(rig.spool, rig.spool / "terms.pdf", "file"))
     rig.run()
     assert "terms.pdf" not in rig.jobs()
+
+
+def test_attach_naming_a_file_that_has_its_own_job_is_refused_not_sent_twice(
+    rig: IntakeRig,
+) -> None:
+    # terms.pdf is taken first, as a document of its own (its own sidecar, another number).
+    (rig.spool / "terms.pdf").write_bytes(PDF)
+    (rig.spool / "terms.pdf.yaml").write_text('to: "+46855512340"\n')
+    rig.run()
+    assert rig.jobs() == ["terms.pdf"]
+    # Then a document arrives whose sidecar attaches the same file.
+    (rig.spool / "order.pdf").write_bytes(PDF + b"%order\n")
+    sidecar = rig.spool / "order.pdf.yaml"
+    sidecar.write_text('to: "+46812345678"\nattach: [terms.pdf]\n')
+    rig.intake.changes.put(Change(rig.spool, sidecar, "file"))
+    rig.intake.changes.put(Change(rig.spool, rig.spool / "order.pdf", "file"))
+    rig.run()
+    jobs = {j.rel_path: j for j in rig.journal.jobs()}
+    order, terms = jobs["order.pdf"], jobs["terms.pdf"]
+    assert order.error is not None and "one job at a time" in order.error
+    assert order.attachments == ()
+    assert all(t.state.value == "failed" for t in rig.journal.transmissions(order.id))
+    assert terms.error is None and terms.archived_at is None
+    # Filing the refused document left terms.pdf with the job that has it.
+    assert (rig.spool / "terms.pdf").exists()
+    assert not (rig.spool / "failed" / "terms.pdf").exists()
+    assert (rig.spool / "failed" / "order.pdf").exists()

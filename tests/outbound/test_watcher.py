@@ -91,3 +91,40 @@ def test_inotify_reports_new_files_moved_in_files_and_new_folders(tmp_path: Path
             seen.add((change.path.name, change.kind))
     finally:
         w.stop()
+
+
+def test_moves_out_of_the_tree_hold_later_events_only_briefly(tmp_path: Path) -> None:
+    """watchdog holds an unpaired IN_MOVED_FROM (a document filed out of the spool) and
+    every event behind it for its pairing delay: faxd shortens it below any useful settle."""
+    changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
+    w = FolderWatcher(tmp_path, "inotify", changes)
+    w.start()
+    try:
+        emitters = list(w._observer.emitters)
+        delays = {e._inotify._move_event_grouper._queue.delay for e in emitters}
+        assert delays == {watcher.MOVE_PAIRING}
+        assert watcher.MOVE_PAIRING <= 0.05
+    finally:
+        w.stop()
+
+
+def test_moves_inside_the_tree_are_still_paired(tmp_path: Path) -> None:
+    """A folder renamed inside the spool keeps its watch: a file written into it later is
+    reported under the new name, and a renamed file under its new name."""
+    changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
+    (tmp_path / "old").mkdir()
+    w = FolderWatcher(tmp_path, "inotify", changes)
+    w.start()
+    try:
+        (tmp_path / "old").rename(tmp_path / "new")
+        (tmp_path / "a.tmp").write_bytes(b"%PDF-")
+        (tmp_path / "a.tmp").rename(tmp_path / "a.pdf")
+        seen: set[Path] = set()
+        while tmp_path / "new" not in seen or tmp_path / "a.pdf" not in seen:
+            seen.add(changes.get(timeout=5).path)
+        (tmp_path / "new" / "late.pdf").write_bytes(b"%PDF-")
+        while tmp_path / "new" / "late.pdf" not in seen:
+            seen.add(changes.get(timeout=5).path)
+        assert tmp_path / "old" / "late.pdf" not in seen
+    finally:
+        w.stop()

@@ -24,6 +24,7 @@ import requests
 from faxd.clock import FakeClock
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Method, OutgoingFile, Submission
+from faxd.providers import docs_wire as wire
 from faxd.providers.docs import DocsProvider
 from faxd.sandbox.server import SandboxServer
 
@@ -217,7 +218,8 @@ def test_upload_arrives_byte_for_byte_with_name_and_several_files(
     accepted = docs.provider.submit(submission)
     stats = docs.sandbox.stats()["docs"]
     transmission = stats["transmissions"][accepted.remote_id]
-    assert transmission["files"] == ["invoice-4711.pdf", "terms.txt"]
+    token = wire.upload_token("job2/0")
+    assert transmission["files"] == [f"invoice-4711_fx{token}.pdf", f"terms_fx{token}.txt"]
     assert transmission["sender"] == docs.numbers.sender
     expected = [hashlib.sha256(f.path.read_bytes()).hexdigest() for f in (docs.pdf, extra)]
     assert transmission["sha256"] == expected

@@ -16,6 +16,7 @@ import structlog.testing
 
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Method, OutgoingFile, Submission
+from faxd.providers import docs_wire as wire
 from faxd.providers.docs import DocsProvider
 from faxd.settings import DocsProviderSettings, Secret
 
@@ -76,8 +77,9 @@ def test_submit_sends_a_streamed_multipart_form(raw_server: Start, tmp_path: Pat
         ("senderFaxNumber", None, "text/plain"),
         ("recipientFaxNumber", None, "text/plain"),
         ("allowDirectFileTransfer", None, "text/plain"),
-        ("file", "invoice.pdf", "application/pdf"),
-        ("file", "Villkor å.txt", "text/plain"),
+        # plain ASCII (survives multipart unchanged) and the transmission's token
+        ("file", f"invoice_fx{wire.upload_token('j/0')}.pdf", "application/pdf"),
+        ("file", f"Villkor_a_fx{wire.upload_token('j/0')}.txt", "text/plain"),
     ]
     payloads = [p.get_payload(decode=True) for p in form.iter_parts()]
     assert payloads[:3] == [b"+4612345678", b"+46927654321", b"true"]

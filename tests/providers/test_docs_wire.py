@@ -55,9 +55,10 @@ def test_send_fields_name_one_recipient_and_the_dft_choice(dft: bool, flag: str)
 
 def test_send_files_carry_the_sniffed_type_and_chosen_name() -> None:
     parts = wire.send_files(submission(names=("a.pdf", "b.docx")))
+    token = wire.upload_token("job1/0")
     assert parts == [
-        FilePart("file", Path("/spool/a.pdf"), "a.pdf", "application/pdf"),
-        FilePart("file", Path("/spool/b.docx"), "b.docx", "x/y"),
+        FilePart("file", Path("/spool/a.pdf"), f"a_fx{token}.pdf", "application/pdf"),
+        FilePart("file", Path("/spool/b.docx"), f"b_fx{token}.docx", "x/y"),
     ]
 
 
@@ -292,3 +293,142 @@ def test_disposition_filename(header: str | None, expected: str | None) -> None:
     # The traversal name comes back as the remote party gave it: making it safe is the
     # inbox's job, and a test there must see the hostile form.
     assert wire.disposition_filename(header) == expected
+
+
+# -- the autumn fold and recipient arrays (inbox side) ------------------------------------
+
+FOLD_ZONES = ("Europe/Stockholm", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham")
+
+
+@given(
+    zone=st.sampled_from(FOLD_ZONES),
+    start=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)
+    ),
+    width=st.integers(0, 4 * 3600),
+    fractions=st.booleans(),
+    data=st.data(),
+)
+def test_a_range_never_runs_backwards_and_covers_every_instant_inside(
+    zone: str, start: datetime, width: int, fractions: bool, data: st.DataObject
+) -> None:
+    """Across the hour a clock repeats, a later instant reads earlier: dateFrom must still
+    not exceed dateTo, and every instant of the window must read inside the range."""
+    tz = ZoneInfo(zone)
+    end = start + timedelta(seconds=width)
+    body = wire.range_body(start, end, tz, fractions=fractions)
+    low = datetime.fromisoformat(body["dateFrom"])
+    high = datetime.fromisoformat(body["dateTo"])
+    assert low <= high
+    inside = start + timedelta(seconds=data.draw(st.integers(0, width)))
+    wall = inside.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    assert low.replace(microsecond=0) <= wall <= high
+
+
+def test_the_stockholm_fold_gives_an_ordered_range() -> None:
+    # 2026-10-25: 03:00 CEST becomes 02:00 CET; 02:30 CEST is before 02:10 CET.
+    start = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    end = datetime(2026, 10, 25, 1, 10, tzinfo=UTC)  # 02:10 CET
+    body = wire.range_body(start, end, STOCKHOLM)
+    assert body == {"dateFrom": "2026-10-25T01:30:00", "dateTo": "2026-10-25T03:10:00"}
+
+
+def test_range_body_keeps_fractions_only_when_asked() -> None:
+    start = datetime(2026, 5, 1, 10, 0, 0, 250000, tzinfo=UTC)
+    end = datetime(2026, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    assert wire.range_body(start, end, STOCKHOLM, fractions=True) == {
+        "dateFrom": "2026-05-01T12:00:00.250000",
+        "dateTo": "2026-05-01T12:00:00.500000",
+    }
+    assert wire.range_body(start, end, STOCKHOLM)["dateTo"] == "2026-05-01T12:00:00"
+
+
+@pytest.mark.parametrize(
+    ("value", "first", "every"),
+    [
+        ("+4612345678", "+4612345678", ("+4612345678",)),
+        (["+4698765432", "+4612345678"], "+4698765432", ("+4698765432", "+4612345678")),
+        ([" +4612345678 ", 7, ""], "+4612345678", ("+4612345678",)),
+        ([], "", ()),
+        (None, "", ()),
+    ],
+)
+def test_recipient_fax_number_is_a_string_or_an_array(
+    value: Any, first: str, every: tuple[str, ...]
+) -> None:
+    item = {"faxId": "f1", "faxTime": "2026-05-01T12:00:00", "recipientFaxNumber": value}
+    document = wire.parse_document(item, STOCKHOLM)
+    assert document.recipient == first
+    assert document.all_recipients() == every
+
+
+# --- outcome lookups: a window for any server zone, names that come back unchanged -----------
+
+ZONE_MARGIN = timedelta(hours=14)
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+    ),
+    length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)),
+    quarter_hours=st.integers(min_value=-56, max_value=56),  # UTC-14 .. UTC+14
+)
+def test_the_lookup_window_covers_the_upload_in_every_server_zone(
+    start: datetime, length: timedelta, quarter_hours: int
+) -> None:
+    end = start + length
+    body = wire.lookup_range_body(start, end, ZONE_MARGIN)
+    low, high = (datetime.fromisoformat(body[k]) for k in ("dateFrom", "dateTo"))
+    assert body["dateFrom"] <= body["dateTo"]  # compared as the server compares strings
+    offset = timedelta(minutes=15 * quarter_hours)
+    for moment in (start, end):
+        # how a server in that zone writes faxTime for a document at `moment`
+        wall = (moment.astimezone(UTC) + offset).replace(tzinfo=None)
+        assert low <= wall.replace(microsecond=0) <= high
+
+
+def test_the_lookup_window_never_runs_backwards_in_the_autumn_fold() -> None:
+    stockholm = ZoneInfo("Europe/Stockholm")
+    start = datetime(2026, 10, 25, 0, 50, tzinfo=UTC)  # 02:50 CEST, the first one
+    end = start + timedelta(minutes=20)  # 02:10 CET: the wall clock went back
+    assert start.astimezone(stockholm).time() > end.astimezone(stockholm).time()
+    body = wire.lookup_range_body(start, end, ZONE_MARGIN)
+    assert body == {"dateFrom": "2026-10-24T10:50:00", "dateTo": "2026-10-25T15:10:00"}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("letter.pdf", "letter_fx{t}.pdf"),
+        ('brev "1"\n.PDF', "brev_1_fx{t}.PDF"),
+        ("Offert åt Ärlig AB.docx", "Offert_at_Arlig_AB_fx{t}.docx"),
+        ("../../etc/passwd", "etc_passwd_fx{t}"),
+        ("日本.pdf", "document_fx{t}.pdf"),
+        ("noext", "noext_fx{t}"),
+    ],
+)
+def test_upload_names_are_plain_ascii_and_carry_the_token(name: str, expected: str) -> None:
+    token = wire.upload_token("20261130120000-abcdef12-0")
+    result = wire.tokened_name(name, token)
+    assert result == expected.format(t=token)
+    document = parse_with_names([result])
+    assert wire.name_tokens(document) == {token}
+
+
+def test_tokens_differ_per_transmission_and_are_found_in_any_case() -> None:
+    a, b = wire.upload_token("job-1-0"), wire.upload_token("job-1-1")
+    assert a != b and len(a) == 10
+    document = parse_with_names(["x.pdf", wire.tokened_name("x.pdf", a).upper()])
+    assert wire.name_tokens(document) == {a}
+
+
+def parse_with_names(names: list[str]) -> Any:
+    return wire.parse_document(
+        {
+            "faxId": "f",
+            "faxTime": "2026-11-30T12:00:00",
+            "files": [{"fileId": str(i), "fileName": n} for i, n in enumerate(names)],
+        },
+        UTC,  # type: ignore[arg-type]
+    )

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from faxd.clock import FakeClock
-from faxd.core.preflight import RETARUS_LIMITS
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Method, OutgoingFile, Submission
 from faxd.providers.retarus import RetarusProvider
+from faxd.providers.retarus_type import RETARUS_LIMITS
 from faxd.sandbox.server import SandboxServer
 from faxd.settings import RetarusOptions, RetarusProviderSettings, Secret
 

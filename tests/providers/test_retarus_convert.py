@@ -281,7 +281,7 @@ def test_prepare_refuses_a_conversion_that_grows_too_large(tmp_path: Path) -> No
     small = Limits(max_files=5, max_file_size=10_000, extensions={})
     sender = RetarusProvider(settings, limits=small)
     try:
-        with pytest.raises(RejectedError, match=r"noise\.bmp: converted to PDF it is \d+ bytes"):
+        with pytest.raises(RejectedError, match=r"noise\.bmp: converted to PDF it is [\d,]+ bytes"):
             sender.prepare([outgoing(source, "image/bmp")], tmp_path / "work")
     finally:
         sender.close()
@@ -333,3 +333,18 @@ def test_real_libreoffice_converts_a_docx(tmp_path: Path) -> None:
     # The persistent profile lives under the provider's workdir, not in the job's.
     assert (tmp_path / "state" / "libreoffice-profile").is_dir()
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [prepared.path.name]
+
+
+@pytest.mark.parametrize("length", [251, 255])
+def test_an_image_whose_name_is_near_name_max_is_converted(tmp_path: Path, length: int) -> None:
+    # NAME.pdf (and its temporary name) would be longer than a file name may be.
+    png = tmp_path / ("s" * (length - 7) + "end.png")
+    pattern("RGB").save(png, "PNG")
+    sender = provider(tmp_path)
+    try:
+        [made] = sender.prepare([outgoing(png, "image/png")], tmp_path / "work")
+    finally:
+        sender.close()
+    assert made.path.is_file() and made.path.read_bytes().startswith(b"%PDF-")
+    assert len(made.path.name.encode()) <= 255
+    assert made.path.name.endswith("end.png.pdf")

@@ -378,3 +378,67 @@ def test_received_documents_added_while_running(
     bad = http.post(f"{sandbox.url}/_sandbox/received", json={"files": []}, timeout=10)
     assert bad.status_code == 400
     assert "recipient" in bad.json()["message"]
+
+
+# -- received documents still arriving, recipient arrays, finer times than shown -----------
+
+
+def test_a_received_document_lists_sending_without_files_until_it_is_ready(
+    sandbox: SandboxServer, http: requests.Session, clock: FakeClock
+) -> None:
+    fax_id = sandbox.add_received(
+        {
+            "recipient": "+4612345678",
+            "ready_after": 5,
+            "files": [{"fileName": "a.pdf", "content": "x"}],
+        }
+    )
+    file_id = sandbox.state.docs_records[fax_id].files[0].file_id
+    early = status_of(http, sandbox, fax_id)
+    assert (early["status"], early["files"]) == ("Sending", [])
+    url = f"{sandbox.docs_base_url}/File/{file_id}"
+    assert http.get(url, headers=DOCS_AUTH, timeout=10).status_code == 404
+    clock.advance(5)
+    ready = status_of(http, sandbox, fax_id)
+    assert ready["status"] == "Received" and len(ready["files"]) == 1  # type: ignore[arg-type]
+    assert http.get(url, headers=DOCS_AUTH, timeout=10).content == b"x"
+
+
+def test_a_received_document_may_list_its_recipients_as_an_array(
+    sandbox: SandboxServer, http: requests.Session
+) -> None:
+    numbers = ["+4698765432", "+4612345678"]
+    fax_id = sandbox.add_received(
+        {"recipient": numbers, "files": [{"fileName": "a.pdf", "content": "x"}]}
+    )
+    assert status_of(http, sandbox, fax_id)["recipientFaxNumber"] == numbers
+
+
+def test_range_bounds_with_fractions_select_within_a_second(
+    sandbox: SandboxServer, http: requests.Session
+) -> None:
+    early = sandbox.add_received(
+        {
+            "faxTime": "2026-05-01T12:00:00.100",
+            "recipient": "+4612345678",
+            "files": [{"fileName": "a.pdf", "content": "x"}],
+        }
+    )
+    late = sandbox.add_received(
+        {
+            "faxTime": "2026-05-01T12:00:00.900",
+            "recipient": "+4612345678",
+            "files": [{"fileName": "b.pdf", "content": "y"}],
+        }
+    )
+
+    def listed(start: str, end: str) -> list[object]:
+        answer = docs_post(http, sandbox, "Retrieve", {"dateFrom": start, "dateTo": end})
+        assert answer.status_code == 200
+        return [d["faxId"] for d in answer.json()]
+
+    assert listed("2026-05-01T12:00:00", "2026-05-01T12:00:01") == [early, late]
+    assert listed("2026-05-01T12:00:00", "2026-05-01T12:00:00.500") == [early]
+    assert listed("2026-05-01T12:00:00.500", "2026-05-01T12:00:01") == [late]
+    # Shown in whole seconds, as the API page's examples are.
+    assert status_of(http, sandbox, late)["faxTime"] == "2026-05-01T12:00:00"

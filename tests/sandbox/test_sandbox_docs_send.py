@@ -131,18 +131,47 @@ def test_listing_a_number_overrides_the_default_rule(
     )
 
 
-def test_several_recipients_answer_for_the_first_and_record_all(
+def test_several_recipients_answer_for_every_one_and_record_all(
     sandbox: SandboxServer, http: requests.Session
 ) -> None:
     answer = send(http, sandbox, recipient=["+46812345601", "+46812345602"])
     assert answer.status_code == 201
-    assert answer.json()["recipientFaxNumber"] == "+46812345601"
+    objects = answer.json()
+    assert [o["recipientFaxNumber"] for o in objects] == ["+46812345601", "+46812345602"]
     transmissions = sandbox.stats()["docs"]["transmissions"]
-    assert sorted(t["recipient"] for t in transmissions.values()) == [
-        "+46812345601",
-        "+46812345602",
-    ]
+    assert {fax_id: t["recipient"] for fax_id, t in transmissions.items()} == {
+        o["faxId"]: o["recipientFaxNumber"] for o in objects
+    }
     assert sandbox.stats()["docs"]["accepted"] == 1
+
+
+def test_one_recipient_is_answered_with_one_object(
+    sandbox: SandboxServer, http: requests.Session
+) -> None:
+    answer = send(http, sandbox, recipient="+46812345601")
+    assert answer.json()["recipientFaxNumber"] == "+46812345601"
+
+
+def test_rename_files_stores_uploads_under_names_of_the_services_own(
+    make_sandbox: Callable[..., SandboxServer], http: requests.Session
+) -> None:
+    srv = make_sandbox({"rename_files": True, "timezone": "UTC"})
+    files = [
+        ("file", ('brev "1"\n.pdf', PDF, "application/pdf")),
+        ("file", ("letter_fxabcdefghij.pdf", PDF + b"%2", "application/pdf")),
+    ]
+    answer = send(http, srv, files=files)
+    assert answer.status_code == 201, answer.text
+    [transmission] = srv.stats()["docs"]["transmissions"].values()
+    digits = SENDER.lstrip("+")
+    first, second = transmission["files"]
+    assert first.endswith(f"{digits}.pdf") and second.endswith(f"{digits}-2.pdf")
+    assert "fx" not in first + second and "brev" not in first
+    # the content is kept as uploaded: a test can still tell which bytes went where
+    assert transmission["sha256"] == [
+        hashlib.sha256(PDF).hexdigest(),
+        hashlib.sha256(PDF + b"%2").hexdigest(),
+    ]
 
 
 def test_recipients_as_a_json_array_field(sandbox: SandboxServer, http: requests.Session) -> None:

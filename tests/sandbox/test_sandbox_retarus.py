@@ -296,6 +296,14 @@ def test_valid_variants_are_accepted(
     assert answer.status_code == 200, answer.text
 
 
+def test_the_16_digit_number_of_retarus_own_examples_is_accepted(
+    sandbox: SandboxServer, http: requests.Session
+) -> None:
+    answer = submit(http, sandbox, job("004989312000000000"))
+    assert answer.status_code == 200, answer.text
+    assert submit(http, sandbox, job("0049893120000000000")).status_code == 400
+
+
 def test_submit_needs_json(sandbox: SandboxServer, http: requests.Session) -> None:
     answer = http.post(
         f"{sandbox.retarus_submit_url}/{CUST}/fax", auth=RETARUS_AUTH, data=b"x", timeout=10

@@ -61,6 +61,7 @@ def test_the_example_loads_and_serves_its_documents(
         ("status_delay: -1\n", "status_delay: must be a number"),
         ("send_status: 202\n", "send_status: must be 200 or 201"),
         ("timezone: Mars/Olympus\n", "timezone:"),
+        ("rename_files: sometimes\n", "rename_files: must be true or false"),
         ("dft_numbers: ['08123']\n", "dft_numbers[0]: '08123' is not an E.164"),
         ("failing_numbers: {'+46812345699': OK}\n", "not a failure status"),
         ("failing_numbers: 5\n", "failing_numbers: must be"),

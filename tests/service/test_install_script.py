@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -94,3 +95,17 @@ def test_unknown_option_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "unknown option '--frobnicate'" in result.stderr
+
+
+def test_install_creates_every_folder_the_example_configuration_names() -> None:
+    # faxd does not build a missing folder tree (it could be an unmounted share), so a
+    # folder the example names but the install does not create stops `faxd run`.
+    example = (ROOT / "config" / "faxd.example.yaml").read_text()
+    named = set()
+    for line in example.splitlines():
+        value = line.split("#", 1)[0]
+        named.update(re.findall(r"(/srv/fax/[\w./-]+)", value))
+    assert named, "the example names no folder under /srv/fax"
+    commands = _commands(_dry_run().stdout)
+    for folder in sorted(named):
+        assert f"install -d -o faxd -g faxd -m 2770 {folder}" in commands, folder

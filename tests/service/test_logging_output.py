@@ -287,3 +287,23 @@ def test_canary_secret_never_reaches_any_output(sink: str) -> None:
         frames = event["exception"][0]["frames"]
         assert frames and all("locals" not in frame for frame in frames)
         assert event["detail"] == "api key ***"
+
+
+def test_library_warnings_are_json_lines_too() -> None:
+    import warnings
+
+    from PIL import Image
+
+    out = io.StringIO()
+    logs.configure("info", environ={}, stream=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(
+            "Image size (200000000 pixels) exceeds limit",
+            Image.DecompressionBombWarning,
+            stacklevel=1,
+        )
+    lines = _json_lines(out.getvalue())
+    assert len(lines) == 1
+    assert "DecompressionBombWarning" in lines[0]["event"]
+    assert lines[0]["level"] == "warning"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from faxd.core.job_payload import JobOptions
 from faxd.model import TxState
 from faxd.store.journal import Journal, NewJob
 
@@ -22,7 +23,7 @@ def new_job(job_id: str, path: str, numbers: list[str], error: str | None = None
         dft=True,
         reference=None,
         rule="sidecar",
-        options={},
+        options=JobOptions(),
         ino=1,
         received_at=100.0,
         numbers=numbers,

@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from faxd.config import values as v
+from faxd.config.channels import notify_rules, targets
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.print_clues import compile_pattern
-from faxd.settings import RETARUS_OPTION_KEYS, FolderSettings, InboxSettings, RetarusOptions
+from faxd.providers.registry import types_that_can
+from faxd.settings import (
+    RETARUS_OPTION_KEYS,
+    FolderSettings,
+    InboxSettings,
+    RetarusOptions,
+    RouteRule,
+)
 
 FOLDER_KEYS = (
     "path",
@@ -37,6 +45,15 @@ FOLDER_KEYS = (
     "name_pattern",
     "embedded_code",
     "convert_postscript",
+    "allow",
+    "deny",
+    "misdial_guard",
+    "new_numbers",
+    "hold_dir",
+    "notify",
+    "delayed_after",
+    "station_name",
+    "report_pdf",
 )
 DEFAULTS_KEYS = (*(key for key in FOLDER_KEYS if key != "path"), "concurrency")
 INBOX_KEYS = (
@@ -47,9 +64,13 @@ INBOX_KEYS = (
     "routes",
     "numbers",
     "delete_after_download",
+    "download_timeout",
+    "deliver",
+    "attach",
 )
 DEFAULT_REGION = "SE"
 _SEPARATORS = re.compile(r"[,;]")
+_PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
 # YAML 1.1 reads `dft: no` as false; an admin who writes it means "never".
 _DFT_ALIASES = {
     "true": "prefer",
@@ -65,6 +86,7 @@ _DURATIONS = {  # key -> must be more than zero
     "give_up_after": True,
     "status_timeout": True,
     "rescan_interval": True,
+    "delayed_after": True,
 }
 
 
@@ -77,6 +99,7 @@ class Context:
     problems: Problems
     provider_names: frozenset[str]
     contacts: dict[str, str] = field(default_factory=dict)
+    channel_types: dict[str, str] = field(default_factory=dict)  # name -> type, for targets
 
 
 @dataclass
@@ -113,7 +136,13 @@ def parse_level(entries: dict[str, Node], region: str, ctx: Context) -> Parsed:
             value = v.duration(node, problems, positive=_DURATIONS[key])
         elif key in ("max_attempts", "concurrency"):
             value = v.integer(node, problems, minimum=1)
-        elif key in ("sent_dir", "failed_dir", "path"):
+        elif key in ("allow", "deny"):
+            value = prefixes(node, problems)
+        elif key == "misdial_guard":
+            value = v.boolean(node, problems)
+        elif key == "new_numbers":
+            value = v.choice(node, ("send", "hold"), problems)
+        elif key in ("sent_dir", "failed_dir", "hold_dir", "path"):
             value = v.path(node, ctx.base, ctx.environ, problems)
         elif key == "watch":
             value = v.choice(node, ("auto", "inotify", "poll"), problems)
@@ -121,8 +150,12 @@ def parse_level(entries: dict[str, Node], region: str, ctx: Context) -> Parsed:
             value = retarus_options(node, problems)
         elif key in ("name_pattern", "embedded_code"):
             value = pattern(node, problems)
-        elif key == "convert_postscript":
+        elif key in ("convert_postscript", "report_pdf"):
             value = v.boolean(node, problems)
+        elif key == "station_name":
+            value = v.text(node, problems)
+        elif key == "notify":
+            value = notify_rules(node, ctx.channel_types, problems)
         if value is not None:
             out[key] = value
     return parsed
@@ -165,6 +198,26 @@ def recipients(node: Node, region: str, ctx: Context) -> tuple[str, ...] | None:
                 ctx.problems.add(item, f"{exc} (Not a name under contacts either.)")
                 valid = False
     return tuple(found) if valid else None
+
+
+def prefixes(node: Node, problems: Problems) -> tuple[str, ...] | None:
+    """E.164 prefixes for allow/deny: `+46`, `+46900`; spaces and dashes are dropped."""
+    items = node.value if node.kind == "seq" else [node]
+    found: list[str] = []
+    for item in items:
+        written = v.text(item, problems)
+        if written is None:
+            return None
+        prefix = re.sub(r"[\s\-()]", "", written)
+        if not _PREFIX.match(prefix):
+            problems.add(
+                item,
+                f"'{written}' is not an E.164 prefix: write '+' and the country code, then as "
+                "many further digits as the rule needs (+46, +46900).",
+            )
+            return None
+        found.append(prefix)
+    return tuple(dict.fromkeys(found))
 
 
 def pattern(node: Node, problems: Problems) -> str | None:
@@ -258,18 +311,20 @@ def merge_folder(
         return defaults.get(key, fallback)
 
     retarus = {**defaults.get("retarus", {}), **own.get("retarus", {})}
+    failed_dir = pick("failed_dir", folder_path / "failed")
     return FolderSettings(
         path=folder_path,
         provider=pick("provider", default_provider),
         sender=pick("sender", None),
         region=region,
-        # Inside the spool folder by default: SPEC 1.1 excludes them from pick-up there.
+        # Inside the spool folder by default: the intake never picks up from them there.
         sent_dir=pick("sent_dir", folder_path / "sent"),
-        failed_dir=pick("failed_dir", folder_path / "failed"),
+        failed_dir=failed_dir,
         to=pick("to", ()),
         dft=pick("dft", FolderSettings.dft),
         settle=pick("settle", FolderSettings.settle),
         sidecar_wait=pick("sidecar_wait", FolderSettings.sidecar_wait),
+        sidecar_wait_if_seen="sidecar_wait" not in own and "sidecar_wait" not in defaults,
         max_attempts=pick("max_attempts", FolderSettings.max_attempts),
         give_up_after=pick("give_up_after", FolderSettings.give_up_after),
         status_timeout=pick("status_timeout", FolderSettings.status_timeout),
@@ -279,6 +334,16 @@ def merge_folder(
         name_pattern=pick("name_pattern", None) or None,
         embedded_code=pick("embedded_code", FolderSettings.embedded_code) or None,
         convert_postscript=pick("convert_postscript", FolderSettings.convert_postscript),
+        allow=pick("allow", ()),
+        deny=pick("deny", ()),
+        misdial_guard=pick("misdial_guard", FolderSettings.misdial_guard),
+        new_numbers=pick("new_numbers", FolderSettings.new_numbers),
+        # Beside failed/ by default, so an admin finds held documents where failed ones are.
+        hold_dir=pick("hold_dir", failed_dir.parent / "hold"),
+        notify=pick("notify", ()),
+        delayed_after=pick("delayed_after", None),
+        station_name=pick("station_name", None),
+        report_pdf=pick("report_pdf", FolderSettings.report_pdf),
     )
 
 
@@ -304,10 +369,20 @@ def build_inbox(
         poll_interval = v.duration(entries["poll_interval"], problems, positive=True)
     if "lookback" in entries:
         lookback = v.duration(entries["lookback"], problems)
+    download_timeout = None
+    if "download_timeout" in entries:
+        download_timeout = v.duration(entries["download_timeout"], problems, positive=True)
     delete = None
     if "delete_after_download" in entries:
         delete = v.boolean(entries["delete_after_download"], problems)
-    routes = _routes(entries.get("routes"), region, ctx)
+    rules: dict[str, RouteRule] = {}
+    routes = _routes(entries.get("routes"), region, ctx, rules)
+    deliver: tuple[str, ...] | None = ()
+    if "deliver" in entries:
+        deliver = targets(entries["deliver"], ctx.channel_types, problems, owner_allowed=False)
+    attach = "document"
+    if "attach" in entries:
+        attach = v.choice(entries["attach"], ("document", "none"), problems) or attach
     numbers: tuple[str, ...] = ()
     if "numbers" in entries:
         numbers_node = entries["numbers"]
@@ -324,6 +399,10 @@ def build_inbox(
         routes=routes,
         numbers=numbers,
         delete_after_download=bool(delete),
+        download_timeout=download_timeout or InboxSettings.download_timeout,
+        deliver=deliver or (),
+        route_rules=rules,
+        attach=attach,  # type: ignore[arg-type]
     )
 
 
@@ -334,30 +413,34 @@ def _inbox_provider(
     default_provider: str | None,
     ctx: Context,
 ) -> str | None:
-    docs = sorted(name for name, kind in provider_types.items() if kind == "generic-docs")
+    receiving = types_that_can("inbox")  # the provider table's inbox capability
+    names = " or ".join(receiving)
+    docs = sorted(name for name, kind in provider_types.items() if kind in receiving)
     if "provider" in entries:
         name = provider_name(entries["provider"], ctx)
         where: Node = entries["provider"]
-    elif default_provider is not None and provider_types.get(default_provider) == "generic-docs":
+    elif default_provider is not None and provider_types.get(default_provider) in receiving:
         return default_provider
     elif len(docs) == 1:
         return docs[0]
     else:
-        ctx.problems.add(node, "missing 'provider': name the generic-docs provider to poll.")
+        ctx.problems.add(node, f"missing 'provider': name the {names} provider to poll.")
         return None
     if name is None:
         return None
-    if provider_types.get(name) != "generic-docs":
+    if provider_types.get(name) not in receiving:
         ctx.problems.add(
             where,
             f"provider '{name}' is {provider_types.get(name)}, which has no inbound API; "
-            "the inbox needs a generic-docs provider.",
+            f"the inbox needs a {names} provider.",
         )
         return None
     return name
 
 
-def _routes(node: Node | None, region: str, ctx: Context) -> dict[str, Path]:
+def _routes(
+    node: Node | None, region: str, ctx: Context, rules: dict[str, RouteRule]
+) -> dict[str, Path]:
     if node is None:
         return {}
     if node.kind != "map":
@@ -373,7 +456,38 @@ def _routes(node: Node | None, region: str, ctx: Context) -> dict[str, Path]:
         if e164 in routes:
             ctx.problems.add(child, f"{e164} is routed twice; keep one route per number.")
             continue
+        if child.kind == "map":
+            rule = _route_rule(child, ctx)
+            if rule is not None:
+                routes[e164] = rule.path
+                rules[e164] = rule
+            continue
         target = v.path(child, ctx.base, ctx.environ, ctx.problems)
         if target is not None:
             routes[e164] = target
     return routes
+
+
+def _route_rule(node: Node, ctx: Context) -> RouteRule | None:
+    """A route written as a mapping: `path`, optional `from` (a sender prefix), `deliver`."""
+    problems = ctx.problems
+    entries = v.mapping(node, ("path", "from", "deliver", "attach"), problems)
+    if "path" not in entries:
+        problems.add(node, "missing 'path': the folder this number's documents go to.")
+        return None
+    folder = v.path(entries["path"], ctx.base, ctx.environ, problems)
+    prefix = None
+    if "from" in entries:
+        prefix = v.text(entries["from"], problems)
+        if prefix is not None and not re.fullmatch(r"\+?[0-9]+", prefix):
+            problems.add(entries["from"], f"'{prefix}' is not the start of a number like +4640.")
+            prefix = None
+    deliver: tuple[str, ...] | None = ()
+    if "deliver" in entries:
+        deliver = targets(entries["deliver"], ctx.channel_types, problems, owner_allowed=False)
+    attach = "document"
+    if "attach" in entries:
+        attach = v.choice(entries["attach"], ("document", "none"), problems) or attach
+    if folder is None or deliver is None:
+        return None
+    return RouteRule(path=folder, sender_prefix=prefix, deliver=deliver, attach=attach)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from faxd.config.yaml_tree import Node, Problems, read_tree
 from faxd.errors import ConfigProblem
+from faxd.providers.registry import PROVIDERS
 from faxd.settings import Settings
 
 
@@ -42,6 +43,34 @@ def directory_problem(path: Path) -> str | None:
             f"faxd's user (uid {os.getuid()}); create it or fix the permissions."
         )
     return None
+
+
+def creatable_problem(path: Path, will_exist: frozenset[Path] = frozenset()) -> str | None:
+    """Why faxd would not create the missing folder `path` at start, or None.
+
+    faxd creates a missing folder only inside a folder that is there (or that it creates
+    first, in `will_exist`): a whole missing tree more likely means an unmounted share,
+    and building it under the bare mount point would hide the outage."""
+    if path.exists() or path.parent.is_dir() or path.parent in will_exist:
+        return None
+    return (
+        f"{path} does not exist, nor does the folder {path.parent} that would hold it; "
+        "create it (mkdir -p), mount the share it lives on, or correct the path."
+    )
+
+
+def _created_at_start(folders: set[Path]) -> frozenset[Path]:
+    """The configured folders faxd creates at start: those whose parent is there, or is
+    another such folder (a nested configuration is refused on its own)."""
+    made: set[Path] = set()
+    grew = True
+    while grew:
+        grew = False
+        for path in folders - made:
+            if path.is_dir() or path.parent.is_dir() or path.parent in made:
+                made.add(path)
+                grew = True
+    return frozenset(made)
 
 
 def _readable_file_problem(path: Path, what: str) -> str | None:
@@ -89,13 +118,17 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
             found.append(lines.problem(paths, message))
 
     check(["state_dir"], directory_problem(settings.state_dir))
+    spools = _created_at_start({f.path for f in settings.folders})
     for index, folder in enumerate(settings.folders):
         at = f"folders[{index}]"
-        check([f"{at}.path", at], directory_problem(folder.path))
+        check(
+            [f"{at}.path", at],
+            directory_problem(folder.path) or creatable_problem(folder.path, spools),
+        )
         for key in ("sent_dir", "failed_dir"):
             target: Path = getattr(folder, key)
             paths = [f"{at}.{key}", f"defaults.{key}", f"{at}.path", at]
-            check(paths, directory_problem(target))
+            check(paths, directory_problem(target) or creatable_problem(target, spools))
             check(paths, _same_device(target, folder.path, f"{key} {target}", "the spool folder"))
     if settings.inbox is not None:
         inbox = settings.inbox
@@ -109,7 +142,7 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
     for name, provider in settings.providers.items():
         at = f"providers.{name}"
         if provider.credential_file is not None:
-            key = "api_key_file" if provider.type == "generic-docs" else "password_file"
+            key = f"{PROVIDERS[provider.type].credential_key}_file"
             check(
                 [f"{at}.{key}", at],
                 _readable_file_problem(provider.credential_file, "credential file"),

@@ -1,4 +1,4 @@
-"""Load the YAML configuration (SPEC §3) into `faxd.settings.Settings`.
+"""Load the YAML configuration into `faxd.settings.Settings`.
 
 The file is validated as a whole and every problem is reported at once, each with its
 key path (`folders[1].to[0]`) and line, the way borgmatic does it: an admin fixes the
@@ -7,11 +7,13 @@ file in one pass instead of one error per restart."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from faxd.config import values as v
+from faxd.config.channels import channel_types, parse_alerts, parse_channels, parse_templates
+from faxd.config.contacts_file import MAX_PROBLEMS, read_contacts_file
 from faxd.config.folders import (
     DEFAULT_REGION,
     DEFAULTS_KEYS,
@@ -26,6 +28,7 @@ from faxd.config.folders import (
 from faxd.config.host_checks import check_environment
 from faxd.config.overlap import check_overlaps
 from faxd.config.providers import parse_providers
+from faxd.config.records import parse_records
 from faxd.config.render import render_effective
 from faxd.config.yaml_tree import Node, Problems, read_tree
 from faxd.errors import ConfigError, ConfigProblem
@@ -49,10 +52,16 @@ TOP_KEYS = (
     "providers",
     "defaults",
     "contacts",
+    "contacts_file",
     "folders",
     "inbox",
     "log_level",
     "dft_cache",
+    "channels",
+    "alerts",
+    "templates",
+    "records",
+    "retention",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_STATE_DIR = Path("/var/lib/faxd")
@@ -116,7 +125,16 @@ def _build(
     )
     region = parse_region(defaults_entries, problems) or DEFAULT_REGION
     ctx = Context(base, environ, problems, frozenset(provider_types))
-    ctx.contacts = parse_contacts(top.get("contacts"), region, problems)
+    channels = parse_channels(top.get("channels"), base, environ, problems)
+    ctx.channel_types = channel_types(top.get("channels"))
+    alerts = parse_alerts(top.get("alerts"), ctx.channel_types, problems)
+    templates = parse_templates(top.get("templates"), base, environ, problems)
+    contacts_file, from_file = _contacts_file(
+        top.get("contacts_file"), base, environ, region, problems
+    )
+    # A name in the config wins over the same name in the file: the config is what the
+    # admin wrote for faxd, the file is an export of the office's address book.
+    ctx.contacts = {**from_file, **parse_contacts(top.get("contacts"), region, problems)}
     defaults = parse_level(defaults_entries, region, ctx)
     default_provider = _default_provider(defaults, defaults_node, provider_types, problems)
 
@@ -136,10 +154,15 @@ def _build(
         concurrency=defaults.values.get("concurrency", DEFAULT_CONCURRENCY),
         folders=folders,
         contacts=ctx.contacts,
+        contacts_file=contacts_file,
         inbox=inbox,
         dft_cache=dft_cache,
         log_level=log_level,
         sender=defaults.values.get("sender"),
+        channels=channels,
+        alerts=alerts,
+        templates=templates,
+        records=parse_records(top.get("records"), top.get("retention"), base, environ, problems),
     )
     if problems or default_provider is None:
         # The machine is checked for whatever did parse, so one run of check-config names
@@ -147,6 +170,23 @@ def _build(
         problems.items.extend(check_environment(settings))
         return None
     return settings
+
+
+def _contacts_file(
+    node: Node | None, base: Path, environ: Mapping[str, str], region: str, problems: Problems
+) -> tuple[Path | None, dict[str, str]]:
+    """The contacts in `contacts_file`, each problem named with the file and its line."""
+    if node is None:
+        return None, {}
+    path = v.path(node, base, environ, problems)
+    if path is None:
+        return None, {}
+    found = read_contacts_file(path, region)
+    for line, message in found.problems[:MAX_PROBLEMS]:
+        problems.add(node, f"{path}, line {line}: {message}" if line else message)
+    if len(found.problems) > MAX_PROBLEMS:
+        problems.add(node, f"{path}: more problems after these; fix these first.")
+    return path, found.contacts
 
 
 def _declared_types(node: Node | None) -> dict[str, str | None]:

@@ -55,7 +55,13 @@ def check_overlaps(
                 f"sent_dir and failed_dir are both {folder.sent_dir}; where a document ends "
                 "up must say whether it was delivered, so give them different folders.",
             )
-        for key in ("sent_dir", "failed_dir"):
+        if folder.hold_folder in (folder.sent_dir, folder.failed_dir):
+            problems.add(
+                _at(node, "hold_dir"),
+                f"hold_dir is {folder.hold_folder}, also the folder's sent_dir or failed_dir; "
+                "held documents wait for a decision, so give them a folder of their own.",
+            )
+        for key in ("sent_dir", "failed_dir", "hold_dir"):
             outputs.append(
                 Output(f"folders[{index}].{key}", getattr(folder, key), _at(node, key), index)
             )

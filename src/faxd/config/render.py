@@ -9,11 +9,12 @@ from typing import Any
 
 import yaml
 
+from faxd.providers.registry import PROVIDERS
 from faxd.settings import (
-    DocsProviderSettings,
     FolderSettings,
     ProviderSettings,
     RetarusOptions,
+    Secret,
     Settings,
 )
 
@@ -32,6 +33,7 @@ def render_effective(settings: Settings) -> str:
             "sender": settings.sender,
             "concurrency": settings.concurrency,
         },
+        "contacts_file": str(settings.contacts_file) if settings.contacts_file else None,
         "contacts": dict(settings.contacts),
         "folders": [_folder(folder) for folder in settings.folders],
         "inbox": None,
@@ -46,7 +48,21 @@ def render_effective(settings: Settings) -> str:
             "routes": {number: str(path) for number, path in inbox.routes.items()},
             "numbers": list(inbox.numbers),
             "delete_after_download": inbox.delete_after_download,
+            "deliver": list(inbox.deliver),
+            "attach": inbox.attach,
+            "route_rules": _plain(inbox.route_rules),
         }
+    if settings.channels:
+        document["channels"] = {
+            name: {k: val for k, val in _plain(ch).items() if k != "name"}
+            for name, ch in settings.channels.items()
+        }
+    if settings.alerts is not None:
+        document["alerts"] = _plain(settings.alerts)
+    if settings.templates is not None:
+        document["templates"] = str(settings.templates)
+    document["records"] = {"path": str(settings.records.path or settings.state_dir / "records")}
+    document["retention"] = _plain(dataclasses.asdict(settings.records.retention))
     header = (
         f"# Effective configuration from {settings.source}\n"
         "# (defaults applied, paths absolute, secrets hidden)\n"
@@ -56,10 +72,10 @@ def render_effective(settings: Settings) -> str:
 
 
 def _provider(provider: ProviderSettings) -> dict[str, Any]:
-    stem = "api_key" if isinstance(provider, DocsProviderSettings) else "password"
+    stem = PROVIDERS[provider.type].credential_key
     shown: dict[str, Any] = {"type": provider.type}
     for item in dataclasses.fields(provider):
-        if item.name in ("name", "type", "api_key", "password"):
+        if item.name in ("name", "type", stem):
             continue
         if item.name == "credential_file":
             shown[f"{stem}_file"] = _plain(provider.credential_file)
@@ -93,4 +109,8 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Secret):
+        return HIDDEN
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value

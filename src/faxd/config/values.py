@@ -301,8 +301,10 @@ def secret(
     base: Path,
     environ: Mapping[str, str],
     problems: Problems,
+    label: str | None = None,
 ) -> tuple[Secret | None, Path | None, str | None]:
-    """The credential from `<stem>_file` or `<stem>_env` (exactly one), with its source.
+    """The credential from `<stem>_file` or `<stem>_env` (exactly one), with its source;
+    `label` is what messages call it ("an API key").
 
     Messages name the key and, for a file, the path; never the content, and never the
     variable's name, in case the secret itself was pasted there by mistake."""
@@ -324,7 +326,7 @@ def secret(
         return None, None, None  # written inline: refused already, with what to do instead
     problems.add(
         parent,
-        f"missing {file_key} (a file holding {SECRET_NAMES.get(stem, stem)}, e.g. "
+        f"missing {file_key} (a file holding {label or SECRET_NAMES.get(stem, stem)}, e.g. "
         f"${{CREDENTIALS_DIRECTORY}}/name) or {env_key} (an environment variable's name).",
     )
     return None, None, None
@@ -380,7 +382,19 @@ def _read_secret_file(
     if not value.strip():
         problems.add(node, f"{shown} is empty; write the credential into it.")
         return None
+    if not _plain_credential(value):
+        # It goes into an HTTP header, where a line break fails every request later.
+        problems.add(
+            node,
+            f"{shown} holds more than the credential (a second line, a control character "
+            "or spaces around it); write only the credential, on one line.",
+        )
+        return None
     return Secret(value)
+
+
+def _plain_credential(value: str) -> bool:
+    return value == value.strip() and not any(ch < " " or ch == "\x7f" for ch in value)
 
 
 def _read_secret_env(
@@ -400,6 +414,13 @@ def _read_secret_env(
             node,
             f"the environment variable named in {key} is not set or is empty; set it in "
             "faxd's environment (systemd: Environment= or EnvironmentFile=).",
+        )
+        return None, None, None
+    if not _plain_credential(value):
+        problems.add(
+            node,
+            f"the environment variable named in {key} holds more than the credential (a "
+            "line break, a control character or spaces around it); set only the credential.",
         )
         return None, None, None
     return Secret(value), None, name

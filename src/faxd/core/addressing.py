@@ -1,6 +1,7 @@
-"""Who receives a document (SPEC 1.3): sidecar, else recipient subfolder, else what a
-printing program left (file-name pattern, PJL directives, embedded code; see printjobs),
-else the folder's `to:`. Numbers are validated with libphonenumber and come out E.164."""
+"""Who receives a document (the first rule that applies): sidecar, else recipient
+subfolder, else what a printing program left (file-name pattern, PJL directives, embedded
+code; see print_clues), else the folder's `to:`. Numbers are validated with libphonenumber
+and come out E.164."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """File names: never-clobber numbering, report names, safe names for remote input, and
-the junk names a spool folder never picks up (SPEC 1.1, 1.6, §2; RELIABILITY 27, 30).
+the junk names a spool folder never picks up.
 
 Pure string work: callers pass in names and a `taken` predicate; nothing here touches
 the file system."""
@@ -14,8 +14,14 @@ from faxd.errors import FaxdError
 
 # Gives up rather than spin forever on a predicate that says everything is taken.
 MAX_NUMBERED = 100_000
+# Longest path component Linux file systems take, in bytes.
+NAME_MAX = 255
+REPORT_SUFFIX = ".report.yaml"
+# A name cut to fit keeps this many characters of its end, after this mark.
+_KEPT_END = 16
+_CUT = "…"
 
-# Office junk that is never a document (SPEC 1.1, RELIABILITY 30). Compared lower case.
+# Office junk that is never a document. Compared lower case.
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 _IGNORED_SUFFIXES = (
     ".tmp",
@@ -51,7 +57,8 @@ def numbered(name: str, n: int) -> str:
     if n == 1:
         return name
     stem, ext = split_extension(name)
-    return f"{stem} ({n}){ext}"
+    suffix = f" ({n}){ext}"
+    return cut_keeping_extensions(stem, NAME_MAX - name_bytes(suffix)) + suffix
 
 
 def first_free(name: str, taken: Callable[[str], bool]) -> str:
@@ -67,8 +74,58 @@ def first_free(name: str, taken: Callable[[str], bool]) -> str:
 
 
 def report_name(document_name: str) -> str:
-    """The report that sits beside a document in sent/ or failed/."""
-    return f"{document_name}.report.yaml"
+    """The report that sits beside a document in sent/ or failed/; a document name near
+    NAME_MAX is cut so the report's own name still fits."""
+    limit = NAME_MAX - name_bytes(REPORT_SUFFIX)
+    return cut_keeping_extensions(document_name, limit) + REPORT_SUFFIX
+
+
+def name_bytes(name: str) -> int:
+    """How many bytes `name` takes on disk (undecodable bytes count as one each)."""
+    return len(name.encode("utf-8", errors="surrogateescape"))
+
+
+def shorten_to(text: str, max_bytes: int) -> str:
+    """`text` cut at a character boundary to at most `max_bytes` bytes on disk."""
+    text = text[: max(0, max_bytes)]  # every character takes at least one byte
+    while text and name_bytes(text) > max_bytes:
+        text = text[:-1]
+    return text
+
+
+def cut_keeping_extensions(name: str, max_bytes: int) -> str:
+    """`name` cut to `max_bytes` bytes before its last two extensions, so a shortened
+    "long….pdf.report" still ends in ".pdf.report"."""
+    if name_bytes(name) <= max_bytes:
+        return name
+    head, tail = name, ""
+    for _ in range(2):
+        stem, ext = split_extension(head)
+        if not ext or len(ext) > _MAX_EXTENSION:
+            break
+        head, tail = stem, ext + tail
+    room = max_bytes - name_bytes(tail)
+    end = head[-_KEPT_END:]
+    if len(head) > 2 * _KEPT_END and room > name_bytes(end) + name_bytes(_CUT) + _KEPT_END:
+        # Cut in the middle: long names that differ only at the end ("scan … 0041")
+        # stay told apart.
+        cut = shorten_to(head[:-_KEPT_END], room - name_bytes(end + _CUT)) + _CUT + end
+    else:
+        cut = shorten_to(head, room)
+    if not cut:
+        return shorten_to(name, max_bytes)
+    return cut + tail
+
+
+def fits_name_max(name: str) -> bool:
+    """Whether `name` can be one path component (NAME_MAX bytes) on Linux."""
+    return name_bytes(name) <= NAME_MAX
+
+
+def temp_name(name: str, tag: str) -> str:
+    """A hidden temporary name for writing `name` (".NAME.TAG.tmp"), cut to fit NAME_MAX."""
+    suffix = f".{tag}.tmp"
+    return "." + shorten_to(name, NAME_MAX - 1 - name_bytes(suffix)) + suffix
 
 
 def _clean_char(ch: str) -> str:
@@ -138,7 +195,7 @@ def sender_digits(sender: str, max_digits: int = 20) -> str:
 
 
 def inbox_name(received_at: datetime, sender: str, original: str | bytes) -> str:
-    """ "YYYYMMDD-HHMMSS_SENDERDIGITS_SAFENAME", in received_at's own time zone (SPEC §2)."""
+    """ "YYYYMMDD-HHMMSS_SENDERDIGITS_SAFENAME", in received_at's own time zone."""
     t = received_at
     # strftime's %Y does not pad years before 1000 on every platform.
     stamp = f"{t.year:04d}{t.month:02d}{t.day:02d}-{t.hour:02d}{t.minute:02d}{t.second:02d}"

@@ -1,8 +1,8 @@
-"""What a provider would refuse, found before any upload (SPEC 1.4, RELIABILITY 29).
+"""What a provider would refuse, found before any upload.
 
 Callers read the facts (size, first 8 KiB, last 1 KiB) and pass them in; this module
 only decides. The MIME type is sniffed from the content, never guessed from the name:
-Generic DOCS validates both the extension and the MIME type (api NOTES row 11).
+Generic DOCS validates both the extension and the MIME type.
 
 Sniffing uses the `filetype` package (pure Python, no libmagic) for binary formats; it
 tells OOXML docx/xlsx/pptx and OLE doc/xls/ppt apart. Small explicit checks cover what
@@ -18,17 +18,21 @@ from dataclasses import dataclass
 
 import filetype  # type: ignore[import-untyped]
 
-from faxd.errors import PreflightError
 from faxd.model import Limits
 
 HEAD_SIZE = 8192
 TAIL_SIZE = 1024
 MIB = 1024 * 1024
+# The DOCS page says "16 MB" without saying whether it means 16,000,000 or 16 MiB
+# (16,777,216) bytes; the lower reading is the one no server refuses.
+MAX_FILE_SIZE = 16_000_000
 
 PDF = "application/pdf"
 TEXT = "text/plain"
 HTML = "text/html"
-PCX = "image/vnd.zbrush.pcx"  # IANA's name; the DOCS table lists pcx without a MIME type
+# IANA's name. The DOCS table lists pcx without a MIME type, so no type faxd could send
+# for it is known to pass: the Generic DOCS provider sends PCX converted to PNG.
+PCX = "image/vnd.zbrush.pcx"
 DOC = "application/msword"
 XLS = "application/vnd.ms-excel"
 PPT = "application/vnd.ms-powerpoint"
@@ -102,31 +106,6 @@ _EXTENSION_FOR = {
     "image/png": "png",
     "image/tiff": "tif",
 }
-
-DOCS_LIMITS = Limits(
-    max_files=5,
-    max_file_size=16 * MIB,
-    extensions={
-        ext: KNOWN_TYPES[ext]
-        for ext in (
-            *("bmp", "gif", "jpg", "jpeg", "pcx", "png", "tif", "tiff"),
-            *("doc", "docx", "pdf", "ppt", "pptx", "txt", "xls", "xlsx"),
-        )
-    },
-)
-
-# Retarus documents no file count or size limit; faxd keeps SPEC's 5 files and the same
-# 16 MiB, since every file travels base64-encoded inside one JSON request.
-RETARUS_LIMITS = Limits(
-    max_files=5,
-    max_file_size=16 * MIB,
-    extensions={ext: KNOWN_TYPES[ext] for ext in ("pdf", "tif", "tiff", "txt", "htm", "html")},
-    # Images become PDF with img2pdf; Office files with LibreOffice where it is installed
-    # (without it the Retarus provider refuses them with a message saying what to install).
-    convertible=frozenset(
-        {"png", "jpg", "jpeg", "gif", "bmp", "doc", "docx", "xls", "xlsx", "ppt", "pptx"}
-    ),
-)
 
 _TEXT_EXTENSIONS = frozenset({"txt", "htm", "html"})
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -250,8 +229,12 @@ def mime_for_upload(facts: FileFacts) -> str:
     return sniff_mime(facts.head, extension_of(facts.name)) or "application/octet-stream"
 
 
-def _size(size: int) -> str:
-    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size} bytes"
+def format_size(size: int) -> str:
+    """Exact bytes, with a rounded decimal MB for large sizes: "16,000,001 bytes (16.0 MB)".
+
+    Exact because a file a few bytes over the limit must not read "16.0 MB, over 16.0 MB"."""
+    exact = f"{size:,} bytes"
+    return f"{exact} ({size / 1_000_000:.1f} MB)" if size >= 1_000_000 else exact
 
 
 def _accepted(limits: Limits) -> str:
@@ -297,8 +280,8 @@ def check_file(facts: FileFacts, limits: Limits) -> list[str]:
     problems = []
     if facts.size > limits.max_file_size:
         problems.append(
-            f"{facts.name} is {_size(facts.size)}, over the provider's limit of "
-            f"{_size(limits.max_file_size)} per file; split it or reduce its resolution."
+            f"{facts.name} is {format_size(facts.size)}, over the provider's limit of "
+            f"{format_size(limits.max_file_size)} per file; split it or reduce its resolution."
         )
     ext = extension_of(facts.name)
     if not ext:
@@ -351,11 +334,3 @@ def check_files(files: Sequence[FileFacts], limits: Limits) -> list[str]:
         seen.add(key)
         problems.extend(check_file(facts, limits))
     return problems
-
-
-def preflight_error(document: str, problems: Sequence[str]) -> PreflightError:
-    """One error for a document's problems, for its report and log line."""
-    return PreflightError(
-        f"{document}: the provider would refuse it: {' '.join(problems)}",
-        "Nothing was sent. Fix the files and move them back into the spool folder.",
-    )

@@ -1,4 +1,4 @@
-"""What a printing program tells faxd about the recipient (issue 6), decided without I/O.
+"""What a printing program tells faxd about the recipient, decided without I/O.
 
 Three sources, each turned into a `Clue` that addressing reads after the sidecar and the
 recipient subfolder: a per-folder file-name pattern, the PJL header of a print-to-file job

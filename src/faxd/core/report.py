@@ -1,4 +1,4 @@
-"""The report written beside an archived document (SPEC 1.6), as a pure function."""
+"""The report written beside an archived document, as a pure function."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sidecar files (`NAME.yaml` beside document `NAME`, SPEC 1.3): parsed and checked.
+"""Sidecar files (`NAME.yaml` or `NAME.yml` beside document `NAME`): parsed and checked.
 
 Unknown keys and wrong types are errors, never ignored, and every problem is reported
 at once. Plain YAML scalars are read as text, not numbers: an unquoted `+46812345678`
@@ -22,7 +22,18 @@ MAX_ATTACHMENTS = 4  # 5 files in all with the document
 MAX_REFERENCE = 256  # Retarus: customerDefinedId
 MAX_SIDECAR_SIZE = 64 * 1024  # characters; callers need not read more than this plus one
 
-SIDECAR_KEYS = ("to", "from", "dft", "attach", "reference", "provider", "retarus")
+SIDECAR_KEYS = (
+    "to",
+    "from",
+    "dft",
+    "attach",
+    "reference",
+    "provider",
+    "retarus",
+    "notify",
+    "owner",
+)
+MAX_NOTIFY = 10
 RETARUS_KEYS = RETARUS_OPTION_KEYS
 _SUFFIXES = (".yaml", ".yml")
 _EXAMPLE = 'to: "+46 8 123 456 78"'
@@ -38,6 +49,8 @@ class Sidecar:
     provider: str | None
     retarus: RetarusOptions | None
     source: str = ""  # the sidecar's own file name, for messages and reports
+    notify: tuple[str, ...] = ()  # extra targets told of `failed` and `delivered`
+    owner: str | None = None  # who handed it in (the CUPS backend writes the job's user)
 
 
 class SidecarError(AddressError):
@@ -280,6 +293,28 @@ def effective_retarus(base: RetarusOptions, override: RetarusOptions | None) -> 
     )
 
 
+def _parse_notify(value: object, problems: list[str]) -> tuple[str, ...]:
+    """`notify:` — a target (`mail:anna@example.com`) or a list of them; whether each names
+    a configured channel is checked where the channels are known."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    found: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            problems.append(
+                f"'notify' must be a target like mail:anna@example.com, not {_describe(item)}"
+            )
+            continue
+        if any(c in item for c in "\r\n\x00"):
+            problems.append("'notify' must not contain a line break")
+            continue
+        found.append(item.strip())
+    if len(found) > MAX_NOTIFY:
+        problems.append(f"'notify' names {len(found)} targets; at most {MAX_NOTIFY} allowed")
+    return tuple(found)
+
+
 def parse_sidecar(text: str, source: str) -> Sidecar:
     """Parse the sidecar text read from the file named `source` ("invoice.pdf.yaml").
 
@@ -329,6 +364,8 @@ def parse_sidecar(text: str, source: str) -> Sidecar:
         provider=_parse_text("provider", data.get("provider"), problems),
         retarus=retarus,
         source=source,
+        notify=_parse_notify(data.get("notify"), problems),
+        owner=_parse_text("owner", data.get("owner"), problems, 64),
     )
     if problems:
         raise SidecarError(source, problems, hint)

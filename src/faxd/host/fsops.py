@@ -9,11 +9,11 @@ import ctypes.util
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from faxd.core.names import first_free
+from faxd.core.names import first_free, temp_name
 from faxd.errors import FaxdError
 
 HEAD_BYTES = 8192
@@ -125,7 +125,7 @@ def write_atomic(path: Path, data: bytes, *, unique: bool = True) -> Path:
     """Write data to path (or `path (2)` … when unique and taken) via a temp file that is
     fsynced before it is renamed into place, so no reader ever sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    tmp = path.parent / temp_name(path.name, str(os.getpid()))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o660)
     try:
         view = memoryview(data)
@@ -167,3 +167,28 @@ def walk_files(root: Path, skip_dir: Callable[[Path], bool]) -> list[Path]:
             except OSError:
                 continue
     return found
+
+
+def iter_files(
+    root: Path, skip_dir: Callable[[Path], bool], first: Callable[[str], bool]
+) -> Iterator[Path]:
+    """walk_files one folder at a time, lazily: a backlog of 100,000 files is read as it
+    is worked off, never held whole. In each folder the names `first` picks come first."""
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        entries.sort(key=lambda e: not first(e.name))
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    path = Path(entry.path)
+                    if not skip_dir(path):
+                        stack.append(path)
+                    continue
+            except OSError:
+                continue
+            yield Path(entry.path)

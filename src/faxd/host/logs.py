@@ -313,10 +313,12 @@ class _StructlogHandler(logging.Handler):
 
 
 _root_level_before: int | None = None
+_machine_output = False  # see machine_output()
 
 
 def _unbridge_stdlib() -> None:
     global _root_level_before
+    logging.captureWarnings(False)
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old, _StructlogHandler):
@@ -332,6 +334,9 @@ _QUIET_LIBRARIES = ("pikepdf", "PIL", "img2pdf", "pypdf")
 def _bridge_stdlib(level: int) -> None:
     global _root_level_before
     _unbridge_stdlib()
+    # Library warnings (Pillow's DecompressionBombWarning) become log records like any
+    # other line, instead of raw text on stderr between the JSON lines.
+    logging.captureWarnings(True)
     root = logging.getLogger()
     _root_level_before = root.level
     root.addHandler(_StructlogHandler(level))
@@ -414,6 +419,8 @@ def configure(
         ]
         logger_factory = structlog.PrintLoggerFactory(out)
 
+    global _machine_output
+    _machine_output = not _isatty(out)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[name]),
@@ -424,8 +431,16 @@ def configure(
     _bridge_stdlib(LEVELS[name])
 
 
+def machine_output() -> bool:
+    """Whether `configure` chose JSON lines or the journal (not a terminal): a last word
+    of the process then goes through the log too, in the same form as every line."""
+    return _machine_output
+
+
 def reset() -> None:
     """Undo `configure` and forget every secret (for tests)."""
+    global _machine_output
+    _machine_output = False
     structlog.reset_defaults()
     _unbridge_stdlib()
     forget_secrets()

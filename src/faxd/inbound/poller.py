@@ -1,12 +1,13 @@
-"""The inbox poller: received documents into the inbox folder, exactly once (SPEC §2).
+"""The inbox poller: received documents into the inbox folder, exactly once.
 
-Each cycle lists a window of time (windows.py), splits it where a listing fills a page,
+Each cycle lists a window of time (core/poll_windows.py), splits it where a listing fills a page,
 and delivers every listed document that is ours to receive, oldest window first. A file
-is downloaded into `.tmp/`, fsynced, its planned name committed, renamed into place (never
-over an existing name), its sidecar written the same way, the folder fsynced, and only then
-committed as delivered;
-only after that commit may the provider's copy be deleted. The watermark (where the next
-cycle continues, minus an overlap) moves only past windows whose every document is done.
+is downloaded into `.tmp/` (within an overall deadline), fsynced, its planned name
+committed, renamed into place (never over an existing name), its metadata written the same
+way into `.meta/`, the folder fsynced, and only then committed as delivered; only after
+that commit may the provider's copy be deleted. The watermark (where the next cycle
+continues, minus an overlap and the zone margin) moves only past windows whose every
+document is done, and never past now. One cycle runs at a time in the process.
 """
 
 from __future__ import annotations
@@ -24,15 +25,25 @@ import yaml
 
 from faxd.clock import Clock
 from faxd.core.names import first_free, inbox_name
-from faxd.core.poll_windows import Window, poll_window, walk
+from faxd.core.number_match import comparable_number
+from faxd.core.poll_windows import (
+    ZONE_MARGIN,
+    Unlistable,
+    Window,
+    poll_window,
+    walk,
+    watermark_after,
+)
 from faxd.crash_points import crash_point
 from faxd.errors import AuthError, FaxdError, ProviderError, RejectedError, TransientError
 from faxd.model import ReceivedDocument, ReceivedFile
+from faxd.notices.plan import inbound_deliveries
 from faxd.providers.base import InboxSource
 from faxd.settings import InboxSettings
 from faxd.store.inbox_ledger import (
     DONE_STATES,
-    SIDECAR_SUFFIX,
+    STOPPING,
+    DownloadStoppedError,
     FileTooLargeError,
     InboundRow,
     InboxFolder,
@@ -40,6 +51,7 @@ from faxd.store.inbox_ledger import (
     file_sha256,
 )
 from faxd.store.journal import Journal
+from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.inbound.poller")
 
@@ -51,6 +63,15 @@ DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
 MAX_MISSING_ATTEMPTS = 3
 # Downloads in flight at once: overlaps network waits with fsyncs and journal commits.
 DEFAULT_WORKERS = 4
+# A document in one of these states has no files to take yet: listed again later.
+NOT_READY_STATUSES = frozenset({"sending"})
+# A document that failed at the provider may come without files, and none will come.
+FAILED_STATUSES = frozenset({"failed"})
+# A window whose listing stays cut off is listed again on every poll for this long.
+UNRESOLVED_KEEP = timedelta(days=7)
+# One cycle at a time in the whole process: a poller replaced by a reload finishes (or
+# stops) its downloads before its successor cleans `.tmp/` or touches the same rows.
+_CYCLE_LOCK = threading.Lock()
 
 
 class InboxWriteError(FaxdError):
@@ -72,6 +93,8 @@ class PollResult:
     unavailable: int = 0  # files the provider refused to hand out
     deleted: int = 0  # documents deleted at the provider
     tmp_removed: int = 0
+    not_ready: int = 0  # documents listed before their files are there
+    retry: int = 0  # downloads past their deadline (or stopped): tried again later
     error: str | None = None
 
     def count(self, name: str) -> None:
@@ -81,17 +104,6 @@ class PollResult:
 
 
 _COUNT_LOCK = threading.Lock()
-
-
-def normalise_number(number: str) -> str:
-    """ "+46 8-123 456" and "00468123456" compare equal to "+468123456"."""
-    text = number.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if text.startswith("+"):
-        return f"+{digits}"
-    if digits.startswith("00"):
-        return f"+{digits[2:]}"
-    return digits
 
 
 def _printable(text: str) -> str:
@@ -162,8 +174,8 @@ class InboxPoller:
         self.max_file_size = max_file_size
         self.workers = max(1, workers)
         self._outbound_ids = outbound_ids
-        self._numbers = frozenset(normalise_number(n) for n in our_numbers)
-        self._routes = {normalise_number(n): p for n, p in settings.routes.items()}
+        self._numbers = frozenset(comparable_number(n) for n in our_numbers)
+        self._routes = {comparable_number(n): p for n, p in settings.routes.items()}
         self._folders: dict[Path, InboxFolder] = {}
         self._folders_lock = threading.Lock()
         self._recovered = False
@@ -174,6 +186,8 @@ class InboxPoller:
         self._last_error: str | None = None
         self._retry_after: float | None = None
         self._stop: threading.Event | None = None
+        # Said once per document or window, not on every poll that finds it again.
+        self._told: set[str] = set()
 
     # -- the service -------------------------------------------------------------------
 
@@ -205,14 +219,16 @@ class InboxPoller:
             "received_today": self.ledger.delivered_since(midnight.timestamp()),
             "watermark": watermark.isoformat() if watermark else None,
             "pending_deletes": len(self.ledger.pending_deletes()),
+            "incomplete_seconds": len(self.ledger.unresolved()),
             "last_error": self._last_error,
         }
 
     def poll_once(self, stop: threading.Event | None = None) -> PollResult:
         """One cycle. Provider and disk errors end the cycle early and are logged and
         returned in `error`; the next cycle continues where this one got to. Once `stop`
-        is set no further download starts (those in flight finish)."""
-        with self._lock:
+        is set no further download starts, and those in flight stop (the next cycle, or
+        the poller that replaces this one, takes them again)."""
+        with self._lock, _CYCLE_LOCK:
             self._stop = stop
             result = PollResult()
             self._last_poll = self.clock.now()
@@ -257,24 +273,23 @@ class InboxPoller:
             )
             self._warned_no_numbers = True
         previous = self.ledger.watermark()
+        now = self.clock.now()
+        # The provider's zone is unknown (its times carry no offset): every window is
+        # widened by the largest distance between two zones; the ledger drops repeats.
         window = poll_window(
-            previous, self.clock.now(), timedelta(seconds=self.settings.lookback), self.overlap
+            previous, now, timedelta(seconds=self.settings.lookback), self.overlap, ZONE_MARGIN
         )
         seen: set[str] = set()
         complete = True  # every leaf so far fully delivered: the watermark may follow
         with ThreadPoolExecutor(self.workers, thread_name_prefix="faxd-inbox") as pool:
+            self._revisit_unresolved(pool, outbound, seen, result)
             for leaf in walk(window, self._list, self.source.page_limit):
                 if self._stopping():
                     return
                 result.windows += 1
                 if leaf.truncated:
                     result.truncated_windows += 1
-                    log.warning(
-                        "a one-second window holds a full page of documents; some may be missed",
-                        provider=self.source.name,
-                        start=leaf.window.start.isoformat(),
-                        count=len(leaf.items),
-                    )
+                    self._remember_unresolved(leaf.window, len(leaf.items))
                 # A split's shared boundary (or a provider's hiccup) lists a document twice.
                 fresh: list[ReceivedDocument] = []
                 for doc in leaf.items:
@@ -284,9 +299,73 @@ class InboxPoller:
                 result.listed += len(fresh)
                 if not self._handle_all(pool, fresh, outbound, result):
                     complete = False
-                if complete and (previous is None or leaf.window.end > previous):
-                    self.ledger.set_watermark(leaf.window.end)
-                    previous = leaf.window.end
+                mark = watermark_after(leaf.window.end, now)
+                if complete and (previous is None or mark > previous):
+                    self.ledger.set_watermark(mark)
+                    previous = mark
+
+    def _remember_unresolved(self, window: Window, count: int) -> None:
+        """A window still cut off at the page limit, even in fractions of a second: the
+        documents it did list are taken, and it is listed again on every later poll (kept
+        out of the watermark's way, so the rest of the inbox goes on)."""
+        key = {"start": window.start.isoformat(), "end": window.end.isoformat()}
+        known = self.ledger.unresolved()
+        if any(w["start"] == key["start"] and w["end"] == key["end"] for w in known):
+            return
+        self.ledger.set_unresolved([*known, key | {"since": self.clock.now().isoformat()}])
+        log.error(
+            "the provider lists a full page for one second and cannot be asked for less; "
+            "documents received in that second may be missing: faxd lists it again on every "
+            "poll and says here when it gives up",
+            provider=self.source.name,
+            start=window.start.isoformat(),
+            end=window.end.isoformat(),
+            count=count,
+        )
+
+    def _revisit_unresolved(
+        self,
+        pool: ThreadPoolExecutor,
+        outbound: frozenset[str],
+        seen: set[str],
+        result: PollResult,
+    ) -> None:
+        """List every remembered cut-off window again and take what it shows now."""
+        known = self.ledger.unresolved()
+        if not known:
+            return
+        keep: list[dict[str, str]] = []
+        for entry in known:
+            if self._stopping():
+                return
+            window = Window(
+                datetime.fromisoformat(entry["start"]), datetime.fromisoformat(entry["end"])
+            )
+            since = datetime.fromisoformat(entry["since"])
+            resolved = True
+            for leaf in walk(window, self._list, self.source.page_limit):
+                fresh = [d for d in leaf.items if d.remote_id not in seen]
+                seen.update(d.remote_id for d in fresh)
+                result.listed += len(fresh)
+                done = self._handle_all(pool, fresh, outbound, result)
+                resolved = resolved and done and not leaf.truncated
+            if resolved:
+                log.info(
+                    "a second that held a full page is now listed completely",
+                    provider=self.source.name,
+                    start=entry["start"],
+                )
+            elif self.clock.now() - since > UNRESOLVED_KEEP:
+                log.error(
+                    "giving up on a second that still lists a full page; documents received "
+                    "in it may be missing: ask the provider for them by their time",
+                    provider=self.source.name,
+                    start=entry["start"],
+                    end=entry["end"],
+                )
+            else:
+                keep.append(entry)
+        self.ledger.set_unresolved(keep)
 
     def _handle_all(
         self,
@@ -316,7 +395,20 @@ class InboxPoller:
         return self._stop is not None and self._stop.is_set()
 
     def _list(self, window: Window) -> list[ReceivedDocument]:
-        return self.source.list_received(window.start, window.end)
+        if not window.fine:
+            return self.source.list_received(window.start, window.end)
+        try:
+            return self.source.list_received(window.start, window.end, fractions=True)
+        except RejectedError as exc:
+            if "fractions" not in self._told:
+                self._told.add("fractions")
+                log.warning(
+                    "the provider refuses fractions of a second in a listing, so an overfull "
+                    "second cannot be split",
+                    provider=self.source.name,
+                    error=str(exc),
+                )
+            raise Unlistable(str(exc)) from None
 
     def _is_ours_to_receive(
         self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult
@@ -324,13 +416,63 @@ class InboxPoller:
         if doc.remote_id in outbound:
             result.count("outbound")
             return False
-        if self._numbers and normalise_number(doc.recipient) not in self._numbers:
+        if self._numbers and self._our_recipient(doc) is None:
             result.count("foreign")
             return False
         return True
 
-    def _folder_for(self, recipient: str) -> InboxFolder:
-        return self._folder(self._routes.get(normalise_number(recipient), self.settings.path))
+    def _our_recipient(self, doc: ReceivedDocument) -> str | None:
+        """The first listed recipient that is ours (the provider may list several)."""
+        for number in doc.all_recipients():
+            if comparable_number(number) in self._numbers:
+                return number
+        return None
+
+    def _is_ready(self, doc: ReceivedDocument, result: PollResult) -> bool:
+        """Only a document whose files are there is taken; one still `Sending`, or listed
+        before its files exist, is looked at again on a later poll (never marked done)."""
+        status = doc.status.strip().lower()
+        if status not in NOT_READY_STATUSES and doc.files:
+            return True
+        if status in FAILED_STATUSES:
+            # Final at the provider with nothing to download: done, but said (once).
+            if f"failed:{doc.remote_id}" not in self._told:
+                self._told.add(f"failed:{doc.remote_id}")
+                log.warning(
+                    "received document failed at the provider and has no files; nothing to save",
+                    provider=self.source.name,
+                    remote_id=doc.remote_id,
+                    sender=doc.sender,
+                )
+            return True
+        result.count("not_ready")
+        told = f"not-ready:{doc.remote_id}"
+        if told not in self._told:
+            self._told.add(told)
+            log.info(
+                "received document not complete yet; looking again on the next poll",
+                provider=self.source.name,
+                remote_id=doc.remote_id,
+                status=doc.status,
+                files=len(doc.files),
+            )
+        return False
+
+    def _route_of(self, recipient: str | None, sender: str | None) -> str | None:
+        """The route (our number) a document takes; a route with `from` only for senders
+        whose number starts with it, the others go to the inbox itself."""
+        number = comparable_number(recipient or "")
+        if number not in self._routes:
+            return None
+        rule = self.settings.route_rules.get(number)
+        prefix = rule.sender_prefix if rule is not None else None
+        if prefix and not comparable_number(sender or "").startswith(prefix):
+            return None
+        return number
+
+    def _folder_for(self, doc: ReceivedDocument) -> InboxFolder:
+        route = self._route_of(self._our_recipient(doc) or doc.recipient, doc.sender)
+        return self._folder(self._routes[route] if route else self.settings.path)
 
     def _folder(self, path: Path) -> InboxFolder:
         with self._folders_lock:
@@ -343,6 +485,10 @@ class InboxPoller:
         """Deliver a document's files. False: something is left for a later cycle."""
         if not self._is_ours_to_receive(doc, outbound, result):
             return True
+        if not self._is_ready(doc, result):
+            return False
+        if not doc.files:
+            return True  # failed at the provider, nothing to take (said above)
         done = True
         for index, item in enumerate(doc.files):
             row = self.ledger.row(doc.remote_id, item.file_id)
@@ -364,7 +510,7 @@ class InboxPoller:
             "file_id": item.file_id,
             "original_name": original,
             "sender": doc.sender,
-            "recipient": doc.recipient,
+            "recipient": self._our_recipient(doc) or doc.recipient,
             "time": doc.time.astimezone(self.timezone).isoformat(),
             "type": doc.type,
             "status": doc.status,
@@ -375,10 +521,10 @@ class InboxPoller:
     def _download(
         self, doc: ReceivedDocument, index: int, item: ReceivedFile, result: PollResult
     ) -> bool:
-        folder = self._folder_for(doc.recipient)
+        folder = self._folder_for(doc)
         where = f"document {doc.remote_id} file {index + 1} ({item.file_id})"
         try:
-            with folder.tmp_file(self.max_file_size) as sink:
+            with folder.tmp_file(self.max_file_size, self._deadline()) as sink:
                 try:
                     disposition = self.source.fetch(item.file_id, cast(BinaryIO, sink))
                 except (ProviderError, OSError):
@@ -388,6 +534,14 @@ class InboxPoller:
                     raise
         except FileTooLargeError as exc:
             return self._give_up(doc, item, where, exc.strerror or "too large", result)
+        except DownloadStoppedError as exc:
+            return self._retry_later(doc, item, where, str(exc), result, say=exc.too_slow)
+        except TransientError as exc:
+            # Cut off in the middle of its body: this file's connection, not an outage,
+            # so the other files go on. An answer that never began ends the cycle.
+            if exc.status_code is not None or exc.throttled or not sink.size:
+                raise
+            return self._retry_later(doc, item, where, str(exc), result, say=True)
         except RejectedError as exc:
             return self._missing(doc, item, where, exc, result)
         except OSError as exc:
@@ -403,7 +557,7 @@ class InboxPoller:
         try:
             while True:
                 name = first_free(wanted, folder.is_taken)
-                self.ledger.plan(
+                planned = self.ledger.plan(
                     doc.remote_id,
                     item.file_id,
                     folder.path / name,
@@ -412,10 +566,15 @@ class InboxPoller:
                     meta,
                     self.clock.time(),
                 )
+                if not planned:
+                    # Delivered meanwhile by another poller: its row and file stand.
+                    sink.path.unlink(missing_ok=True)
+                    result.count("known")
+                    return True
                 if folder.publish(sink.path, name):
                     break
             crash_point("inbound_after_rename")
-            folder.write_sidecar(f"{name}{SIDECAR_SUFFIX}", sidecar_text(meta, name))
+            folder.write_meta(name, sidecar_text(meta, name))
         except OSError as exc:
             sink.path.unlink(missing_ok=True)
             raise InboxWriteError(
@@ -434,6 +593,50 @@ class InboxPoller:
             recipient=doc.recipient,
         )
         return True
+
+    def _deadline(self) -> Callable[[], str | None]:
+        """Why a download in progress must stop now, or None: its overall deadline (a
+        trickling answer never hits the read timeout) or faxd stopping or reloading."""
+        limit = self.settings.download_timeout
+        ends = self.clock.monotonic() + limit
+
+        def reason() -> str | None:
+            if self._stopping():
+                return STOPPING
+            if self.clock.monotonic() >= ends:
+                return f"not complete after {limit:g} s"
+            return None
+
+        return reason
+
+    def _retry_later(
+        self,
+        doc: ReceivedDocument,
+        item: ReceivedFile,
+        where: str,
+        reason: str,
+        result: PollResult,
+        *,
+        say: bool,
+    ) -> bool:
+        """A download cut off (its deadline, a broken connection, a stop): the others go
+        on, this one is tried again on a later poll. Said once per file, however many
+        polls it takes; a stop is not worth saying."""
+        meta = self._meta(doc, item, original_name(item.name, None, item.file_id))
+        self.ledger.note_retry(doc.remote_id, item.file_id, reason, meta, self.clock.time())
+        result.count("retry")
+        told = f"retry:{doc.remote_id}:{item.file_id}"
+        if say and told not in self._told:
+            self._told.add(told)
+            log.warning(
+                "received file downloads too slowly or breaks off; stopped it so the other "
+                "documents go on, and trying again on the next poll",
+                provider=self.source.name,
+                remote_id=doc.remote_id,
+                file=where,
+                error=reason,
+            )
+        return False
 
     def _missing(
         self,
@@ -489,9 +692,7 @@ class InboxPoller:
             return False
         folder = self._folder(row.path.parent)
         try:
-            folder.write_sidecar(
-                f"{row.path.name}{SIDECAR_SUFFIX}", sidecar_text(row.meta, row.path.name)
-            )
+            folder.write_meta(row.path.name, sidecar_text(row.meta, row.path.name))
         except OSError as exc:
             raise InboxWriteError(
                 f"Could not write the sidecar of {row.path}: {exc.strerror or exc}.",
@@ -514,9 +715,29 @@ class InboxPoller:
             self.clock.time(),
             files_in_document=files,
             queue_delete=self.settings.delete_after_download,
+            outbox=self._deliveries(remote_id, file_id),
         )
         if queued:
             self._delete(remote_id, result)
+
+    def _deliveries(self, remote_id: str, file_id: str) -> list[NewDelivery]:
+        """Mail, print... for a file now in its folder: its route's `deliver`, else the
+        inbox's (committed with the file's delivery, so a crash loses none)."""
+        row = self.ledger.row(remote_id, file_id)
+        if row is None or row.path is None:
+            return []
+        sender = str(row.meta.get("sender") or "")
+        number = str(row.meta.get("recipient") or "")
+        route = self._route_of(number, sender)
+        payload = {
+            "path": str(row.path),
+            "sender": sender or None,
+            "received_id": remote_id,
+            "meta_path": str(InboxFolder(row.path.parent).meta_path(row.path.name)),
+        }
+        return inbound_deliveries(
+            self.settings, number, route, f"{remote_id}.{file_id}", payload, self.clock.time()
+        )
 
     # -- start-up and remote deletion --------------------------------------------------
 

@@ -5,24 +5,36 @@ middle of the moves is finished on the next start instead of filing things twice
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import stat
+import threading
 from datetime import tzinfo
 from pathlib import Path
 
 import structlog
 
 from faxd.clock import Clock
+from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free, report_name
 from faxd.core.report import RecipientOutcome, build_report, failure_summary, render_report
 from faxd.crash_points import crash_point
-from faxd.host import fsops
+from faxd.errors import FaxdError
+from faxd.host import contained, fsops
+from faxd.host.folders import create_if_missing
 from faxd.model import JobState
+from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
 from faxd.store.journal import JobRow, Journal
 
 log = structlog.get_logger("faxd.outbound.archive")
 
 REPORT_KEY = "\x00report"
+
+
+class SpoolAwayError(FaxdError):
+    """The spool folder, or the folder a job is filed into, is not there right now."""
 
 
 def _free_path(directory: Path, name: str, planned: set[str]) -> Path:
@@ -33,6 +45,40 @@ def _free_path(directory: Path, name: str, planned: set[str]) -> Path:
         return path.exists() or str(path) in planned
 
     return directory / first_free(name, taken)
+
+
+def filing_root(job: JobRow) -> Path:
+    """sent/ for a delivered job, hold/ for a held one, failed/ otherwise."""
+    if job.state == JobState.DELIVERED:
+        return Path(job.options.filing_dir("sent"))
+    if job.state == JobState.HELD:
+        return Path(job.options.filing_dir("hold"))
+    return Path(job.options.filing_dir("failed"))
+
+
+def held_outcomes(job: JobRow) -> list[RecipientOutcome]:
+    """A held job has no transmissions: its report lists each number and why it waits."""
+    hold = job.options.hold
+    reasons = hold.reasons if hold is not None else {}
+    return [
+        RecipientOutcome(
+            number=number,
+            method=None,
+            id=None,
+            status="held" if reasons.get(number) else "not sent",
+            attempts=0,
+            error=reasons.get(number),
+        )
+        for number in job.options.held_numbers()
+    ]
+
+
+def _still_there(src: Path, expect: contained.Identity | None) -> bool:
+    try:
+        st = src.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and (expect is None or expect.unchanged(st))
 
 
 class Archiver:
@@ -47,14 +93,13 @@ class Archiver:
         self._clock = clock
         self._tz = tz
         self._work_root = work_root
+        self._failing: dict[str, str] = {}  # job id -> why it could not be filed (logged)
+        self._lock = threading.Lock()
+        self.presence = SpoolPresence(journal)
 
     def _plan(self, job: JobRow) -> dict[str, str]:
         root = Path(job.folder)
-        dest_root = Path(
-            job.options["sent_dir"]
-            if job.state == JobState.DELIVERED
-            else job.options["failed_dir"]
-        )
+        dest_root = filing_root(job)
         plan: dict[str, str] = {}
         sources = [job.path, *([job.sidecar] if job.sidecar else []), *job.attachments]
         for src in sources:
@@ -65,8 +110,64 @@ class Archiver:
         plan[REPORT_KEY] = str(_free_path(doc_dst.parent, report, set(plan.values())))
         return plan
 
+    def try_archive(self, job: JobRow) -> bool:
+        """archive(), but a filing error (an unwritable sent/ subfolder, a spool folder
+        that is away) leaves the job unfiled instead of raising: it is logged once, and
+        the daemon tries again later. True when the job is filed.
+
+        Serialised, and on the journal's current row: the engine, the intake and the
+        daemon's retry may all come to file one job."""
+        with self._lock:
+            return self._try_archive(job.id)
+
+    def failing(self) -> list[str]:
+        """The jobs whose filing failed and that are not filed yet."""
+        with self._lock:
+            return list(self._failing)
+
+    def _try_archive(self, job_id: str) -> bool:
+        job = self._journal.job(job_id)
+        if job is None or job.archived_at is not None:
+            self._failing.pop(job_id, None)
+            return True
+        try:
+            self.archive(job)
+        except (OSError, FaxdError) as exc:
+            reason = str(exc) if isinstance(exc, FaxdError) else explain_os_error(exc)
+            if self._failing.get(job.id) != reason:
+                self._failing[job.id] = reason
+                log.error(
+                    "could not file the document; it stays where it is and faxd keeps trying",
+                    job=job.id,
+                    document=job.rel_path,
+                    error=reason,
+                )
+            return False
+        if self._failing.pop(job.id, None) is not None:
+            log.info("document filed after all", job=job.id, document=job.rel_path)
+        return True
+
+    def _check_reachable(self, job: JobRow) -> None:
+        """Nothing is filed out of, or into, a folder that is away (an unmounted share, a
+        renamed folder): moving would report the documents as gone, and creating the
+        destination would build a tree under the bare mount point."""
+        spool = Path(job.folder)
+        if self.presence.away(spool):
+            raise SpoolAwayError(
+                f"the spool folder {spool} is not there (an unmounted share or a renamed "
+                "folder); faxd files the document once the folder is back."
+            )
+        dest_root = filing_root(job)
+        if not dest_root.is_dir() and not create_if_missing(dest_root):
+            raise SpoolAwayError(
+                f"{dest_root} is not there, nor can it be created because {dest_root.parent} "
+                "is missing too; mount the share or create the folder, and faxd files the "
+                "document then."
+            )
+
     def archive(self, job: JobRow) -> Path:
         """Move a finished job's files and write its report; idempotent after a crash."""
+        self._check_reachable(job)
         plan = job.archive_plan
         if plan is None:
             plan = self._plan(job)
@@ -78,7 +179,10 @@ class Archiver:
             self._move(job, Path(src), Path(dst), notes)
             crash_point("archive_between_moves")
         report_path = Path(plan[REPORT_KEY])
-        fsops.write_atomic(report_path, self.report_text(job, notes).encode(), unique=False)
+        report_root = filing_root(job)
+        if not report_path.is_relative_to(report_root):
+            report_root = report_path.parent
+        contained.write_beneath(report_root, report_path, self.report_text(job, notes).encode())
         doc_dst = plan[job.path]
         self._journal.mark_archived(job.id, doc_dst, self._clock.time())
         self._discard_work(job)
@@ -96,22 +200,57 @@ class Archiver:
         if self._work_root is None:
             return
         shutil.rmtree(self._work_root / job.id, ignore_errors=True)
-        discard_work(job.files, self._work_root)
+        # Jobs taken by an older faxd kept print conversions in work/print-*/ instead.
+        discard_work((f.path for f in job.files), self._work_root)
 
     def _move(self, job: JobRow, src: Path, dst: Path, notes: list[str]) -> None:
-        if not fsops.is_regular_file(src):
-            if not dst.exists():
+        """Move src to dst if it is still the file faxd took; otherwise file the copy faxd
+        took (the bytes it checked and sent) and leave the changed file where it is."""
+        source = job.options.sources.get(str(src))
+        expect = contained.Identity.from_json(source.identity_json()) if source else None
+        if os.path.lexists(dst):
+            if not _still_there(src, expect):
+                return  # moved (or its copy filed) before a crash
+            # Another job filed a file of that name since the plan was made.
+            dst = dst.parent / first_free(dst.name, lambda n: os.path.lexists(dst.parent / n))
+        dest_root = filing_root(job)
+        if not dst.is_relative_to(dest_root):
+            dest_root = dst.parent
+        if expect is None and str(src) == job.path and job.ino is not None:
+            # A job journaled before faxd kept copies: only the inode was recorded.
+            with contextlib.suppress(OSError):
+                if src.lstat().st_ino != job.ino:
+                    notes.append(
+                        f"{src.name} was replaced in the spool folder; the new file is kept there."
+                    )
+                    return
+        # A destination folder swapped for a link raises: the job stays unfiled, and says so.
+        moved = contained.move_checked(Path(job.folder), src, dest_root, dst, expect)
+        if moved == "moved":
+            return
+        copy = Path(source.snapshot) if source and source.snapshot else None
+        if copy is None or not fsops.is_regular_file(copy):
+            if moved == "missing" and os.path.lexists(src):
+                notes.append(f"{src.name} is not a regular file; faxd left it where it is.")
+            elif moved == "missing":
                 notes.append(f"{src.name} was no longer in the spool folder when faxd filed it.")
+            else:
+                notes.append(
+                    f"{src.name} was replaced in the spool folder; the new file is kept there."
+                )
             return
-        if src == Path(job.path) and job.ino is not None and src.lstat().st_ino != job.ino:
-            # Someone replaced the document after faxd took it: the new file is a new job.
+        contained.copy_in(copy, dest_root, dst)
+        if moved == "changed":
             notes.append(
-                f"{src.name} was replaced in the spool folder; the new file is kept there."
+                f"{src.name} was changed in the spool folder after faxd took it; filed here is "
+                "the content faxd checked and sent, and the changed file is sent as a new "
+                "document."
             )
-            return
-        if dst.exists():
-            dst = dst.parent / first_free(dst.name, lambda n: (dst.parent / n).exists())
-        fsops.move_unique(src, dst.parent, dst.name)
+        else:
+            notes.append(
+                f"{src.name} was no longer in the spool folder when faxd filed it; filed here "
+                "is the content faxd checked and sent."
+            )
 
     def report_text(self, job: JobRow, notes: list[str]) -> str:
         txs = self._journal.transmissions(job.id)
@@ -126,6 +265,8 @@ class Archiver:
             )
             for t in txs
         ]
+        if job.state == JobState.HELD:
+            outcomes = held_outcomes(job)
         error = job.error or failure_summary(outcomes)
         report = build_report(
             document=Path(job.path).name,

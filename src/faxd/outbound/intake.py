@@ -15,39 +15,42 @@ import shutil
 import stat
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import structlog
 
 from faxd.clock import Clock
-from faxd.core.addressing import parse_number, resolve_address
+from faxd.core.intake_decision import Decision, GatheredFile, IntakeFacts, decide
 from faxd.core.io_errors import explain_os_error
-from faxd.core.misdial import Verdict
+from faxd.core.job_payload import JobFile, Source
 from faxd.core.names import fits_name_max, is_ignored_name, safe_component
-from faxd.core.preflight import FileFacts, check_files, mime_for_upload
+from faxd.core.preflight import FileFacts, mime_for_upload
 from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
-from faxd.core.sidecar import Sidecar, effective_retarus, parse_sidecar_bytes, sidecar_names
+from faxd.core.recipient_screen import Book
+from faxd.core.sidecar import Sidecar, parse_sidecar_bytes, sidecar_names
 from faxd.errors import AddressError, FaxdError
 from faxd.host import contained, fsops
-from faxd.outbound.archive import Archiver
-from faxd.notices.owner import notify_plan
+from faxd.notices.owner import file_owner
 from faxd.notices.plan import job_notices
-from faxd.outbound.recipient_safety import Book, held_job, screen
+from faxd.outbound.archive import Archiver
 from faxd.outbound.watcher import Change
 from faxd.printing.print_input import PrintInput, examine
 from faxd.providers.base import Sender
 from faxd.settings import FolderSettings, Settings
-from faxd.store.journal import Journal, NewJob
+from faxd.store.journal import Journal, JournalWriteError
 
 log = structlog.get_logger("faxd.outbound.intake")
 
 SIDECAR_SUFFIXES = (".yaml", ".yml")
+JOURNAL_RETRY = 10.0  # seconds before a document is taken again after a journal write failed
 SIDECAR_CAP = 64 * 1024  # a sidecar is a few lines; more is not a sidecar
 SNAPSHOT_CAP = 64 * 1024 * 1024  # a print file may be larger than the PDF it becomes
+SCAN_TRACKED = 10  # scans are read while fewer files than this wait to be taken
+DUE_BATCH = 200  # due files looked at before the next batch of watcher events
+PARENT_CACHE = 10_000  # folders whose spool folder and skipping are remembered
 
 
 def upload_name(name: str) -> str:
@@ -62,15 +65,6 @@ def upload_name(name: str) -> str:
 def new_job_id(now: float) -> str:
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class Decision:
-    """What addressing and checking made of a ready document."""
-
-    job: NewJob
-    problems: list[str]
-    held: list[Verdict] = field(default_factory=list)  # the misdial guard's reasons to hold
 
 
 class Intake:
@@ -96,10 +90,12 @@ class Intake:
         self._lock = threading.Lock()
         self._last_rescan: dict[Path, float] = {}
         self._ignored_logged: set[Path] = set()
+        self._missing_roots: set[Path] = set()
         # Sidecars seen per folder, and their `attach:` names per version: an attachment
         # check that lists the folder for every document is O(n²) with 10,000 files.
         self._sidecars: dict[Path, set[Path]] = {}
         self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+        self._scans: deque[tuple[Path, Iterator[Path]]] = deque()
         self.configure(settings)
 
     # -- configuration -----------------------------------------------------------------
@@ -109,6 +105,11 @@ class Intake:
         with self._lock:
             self._settings = settings
             self._folders: dict[Path, FolderSettings] = {f.path: f for f in settings.folders}
+            # Per parent folder: the spool folder and whether it is skipped. Asked for every
+            # event and due file, trying each spool folder and each output tree was most
+            # of the intake's CPU time with 50 spool folders.
+            self._folder_by_parent: dict[Path, FolderSettings] = {}
+            self._parent_skipped: dict[Path, bool] = {}
             excluded: set[Path] = set()
             for f in settings.folders:
                 excluded.update({f.sent_dir, f.failed_dir, f.hold_folder})
@@ -120,10 +121,18 @@ class Intake:
             self._book = Book.from_settings(settings)
             for path in [p for p in self._tracks if self._folder_of(p) is None]:
                 del self._tracks[path]
+            self._sidecar_roots = {
+                f.path for f in settings.folders if self._journal.sidecars_seen(f.path)
+            }
 
     def _folder_of(self, path: Path) -> FolderSettings | None:
+        cached = self._folder_by_parent.get(path.parent)
+        if cached is not None:
+            return cached
         for root, folder in self._folders.items():
             if path.is_relative_to(root):
+                if path != root and len(self._folder_by_parent) < PARENT_CACHE:
+                    self._folder_by_parent[path.parent] = folder
                 return folder
         return None
 
@@ -132,6 +141,17 @@ class Intake:
 
     def _skipped(self, folder: FolderSettings, path: Path) -> bool:
         """SPEC 1.1: names never picked up, and our own output trees."""
+        parent = path.parent
+        if path != folder.path and path not in self._excluded:
+            skipped = self._parent_skipped.get(parent)
+            if skipped is None:
+                rel = parent.relative_to(folder.path)
+                skipped = any(part.startswith((".", "~")) for part in rel.parts) or any(
+                    parent.is_relative_to(x) for x in self._excluded
+                )
+                if len(self._parent_skipped) < PARENT_CACHE:
+                    self._parent_skipped[parent] = skipped
+            return skipped or is_ignored_name(path.name)
         rel = path.relative_to(folder.path)
         if any(part.startswith((".", "~")) for part in rel.parts[:-1]):
             return True
@@ -141,15 +161,42 @@ class Intake:
 
     # -- feeding -----------------------------------------------------------------------
 
-    def scan(self, root: Path) -> int:
-        """Queue every file below root (start-up, rescans, new subfolders)."""
-        files = fsops.walk_files(root, self.skip_dir)
-        # Sidecars first: every document of the scan is then checked against all of them
-        # (`_attachment_owner`), however many batches the queue takes.
-        for path in sorted(files, key=lambda p: not p.name.endswith(SIDECAR_SUFFIXES)):
-            self.changes.put(Change(root, path, "file"))
+    def scan(self, root: Path, *, first: bool = False) -> None:
+        """Look at every file below root (start-up, rescans, new subfolders).
+
+        The intake loop reads the scan lazily, a folder at a time, while fewer than
+        SCAN_TRACKED files wait: a backlog of 100,000 files costs neither start-up time nor
+        memory, and the watcher's events are handled between its batches. Sidecars come
+        first in each folder, so every document is checked against all of its folder's
+        sidecars (`_attachment_owner` looks nowhere else)."""
+        files = fsops.iter_files(root, self.skip_dir, lambda n: n.endswith(SIDECAR_SUFFIXES))
+        if first:  # a new subfolder: a few files, not to wait behind a backlog
+            self._scans.appendleft((root, files))
+        else:
+            self._scans.append((root, files))
         self._last_rescan[root] = self._clock.monotonic()
-        return len(files)
+
+    def scanning(self, root: Path | None = None) -> bool:
+        """A scan (of root) is still being read."""
+        return any(root is None or r == root for r, _ in list(self._scans))
+
+    def _next_scanned(self) -> Change | None:
+        while self._scans:
+            root, files = self._scans[0]
+            path = next(files, None)
+            if path is not None:
+                return Change(root, path, "file")
+            self._scans.popleft()
+        return None
+
+    def _feed_scans(self, stop: threading.Event | None) -> None:
+        for _ in range(500):
+            if len(self._tracks) >= SCAN_TRACKED or (stop is not None and stop.is_set()):
+                return
+            change = self._next_scanned()
+            if change is None:
+                return
+            self._handle_safely(change)
 
     def pending(self) -> int:
         return len(self._tracks)
@@ -168,7 +215,7 @@ class Intake:
             change = None
         batch = 0
         while change is not None:
-            self._handle(change, scanned=False)
+            self._handle_safely(change)
             batch += 1
             if batch >= 500 or (stop is not None and stop.is_set()):
                 break
@@ -176,10 +223,13 @@ class Intake:
                 change = self.changes.get_nowait()
             except queue.Empty:
                 change = None
+        self._feed_scans(stop)
         self._process_due(stop)
         self._rescan_if_due()
 
     def _until_next_due(self, max_wait: float) -> float:
+        if self._scans and len(self._tracks) < SCAN_TRACKED:
+            return 0.0  # a scan is waiting to be read
         if not self._heap:
             return max_wait
         return max(0.0, min(max_wait, self._heap[0][0] - self._clock.time()))
@@ -189,18 +239,38 @@ class Intake:
         for root, folder in list(self._folders.items()):
             last = self._last_rescan.get(root)
             if last is None or now - last >= folder.rescan_interval:
+                if self.scanning(root):
+                    continue  # the last scan is still being read (a large backlog)
                 if not root.is_dir():
-                    log.warning(
-                        "spool folder is missing; jobs are kept and it is rescanned later",
-                        folder=str(root),
-                    )
+                    if root not in self._missing_roots:  # said once per outage
+                        self._missing_roots.add(root)
+                        log.warning(
+                            "spool folder is missing; jobs are kept and it is rescanned later",
+                            folder=str(root),
+                        )
                     self._last_rescan[root] = now
                     continue
+                if root in self._missing_roots:
+                    self._missing_roots.discard(root)
+                    log.info("spool folder is there again", folder=str(root))
                 self.scan(root)
 
     def _push(self, path: Path, when: float) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, path))
+        # What is due already queues behind what became due before it: a backlog file,
+        # due since its old mtime, must not overtake a document dropped while it is read.
+        heapq.heappush(self._heap, (max(when, self._clock.time()), self._seq, path))
+
+    def _handle_safely(self, change: Change) -> None:
+        """_handle, but a file that trips an unforeseen error costs only itself (it is seen
+        again at the next rescan), never the intake thread."""
+        try:
+            self._handle(change, scanned=False)
+        except Exception:
+            log.exception(
+                "could not look at a file; it is looked at again at the next rescan",
+                document=str(change.path),
+            )
 
     def _handle(self, change: Change, *, scanned: bool) -> None:
         folder = self._folder_of(change.path)
@@ -209,7 +279,7 @@ class Intake:
         if change.kind == "dir":
             if not self.skip_dir(change.path) and not self._skipped(folder, change.path):
                 # A file written right after its folder was created may precede the watch.
-                self.scan(change.path)
+                self.scan(change.path, first=True)
             return
         path = change.path
         if path.name.endswith(SIDECAR_SUFFIXES):
@@ -241,6 +311,13 @@ class Intake:
         document = sidecar.with_suffix("")
         track = self._tracks.get(document)
         folder = self._folder_of(document)
+        if folder is not None and folder.path not in self._sidecar_roots:
+            # From now on this folder's documents wait `sidecar_wait` for theirs; the
+            # journal remembers it across restarts (a sidecar is filed with its document).
+            self._sidecar_roots.add(folder.path)
+            log.info("sidecar seen; documents here wait for theirs", folder=str(folder.path))
+            with contextlib.suppress(JournalWriteError):
+                self._journal.note_sidecars_seen(folder.path)
         if track is not None and folder is not None:
             self._push(document, self._ready_time(folder, document, track))
 
@@ -255,6 +332,10 @@ class Intake:
         return None
 
     def _ready_time(self, folder: FolderSettings, path: Path, track: Track) -> float:
+        if folder.sidecar_wait_if_seen and folder.path not in self._sidecar_roots:
+            # A folder that never had a sidecar: nothing to wait or look for (a sidecar
+            # that comes is reported first, and decide() looks once more).
+            return ready_at(track, folder.settle, 0.0, False)
         sidecar = self._sidecar_path(path)
         when = ready_at(track, folder.settle, folder.sidecar_wait, sidecar is not None)
         if sidecar is not None:
@@ -264,7 +345,10 @@ class Intake:
 
     def _process_due(self, stop: threading.Event | None) -> None:
         now = self._clock.time()
-        while self._heap and self._heap[0][0] <= now:
+        # In batches: the watcher's events are looked at between them, also in a backlog.
+        for _ in range(DUE_BATCH):
+            if not self._heap or self._heap[0][0] > now:
+                return
             if stop is not None and stop.is_set():
                 return
             _, _, path = heapq.heappop(self._heap)
@@ -294,6 +378,16 @@ class Intake:
                 # Written to while faxd copied it: it had not settled after all.
                 self._tracks[path] = Track(track.snap, now, track.first_seen)
                 self._push(path, now + folder.settle)
+            except contained.WorkFolderError as exc:
+                log.warning(
+                    "document not taken yet; trying again", document=str(path), error=str(exc)
+                )
+                self._tracks[path] = track
+                self._push(path, now + 30)
+            except JournalWriteError:
+                # Said once by the journal (a full state disk); taken when it takes writes.
+                self._tracks[path] = track
+                self._push(path, now + JOURNAL_RETRY)
             except Exception:  # a bug must cost one document a retry, never the daemon
                 log.exception(
                     "could not take the document; it will be tried again", document=str(path)
@@ -353,19 +447,19 @@ class Intake:
             return
         job_id = new_job_id(self._clock.time())
         try:
-            decision = self.decide(folder, path, track.first_seen, job_id=job_id)
+            job = self.decide(folder, path, track.first_seen, job_id).final
         except BaseException:
-            # Snapshots of a job that was never recorded belong to nobody.
-            shutil.rmtree(self.snapshot_dir(job_id).parent, ignore_errors=True)
+            # The work folder of a job that was never recorded belongs to nobody.
+            shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
             raise
-        job = decision.job
-        if decision.problems:
-            job = NewJob(**{**job.__dict__, "error": " ".join(decision.problems)})
-        elif decision.held:
-            job = held_job(job, decision.held)
         event = ("held" if job.hold else "failed") if job.error else None
-        notices = job_notices(job.id, job.options, event, self._clock.time()) if event else []
-        self._journal.create_job(job, outbox=notices)
+        now = self._clock.time()
+        notices = job_notices(job.id, job.options.notice, event, now) if event else []
+        try:
+            self._journal.create_job(job, outbox=notices)
+        except BaseException:
+            shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+            raise
         self._held.update({job.path, *([job.sidecar] if job.sidecar else []), *job.attachments})
         bound = log.bind(job=job.id, document=job.rel_path, provider=job.provider)
         if job.error:
@@ -389,38 +483,69 @@ class Intake:
             # the job (filing left it in place): a new document, taken now rather than at
             # the next rescan.
             root = Path(job.folder)
-            sources = job.options.get("sources", {})
+            sources = job.options.sources
             for left in paths:
                 taken = sources.get(left)
                 try:
                     st = os.lstat(left)
                 except OSError:
                     continue
-                changed = not contained.Identity.from_json(taken).unchanged(st) if taken else False
+                changed = (
+                    not contained.Identity.from_json(taken.identity_json()).unchanged(st)
+                    if taken
+                    else False
+                )
                 if changed and stat.S_ISREG(st.st_mode):
                     self.changes.put(Change(root, Path(left), "file"))
 
+    def job_dir(self, job_id: str) -> Path:
+        """The job's one work folder under state_dir: its copies of the spool files, a
+        converted print file, and the provider's conversions. Removed once it is filed."""
+        return self._settings.state_dir / "work" / job_id
+
     def snapshot_dir(self, job_id: str) -> Path:
         """Where a job's copies of its spool files live until it is filed."""
-        return self._settings.state_dir / "work" / job_id / "snap"
+        return self.job_dir(job_id) / "snap"
 
     def decide(
-        self, folder: FolderSettings, path: Path, first_seen: float, job_id: str | None = None
+        self,
+        folder: FolderSettings,
+        path: Path,
+        first_seen: float,
+        job_id: str,
+        *,
+        guard: bool = True,
     ) -> Decision:
-        """Address and check a ready document; every problem is collected, none raised
-        (ChangedError: the document is being written to, it has not settled).
+        """Gather the facts of a ready document, then decide (faxd.core.intake_decision).
+        ChangedError: the document is being written to, it has not settled."""
+        facts = self.gather(folder, path, first_seen, job_id)
+        limits = {name: sender.limits for name, sender in self._senders.items()}
+        return decide(
+            facts,
+            folder,
+            self._settings,
+            limits,
+            self._book,
+            self._journal.known_among,
+            guard=guard,
+        )
 
-        The document, its sidecar and attachments are copied into the job's folder under
-        state_dir first, each through one descriptor that follows no link: everything
-        after (addressing, checks, conversion, upload, filing) uses those copies, so what
-        is sent and filed is exactly what was checked, whatever happens in the spool."""
-        settings = self._settings
+    def gather(
+        self, folder: FolderSettings, path: Path, first_seen: float, job_id: str
+    ) -> IntakeFacts:
+        """Read what deciding needs; what cannot be read is a problem in the facts.
+
+        The document, its sidecar and attachments are copied into the job's work folder
+        first, each through one descriptor that follows no link: everything after
+        (addressing, checks, conversion, upload, filing) uses those copies, so what is
+        sent and filed is exactly what was checked, whatever happens in the spool."""
         now = self._clock.time()
-        job_id = job_id or new_job_id(now)
         snap_dir = self.snapshot_dir(job_id)
         # spool path -> what it was when taken, and the copy: filing compares and files it.
-        sources: dict[str, dict[str, Any]] = {}
-        problems: list[str] = []
+        sources: dict[str, Source] = {}
+        sidecar_problems: list[str] = []
+        document_problems: list[str] = []
+        file_problems: list[str] = []
         rel = PurePosixPath(path.relative_to(folder.path).as_posix())
         sidecar_path = self._sidecar_path(path)
         sidecar: Sidecar | None = None
@@ -429,74 +554,41 @@ class Intake:
                 data, identity = contained.read_beneath(
                     folder.path, sidecar_path, SIDECAR_CAP, "sidecar"
                 )
-                kept = snap_dir.parent / "sidecar" / sidecar_path.name
+                kept = self.job_dir(job_id) / "sidecar" / sidecar_path.name
                 contained.write_new(kept, data)
-                sources[str(sidecar_path)] = {**identity.to_json(), "snapshot": str(kept)}
+                sources[str(sidecar_path)] = _source(identity, str(kept), None)
                 sidecar = parse_sidecar_bytes(data, sidecar_path.name)
             except fsops.NotRegularFileError as exc:
-                problems.append(
+                sidecar_problems.append(
                     f"{exc} Replace the sidecar with a regular file of a few lines, then move "
                     "the document back into the spool folder."
                 )
             except OSError as exc:
-                problems.append(explain_os_error(exc, sidecar_path.name))
+                sidecar_problems.append(explain_os_error(exc, sidecar_path.name))
             except (AddressError, UnicodeDecodeError) as exc:
-                problems.append(str(exc))
-        document = self._snapshot(folder, path, snap_dir, sources, problems)
-        provider = (sidecar.provider if sidecar and sidecar.provider else None) or folder.provider
-        if provider not in self._senders:
-            problems.append(
-                f"{path.name}: provider '{provider}' is not configured "
-                f"(known: {', '.join(sorted(self._senders))})."
-            )
-        numbers: tuple[str, ...] = ()
-        rule: str | None = None
-        # Print-to-fax (issue 6): clues from the file name, PJL and embedded codes, and a
-        # converted or cleaned file to upload in place of the document.
+                sidecar_problems.append(str(exc))
+        document = self._snapshot(folder, path, snap_dir, sources, document_problems)
+        # Print-to-fax: clues from the file name, PJL and embedded codes, and a converted
+        # or cleaned file to upload in place of the document, in the job's work folder.
         printed = (
             examine(
                 folder,
                 document,
-                settings.state_dir / "work",
+                self.job_dir(job_id),
                 addressed=sidecar_path is not None or len(rel.parts) > 1,
             )
             if document is not None
             else PrintInput()
         )
-        problems.extend(printed.problems)
         for note in printed.notes:
             log.info("embedded codes not searched", document=str(path), reason=note)
-        if not (sidecar_path is not None and sidecar is None):
-            try:
-                address = resolve_address(
-                    rel, sidecar, folder.to, folder.region, settings.contacts, printed.clues
-                )
-                numbers, rule = address.numbers, address.rule
-            except AddressError as exc:
-                problems.append(str(exc))
-        sender = folder.sender
-        if sidecar is not None and sidecar.sender:
-            try:
-                sender = parse_number(sidecar.sender, folder.region, settings.contacts)
-            except AddressError as exc:
-                problems.append(str(exc))
-        if sender is None:
-            problems.append(
-                "no sender number: set 'sender' for the folder or under 'defaults', "
-                "or 'from' in the sidecar."
-            )
-        attachments: list[Path] = []
-        if sidecar is not None:
-            for name in sidecar.attach:
-                attachments.append(path.parent / name)
-        files: list[dict[str, Any]] = []
-        facts: list[FileFacts] = []
-        ino: int | None = sources[str(path)]["ino"] if str(path) in sources else None
+        attachments = [path.parent / name for name in (sidecar.attach if sidecar else ())]
+        files: list[GatheredFile] = []
         for index, file_path in enumerate([path, *attachments]):
             copy: Path | None = document
             if index > 0:
                 copy = self._snapshot(
-                    folder, file_path, snap_dir, sources, problems, attachment=True
+                    folder, file_path, snap_dir, sources, file_problems, attachment=True
                 )
             if copy is None:
                 continue
@@ -506,67 +598,44 @@ class Intake:
             try:
                 sample = fsops.sample_regular(upload)
             except OSError as exc:
-                problems.append(explain_os_error(exc, file_path.name))
+                file_problems.append(explain_os_error(exc, file_path.name))
                 continue
             except FaxdError as exc:
-                problems.append(str(exc))
+                file_problems.append(str(exc))
                 continue
             fact = FileFacts(name=upload.name, size=sample.size, head=sample.head, tail=sample.tail)
-            facts.append(fact)
-            files.append(
-                {
-                    "path": str(upload),
-                    "name": upload_name(upload.name),
-                    "mime": mime_for_upload(fact),
-                    "size": sample.size,
-                }
+            job_file = JobFile(
+                str(upload), upload_name(upload.name), mime_for_upload(fact), sample.size
             )
-        if provider in self._senders and facts:
-            problems.extend(check_files(facts, self._senders[provider].limits))
-        refusals, held = screen(folder, numbers, self._book, self._journal.known_among)
-        problems.extend(refusals)
-        allow_dft = folder.dft == "prefer"
-        if sidecar is not None and sidecar.dft is not None:
-            allow_dft = sidecar.dft
-        options: dict[str, Any] = {
-            "sent_dir": str(folder.sent_dir),
-            "failed_dir": str(folder.failed_dir),
-            "hold_dir": str(folder.hold_folder),
-            "max_attempts": folder.max_attempts,
-            "give_up_after": folder.give_up_after,
-            "status_timeout": folder.status_timeout,
-            "retarus": _retarus_options(folder, sidecar),
-            "station_name": folder.station_name,  # for the report PDF, drawn after filing
-            "report_pdf": folder.report_pdf,
-            "sources": sources,
-        }
-        options.update(notify_plan(folder, sidecar, path, settings.channels, problems))
-        job = NewJob(
-            id=job_id,
-            folder=str(folder.path),
-            rel_path=str(rel),
+            files.append(GatheredFile(job_file, fact))
+        there = tuple(str(a) for a in attachments if a.exists())
+        wanted = bool(folder.notify) or (sidecar is not None and bool(sidecar.notify))
+        return IntakeFacts(
+            job_id=job_id,
             path=str(path),
-            sidecar=str(sidecar_path) if sidecar_path else None,
-            attachments=[str(a) for a in attachments if a.exists()],
-            files=files,
-            provider=provider,
-            sender=sender,
-            dft=allow_dft,
-            reference=sidecar.reference if sidecar else None,
-            rule=rule,
-            options=options,
-            ino=ino,
+            rel=rel,
             received_at=min(now, first_seen),
-            numbers=numbers or (),
+            sidecar_path=str(sidecar_path) if sidecar_path else None,
+            sidecar=sidecar,
+            clues=tuple(printed.clues),
+            files=tuple(files),
+            attachments=there,
+            claimed=tuple(a for a in there if a in self._held),
+            sources=sources,
+            ino=sources[str(path)].ino if str(path) in sources else None,
+            file_owner=file_owner(path) if wanted else None,
+            sidecar_problems=tuple(sidecar_problems),
+            document_problems=tuple(document_problems),
+            print_problems=tuple(printed.problems),
+            file_problems=tuple(file_problems),
         )
-        return Decision(job=job, problems=problems, held=held)
 
     def _snapshot(
         self,
         folder: FolderSettings,
         path: Path,
         snap_dir: Path,
-        sources: dict[str, dict[str, Any]],
+        sources: dict[str, Source],
         problems: list[str],
         *,
         attachment: bool = False,
@@ -587,15 +656,9 @@ class Intake:
         except OSError as exc:
             problems.append(explain_os_error(exc, path.name))
             return None
-        sources[str(path)] = {
-            **snap.source.to_json(),
-            "snapshot": str(snap.path),
-            "sha256": snap.sha256,
-        }
+        sources[str(path)] = _source(snap.source, str(snap.path), snap.sha256)
         return snap.path
 
 
-def _retarus_options(folder: FolderSettings, sidecar: Sidecar | None) -> dict[str, Any]:
-    # Key by key: a sidecar that sets one Retarus option keeps the folder's others.
-    chosen = effective_retarus(folder.retarus, sidecar.retarus if sidecar is not None else None)
-    return {k: v for k, v in chosen.__dict__.items() if v not in (None, {}, ())}
+def _source(identity: contained.Identity, snapshot: str, sha256: str | None) -> Source:
+    return Source(identity.dev, identity.ino, identity.size, identity.mtime_ns, snapshot, sha256)

@@ -27,11 +27,20 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
 from watchdog.observers.polling import PollingObserver
 
 from faxd.settings import WatchMode
 
 log = structlog.get_logger("faxd.outbound.watcher")
+
+# watchdog holds an IN_MOVED_FROM this long to pair it with its IN_MOVED_TO, and every event
+# queued behind it waits too: with its 0.5 s, a document filed out of the spool (a move out
+# of the watched tree, never paired) delayed the next document's events by up to 0.5 s,
+# which a short `settle` cannot hide. The kernel queues both halves of a rename together
+# and watchdog reads them in one batch, so pairing needs far less than that.
+MOVE_PAIRING = 0.05
+InotifyMoveEventGrouper.delay = MOVE_PAIRING
 
 NETWORK_FS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "davfs", "sshfs"}

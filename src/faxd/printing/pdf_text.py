@@ -1,4 +1,4 @@
-"""The text layer of a PDF, for embedded recipient codes (issue 6).
+"""The text layer of a PDF, for embedded recipient codes (print-to-fax).
 
 Only the first pages are read: an addressing code sits at the top or bottom of a letter,
 and reading the text of a several-hundred-page PDF would hold up intake for minutes."""
@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+
+from faxd.host import contained
 
 MAX_PAGES = 20
 
@@ -30,11 +32,13 @@ def read_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
     problem, never an exception: a PDF without a readable text layer may still be faxed."""
     pages: list[str] = []
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(""):
-            return PdfText((), f"{path.name} is encrypted; its text cannot be searched.")
-        for page in reader.pages[:max_pages]:
-            pages.append(page.extract_text() or "")
+        # Through a descriptor that followed no link, like every read of a document.
+        with contained.opened(path) as stream:
+            reader = PdfReader(stream)
+            if reader.is_encrypted and not reader.decrypt(""):
+                return PdfText((), f"{path.name} is encrypted; its text cannot be searched.")
+            for page in reader.pages[:max_pages]:
+                pages.append(page.extract_text() or "")
     except (PyPdfError, OSError, RecursionError) as exc:
         return PdfText(tuple(pages), f"{path.name}: the PDF's text could not be read ({exc}).")
     except Exception as exc:  # pypdf raises many kinds on malformed PDFs; none may stop intake

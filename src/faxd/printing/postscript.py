@@ -1,4 +1,4 @@
-"""PostScript print-to-file output to PDF with Ghostscript (issue 6).
+"""PostScript print-to-file output to PDF with Ghostscript.
 
 Ghostscript runs with -dSAFER (the PostScript program cannot touch files other than its
 output), without a shell, with a time limit, and writes to a temp name that is renamed
@@ -12,9 +12,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from faxd.core.names import shorten_to
 from faxd.errors import PreflightError
+from faxd.host import contained
+from faxd.host.bounded import bounded_command
+from faxd.host.fsops import NotRegularFileError
 
 GS_TIMEOUT = 120.0
+# Address space for one conversion: pdfwrite needs far less; a hostile program that
+# allocates without end is stopped here rather than by the kernel's OOM killer.
+GS_MEMORY = 2 * 1024**3
 
 
 def find_ghostscript() -> str | None:
@@ -34,7 +41,9 @@ def postscript_to_pdf(source: Path, dest: Path, name: str, timeout: float = GS_T
             "Install it (apt install ghostscript) and move the document back into the spool "
             "folder, or print to PDF instead.",
         )
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{shorten_to(dest.name, 200)}.", suffix=".tmp", dir=dest.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     command = [
@@ -45,17 +54,22 @@ def postscript_to_pdf(source: Path, dest: Path, name: str, timeout: float = GS_T
         "-dQUIET",
         "-sDEVICE=pdfwrite",
         f"-sOutputFile={tmp}",
-        # -f: the next argument is a file even if its name starts with '-'.
-        "-f",
-        str(source),
+        # The program comes on stdin, from a descriptor opened without following a link:
+        # Ghostscript never opens the source by name.
+        "-",
     ]
     try:
+        source_fd = contained.open_file(source)
+    except NotRegularFileError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PreflightError(str(exc), "Print the document again.") from None
+    try:
         completed = subprocess.run(
-            command,
+            bounded_command(command, memory=GS_MEMORY, cpu_seconds=timeout),
             capture_output=True,
             timeout=timeout,
             check=False,
-            stdin=subprocess.DEVNULL,
+            stdin=source_fd,
             text=True,
             errors="replace",
         )
@@ -73,6 +87,7 @@ def postscript_to_pdf(source: Path, dest: Path, name: str, timeout: float = GS_T
             "The file may be damaged or very large; print to PDF instead.",
         ) from None
     finally:
+        os.close(source_fd)
         tmp.unlink(missing_ok=True)
 
 

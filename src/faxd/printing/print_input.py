@@ -1,20 +1,20 @@
-"""Print-to-fax input (issue 6): what a printing program left for addressing, and the file
+"""Print-to-fax input: what a printing program left for addressing, and the file
 to upload in place of the document when it has to be converted or cleaned first.
 
 The document itself stays untouched in the spool folder and is filed under sent/ or
 failed/ as usual; a converted PDF (PostScript, PJL-wrapped print files) or a text file
-with its embedded code removed is written under `state_dir/work/print-*/` and uploaded
-instead, so the provider sees exactly what was checked before sending."""
+with its embedded code removed is written into a `print-*/` folder under the work folder
+the caller gives (the job's own, `state_dir/work/JOB`) and uploaded instead, so the provider sees exactly what was checked before sending."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from faxd.core.names import NAME_MAX, cut_keeping_extensions
 from faxd.core.print_clues import (
     Clue,
     PjlHeader,
@@ -28,12 +28,13 @@ from faxd.core.print_clues import (
     search_codes,
 )
 from faxd.errors import FaxdError
-from faxd.host import fsops
+from faxd.host import contained, fsops
 from faxd.printing.pdf_text import read_pdf_text
 from faxd.printing.postscript import postscript_to_pdf
 from faxd.settings import FolderSettings
 
 MAX_TEXT_SIZE = 16 * 1024 * 1024
+MAX_PRINT_SIZE = 64 * 1024 * 1024  # read whole into memory: PJL header, then the payload
 
 
 @dataclass
@@ -58,7 +59,8 @@ class _WorkDir:
         if self._path is None:
             self._path = self._root / f"print-{uuid.uuid4().hex[:12]}"
             self._path.mkdir(parents=True, exist_ok=True)
-        return self._path / name
+        # Room for the temporary names converters write beside it.
+        return self._path / cut_keeping_extensions(name, NAME_MAX - 32)
 
 
 def examine(folder: FolderSettings, path: Path, work_root: Path, *, addressed: bool) -> PrintInput:
@@ -95,7 +97,7 @@ def examine(folder: FolderSettings, path: Path, work_root: Path, *, addressed: b
 def _print_file(
     folder: FolderSettings, path: Path, work: _WorkDir, found: PrintInput, *, addressed: bool
 ) -> None:
-    data = path.read_bytes()
+    data = contained.read_file(path, MAX_PRINT_SIZE, "print file")
     header = parse_pjl(data) if has_pjl(data[:4096]) else PjlHeader(payload_end=len(data))
     if not addressed and not found.clues:
         clue = pjl_clue(header, folder.embedded_code, folder.name_pattern)
@@ -135,9 +137,11 @@ def _print_file(
 def _text_file(
     pattern: str, path: Path, work: _WorkDir, found: PrintInput, *, addressed: bool
 ) -> None:
-    if path.stat().st_size > MAX_TEXT_SIZE:
-        return
-    raw = path.read_bytes()
+    try:
+        raw = contained.read_file(path, MAX_TEXT_SIZE, "text file")
+    except contained.TooLargeError:
+        return  # too long to search for codes; it is sent as it is
+
     bom = raw.startswith(b"\xef\xbb\xbf")
     try:
         text, encoding = raw.decode("utf-8-sig"), "utf-8"
@@ -168,13 +172,13 @@ def _pdf_codes(pattern: str, pdf: Path, found: PrintInput) -> None:
             return
 
 
-def discard_work(files: Iterable[Mapping[str, Any]], work_root: Path) -> int:
-    """Remove the print-* folders under `work_root` that a finished job's `files` point
-    into (converted PDFs, cleaned text); other paths are never touched. Returns how many
-    folders were removed."""
+def discard_work(paths: Iterable[str], work_root: Path) -> int:
+    """Remove the print-* folders under `work_root` that a finished job's upload `paths`
+    point into (converted PDFs, cleaned text); other paths are never touched. Returns how
+    many folders were removed."""
     removed = 0
-    for entry in files:
-        folder = Path(entry["path"]).parent
+    for path in paths:
+        folder = Path(path).parent
         if folder.parent == work_root and folder.name.startswith("print-") and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1

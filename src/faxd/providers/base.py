@@ -1,4 +1,7 @@
-"""The two interfaces a provider may offer: a sender and an inbox source.
+"""The interfaces a provider may offer: a sender, an inbox source and a report sweeper.
+
+They are runtime-checkable, so the daemon and the engine ask `isinstance(p, InboxSource)`
+for a capability; providers/registry.py says which provider type offers which.
 
 Every method raises only faxd's own provider errors: RejectedError (permanent),
 AuthError (pause the provider), TransientError (retry; `retry_after` when the provider
@@ -9,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from faxd.model import Accepted, Limits, OutgoingFile, ReceivedDocument, RemoteStatus, Submission
 
 
+@runtime_checkable
 class Sender(Protocol):
     name: str
     supports_dft: bool
@@ -47,11 +51,17 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class InboxSource(Protocol):
     name: str
     page_limit: int  # a listing returning this many may be truncated: split the window
 
-    def list_received(self, start: datetime, end: datetime) -> list[ReceivedDocument]: ...
+    def list_received(
+        self, start: datetime, end: datetime, *, fractions: bool = False
+    ) -> list[ReceivedDocument]:
+        """Documents whose time is in [start, end]; `fractions` keeps the bounds'
+        fractions of a second (the provider may refuse them: RejectedError)."""
+        ...
 
     def fetch(self, file_id: str, dest: BinaryIO) -> str | None:
         """Stream a file into `dest`; return the file name the provider gave, if any."""
@@ -60,3 +70,13 @@ class InboxSource(Protocol):
     def delete(self, remote_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReportSweeper(Protocol):
+    """A provider that lists finished transmissions in one call, so results the
+    per-transmission polling missed are caught (Retarus's report listing)."""
+
+    def sweep(self) -> list[tuple[str, RemoteStatus]]:
+        """(the reference faxd gave the transmission, or the remote id; its final status)."""
+        ...

@@ -5,10 +5,11 @@ shared session, explicit timeouts, every failure as a faxd error)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,17 +18,38 @@ import structlog
 
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
-from faxd.core.preflight import DOCS_LIMITS
+from faxd.core.names import NAME_MAX, cut_keeping_extensions
+from faxd.core.preflight import format_size
 from faxd.errors import (
     AuthError,
+    EndpointError,
     OutcomeUnknownError,
     ProviderError,
     RejectedError,
     TransientError,
 )
-from faxd.model import Accepted, Limits, OutgoingFile, ReceivedDocument, RemoteStatus, Submission
+from faxd.host import contained
+from faxd.model import (
+    Accepted,
+    Limits,
+    Method,
+    OutgoingFile,
+    ReceivedDocument,
+    RemoteStatus,
+    Submission,
+)
+from faxd.providers import docs_lookup as lookup
 from faxd.providers import docs_wire as wire
-from faxd.providers.http import BearerAuth, call, iter_body, make_session, read_json
+from faxd.providers.convert import image_to_png
+from faxd.providers.docs_type import DOCS_LIMITS
+from faxd.providers.http import (
+    BearerAuth,
+    call,
+    iter_body,
+    make_session,
+    read_json,
+    wrong_address,
+)
 from faxd.providers.multipart import MultipartBody
 from faxd.settings import DocsProviderSettings
 
@@ -37,6 +59,9 @@ log = structlog.get_logger("faxd.providers.docs")
 USER_AGENT = f"faxd/{__version__} (Generic DOCS v2)"
 # Our clock and the provider's may disagree; a lookup window is widened by this much.
 CLOCK_SKEW = timedelta(minutes=2)
+# The page does not say in which zone its offset-less times are: a lost-upload lookup
+# covers every zone from UTC-14 to UTC+14 (see docs_wire.lookup_range_body).
+SERVER_ZONE_MARGIN = timedelta(hours=14)
 # A window this narrow that still returns a full page cannot be split any further.
 _MIN_WINDOW = timedelta(seconds=1)
 
@@ -65,11 +90,14 @@ class DocsProvider:
             ) from None
         self._base = settings.base_url.rstrip("/")
         self._timeout = (settings.connect_timeout, settings.read_timeout)
-        # Passed with every request, so an injected session authenticates too (NOTES row 3).
+        # Passed with every request (the page's Retrieve, Delete and DFT examples show no
+        # Authorization header; faxd sends it anyway), so an injected session authenticates too.
         self._auth = BearerAuth(settings.api_key)
         self._owns_session = session is None
         self._session = session or make_session(settings.ca_bundle, USER_AGENT)
         self._clock: Clock = clock or SystemClock()
+        # Seen one of our own upload tokens come back: the service keeps upload names.
+        self._names_kept = False
 
     def __repr__(self) -> str:
         return f"DocsProvider({self.name!r}, {self._base!r})"
@@ -77,17 +105,51 @@ class DocsProvider:
     # --- Sender -----------------------------------------------------------------------------
 
     def prepare(self, files: Sequence[OutgoingFile], workdir: Path) -> tuple[OutgoingFile, ...]:
-        """Generic DOCS takes every format preflight lets through as it is."""
-        return tuple(files)
+        """Every format preflight lets through goes as it is, except PCX, which goes as a
+        lossless PNG: the API validates the MIME type, and its table has none for PCX."""
+        names = wire.upload_names([f.name for f in files])
+        return tuple(
+            item if name == item.name else self._as_png(item, name, workdir)
+            for item, name in zip(files, names, strict=True)
+        )
+
+    def _as_png(self, item: OutgoingFile, name: str, workdir: Path) -> OutgoingFile:
+        # Prepared again for every recipient and retry: a PNG newer than its source is
+        # the same conversion (they are written atomically).
+        # Cut to leave room for ".png" and the converter's temporary name (NAME_MAX).
+        dest = workdir / f"{cut_keeping_extensions(item.path.name, NAME_MAX - 36)}.png"
+        try:
+            fresh = dest.is_file() and dest.stat().st_mtime_ns >= item.path.stat().st_mtime_ns
+            if not fresh:
+                workdir.mkdir(parents=True, exist_ok=True)
+                image_to_png(item.path, dest)
+            size = dest.stat().st_size
+        except OSError as exc:
+            raise TransientError(
+                f"{item.name}: converting it to PNG in {workdir} failed ({exc.strerror or exc}).",
+                "Check free space and permissions of faxd's state directory; faxd tries again"
+                " later.",
+            ) from None
+        if size > self.limits.max_file_size:
+            raise RejectedError(
+                f"{item.name}: converted to PNG it is {format_size(size)}, more than the"
+                f" {format_size(self.limits.max_file_size)} Generic DOCS takes per file.",
+                "Save it as PDF or reduce its resolution, and send it again.",
+            )
+        return OutgoingFile(dest, name, "image/png", size)
 
     def check_dft(self, number: str) -> bool:
         what = f"{self.name}: Direct File Transfer check for {number}"
         response = self._call(
             "POST", wire.CHECK_DFT, what, idempotent=True, json=wire.check_dft_body(number)
         )
-        return self._parsed(
-            wire.parse_check_dft, read_json(response, what=what, idempotent=True), what
-        )
+        data = read_json(response, what=what, idempotent=True)
+        try:
+            return wire.parse_check_dft(data)
+        except wire.WireError as exc:
+            problem = str(exc)
+        # Not a failure worth retrying: the check is optional, and the engine faxes instead.
+        raise RejectedError(f"{what}: the provider's answer was not understood ({problem}).")
 
     def submit(self, submission: Submission) -> Accepted:
         what = f"{self.name}: upload of {_names(submission)} to {submission.recipient}"
@@ -99,6 +161,7 @@ class DocsProvider:
                 "Check that the document is still in place and readable by faxd.",
             ) from None
         failure: OSError | None = None
+        misrouted: RejectedError | None = None
         with body:
             try:
                 response = self._call(
@@ -115,6 +178,19 @@ class DocsProvider:
                 # Our own read failed mid-body: the provider saw fewer bytes than announced
                 # and cannot have accepted the upload.
                 failure = body.failed
+            except RejectedError as exc:
+                if not wrong_address(exc.status_code):
+                    raise
+                misrouted = exc
+        if misrouted is not None:
+            raise EndpointError(
+                f"{misrouted.message} /Send is not there, so base_url does not point at the"
+                " Generic DOCS API.",
+                "Check base_url in the provider's configuration (the API page gives "
+                "https://api.genericmobile.se/Docs/api/v2), then reload faxd (systemctl reload"
+                " faxd); the documents wait in the queue.",
+                status_code=misrouted.status_code,
+            )
         if failure is not None:
             raise TransientError(
                 f"{what}: a file changed while it was being sent ({failure}).",
@@ -129,6 +205,7 @@ class DocsProvider:
         )
         data = read_json(response, what=what, idempotent=True)
         status = self._parsed(lambda d: wire.parse_status(d, remote_id, self._tz), data, what)
+        self._learn_names(data)
         if not wire.is_known_status(status.status):
             # Not final, so tracking goes on until status_timeout; the word is worth a look.
             log.warning(
@@ -142,34 +219,77 @@ class DocsProvider:
     def find_submission(
         self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
     ) -> Accepted | None:
-        """Find a lost upload in a date-range listing: the same sender, recipient and file
-        names, a faxId faxd does not know yet; the earliest such document wins."""
+        """Find a lost upload in a date-range listing (how: see `docs_lookup`).
+
+        The listing spans the server's possible zones: its offset-less times cannot narrow
+        it, the document's sender, recipient, names and bytes do."""
         start = sent_after - CLOCK_SKEW
         end = self._clock.now() + CLOCK_SKEW
-        names = [f.name for f in submission.files]
+        wanted = lookup.Wanted(
+            token=wire.upload_token(submission.key),
+            sender=submission.sender,
+            recipient=submission.recipient,
+            file_count=len(submission.files),
+        )
+        what = f"{self.name}: could not look up whether the upload to {submission.recipient}"
         try:
-            documents = self._list_all(start, end)
+            window = wire.lookup_range_body(start, end, SERVER_ZONE_MARGIN)
+            documents = self._list_all(window["dateFrom"], window["dateTo"])
         except AuthError:
             raise
         except ProviderError as exc:
             raise TransientError(
-                f"{self.name}: could not look up whether the upload to {submission.recipient} "
-                f"was accepted ({exc.message})",
+                f"{what} was accepted ({exc.message})",
                 "faxd asks again later.",
                 retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
             ) from None
-        candidates = [
-            d
-            for d in documents
-            if d.remote_id not in exclude
-            and _same_number(d.recipient, submission.recipient)
-            and _same_number(d.sender, submission.sender)
-            and wire.names_match(d, names)
-        ]
-        if not candidates:
+        digests = _digests(submission.files)
+        found, how = lookup.choose(
+            documents,
+            wanted,
+            exclude,
+            lambda d: self._same_content(d, digests),
+            names_kept=self._names_kept,
+        )
+        if found is None:
             return None
-        found = min(candidates, key=lambda d: d.time)
+        log.info(
+            "lost upload identified",
+            provider=self.name,
+            remote_id=found.remote_id,
+            transmission=submission.key,
+            by=how,
+        )
         return Accepted(remote_id=found.remote_id, method=wire.method_of(found))
+
+    def _learn_names(self, data: Any) -> None:
+        if self._names_kept:
+            return
+        try:
+            documents = wire.parse_documents(data, self._tz)
+        except wire.WireError:
+            return
+        self._names_kept = any(wire.name_tokens(d) for d in documents)
+
+    def _same_content(self, document: ReceivedDocument, ours: list[tuple[str, int]]) -> bool | None:
+        """Do the document's files hold our bytes? None when they cannot say (see
+        `docs_lookup`): a fax is stored rendered, a file may be deleted."""
+        if len(ours) != len(document.files):
+            return None  # one of our files could not be read: nothing to compare with
+        biggest = max((size for _, size in ours), default=0)
+        theirs: list[tuple[str, int]] = []
+        for item in document.files:
+            sink = _HashSink(biggest)
+            try:
+                self.fetch(item.file_id, cast(BinaryIO, sink))
+            except (ProviderError, _TooBig):
+                if sink.too_big and wire.method_of(document) is Method.DFT:
+                    return False
+                return None
+            theirs.append((sink.hexdigest(), sink.size))
+        if sorted(theirs) == sorted(ours):
+            return True
+        return False if wire.method_of(document) is Method.DFT else None
 
     def cleanup(self, remote_id: str) -> None:
         """Nothing to do: Generic DOCS keeps metadata, and deleting the content of a sent
@@ -177,14 +297,16 @@ class DocsProvider:
 
     # --- InboxSource ------------------------------------------------------------------------
 
-    def list_received(self, start: datetime, end: datetime) -> list[ReceivedDocument]:
+    def list_received(
+        self, start: datetime, end: datetime, *, fractions: bool = False
+    ) -> list[ReceivedDocument]:
         """One date-range Retrieve (at most `page_limit` documents; the caller splits).
+        `fractions`: send the bounds' fractions of a second (an overfull second split).
 
-        It lists our own outbound transmissions too (NOTES row 7): the caller filters."""
+        It lists our own outbound transmissions too: the caller filters."""
         what = f"{self.name}: listing of documents from {start.isoformat()} to {end.isoformat()}"
-        response = self._call(
-            "POST", wire.RETRIEVE, what, idempotent=True, json=wire.range_body(start, end, self._tz)
-        )
+        body = wire.range_body(start, end, self._tz, fractions=fractions)
+        response = self._call("POST", wire.RETRIEVE, what, idempotent=True, json=body)
         data = read_json(response, what=what, idempotent=True)
         return self._parsed(lambda d: wire.parse_documents(d, self._tz), data, what)
 
@@ -208,7 +330,7 @@ class DocsProvider:
         return wire.disposition_filename(response.headers.get("Content-Disposition"))
 
     def delete(self, remote_id: str) -> None:
-        """Remove a document's file content; a 404 means it is already gone (NOTES row 10)."""
+        """Remove a document's file content; a 404 means it is already gone."""
         what = f"{self.name}: deletion of document {remote_id}"
         self._call(
             "DELETE",
@@ -239,12 +361,19 @@ class DocsProvider:
             **kwargs,
         )
 
-    def _list_all(self, start: datetime, end: datetime) -> list[ReceivedDocument]:
-        """Every document in [start, end], splitting windows that return a full page."""
-        documents = self.list_received(start, end)
-        if len(documents) < self.page_limit or end - start <= _MIN_WINDOW:
+    def _list_all(self, start: str, end: str) -> list[ReceivedDocument]:
+        """Every document whose faxTime reads within [start, end] (wall times as sent),
+        splitting windows that return a full page."""
+        what = f"{self.name}: listing of documents from {start} to {end}"
+        response = self._call(
+            "POST", wire.RETRIEVE, what, idempotent=True, json={"dateFrom": start, "dateTo": end}
+        )
+        data = read_json(response, what=what, idempotent=True)
+        documents = self._parsed(lambda d: wire.parse_documents(d, self._tz), data, what)
+        low, high = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        if len(documents) < self.page_limit or high - low <= _MIN_WINDOW:
             return documents
-        middle = start + (end - start) / 2
+        middle = (low + (high - low) / 2).replace(microsecond=0).isoformat()
         seen: dict[str, ReceivedDocument] = {}
         # Both halves include the middle second: a document there may come back twice.
         for document in self._list_all(start, middle) + self._list_all(middle, end):
@@ -261,18 +390,52 @@ class DocsProvider:
             ) from None
 
 
+class _TooBig(Exception):
+    pass
+
+
+class _HashSink:
+    """A write-only stream that hashes what it gets and stops past `limit` bytes: a file
+    larger than all of ours cannot be one of them, and need not be downloaded."""
+
+    def __init__(self, limit: int) -> None:
+        self._hash = hashlib.sha256()
+        self._limit = limit
+        self.size = 0
+        self.too_big = False
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self._limit:
+            self.too_big = True
+            raise _TooBig
+        self._hash.update(data)
+        return len(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _digests(files: Sequence[OutgoingFile]) -> list[tuple[str, int]]:
+    """sha256 and size of each file as uploaded; unreadable files are left out (then no
+    listed document matches by content, and names or the unproven rule decide)."""
+    found: list[tuple[str, int]] = []
+    for item in files:
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with contained.opened(item.path) as stream:
+                while chunk := stream.read(1 << 16):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError:
+            continue
+        found.append((digest.hexdigest(), size))
+    return found
+
+
 def _names(submission: Submission) -> str:
     names = [f.name for f in submission.files]
     if len(names) <= 2:
         return " and ".join(names) or "no files"
     return f"{names[0]} and {len(names) - 1} more files"
-
-
-def _digits(number: str) -> str:
-    digits = "".join(c for c in number if c.isdigit())
-    # "+46…" and "0046…" are the same number.
-    return digits[2:] if number.strip().startswith("00") else digits
-
-
-def _same_number(a: str, b: str) -> bool:
-    return bool(a) and _digits(a) == _digits(b)

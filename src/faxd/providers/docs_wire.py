@@ -1,15 +1,18 @@
 """Generic DOCS v2 on the wire: pure request builders and response parsers, no I/O.
 
-The API page is loose about its answers (NOTES.md rows 1-14), so the parsers accept every
+The API page is loose about its answers, so the parsers accept every
 reasonable variant: keys in any letter case, 200 or 201, a lone object where a list was
 expected, timestamps with or without an offset or fractions of a second. Requests are
 built the most standard way the page shows."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_to_bytes
 from zoneinfo import ZoneInfo
@@ -18,14 +21,18 @@ from faxd.errors import OutcomeUnknownError
 from faxd.model import Accepted, Method, ReceivedDocument, ReceivedFile, RemoteStatus, Submission
 from faxd.providers.multipart import FilePart
 
-# Paths below the base URL, cased as the page's headings (NOTES row 2).
+# Paths below the base URL, cased as the page's headings (its examples also use /send).
 SEND = "/Send"
 RETRIEVE = "/Retrieve"
 FILE = "/File/{file_id}"
 DELETE = "/Delete"
 CHECK_DFT = "/CheckDirectFileTransfer"
 
-PAGE_LIMIT = 100  # a date-range Retrieve answers at most this many documents (NOTES row 6)
+# Extensions the API lists without a MIME type: such files are sent converted to PNG.
+CONVERT_TO_PNG = frozenset({"pcx"})
+
+ZERO = timedelta(0)
+PAGE_LIMIT = 100  # a date-range Retrieve answers at most this many documents
 
 DELIVERED_STATUSES = frozenset({"sent", "received", "opened", "read"})
 FAILED_STATUSES = frozenset({"failed"})
@@ -41,7 +48,8 @@ class WireError(ValueError):
 
 
 def send_fields(submission: Submission) -> list[tuple[str, str]]:
-    """The form fields of POST /Send: one recipient per transmission (NOTES row 5)."""
+    """The form fields of POST /Send: one recipient per transmission, so each has its
+    own faxId (the page does not show the answer for several recipients)."""
     return [
         ("senderFaxNumber", submission.sender),
         ("recipientFaxNumber", submission.recipient),
@@ -50,8 +58,81 @@ def send_fields(submission: Submission) -> list[tuple[str, str]]:
 
 
 def send_files(submission: Submission) -> list[FilePart]:
-    """One `file` part per file, with the sniffed MIME type and the name faxd chose."""
-    return [FilePart("file", f.path, f.name, f.mime) for f in submission.files]
+    """One `file` part per file, with the sniffed MIME type and the name faxd chose,
+    marked with the transmission's token (see `tokened_name`)."""
+    token = upload_token(submission.key)
+    return [FilePart("file", f.path, tokened_name(f.name, token), f.mime) for f in submission.files]
+
+
+# --- transmission tokens in upload names -----------------------------------------------------
+# A lost answer is looked up in a listing that shows, per document, only sender, recipient,
+# time and file names. Each upload's names carry a token derived from faxd's own id of the
+# transmission, so a listed document is recognisably this transmission's, another one's, or
+# (no token: renamed by the service, or not sent by faxd) neither. Names are plain ASCII
+# letters, digits and `._-`: anything else may come back changed by multipart encoding.
+
+_TOKEN_LENGTH = 10
+_TOKEN = re.compile(r"_fx([a-z2-7]{10})(?=[._-]|$)", re.IGNORECASE)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
+_STEM_MAX = 80
+
+
+def upload_token(key: str) -> str:
+    """A short token for one transmission, derived from its (unique) key."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:_TOKEN_LENGTH]
+
+
+def tokened_name(name: str, token: str) -> str:
+    """`Brev till Åsa.pdf` -> `Brev_till_Asa_fx<token>.pdf`: safe on the wire, recognisable."""
+    stem, dot, ext = name.rpartition(".")
+    if not (dot and stem and _EXTENSION.fullmatch(ext)):
+        stem, ext = name, ""
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    stem = _UNSAFE.sub("_", plain).strip("._-")[:_STEM_MAX] or "document"
+    return f"{stem}_fx{token}" + (f".{ext}" if ext else "")
+
+
+def name_tokens(document: ReceivedDocument) -> frozenset[str]:
+    """The transmission tokens the document's file names carry (none: not faxd's names)."""
+    return frozenset(m.lower() for f in document.files for m in _TOKEN.findall(f.name))
+
+
+def lookup_range_body(start: datetime, end: datetime, margin: timedelta) -> dict[str, str]:
+    """A date-range Retrieve for an outcome lookup, right whatever the server's zone.
+
+    The page does not say in which zone its offset-less times are. A server
+    whose zone is at most `margin` from UTC reads a wall time W as an instant within
+    `margin` of W-read-as-UTC, so [start - margin, end + margin] written as UTC wall time
+    covers [start, end] in every such zone. UTC has no daylight-saving fold: dateFrom never
+    comes out later than dateTo."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("range bounds must be aware datetimes")
+    low = (start.astimezone(UTC) - margin).replace(tzinfo=None, microsecond=0)
+    high = (max(start, end).astimezone(UTC) + margin).replace(tzinfo=None, microsecond=0)
+    return {"dateFrom": low.isoformat(), "dateTo": high.isoformat()}
+
+
+def upload_names(names: Sequence[str]) -> list[str]:
+    """The name each file is uploaded under: its own, except that a PCX image travels
+    converted to PNG (the API page's MIME table has no type for PCX) and is renamed
+    `.png`, never onto the name of another file of the same transmission."""
+    taken = {n.casefold() for n in names}
+    result: list[str] = []
+    for name in names:
+        stem, dot, ext = name.rpartition(".")
+        if not (dot and stem and ext.lower() in CONVERT_TO_PNG):
+            result.append(name)
+            continue
+        candidate = f"{stem}.png"
+        counter = 2
+        while candidate.casefold() in taken:
+            candidate = f"{stem}-{counter}.png"
+            counter += 1
+        taken.add(candidate.casefold())
+        result.append(candidate)
+    return result
 
 
 def status_body(fax_id: str) -> dict[str, str]:
@@ -66,20 +147,52 @@ def check_dft_body(number: str) -> dict[str, str]:
     return {"recipientFaxNumber": number}
 
 
-def range_body(start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, str]:
+def range_body(
+    start: datetime, end: datetime, tz: ZoneInfo, *, fractions: bool = False
+) -> dict[str, str]:
     """A date-range Retrieve: both bounds inclusive, as offset-less local time in `tz`.
 
     Whole seconds, rounded down: faxTime has whole seconds, so a document at the end's
-    second is still inside, and the start only ever reaches a little earlier."""
+    second is still inside, and the start only ever reaches a little earlier. With
+    `fractions` (an overfull second split further) the bounds keep their microseconds.
+
+    Where the clock is set back inside the range (the autumn fold), a later instant reads
+    earlier than an earlier one: the range is widened by the change at the end it touches,
+    so it covers every wall time its instants read and dateFrom never exceeds dateTo."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("range bounds must be aware datetimes")
-    return {"dateFrom": format_time(start, tz), "dateTo": format_time(end, tz)}
+    low, high = _wall(start, tz, fractions), _wall(end, tz, fractions)
+    # Two clock changes are never this close together: probing this far suffices.
+    set_back_after_start = _offset(start, tz) - _offset(min(start + _PROBE, end), tz)
+    set_back_before_end = _offset(max(end - _PROBE, start), tz) - _offset(end, tz)
+    if set_back_after_start > ZERO:
+        low -= set_back_after_start
+    if set_back_before_end > ZERO:
+        high += set_back_before_end
+    low, high = min(low, high), max(low, high)
+    return {"dateFrom": _wall_text(low), "dateTo": _wall_text(high)}
+
+
+_PROBE = timedelta(hours=3)
+
+
+def _offset(moment: datetime, tz: ZoneInfo) -> timedelta:
+    return moment.astimezone(tz).utcoffset() or ZERO
+
+
+def _wall(moment: datetime, tz: ZoneInfo, fractions: bool = False) -> datetime:
+    wall = moment.astimezone(tz).replace(tzinfo=None, fold=0)
+    return wall if fractions else wall.replace(microsecond=0)
+
+
+def _wall_text(wall: datetime) -> str:
+    # isoformat pads the year to four digits; strftime("%Y") does not on every platform.
+    return wall.isoformat(timespec="microseconds" if wall.microsecond else "seconds")
 
 
 def format_time(moment: datetime, tz: ZoneInfo) -> str:
     """`YYYY-MM-DDTHH:MM:SS` in `tz`, without an offset (the form the API page shows)."""
-    # isoformat pads the year to four digits; strftime("%Y") does not on every platform.
-    return moment.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
+    return _wall_text(_wall(moment, tz))
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -128,11 +241,13 @@ def parse_document(data: Any, tz: ZoneInfo) -> ReceivedDocument:
             raise WireError(f"document {fax_id}: a file has no fileId")
         name = file_fields.get("filename")
         files.append(ReceivedFile(file_id=file_id, name=name if isinstance(name, str) else ""))
+    recipients = _numbers(fields.get("recipientfaxnumber"))
     return ReceivedDocument(
         remote_id=fax_id,
         time=parse_time(raw_time, tz),
         sender=_text(fields.get("senderfaxnumber")),
-        recipient=_text(fields.get("recipientfaxnumber")),
+        recipient=recipients[0] if recipients else "",
+        recipients=recipients,
         status=_text(fields.get("status")),
         type=_text(fields.get("type")),
         files=tuple(files),
@@ -146,7 +261,8 @@ def parse_documents(data: Any, tz: ZoneInfo) -> list[ReceivedDocument]:
 
 
 def parse_status(data: Any, fax_id: str, tz: ZoneInfo) -> RemoteStatus:
-    """A faxId Retrieve answer, mapped as NOTES row 9 says.
+    """A faxId Retrieve answer: Sending is in flight; Sent, Received, Opened and Read are
+    delivered; Failed is failed.
 
     An unknown status word is not final (and `status` keeps it for the caller to log)."""
     items = _as_list(data)
@@ -293,6 +409,12 @@ def _id(value: Any) -> str | None:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _numbers(value: Any) -> tuple[str, ...]:
+    """`recipientFaxNumber` is "String or Array of String" on the API page: both are read."""
+    items = value if isinstance(value, list) else [value]
+    return tuple(text for text in (_text(item) for item in items) if text)
 
 
 def _bool(value: Any) -> bool | None:

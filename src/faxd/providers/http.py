@@ -42,6 +42,7 @@ import requests
 import urllib3.exceptions as u3
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from faxd.core import retry
@@ -58,6 +59,7 @@ __all__ = [
     "parse_retry_after",
     "provider_message",
     "read_json",
+    "wrong_address",
 ]
 
 # An absurd Retry-After (a day, a year) must not park a document for ever.
@@ -173,6 +175,12 @@ def call(
     raise error
 
 
+def wrong_address(status_code: int | None) -> bool:
+    """Whether an answer to a request whose endpoint must exist (a provider's send) says
+    the configured URL is not the API: 404, 405 or a redirect."""
+    return status_code is not None and (300 <= status_code < 400 or status_code in (404, 405))
+
+
 def read_json(response: requests.Response, *, what: str, idempotent: bool) -> Any:
     """The JSON body of a successful answer.
 
@@ -194,13 +202,17 @@ def iter_body(
 ) -> Iterator[bytes]:
     """Stream a (stream=True) response body, raising TransientError when it is cut short.
 
+    Each piece is handed over as soon as it arrives (not once `chunk_size` bytes have
+    come), so a consumer with a deadline sees a trickling body and can stop it: every
+    socket read is bounded by the read timeout, the whole body is not.
+
     A body shorter than its Content-Length is an error, also where urllib3 would not check
     (it only can when the body is not content-encoded)."""
     expected = _content_length(response)
     got = 0
     failed: Exception | None = None
     try:
-        for chunk in response.iter_content(chunk_size=chunk_size):
+        for chunk in _pieces(response, chunk_size):
             got += len(chunk)
             yield chunk
     except (requests.RequestException, u3.HTTPError, OSError):
@@ -217,6 +229,15 @@ def iter_body(
             f"{what}: the download ended after {got} of {expected} bytes.",
             "faxd downloads it again later.",
         )
+
+
+def _pieces(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    raw = response.raw
+    if not isinstance(raw, BaseHTTPResponse):
+        yield from response.iter_content(chunk_size=chunk_size)
+        return
+    while piece := raw.read1(chunk_size, decode_content=True):
+        yield piece
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 from urllib3.fields import RequestField
 
+from faxd.host import contained
+
 __all__ = ["FilePart", "MultipartBody"]
 
 
@@ -51,7 +53,8 @@ class MultipartBody:
                 self._segments.append(self._part_head(name, None, None) + value.encode("utf-8"))
                 self._segments.append(b"\r\n")
             for part in files:
-                handle = part.path.open("rb")
+                # Never through a link: the file is one faxd copied or converted itself.
+                handle = os.fdopen(contained.open_file(part.path), "rb")
                 self._handles.append(handle)
                 size = os.fstat(handle.fileno()).st_size
                 self._segments.append(self._part_head(part.field, part.filename, part.content_type))

@@ -1,8 +1,8 @@
-"""Retarus Fax-for-Applications v1: outbound fax (a Sender; NOTES Retarus row 8: no inbox).
+"""Retarus Fax-for-Applications v1: outbound fax (a Sender; the API has no inbound).
 
 Jobs go to the region's HA URL; a job's report then lives in one data center only, so
 reports are read and deleted at every data-center URL and never at the HA URL, and a
-404 from one data center is normal (NOTES Retarus row 1)."""
+404 from one data center is normal."""
 
 from __future__ import annotations
 
@@ -17,14 +17,17 @@ import requests
 
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
-from faxd.core.preflight import RETARUS_LIMITS
+from faxd.core.names import NAME_MAX, cut_keeping_extensions
+from faxd.core.preflight import format_size
 from faxd.errors import (
     AuthError,
+    EndpointError,
     OutcomeUnknownError,
     ProviderError,
     RejectedError,
     TransientError,
 )
+from faxd.host import contained
 from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission
 from faxd.providers import http
 from faxd.providers.convert import (
@@ -36,6 +39,7 @@ from faxd.providers.convert import (
     office_to_pdf,
 )
 from faxd.providers.retarus_body import BodyDocument, StreamedJobBody
+from faxd.providers.retarus_type import RETARUS_LIMITS
 from faxd.providers.retarus_wire import (
     REPORT_LIST_LIMIT,
     STATUS_PENDING,
@@ -44,6 +48,7 @@ from faxd.providers.retarus_wire import (
     ReportEntry,
     WireError,
     build_job,
+    delete_not_here,
     detect_charset,
     parse_delete_report,
     parse_job_response,
@@ -56,18 +61,19 @@ from faxd.providers.retarus_wire import (
 )
 from faxd.settings import RetarusProviderSettings
 
-# What Retarus renders itself (NOTES Retarus row 2); everything else is converted first.
+# What Retarus renders itself (PDF, TIF, TXT, HTML); everything else is converted first.
 NATIVE_EXTENSIONS = frozenset({"pdf", "tif", "tiff", "txt", "html", "htm"})
 _NOT_FOUND = (404,)
 # A DELETE of a report that is not at this data center answers 400 "Status report not
-# available" in the Swagger file, 404 in the SDKs.
+# available" in the Swagger file, 404 in the SDKs; delete_not_here tells a 400 that
+# means it from one that refuses the request.
 _DELETE_NOT_FOUND = (400, 404)
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 _READ_CHUNK = 64 * 1024
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as stream:
+    with contained.opened(path) as stream:
         while chunk := stream.read(_READ_CHUNK):
             yield chunk
 
@@ -131,7 +137,7 @@ class RetarusProvider:
 
         The engine prepares again for every recipient and every retry; a PDF newer than
         its source is the same conversion, and conversions are written atomically."""
-        dest = workdir / f"{item.path.name}.pdf"
+        dest = workdir / f"{cut_keeping_extensions(item.path.name, NAME_MAX - 36)}.pdf"
         try:
             if dest.is_file() and dest.stat().st_mtime_ns >= item.path.stat().st_mtime_ns:
                 return dest
@@ -158,8 +164,8 @@ class RetarusProvider:
         size = pdf.stat().st_size
         if size > self.limits.max_file_size:
             raise RejectedError(
-                f"{original.name}: converted to PDF it is {size} bytes, more than the"
-                f" {self.limits.max_file_size} bytes Retarus takes per file.",
+                f"{original.name}: converted to PDF it is {format_size(size)}, more than the"
+                f" {format_size(self.limits.max_file_size)} Retarus takes per file.",
                 "Reduce the resolution or page count and send it again.",
             )
         return OutgoingFile(pdf, f"{Path(original.name).stem}.pdf", "application/pdf", size)
@@ -177,18 +183,33 @@ class RetarusProvider:
                 "Check that the file still exists and is readable, then send it again.",
             ) from None
         started = self._clock.now()
-        response = http.call(
-            self._session,
-            "POST",
-            submit_url(self._settings.submit_url, self._settings.customer_number),
-            timeout=self._timeout,
-            idempotent=False,
-            what=what,
-            accept=(409,),
-            data=body,
-            headers=_JSON,
-            auth=self._auth,
-        )
+        misrouted: RejectedError | None = None
+        try:
+            response = http.call(
+                self._session,
+                "POST",
+                submit_url(self._settings.submit_url, self._settings.customer_number),
+                timeout=self._timeout,
+                idempotent=False,
+                what=what,
+                accept=(409,),
+                data=body,
+                headers=_JSON,
+                auth=self._auth,
+            )
+        except RejectedError as exc:
+            if not http.wrong_address(exc.status_code):
+                raise
+            misrouted = exc
+        if misrouted is not None:
+            raise EndpointError(
+                f"{misrouted.message} The job address is not there, so the submit URL or"
+                " the customer number is wrong.",
+                "Check region (or submit_url) and customer_number in the provider's"
+                " configuration, then reload faxd (systemctl reload faxd); the documents"
+                " wait in the queue.",
+                status_code=misrouted.status_code,
+            )
         if response.status_code == 409:
             response.close()
             return self._reconcile_duplicate(submission, started, what)
@@ -278,7 +299,8 @@ class RetarusProvider:
         return None
 
     def cleanup(self, remote_id: str) -> None:
-        """Delete the job's report at every data center (where it is not, 400/404 is normal)."""
+        """Delete the job's report at every data center (where it is not, 404 or a 400 "not
+        available" is normal); a failure is raised when no data center deleted it."""
         what = f"Retarus deletion of the report of job {remote_id}"
         deleted = False
         failure: ProviderError | None = None
@@ -301,7 +323,15 @@ class RetarusProvider:
                 failure = failure or exc
                 continue
             if response.status_code in _DELETE_NOT_FOUND:
+                message = http.provider_message(response)
                 response.close()
+                if not delete_not_here(response.status_code, message):
+                    failure = failure or TransientError(
+                        f"{what}: the data center refused it with HTTP {response.status_code}"
+                        f' ("{message}").',
+                        "faxd tries again at its next report sweep.",
+                        status_code=response.status_code,
+                    )
                 continue
             result = _delete_result(response, remote_id)
             if result.deleted:

@@ -1,6 +1,6 @@
 """The Retarus job request as a streamed body.
 
-Retarus takes documents base64-encoded inside the JSON job (NOTES Retarus row 3). Building
+Retarus takes documents base64-encoded inside the JSON job. Building
 that JSON in memory would hold a 16 MB document three times over (file, base64, JSON
 text); this body reads each file from disk while it is sent, one bounded chunk at a time,
 and knows its length beforehand so requests sends a Content-Length, not chunked encoding."""
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from faxd.errors import RejectedError
+from faxd.host import contained
 from faxd.providers.retarus_wire import DocumentHead
 
 # A multiple of 3, so every chunk encodes to base64 without padding in the middle.
@@ -29,6 +31,14 @@ class BodyDocument:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+
+
+def _size(path: Path) -> int:
+    fd = contained.open_file(path)
+    try:
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
 
 
 def base64_length(size: int) -> int:
@@ -68,7 +78,7 @@ class StreamedJobBody:
         # The job's own keys, then "documents" last, whose data is spliced in as it is read.
         self._prefix = (head[:-1] + ("," if job else "") + '"documents":[').encode("ascii")
         self._suffix = b"]}"
-        self._documents = [(doc, doc.path.stat().st_size) for doc in documents]
+        self._documents = [(doc, _size(doc.path)) for doc in documents]
         self._length = len(self._prefix) + len(self._suffix)
         for index, (doc, size) in enumerate(self._documents):
             opening, closing = self._frame(doc, index)
@@ -96,7 +106,7 @@ class StreamedJobBody:
 
     def _encoded(self, path: Path, size: int) -> Iterator[bytes]:
         sent = 0
-        with path.open("rb") as stream:
+        with contained.opened(path) as stream:
             while sent < size:
                 data = _read_full(stream, min(self._chunk, size - sent))
                 if not data:

@@ -1,7 +1,8 @@
 """Retarus Fax-for-Applications v1: pure request builders and response parsers.
 
 Nothing here does I/O; `retarus.py` sends what these build and hands them what came back.
-Field names follow /work/shared/api/retarus-fax4a-v1.md (section 4)."""
+Field names follow the schemas of Retarus's REST API v1 (FaxJobRequest, FaxRecipient,
+DocumentWithData, FaxReport …)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -198,8 +200,19 @@ def build_job(submission: Submission) -> dict[str, Any]:
         if opts.header:
             rendering["header"] = opts.header
         job["renderingOptions"] = rendering
-    job["meta"] = {"customerReference": submission.reference or submission.job_id}
+    meta: dict[str, Any] = {"customerReference": submission.reference or submission.job_id}
+    if submission.valid_until is not None:
+        # Without it Retarus keeps a job valid for a month, long after faxd gave up on it.
+        meta["jobValid"] = {"end": job_valid_time(submission.valid_until)}
+    job["meta"] = meta
     return job
+
+
+def job_valid_time(moment: datetime) -> str:
+    """A jobValid timestamp: UTC with a `Z`, since Retarus refuses one without a zone."""
+    if moment.tzinfo is None:
+        raise ValueError("jobValid times must be aware datetimes")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 # --- responses -------------------------------------------------------------------------
@@ -290,6 +303,23 @@ def parse_reports(body: Any) -> list[ReportEntry]:
         )
         entries.append(ReportEntry(status.remote_id, defined, status))
     return entries
+
+
+# The Swagger file's 400 for a report DELETE reads "Status report not available"; the
+# JobDeleteReport reason for the same is NOT_FOUND.
+_NOT_HERE = re.compile(r"not[\s_-]+(?:available|found)|no\s+(?:status\s+)?report", re.I)
+
+
+def delete_not_here(status_code: int, message: str) -> bool:
+    """Whether an error answer to a report DELETE means "this data center has no such
+    report", which is normal (a report lives at one data center only).
+
+    404 always; 400 only when its words say so (the Swagger file answers 400 "Status
+    report not available", the SDKs 404). Any other 400 is a request the data center
+    refused: the caller logs it and tries again, or the reports pile up unseen."""
+    if status_code == 404:
+        return True
+    return status_code == 400 and bool(_NOT_HERE.search(message))
 
 
 @dataclass(frozen=True)

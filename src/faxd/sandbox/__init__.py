@@ -1,4 +1,4 @@
-"""A local emulator of both provider APIs (`faxd sandbox`, SPEC §6).
+"""A local emulator of both provider APIs (`faxd sandbox`).
 
 Generic DOCS v2 and Retarus Fax-for-Applications v1 on one loopback port, with the
 validation the API documents describe, statuses that move on, received documents to

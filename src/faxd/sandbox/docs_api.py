@@ -1,4 +1,4 @@
-"""The emulated Generic DOCS API v2 (api/generic-docs-v2.txt, NOTES rows 1-14).
+"""The emulated Generic DOCS API v2, with the liberties its documentation leaves open.
 
 `route` maps a path below the base URL to an endpoint name, `recipients` finds the numbers
 a request concerns (for fault matching), `handle` answers it. Error bodies are JSON:
@@ -10,9 +10,11 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from faxd.sandbox.blobs import BytesBlob
 from faxd.sandbox.filecheck import MAX_FILES, check_file
@@ -39,7 +41,7 @@ ENDPOINTS = {
     "delete": ("Delete", "DELETE"),
     "check_dft": ("CheckDirectFileTransfer", "POST"),
 }
-# the API page spells paths both ways (NOTES row 2): match them without case
+# the API page spells paths both ways (/Send and /send): match them without case
 _BY_PATH = {path.lower(): name for name, (path, _) in ENDPOINTS.items() if "/" not in path}
 
 
@@ -241,6 +243,13 @@ def _send(state: SandboxState, request: Request) -> Response:
     ]
     with state.lock:
         now = state.now()
+        scenario = state.scenario
+        names = [
+            service_name(now, sender, i, part.filename or "", scenario.tz)
+            if scenario.rename_files
+            else part.filename or ""
+            for i, (part, _, _) in enumerate(uploads)
+        ]
         answers: list[DocsRecord] = []
         for number in numbers:
             dft = allow_dft and state.scenario.docs_dft(number)
@@ -254,12 +263,12 @@ def _send(state: SandboxState, request: Request) -> Response:
                 files=[
                     StoredFile(
                         file_id=str(uuid.uuid4()),
-                        name=part.filename or "",
+                        name=name,
                         content_type=part.content_type or "application/octet-stream",
                         blob=blob,
                         sha256=digest,
                     )
-                    for part, blob, digest in uploads
+                    for (part, blob, digest), name in zip(uploads, names, strict=True)
                 ],
                 outbound=True,
                 fails=state.scenario.docs_fails(number),
@@ -269,15 +278,29 @@ def _send(state: SandboxState, request: Request) -> Response:
         state.docs.accepted += 1
         for _, _, digest in uploads:
             state.docs.uploads_by_sha256[digest] += 1
-        first = answers[0]
-        return json_response(
-            state.scenario.send_status,
+        # Every recipient gets its own document; the page shows the answer for one
+        # recipient only: one object then, a list of them for several.
+        objects = [
             {
-                "recipientFaxNumber": first.recipient,
-                "faxId": first.fax_id,
-                "directFileTransfer": first.type == "DirectFileTransfer",
-            },
+                "recipientFaxNumber": record.recipient,
+                "faxId": record.fax_id,
+                "directFileTransfer": record.type == "DirectFileTransfer",
+            }
+            for record in answers
+        ]
+        return json_response(
+            state.scenario.send_status, objects[0] if len(objects) == 1 else objects
         )
+
+
+def service_name(now: float, sender: str, index: int, original: str, tz: ZoneInfo) -> str:
+    """A name as the service might give a stored file (`20250411_0916344612345678.pdf` on
+    the API page): time, sender digits, the original extension; nothing of the name."""
+    stamp = datetime.fromtimestamp(int(now), tz).strftime("%Y%m%d_%H%M%S")
+    digits = "".join(c for c in sender if c.isdigit())
+    _, dot, ext = original.rpartition(".")
+    suffix = f"-{index + 1}" if index else ""
+    return f"{stamp}{digits}{suffix}" + (f".{ext.lower()}" if dot and ext else "")
 
 
 def _retrieve(state: SandboxState, request: Request) -> Response:
@@ -297,7 +320,7 @@ def _retrieve(state: SandboxState, request: Request) -> Response:
                 raise _Refused(404, f"No document with faxId {fax_id!r}.")
             return json_response(200, record.to_json(state.now(), state.scenario))
     tz = state.scenario.tz
-    bounds: list[int] = []
+    bounds: list[float] = []
     for key in ("dateFrom", "dateTo"):
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -338,7 +361,7 @@ def _file(state: SandboxState, request: Request) -> Response:
     file_id = request.path.rstrip("/").rsplit("/", 1)[-1]
     with state.lock:
         found = state.docs_files.get(file_id)
-        if found is None or found[1].blob is None:
+        if found is None or found[1].blob is None or not found[0].ready(state.now()):
             raise _Refused(404, f"No file with fileId {file_id!r} (unknown or deleted).")
         stored = found[1]
         return Response(

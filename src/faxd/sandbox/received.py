@@ -1,7 +1,7 @@
 """Documents received for the office: from the scenario, generated, or added at run time.
 
 Generated documents can carry hostile file names, because names come from remote parties
-and faxd must make them safe (SPEC §2, RELIABILITY 27)."""
+and faxd must make them safe."""
 
 from __future__ import annotations
 
@@ -64,12 +64,16 @@ def record_from_entry(entry: Mapping[str, Any], scenario: Scenario, now: float) 
         )
         for index, item in enumerate(entry["files"])
     ]
+    recipients = entry["recipient"] if isinstance(entry["recipient"], list) else []
+    ready_after = entry.get("ready_after")
     return DocsRecord(
         fax_id=fax_id,
         fax_time=parse_moment(entry.get("faxTime", "now"), scenario.tz, now),
         created=now,
         sender=entry.get("sender", ""),
-        recipient=entry["recipient"],
+        recipient=recipients[0] if recipients else entry["recipient"],
+        recipients=tuple(recipients),
+        ready_at=now + float(ready_after) if ready_after else None,
         type=entry.get("type", "Fax"),
         files=files,
         outbound=False,

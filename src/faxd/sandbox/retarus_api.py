@@ -99,7 +99,7 @@ def handle(
     if endpoint == "submit":
         return _submit(state, site, request)
     if site == "ha":
-        # The HA URL only takes jobs; reports live at the data centers (NOTES Retarus row 1).
+        # The HA URL only takes jobs; reports live at the data centers.
         return error(404, "Status reports are not available at the HA URL; ask each data center.")
     if endpoint == "report":
         assert job_id is not None

@@ -46,13 +46,23 @@ _TOP_KEYS = {
     "send_status",
     "status_delay",
     "timezone",
+    "rename_files",
     "dft_numbers",
     "failing_numbers",
     "received",
     "generate_received",
     "faults",
 }
-_RECEIVED_KEYS = {"faxId", "faxTime", "sender", "recipient", "type", "status", "files"}
+_RECEIVED_KEYS = {
+    "faxId",
+    "faxTime",
+    "sender",
+    "recipient",
+    "type",
+    "status",
+    "files",
+    "ready_after",
+}
 _FILE_KEYS = {"fileName", "content", "content_base64", "size", "path", "contentType"}
 _SOURCES = ("content", "content_base64", "size", "path")
 _GENERATE_KEYS = {
@@ -79,6 +89,9 @@ class Scenario:
     send_status: int = 201
     status_delay: float = 1.0
     timezone: str = "Europe/Stockholm"
+    # Store uploads under names the service makes up (as the API page's examples look),
+    # not the names the client sent.
+    rename_files: bool = False
     dft_numbers: frozenset[str] = frozenset()
     # number -> Retarus status for it (Generic DOCS only needs "it fails")
     failing_numbers: Mapping[str, str] = field(default_factory=dict)
@@ -195,7 +208,15 @@ def check_received(
         raise _fail(source, f"{key}.sender", "must be a string")
     if "recipient" not in doc:
         raise _fail(source, f"{key}.recipient", "is required (one of the office's numbers)")
-    _number(doc["recipient"], source, f"{key}.recipient")
+    if isinstance(doc["recipient"], list):
+        # listed as an array, as "String or Array of String" allows
+        if not _numbers(doc["recipient"], source, f"{key}.recipient"):
+            raise _fail(source, f"{key}.recipient", "must name at least one number")
+    else:
+        _number(doc["recipient"], source, f"{key}.recipient")
+    ready = doc.get("ready_after", 0)
+    if isinstance(ready, bool) or not isinstance(ready, int | float) or ready < 0:
+        raise _fail(source, f"{key}.ready_after", "must be a number of seconds >= 0")
     if doc.get("type", "Fax") not in DOCS_TYPES:
         raise _fail(source, f"{key}.type", f"must be one of {', '.join(DOCS_TYPES)}")
     if doc.get("status", "Received") not in DOCS_STATUSES:
@@ -324,6 +345,10 @@ def parse_scenario(data: object, source: str = "scenario", base: Path | None = N
     except (ZoneInfoNotFoundError, ValueError):
         raise _fail(source, "timezone", f"{timezone!r} is not an IANA time zone name") from None
     values["timezone"] = timezone
+    if "rename_files" in data:
+        if not isinstance(data["rename_files"], bool):
+            raise _fail(source, "rename_files", "must be true or false")
+        values["rename_files"] = data["rename_files"]
     if "dft_numbers" in data:
         values["dft_numbers"] = frozenset(_numbers(data["dft_numbers"], source, "dft_numbers"))
     if "failing_numbers" in data:

@@ -28,6 +28,7 @@ from faxd.sandbox import docs_api, retarus_api
 from faxd.sandbox.faults import FaultRule, parse_fault
 from faxd.sandbox.received import generated_records, record_from_entry
 from faxd.sandbox.scenario import Scenario, check_received, load_scenario, parse_scenario
+from faxd.sandbox.smtp_sink import SmtpSink
 from faxd.sandbox.store import SandboxState
 from faxd.sandbox.wire import JsonBodyError, Request, Response, json_body, json_response
 
@@ -453,12 +454,19 @@ def _banner(srv: SandboxServer, scenario_path: Path | None) -> list[str]:
     ]
 
 
-def serve_forever(port: int, scenario_path: Path | None) -> None:
-    """What `faxd sandbox` runs: serve until SIGINT or SIGTERM.
+def serve_forever(
+    port: int,
+    scenario_path: Path | None,
+    smtp_port: int = 0,
+    mail_dir: Path = Path("sandbox-mail"),
+) -> None:
+    """What `faxd sandbox` runs: serve until SIGINT or SIGTERM; with `smtp_port`, also an
+    SMTP sink storing each mail as a .eml file in `mail_dir`.
 
     Raises ValueError for a bad scenario file and OSError when the port is taken."""
     scenario = load_scenario(scenario_path) if scenario_path is not None else None
     srv = SandboxServer(scenario, port=port, quiet=False)
+    sink: SmtpSink | None = None
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -470,12 +478,29 @@ def serve_forever(port: int, scenario_path: Path | None) -> None:
         previous = [(sig, signal.signal(sig, _stop)) for sig in (signal.SIGINT, signal.SIGTERM)]
     srv.start()
     try:
+        if smtp_port:
+            try:
+                sink = SmtpSink(smtp_port, mail_dir.absolute()).start()
+            except OSError as exc:
+                print(
+                    f"SMTP sink: cannot listen on port {smtp_port} ({exc.strerror}); running "
+                    "without it (choose another with --smtp-port, 0 turns it off).",
+                    flush=True,
+                )
         for line in _banner(srv, scenario_path):
+            if sink is not None and line.startswith("Press Ctrl-C"):
+                print(
+                    f"SMTP sink:                127.0.0.1:{sink.port} (security: none); each mail "
+                    f"is stored as a .eml file in {sink.folder}",
+                    flush=True,
+                )
             print(line, flush=True)
         while not done.wait(0.5):
             pass
     finally:
         srv.stop()
+        if sink is not None:
+            sink.stop()
         for sig, handler in previous:
             signal.signal(sig, handler)
         print("faxd sandbox stopped.", flush=True)

@@ -32,7 +32,7 @@ class DocsRecord:
     """One Generic DOCS document: an outbound transmission or a received document."""
 
     fax_id: str
-    fax_time: int  # epoch seconds
+    fax_time: float  # epoch seconds; shown in whole seconds, compared with fractions
     created: float  # clock time it appeared (outbound status runs from here)
     sender: str
     recipient: str
@@ -41,12 +41,22 @@ class DocsRecord:
     outbound: bool
     fails: bool = False
     fixed_status: str = "Received"  # inbound documents do not move
+    # Inbound only: until then the document lists as Sending with no files (and its
+    # files answer 404), as one still arriving at the provider.
+    ready_at: float | None = None
+    # "String or Array of String": set, the listing shows this array as the recipient.
+    recipients: tuple[str, ...] = ()
+
+    def ready(self, now: float) -> bool:
+        return self.ready_at is None or now >= self.ready_at
 
     def status_at(self, now: float, delay: float) -> tuple[str, int]:
         if not self.outbound:
-            return self.fixed_status, self.fax_time
+            if not self.ready(now):
+                return "Sending", int(self.fax_time)
+            return self.fixed_status, int(self.fax_time)
         if now - self.created < delay:
-            return "Sending", self.fax_time
+            return "Sending", int(self.fax_time)
         final_at = int(self.created + delay)
         if self.fails:
             return "Failed", final_at
@@ -61,10 +71,12 @@ class DocsRecord:
             "faxId": self.fax_id,
             "faxTime": docs_time(self.fax_time, tz),
             "senderFaxNumber": self.sender,
-            "recipientFaxNumber": self.recipient,
+            "recipientFaxNumber": list(self.recipients) if self.recipients else self.recipient,
             "status": status,
             "statusTime": docs_time(status_time, tz),
-            "files": [{"fileId": f.file_id, "fileName": f.name} for f in self.files],
+            "files": [{"fileId": f.file_id, "fileName": f.name} for f in self.files]
+            if self.ready(now)
+            else [],
             "type": self.type,
         }
 

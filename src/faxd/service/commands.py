@@ -3,7 +3,6 @@ prints what an admin needs; errors are raised as FaxdError for `cli.main` to wor
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -21,7 +20,6 @@ from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
-from faxd.core.readiness import Snapshot, Track
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.host import fsops
 from faxd.host.lock import InstanceLock
@@ -29,11 +27,13 @@ from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake, new_job_id
-from faxd.printing.print_input import discard_work
-from faxd.service.daemon import JOURNAL_NAME, build_senders, open_journal
+from faxd.providers.registry import build_senders
+from faxd.service.channel_commands import delivery_lines
+from faxd.service.daemon import JOURNAL_NAME, open_journal
+from faxd.service.records_keeper import RecordsKeeper
 from faxd.service.release import held_documents
 from faxd.settings import FolderSettings, Settings
-from faxd.store.journal import JobRow, Journal, TxRow, encode_path
+from faxd.store.journal import JobRow, Journal, TxRow, open_journal_file
 
 RECENT = 15
 
@@ -42,7 +42,7 @@ def _readonly_journal(settings: Settings) -> Journal | None:
     path = settings.state_dir / JOURNAL_NAME
     if not path.exists():
         return None
-    return Journal(path, readonly=True)
+    return open_journal_file(path, readonly=True)
 
 
 def _when(ts: float | None) -> str:
@@ -65,26 +65,26 @@ def status(settings: Settings) -> int:
         print(f"No journal in {settings.state_dir} yet: faxd has not run with this configuration.")
         return 0
     try:
-        active = journal.jobs("archived_at IS NULL", limit=500)
-        finished = journal.jobs("archived_at IS NOT NULL", limit=RECENT)
-        counts = journal.counts()
-        pauses = journal.query("SELECT key, value FROM kv WHERE key LIKE 'pause:%'")
-        inbox = journal.query("SELECT key, value FROM kv WHERE key LIKE 'inbox:%'")
+        active = journal.unfiled_jobs(limit=500)
+        finished = journal.filed_jobs(limit=RECENT)
+        counts = journal.queue_counts()
+        pauses = journal.pauses()
+        inbox = journal.inbox_statuses()
         active_lines = [(j, journal.transmissions(j.id)) for j in active]
         held = held_documents(journal)
+        deliveries = delivery_lines(journal)
         finished_lines = [(j, journal.transmissions(j.id)) for j in finished]
     finally:
         journal.close()
-    queued = counts.get("ready", 0) + counts.get("waiting", 0)
-    in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
-    print(f"{queued} queued, {in_flight} in flight, {len(held)} held")
+    print(f"{counts.queued} queued, {counts.in_flight} in flight, {len(held)} held")
+    for line in deliveries:
+        print(line)
     now = time.time()
-    for row in pauses:
-        until, _, reason = str(row["value"]).partition(":")
-        if float(until) > now:
-            print(f"provider {str(row['key'])[6:]} paused ({reason}) until {_when(float(until))}")
-    for row in inbox:
-        print(_inbox_line(json.loads(str(row["value"]))))
+    for pause in pauses:
+        if pause.until > now:
+            print(f"provider {pause.provider} paused ({pause.reason}) until {_when(pause.until)}")
+    for state in inbox:
+        print(_inbox_line(state))
     header = ("JOB", "DOCUMENT", "STATE", "RECIPIENTS", "SINCE")
     if active:
         print("\nIn progress:")
@@ -96,7 +96,7 @@ def status(settings: Settings) -> int:
         print("\nHeld (faxd release PATH|ID sends one as addressed):")
         rows = [("JOB", "HELD AS", "RECIPIENTS")]
         for job in held:
-            numbers = job.options.get("hold", {}).get("numbers", [])
+            numbers = job.options.held_numbers()
             rows.append((job.id, job.archived_path or "-", ", ".join(numbers)))
         print(_table(rows))
     if not active and not finished:
@@ -110,6 +110,8 @@ def _inbox_line(state: dict[str, object]) -> str:
     line = f"inbox {state.get('inbox')}: last poll {last}, {today} received today"
     if state.get("last_error"):
         line += f"; last error: {state['last_error']}"
+    if state.get("incomplete_seconds"):
+        line += f"; {state['incomplete_seconds']} second(s) listed incompletely (see the log)"
     return line
 
 
@@ -177,18 +179,18 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
     scratch = _readonly_journal(settings) or Journal(Path(":memory:"))
     clock = SystemClock()
     intake = Intake(settings, scratch, senders, Archiver(scratch, clock), clock, lambda: None)
-    st = path.lstat()
-    track = Track(Snapshot(st.st_size, st.st_mtime, st.st_ino), st.st_mtime, st.st_mtime)
-    decision = intake.decide(folder, path, track.first_seen)
+    job_id = new_job_id(clock.time())
+    try:
+        decision = intake.decide(folder, path, path.lstat().st_mtime, job_id)
+    finally:
+        shutil.rmtree(intake.job_dir(job_id), ignore_errors=True)  # explain leaves nothing
     job = decision.job
-    discard_work(job.files, settings.state_dir / "work")  # explain leaves nothing behind
-    shutil.rmtree(intake.snapshot_dir(job.id).parent, ignore_errors=True)
     sender = senders.get(job.provider)
     print(f"file:       {shown or path}")
     print(f"folder:     {(shown.parent if shown else folder.path)}")
     print(f"rule:       {_RULES.get(job.rule or '', job.rule or '-')}")
-    if job.files and job.files[0]["name"] != path.name:
-        print(f"sent as:    {job.files[0]['name']} (converted or cleaned for sending)")
+    if job.files and job.files[0].name != path.name:
+        print(f"sent as:    {job.files[0].name} (converted or cleaned for sending)")
     print(f"recipients: {', '.join(job.numbers) if job.numbers else '-'}")
     print(f"sender:     {job.sender or '-'}")
     print(f"provider:   {job.provider}")
@@ -218,8 +220,7 @@ def retry(settings: Settings, target: str) -> int:
         job = journal.job(target)
         if job is None:
             resolved = str(Path(target).resolve())
-            rows = journal.jobs("archived_path = ?", (encode_path(resolved),), limit=1)
-            job = rows[0] if rows else None
+            job = journal.job_filed_as(resolved)
         if job is None:
             raise UsageError(
                 f"no finished job matches {target!r}.",
@@ -350,10 +351,9 @@ def _send_now(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
     )
     st = document.stat()
-    decision = intake.decide(folder, document, st.st_mtime, job_id=job_id)
-    job = replace(decision.job, reference=reference)
-    if decision.problems:
-        job = replace(job, error=" ".join(decision.problems))
+    # The daemon's decision, without the misdial guard: the number typed is the confirmation.
+    decision = intake.decide(folder, document, st.st_mtime, job_id, guard=False)
+    job = replace(decision.final, reference=reference)
     journal.create_job(job)
     stored = journal.job(job_id)
     assert stored is not None
@@ -382,6 +382,8 @@ def _send_now(
     finally:
         stop.set()
         engine.shutdown(10.0)
+        # No daemon runs (we hold its lock): the report PDF and audit lines are ours to make.
+        _keep_records(RecordsKeeper(settings, journal, clock))
         lock.release()
 
 
@@ -430,6 +432,14 @@ def cancel(settings: Settings, job_id: str) -> int:
     where = filed.archived_path if filed is not None and filed.archived_path else "failed/"
     print(f"job {job_id} cancelled; filed in {where}")
     return 0
+
+
+def _keep_records(keeper: RecordsKeeper) -> None:
+    try:
+        keeper.draw_pending()
+        keeper.drain_audit()
+    except Exception as exc:  # the daemon makes them at its next start
+        print(f"faxd: records not written yet ({exc}).", file=sys.stderr)
 
 
 def _follow(journal: Journal, job_id: str, wait: bool) -> int:

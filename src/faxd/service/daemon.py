@@ -1,8 +1,8 @@
 """The daemon: wires adapters to decisions, runs the threads, answers signals.
 
-Start-up order matters (ARCHITECTURE): lock, journal, reconcile what a crash left
-behind, start the watchers, scan the folders and take what the scan found — and only
-then tell systemd READY."""
+Start-up order matters: lock, journal, reconcile what a crash left
+behind, start the watchers, queue the folder scans, tell systemd READY — and only then
+work through what the scans find, in the intake thread, however large the backlog."""
 
 from __future__ import annotations
 
@@ -22,16 +22,20 @@ import structlog
 from faxd import config
 from faxd.clock import Clock, SystemClock
 from faxd.errors import ConfigError
+from faxd.host.folders import create_if_missing
 from faxd.host.lock import InstanceLock
-from faxd.host.logs import register_secret
 from faxd.host.sd_notify import Notifier, format_status
+from faxd.notices.worker import OutboxWorker
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake
 from faxd.outbound.watcher import FolderWatcher
-from faxd.providers.base import InboxSource, Sender
-from faxd.settings import DocsProviderSettings, ProviderSettings, Settings
-from faxd.store.journal import Journal, all_final
+from faxd.providers.base import InboxSource
+from faxd.providers.registry import build_senders, provider_type
+from faxd.records.pool import DrawPool
+from faxd.service.records_keeper import RecordsKeeper
+from faxd.settings import FolderSettings, Settings
+from faxd.store.journal import Journal, JournalWriteError, all_final, open_journal_file
 
 log = structlog.get_logger("faxd.service.daemon")
 
@@ -39,28 +43,13 @@ JOURNAL_NAME = "journal.sqlite"
 STOP_TIMEOUT = 30.0
 STATUS_EVERY = 5.0
 STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
-STARTUP_TAKE_LIMIT = 60.0  # half of TimeoutStartSec in systemd/faxd.service
+FILING_RETRY = 60.0  # how often every finished but unfiled job is looked for
+FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) is tried again
 FAULT_AFTER = 2.0  # FAXD_FAULT fires this long after READY, so tests see pings first
 
 
-def build_sender(settings: ProviderSettings, state_dir: Path) -> Sender:
-    if isinstance(settings, DocsProviderSettings):
-        from faxd.providers.docs import DocsProvider
-
-        register_secret(settings.api_key)
-        return DocsProvider(settings)
-    from faxd.providers.retarus import RetarusProvider
-
-    register_secret(settings.password)
-    return RetarusProvider(settings, workdir=state_dir / "retarus")
-
-
-def build_senders(settings: Settings) -> dict[str, Sender]:
-    return {name: build_sender(p, settings.state_dir) for name, p in settings.providers.items()}
-
-
 def open_journal(settings: Settings) -> Journal:
-    return Journal(settings.state_dir / JOURNAL_NAME)
+    return open_journal_file(settings.state_dir / JOURNAL_NAME)
 
 
 @dataclass
@@ -93,6 +82,9 @@ class Daemon:
         self._outages: set[Path] = set()  # folders whose watcher died because they vanished
         self._fault = environ.get("FAXD_FAULT", "")
         self._exit_code = 0
+        self._unfiled: set[str] = set()  # finished jobs not filed at the last check
+        self._filing_checked_at = 0.0
+        self._filing_tried_at = 0.0
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -117,6 +109,9 @@ class Daemon:
 
     def _run_locked(self, settings: Settings) -> int:
         self._journal = open_journal(settings)
+        self._draw_pool = DrawPool()
+        self._records = RecordsKeeper(settings, self._journal, self._clock, self._draw_pool.make)
+        self._records.configuration_loaded(self._config_path)
         self._senders = build_senders(settings)
         self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
         self._engine = Engine(
@@ -132,15 +127,25 @@ class Daemon:
         )
         self._install_signals()
         self._reconcile()
+        # Audit events committed before a crash reach the log before anything new happens.
+        self._start_thread("records", self._records.run)
         # Watch first, then scan: a file written in between is seen by one or the other
-        # (twice is harmless, the intake tracks by path).
+        # (twice is harmless, the intake tracks by path). The scans are only queued here:
+        # the intake thread reads them after READY, so a backlog of any size can never
+        # hold start-up past systemd's TimeoutStartSec, and the watcher's events wait in
+        # the intake's queue meanwhile.
         self._sync_watchers(settings)
         for folder in settings.folders:
             self._intake.scan(folder.path)
-        # The engine first: uploads start with the first job, not after the whole backlog.
         self._start_thread("engine", self._engine.run)
-        self._take_startup_scan()
-        self._start_thread("intake", self._intake.run)
+        # Notices, deliveries and alerts go out on their own threads, beside the fax path.
+        self._outbox = OutboxWorker(
+            settings,
+            self._journal,
+            self._clock,
+            inbox_status=lambda: self._poller.status() if self._poller is not None else None,
+        )
+        self._start_thread("outbox", self._outbox.run)
         self._start_poller(settings)
         self._notifier.ready(self._status_text())
         self._ready_at = self._clock.monotonic()
@@ -149,6 +154,7 @@ class Daemon:
             folders=[str(f.path) for f in settings.folders],
             config=str(self._config_path),
         )
+        self._start_thread("intake", self._intake.run)
         try:
             self._main_loop()
         finally:
@@ -164,26 +170,45 @@ class Daemon:
                 "uploads interrupted by a stop; asking the provider before sending again",
                 count=unknown,
             )
+        # A filing error (an unwritable sent/ subfolder, a spool folder that is away) never
+        # stops the start: the job stays unfiled, is logged, and is tried again later.
         for job in self._journal.unarchived_final_jobs():
-            self._archiver.archive(job)
-            self._intake.release(job.id)
+            if self._archiver.try_archive(job):
+                self._intake.release(job.id)
+        self._unfiled = {job.id for job in self._journal.unarchived_final_jobs()}
+        self._filing_checked_at = self._clock.monotonic()
         # A kill between a transmission's final status and its job's leaves a job whose
         # every transmission is final but which nothing would ever look at again.
-        for job in self._journal.jobs("archived_at IS NULL", limit=1_000_000):
+        for job in self._journal.unfiled_jobs(limit=1_000_000):
             transmissions = self._journal.transmissions(job.id)
             if transmissions and all_final(transmissions):
                 self._engine.finish_if_done(job.id)
 
-    def _take_startup_scan(self) -> None:
-        """Turn what the start-up scan found into tracked files and jobs before READY, so
-        READY's STATUS counts them. Bounded: a burst of new files must not delay READY
-        past systemd's start timeout; what is left the intake thread takes."""
-        deadline = self._clock.monotonic() + STARTUP_TAKE_LIMIT
-        while not self._intake.changes.empty() and self._clock.monotonic() < deadline:
-            self._intake.step(max_wait=0)
+    def _retry_filing(self) -> None:
+        """File finished jobs whose filing failed. Only jobs already unfiled at the previous
+        pass, FILING_RETRY seconds ago: a job that just finished is being filed by its own
+        thread right now."""
+        now = self._clock.monotonic()
+        if now - self._filing_tried_at < FILING_QUICK_RETRY:
+            return
+        self._filing_tried_at = now
+        # Known failures often (a share that is back should not wait a minute) …
+        due = set(self._archiver.failing())
+        if now - self._filing_checked_at >= FILING_RETRY:
+            # … and every minute whatever else is finished but not filed.
+            self._filing_checked_at = now
+            unfiled = {job.id for job in self._journal.unarchived_final_jobs()}
+            due |= unfiled & self._unfiled
+            self._unfiled = unfiled
+        for job_id in sorted(due):
+            try:
+                self._engine.finish_if_done(job_id)
+            except Exception:  # a journal hiccup must not stop the main loop
+                log.exception("could not retry filing", job=job_id)
 
     def _archived(self, job_id: str) -> None:
         self._intake.release(job_id)
+        self._records.wake()  # the report PDF is drawn in the records thread
 
     def _start_thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         def body() -> None:
@@ -201,19 +226,17 @@ class Daemon:
         if inbox is None:
             return
         source = self._senders.get(inbox.provider)
-        if source is None or not hasattr(source, "list_received"):
+        if source is None or not isinstance(source, InboxSource):
             log.error("the inbox provider cannot list received documents", provider=inbox.provider)
             return
         from faxd.inbound.poller import InboxPoller
 
         provider = settings.providers[inbox.provider]
-        timezone = ZoneInfo(
-            provider.timezone if isinstance(provider, DocsProviderSettings) else "UTC"
-        )
+        timezone = ZoneInfo(provider_type(provider).local_zone(provider))
         journal = self._journal
         self._poller = InboxPoller(
             settings=inbox,
-            source=_as_inbox(source),
+            source=source,
             journal=journal,
             our_numbers=settings.our_numbers(),
             outbound_ids=lambda: journal.remote_ids(inbox.provider),
@@ -242,10 +265,38 @@ class Daemon:
         for path, folder in wanted.items():
             if path in self._watchers:
                 continue
+            self._create_folders(folder)
             watcher = FolderWatcher(path, folder.watch, self._intake.changes)
-            mode = watcher.start()
             self._watchers[path] = watcher
+            try:
+                mode = watcher.start()
+            except OSError:
+                if path.is_dir():
+                    raise
+                # Gone since the configuration check (or a share faxd knew that is not
+                # mounted): an outage, watched again by the health check once it is back.
+                self._outages.add(path)
+                log.warning(
+                    "spool folder is not there; watching it once it is back", folder=str(path)
+                )
+                continue
             log.info("watching folder", folder=str(path), mode=mode)
+
+    def _create_folders(self, folder: FolderSettings) -> None:
+        """Create a spool folder (and its sent/ and failed/) that is missing but whose parent
+        is there — unless faxd has used it before: then it is a share that is not mounted
+        or a folder renamed away, an outage that must not get a fresh, empty folder."""
+        self._archiver.presence.record(folder.path)
+        for path in (folder.path, folder.sent_dir, folder.failed_dir):
+            if path.is_dir():
+                if not self._journal.folder_seen(path):
+                    self._journal.note_folder_seen(path)
+                continue
+            if self._journal.folder_seen(path):
+                continue
+            if create_if_missing(path):
+                self._journal.note_folder_seen(path)
+                log.info("created a missing folder named in the configuration", folder=str(path))
 
     # -- running -----------------------------------------------------------------------
 
@@ -288,6 +339,7 @@ class Daemon:
                     # the restart lossless.
                     self._exit_code = 1
                     return
+            self._retry_filing()
             now = self._clock.monotonic()
             if now - last_status >= STATUS_EVERY:
                 last_status = now
@@ -298,10 +350,14 @@ class Daemon:
         """`faxd status` runs in another process: leave the poller's state in the journal."""
         if self._poller is None:
             return
-        text = json.dumps(self._poller.status(), sort_keys=True)
+        status = self._poller.status()
+        text = json.dumps(status, sort_keys=True)
         if text != self._inbox_status:
+            try:
+                self._journal.set_inbox_status(status)
+            except JournalWriteError:
+                return  # said once by the journal; published again when it takes writes
             self._inbox_status = text
-            self._journal.set_value("inbox:status", text)
 
     def _report_unhealthy(self, problem: str) -> None:
         log.error(
@@ -323,7 +379,7 @@ class Daemon:
         for path, watcher in self._watchers.items():
             if watcher.alive():
                 continue
-            if not path.is_dir():
+            if self._archiver.presence.away(path):
                 if path not in self._outages:
                     self._outages.add(path)
                     log.warning(
@@ -360,18 +416,13 @@ class Daemon:
             watcher.stop()
 
     def _status_text(self) -> str:
-        counts = self._journal.counts()
-        queued = counts.get("ready", 0) + counts.get("waiting", 0) + self._intake.pending()
-        in_flight = sum(counts.get(s, 0) for s in ("submitting", "outcome_unknown", "submitted"))
+        counts = self._journal.queue_counts()
+        queued = counts.queued + self._intake.pending()
         local = datetime.fromtimestamp(self._clock.time()).astimezone()
         start = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        failed_today = len(
-            self._journal.query(
-                "SELECT id FROM jobs WHERE state = 'failed' AND finished_at >= ?", (start,)
-            )
-        )
+        failed_today = self._journal.failed_since(start)
         paused = [f"{name} ({p.reason})" for name, p in self._engine.paused().items()]
-        text = format_status(queued, in_flight, failed_today, paused)
+        text = format_status(queued, counts.in_flight, failed_today, paused)
         if self._unhealthy is not None:
             # Kept at the front of every later STATUS=, so `systemctl status` shows it.
             text = f"not healthy: {self._unhealthy}; waiting to be restarted; {text}"
@@ -389,6 +440,7 @@ class Daemon:
         senders = build_senders(settings)
         self._senders.update(senders)
         self._intake.configure(settings)
+        self._outbox.configure(settings)
         self._engine.reconfigure(settings, senders)
         self._sync_watchers(settings)
         for folder in settings.folders:
@@ -399,6 +451,8 @@ class Daemon:
             self._poller = None
         self._start_poller(settings)
         self._settings = settings
+        self._records.configure(settings)
+        self._records.configuration_loaded(self._config_path)
         log.info("configuration reloaded", folders=[str(f.path) for f in settings.folders])
         self._notifier.ready(self._status_text())
 
@@ -411,11 +465,8 @@ class Daemon:
         self._engine.shutdown(STOP_TIMEOUT)
         for thread in self._threads.values():
             thread.join(timeout=5)
+        self._draw_pool.close(kill=True)  # an unfinished report is drawn at the next start
         for sender in self._senders.values():
             sender.close()
         self._journal.close()
         log.info("stopped")
-
-
-def _as_inbox(source: Sender) -> InboxSource:
-    return source  # type: ignore[return-value]

@@ -1,7 +1,6 @@
 """Where received documents are kept track of and put: the inbound tables in the shared
 journal, and a Maildir-style inbox folder (write into `.tmp/`, fsync, rename into place
-without ever replacing a name, fsync the folder), so nothing half-written is ever visible
-(SPEC §2, RELIABILITY 25-27).
+without ever replacing a name, fsync the folder), so nothing half-written is ever visible.
 
 One row per (remote id, file id), whatever the provider is called in the configuration
 (renaming it must not download the last day again). Its life:
@@ -11,7 +10,15 @@ One row per (remote id, file id), whatever the provider is called in the configu
                a second copy;
   delivered    the file and its sidecar are in place; never downloaded again;
   missing      the provider refused the file (404): tried again on the next cycles;
+  retry        the download ran past its deadline (or faxd was stopping): tried again;
   unavailable  … and still refused after a few cycles, or larger than faxd accepts.
+A delivered row is final: a late writer (a poller stopped by a reload) can never turn it
+back into `downloading` or point it at another path.
+
+Each document's metadata goes into the folder's `.meta/` subfolder as `NAME.yaml`, never
+beside the document: a remote file called `X.yaml` is then just a document, and can never
+take the place of document X's metadata. Document names start with a date, so they are
+never `.meta` or `.tmp`.
 A document's remote deletion is queued in the same transaction that delivers its last file,
 and done only after that commit."""
 
@@ -23,7 +30,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +39,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from faxd.host.fsops import fsync_dir, rename_noreplace
+from faxd.store import audit_outbox
 from faxd.store.journal import Journal
+from faxd.store.outbox import NewDelivery
+from faxd.store.outbox import insert as insert_outbox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
@@ -60,6 +70,7 @@ CREATE TABLE IF NOT EXISTS inbound_deletes (
 """
 
 TMP_DIR = ".tmp"
+META_DIR = ".meta"
 SIDECAR_SUFFIX = ".yaml"
 _CHUNK = 1 << 16
 
@@ -69,9 +80,12 @@ class InboundState(StrEnum):
     DELIVERED = "delivered"
     UNAVAILABLE = "unavailable"
     MISSING = "missing"  # the provider would not hand the file out yet: tried again
+    RETRY = "retry"  # the download ran out of time or was stopped: tried again
 
 
 DONE_STATES = (InboundState.DELIVERED, InboundState.UNAVAILABLE)
+# What a deadline callback answers when the download stops because faxd is stopping.
+STOPPING = "faxd is stopping or reloading"
 
 
 @dataclass(frozen=True)
@@ -139,17 +153,18 @@ class InboxLedger:
         size: int,
         meta: dict[str, Any],
         when: float,
-    ) -> None:
-        """Commit the name a downloaded file is about to be renamed to."""
+    ) -> bool:
+        """Commit the name a downloaded file is about to be renamed to. False (nothing
+        changed) when the file is already delivered: the caller must drop its copy."""
         with self._journal.transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 "INSERT INTO inbound(provider, remote_id, file_id, state, path, sha256, size, "
                 "meta, attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,1,?) "
                 "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
                 "provider = excluded.provider, path = excluded.path, "
                 "sha256 = excluded.sha256, size = excluded.size, "
                 "meta = excluded.meta, attempts = attempts + 1, error = NULL, "
-                "updated_at = excluded.updated_at",
+                "updated_at = excluded.updated_at WHERE inbound.state != 'delivered'",
                 (
                     self.provider,
                     remote_id,
@@ -162,6 +177,7 @@ class InboxLedger:
                     when,
                 ),
             )
+            return cursor.rowcount > 0
 
     def deliver(
         self,
@@ -171,14 +187,31 @@ class InboxLedger:
         *,
         files_in_document: int,
         queue_delete: bool,
+        outbox: Sequence[NewDelivery] = (),
     ) -> bool:
         """Commit a file as delivered. Returns True when this completed its document and
-        the document's remote deletion was queued in the same transaction."""
+        the document's remote deletion was queued in the same transaction. `outbox`: the
+        deliveries it causes (mail, print...), committed with it."""
         with self._journal.transaction() as db:
+            insert_outbox(db, outbox)
             db.execute(
                 "UPDATE inbound SET state = ?, delivered_at = ?, updated_at = ? "
-                "WHERE remote_id = ? AND file_id = ?",
-                (InboundState.DELIVERED.value, when, when, remote_id, file_id),
+                "WHERE remote_id = ? AND file_id = ? AND state = ?",
+                (
+                    InboundState.DELIVERED.value,
+                    when,
+                    when,
+                    remote_id,
+                    file_id,
+                    InboundState.DOWNLOADING.value,
+                ),
+            )
+            got = db.execute(
+                "SELECT path, sha256 FROM inbound WHERE remote_id = ? AND file_id = ?",
+                (remote_id, file_id),
+            ).fetchone()
+            audit_outbox.record(
+                db, "received", id=remote_id, file=file_id, path=got[0], sha256=got[1]
             )
             if not queue_delete:
                 return False
@@ -215,7 +248,8 @@ class InboxLedger:
                 "INSERT INTO inbound(provider, remote_id, file_id, state, meta, error, attempts, "
                 "updated_at) VALUES (?,?,?,?,?,?,1,?) "
                 "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
-                "error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at",
+                "error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at "
+                "WHERE inbound.state != 'delivered'",
                 (
                     self.provider,
                     remote_id,
@@ -232,6 +266,26 @@ class InboxLedger:
     ) -> None:
         """Count a failed try at a file the provider would not hand out (yet)."""
         self._upsert_failure(remote_id, file_id, InboundState.MISSING, error, meta, when)
+
+    def note_retry(
+        self, remote_id: str, file_id: str, error: str, meta: dict[str, Any], when: float
+    ) -> None:
+        """Count a download cut off by its deadline (or a stop); it is tried again."""
+        self._upsert_failure(remote_id, file_id, InboundState.RETRY, error, meta, when)
+
+    # -- windows that could not be listed completely -----------------------------------
+
+    @property
+    def _unresolved_key(self) -> str:
+        return f"inbound.unresolved.{self.provider}"
+
+    def unresolved(self) -> list[dict[str, str]]:
+        """Windows whose listing stayed cut off at the page limit: listed again each poll."""
+        value = self._journal.get_value(self._unresolved_key)
+        return list(json.loads(value)) if value else []
+
+    def set_unresolved(self, windows: list[dict[str, str]]) -> None:
+        self._journal.set_value(self._unresolved_key, json.dumps(windows))
 
     def delivered_since(self, when: float) -> int:
         rows = self._journal.query(
@@ -279,20 +333,40 @@ class FileTooLargeError(OSError):
     """The provider sent more bytes than faxd accepts for one received file."""
 
 
+class DownloadStoppedError(Exception):
+    """A download given up on before it ended: past its deadline, or faxd is stopping."""
+
+    def __init__(self, reason: str, *, too_slow: bool) -> None:
+        super().__init__(reason)
+        self.too_slow = too_slow
+
+
 class TmpSink:
     """A write-only file in `.tmp/` that hashes and counts what goes through it and keeps
     the local error a write ran into, so the poller can tell a full disk from a failing
     download even when the provider wraps the exception."""
 
-    def __init__(self, fh: BinaryIO, path: Path, max_size: int) -> None:
+    def __init__(
+        self,
+        fh: BinaryIO,
+        path: Path,
+        max_size: int,
+        deadline: Callable[[], str | None] | None = None,
+    ) -> None:
         self._fh = fh
         self.path = path
         self.max_size = max_size
         self.size = 0
         self.error: OSError | None = None
         self._hash = hashlib.sha256()
+        self._deadline = deadline
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        # Checked on every piece the provider hands over, so a trickle cannot outlast it.
+        if self._deadline is not None:
+            reason = self._deadline()
+            if reason is not None:
+                raise DownloadStoppedError(reason, too_slow=reason != STOPPING)
         size = len(data)
         if self.size + size > self.max_size:
             self.error = FileTooLargeError(
@@ -333,11 +407,13 @@ class InboxFolder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path / TMP_DIR
+        self.meta = path / META_DIR
         self._names: set[str] | None = None
         self._names_lock = threading.Lock()  # the poller's workers share the folder
 
     def ensure(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.meta.mkdir(exist_ok=True)
 
     def clean_tmp(self) -> int:
         """Remove what a crash left in `.tmp/`: never visible, never complete for sure."""
@@ -351,13 +427,16 @@ class InboxFolder:
         return removed
 
     @contextmanager
-    def tmp_file(self, max_size: int) -> Iterator[TmpSink]:
-        """A fresh file in `.tmp/`, fsynced on success and removed on any failure."""
+    def tmp_file(
+        self, max_size: int, deadline: Callable[[], str | None] | None = None
+    ) -> Iterator[TmpSink]:
+        """A fresh file in `.tmp/`, fsynced on success and removed on any failure.
+        `deadline` returns why to give up (or None) and is asked before every write."""
         self.ensure()
         path = self.tmp / f"{uuid.uuid4().hex}.part"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
         fh = os.fdopen(fd, "wb")
-        sink = TmpSink(fh, path, max_size)
+        sink = TmpSink(fh, path, max_size, deadline)
         try:
             yield sink
             fh.flush()
@@ -372,18 +451,22 @@ class InboxFolder:
         if self._names is None:
             names: set[str] = set()
             if self.path.is_dir():
-                for entry in os.listdir(self.path):
-                    names.add(entry)
-                    if entry.endswith(SIDECAR_SUFFIX):
-                        names.add(entry[: -len(SIDECAR_SUFFIX)])
+                names.update(os.listdir(self.path))
+            if self.meta.is_dir():
+                # A document removed by the user may leave its metadata: the name stays
+                # taken, so new metadata never meets old metadata of another document.
+                names.update(
+                    entry[: -len(SIDECAR_SUFFIX)]
+                    for entry in os.listdir(self.meta)
+                    if entry.endswith(SIDECAR_SUFFIX)
+                )
             self._names = names
         return self._names
 
     def is_taken(self, name: str) -> bool:
-        """A document name is taken when it or its sidecar exists (or is about to)."""
+        """A document name is taken when it exists (or is about to), or its metadata does."""
         with self._names_lock:
-            names = self._known_names()
-            return name in names or f"{name}{SIDECAR_SUFFIX}" in names
+            return name in self._known_names()
 
     def forget_names(self) -> None:
         """Re-read the folder on the next `is_taken` (users add and remove files)."""
@@ -402,10 +485,21 @@ class InboxFolder:
         fsync_dir(self.path)
         return True
 
-    def write_sidecar(self, name: str, text: str) -> None:
-        """Write `name` (a sidecar) the same way: `.tmp/`, fsync, rename in. One already in
-        place (written before a crash) is kept: its content is the same."""
+    def meta_path(self, document: str) -> Path:
+        """Where the metadata of document `document` (a name in this folder) lives."""
+        return self.meta / f"{document}{SIDECAR_SUFFIX}"
+
+    def write_meta(self, document: str, text: str) -> None:
+        """Write a document's metadata the same way: `.tmp/`, fsync, rename into `.meta/`.
+        One already in place (written before a crash) is kept: its content is the same."""
         with self.tmp_file(max_size=1 << 20) as sink:
             sink.write(text.encode("utf-8"))
-        if not self.publish(sink.path, name):
+        if not self.meta.is_dir():
+            self.meta.mkdir(exist_ok=True)
+            fsync_dir(self.path)  # the new folder itself survives a crash
+        try:
+            rename_noreplace(sink.path, self.meta_path(document))
+        except FileExistsError:
             sink.path.unlink(missing_ok=True)
+            return
+        fsync_dir(self.meta)

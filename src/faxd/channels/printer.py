@@ -1,0 +1,179 @@
+"""Printing on a CUPS queue: `lp -d QUEUE`, then follow the job with `lpstat` until CUPS
+has completed it. A stopped printer, a job CUPS aborts or one that sits past the time
+limit is cancelled (so it cannot come out later, after faxd printed it again) and
+counts as a failure to retry."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from faxd.channels.base import ChannelError, Message
+from faxd.settings import PrintChannel
+
+_REQUEST = re.compile(r"request id is (\S+)")
+_JOB_STATE = re.compile(r"job-state \(enum\) = ([a-z-]+)")
+POLL = 1.0
+RUN_TIMEOUT = 30.0
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+        )
+    except FileNotFoundError:
+        raise ChannelError(
+            f"{argv[0]} is not installed; install the CUPS client (apt install cups-client)",
+            permanent=True,
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise ChannelError(f"{argv[0]} did not answer within {RUN_TIMEOUT:g} s") from None
+
+
+def _said(proc: subprocess.CompletedProcess[str]) -> str:
+    return " ".join((proc.stderr or proc.stdout).split())[:200]
+
+
+class PrintSender:
+    def __init__(
+        self,
+        settings: PrintChannel,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    def send(self, message: Message) -> None:
+        path = message.print_file
+        if path is None:
+            # Notices and alerts print as text.
+            raise ChannelError("nothing to print for this event", permanent=True)
+        job = self.submit(path, message.subject)
+        self.follow(job)
+
+    def submit(self, path: Path, title: str, *, hold: bool = False) -> str:
+        """Queue the file; with `hold` CUPS keeps it until `resume` (so faxd can record
+        the job id first: a crash then never prints it twice)."""
+        queue = self._settings.queue
+        title = " ".join(title.split())[:100] or path.name
+        held = ["-H", "hold"] if hold else []
+        proc = _run("lp", "-d", queue, "-t", title, *held, "--", str(path))
+        if proc.returncode != 0:
+            said = _said(proc)
+            missing = "does not exist" in said or "not exist" in said
+            raise ChannelError(
+                f"CUPS did not take the job for queue '{queue}': {said}", permanent=missing
+            )
+        found = _REQUEST.search(proc.stdout)
+        if not found:
+            raise ChannelError(f"lp gave no job id: {proc.stdout.strip()[:200]}")
+        return found.group(1)
+
+    def follow(self, job: str) -> None:
+        queue = self._settings.queue
+        deadline = self._monotonic() + self._settings.timeout
+        while True:
+            waiting = _run("lpstat", "-W", "not-completed", "-o", queue)
+            if not _lists(waiting.stdout, job):
+                break
+            printer = _run("lpstat", "-p", queue)
+            if " disabled" in printer.stdout or "stopped" in printer.stdout.lower():
+                self._cancel(job)
+                raise ChannelError(f"the printer '{queue}' is stopped; job {job} was cancelled")
+            if self._monotonic() >= deadline:
+                self._cancel(job)
+                raise ChannelError(
+                    f"job {job} was not printed within {self._settings.timeout:g} s and was "
+                    "cancelled"
+                )
+            self._sleep(POLL)
+        state = _job_state(job)
+        if state in ("aborted", "canceled"):
+            done = _run("lpstat", "-l", "-W", "completed", "-o", queue)
+            said = _status(_job_block(done.stdout, job))
+            raise ChannelError(f"CUPS {state} job {job} on '{queue}'{said}")
+        if state is None:
+            done = _run("lpstat", "-W", "completed", "-o", queue)
+            if not _lists(done.stdout, job):
+                raise ChannelError(f"CUPS lost job {job} on '{queue}' (cancelled by someone?)")
+
+    def resume(self, job: str) -> None:
+        """Release a held job; one already released or finished is left as it is."""
+        _run("lp", "-i", job, "-H", "resume")
+
+    def _cancel(self, job: str) -> None:
+        _run("cancel", job)
+
+    def close(self) -> None:
+        pass
+
+
+def _server_uri() -> str:
+    """The scheduler as an IPP URI host: CUPS_SERVER (a socket path is %-encoded, as CUPS
+    itself accepts), else localhost."""
+    server = os.environ.get("CUPS_SERVER", "").strip()
+    if server.startswith("/"):
+        return server.replace("/", "%2F")
+    return server or "localhost"
+
+
+def _job_state(job: str) -> str | None:
+    """The IPP job-state (completed, aborted, canceled...) from ipptool: lpstat shows a
+    finished job the same whether it printed or CUPS aborted it. None: not known."""
+    number = job.rpartition("-")[2]
+    if not number.isdigit():
+        return None
+    try:
+        proc = subprocess.run(
+            [
+                "ipptool",
+                "-T",
+                "10",
+                "-tv",
+                f"ipp://{_server_uri()}/jobs/{number}",
+                "get-job-attributes.test",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = _JOB_STATE.search(proc.stdout)
+    return found.group(1) if found else None
+
+
+def _status(block: str | None) -> str:
+    for line in (block or "").splitlines():
+        text = line.strip()
+        if text.startswith("Status:") and text[7:].strip():
+            return f": {text[7:].strip()[:200]}"
+    return ""
+
+
+def _lists(output: str, job: str) -> bool:
+    return any(line.split()[:1] == [job] for line in output.splitlines())
+
+
+def _job_block(output: str, job: str) -> str | None:
+    """The job's line and the indented lines that follow it in `lpstat -l`."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.split()[:1] == [job]:
+            block = [line]
+            for more in lines[index + 1 :]:
+                if more[:1] not in (" ", "\t"):
+                    break
+                block.append(more)
+            return "\n".join(block)
+    return None

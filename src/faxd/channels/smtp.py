@@ -1,0 +1,171 @@
+"""E-mail through the office's SMTP server, with the standard library's smtplib/email:
+well kept, enough for STARTTLS, implicit TLS and AUTH, and no dependency to audit.
+
+The Message-ID is derived from the outbox row, so a mail re-sent after a crash (the one
+window where the server accepted but faxd did not record it) is recognisably the same
+mail. One connection is kept open between messages of a burst."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+from faxd.channels.base import ChannelError, Message
+from faxd.settings import SmtpChannel
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def message_id(event_id: str, sender: str) -> str:
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "faxd.invalid"
+    return f"<{event_id}@{domain}>"
+
+
+def build_mail(settings: SmtpChannel, message: Message) -> EmailMessage:
+    if message.address is None:
+        raise ChannelError(
+            "a mail needs an address (write the target as CHANNEL:ADDRESS)", permanent=True
+        )
+    mail = EmailMessage()
+    mail["From"] = settings.sender
+    mail["To"] = message.address
+    # A subject is one line: whatever a template or a file name produced, nothing in it can
+    # start a new header.
+    mail["Subject"] = " ".join(message.subject.split())[:200]
+    # The event's time, not the attempt's: a re-sent mail is byte-for-byte the same mail.
+    mail["Date"] = formatdate(message.created_at, localtime=True)
+    mail["Message-ID"] = message_id(message.event_id, settings.sender)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Faxd-Event"] = message.event
+    mail.set_content(message.text)
+    for item in message.attachments:
+        mime = item.mime
+        if mime == "application/octet-stream":
+            mime = mimetypes.guess_type(item.name)[0] or mime
+        maintype, _, subtype = mime.partition("/")
+        try:
+            data = item.path.read_bytes()
+        except OSError as exc:
+            raise ChannelError(
+                f"could not read {item.name} to attach it ({exc.strerror})"
+            ) from None
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.name)
+    if mail.is_multipart():
+        # Not random: a mail sent again after a crash is the same bytes as the first.
+        token = hashlib.sha256(message.event_id.encode()).hexdigest()[:32]
+        mail.set_boundary(f"==faxd-{token}==")
+    return mail
+
+
+class SmtpSender:
+    def __init__(self, settings: SmtpChannel) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._conn: smtplib.SMTP | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        cafile = str(self._settings.ca_bundle) if self._settings.ca_bundle else None
+        return ssl.create_default_context(cafile=cafile)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self._settings
+        if s.security == "none" and s.host not in LOOPBACK:
+            raise ChannelError(
+                f"security: none is only allowed to a server on this machine, not {s.host}",
+                permanent=True,
+            )
+        try:
+            conn: smtplib.SMTP
+            if s.security == "tls":
+                conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
+            else:
+                conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                if s.security == "starttls":
+                    conn.ehlo()
+                    if not conn.has_extn("starttls"):
+                        conn.close()
+                        raise ChannelError(
+                            f"{s.host}:{s.port} does not offer STARTTLS; faxd will not send the "
+                            "password or the mail unencrypted (use security: tls for port 465)"
+                        )
+                    conn.starttls(context=self._context())
+                    conn.ehlo()
+            if s.username and s.password is not None:
+                conn.login(s.username, s.password.reveal())
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ChannelError(
+                f"the SMTP server {s.host} refused faxd's login (answer {exc.smtp_code})",
+                auth=True,
+                hint="Check username and password_file/password_env of the channel.",
+            ) from None
+        except ssl.SSLError as exc:
+            raise ChannelError(
+                f"TLS with {s.host}:{s.port} failed ({exc.reason or exc.__class__.__name__})",
+                hint="Check security and port (starttls: 587, tls: 465) and ca_bundle.",
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ChannelError(
+                f"cannot reach the SMTP server {s.host}:{s.port} ({_why(exc)})"
+            ) from None
+        return conn
+
+    def send(self, message: Message) -> None:
+        mail = build_mail(self._settings, message)
+        envelope_from = parseaddr(self._settings.sender)[1]
+        assert message.address is not None
+        for attempt in (1, 2):
+            fresh = self._conn is None
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                self._conn.send_message(mail, from_addr=envelope_from, to_addrs=[message.address])
+                return
+            except smtplib.SMTPServerDisconnected:
+                self.close()
+                if fresh or attempt == 2:
+                    raise ChannelError(f"the SMTP server {self._settings.host} hung up") from None
+                # A kept connection the server timed out: one new connection, same message.
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                raise _answer_error("refused the address", code, text) from None
+            except smtplib.SMTPResponseException as exc:
+                self.close()
+                raise _answer_error(
+                    "did not accept the mail", exc.smtp_code, exc.smtp_error
+                ) from None
+            except (OSError, smtplib.SMTPException) as exc:
+                self.close()
+                raise ChannelError(
+                    f"sending to {self._settings.host} failed ({_why(exc)})"
+                ) from None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+
+def _answer_error(what: str, code: int, text: bytes | str) -> ChannelError:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    said = " ".join(said.split())[:200]
+    return ChannelError(f"the SMTP server {what}: {code} {said}", permanent=500 <= code < 600)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return exc.__class__.__name__

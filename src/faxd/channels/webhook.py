@@ -1,0 +1,70 @@
+"""An HTTP POST of the event as JSON, signed so the receiver can trust it:
+X-Faxd-Signature is the hex HMAC-SHA256 of the exact body with the shared secret, and
+X-Faxd-Event-Id stays the same on every attempt, so a receiver drops repeats."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import requests
+
+from faxd.channels.base import ChannelError, Message
+from faxd.settings import WebhookChannel
+
+
+def event_body(message: Message) -> bytes:
+    event = {
+        "id": message.event_id,
+        "kind": message.kind,
+        "event": message.event,
+        "subject": message.subject,
+        "text": message.text,
+        **{k: v for k, v in message.fields.items() if k not in ("id", "kind", "event")},
+    }
+    return json.dumps(event, sort_keys=True, ensure_ascii=False).encode()
+
+
+def signature(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    def __init__(self, settings: WebhookChannel) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._session = requests.Session()
+
+    def send(self, message: Message) -> None:
+        s = self._settings
+        body = event_body(message)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "faxd",
+            "X-Faxd-Event-Id": message.event_id,
+            "X-Faxd-Event": message.event,
+        }
+        if s.secret is not None:
+            headers["X-Faxd-Signature"] = signature(s.secret.reveal(), body)
+        try:
+            answer = self._session.post(
+                s.url,
+                data=body,
+                headers=headers,
+                timeout=s.timeout,
+                verify=str(s.ca_bundle) if s.ca_bundle else True,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise ChannelError(f"{s.url} did not answer within {s.timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise ChannelError(f"cannot reach {s.url} ({exc.__class__.__name__})") from None
+        if 200 <= answer.status_code < 300:
+            return
+        # 4xx other than 408/429 means the receiver refuses this event: retrying cannot help.
+        permanent = 400 <= answer.status_code < 500 and answer.status_code not in (408, 409, 429)
+        raise ChannelError(f"{s.url} answered HTTP {answer.status_code}", permanent=permanent)
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,206 @@
+"""What a notice, delivery or alert says: rendered when it is sent, from the journal, so
+a re-send after a crash says the same thing and can attach the filed report."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from faxd.channels.base import Attachment, Message
+from faxd.channels.templates import Templates
+from faxd.model import JobState, TxState
+from faxd.store.journal import Journal
+from faxd.store.outbox import DeliveryRow
+
+REPORT_KEY = "\x00report"  # the archive plan's entry for the report (outbound/archive.py)
+FILING_WAIT = 120.0  # seconds a final notice waits for its job to be filed
+
+
+class NotReady(Exception):
+    """The row cannot be composed yet (its job is still being filed): try again shortly."""
+
+
+class ComposeError(Exception):
+    """The row can never be composed (its job is gone); the message says why."""
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+class Composer:
+    def __init__(self, journal: Journal, templates: Templates) -> None:
+        self._journal = journal
+        self._templates = templates
+        self._host = socket.gethostname()
+
+    def compose(self, row: DeliveryRow, now: float) -> Message:
+        if row.kind == "notice":
+            return self._notice(row, now)
+        if row.kind == "delivery":
+            return self._delivery(row)
+        context: dict[str, Any] = {"host": self._host, "channel": row.channel, **row.payload}
+        return self._message(row, context, fields=dict(row.payload))
+
+    def _message(
+        self,
+        row: DeliveryRow,
+        context: dict[str, Any],
+        *,
+        fields: dict[str, Any],
+        attachments: tuple[Attachment, ...] = (),
+        print_file: Path | None = None,
+    ) -> Message:
+        kind = row.kind if row.kind in ("notice", "delivery", "alert") else "test"
+        context["attached"] = [a.name for a in attachments]
+        subject = self._templates.render(f"{kind}.subject", context)
+        text = self._templates.render(f"{kind}.txt", context)
+        return Message(
+            event_id=row.id,
+            kind=row.kind,
+            event=row.event,
+            subject=" ".join(subject.split()),
+            text=text,
+            address=row.address,
+            attachments=attachments,
+            fields=fields,
+            print_file=print_file,
+            created_at=row.created_at,
+        )
+
+    def _notice(self, row: DeliveryRow, now: float) -> Message:
+        job = self._journal.job(row.subject or "")
+        if job is None:
+            raise ComposeError(f"job {row.subject} is no longer in the journal")
+        final = row.event in ("failed", "delivered")
+        if final and job.archived_at is None and now - row.created_at < FILING_WAIT:
+            raise NotReady
+        txs = self._journal.transmissions(job.id)
+        recipients = [
+            {
+                "number": t.number,
+                "result": {
+                    TxState.DELIVERED: "sent",
+                    TxState.FAILED: "failed",
+                }.get(t.state, "not sent yet"),
+                "error": t.error if t.state != TxState.DELIVERED else None,
+                "status": t.status,
+                "attempts": t.attempts,
+            }
+            for t in txs
+        ]
+        document = Path(job.path).name
+        plan = job.archive_plan or {}
+        filed = job.archived_path if job.archived_at is not None else None
+        attach = str(row.payload.get("attach", "report"))
+        attachments: list[Attachment] = []
+        report_yaml = Path(plan[REPORT_KEY]) if REPORT_KEY in plan else None
+        if final and attach in ("report", "document") and report_yaml is not None:
+            report_pdf = report_yaml.with_suffix(".pdf")
+            drawing = bool(job.options.report_pdf) and not report_pdf.is_file()
+            if drawing and now - row.created_at < FILING_WAIT:
+                raise NotReady  # the PDF report is drawn just after filing: attach it
+            if report_pdf.is_file():
+                attachments.append(Attachment(report_pdf.name, report_pdf, "application/pdf"))
+            elif report_yaml.is_file():
+                attachments.append(Attachment(report_yaml.name, report_yaml, "text/plain"))
+        doc_path = Path(filed) if filed else Path(job.path)
+        if attach == "document" and doc_path.is_file():
+            attachments.append(Attachment(doc_path.name, doc_path))
+        error = job.error or next((t.error for t in txs if t.state == TxState.FAILED), None)
+        context: dict[str, Any] = {
+            "event": row.event,
+            "document": document,
+            "job_id": job.id,
+            "reference": job.reference,
+            "numbers": [t.number for t in txs],
+            "recipients": recipients,
+            "reason": error,
+            "advice": self._advice(row.event, job.id, job.error, bool(txs), filed),
+            "filed": filed,
+            "folder": job.folder,
+            "owner": job.options.notice.owner,
+            "waited": _duration(now - job.received_at),
+            "result": job.state.value,
+        }
+        fields = {
+            "job": job.id,
+            "document": document,
+            "path": str(doc_path),
+            "numbers": ",".join(t.number for t in txs),
+            "result": job.state.value,
+            "error": error,
+            "reference": job.reference,
+            "owner": job.options.notice.owner,
+        }
+        return self._message(
+            row,
+            context,
+            fields=fields,
+            attachments=tuple(attachments),
+            print_file=attachments[0].path if attachments else None,  # a print channel: the report
+        )
+
+    @staticmethod
+    def _advice(
+        event: str, job_id: str, refused: str | None, sent: bool, filed: str | None
+    ) -> str | None:
+        if event == "failed":
+            if refused and not sent:
+                return (
+                    "Correct what is named above (the number, the sidecar or the file) and put "
+                    "the document back into the fax folder."
+                )
+            return (
+                "Check the number and the reason above; to send it again, put the document "
+                f"back into the fax folder or ask your administrator to run 'faxd retry {job_id}'."
+            )
+        if event == "delayed":
+            return "Nothing yet: faxd keeps trying. If it is urgent, send it another way."
+        if event == "held":
+            return "Ask your administrator to release or reject it."
+        return None
+
+    def _delivery(self, row: DeliveryRow) -> Message:
+        p = row.payload
+        path = Path(str(p.get("path", "")))
+        if not path.is_file():
+            raise ComposeError(f"the received document {path} is no longer there")
+        attach = p.get("attach", "document") == "document"
+        attachments = (
+            (
+                Attachment(
+                    path.name,
+                    path,
+                    "application/pdf"
+                    if path.suffix.lower() == ".pdf"
+                    else "application/octet-stream",
+                ),
+            )
+            if attach
+            else ()
+        )
+        context: dict[str, Any] = {
+            "number": p.get("number"),
+            "sender": p.get("sender"),
+            "pages": p.get("pages"),
+            "path": str(path),
+            "document": path.name,
+        }
+        fields = {
+            "path": str(path),
+            "number": p.get("number"),
+            "sender": p.get("sender"),
+            "document": path.name,
+            "received_id": p.get("received_id"),
+        }
+        return self._message(row, context, fields=fields, attachments=attachments, print_file=path)
+
+
+def is_final(state: JobState) -> bool:
+    return state in (JobState.DELIVERED, JobState.FAILED)

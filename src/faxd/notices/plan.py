@@ -1,0 +1,129 @@
+"""Which notices, deliveries and alerts an event causes, as outbox rows to commit with the
+state change. Pure: no I/O beyond what the caller passes in."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from faxd.core.job_payload import NoticePlan, NotifyRoute
+from faxd.core.notice_plan import notify_options as notify_options  # its callers import it here
+from faxd.core.targets import split_target
+from faxd.settings import AlertSettings, InboxSettings
+from faxd.store.outbox import NewDelivery
+
+_ATTACH_RANK = {"none": 0, "report": 1, "document": 2}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _targets_for(notify: Iterable[NotifyRoute], event: str) -> list[tuple[str, str]]:
+    """(target, attach) for an event, each target once (the richest attach wins)."""
+    chosen: dict[str, str] = {}
+    for rule in notify:
+        if event not in rule.on:
+            continue
+        for target in rule.to:
+            attach = rule.attach
+            if _ATTACH_RANK.get(attach, 1) > _ATTACH_RANK.get(chosen.get(target, "none"), -1):
+                chosen[target] = attach
+    return list(chosen.items())
+
+
+def row_id(*parts: object) -> str:
+    """A stable id (Message-ID local part, event id): readable, short, header-safe."""
+    text = ".".join(str(p) for p in parts)
+    safe = _SAFE.sub("-", text)
+    if len(safe) > 100 or safe != text:
+        safe = safe[:60] + "." + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return safe
+
+
+def job_notices(
+    job_id: str,
+    plan: NoticePlan,
+    event: str,
+    now: float,
+    *,
+    occasion: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> list[NewDelivery]:
+    """The notices a job's event causes. `occasion` tells repeated events apart (the
+    transmission and attempt of a `requeued`)."""
+    rows = []
+    for index, (target, attach) in enumerate(_targets_for(plan.notify, event)):
+        rows.append(
+            NewDelivery(
+                id=row_id("n", job_id, event, *([occasion] if occasion else []), index),
+                kind="notice",
+                event=event,
+                target=target,
+                created_at=now,
+                subject=job_id,
+                payload={"attach": attach, **(extra or {})},
+            )
+        )
+    return rows
+
+
+def wants(plan: NoticePlan, event: str) -> bool:
+    return bool(_targets_for(plan.notify, event))
+
+
+def alert_rows(
+    alerts: AlertSettings | None,
+    event: str,
+    key: str,
+    now: float,
+    *,
+    title: str,
+    text: str,
+    advice: str,
+) -> list[NewDelivery]:
+    """An alert to the administrator; `key` makes one occurrence one alert."""
+    if alerts is None or event not in alerts.on:
+        return []
+    return [
+        NewDelivery(
+            id=row_id("a", event, key, index),
+            kind="alert",
+            event=event,
+            target=target,
+            created_at=now,
+            subject=None,
+            payload={"title": title, "text": text, "advice": advice},
+        )
+        for index, target in enumerate(alerts.to)
+    ]
+
+
+def inbound_deliveries(
+    inbox: InboxSettings,
+    number: str,
+    route_number: str | None,
+    doc_key: str,
+    payload: Mapping[str, Any],
+    now: float,
+) -> list[NewDelivery]:
+    """The deliveries for a received document: its route's `deliver`, else `inbox.deliver`."""
+    rule = inbox.route_rules.get(route_number) if route_number else None
+    targets, attach = (
+        (rule.deliver, rule.attach) if rule is not None else (inbox.deliver, inbox.attach)
+    )
+    return [
+        NewDelivery(
+            id=row_id("d", doc_key, index),
+            kind="delivery",
+            event="received",
+            target=target,
+            created_at=now,
+            subject=doc_key,
+            payload={**payload, "attach": attach, "number": number},
+        )
+        for index, target in enumerate(targets)
+    ]
+
+
+def channel_of(target: str) -> str:
+    return split_target(target)[0]

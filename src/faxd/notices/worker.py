@@ -1,0 +1,444 @@
+"""The outbox worker: one thread per channel hands the channel's rows to it in order, and
+a monitor raises the notices and alerts that time causes (delayed jobs, a stalled inbox,
+a low disk, a provider paused for credentials).
+
+It runs beside the fax path and never inside it: the engine and the intake only commit
+rows, which costs one INSERT in a transaction they make anyway."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+
+from faxd.channels.base import Channel, ChannelError, Message
+from faxd.channels.command import CommandRunner
+from faxd.channels.printer import PrintSender
+from faxd.channels.smtp import SmtpSender
+from faxd.channels.templates import TemplateProblem, Templates
+from faxd.channels.webhook import WebhookSender
+from faxd.clock import Clock
+from faxd.crash_points import crash_point
+from faxd.host import fsops
+from faxd.host.logs import register_secret
+from faxd.model import JobState
+from faxd.notices.compose import ComposeError, Composer, NotReady
+from faxd.notices.plan import alert_rows, job_notices, wants
+from faxd.settings import ChannelSettings, CommandChannel, PrintChannel, Settings, SmtpChannel
+from faxd.store.journal import Journal
+from faxd.store.outbox import DeliveryRow, NewDelivery, Outbox
+
+log = structlog.get_logger("faxd.notices.worker")
+
+MONITOR_EVERY = 10.0
+FIRST_RETRY = 5.0
+NOT_READY_WAIT = 1.0
+IDLE_WAIT = 30.0
+ALERT_DELAY = 4 * 3600.0  # a job not final this long raises a `delayed` alert
+
+
+def build_channel(settings: ChannelSettings) -> Channel:
+    if isinstance(settings, SmtpChannel):
+        if settings.password is not None:
+            register_secret(settings.password)
+        return SmtpSender(settings)
+    if isinstance(settings, PrintChannel):
+        return PrintSender(settings)
+    if isinstance(settings, CommandChannel):
+        return CommandRunner(settings)
+    if settings.secret is not None:
+        register_secret(settings.secret)
+    return WebhookSender(settings)
+
+
+def backoff(attempts: int, limit: float, rand: Callable[[], float] = random.random) -> float:
+    base = min(limit, FIRST_RETRY * float(2 ** max(0, attempts - 1)))
+    return base * (0.9 + 0.2 * rand())
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        clock: Clock,
+        *,
+        inbox_status: Callable[[], Mapping[str, Any] | None] = lambda: None,
+        build: Callable[[ChannelSettings], Channel] = build_channel,
+    ) -> None:
+        self._journal = journal
+        self._outbox = Outbox(journal)
+        self._clock = clock
+        self._build = build
+        self._inbox_status = inbox_status
+        self._wake = threading.Condition()
+        self._threads: dict[str, threading.Thread] = {}
+        self._meta_lock = threading.Lock()
+        self._auth_refused: set[str] = set()  # channels with an open `auth` alert
+        self._started_at = clock.time()
+        self.configure(settings)
+
+    def configure(self, settings: Settings) -> None:
+        with self._wake:
+            self._settings = settings
+            self._composer = Composer(self._journal, Templates(settings.templates))
+            for channel in settings.channels.values():
+                secret = getattr(channel, "password", None) or getattr(channel, "secret", None)
+                if secret is not None:
+                    register_secret(secret)
+            self._generation = getattr(self, "_generation", 0) + 1
+            self._wake.notify_all()
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    # -- threads -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        last_monitor = -MONITOR_EVERY
+        seen = -1
+        while not stop.is_set():
+            newest = self._outbox.last_seq()
+            if newest != seen:
+                seen = newest
+                self.wake()  # new rows: the channel threads need not wait out their pause
+            for name in sorted(self._outbox.pending_channels() | set(self._settings.channels)):
+                thread = self._threads.get(name)
+                if thread is None or not thread.is_alive():
+                    self._start_channel(name, stop)
+            mono = self._clock.monotonic()
+            if mono - last_monitor >= MONITOR_EVERY:
+                last_monitor = mono
+                try:
+                    self.monitor()
+                except Exception:
+                    log.exception("notice monitor failed; continuing")
+            stop.wait(0.5)
+        with self._wake:
+            self._wake.notify_all()
+
+    def _start_channel(self, name: str, stop: threading.Event) -> None:
+        def body() -> None:
+            channel: Channel | None = None
+            generation = -1
+            try:
+                while not stop.is_set():
+                    if generation != self._generation:
+                        if channel is not None:
+                            channel.close()
+                        generation = self._generation
+                        found = self._settings.channels.get(name)
+                        channel = self._build(found) if found is not None else None
+                    wait = self.drain(name, channel, stop)
+                    if channel is not None and wait > 0:
+                        channel.close()  # do not hold an SMTP connection open while idle
+                    with self._wake:
+                        if wait > 0 and not stop.is_set():
+                            self._wake.wait(min(wait, IDLE_WAIT))
+            except Exception:
+                log.exception("channel worker died", channel=name)
+            finally:
+                if channel is not None:
+                    channel.close()
+
+        thread = threading.Thread(target=body, name=f"faxd-channel-{name}", daemon=True)
+        thread.start()
+        self._threads[name] = thread
+
+    # -- draining ------------------------------------------------------------------------
+
+    def drain(
+        self, name: str, channel: Channel | None, stop: threading.Event | None = None
+    ) -> float:
+        """Send a channel's due rows in order; the seconds until the next one is due (0:
+        call again at once)."""
+        rows = self._outbox.pending(name, 200)
+        if not rows:
+            return IDLE_WAIT
+        for row in rows:
+            if stop is not None and stop.is_set():
+                return IDLE_WAIT
+            now = self._clock.time()
+            if row.next_attempt_at > now:
+                # In order: a later row never overtakes one that waits for its retry.
+                return row.next_attempt_at - now
+            if channel is None:
+                self._give_up(row, f"the channel '{name}' is not configured (any more)", now)
+                continue
+            wait = self._attempt(row, channel, now)
+            if wait > 0:
+                return wait
+        return 0.0
+
+    def _attempt(self, row: DeliveryRow, channel: Channel, now: float) -> float:
+        settings = self._settings.channels[row.channel]
+        bound = log.bind(channel=row.channel, about=row.event, kind=row.kind, id=row.id)
+        try:
+            message = self._composer.compose(row, now)
+        except NotReady:
+            self._outbox.mark_retry(
+                row.id, "waiting for the job to be filed", now + NOT_READY_WAIT, count=False
+            )
+            return NOT_READY_WAIT
+        except (ComposeError, TemplateProblem) as exc:
+            self._give_up(row, str(exc), now)
+            return 0.0
+        crash_point("outbox_before_send")
+        try:
+            if isinstance(channel, PrintSender):
+                self._print(row, channel, message)
+            else:
+                channel.send(message)
+        except ChannelError as exc:
+            if exc.auth:
+                self._auth_refused.add(row.channel)
+                self._condition(
+                    now,
+                    "auth",
+                    f"channel.{row.channel}",
+                    True,
+                    title=f"the channel {row.channel} refused faxd's credentials",
+                    text=f"{exc} Notices through '{row.channel}' wait until it is fixed.",
+                    advice="Put the right password into the file or variable the channel "
+                    f"names, reload faxd, and run 'faxd test-channel {row.channel}'.",
+                )
+            if exc.permanent or now - row.created_at >= settings.give_up_after:
+                self._give_up(row, str(exc), now)
+                return 0.0
+            delay = backoff(row.attempts + 1, settings.retry_max)
+            self._outbox.mark_retry(row.id, str(exc), now + delay)
+            bound.warning(
+                "channel did not take the message; trying again later",
+                error=str(exc),
+                retry_in=round(delay, 1),
+            )
+            return delay
+        crash_point("outbox_after_send")
+        self._outbox.mark_done(row.id, self._clock.time())
+        if row.channel in self._auth_refused:
+            self._auth_refused.discard(row.channel)
+            self._outbox.clear_flag(f"alerted:auth:channel.{row.channel}")
+        crash_point("outbox_after_done")
+        self._record_outcome(row, "delivered", None)
+        bound.info("message handed over", target=_shown_target(row))
+        return 0.0
+
+    def _print(self, row: DeliveryRow, printer: PrintSender, message: Message) -> None:
+        """Print at most once: the job is queued held, its id committed, then released.
+        After a crash the recorded job is followed instead of printing again."""
+        job = row.payload.get("cups_job")
+        if job is None:
+            if message.print_file is None:
+                raise ChannelError("nothing to print for this event", permanent=True)
+            job = printer.submit(message.print_file, message.subject, hold=True)
+            self._outbox.set_payload(row.id, {**row.payload, "cups_job": job})
+            crash_point("print_after_job_recorded")
+        printer.resume(str(job))
+        try:
+            printer.follow(str(job))
+        except ChannelError:
+            # That job is cancelled or gone: the next attempt queues a new one.
+            self._outbox.set_payload(
+                row.id, {k: v for k, v in row.payload.items() if k != "cups_job"}
+            )
+            raise
+
+    def _give_up(self, row: DeliveryRow, error: str, now: float) -> None:
+        alerts: list[NewDelivery] = []
+        if row.kind != "alert":  # an alert about a failed alert could loop
+            alerts = alert_rows(
+                self._settings.alerts,
+                "delivery_failed",
+                row.id,
+                now,
+                title=f"a {row.kind} could not be delivered",
+                text=(
+                    f"faxd gave up on a {row.kind} ({row.event}) to {_shown_target(row)} "
+                    f"after {row.attempts + 1} attempt(s): {error}"
+                ),
+                advice=(
+                    "Check the channel's settings and run 'faxd test-channel "
+                    f"{row.channel}'. Nothing was lost: documents stay in their folders."
+                ),
+            )
+            alerts = [a for a in alerts if a.channel != row.channel] or alerts
+        self._outbox.mark_failed(row.id, error, now, alerts)
+        self._record_outcome(row, "failed", error)
+        log.error(
+            "gave up on a message",
+            channel=row.channel,
+            about=row.event,
+            id=row.id,
+            target=_shown_target(row),
+            error=error,
+        )
+
+    # -- what time causes ---------------------------------------------------------------
+
+    def monitor(self) -> None:
+        now = self._clock.time()
+        self._delayed(now)
+        alerts = self._settings.alerts
+        if alerts is None:
+            return
+        self._auth_pauses(now)
+        self._inbox_stalled(now, alerts.inbox_stalled_after)
+        self._disk(now, alerts.disk_free_min)
+
+    def _delayed(self, now: float) -> None:
+        alerts = self._settings.alerts
+        for job in self._journal.unfinished_jobs(limit=100_000):
+            if job.state in (JobState.DELIVERED, JobState.FAILED):
+                continue
+            after = job.options.notice.delayed_after
+            if (
+                after is not None
+                and now - job.received_at >= float(after)
+                and wants(job.options.notice, "delayed")
+            ):
+                rows = job_notices(job.id, job.options.notice, "delayed", now)
+                if rows and self._outbox.get(rows[0].id) is None:
+                    self._outbox.add(rows)
+            limit = float(after) if after is not None else ALERT_DELAY
+            if alerts is not None and "delayed" in alerts.on and now - job.received_at >= limit:
+                rows = alert_rows(
+                    alerts,
+                    "delayed",
+                    job.id,
+                    now,
+                    title=f"{Path(job.path).name} is not sent yet",
+                    text=(
+                        f"The fax {Path(job.path).name} (job {job.id}) has not reached a final "
+                        f"result {int((now - job.received_at) // 60)} minutes after it was "
+                        "handed in."
+                    ),
+                    advice="Look at 'faxd status' and the log; faxd keeps trying.",
+                )
+                if rows and self._outbox.get(rows[0].id) is None:
+                    self._outbox.add(rows)
+
+    def _condition(
+        self, now: float, event: str, key: str, active: bool, title: str, text: str, advice: str
+    ) -> None:
+        """Alert once when a condition starts; forget it when it ends."""
+        flag = f"alerted:{event}:{key}"
+        raised = self._outbox.flag(flag)
+        if active and not raised:
+            rows = alert_rows(
+                self._settings.alerts,
+                event,
+                f"{key}.{int(now)}",
+                now,
+                title=title,
+                text=text,
+                advice=advice,
+            )
+            self._outbox.add(rows, flag=flag)
+        elif not active and raised:
+            self._outbox.clear_flag(flag)
+
+    def _auth_pauses(self, now: float) -> None:
+        for provider in self._settings.providers:
+            pause = self._journal.pause_of(provider)
+            active = pause is not None and pause.reason == "auth" and pause.until > now
+            self._condition(
+                now,
+                "auth",
+                provider,
+                active,
+                title=f"the provider {provider} refused faxd's credentials",
+                text=f"The provider {provider} refused faxd's credentials; its faxes wait.",
+                advice="Put the right credential into the file or variable the configuration "
+                "names, then reload faxd (systemctl reload faxd).",
+            )
+
+    def _inbox_stalled(self, now: float, after: float) -> None:
+        status = self._inbox_status()
+        if not status:
+            return
+        last = status.get("last_success")
+        since = datetime.fromisoformat(last).timestamp() if last else self._started_at
+        active = bool(status.get("last_error")) and now - since >= after
+        self._condition(
+            now,
+            "inbox_stalled",
+            "inbox",
+            active,
+            title="received faxes are not being fetched",
+            text=(
+                f"The inbox poller has failed for {int((now - since) // 60)} minutes: "
+                f"{status.get('last_error')}"
+            ),
+            advice="Check the provider's status and credentials and the inbox folder.",
+        )
+
+    def _disk(self, now: float, minimum: int) -> None:
+        folders = {self._settings.state_dir, *(f.path for f in self._settings.folders)}
+        if self._settings.inbox is not None:
+            folders.add(self._settings.inbox.path)
+        for folder in sorted(folders):
+            try:
+                free = shutil.disk_usage(folder).free
+            except OSError:
+                continue
+            self._condition(
+                now,
+                "disk_low",
+                str(folder),
+                free < minimum,
+                title=f"little free disk space for {folder}",
+                text=f"Only {free // (1024 * 1024)} MB are free on the disk holding {folder}.",
+                advice="Free space (old sent/ and failed/ documents, logs) or enlarge the disk.",
+            )
+
+    def _record_outcome(self, row: DeliveryRow, result: str, error: str | None) -> None:
+        """A received document's metadata YAML lists each delivery and how it ended."""
+        meta = row.payload.get("meta_path")
+        if row.kind != "delivery" or not meta:
+            return
+        path = Path(str(meta))
+        with self._meta_lock:  # two channels may finish the same document at once
+            self._write_outcome(path, row, result, error)
+
+    def _write_outcome(self, path: Path, row: DeliveryRow, result: str, error: str | None) -> None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                return
+            deliveries = data.get("deliveries")
+            if not isinstance(deliveries, dict):
+                deliveries = data["deliveries"] = {}
+            deliveries[row.target] = {
+                "result": result,
+                "at": datetime.fromtimestamp(self._clock.time()).astimezone().isoformat(),
+                **({"error": error} if error else {}),
+            }
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+            fsops.write_atomic(path, text.encode("utf-8"), unique=False)
+        except (OSError, yaml.YAMLError) as exc:
+            log.warning(
+                "could not record the delivery in the metadata", path=str(path), error=str(exc)
+            )
+
+
+def _shown_target(row: DeliveryRow) -> str:
+    return row.target
+
+
+def wait_idle(outbox: Outbox, timeout: float) -> bool:
+    """For `faxd test-channel` and tests: until no row is pending (real time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not outbox.pending_channels():
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,99 @@
+"""Which listed Generic DOCS document, if any, is the upload whose answer was lost.
+
+A date-range Retrieve shows, per document, sender, recipient, time, type and file names.
+faxd's upload names carry the transmission's token (`docs_wire.tokened_name`), but a
+service may rename files, and other programs may send from the same account. So:
+
+1. Only documents from our sender to exactly our recipient, with as many files, and with
+   a faxId no transmission holds yet, are candidates.
+2. A candidate whose names carry this transmission's token is it. One carrying another
+   token belongs to another transmission and is never taken.
+3. A candidate without a token (renamed, or not sent by faxd) is compared by content:
+   the same bytes prove it; other bytes in a Direct File Transfer document (kept as
+   uploaded) rule it out; a fax document is stored rendered, so its bytes prove nothing.
+4. If the service is known to keep names (the caller saw a token come back, or a listed
+   document shows one), a candidate without a token was not uploaded by faxd unless its
+   bytes say so.
+5. Otherwise one unproven candidate is taken (the best the API allows); several are
+   ambiguous: the caller must neither take one nor upload again.
+
+Names only break ties between proofs; time only bounds the listing (the server's zone is
+unknown, see `docs_wire.lookup_range_body`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from faxd.core.number_match import same_number
+from faxd.errors import AmbiguousOutcomeError
+from faxd.model import ReceivedDocument
+from faxd.providers import docs_wire as wire
+
+# A lookup downloads at most this many unnamed candidates to compare their bytes.
+MAX_CONTENT_CHECKS = 10
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What identifies the lost upload."""
+
+    token: str
+    sender: str
+    recipient: str
+    file_count: int
+
+
+def candidates(
+    documents: Iterable[ReceivedDocument], wanted: Wanted, exclude: frozenset[str]
+) -> list[ReceivedDocument]:
+    """Rule 1: plausible documents, earliest first."""
+    found = [
+        d
+        for d in documents
+        if d.remote_id not in exclude
+        and same_number(d.sender, wanted.sender)
+        and len(d.all_recipients()) == 1
+        and same_number(d.all_recipients()[0], wanted.recipient)
+        and len(d.files) == wanted.file_count
+    ]
+    return sorted(found, key=lambda d: (d.time, d.remote_id))
+
+
+def choose(
+    documents: Sequence[ReceivedDocument],
+    wanted: Wanted,
+    exclude: frozenset[str],
+    same_content: Callable[[ReceivedDocument], bool | None],
+    names_kept: bool = False,
+) -> tuple[ReceivedDocument | None, str]:
+    """The document that is the lost upload (None: not found) and how it was recognised.
+
+    `same_content(d)`: True when d holds our bytes, False when it cannot be ours, None
+    when its bytes prove nothing. `names_kept`: the service is known to keep upload names.
+    Raises AmbiguousOutcomeError (rule 5)."""
+    plausible = candidates(documents, wanted, exclude)
+    named = [d for d in plausible if wanted.token in wire.name_tokens(d)]
+    if named:
+        return named[0], "its file names"
+    unnamed = [d for d in plausible if not wire.name_tokens(d)]
+    unproven: list[ReceivedDocument] = []
+    for document in unnamed[:MAX_CONTENT_CHECKS]:
+        verdict = same_content(document)
+        if verdict is True:
+            return document, "its content"
+        if verdict is None:
+            unproven.append(document)
+    names_kept = names_kept or any(wire.name_tokens(d) for d in documents)
+    if names_kept or not unproven:
+        return None, ""
+    if len(unproven) == 1 and len(unnamed) <= MAX_CONTENT_CHECKS:
+        return unproven[0], "sender, recipient, time and file count only"
+    ids = ", ".join(d.remote_id for d in unproven[:5])
+    raise AmbiguousOutcomeError(
+        f"the upload's answer was lost, and the provider lists {len(unproven)} transmissions"
+        f" to {wanted.recipient} that could each be it ({ids}); it renames files and keeps"
+        " faxes only rendered, so faxd cannot tell which.",
+        "faxd did not send it again, so it is not faxed twice: ask the recipient whether it"
+        " arrived, then drop it again if it did not.",
+    )

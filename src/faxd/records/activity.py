@@ -1,0 +1,148 @@
+"""The daily activity journal: one day's traffic, sent and received, as a CSV for
+spreadsheets and a PDF table for people (`YYYY/YYYY-MM-DD.csv` and `.pdf`).
+
+The CSV is UTF-8 with a byte-order mark, because Excel takes a file without one for the
+local ANSI code page (LibreOffice reads the mark too); every field is quoted, so a
+spreadsheet's import dialog can take the number columns as text and keep `+46…`. A
+cell that a spreadsheet would run as a formula (`=`, `@`, `-`, or `+` not followed by a
+digit, e.g. from a received document's name) gets a leading apostrophe."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import date
+from pathlib import Path
+
+from faxd.host import fsops
+from faxd.records.fonts import printable, set_up
+
+HEADER = (
+    "time",
+    "direction",
+    "our_number",
+    "other_number",
+    "document",
+    "pages",
+    "result",
+    "method",
+    "provider",
+    "id",
+    "sha256",
+)
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    time: str  # ISO 8601 with offset
+    direction: str  # sent | received
+    our_number: str
+    other_number: str
+    document: str
+    pages: str
+    result: str  # delivered | failed | received
+    method: str
+    provider: str
+    id: str
+    sha256: str
+
+
+assert tuple(f.name for f in fields(ActivityRow)) == HEADER
+
+
+def _cell(value: str) -> str:
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if value[:1] in ("=", "@", "-", "\t", "\r") or (value[:1] == "+" and not value[1:2].isdigit()):
+        return "'" + value
+    return value
+
+
+def csv_bytes(rows: Sequence[ActivityRow]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for row in rows:
+        writer.writerow([_cell(v) for v in astuple(row)])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def totals(rows: Sequence[ActivityRow]) -> dict[str, int]:
+    count = {"sent": 0, "delivered": 0, "failed": 0, "received": 0, "pages": 0}
+    for row in rows:
+        count["sent" if row.direction == "sent" else "received"] += 1
+        if row.result in ("delivered", "failed"):
+            count[row.result] += 1
+        if row.pages.isdigit():
+            count["pages"] += int(row.pages)
+    return count
+
+
+def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> bytes:
+    from fpdf import FPDF  # slow to import: only where a PDF is drawn
+    from fpdf.enums import XPos, YPos
+
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf.set_margins(12, 12, 12)
+    pdf.set_creator("faxd")
+    family = set_up(pdf)
+    pdf.set_title(f"Activity journal {day.isoformat()}")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.set_font(family, "B", 14)
+    title = f"Activity journal {day.isoformat()}"
+    if station:
+        title += f" - {station}"
+    pdf.cell(0, 8, printable(title, family), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(family, "", 6.5)
+    widths = (16, 14, 27, 27, 62, 10, 15, 12, 15, 75)
+    titles = ("Time", "Dir.", "Our number", "Other number", "Document", "Pages", "Result")
+    titles2 = ("Method", "Provider", "Id / SHA-256")
+    with pdf.table(
+        col_widths=widths, text_align="LEFT", line_height=3.2, repeat_headings=1
+    ) as table:
+        head = table.row()
+        for name in (*titles, *titles2):
+            head.cell(name)
+        for r in rows:
+            line = table.row()
+            for value in (
+                r.time[11:19] or r.time,  # the day is in the title
+                r.direction,
+                r.our_number,
+                r.other_number,
+                r.document,
+                r.pages,
+                r.result,
+                r.method,
+                r.provider,
+                f"{r.id}\n{r.sha256}",
+            ):
+                line.cell(printable(value, family))
+    count = totals(rows)
+    pdf.ln(3)
+    pdf.set_font(family, "B", 9)
+    summary = (
+        f"Totals: {count['sent']} sent ({count['delivered']} delivered, "
+        f"{count['failed']} failed), {count['received']} received, {count['pages']} pages."
+    )
+    pdf.cell(0, 6, summary, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if not rows:
+        pdf.cell(0, 6, "No documents were sent or received on this day.")
+    return bytes(pdf.output())
+
+
+def write_day(
+    directory: Path, day: date, rows: Sequence[ActivityRow], station: str | None
+) -> tuple[Path, Path]:
+    """Write (or rewrite: a day's journal is made from the journal again, not edited)
+    `YYYY/YYYY-MM-DD.csv` and `.pdf`, each atomically."""
+    folder = directory / f"{day.year:04d}"
+    stem = day.isoformat()
+    csv_path = fsops.write_atomic(folder / f"{stem}.csv", csv_bytes(rows), unique=False)
+    pdf_path = fsops.write_atomic(
+        folder / f"{stem}.pdf", pdf_bytes(rows, day, station), unique=False
+    )
+    return csv_path, pdf_path

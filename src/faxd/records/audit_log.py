@@ -1,0 +1,198 @@
+"""The audit log: `audit/YYYY-MM.jsonl`, one JSON object per line, append-only.
+
+Each line ends with `"hash"`, the sha256 of the line up to that field, and carries in
+`"prev"` the sha256 of the whole line before it (the first line ever: 64 zeros); the chain
+runs on across the month files. A changed byte breaks the line's own hash, a removed or
+reordered line breaks the next line's `prev`, and lines cut off at the end are found by
+comparing the last line with the head the journal remembers.
+
+Lines are appended with `seq`, the journal outbox's sequence number, so a drain
+interrupted between writing and acknowledging never writes an event twice."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+GENESIS = "0" * 64
+_FILE = re.compile(r"^\d{4}-\d{2}\.jsonl$")
+_HASH_FIELD = ',"hash":"'
+_RESERVED = ("seq", "time", "event", "prev", "hash")
+_TAIL_CHUNK = 64 * 1024
+
+
+class Event(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def ts(self) -> float: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    lines: int
+    problem: str | None = None
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def render_line(seq: int, ts: float, event: str, data: Mapping[str, Any], prev: str) -> str:
+    """One line without its newline: the fields, then the hash of everything before it."""
+    body: dict[str, Any] = {
+        "seq": seq,
+        "time": datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds"),
+        "event": event,
+    }
+    body.update({k: v for k, v in data.items() if k not in _RESERVED})
+    body["prev"] = prev
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return f'{text[:-1]}{_HASH_FIELD}{sha256_text(text)}"}}'
+
+
+def _own_hash_ok(line: str) -> bool:
+    cut = line.rfind(_HASH_FIELD)
+    if cut < 0 or not line.endswith('"}'):
+        return False
+    claimed = line[cut + len(_HASH_FIELD) : -2]
+    return claimed == sha256_text(line[:cut] + "}")
+
+
+def _last_line(path: Path) -> str | None:
+    """The last complete line of `path`, read from the end (a month's file grows large);
+    an unterminated tail, left by a crash in the middle of a write, is cut off first."""
+    with path.open("r+b") as handle:
+        pos = handle.seek(0, os.SEEK_END)
+        buf = b""
+        while pos > 0:
+            start = max(0, pos - _TAIL_CHUNK)
+            handle.seek(start)
+            buf = handle.read(pos - start) + buf
+            pos = start
+            last = buf.rfind(b"\n")
+            if last >= 0 and (pos == 0 or buf.rfind(b"\n", 0, last) >= 0):
+                break
+        if not buf.endswith(b"\n"):
+            keep = buf.rfind(b"\n") + 1
+            handle.truncate(pos + keep)
+            os.fsync(handle.fileno())
+            buf = buf[:keep]
+        if not buf:
+            return None
+        line = buf[buf.rfind(b"\n", 0, len(buf) - 1) + 1 : -1]
+        return line.decode("utf-8") or None
+
+
+class AuditLog:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def files(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if _FILE.match(p.name))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One writer at a time: the daemon and a one-shot command may drain together."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _tail(self) -> tuple[Path | None, int, str]:
+        """The newest file, the seq of its last line and that line's sha256. A line cut
+        short by a crash is removed first: its event is still in the outbox."""
+        files = self.files()
+        for index in range(len(files) - 1, -1, -1):
+            last = _last_line(files[index])
+            if last is not None:
+                return files[-1], int(json.loads(last)["seq"]), sha256_text(last)
+        return (files[-1] if files else None), 0, GENESIS
+
+    def append(self, events: Sequence[Event]) -> tuple[int, str] | None:
+        """Append the events not yet in the file, fsynced. Returns (last seq, sha256 of the
+        last line), the head to acknowledge, or None when there was nothing to append."""
+        if not events:
+            return None
+        with self._locked():
+            current, last_seq, prev = self._tail()
+            out: dict[Path, list[str]] = {}
+            for event in events:
+                if event.seq <= last_seq:
+                    continue  # written before a crash, not yet acknowledged
+                month = datetime.fromtimestamp(event.ts).astimezone().strftime("%Y-%m")
+                target = self.directory / f"{month}.jsonl"
+                if current is not None and target.name < current.name:
+                    target = current  # the clock went back: the chain stays in one order
+                current = target
+                line = render_line(event.seq, event.ts, event.event, event.data, prev)
+                out.setdefault(target, []).append(line)
+                prev, last_seq = sha256_text(line), event.seq
+            for path, lines in out.items():
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+                try:
+                    os.write(fd, "".join(f"{line}\n" for line in lines).encode("utf-8"))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            return last_seq, prev
+
+    def verify(self, head: str | None = None) -> Verdict:
+        """Walk every file in order. `head` ("seq:sha256", kept by the journal) also
+        catches lines removed from the end."""
+        prev, count, last_seq = GENESIS, 0, 0
+        for path in self.files():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                return Verdict(False, count, f"{path.name}: cannot be read ({exc}).")
+            if text and not text.endswith("\n"):
+                text += "\n"  # a line cut short is judged like any other line
+            for number, line in enumerate(text.splitlines(), start=1):
+                where = f"{path.name} line {number}"
+                try:
+                    fields = json.loads(line)
+                    seq = int(fields["seq"])
+                except (ValueError, KeyError, TypeError):
+                    return Verdict(False, count, f"{where}: not a valid audit line.")
+                if not _own_hash_ok(line):
+                    return Verdict(False, count, f"{where}: changed after it was written.")
+                if fields.get("prev") != prev:
+                    return Verdict(
+                        False,
+                        count,
+                        f"{where}: does not follow the line before it "
+                        "(a line was removed, inserted or moved).",
+                    )
+                if seq <= last_seq:
+                    return Verdict(False, count, f"{where}: out of order (seq {seq}).")
+                prev, last_seq, count = sha256_text(line), seq, count + 1
+        if head:
+            head_seq, _, head_hash = head.partition(":")
+            if int(head_seq) > last_seq or (int(head_seq) == last_seq and head_hash != prev):
+                return Verdict(
+                    False,
+                    count,
+                    f"the log ends at seq {last_seq}, but the journal recorded seq {head_seq} "
+                    "as written: lines were removed from the end.",
+                )
+        return Verdict(True, count)

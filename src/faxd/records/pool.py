@@ -1,0 +1,130 @@
+"""Report PDFs drawn in a helper process at the lowest CPU priority: drawing is pure Python
+(font subsetting) and would otherwise hold the interpreter lock the fax path needs; a
+document that crashes the PDF engine costs that one report, never the daemon.
+
+The helper is `python -m faxd.records.pool`, fed pickled calls on stdin and answering on
+stdout, one at a time; it ends when its stdin closes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from faxd.records.making import Made, make
+from faxd.records.report_pdf import ReportData
+
+TIMEOUT = 120.0  # seconds for one report: a pathological document is given up
+_HEADER = struct.Struct(">I")
+
+
+class _Gone(Exception):
+    """The helper died or did not answer in time."""
+
+
+def _read_exact(stream: IO[bytes], size: int, deadline: float | None) -> bytes:
+    data = b""
+    fd = stream.fileno()
+    while len(data) < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            raise _Gone
+        data += chunk
+    return data
+
+
+def _send(stream: IO[bytes], value: Any) -> None:
+    body = pickle.dumps(value)
+    stream.write(_HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes], deadline: float | None) -> Any:
+    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size, deadline))
+    return pickle.loads(_read_exact(stream, size, deadline))  # noqa: S301 - our own child
+
+
+class DrawPool:
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def _helper(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "faxd.records.pool"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                close_fds=True,
+            )
+        return self._proc
+
+    def make(
+        self,
+        document: Path | None,
+        data: ReportData,
+        *,
+        draw: bool,
+        problem: str | None,
+        converted: Path | None = None,
+    ) -> Made:
+        with self._lock:
+            try:
+                proc = self._helper()
+                assert proc.stdin is not None and proc.stdout is not None
+                _send(proc.stdin, (document, data, draw, problem, converted))
+                made: Made = _receive(proc.stdout, time.monotonic() + TIMEOUT)
+                return made
+            except (_Gone, BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
+                self._close()
+                return Made(None, None, None, "drawing the report PDF crashed", interrupted=True)
+            except TimeoutError:
+                self._close()
+                return Made(None, None, None, "drawing the report PDF took too long")
+
+    def _close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the helper (`kill`: at once, a drawing in progress is redone later)."""
+        proc = self._proc
+        if proc is not None and not kill and proc.stdin is not None:
+            proc.stdin.close()  # the helper ends after the report it is drawing
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=TIMEOUT)
+        self._close()
+
+
+def _serve() -> None:
+    os.nice(19)  # the lowest: under load the fax path gets the CPU, reports wait
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            document, data, draw, problem, converted = _receive(source, None)
+        except (_Gone, EOFError):
+            return
+        _send(sink, make(document, data, draw=draw, problem=problem, converted=converted))
+
+
+if __name__ == "__main__":
+    _serve()

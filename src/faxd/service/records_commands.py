@@ -1,0 +1,171 @@
+"""The records' one-shot commands: `faxd journal`, `faxd purge`, `faxd audit verify` and
+`faxd history`. Each returns an exit code; errors are raised for `cli.main` to word."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from faxd.clock import SystemClock
+from faxd.core.addressing import parse_number
+from faxd.errors import AddressError, AlreadyRunningError, UsageError
+from faxd.host.lock import InstanceLock
+from faxd.outbound.archive import REPORT_KEY
+from faxd.records.audit_log import AuditLog
+from faxd.service.daemon import JOURNAL_NAME, open_journal
+from faxd.service.records_keeper import RecordsKeeper, local_day_start, records_dir
+from faxd.settings import Settings
+from faxd.store.journal import Journal
+from faxd.store.records_ledger import RecordsLedger
+
+
+def dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    command: str = args.command
+    if command == "audit":
+        return audit_verify(settings)
+    if command == "history":
+        return history(settings, args.target, _day(args.since, "--since"))
+    journal = open_journal(settings)
+    try:
+        keeper = RecordsKeeper(settings, journal, SystemClock())
+        if command == "journal":
+            day = _day(args.day, "--day") or keeper.today() - timedelta(days=1)
+            _draw_if_alone(settings, keeper)
+            csv_path, pdf_path = keeper.write_journal(day)
+            print(csv_path)
+            print(pdf_path)
+        else:
+            items = keeper.purge(dry_run=args.dry_run)
+            verb = "would remove" if args.dry_run else "removed"
+            for item in items:
+                for path in item.files:
+                    print(f"{verb} {item.kind}: {path}")
+            count = sum(len(item.files) for item in items)
+            print(f"{count} file(s) {verb}.")
+        keeper.drain_audit()
+    finally:
+        journal.close()
+    return 0
+
+
+def _draw_if_alone(settings: Settings, keeper: RecordsKeeper) -> None:
+    """Report PDFs (and the checksums the journal lists) still pending are drawn here only
+    when no daemon runs: two drawers of one report would leave two PDFs."""
+    lock = InstanceLock(settings.state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunningError:
+        return
+    try:
+        keeper.draw_pending()
+    finally:
+        lock.release()
+
+
+def _day(written: str | None, option: str) -> date | None:
+    if written is None:
+        return None
+    try:
+        return date.fromisoformat(written)
+    except ValueError:
+        raise UsageError(f"{option} {written!r} is not a date like 2026-11-30.") from None
+
+
+def audit_verify(settings: Settings) -> int:
+    head = None
+    path = settings.state_dir / JOURNAL_NAME
+    if path.exists():
+        journal = Journal(path, readonly=True)
+        try:
+            head = RecordsLedger(journal, readonly=True).audit_head()
+        finally:
+            journal.close()
+    log = AuditLog(records_dir(settings) / "audit")
+    verdict = log.verify(head)
+    files = len(log.files())
+    if verdict.ok:
+        print(f"audit log intact: {verdict.lines} line(s) in {files} file(s).")
+        return 0
+    print(f"audit log broken: {verdict.problem}")
+    return 1
+
+
+def history(settings: Settings, target: str, since: date | None) -> int:
+    # A number (or contact name) when it reads as one; otherwise part of a document name.
+    try:
+        number: str | None = parse_number(target, settings.region, settings.contacts)
+    except AddressError:
+        number = None
+    start = local_day_start(since) if since else 0.0
+    path = settings.state_dir / JOURNAL_NAME
+    if not path.exists():
+        print("No journal yet: faxd has not run with this configuration.")
+        return 0
+    journal = Journal(path, readonly=True)
+    try:
+        ledger = RecordsLedger(journal, readonly=True)
+        document = None if number else target
+        jobs = ledger.jobs_matching(number, document, start)
+        received = ledger.received_matching(number, document, start)
+    finally:
+        journal.close()
+    rows: list[tuple[float, tuple[str, ...]]] = []
+    for filed in jobs:
+        job = filed.job
+        report = filed.report_pdf or _yaml_report(job.archive_plan)
+        if filed.purged_at is not None:
+            report = f"(purged) {report}"
+        for tx in filed.transmissions:
+            if number and tx.number != number and job.sender != number:
+                continue
+            when = job.finished_at or job.received_at
+            rows.append(
+                (
+                    when,
+                    (
+                        _when(when),
+                        "sent",
+                        tx.number,
+                        Path(job.archived_path or job.path).name,
+                        tx.state.value,
+                        tx.method.value if tx.method else "-",
+                        tx.remote_id or "-",
+                        report or "-",
+                    ),
+                )
+            )
+    for r in received:
+        rows.append(
+            (
+                r.delivered_at,
+                (
+                    _when(r.delivered_at),
+                    "received",
+                    str(r.meta.get("sender") or "-"),
+                    Path(r.path).name if r.path else "-",
+                    "purged" if r.purged_at is not None else "received",
+                    str(r.meta.get("type") or "-"),
+                    r.remote_id,
+                    r.path or "-",
+                ),
+            )
+        )
+    if not rows:
+        print(f"No transmissions to, from or of {target!r}.")
+        return 0
+    rows.sort(key=lambda pair: pair[0])
+    header = ("TIME", "DIRECTION", "NUMBER", "DOCUMENT", "RESULT", "METHOD", "ID", "REPORT")
+    table = [header, *[r for _, r in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def _yaml_report(plan: dict[str, str] | None) -> str | None:
+    return plan.get(REPORT_KEY) if plan else None
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")

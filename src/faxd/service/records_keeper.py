@@ -1,0 +1,465 @@
+"""Keeps the records (proof, journal, retention, audit): draws the report PDF of
+each filed job, copies committed audit events to the audit log, writes yesterday's
+activity journal and purges what is past its retention. The daemon runs it in its own
+thread, woken after every filing, so filing never waits for a drawing; the one-shot
+commands (`faxd journal`, `faxd purge`, `faxd audit verify`, `faxd history`) use it too.
+
+Everything it does is driven by journal rows (`filed_records`, `audit_outbox`), so a
+crash at any moment leaves work that the next start finishes."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+import yaml
+
+from faxd.clock import Clock
+from faxd.errors import FaxdError
+from faxd.host import fsops
+from faxd.model import JobState
+from faxd.outbound.archive import REPORT_KEY
+from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
+from faxd.records import activity, document_facts, report_pdf
+from faxd.records.activity import ActivityRow
+from faxd.records.audit_log import AuditLog, Verdict
+from faxd.records.making import Made, make
+from faxd.settings import Settings
+from faxd.store.inbox_ledger import META_DIR, SIDECAR_SUFFIX
+from faxd.store.journal import Journal
+from faxd.store.records_ledger import FiledJob, Received, RecordsLedger
+
+log = structlog.get_logger("faxd.service.records")
+
+IDLE = 1.0  # seconds between looks at the outbox when nothing wakes the keeper
+MAX_CATCH_UP_DAYS = 31  # activity journals written for days faxd was down
+DAY_GRACE = 600.0  # seconds into a day before the day before is written up
+
+
+def records_dir(settings: Settings) -> Path:
+    return settings.records.path or settings.state_dir / "records"
+
+
+def local_day_start(day: date) -> float:
+    return datetime(day.year, day.month, day.day).astimezone().timestamp()
+
+
+def _local(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def _short(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Maker(Protocol):
+    def __call__(
+        self,
+        document: Path | None,
+        data: report_pdf.ReportData,
+        *,
+        draw: bool,
+        problem: str | None,
+        converted: Path | None = None,
+    ) -> Made: ...
+
+
+@dataclass(frozen=True)
+class PurgeItem:
+    kind: str  # sent | failed | inbox | records
+    key: str  # job id, "remote id/file id", or the file itself
+    files: tuple[Path, ...]
+    mark: Callable[[list[str], float], None] | None = field(default=None, compare=False)
+
+
+class RecordsKeeper:
+    def __init__(
+        self, settings: Settings, journal: Journal, clock: Clock, maker: Maker = make
+    ) -> None:
+        self._maker = maker
+        self._settings = settings
+        self._clock = clock
+        self.ledger = RecordsLedger(journal)
+        self.directory = records_dir(settings)
+        self.audit_log = AuditLog(self.directory / "audit")
+        self._wake = threading.Event()
+        self._stop = threading.Event()  # the daemon's, once run() has it
+
+    def configure(self, settings: Settings) -> None:
+        self._settings = settings
+        self.directory = records_dir(settings)
+        self.audit_log = AuditLog(self.directory / "audit")
+
+    def configuration_loaded(self, source: Path) -> None:
+        try:
+            digest: str | None = document_facts.sha256_file(source)
+        except OSError:
+            digest = None
+        self.ledger.audit("configuration loaded", source=str(source), sha256=digest)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the daemon's loop -------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self._stop = stop
+        while not stop.is_set():
+            self.step(stop)
+            self._wake.wait(IDLE)
+            self._wake.clear()
+        self._guarded("audit log", self.drain_audit)
+
+    def step(self, stop: threading.Event | None = None) -> None:
+        """One round; each part on its own, so one failing never stops the others."""
+        self._guarded("audit log", self.drain_audit)
+        self._guarded("report PDFs", lambda: self.draw_pending(stop))
+        if stop is None or not stop.is_set():
+            self._guarded("daily records", self.daily)
+        self._guarded("audit log", self.drain_audit)
+
+    @staticmethod
+    def _guarded(what: str, task: Callable[[], Any]) -> None:
+        try:
+            task()
+        except Exception:  # a bug in the records must never stop faxd sending
+            log.exception("records task failed; tried again shortly", task=what)
+
+    # -- audit -------------------------------------------------------------------------
+
+    def drain_audit(self) -> int:
+        """Copy committed events to the audit log in commit order, then forget them."""
+        total = 0
+        while True:
+            rows = self.ledger.audit_pending()
+            if not rows:
+                return total
+            head = self.audit_log.append(rows)
+            last = rows[-1].seq
+            if head is None:
+                return total
+            self.ledger.audit_acknowledge(last, f"{head[0]}:{head[1]}")
+            total += len(rows)
+
+    def verify_audit(self) -> Verdict:
+        return self.audit_log.verify(self.ledger.audit_head())
+
+    # -- report PDFs -------------------------------------------------------------------
+
+    def draw_pending(self, stop: threading.Event | None = None) -> int:
+        """Draw every pending report. Between two, the audit log is brought up to date (a
+        burst of filings must not hold it back) and a stop is honoured."""
+        done = 0
+        while True:
+            pending = self.ledger.pending_reports()
+            if not pending:
+                return done
+            for filed in pending:
+                if stop is not None and stop.is_set():
+                    return done
+                self._record(filed)
+                done += 1
+                self._guarded("audit log", self.drain_audit)
+
+    def _record(self, filed: FiledJob) -> None:
+        job = filed.job
+        doc = Path(job.archived_path) if job.archived_path else None
+        problem = None
+        if doc is None or not fsops.is_regular_file(doc):
+            doc, problem = None, "the filed document is no longer there"
+        target = None
+        draw = job.options.report_pdf is not False and bool(job.archive_plan)
+        if draw:
+            assert job.archive_plan is not None
+            target = Path(job.archive_plan[REPORT_KEY]).with_suffix(".pdf")
+            # Drawn before a crash took the commit that said so: keep it, never redraw.
+            draw = not target.exists()
+        with tempfile.TemporaryDirectory(prefix="faxd-report-") as scratch:
+            converted = _as_pdf(doc, Path(scratch)) if draw and doc is not None else None
+            data = self._report_data(filed)
+            for _ in range(2):  # a drawing process killed once (a stop) is not the document
+                made = self._maker(doc, data, draw=draw, problem=problem, converted=converted)
+                if not made.interrupted or self._stop.is_set():
+                    break
+        if made.interrupted and self._stop.is_set():
+            return  # still pending: drawn at the next start
+        pdf_path = target if target is not None and target.exists() else None
+        if made.pdf is not None and target is not None:
+            try:
+                pdf_path = fsops.write_atomic(target, made.pdf)
+            except OSError as exc:
+                made = dataclasses.replace(made, error=f"the report PDF cannot be written ({exc})")
+        if made.error and draw:
+            log.error("report PDF not drawn", job=job.id, document=job.rel_path, error=made.error)
+        self.ledger.report_done(
+            job.id,
+            sha256=made.sha256,
+            pages=made.pages,
+            report_pdf=str(pdf_path) if pdf_path else None,
+            error=made.error,
+            when=self._clock.time(),
+        )
+
+    def _report_data(self, filed: FiledJob) -> report_pdf.ReportData:
+        job = filed.job
+        written: dict[str, Any] = {}
+        if job.archive_plan:
+            try:
+                text = Path(job.archive_plan[REPORT_KEY]).read_text(encoding="utf-8")
+                loaded = yaml.safe_load(text)
+                written = loaded if isinstance(loaded, dict) else {}
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                pass
+        finals = filed.final_times or (None,) * len(filed.transmissions)
+        recipients = [
+            report_pdf.RecipientLine(
+                number=tx.number,
+                result=tx.state.value,
+                method=tx.method.value if tx.method else None,
+                sent_at=_short(tx.submitted_at),
+                finished_at=_short(final),
+                provider_id=tx.remote_id,
+                attempts=tx.attempts,
+                error=tx.error,
+            )
+            for tx, final in zip(filed.transmissions, finals, strict=False)
+        ]
+        return report_pdf.ReportData(
+            result=job.state.value,
+            station_name=job.options.station_name,
+            our_number=job.sender,
+            provider=job.provider,
+            job_id=job.id,
+            document=Path(job.archived_path or job.path).name,
+            pages=None,
+            sha256=None,
+            reference=job.reference,
+            received_at=_short(job.received_at),
+            finished_at=_short(job.finished_at),
+            recipients=recipients,
+            error=written.get("error") or job.error,
+            notes=tuple(str(n) for n in written.get("notes") or ()),
+        )
+
+    # -- activity journal --------------------------------------------------------------
+
+    def activity_rows(self, day: date) -> list[ActivityRow]:
+        start = local_day_start(day)
+        end = local_day_start(day + timedelta(days=1))
+        rows: list[tuple[float, ActivityRow]] = []
+        for filed in self.ledger.finished_between(start, end):
+            rows.extend(self._sent_rows(filed))
+        for received in self.ledger.received_between(start, end):
+            rows.append((received.delivered_at, self._received_row(received)))
+        rows.sort(key=lambda pair: pair[0])
+        return [row for _, row in rows]
+
+    @staticmethod
+    def _sent_rows(filed: FiledJob) -> list[tuple[float, ActivityRow]]:
+        job = filed.job
+        finals = filed.final_times or (None,) * len(filed.transmissions)
+        out = []
+        for tx, final in zip(filed.transmissions, finals, strict=False):
+            when = final or job.finished_at or job.received_at
+            out.append(
+                (
+                    when,
+                    ActivityRow(
+                        time=_local(when),
+                        direction="sent",
+                        our_number=job.sender or "",
+                        other_number=tx.number,
+                        document=Path(job.archived_path or job.path).name,
+                        pages="" if filed.pages is None else str(filed.pages),
+                        result=tx.state.value,
+                        method=tx.method.value if tx.method else "",
+                        provider=job.provider,
+                        id=tx.remote_id or "",
+                        sha256=filed.sha256 or "",
+                    ),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _received_row(r: Received) -> ActivityRow:
+        pages = None
+        if r.path and r.purged_at is None and fsops.is_regular_file(Path(r.path)):
+            pages = document_facts.page_count(Path(r.path))
+        return ActivityRow(
+            time=_local(r.delivered_at),
+            direction="received",
+            our_number=str(r.meta.get("recipient") or ""),
+            other_number=str(r.meta.get("sender") or ""),
+            document=Path(r.path).name if r.path else str(r.meta.get("original_name") or ""),
+            pages="" if pages is None else str(pages),
+            result="received",
+            method=str(r.meta.get("type") or ""),
+            provider=r.provider,
+            id=r.remote_id,
+            sha256=r.sha256 or "",
+        )
+
+    def write_journal(self, day: date) -> tuple[Path, Path]:
+        station = next((f.station_name for f in self._settings.folders if f.station_name), None)
+        paths = activity.write_day(self.directory, day, self.activity_rows(day), station)
+        log.info("activity journal written", day=day.isoformat(), csv=str(paths[0]))
+        return paths
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self._clock.time()).astimezone().date()
+
+    def daily(self) -> None:
+        """Once a day: yesterday's activity journal (and any day missed while faxd was
+        down, up to a month back), then the purge."""
+        # A few minutes into the day, so a fax that finished just before midnight is filed
+        # (and in the journal) before its day's journal is written.
+        moment = datetime.fromtimestamp(self._clock.time() - DAY_GRACE).astimezone()
+        today = moment.date()
+        yesterday = today - timedelta(days=1)
+        last = self.ledger.get("journal_day")
+        day = yesterday
+        self.draw_pending()  # pages and checksums of the day's last filings first
+        if last is not None:
+            day = max(
+                date.fromisoformat(last) + timedelta(days=1),
+                today - timedelta(days=MAX_CATCH_UP_DAYS),
+            )
+        while day <= yesterday:
+            self.write_journal(day)
+            self.ledger.put("journal_day", day.isoformat())
+            day += timedelta(days=1)
+        if self.ledger.get("purge_day") != today.isoformat():
+            self.purge(dry_run=False)
+            self.ledger.put("purge_day", today.isoformat())
+
+    # -- retention ---------------------------------------------------------------------
+
+    def purge_plan(self) -> list[PurgeItem]:
+        keep = self._settings.records.retention
+        now = self._clock.time()
+        items: list[PurgeItem] = []
+        for kind, limit, state in (
+            ("sent", keep.sent, JobState.DELIVERED),
+            ("failed", keep.failed, JobState.FAILED),
+        ):
+            if limit is None:
+                continue
+            for filed in self.ledger.purgeable_jobs(state.value, now - limit):
+                items.append(self._job_item(kind, filed))
+        if keep.inbox is not None:
+            for received in self.ledger.purgeable_received(now - keep.inbox):
+                items.append(self._received_item(received))
+        if keep.records is not None:
+            items.extend(self._records_items(now - keep.records))
+        return items
+
+    def _job_item(self, kind: str, filed: FiledJob) -> PurgeItem:
+        job = filed.job
+        files: list[Path] = []
+        doc = Path(job.archived_path) if job.archived_path else None
+        # The document only when it is still the one faxd filed: a file put at its name
+        # since (after a retry, by hand) is not faxd's to delete.
+        if doc is not None and _same(doc, filed.sha256):
+            files.append(doc)
+            # Sidecar, attachments and the YAML report: all named in the archive plan.
+            files.extend(Path(p) for p in (job.archive_plan or {}).values() if p != str(doc))
+            if filed.report_pdf:
+                files.append(Path(filed.report_pdf))
+        present = tuple(p for p in dict.fromkeys(files) if fsops.is_regular_file(p))
+        ledger = self.ledger
+
+        def mark(removed: list[str], when: float) -> None:
+            ledger.mark_job_purged(job.id, removed, when)
+
+        return PurgeItem(kind, job.id, present, mark)
+
+    def _received_item(self, r: Received) -> PurgeItem:
+        files: list[Path] = []
+        if r.path and _same(Path(r.path), r.sha256):
+            doc = Path(r.path)
+            files = [doc, doc.parent / META_DIR / f"{doc.name}{SIDECAR_SUFFIX}"]
+        present = tuple(p for p in files if fsops.is_regular_file(p))
+        ledger = self.ledger
+
+        def mark(removed: list[str], when: float) -> None:
+            ledger.mark_received_purged(r.remote_id, r.file_id, removed, when)
+
+        return PurgeItem("inbox", f"{r.remote_id}/{r.file_id}", present, mark)
+
+    def _records_items(self, before: float) -> list[PurgeItem]:
+        """Daily activity journals older than the limit (the audit log is never purged)."""
+        cutoff = datetime.fromtimestamp(before).astimezone().date()
+        items = []
+        for year in sorted(self.directory.glob("[0-9][0-9][0-9][0-9]")):
+            for path in sorted(year.iterdir()):
+                stem, _, suffix = path.name.partition(".")
+                if suffix not in ("csv", "pdf") or not fsops.is_regular_file(path):
+                    continue
+                try:
+                    day = date.fromisoformat(stem)
+                except ValueError:
+                    continue
+                if day < cutoff:
+                    items.append(PurgeItem("records", str(path), (path,)))
+        return items
+
+    def purge(self, *, dry_run: bool) -> list[PurgeItem]:
+        items = self.purge_plan()
+        if dry_run:
+            return items
+        now = self._clock.time()
+        for item in items:
+            removed = []
+            for path in item.files:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(str(path))
+            for parent in {p.parent for p in item.files}:
+                fsops.fsync_dir(parent)
+            if item.mark is not None:
+                item.mark(removed, now)
+            elif removed:
+                self.ledger.audit("purged", files=removed)
+            log.info("purged", kind=item.kind, key=item.key, files=len(removed))
+        return items
+
+
+def _as_pdf(document: Path, scratch: Path) -> Path | None:
+    """A PDF of a PostScript document (a print job), for its first page; None otherwise.
+    The PDF faxd sent is gone by now: converted files are discarded at filing."""
+    try:
+        with document.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    if b"%!PS" not in head or find_ghostscript() is None:
+        return None
+    target = scratch / "converted.pdf"
+    try:
+        postscript_to_pdf(document, target, document.name)
+    except (FaxdError, OSError):
+        return None
+    return target
+
+
+def _same(path: Path, sha256: str | None) -> bool:
+    if sha256 is None or not fsops.is_regular_file(path):
+        return False
+    try:
+        return document_facts.sha256_file(path) == sha256
+    except OSError:
+        return False

@@ -1,0 +1,146 @@
+"""`faxd release PATH|ID`: send a document the misdial guard held, as addressed.
+
+The numbers are remembered first (so the document passes the guard from now on), and the
+moves that put its files back where they were found are committed with them; then the
+files move, sidecar first and the document before its attachments: whatever moment a
+crash picks, the document is in hold/ or in the spool folder, never in both, and running
+the command again finishes the same moves. The running daemon (or the next start) takes
+the document from the spool folder as if it had just been dropped there."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from faxd.core.names import first_free
+from faxd.crash_points import crash_point
+from faxd.errors import FaxdError, UsageError
+from faxd.host import fsops
+from faxd.model import JobState
+from faxd.service.daemon import open_journal
+from faxd.settings import Settings
+from faxd.store.journal import JobRow, Journal
+
+
+def find_held(journal: Journal, target: str) -> JobRow:
+    job = journal.job(target)
+    if job is None:
+        resolved = str(Path(target).resolve())
+        job = journal.job_filed_as(resolved)
+    if job is None or job.state != JobState.HELD:
+        raise UsageError(
+            f"no held document matches {target!r}.",
+            "Give the path of a document in hold/ or its job id ('faxd status' lists them).",
+        )
+    return job
+
+
+def held_documents(journal: Journal) -> list[JobRow]:
+    """Held jobs still waiting in hold/ (not released, not moved away by hand)."""
+    return [
+        job
+        for job in journal.held_jobs()
+        if job.archived_path is not None and os.path.lexists(job.archived_path)
+    ]
+
+
+def release(settings: Settings, target: str) -> int:
+    journal = open_journal(settings)
+    try:
+        job = find_held(journal, target)
+        started = journal.release_of(job.id)
+        if started is not None and started[1] is not None:
+            raise UsageError(f"job {job.id} was released already.")
+        if started is None:
+            plan = _plan(settings, job)
+            numbers = list(job.options.held_numbers())
+            journal.start_release(job.id, numbers, plan, time.time())
+        else:
+            plan = started[0]
+        # The hold report stays in hold/: it is the record of why the document waited.
+        moved = _carry_out(job, plan)
+        journal.finish_release(job.id, time.time())
+    finally:
+        journal.close()
+    shown = ", ".join(job.options.held_numbers())
+    print(f"{shown}: remembered; documents to it are no longer held.")
+    for src, dst in moved:
+        print(f"{src} -> {dst}")
+    print("faxd picks it up from the spool folder and sends it.")
+    return 0
+
+
+def _plan(settings: Settings, job: JobRow) -> list[tuple[str, str]]:
+    """(file in hold/, where it goes back), sidecar first, the document, then attachments."""
+    folder = Path(job.folder)
+    if not any(f.path == folder for f in settings.folders):
+        raise UsageError(
+            f"job {job.id} came from {folder}, which is no longer a spool folder.",
+            "Move the document from hold/ into a spool folder yourself.",
+        )
+    if not folder.is_dir():
+        raise FaxdError(f"the spool folder {folder} is not there; mount it and try again.")
+    archived = job.archive_plan or {}
+    doc_held = Path(archived.get(job.path) or job.archived_path or "")
+    if not fsops.is_regular_file(doc_held):
+        raise UsageError(
+            f"{doc_held} is no longer in hold/; nothing was released.",
+            "If it was moved back into a spool folder, faxd checks it again there.",
+        )
+    original = Path(job.path)
+    suffix = Path(job.sidecar).name[len(original.name) :] if job.sidecar else ""
+
+    def taken(name: str) -> bool:
+        return os.path.lexists(original.parent / name) or (
+            bool(suffix) and os.path.lexists(original.parent / (name + suffix))
+        )
+
+    doc_dst = original.parent / first_free(original.name, taken)
+    plan: list[tuple[str, str]] = []
+    if job.sidecar and archived.get(job.sidecar):
+        plan.append((archived[job.sidecar], str(doc_dst) + suffix))
+    plan.append((str(doc_held), str(doc_dst)))
+    for attachment in job.attachments:
+        held = archived.get(attachment)
+        if not held or not fsops.is_regular_file(Path(held)):
+            continue
+        if os.path.lexists(attachment):
+            # The sidecar names attachments by name: another name would attach another file.
+            raise UsageError(
+                f"{attachment} is taken in the spool folder, so the attachment {held} cannot "
+                "go back beside its document; move that file away and try again."
+            )
+        plan.append((held, attachment))
+    return plan
+
+
+def _carry_out(job: JobRow, plan: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
+    moved: list[tuple[Path, Path]] = []
+    document_taken = False
+    for index, (src_text, dst_text) in enumerate(plan):
+        src, dst = Path(src_text), Path(dst_text)
+        is_document = src_text == (job.archive_plan or {}).get(job.path, job.archived_path)
+        if not fsops.is_regular_file(src):
+            if is_document and not os.path.lexists(dst):
+                document_taken = True  # moved before a crash, and faxd has taken it since
+            continue
+        if document_taken:
+            # Its document was taken without it: putting it back now would send it alone.
+            raise FaxdError(
+                f"{src} stayed in hold/ while its document was already taken from the spool "
+                "folder; send it on its own or with a new sidecar."
+            )
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fsops.rename_noreplace(src, dst)
+        except FileExistsError:
+            raise FaxdError(
+                f"{dst} appeared in the spool folder while releasing; move it away and run "
+                "'faxd release' again to finish."
+            ) from None
+        fsops.fsync_dir(dst.parent)
+        moved.append((src, dst))
+        if index + 1 < len(plan):
+            crash_point("release_between_moves")
+    return moved

@@ -1,0 +1,250 @@
+"""The records' tables in the shared journal: report PDFs and checksums still to draw
+(`filed_records`, queued by `Journal.mark_archived`), the audit outbox, what retention
+purged, and the read-only views the activity journal and `faxd history` are made from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faxd.store import audit_outbox
+from faxd.store.audit_outbox import AuditRow
+from faxd.store.journal import JobRow, Journal, TxRow, _job, _tx, decode_path, encode_path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS purged_inbound (
+    remote_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    purged_at REAL NOT NULL,
+    PRIMARY KEY (remote_id, file_id)
+)
+"""
+AUDIT_HEAD = "records:audit_head"
+
+
+@dataclass(frozen=True)
+class FiledJob:
+    """A filed outbound job with its transmissions and what the records know of it."""
+
+    job: JobRow
+    transmissions: tuple[TxRow, ...]
+    state: str  # pending | done
+    sha256: str | None
+    pages: int | None
+    report_pdf: str | None
+    purged_at: float | None
+    final_times: tuple[float | None, ...] = ()  # when each transmission last changed
+
+
+@dataclass(frozen=True)
+class Received:
+    remote_id: str
+    file_id: str
+    provider: str
+    path: str | None
+    sha256: str | None
+    meta: dict[str, Any]
+    delivered_at: float
+    purged_at: float | None
+
+
+class RecordsLedger:
+    def __init__(self, journal: Journal, *, readonly: bool = False) -> None:
+        self._journal = journal
+        if not readonly:
+            with journal.transaction() as db:
+                db.execute(SCHEMA)
+                # Jobs filed before faxd kept records get theirs too (checksum, report PDF
+                # where the document is still there), so retention reaches them as well.
+                db.execute(
+                    "INSERT OR IGNORE INTO filed_records(job_id, state, queued_at) "
+                    "SELECT id, 'pending', archived_at FROM jobs WHERE archived_at IS NOT NULL "
+                    "AND id NOT IN (SELECT job_id FROM filed_records)"
+                )
+
+    # -- the audit outbox --------------------------------------------------------------
+
+    def audit_pending(self, limit: int = 1000) -> list[AuditRow]:
+        with self._journal.transaction() as db:
+            return audit_outbox.pending(db, limit)
+
+    def audit_acknowledge(self, up_to: int, head: str) -> None:
+        """Forget events that are safely in the audit file; remember the file's last line."""
+        with self._journal.transaction() as db:
+            audit_outbox.acknowledge(db, up_to)
+            db.execute(
+                "INSERT INTO kv(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (AUDIT_HEAD, head),
+            )
+
+    def audit_head(self) -> str | None:
+        return self._journal.get_value(AUDIT_HEAD)
+
+    def audit(self, event: str, **data: Any) -> None:
+        self._journal.audit(event, **data)
+
+    # -- filed jobs --------------------------------------------------------------------
+
+    def _filed(self, where: str, params: Sequence[Any], limit: int = 100_000) -> list[FiledJob]:
+        rows = self._journal.query(
+            "SELECT j.*, r.state AS r_state, r.sha256 AS r_sha256, r.pages AS r_pages, "  # noqa: S608
+            "r.report_pdf AS r_pdf, r.purged_at AS r_purged FROM jobs j "
+            f"JOIN filed_records r ON r.job_id = j.id WHERE {where} "
+            "ORDER BY j.finished_at, j.id LIMIT ?",
+            (*params, limit),
+        )
+        found = []
+        for row in rows:
+            txs = self._journal.query(
+                "SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx", (row["id"],)
+            )
+            found.append(
+                FiledJob(
+                    job=_job(row),
+                    transmissions=tuple(_tx(t) for t in txs),
+                    state=str(row["r_state"]),
+                    sha256=row["r_sha256"],
+                    pages=row["r_pages"],
+                    report_pdf=_opt(row["r_pdf"]),
+                    purged_at=row["r_purged"],
+                    final_times=tuple(t["updated_at"] for t in txs),
+                )
+            )
+        return found
+
+    def pending_reports(self, limit: int = 50) -> list[FiledJob]:
+        return self._filed("r.state = 'pending' AND j.archived_at IS NOT NULL", (), limit)
+
+    def report_done(
+        self,
+        job_id: str,
+        *,
+        sha256: str | None,
+        pages: int | None,
+        report_pdf: str | None,
+        error: str | None,
+        when: float,
+    ) -> None:
+        with self._journal.transaction() as db:
+            db.execute(
+                "UPDATE filed_records SET state = 'done', sha256 = ?, pages = ?, "
+                "report_pdf = ?, error = ?, done_at = ? WHERE job_id = ?",
+                (
+                    sha256,
+                    pages,
+                    encode_path(report_pdf) if report_pdf else None,
+                    error,
+                    when,
+                    job_id,
+                ),
+            )
+
+    def finished_between(self, start: float, end: float) -> list[FiledJob]:
+        return self._filed("j.finished_at >= ? AND j.finished_at < ?", (start, end))
+
+    def purgeable_jobs(self, state: str, before: float) -> list[FiledJob]:
+        """Filed jobs in `state` finished before `before`, checksummed and not yet purged."""
+        return self._filed(
+            "j.state = ? AND j.finished_at < ? AND j.archived_at IS NOT NULL "
+            "AND r.state = 'done' AND r.purged_at IS NULL",
+            (state, before),
+        )
+
+    def mark_job_purged(self, job_id: str, removed: Sequence[str], when: float) -> None:
+        with self._journal.transaction() as db:
+            db.execute("UPDATE filed_records SET purged_at = ? WHERE job_id = ?", (when, job_id))
+            audit_outbox.record(db, "purged", job=job_id, files=list(removed))
+
+    def jobs_matching(
+        self, number: str | None, document: str | None, since: float
+    ) -> list[FiledJob]:
+        if number is not None:
+            return self._filed(
+                "j.received_at >= ? AND (j.sender = ? OR j.id IN "
+                "(SELECT job_id FROM transmissions WHERE number = ?))",
+                (since, number, number),
+            )
+        pattern = f"%{document}%"
+        return self._filed(
+            "j.received_at >= ? AND (j.rel_path LIKE ? OR j.archived_path LIKE ?)",
+            (since, pattern, pattern),
+        )
+
+    # -- received documents ------------------------------------------------------------
+
+    def _has_inbound(self) -> bool:
+        rows = self._journal.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'inbound'"
+        )
+        return bool(rows)
+
+    def _received(self, where: str, params: Sequence[Any]) -> list[Received]:
+        if not self._has_inbound():
+            return []
+        purged = self._journal.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'purged_inbound'"
+        )
+        join = (
+            "LEFT JOIN purged_inbound p ON p.remote_id = i.remote_id AND p.file_id = i.file_id"
+            if purged
+            else ""
+        )
+        purged_col = "p.purged_at" if purged else "NULL"
+        rows = self._journal.query(
+            f"SELECT i.*, {purged_col} AS purged FROM inbound i {join} "  # noqa: S608
+            f"WHERE i.state = 'delivered' AND {where} ORDER BY i.delivered_at, i.remote_id",
+            params,
+        )
+        return [
+            Received(
+                remote_id=str(r["remote_id"]),
+                file_id=str(r["file_id"]),
+                provider=str(r["provider"]),
+                path=r["path"],
+                sha256=r["sha256"],
+                meta=json.loads(r["meta"] or "{}"),
+                delivered_at=float(r["delivered_at"]),
+                purged_at=r["purged"],
+            )
+            for r in rows
+        ]
+
+    def received_between(self, start: float, end: float) -> list[Received]:
+        return self._received("i.delivered_at >= ? AND i.delivered_at < ?", (start, end))
+
+    def purgeable_received(self, before: float) -> list[Received]:
+        return [r for r in self._received("i.delivered_at < ?", (before,)) if r.purged_at is None]
+
+    def received_matching(
+        self, number: str | None, document: str | None, since: float
+    ) -> list[Received]:
+        found = self._received("i.delivered_at >= ?", (since,))
+        if number is not None:
+            return [r for r in found if number in (r.meta.get("sender"), r.meta.get("recipient"))]
+        return [r for r in found if document and document in (r.path or "")]
+
+    def mark_received_purged(
+        self, remote_id: str, file_id: str, removed: Sequence[str], when: float
+    ) -> None:
+        with self._journal.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO purged_inbound(remote_id, file_id, purged_at) "
+                "VALUES (?, ?, ?)",
+                (remote_id, file_id, when),
+            )
+            audit_outbox.record(db, "purged", id=remote_id, file=file_id, files=list(removed))
+
+    # -- daily tasks -------------------------------------------------------------------
+
+    def get(self, key: str) -> str | None:
+        return self._journal.get_value(f"records:{key}")
+
+    def put(self, key: str, value: str) -> None:
+        self._journal.set_value(f"records:{key}", value)
+
+
+def _opt(stored: str | None) -> str | None:
+    return decode_path(stored) if stored is not None else None

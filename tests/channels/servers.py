@@ -1,0 +1,241 @@
+"""Real servers on loopback for channel tests: an SMTP server (aiosmtpd) with STARTTLS and
+AUTH against a certificate made for the test, and an HTTP receiver checking signatures."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import hmac
+import http.server
+import json
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+SMTP_USER = "faxd"
+SMTP_PASSWORD = "s3cret-smtp-Passw0rd"
+WEBHOOK_SECRET = "hook-secret-7f3a9c"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_cert(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost (openssl)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@dataclass
+class Received:
+    envelope_to: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    @property
+    def text(self) -> str:
+        body = self.message.get_body(("plain",))
+        assert body is not None
+        return str(body.get_content())
+
+    def attachments(self) -> dict[str, str]:
+        """file name -> sha256 of the content."""
+        found = {}
+        for part in self.message.iter_attachments():
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            found[str(part.get_filename())] = hashlib.sha256(data).hexdigest()
+        return found
+
+
+@dataclass
+class SmtpBehaviour:
+    """What the server answers: `temp_failures` DATA commands answered 451, then 250."""
+
+    temp_failures: int = 0
+    refuse: set[str] = field(default_factory=set)  # addresses answered 550 at RCPT
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.sink.behaviour.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.sink.lock:
+            if self.sink.behaviour.temp_failures > 0:
+                self.sink.behaviour.temp_failures -= 1
+                self.sink.refused += 1
+                return "451 4.3.0 try again later"
+            content = envelope.original_content or b""
+            self.sink.received.append(Received(list(envelope.rcpt_tos), bytes(content)))
+        return "250 OK queued"
+
+
+class _Auth:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == SMTP_USER
+            and auth_data.password.decode() == self.sink.password
+        )
+        if ok:
+            self.sink.logins += 1
+        return AuthResult(success=ok, handled=False)
+
+
+class SmtpSink:
+    def __init__(
+        self, tls: tuple[Path, Path] | None, *, auth: bool = True, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
+        self.received: list[Received] = []
+        self.refused = 0
+        self.logins = 0
+        self.lock = threading.Lock()
+        self.behaviour = SmtpBehaviour()
+        self.password = SMTP_PASSWORD
+        kwargs: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            kwargs.update(tls_context=context, require_starttls=True)
+        if auth:
+            kwargs.update(
+                authenticator=_Auth(self),
+                auth_required=True,
+                auth_require_tls=tls is not None,
+            )
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, **kwargs
+        )
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def messages(self) -> list[Received]:
+        with self.lock:
+            return list(self.received)
+
+
+@contextmanager
+def smtp_sink(
+    tls: tuple[Path, Path] | None, *, auth: bool = True, port: int | None = None
+) -> Iterator[SmtpSink]:
+    sink = SmtpSink(tls, auth=auth, port=port).start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@dataclass
+class Hook:
+    event_id: str
+    signature_ok: bool
+    body: dict[str, Any]
+
+
+class WebhookReceiver:
+    """Records each POST, checking X-Faxd-Signature; answers `statuses` in turn, then 204."""
+
+    def __init__(self, secret: str = WEBHOOK_SECRET) -> None:
+        self.secret = secret
+        self.hooks: list[Hook] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                want = hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
+                got = self.headers.get("X-Faxd-Signature", "")
+                status = receiver.statuses.pop(0) if receiver.statuses else 204
+                if status < 300:
+                    receiver.hooks.append(
+                        Hook(
+                            self.headers.get("X-Faxd-Event-Id", ""),
+                            hmac.compare_digest(want, got),
+                            json.loads(body),
+                        )
+                    )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,146 @@
+"""The print channel against a real cupsd: `lp` to a queue whose backend writes each job
+to a file, `lpstat` to follow it; a stopped printer, an aborted job and a queue that does
+not exist are failures."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faxd.channels.base import ChannelError, Message
+from faxd.channels.printer import PrintSender
+from faxd.settings import PrintChannel
+
+from ..printing.conftest import needs
+from ..printing.test_cups_e2e import Cups, cups
+
+__all__ = ["cups"]
+pytestmark = [needs("cupsd", "lp", "lpadmin", "lpstat"), pytest.mark.slow]
+
+BACKEND = """#!/bin/sh
+# A CUPS backend for tests: writes the job to OUT/job-ID; exit 1 (failed) for a title
+# starting with FAIL.
+case "$3" in FAIL*) echo "ERROR: told to fail" >&2; exit 1 ;; esac
+if [ -n "$6" ]; then cat "$6"; else cat; fi > "{out}/job-$1"
+exit 0
+"""
+
+
+@pytest.fixture
+def queue(cups: Cups, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    out = Path(str(cups.root)) / "printed"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    backend = cups.backend_dir / "capture"
+    backend.write_text(BACKEND.replace("{out}", str(out)))
+    backend.chmod(0o755)
+    for _ in range(20):  # a freshly started cupsd may refuse the first connection
+        added = cups.run(
+            "lpadmin",
+            "-p",
+            "FrontDesk",
+            "-E",
+            "-v",
+            "capture:/",
+            "-m",
+            "raw",
+            "-o",
+            "printer-error-policy=abort-job",
+        )
+        if added.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert added.returncode == 0, added.stderr
+    monkeypatch.setenv("CUPS_SERVER", str(cups.socket))
+    yield out
+
+
+def job(tmp_path: Path, title: str = "Fax received from +4640123") -> Message:
+    document = tmp_path / "fax.pdf"
+    document.write_bytes(b"%PDF-1.4 a received fax\n" + os.urandom(64))
+    return Message(
+        event_id="d.x.0",
+        kind="delivery",
+        event="received",
+        subject=title,
+        text="",
+        print_file=document,
+    )
+
+
+def sender(name: str = "FrontDesk", timeout: float = 30) -> PrintSender:
+    return PrintSender(PrintChannel(name="desk", queue=name, timeout=timeout), sleep=time.sleep)
+
+
+def test_a_document_is_printed_and_followed_until_completed(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    message = job(tmp_path)
+    sender().send(message)
+    [printed] = list(queue.iterdir())
+    assert message.print_file is not None
+    assert printed.read_bytes() == message.print_file.read_bytes()
+
+
+def test_a_stopped_printer_fails_and_its_job_is_cancelled(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    assert cups.run("cupsdisable", "FrontDesk").returncode == 0
+    with pytest.raises(ChannelError, match="is stopped") as caught:
+        sender().send(job(tmp_path))
+    assert not caught.value.permanent
+    assert cups.run("lpstat", "-W", "not-completed", "-o", "FrontDesk").stdout.strip() == ""
+    assert cups.run("cupsenable", "FrontDesk").returncode == 0
+    time.sleep(1.0)
+    assert list(queue.iterdir()) == []  # the cancelled job never comes out later
+
+
+def test_an_aborted_job_is_a_failure(queue: Path, tmp_path: Path, cups: Cups) -> None:
+    with pytest.raises(ChannelError, match=r"aborted job .*: told to fail") as caught:
+        sender().send(job(tmp_path, title="FAIL this one"))
+    assert not caught.value.permanent
+
+
+def test_a_queue_that_does_not_exist_is_permanent(queue: Path, tmp_path: Path, cups: Cups) -> None:
+    with pytest.raises(ChannelError) as caught:
+        sender("NoSuchQueue").send(job(tmp_path))
+    assert caught.value.permanent
+
+
+def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    from faxd.clock import SystemClock
+    from faxd.notices.worker import OutboxWorker
+    from faxd.settings import Settings
+    from faxd.store.journal import Journal
+    from faxd.store.outbox import NewDelivery, Outbox
+
+    channel = PrintChannel(name="desk", queue="FrontDesk", timeout=30)
+    settings = Settings(
+        source=tmp_path / "faxd.yaml",
+        state_dir=tmp_path,
+        providers={},
+        default_provider="docs",
+        region="SE",
+        concurrency=1,
+        folders=(),
+        channels={"desk": channel},
+    )
+    journal = Journal(tmp_path / "journal.sqlite")
+    message = job(tmp_path)
+    assert message.print_file is not None
+    # As a crash leaves it: the job queued held and its id committed, never released.
+    held = sender().submit(message.print_file, "held before the crash", hold=True)
+    payload = {"path": str(message.print_file), "attach": "document", "cups_job": held}
+    Outbox(journal).add([NewDelivery("d.x.0", "delivery", "received", "desk", 1.0, "x", payload)])
+    worker = OutboxWorker(settings, journal, SystemClock())
+    worker.drain("desk", PrintSender(channel))
+    assert Outbox(journal).counts() == {"done": 1}
+    [printed] = list(queue.iterdir())
+    assert printed.name == f"job-{held.rpartition('-')[2]}"
+    assert printed.read_bytes() == message.print_file.read_bytes()

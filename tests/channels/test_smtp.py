@@ -1,0 +1,167 @@
+"""The smtp channel against a real SMTP server on loopback (aiosmtpd): STARTTLS, AUTH
+LOGIN, a certificate made for the test, and the server's answers read back."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from faxd.channels.base import Attachment, ChannelError, Message
+from faxd.channels.smtp import SmtpSender
+from faxd.settings import Secret, SmtpChannel
+
+from .servers import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink
+
+
+def channel(sink: SmtpSink, cert: Path, **kw: object) -> SmtpChannel:
+    values: dict[str, object] = {
+        "name": "mail",
+        "host": "127.0.0.1",
+        "port": sink.port,
+        "sender": "Office fax <fax@example.com>",
+        "security": "starttls",
+        "username": SMTP_USER,
+        "password": Secret(SMTP_PASSWORD),
+        "ca_bundle": cert,
+        "timeout": 5.0,
+    }
+    values.update(kw)
+    return SmtpChannel(**values)  # type: ignore[arg-type]
+
+
+def message(tmp_path: Path, **kw: object) -> Message:
+    report = tmp_path / "invoice.pdf.report.yaml"
+    report.write_text("result: failed\n")
+    values: dict[str, object] = {
+        "event_id": "n.J1.failed.0",
+        "kind": "notice",
+        "event": "failed",
+        "subject": "Fax NOT sent: invoice.pdf",
+        "text": "The fax could not be sent.\n",
+        "address": "anna@example.com",
+        "attachments": (Attachment(report.name, report, "text/plain"),),
+    }
+    values.update(kw)
+    return Message(**values)  # type: ignore[arg-type]
+
+
+def test_starttls_login_and_the_mail_read_back(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    msg = message(tmp_path)
+    sender.send(msg)
+    sender.close()
+    [got] = smtp.messages()
+    assert smtp.logins == 1
+    assert got.envelope_to == ["anna@example.com"]
+    assert got.message["Subject"] == "Fax NOT sent: invoice.pdf"
+    assert got.message_id == "<n.J1.failed.0@example.com>"
+    assert "could not be sent" in got.text
+    report = msg.attachments[0].path
+    assert got.attachments() == {report.name: hashlib.sha256(report.read_bytes()).hexdigest()}
+    assert SMTP_PASSWORD not in got.raw.decode()
+
+
+def test_one_connection_carries_a_burst(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    for n in range(5):
+        sender.send(message(tmp_path, event_id=f"n.J{n}.failed.0"))
+    sender.close()
+    assert len(smtp.messages()) == 5
+    assert smtp.logins == 1
+
+
+def test_implicit_tls(tls_cert: tuple[Path, Path], tmp_path: Path) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from .servers import _Handler, free_port
+
+    sink = SmtpSink(None, auth=False)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls_cert[0]), str(tls_cert[1]))
+    port = free_port()
+    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        sender = SmtpSender(
+            channel(sink, tls_cert[0], port=port, security="tls", username=None, password=None)
+        )
+        sender.send(message(tmp_path))
+        sender.close()
+    finally:
+        controller.stop()
+    assert len(sink.messages()) == 1
+
+
+def test_wrong_password_is_a_retryable_failure_that_names_no_secret(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    wrong = "wrong-Passw0rd-123"
+    sender = SmtpSender(channel(smtp, tls_cert[0], password=Secret(wrong)))
+    with pytest.raises(ChannelError) as caught:
+        sender.send(message(tmp_path))
+    assert not caught.value.permanent
+    assert "refused faxd's login" in str(caught.value)
+    assert wrong not in str(caught.value) and SMTP_PASSWORD not in str(caught.value)
+    assert smtp.messages() == []
+
+
+def test_untrusted_certificate_is_refused(smtp: SmtpSink, tmp_path: Path) -> None:
+    sender = SmtpSender(channel(smtp, None))  # type: ignore[arg-type]
+    with pytest.raises(ChannelError, match="TLS"):
+        sender.send(message(tmp_path))
+    assert smtp.messages() == []
+
+
+def test_451_is_retryable_and_550_is_permanent(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    smtp.behaviour.temp_failures = 1
+    with pytest.raises(ChannelError) as temp:
+        sender.send(message(tmp_path))
+    assert not temp.value.permanent and "451" in str(temp.value)
+    smtp.behaviour.refuse.add("nobody@example.com")
+    with pytest.raises(ChannelError) as perm:
+        sender.send(message(tmp_path, address="nobody@example.com"))
+    assert perm.value.permanent and "550" in str(perm.value)
+    sender.send(message(tmp_path))
+    sender.close()
+    assert len(smtp.messages()) == 1
+
+
+def test_server_down_is_retryable(tls_cert: tuple[Path, Path], tmp_path: Path) -> None:
+    with smtp_sink(tls_cert) as sink:
+        settings = channel(sink, tls_cert[0])
+    with pytest.raises(ChannelError) as caught:
+        SmtpSender(settings).send(message(tmp_path))
+    assert not caught.value.permanent
+    assert "connection refused" in str(caught.value)
+
+
+def test_plain_smtp_only_to_loopback(tmp_path: Path) -> None:
+    settings = SmtpChannel(
+        name="mail", host="mail.example.com", sender="fax@example.com", security="none", port=25
+    )
+    with pytest.raises(ChannelError, match="only allowed to a server on this machine") as caught:
+        SmtpSender(settings).send(message(tmp_path))
+    assert caught.value.permanent
+
+
+def test_a_subject_with_a_line_break_stays_one_header(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    sender.send(message(tmp_path, subject="Fax\r\nBcc: evil@example.com"))
+    sender.close()
+    [got] = smtp.messages()
+    assert got.envelope_to == ["anna@example.com"]
+    assert got.message["Bcc"] is None
+    assert got.message["Subject"] == "Fax Bcc: evil@example.com"

@@ -1,0 +1,65 @@
+"""The webhook channel against a real HTTP receiver that checks the signature."""
+
+from __future__ import annotations
+
+import pytest
+
+from faxd.channels.base import ChannelError, Message
+from faxd.channels.webhook import WebhookSender
+from faxd.settings import Secret, WebhookChannel
+
+from .servers import WEBHOOK_SECRET, WebhookReceiver
+
+
+def message(event_id: str = "d.doc1.0") -> Message:
+    return Message(
+        event_id=event_id,
+        kind="delivery",
+        event="received",
+        subject="Fax received from +4640123 for +4612345679",
+        text="A fax arrived.",
+        fields={"path": "/srv/fax/inbox/support/a.pdf", "number": "+4612345679"},
+    )
+
+
+def sender(url: str, secret: str = WEBHOOK_SECRET) -> WebhookSender:
+    return WebhookSender(WebhookChannel(name="tickets", url=url, secret=Secret(secret), timeout=5))
+
+
+def test_signed_event_with_a_stable_id() -> None:
+    with WebhookReceiver() as receiver:
+        hook = sender(receiver.url)
+        receiver.statuses = [503]
+        with pytest.raises(ChannelError) as caught:
+            hook.send(message())
+        assert not caught.value.permanent and "503" in str(caught.value)
+        hook.send(message())
+    [got] = receiver.hooks
+    assert got.signature_ok
+    assert got.event_id == "d.doc1.0"
+    assert got.body["id"] == "d.doc1.0"
+    assert got.body["event"] == "received"
+    assert got.body["path"] == "/srv/fax/inbox/support/a.pdf"
+    assert WEBHOOK_SECRET not in str(got.body)
+
+
+def test_a_wrong_secret_fails_verification() -> None:
+    with WebhookReceiver() as receiver:
+        sender(receiver.url, secret="another-secret-123").send(message())
+    assert [h.signature_ok for h in receiver.hooks] == [False]
+
+
+def test_a_4xx_is_permanent() -> None:
+    with WebhookReceiver() as receiver:
+        receiver.statuses = [400]
+        with pytest.raises(ChannelError) as caught:
+            sender(receiver.url).send(message())
+    assert caught.value.permanent
+
+
+def test_unreachable_is_retryable() -> None:
+    from .servers import free_port
+
+    with pytest.raises(ChannelError) as caught:
+        sender(f"http://127.0.0.1:{free_port()}/hook").send(message())
+    assert not caught.value.permanent

@@ -1,0 +1,65 @@
+"""The recipient-safety keys: allow, deny, misdial_guard, new_numbers, hold_dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cfg_helpers import MINIMAL, WriteConfig, load, only_problem
+
+
+def test_defaults_guard_on_send_new_numbers_and_hold_beside_failed(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    [folder] = load(write_config(MINIMAL)).folders
+    assert folder.misdial_guard is True
+    assert folder.new_numbers == "send"
+    assert folder.allow == () and folder.deny == ()
+    assert folder.hold_dir == tmp_path / "out" / "hold"
+    assert folder.hold_folder == tmp_path / "out" / "hold"
+
+
+def test_keys_under_defaults_and_a_folders_own_values_win(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    text = MINIMAL.replace(
+        "folders:",
+        "defaults:\n"
+        "  allow: ['+46', '+47 ']\n"
+        "  deny: '+46 900'\n"
+        "  new_numbers: hold\n"
+        "  failed_dir: /srv/fax/failed\n"
+        "folders:",
+    )
+    text += "    misdial_guard: false\n    deny: ['+4693']\n"
+    [folder] = load(write_config(text)).folders
+    assert folder.allow == ("+46", "+47")
+    assert folder.deny == ("+4693",)
+    assert folder.new_numbers == "hold"
+    assert folder.misdial_guard is False
+    assert folder.hold_dir == Path("/srv/fax/hold")
+
+
+def test_a_prefix_that_is_not_e164_is_named_with_its_line(write_config: WriteConfig) -> None:
+    problem = only_problem(write_config(MINIMAL + "    allow: ['+46', '46']\n"))
+    assert problem.path == "folders[0].allow[1]"
+    assert problem.line == 7
+    assert "'46' is not an E.164 prefix" in problem.message
+
+
+def test_new_numbers_must_be_send_or_hold(write_config: WriteConfig) -> None:
+    problem = only_problem(write_config(MINIMAL + "    new_numbers: ask\n"))
+    assert problem.path == "folders[0].new_numbers"
+    assert "send | hold" in problem.message
+
+
+def test_hold_dir_may_not_be_failed_dir(write_config: WriteConfig) -> None:
+    problem = only_problem(write_config(MINIMAL + "    hold_dir: out/failed\n"))
+    assert problem.path == "folders[0].hold_dir"
+    assert "a folder of their own" in problem.message
+
+
+def test_hold_dir_may_not_be_another_spool_folder(write_config: WriteConfig) -> None:
+    text = MINIMAL + "    hold_dir: other\n  - path: other\n"
+    problem = only_problem(write_config(text))
+    assert "folders[0].hold_dir" in problem.message
+    assert "overlaps spool folder folders[1]" in problem.message

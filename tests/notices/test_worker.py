@@ -1,0 +1,236 @@
+"""The outbox worker in-process, with a fake clock and a recording channel: order,
+retries with backoff, giving up (and the delivery_failed alert), idempotent planning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from faxd.channels.base import Channel, ChannelError, Message
+from faxd.clock import FakeClock
+from faxd.core.job_payload import JobOptions
+from faxd.notices.plan import alert_rows, job_notices, notify_options
+from faxd.notices.worker import OutboxWorker
+from faxd.settings import (
+    AlertSettings,
+    ChannelSettings,
+    CommandChannel,
+    NotifyRule,
+    Settings,
+)
+from faxd.store.journal import Journal
+from faxd.store.outbox import NewDelivery, Outbox
+
+
+class Recorder:
+    """A channel that records what it took and fails as told."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[Message] = []
+        self.failures: list[ChannelError] = []
+
+    def send(self, message: Message) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "journal.sqlite")
+
+
+def settings(tmp_path: Path, alerts: AlertSettings | None = None) -> Settings:
+    return Settings(
+        source=tmp_path / "faxd.yaml",
+        state_dir=tmp_path,
+        providers={},
+        default_provider="docs",
+        region="SE",
+        concurrency=1,
+        folders=(),
+        channels={
+            "hook": CommandChannel(
+                name="hook", argv=("/bin/true",), give_up_after=600, retry_max=60
+            ),
+            "admin": CommandChannel(name="admin", argv=("/bin/true",)),
+        },
+        alerts=alerts,
+    )
+
+
+def alert(event: str, key: str, now: float, target: str = "hook") -> list[NewDelivery]:
+    return alert_rows(
+        AlertSettings(to=(target,)), event, key, now, title=key, text=f"text {key}", advice="-"
+    )
+
+
+def worker(
+    tmp_path: Path, journal: Journal, clock: FakeClock, alerts: AlertSettings | None = None
+) -> tuple[OutboxWorker, dict[str, Recorder]]:
+    channels: dict[str, Recorder] = {}
+
+    def build(found: ChannelSettings) -> Channel:
+        channels[found.name] = Recorder(found.name)
+        return channels[found.name]
+
+    made = OutboxWorker(settings(tmp_path, alerts), journal, clock, build=build)
+    for name in ("hook", "admin"):
+        build(made._settings.channels[name])
+    return made, channels
+
+
+def test_rows_go_out_in_order_and_a_failing_head_holds_the_rest_back(
+    tmp_path: Path, journal: Journal
+) -> None:
+    clock = FakeClock()
+    work, channels = worker(tmp_path, journal, clock)
+    outbox = Outbox(journal)
+    outbox.add([*alert("auth", "one", clock.time()), *alert("auth", "two", clock.time())])
+    hook = channels["hook"]
+    hook.failures = [ChannelError("down")]
+    wait = work.drain("hook", hook)
+    assert hook.sent == [] and 4 < wait <= 6  # the first backoff step, with jitter
+    clock.advance(wait)
+    assert work.drain("hook", hook) == 0.0
+    assert [m.subject for m in hook.sent] == [
+        "faxd needs attention: one",
+        "faxd needs attention: two",
+    ]
+    assert outbox.counts() == {"done": 2}
+    row = outbox.rows()[-1]
+    assert row.attempts == 2 and row.error is None
+
+
+def test_backoff_grows_to_retry_max_then_gives_up_with_an_alert_elsewhere(
+    tmp_path: Path, journal: Journal
+) -> None:
+    clock = FakeClock()
+    work, channels = worker(tmp_path, journal, clock, AlertSettings(to=("admin",)))
+    outbox = Outbox(journal)
+    outbox.add(delivery_rows(tmp_path, clock.time()))
+    hook = channels["hook"]
+    waits = []
+    while (found := outbox.get("d.doc.0")) is not None and found.state == "pending":
+        hook.failures = [ChannelError("connection refused")]
+        wait = work.drain("hook", hook)
+        waits.append(wait)
+        clock.advance(max(wait, 0.01))
+    assert waits[:3] == pytest.approx([5, 10, 20], rel=0.11)
+    assert max(waits) <= 66
+    assert outbox.counts() == {"failed": 1, "pending": 1}
+    [failed] = outbox.rows("state = 'failed'")
+    assert failed.error == "connection refused"
+    # The alert about it goes to another channel (the failing one could not carry it).
+    [alerted] = outbox.rows("kind = 'alert'")
+    assert alerted.event == "delivery_failed" and alerted.channel == "admin"
+    work.drain("admin", channels["admin"])
+    assert "connection refused" in channels["admin"].sent[0].text
+
+
+def delivery_rows(tmp_path: Path, now: float) -> list[NewDelivery]:
+    received = tmp_path / "fax.pdf"
+    received.write_bytes(b"%PDF-1.4 received")
+    payload = {"path": str(received), "sender": "+4640123", "attach": "document"}
+    return [NewDelivery("d.doc.0", "delivery", "received", "hook", now, "doc", payload)]
+
+
+def test_a_permanent_failure_gives_up_at_once(tmp_path: Path, journal: Journal) -> None:
+    clock = FakeClock()
+    work, channels = worker(tmp_path, journal, clock)
+    outbox = Outbox(journal)
+    outbox.add(alert("auth", "x", clock.time()))
+    channels["hook"].failures = [ChannelError("550 no such user", permanent=True)]
+    assert work.drain("hook", channels["hook"]) == 0.0
+    assert outbox.counts() == {"failed": 1}
+
+
+def test_planning_the_same_event_twice_adds_nothing(tmp_path: Path, journal: Journal) -> None:
+    options = notify_options(
+        (NotifyRule(on=("failed",), to=("hook", "mail:{owner}@example.com")),),
+        ("mail:boss@example.com",),
+        "anna",
+        None,
+    )
+    rows = job_notices("J1", options, "failed", 1.0)
+    assert [r.target for r in rows] == ["hook", "mail:anna@example.com", "mail:boss@example.com"]
+    outbox = Outbox(journal)
+    assert outbox.add(rows) == 3
+    assert outbox.add(job_notices("J1", options, "failed", 2.0)) == 0
+    assert job_notices("J1", options, "delivered", 1.0)[0].target == "mail:boss@example.com"
+
+
+def test_an_unusable_owner_drops_only_that_target() -> None:
+    options = notify_options(
+        (NotifyRule(on=("failed",), to=("mail:{owner}@example.com", "hook")),),
+        (),
+        "evil\r\nBcc: x",
+        None,
+    )
+    assert [r.target for r in job_notices("J", options, "failed", 0)] == ["hook"]
+
+
+def test_a_row_for_a_channel_no_longer_configured_fails_clearly(
+    tmp_path: Path, journal: Journal
+) -> None:
+    clock = FakeClock()
+    work, _ = worker(tmp_path, journal, clock)
+    Outbox(journal).add(alert("auth", "gone", clock.time(), target="pager"))
+    work.drain("pager", None)
+    [row] = Outbox(journal).rows()
+    assert row.state == "failed" and "not configured" in (row.error or "")
+
+
+def test_monitor_raises_delayed_once_and_alerts_once_per_condition(
+    tmp_path: Path, journal: Journal
+) -> None:
+    from dataclasses import replace
+
+    from faxd.store.journal import NewJob
+
+    clock = FakeClock()
+    alerts = AlertSettings(to=("admin",), disk_free_min=1 << 62)  # every disk is "low"
+    work, _ = worker(tmp_path, journal, clock, alerts)
+    work.configure(replace(work._settings, providers={"docs": None}))  # type: ignore[dict-item]  # noqa: SLF001
+    options = notify_options((NotifyRule(on=("delayed",), to=("hook",)),), (), None, 60.0)
+    journal.create_job(
+        NewJob(
+            id="J1",
+            folder=str(tmp_path),
+            rel_path="a.pdf",
+            path=str(tmp_path / "a.pdf"),
+            sidecar=None,
+            attachments=(),
+            files=(),
+            provider="docs",
+            sender="+4612345678",
+            dft=False,
+            reference=None,
+            rule="folder",
+            options=JobOptions(notice=options),
+            ino=None,
+            received_at=clock.time(),
+            numbers=["+46812345678"],
+        )
+    )
+    journal.set_value("pause:docs", f"{clock.time() + 300}:auth")
+    outbox = Outbox(journal)
+    work.monitor()
+    assert {r.event for r in outbox.rows()} == {"auth", "disk_low"}
+    clock.advance(61)
+    work.monitor()
+    work.monitor()
+    events = sorted(r.event for r in outbox.rows())
+    assert events == ["auth", "delayed", "delayed", "disk_low"]  # the notice and the alert
+    assert {r.kind for r in outbox.rows() if r.event == "delayed"} == {"notice", "alert"}
+    # Cleared conditions are forgotten, so they alert again when they come back.
+    journal.delete_value("pause:docs")
+    work.monitor()
+    journal.set_value("pause:docs", f"{clock.time() + 300}:auth")
+    work.monitor()
+    assert sum(r.event == "auth" for r in outbox.rows()) == 2

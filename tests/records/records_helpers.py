@@ -1,0 +1,180 @@
+"""Helpers for the records tests: documents to file, jobs filed in a real journal, and a
+look at a drawn PDF through poppler (pdftoppm, pdftotext), as a reader would see it."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from faxd.clock import FakeClock
+from faxd.core.job_payload import JobOptions
+from faxd.model import JobState, Method, TxState
+from faxd.outbound.archive import REPORT_KEY
+from faxd.records.report_pdf import THUMB_BOX
+from faxd.settings import FolderSettings, RecordsSettings, RetentionSettings, Settings
+from faxd.store.journal import Journal, NewJob
+
+SENDER = "+4612345678"
+DPI = 60
+
+
+def page_image(size: tuple[int, int] = (595, 842)) -> Image.Image:
+    """A white page with a black block at the top: easy to find in a thumbnail."""
+    image = Image.new("L", size, 255)
+    ImageDraw.Draw(image).rectangle((40, 40, size[0] - 40, size[1] // 3), fill=0)
+    return image
+
+
+def write_pdf(path: Path, pages: int = 2) -> Path:
+    images = [page_image() for _ in range(pages)]
+    images[0].save(path, "PDF", save_all=True, append_images=images[1:], resolution=72)
+    return path
+
+
+def write_tiff(path: Path, pages: int = 3) -> Path:
+    images = [page_image((800, 1100)) for _ in range(pages)]
+    images[0].save(path, "TIFF", save_all=True, append_images=images[1:])
+    return path
+
+
+def settings_for(
+    root: Path,
+    retention: RetentionSettings | None = None,
+    *,
+    station: str | None = "Reception",
+    report_pdf: bool = True,
+) -> Settings:
+    folder = FolderSettings(
+        path=root / "out",
+        provider="docs",
+        sender=SENDER,
+        region="SE",
+        sent_dir=root / "sent",
+        failed_dir=root / "failed",
+        station_name=station,
+        report_pdf=report_pdf,
+    )
+    return Settings(
+        source=root / "faxd.yaml",
+        state_dir=root / "state",
+        providers={},
+        default_provider="docs",
+        region="SE",
+        concurrency=1,
+        folders=(folder,),
+        records=RecordsSettings(path=root / "records", retention=retention or RetentionSettings()),
+    )
+
+
+def file_job(
+    journal: Journal,
+    settings: Settings,
+    clock: FakeClock,
+    source: Path,
+    results: Sequence[bool],
+    *,
+    job_id: str,
+    reference: str | None = "Invoice 4711",
+) -> Path:
+    """Record a job for `source` (already in the spool folder) as the engine would, move
+    it to sent/ or failed/ with a YAML report, and commit it as filed."""
+    folder = settings.folders[0]
+    numbers = [f"+4681234567{i}" for i in range(len(results))]
+    now = clock.time()
+    journal.create_job(
+        NewJob(
+            id=job_id,
+            folder=str(folder.path),
+            rel_path=source.name,
+            path=str(source),
+            sidecar=None,
+            attachments=(),
+            files=(),
+            provider="docs",
+            sender=folder.sender,
+            dft=True,
+            reference=reference,
+            rule="subfolder",
+            options=JobOptions(
+                sent_dir=str(folder.sent_dir),
+                failed_dir=str(folder.failed_dir),
+                station_name=folder.station_name,
+                report_pdf=folder.report_pdf,
+            ),
+            ino=None,
+            received_at=now,
+            numbers=numbers,
+        )
+    )
+    for idx, ok in enumerate(results):
+        journal.update_tx(job_id, idx, state=TxState.SUBMITTING, updated_at=now)
+        journal.update_tx(
+            job_id,
+            idx,
+            state=TxState.SUBMITTED,
+            remote_id=f"remote-{job_id}-{idx}",
+            method=Method.DFT if idx % 2 == 0 else Method.FAX,
+            submitted_at=now,
+            attempts=1,
+            updated_at=now,
+        )
+        journal.update_tx(
+            job_id,
+            idx,
+            state=TxState.DELIVERED if ok else TxState.FAILED,
+            status="Received" if ok else "Busy",
+            error=None if ok else "the line was busy eight times",
+            updated_at=now + 30,
+        )
+    delivered = all(results)
+    journal.set_job_state(
+        job_id, JobState.DELIVERED if delivered else JobState.FAILED, finished_at=now + 30
+    )
+    dest = folder.sent_dir if delivered else folder.failed_dir
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / source.name
+    report = dest / f"{source.name}.report.yaml"
+    journal.set_archive_plan(job_id, {str(source): str(target), REPORT_KEY: str(report)})
+    source.rename(target)
+    report.write_text("result: x\n", encoding="utf-8")
+    journal.mark_archived(job_id, str(target), now + 31)
+    return target
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def pdf_text_page(pdf: Path, page: int) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def render(pdf: Path, tmp: Path) -> list[Image.Image]:
+    prefix = tmp / f"render-{pdf.stem}"
+    subprocess.run(["pdftoppm", "-r", str(DPI), "-gray", "-png", str(pdf), str(prefix)], check=True)
+    return [Image.open(p).convert("L") for p in sorted(tmp.glob(f"{prefix.name}*.png"))]
+
+
+def thumbnail_region(page: Image.Image) -> Image.Image:
+    """The inside of the report's first-page box (its border left out)."""
+    x, y, w, h = THUMB_BOX
+    px = DPI / 25.4
+    inset = 2.0
+    box = (x + inset, y + inset, x + w - inset, y + h - inset)
+    return page.crop(tuple(round(v * px) for v in box))  # type: ignore[arg-type]
+
+
+def dark_share(image: Image.Image) -> float:
+    histogram = image.histogram()
+    dark = sum(histogram[:128])
+    return dark / max(1, image.width * image.height)

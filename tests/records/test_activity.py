@@ -1,0 +1,67 @@
+"""The activity journal's CSV: what a spreadsheet and the csv module read from it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+from faxd.records.activity import HEADER, ActivityRow, csv_bytes, pdf_bytes
+from tests.records.records_helpers import pdf_text_page, render
+
+
+def _row(**changes: str) -> ActivityRow:
+    values = dict.fromkeys(HEADER, "")
+    values.update(
+        time="2026-11-19T12:00:00+01:00",
+        direction="sent",
+        our_number="+4612345678",
+        other_number="+46812345678",
+        document="faktura.pdf",
+        pages="2",
+        result="delivered",
+    )
+    values.update(changes)
+    return ActivityRow(**values)
+
+
+def _read(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_bom_header_and_numbers_kept_as_written() -> None:
+    data = csv_bytes([_row(document='Fäktura, "nr" 5.pdf')])
+    assert data.startswith(b'\xef\xbb\xbf"time",')
+    (row,) = _read(data)
+    assert row["our_number"] == "+4612345678" and row["other_number"] == "+46812345678"
+    assert row["document"] == 'Fäktura, "nr" 5.pdf'
+
+
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_defused() -> None:
+    data = csv_bytes([_row(document='=HYPERLINK("http://x")', other_number="@SUM(1)")])
+    (row,) = _read(data)
+    assert row["document"] == '\'=HYPERLINK("http://x")'
+    assert row["other_number"] == "'@SUM(1)"
+    assert row["our_number"] == "+4612345678"  # a number is not a formula
+
+
+def test_an_empty_day_has_the_header_only() -> None:
+    assert _read(csv_bytes([])) == []
+    assert csv_bytes([]).decode("utf-8-sig").splitlines()[0].split(",")[0] == '"time"'
+
+
+def test_the_pdf_table_runs_across_pages_with_totals_at_the_end(tmp_path: Path) -> None:
+    rows = [
+        _row(other_number=f"+4681234{n:04d}", result="failed" if n % 10 == 0 else "delivered")
+        for n in range(120)
+    ]
+    pdf = tmp_path / "day.pdf"
+    pdf.write_bytes(pdf_bytes(rows, date(2026, 11, 19), "Front desk"))
+    pages = render(pdf, tmp_path)
+    assert len(pages) >= 2
+    second = pdf_text_page(pdf, 2)
+    assert "Other number" in second  # the header row is repeated
+    last = pdf_text_page(pdf, len(pages))
+    assert "Totals: 120 sent (108 delivered, 12 failed), 0 received, 240 pages." in last
+    assert "+46812340119" in last

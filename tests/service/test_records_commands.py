@@ -1,0 +1,106 @@
+"""`faxd journal`, `faxd purge`, `faxd audit verify` and `faxd history` through the
+command line, against a journal with filed jobs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from faxd import config
+from faxd.cli import main
+from faxd.clock import FakeClock, SystemClock
+from faxd.service.daemon import open_journal
+from tests.records.records_helpers import file_job, write_pdf
+
+ENV = {"DOCS_KEY": "docs-key-for-tests"}
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    path = tmp_path / "faxd.yaml"
+    path.write_text(
+        f"""\
+state_dir: {tmp_path}/state
+providers:
+  docs: {{type: generic-docs, api_key_env: DOCS_KEY}}
+defaults:
+  sender: "+4612345678"
+  sent_dir: {tmp_path}/sent
+  failed_dir: {tmp_path}/failed
+  station_name: Front desk
+folders:
+  - path: {tmp_path}/out
+records:
+  path: {tmp_path}/records
+retention:
+  sent: 0.5
+""",
+        encoding="utf-8",
+    )
+    settings = config.load(path, ENV)
+    (tmp_path / "out").mkdir()
+    journal = open_journal(settings)
+    try:
+        file_job(
+            journal,
+            settings,
+            FakeClock(time.time() - 3600),  # filed an hour ago
+            write_pdf(tmp_path / "out" / "a.pdf"),
+            [True],
+            job_id="ja",
+        )
+    finally:
+        journal.close()
+    return path
+
+
+def run(cfg: Path, *args: str) -> int:
+    return main([*args, "--config", str(cfg)], ENV)
+
+
+def test_history_journal_and_audit(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = cfg.parent
+    assert run(cfg, "journal") == 0
+    assert run(cfg, "history", "+46812345670") == 0
+    out = capsys.readouterr().out
+    assert "a.pdf" in out and "delivered" in out and "remote-ja-0" in out
+    assert run(cfg, "history", "08-123 456 70", "--since", "2000-01-01") == 0
+    assert "a.pdf" in capsys.readouterr().out
+    assert run(cfg, "history", "nothing-like-this") == 0
+    assert "No transmissions" in capsys.readouterr().out
+    assert run(cfg, "history", "a.pdf", "--since", "not-a-date") == 2
+
+    assert run(cfg, "audit", "verify") == 0
+    assert "intact" in capsys.readouterr().out
+    (log,) = (root / "records" / "audit").glob("*.jsonl")
+    text = log.read_text(encoding="utf-8").replace('"event":"filed"', '"event":"fixed"')
+    log.write_text(text, encoding="utf-8")
+    assert run(cfg, "audit", "verify") == 1
+    assert "line " in capsys.readouterr().out
+
+
+def test_purge_dry_run_lists_what_purge_removes(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = cfg.parent
+    journal_settings = config.load(cfg, ENV)
+    from faxd.service.records_keeper import RecordsKeeper
+
+    journal = open_journal(journal_settings)
+    try:
+        RecordsKeeper(journal_settings, journal, SystemClock()).draw_pending()
+    finally:
+        journal.close()
+    assert run(cfg, "purge", "--dry-run") == 0
+    listed = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()[:-1]]
+    assert sorted(Path(p).name for p in listed) == [
+        "a.pdf",
+        "a.pdf.report.pdf",
+        "a.pdf.report.yaml",
+    ]
+    assert all(Path(p).exists() for p in listed)
+    assert run(cfg, "purge") == 0
+    assert not any(Path(p).exists() for p in listed)
+    assert (root / "sent").is_dir()

@@ -1,0 +1,359 @@
+"""The records keeper against a real journal: report PDFs as a reader sees them (poppler
+renders them), the daily activity journal, retention with a fake clock, and the audit
+log fed from the journal's outbox."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from faxd.clock import FakeClock
+from faxd.records.audit_log import AuditLog
+from faxd.records.document_facts import sha256_file
+from faxd.records.making import Made
+from faxd.service.records_keeper import RecordsKeeper
+from faxd.settings import RetentionSettings, Settings
+from faxd.store.inbox_ledger import InboxLedger
+from faxd.store.journal import Journal
+from tests.records.records_helpers import (
+    SENDER,
+    dark_share,
+    file_job,
+    pdf_text,
+    render,
+    settings_for,
+    thumbnail_region,
+    write_pdf,
+    write_tiff,
+)
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Noon local time, so "today" and "yesterday" do not depend on the time zone.
+    return FakeClock(datetime(2026, 11, 20, 12, 0).astimezone().timestamp())
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "state" / "journal.sqlite")
+
+
+def _spool(settings: Settings) -> Path:
+    spool = settings.folders[0].path
+    spool.mkdir(parents=True, exist_ok=True)
+    return spool
+
+
+def _report_for(document: Path) -> Path:
+    return document.with_name(f"{document.name}.report.pdf")
+
+
+def _check_report(tmp_path: Path, document: Path, words: list[str], *, thumbnail: bool) -> str:
+    pdf = _report_for(document)
+    assert pdf.is_file()
+    pages = render(pdf, tmp_path)
+    assert len(pages) == 1
+    assert dark_share(pages[0]) > 0.005  # not blank
+    region = dark_share(thumbnail_region(pages[0]))
+    if thumbnail:
+        assert region > 0.05  # the black block of the first page is there
+    else:
+        assert region < 0.05
+    text = pdf_text(pdf)
+    for word in [*words, sha256_file(document)]:
+        assert word in text, word
+    return text
+
+
+def test_delivered_pdf_gets_a_report_with_its_first_page(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    doc = write_pdf(_spool(settings) / "invoice.pdf", pages=2)
+    filed = file_job(journal, settings, clock, doc, [True], job_id="j1")
+    keeper = RecordsKeeper(settings, journal, clock)
+    assert keeper.draw_pending() == 1
+    text = _check_report(
+        tmp_path, filed, ["+46812345670", "delivered", SENDER, "Reception"], thumbnail=True
+    )
+    assert "Pages" in text and " 2" in text
+    assert "remote-j1-0" in text
+    assert keeper.draw_pending() == 0  # done once
+
+
+def test_failed_document_with_five_recipients(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    doc = write_pdf(_spool(settings) / "order.pdf")
+    filed = file_job(journal, settings, clock, doc, [True, True, False, True, True], job_id="j5")
+    assert filed.parent == settings.folders[0].failed_dir
+    RecordsKeeper(settings, journal, clock).draw_pending()
+    numbers = [f"+4681234567{i}" for i in range(5)]
+    text = _check_report(tmp_path, filed, ["FAILED", "failed", *numbers], thumbnail=True)
+    assert "busy" in text
+
+
+def test_unicode_name_and_tiff(tmp_path: Path, journal: Journal, clock: FakeClock) -> None:
+    settings = settings_for(tmp_path, station="Kontor Åre")
+    doc = write_tiff(_spool(settings) / "Fäktura Ωμέγα №5.tiff", pages=3)
+    filed = file_job(journal, settings, clock, doc, [True], job_id="ju")
+    RecordsKeeper(settings, journal, clock).draw_pending()
+    text = _check_report(
+        tmp_path, filed, ["Fäktura Ωμέγα №5.tiff", "Kontor Åre", "+46812345670"], thumbnail=True
+    )
+    assert " 3" in text  # the TIFF's pages
+
+
+def test_document_without_a_first_page_image(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    doc = _spool(settings) / "letter.docx"
+    doc.write_bytes(b"PK\x03\x04 not really a document")
+    filed = file_job(journal, settings, clock, doc, [True], job_id="jd")
+    RecordsKeeper(settings, journal, clock).draw_pending()
+    text = _check_report(tmp_path, filed, ["+46812345670", "delivered"], thumbnail=False)
+    assert "No first-page image" in text
+
+
+def test_report_pdf_off(tmp_path: Path, journal: Journal, clock: FakeClock) -> None:
+    settings = settings_for(tmp_path, report_pdf=False)
+    doc = write_pdf(_spool(settings) / "quiet.pdf")
+    filed = file_job(journal, settings, clock, doc, [True], job_id="joff")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    assert not _report_for(filed).exists()
+    # The checksum is still kept for the journal.
+    assert keeper.ledger.finished_between(0, clock.time() + DAY)[0].sha256 == sha256_file(filed)
+
+
+def test_drawing_error_never_blocks(
+    tmp_path: Path, journal: Journal, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    doc = write_pdf(_spool(settings) / "x.pdf")
+    filed = file_job(journal, settings, clock, doc, [True], job_id="jx")
+
+    def explode(*_args: object) -> bytes:
+        raise ValueError("font table damaged")
+
+    monkeypatch.setattr("faxd.records.report_pdf.draw", explode)
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    assert filed.is_file() and not _report_for(filed).exists()
+    row = journal.query("SELECT state, error, sha256 FROM filed_records")[0]
+    assert row["state"] == "done" and "font table damaged" in row["error"]
+    assert row["sha256"] == sha256_file(filed)
+
+
+def _received(journal: Journal, inbox: Path, clock: FakeClock, sender: str) -> Path:
+    ledger = InboxLedger(journal, "docs")
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = write_pdf(inbox / f"20261119-100000_{sender[1:]}_scan.pdf", pages=1)
+    (inbox / ".meta").mkdir(exist_ok=True)
+    (inbox / ".meta" / f"{path.name}.yaml").write_text("id: r1\n", encoding="utf-8")
+    meta = {"sender": sender, "recipient": SENDER, "type": "fax", "original_name": "scan.pdf"}
+    ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, clock.time())
+    ledger.deliver("r1", "f1", clock.time(), files_in_document=1, queue_delete=False)
+    return path
+
+
+def test_activity_journal_csv_matches_the_day(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    clock.advance(-DAY)  # yesterday noon
+    spool = _spool(settings)
+    a = file_job(journal, settings, clock, write_pdf(spool / "a.pdf"), [True, False], job_id="ja")
+    received = _received(journal, tmp_path / "inbox", clock, "+4940123456")
+    clock.advance(DAY)
+    file_job(journal, settings, clock, write_pdf(spool / "today.pdf"), [True], job_id="jt")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.daily()
+    yesterday = date(2026, 11, 19)
+    csv_path = tmp_path / "records" / "2026" / "2026-11-19.csv"
+    assert (tmp_path / "records" / "2026" / "2026-11-19.pdf").is_file()
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # In time order: the fax came in at noon, the two transmissions ended 30 s later.
+    assert [(r["direction"], r["other_number"], r["result"]) for r in rows] == [
+        ("received", "+4940123456", "received"),
+        ("sent", "+46812345670", "delivered"),
+        ("sent", "+46812345671", "failed"),
+    ]
+    assert {r["our_number"] for r in rows} == {SENDER}
+    assert rows[1]["sha256"] == sha256_file(a) and rows[1]["pages"] == "2"
+    assert rows[1]["id"] == "remote-ja-0" and rows[1]["method"] == "dft"
+    assert rows[0]["sha256"] == sha256_file(received) and rows[0]["document"] == received.name
+    assert rows[0]["pages"] == "1" and rows[0]["time"].startswith("2026-11-19T12:00:00")
+    text = pdf_text(csv_path.with_suffix(".pdf"))
+    assert "+46812345671" in text and "Totals: 2 sent (1 delivered, 1 failed), 1 received" in text
+    # Written once a day: a second call the same day writes nothing new.
+    csv_path.unlink()
+    keeper.daily()
+    assert not csv_path.exists()
+    assert keeper.write_journal(yesterday)[0] == csv_path
+
+
+def test_purge_follows_retention_and_touches_nothing_else(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    keep = RetentionSettings(sent=90 * DAY, failed=180 * DAY, inbox=30 * DAY, records=365 * DAY)
+    settings = settings_for(tmp_path, keep)
+    spool = _spool(settings)
+    sent = file_job(journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="js")
+    failed = file_job(journal, settings, clock, write_pdf(spool / "f.pdf"), [False], job_id="jf")
+    received = _received(journal, tmp_path / "inbox", clock, "+4940123456")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    # Not a finished job's (never picked up, or still being sent): never purged.
+    waiting = write_pdf(spool / "waiting.pdf")
+    foreign = settings.folders[0].sent_dir / "kept-by-hand.pdf"
+    foreign.write_bytes(b"%PDF-1.4 someone else's")
+    old_foreign = os.stat(foreign).st_mtime
+    assert keeper.purge(dry_run=True) == []
+
+    clock.advance(91 * DAY)
+    planned = keeper.purge(dry_run=True)
+    expected = {
+        sent,
+        sent.with_name("s.pdf.report.yaml"),
+        sent.with_name("s.pdf.report.pdf"),
+        received,
+        received.parent / ".meta" / (received.name + ".yaml"),
+    }
+    assert {p for item in planned for p in item.files} == expected
+    assert all(p.exists() for p in expected)  # a dry run removes nothing
+    done = keeper.purge(dry_run=False)
+    assert [i.key for i in done] == [i.key for i in planned]
+    assert not any(p.exists() for p in expected)
+    assert failed.exists() and waiting.exists() and foreign.exists()
+    assert os.stat(foreign).st_mtime == old_foreign
+    # The journal keeps the metadata and the checksum.
+    row = journal.query("SELECT sha256, purged_at FROM filed_records WHERE job_id = 'js'")[0]
+    assert row["sha256"] and row["purged_at"] is not None
+    assert keeper.purge(dry_run=True) == []
+
+    clock.advance(90 * DAY)
+    assert [i.key for i in keeper.purge(dry_run=False)] == ["jf"]
+    assert not failed.exists() and waiting.exists() and foreign.exists()
+
+
+def test_purge_leaves_a_document_replaced_since(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path, RetentionSettings(sent=DAY))
+    spool = _spool(settings)
+    sent = file_job(journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="js")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    sent.write_bytes(b"another file put here by hand")
+    clock.advance(2 * DAY)
+    keeper.purge(dry_run=False)
+    assert sent.exists()
+
+
+def test_records_retention_removes_old_daily_journals(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path, RetentionSettings(records=365 * DAY))
+    keeper = RecordsKeeper(settings, journal, clock)
+    old = keeper.write_journal(date(2024, 1, 5))
+    new = keeper.write_journal(date(2026, 1, 5))
+    (tmp_path / "records" / "2024" / "notes.txt").write_text("mine", encoding="utf-8")
+    assert {p for i in keeper.purge(dry_run=False) for p in i.files} == set(old)
+    assert all(p.exists() for p in new)
+    assert (tmp_path / "records" / "2024" / "notes.txt").exists()
+    keeper.drain_audit()
+    logged = "".join(f.read_text(encoding="utf-8") for f in keeper.audit_log.files())
+    assert logged.count('"event":"purged"') == 2 and "2024-01-05.csv" in logged
+
+
+def test_audit_events_reach_the_log_once_in_commit_order(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    spool = _spool(settings)
+    file_job(journal, settings, clock, write_pdf(spool / "a.pdf"), [True, False], job_id="ja")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.drain_audit()
+    log = AuditLog(tmp_path / "records" / "audit")
+    events = [line for f in log.files() for line in f.read_text(encoding="utf-8").splitlines()]
+    names = [__import__("json").loads(line)["event"] for line in events]
+    assert names == ["picked up", "accepted", "delivered", "accepted", "failed", "filed"]
+    assert keeper.verify_audit().ok
+    # A crash after the append but before the outbox was acknowledged: not written twice.
+    journal.audit("provider paused", provider="docs")
+    rows = keeper.ledger.audit_pending()
+    keeper.audit_log.append(rows)
+    keeper.drain_audit()
+    after = [line for f in log.files() for line in f.read_text(encoding="utf-8").splitlines()]
+    assert len(after) == len(events) + 1
+    assert keeper.verify_audit().ok
+
+
+@pytest.mark.skipif(shutil.which("gs") is None, reason="needs Ghostscript")
+def test_postscript_print_job_shows_its_first_page(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    doc = _spool(settings) / "print-job.ps"
+    doc.write_bytes(b"%!PS-Adobe-3.0\n50 500 500 300 rectfill\nshowpage\n")
+    filed = file_job(journal, settings, clock, doc, [True], job_id="jps")
+    RecordsKeeper(settings, journal, clock).draw_pending()
+    _check_report(tmp_path, filed, ["+46812345670", "print-job.ps"], thumbnail=True)
+
+
+def test_daily_journal_waits_a_few_minutes_into_the_day(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.daily()  # 2026-11-20 noon: yesterday's
+    year = tmp_path / "records" / "2026"
+    assert sorted(p.name for p in year.glob("*.csv")) == ["2026-11-19.csv"]
+    midnight = datetime(2026, 11, 21, 0, 0).astimezone().timestamp()
+    clock.advance(midnight + 120 - clock.time())  # two minutes past midnight
+    keeper.daily()
+    assert sorted(p.name for p in year.glob("*.csv")) == ["2026-11-19.csv"]
+    clock.advance(900)
+    keeper.daily()
+    assert sorted(p.name for p in year.glob("*.csv")) == ["2026-11-19.csv", "2026-11-20.csv"]
+
+
+def test_a_drawing_cut_short_by_a_stop_stays_pending(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    filed = file_job(
+        journal, settings, clock, write_pdf(_spool(settings) / "a.pdf"), [True], job_id="ja"
+    )
+    calls: list[bool] = []
+
+    def dying(*_args: object, **_kwargs: object) -> Made:
+        calls.append(True)
+        return Made(None, None, None, "drawing the report PDF crashed", interrupted=True)
+
+    keeper = RecordsKeeper(settings, journal, clock, dying)
+    keeper._stop.set()  # the daemon is stopping: the helper was killed with it
+    keeper.draw_pending()
+    assert calls == [True]
+    assert [f.job.id for f in keeper.ledger.pending_reports()] == ["ja"]
+    # Not stopping: one more try (a helper killed once is not the document's fault) …
+    keeper = RecordsKeeper(settings, journal, clock, dying)
+    keeper.draw_pending()
+    assert len(calls) == 3
+    # … and then the report is given up, the filing kept.
+    assert keeper.ledger.pending_reports() == []
+    assert filed.is_file() and not _report_for(filed).exists()

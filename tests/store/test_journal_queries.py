@@ -1,0 +1,121 @@
+"""The journal's named queries: callers get typed values, and the SQL and key formats stay
+in the journal (an old journal's rows, written under the same keys, still answer)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from faxd.core.job_payload import JobFile, JobOptions, Source
+from faxd.model import JobState, TxState
+from faxd.store.journal import Journal, ProviderPause, QueueCounts
+
+from .test_journal import new_job
+
+
+def test_job_files_and_options_come_back_typed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        options = JobOptions(
+            sent_dir="/spool/sent",
+            failed_dir="/spool/failed",
+            max_attempts=3,
+            sources={"/spool/a.pdf": Source(1, 2, 3, 4, "/w/a.pdf", "00")},
+        )
+        files = [JobFile("/w/a.pdf", "a.pdf", "application/pdf", 3)]
+        journal.create_job(
+            replace(new_job("J1", "/spool/a.pdf", ["+46812345678"]), files=files, options=options)
+        )
+        job = journal.job("J1")
+        assert job is not None
+        assert job.files == tuple(files) and job.options == options
+    finally:
+        journal.close()
+
+
+def test_a_job_row_written_by_an_older_faxd_loads(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        journal.create_job(new_job("J1", "/spool/a.pdf", ["+46812345678"]))
+        with journal.transaction() as db:  # the options an early faxd wrote
+            db.execute(
+                "UPDATE jobs SET options = ?, files = ? WHERE id = 'J1'",
+                (
+                    '{"sent_dir": "/s", "failed_dir": "/f", "retarus": {}}',
+                    '[{"path": "/w/a.pdf", "name": "a.pdf", "mime": "application/pdf", "size": 9}]',
+                ),
+            )
+        job = journal.job("J1")
+        assert job is not None
+        assert job.options.filing_dir("failed") == "/f" and job.options.retarus is None
+        assert job.files[0].size == 9
+    finally:
+        journal.close()
+
+
+def test_pauses_round_trip_and_an_unreadable_one_is_skipped(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        journal.pause_provider("docs", 100.0, "auth")
+        journal.set_value("pause:old", "not a time:auth")  # as a damaged row would read
+        assert journal.pause_of("docs") == ProviderPause("docs", 100.0, "auth")
+        assert journal.pauses() == [ProviderPause("docs", 100.0, "auth")]
+        journal.clear_pause("docs")
+        assert journal.pause_of("docs") is None
+    finally:
+        journal.close()
+
+
+def test_queue_counts_and_failures_since(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        journal.create_job(new_job("J1", "/spool/a.pdf", ["+46812345678", "+46812345679"]))
+        journal.create_job(new_job("J2", "/spool/b.pdf", [], error="no recipient"))
+        assert journal.queue_counts() == QueueCounts(queued=2, in_flight=0)
+        journal.update_tx("J1", 0, state=TxState.SUBMITTING, updated_at=1.0)
+        assert journal.queue_counts() == QueueCounts(queued=1, in_flight=1)
+        failed = journal.job("J2")
+        assert failed is not None and failed.state == JobState.FAILED
+        assert journal.failed_since(50.0) == 1
+        assert journal.failed_since(101.0) == 0
+    finally:
+        journal.close()
+
+
+def test_inbox_status_and_folder_records(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        assert journal.inbox_statuses() == []
+        journal.set_inbox_status({"inbox": "/in", "received_today": 2})
+        assert journal.inbox_statuses() == [{"inbox": "/in", "received_today": 2}]
+        folder = tmp_path / "spool"
+        assert not journal.sidecars_seen(folder) and not journal.folder_seen(folder)
+        journal.note_sidecars_seen(folder)
+        journal.note_folder_seen(folder)
+        assert journal.sidecars_seen(folder) and journal.folder_seen(folder)
+        assert journal.folder_device(folder) is None
+        journal.set_folder_device(folder, 42)
+        assert journal.folder_device(folder) == 42
+    finally:
+        journal.close()
+
+
+def test_unfiled_filed_and_filed_as(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        journal.create_job(new_job("J1", "/spool/a.pdf", ["+46812345678"]))
+        journal.create_job(new_job("J2", "/spool/b.pdf", [], error="no recipient"))
+        assert {j.id for j in journal.unfiled_jobs(limit=10)} == {"J1", "J2"}
+        assert [j.id for j in journal.unfinished_jobs(limit=10)] == ["J1"]
+        assert journal.has_unfiled_job_from(Path("/spool"))
+        with journal.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET archived_at = 1, archived_path = '/spool/failed/b.pdf' "
+                "WHERE id = 'J2'"
+            )
+        assert [j.id for j in journal.filed_jobs(limit=10)] == ["J2"]
+        filed = journal.job_filed_as("/spool/failed/b.pdf")
+        assert filed is not None and filed.id == "J2"
+        assert journal.job_filed_as("/spool/failed/c.pdf") is None
+    finally:
+        journal.close()

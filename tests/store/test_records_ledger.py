@@ -1,0 +1,21 @@
+"""The records' tables: jobs filed before faxd kept records get a pending row too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faxd.store.journal import Journal
+from faxd.store.records_ledger import RecordsLedger
+from tests.store.test_audit_outbox import _job
+
+
+def test_jobs_filed_before_records_existed_are_queued(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    _job(journal, tmp_path)
+    journal.mark_archived("j1", str(tmp_path / "sent" / "a.pdf"), 5.0)
+    with journal.transaction() as db:
+        db.execute("DELETE FROM filed_records")  # as an older faxd left it
+    ledger = RecordsLedger(journal)
+    assert [f.job.id for f in ledger.pending_reports()] == ["j1"]
+    RecordsLedger(journal)  # again: still one row
+    assert len(journal.query("SELECT * FROM filed_records")) == 1
