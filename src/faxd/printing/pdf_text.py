@@ -9,9 +9,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
 from faxd.host import contained
 
 MAX_PAGES = 20
@@ -30,6 +27,11 @@ class PdfText:
 def read_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
     """The text of the first `max_pages` pages; an unreadable PDF gives no pages and a
     problem, never an exception: a PDF without a readable text layer may still be faxed."""
+    # Imported here: pypdf pulls in fontTools and Pillow (about 20 MB), which a daemon
+    # whose folders never see an embedded code should not carry.
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
     pages: list[str] = []
     try:
         # Through a descriptor that followed no link, like every read of a document.
