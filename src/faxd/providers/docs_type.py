@@ -48,13 +48,7 @@ def parse_docs(name: str, read: SettingsReader) -> DocsProviderSettings | None:
         api_key=common.credential,
         base_url=base_url,
         timezone=timezone,
-        ca_bundle=common.ca_bundle,
-        connect_timeout=common.connect_timeout,
-        read_timeout=common.read_timeout,
-        lookup_delay=common.lookup_delay,
-        status_poll=common.status_poll,
-        credential_file=common.credential_file,
-        credential_env=common.credential_env,
+        **common.settings_fields(),
     )
 
 

@@ -14,7 +14,7 @@ import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from faxd.model import Limits
 from faxd.providers.base import Sender
@@ -40,6 +40,18 @@ class Common:
     credential: Secret | None
     credential_file: Path | None  # where the credential came from, for start-up checks
     credential_env: str | None
+
+    def settings_fields(self) -> dict[str, Any]:
+        """The keyword arguments every provider's settings type takes from these."""
+        return {
+            "ca_bundle": self.ca_bundle,
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "lookup_delay": self.lookup_delay,
+            "status_poll": self.status_poll,
+            "credential_file": self.credential_file,
+            "credential_env": self.credential_env,
+        }
 
 
 class SettingsReader(Protocol):

@@ -109,13 +109,7 @@ def parse_retarus(name: str, read: SettingsReader) -> RetarusProviderSettings | 
         submit_url=submit_url,
         datacenter_urls=datacenter_urls,
         region=region,
-        ca_bundle=common.ca_bundle,
-        connect_timeout=common.connect_timeout,
-        read_timeout=common.read_timeout,
-        lookup_delay=common.lookup_delay,
-        status_poll=common.status_poll,
-        credential_file=common.credential_file,
-        credential_env=common.credential_env,
+        **common.settings_fields(),
     )
 
 
