@@ -14,9 +14,9 @@ import pytest
 from faxd.channels.base import ChannelError, Message
 from faxd.channels.printer import PrintSender
 from faxd.settings import PrintChannel
+from tests.e2e.test_cups_queue import Cups, cups
 
 from ..printing.conftest import needs
-from ..printing.test_cups_e2e import Cups, cups
 
 __all__ = ["cups"]
 pytestmark = [needs("cupsd", "lp", "lpadmin", "lpstat"), pytest.mark.slow]

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from faxd.sandbox.server import SandboxServer
+from tests.e2e.test_cups_queue import Cups, cups
 
 from ..channels.servers import (
     SMTP_PASSWORD,
@@ -28,7 +29,6 @@ from ..channels.servers import (
     smtp_sink,
 )
 from ..printing.conftest import needs
-from ..printing.test_cups_e2e import Cups, cups
 from .harness import Faxd, for_sandbox, pdf, wait_for
 
 __all__ = ["cups"]

@@ -11,8 +11,7 @@ from typing import Any
 from faxd.core.print_clues import UEL
 from faxd.sandbox.server import SandboxServer
 from tests.e2e.harness import Faxd
-
-from .conftest import needs, postscript_pages, real_pdf
+from tests.printing.conftest import needs, postscript_pages, real_pdf
 
 
 def uploaded(sandbox: SandboxServer, report: dict[str, Any]) -> tuple[str, bytes]:

@@ -18,8 +18,7 @@ import pytest
 
 from faxd.sandbox.server import SandboxServer
 from tests.e2e.harness import Faxd, wait_for
-
-from .conftest import needs
+from tests.printing.conftest import needs
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP = REPO / "scripts" / "setup-cups-queue"
