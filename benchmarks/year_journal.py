@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from faxd.core.job_payload import JobOptions
 from faxd.model import JobState, TxState
 from faxd.service import commands
 from faxd.service.daemon import JOURNAL_NAME
@@ -150,7 +151,7 @@ def measure(state_dir: Path, runs: int, now: float) -> dict[str, float]:
                 dft=False,
                 reference=None,
                 rule="subfolder",
-                options={},
+                options=JobOptions(),
                 numbers=("+46812345678",),
                 received_at=now,
                 ino=None,

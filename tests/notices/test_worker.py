@@ -196,7 +196,7 @@ def test_monitor_raises_delayed_once_and_alerts_once_per_condition(
     clock = FakeClock()
     alerts = AlertSettings(to=("admin",), disk_free_min=1 << 62)  # every disk is "low"
     work, _ = worker(tmp_path, journal, clock, alerts)
-    work.configure(replace(work._settings, providers={"docs": None}))  # type: ignore[dict-item]  # noqa: SLF001
+    work.configure(replace(work._settings, providers={"docs": None}))  # type: ignore[dict-item]
     options = notify_options((NotifyRule(on=("delayed",), to=("hook",)),), (), None, 60.0)
     journal.create_job(
         NewJob(

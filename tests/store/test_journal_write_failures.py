@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,10 @@ def test_a_journal_faxd_may_not_write_names_the_folder_to_fix(tmp_path: Path) ->
     if os.geteuid() != 0:
         path.chmod(0o444)
         state.chmod(0o555)
-        undo = [lambda: state.chmod(0o755), lambda: path.chmod(0o644)]
+        undo: list[Callable[[], object]] = [
+            lambda: state.chmod(0o755),
+            lambda: path.chmod(0o644),
+        ]
     else:
         # Root writes whatever the mode says: a read-only bind mount stops it.
         done = subprocess.run(["mount", "--bind", str(state), str(state)], check=False)

@@ -2,8 +2,10 @@
 
 Candidates come from the watcher, the start-up scan and the periodic rescan. A path is
 tracked until it has been still for `settle` seconds (and a sidecar had its chance to
-arrive), then addressed, checked and recorded as a job — or failed at once with a report
-when it has no valid recipient or the provider would refuse it."""
+arrive). Then its facts are gathered (copied into the job's work folder, sidecar read,
+print file converted, files sampled), faxd.core.intake_decision decides, and the job is
+recorded — or failed at once with a report when it has no valid recipient or the provider
+would refuse it."""
 
 from __future__ import annotations
 

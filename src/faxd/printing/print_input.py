@@ -4,7 +4,8 @@ to upload in place of the document when it has to be converted or cleaned first.
 The document itself stays untouched in the spool folder and is filed under sent/ or
 failed/ as usual; a converted PDF (PostScript, PJL-wrapped print files) or a text file
 with its embedded code removed is written into a `print-*/` folder under the work folder
-the caller gives (the job's own, `state_dir/work/JOB`) and uploaded instead, so the provider sees exactly what was checked before sending."""
+the caller gives (the job's own, `state_dir/work/JOB`) and uploaded instead, so the
+provider sees exactly what was checked before sending."""
 
 from __future__ import annotations
 

@@ -166,13 +166,13 @@ class RecordsKeeper:
             if not pending:
                 return done
             for filed in pending:
-                if stop is not None and stop.is_set():
-                    return done
-                self._record(filed)
+                if (stop is not None and stop.is_set()) or not self._record(filed):
+                    return done  # stopping: the rest is drawn at the next start
                 done += 1
                 self._guarded("audit log", self.drain_audit)
 
-    def _record(self, filed: FiledJob) -> None:
+    def _record(self, filed: FiledJob) -> bool:
+        """Make one job's records; False when a stop interrupted it (still pending)."""
         job = filed.job
         doc = Path(job.archived_path) if job.archived_path else None
         problem = None
@@ -193,7 +193,7 @@ class RecordsKeeper:
                 if not made.interrupted or self._stop.is_set():
                     break
         if made.interrupted and self._stop.is_set():
-            return  # still pending: drawn at the next start
+            return False
         pdf_path = target if target is not None and target.exists() else None
         if made.pdf is not None and target is not None:
             try:
@@ -210,6 +210,7 @@ class RecordsKeeper:
             error=made.error,
             when=self._clock.time(),
         )
+        return True
 
     def _report_data(self, filed: FiledJob) -> report_pdf.ReportData:
         job = filed.job
