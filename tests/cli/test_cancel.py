@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from faxd.cli import main
+from faxd.core.transitions import TxUpdate
 from faxd.host.lock import InstanceLock
 from faxd.model import TxState
 from faxd.sandbox.server import SandboxServer
@@ -109,7 +110,7 @@ def test_cancel_is_refused_once_the_upload_may_have_left(
     job_id, _ = queue_with_send(setup, tmp_path, signal.SIGINT)
     journal = Journal(setup.state / JOURNAL_NAME)
     try:
-        journal.update_tx(job_id, 0, state=TxState.SUBMITTING)
+        journal.apply(job_id, 0, TxUpdate(state=TxState.SUBMITTING))
     finally:
         journal.close()
     code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})

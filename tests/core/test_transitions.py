@@ -75,6 +75,7 @@ def test_every_failure_leads_to_a_legal_move(
         retry_after=retry_after,
         throttled=throttled,
     )
+    assert step.update.state is not None
     assert is_legal(tx.state, step.update.state)
     if step.update.attempts is not None:
         before_this_attempt = tx.attempts - 1 if counted else tx.attempts
@@ -105,6 +106,7 @@ def test_an_unknown_outcome_is_looked_up_before_any_new_upload(
             lambda: r,
             lost_error="lost",
         )
+        assert nxt.update.state is not None
         assert is_legal(state, nxt.update.state)
         seen += 1
         state = nxt.update.state

@@ -13,6 +13,7 @@ import yaml
 
 from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
+from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.intake import Intake
@@ -109,7 +110,7 @@ class Rig:
         )
         self.journal.create_job(job)
         for state in (TxState.SUBMITTING, TxState.SUBMITTED, TxState.DELIVERED):
-            self.journal.update_tx(job.id, 0, state=state)
+            self.journal.apply(job.id, 0, TxUpdate(state=state))
         self.journal.mark_archived(job.id, job.path, 1.0)
 
 

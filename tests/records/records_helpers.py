@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
+from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, Method, TxState
 from faxd.outbound.archive import REPORT_KEY
 from faxd.records.report_pdf import THUMB_BOX
@@ -110,24 +111,28 @@ def file_job(
         )
     )
     for idx, ok in enumerate(results):
-        journal.update_tx(job_id, idx, state=TxState.SUBMITTING, updated_at=now)
-        journal.update_tx(
+        journal.apply(job_id, idx, TxUpdate(state=TxState.SUBMITTING, updated_at=now))
+        journal.apply(
             job_id,
             idx,
-            state=TxState.SUBMITTED,
-            remote_id=f"remote-{job_id}-{idx}",
-            method=Method.DFT if idx % 2 == 0 else Method.FAX,
-            submitted_at=now,
-            attempts=1,
-            updated_at=now,
+            TxUpdate(
+                state=TxState.SUBMITTED,
+                remote_id=f"remote-{job_id}-{idx}",
+                method=Method.DFT if idx % 2 == 0 else Method.FAX,
+                submitted_at=now,
+                attempts=1,
+                updated_at=now,
+            ),
         )
-        journal.update_tx(
+        journal.apply(
             job_id,
             idx,
-            state=TxState.DELIVERED if ok else TxState.FAILED,
-            status="Received" if ok else "Busy",
-            error=None if ok else "the line was busy eight times",
-            updated_at=now + 30,
+            TxUpdate(
+                state=TxState.DELIVERED if ok else TxState.FAILED,
+                status="Received" if ok else "Busy",
+                error=None if ok else "the line was busy eight times",
+                updated_at=now + 30,
+            ),
         )
     delivered = all(results)
     journal.set_job_state(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from faxd.core.job_payload import JobOptions
+from faxd.core.transitions import TxUpdate
 from faxd.model import Method, TxState
 from faxd.store.audit_outbox import pending
 from faxd.store.inbox_ledger import InboxLedger
@@ -46,10 +47,10 @@ def _job(journal: Journal, tmp_path: Path) -> None:
 def test_each_transition_is_logged_once_with_its_state(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
     _job(journal, tmp_path)
-    journal.update_tx("j1", 0, state=TxState.SUBMITTING)
+    journal.apply("j1", 0, TxUpdate(state=TxState.SUBMITTING))
     journal.claim_remote_id("docs", "j1", 0, "r-1", state=TxState.SUBMITTED, method=Method.DFT)
-    journal.update_tx("j1", 0, state=TxState.SUBMITTED, polls=1)  # no change of state
-    journal.update_tx("j1", 0, state=TxState.DELIVERED, status="Received")
+    journal.apply("j1", 0, TxUpdate(state=TxState.SUBMITTED, polls=1))  # no change of state
+    journal.apply("j1", 0, TxUpdate(state=TxState.DELIVERED, status="Received"))
     journal.mark_archived("j1", str(tmp_path / "sent" / "a.pdf"), 5.0)
     events = _events(journal)
     assert [name for name, _ in events] == ["picked up", "accepted", "delivered", "filed"]
@@ -63,7 +64,7 @@ def test_no_event_for_a_change_that_was_rolled_back(tmp_path: Path) -> None:
     _job(journal, tmp_path)
     before = _events(journal)
     with pytest.raises(Exception, match="legal"):
-        journal.update_tx("j1", 0, state=TxState.SUBMITTED)  # ready -> submitted is illegal
+        journal.apply("j1", 0, TxUpdate(state=TxState.SUBMITTED))  # ready -> submitted is illegal
     assert _events(journal) == before
 
 

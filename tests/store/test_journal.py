@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from faxd.core.job_payload import JobOptions
+from faxd.core.transitions import TxUpdate
 from faxd.model import TxState
 from faxd.store.journal import Journal, NewJob
 
@@ -62,8 +63,8 @@ def test_due_work_comes_in_time_order_and_interrupted_uploads_become_unknown(
     try:
         journal.create_job(new_job("a", "/spool/a.pdf", ["+46812345678"]))
         journal.create_job(new_job("b", "/spool/b.pdf", ["+46812345678"]))
-        journal.update_tx("a", 0, state=TxState.WAITING, next_attempt_at=500.0)
-        journal.update_tx("b", 0, state=TxState.SUBMITTING)
+        journal.apply("a", 0, TxUpdate(state=TxState.WAITING, next_attempt_at=500.0))
+        journal.apply("b", 0, TxUpdate(state=TxState.SUBMITTING))
         due = journal.due_transmissions([TxState.READY, TxState.WAITING], now=400.0)
         assert due == []
         assert journal.next_due_time([TxState.WAITING]) == 500.0

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from faxd.core.transitions import TxUpdate
 from faxd.model import TxState
 from faxd.store.journal import Journal
 
@@ -68,7 +69,7 @@ def test_the_providers_own_answer_takes_an_id_back_from_a_lookups_guess(tmp_path
 def test_ids_recorded_before_claims_existed_are_claimed_on_open(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     journal = journal_with_jobs(path, 2)
-    journal.update_tx("j0", 0, remote_id="fax-old", submitted_at=1.0)
+    journal.apply("j0", 0, TxUpdate(remote_id="fax-old", submitted_at=1.0))
     journal.close()
     db = sqlite3.connect(path)
     db.execute("DROP TABLE remote_claims")  # as an older faxd left it

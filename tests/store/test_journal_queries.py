@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from faxd.core.job_payload import JobFile, JobOptions, Source
+from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
 from faxd.store.journal import Journal, ProviderPause, QueueCounts
 
@@ -72,7 +73,7 @@ def test_queue_counts_and_failures_since(tmp_path: Path) -> None:
         journal.create_job(new_job("J1", "/spool/a.pdf", ["+46812345678", "+46812345679"]))
         journal.create_job(new_job("J2", "/spool/b.pdf", [], error="no recipient"))
         assert journal.queue_counts() == QueueCounts(queued=2, in_flight=0)
-        journal.update_tx("J1", 0, state=TxState.SUBMITTING, updated_at=1.0)
+        journal.apply("J1", 0, TxUpdate(state=TxState.SUBMITTING, updated_at=1.0))
         assert journal.queue_counts() == QueueCounts(queued=1, in_flight=1)
         failed = journal.job("J2")
         assert failed is not None and failed.state == JobState.FAILED

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from faxd.core.job_payload import Hold, JobOptions
+from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
 from faxd.store.journal import Journal, NewJob
 
@@ -45,13 +46,13 @@ def job(job_id: str, numbers: tuple[str, ...], *, hold: bool = False) -> NewJob:
 
 def deliver(journal: Journal, job_id: str, idx: int) -> None:
     for state in (TxState.SUBMITTING, TxState.SUBMITTED, TxState.DELIVERED):
-        journal.update_tx(job_id, idx, state=state)
+        journal.apply(job_id, idx, TxUpdate(state=state))
 
 
 def test_only_delivered_and_released_numbers_are_known(journal: Journal) -> None:
     journal.create_job(job("a", ("+46812345678", "+46812345611", "+46812345622")))
     deliver(journal, "a", 0)
-    journal.update_tx("a", 1, state=TxState.FAILED)
+    journal.apply("a", 1, TxUpdate(state=TxState.FAILED))
     asked = ["+46812345678", "+46812345611", "+46812345622", "+46855512345"]
     assert journal.known_among(asked) == {"+46812345678"}
     journal.start_release("r", ["+46855512345"], [], 2.0)

@@ -77,9 +77,9 @@ def classify(exc: FaxdError) -> Failure:
 @dataclass(frozen=True)
 class TxUpdate:
     """A typed change to one transmission: the new state and the columns that change with
-    it (None: unchanged; `clear_error` empties the error)."""
+    it (None: unchanged, the state included; `clear_error` empties the error)."""
 
-    state: TxState
+    state: TxState | None = None
     next_attempt_at: float | None = None
     attempts: int | None = None
     first_attempt_at: float | None = None

@@ -35,6 +35,7 @@ from faxd.core.transitions import (
     Failure,
     Step,
     TxFacts,
+    TxUpdate,
     after_empty_lookup,
     after_failure,
     classify,
@@ -128,7 +129,7 @@ class Engine:
         with self._wake:
             self._settings = settings
             self._senders.update(senders)
-            # SIGHUP resumes paused providers (SPEC §5): new credentials get a try at once.
+            # SIGHUP resumes paused providers: new credentials get a try at once.
             now = self._clock.time()
             for provider, pause in self._pauses.items():
                 if pause.reason in ("auth", "config"):
@@ -267,7 +268,9 @@ class Engine:
             pass  # said once by the journal; dispatch waits until it takes writes again
         except Exception:
             log.exception("unexpected error; the transmission will be tried again", job=tx.job_id)
-            self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + 60.0)
+            self._journal.apply(
+                tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + 60.0)
+            )
         finally:
             self._done(tx, provider, counter)
 
@@ -316,7 +319,9 @@ class Engine:
         if missing:
             if self._archiver.presence.away(Path(job.folder)):
                 bound.warning("spool folder is missing; waiting for it to come back")
-                self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + 60)
+                self._journal.apply(
+                    tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + 60)
+                )
                 return
             self._fail(
                 job,
@@ -337,16 +342,18 @@ class Engine:
         )
         now = self._clock.time()
         # Compare-and-set: `faxd cancel` may have failed it since it was read.
-        if not self._journal.update_tx(
+        if not self._journal.apply(
             tx.job_id,
             tx.idx,
+            TxUpdate(
+                state=TxState.SUBMITTING,
+                attempts=tx.attempts + 1,
+                first_attempt_at=tx.first_attempt_at or now,
+                submit_started_at=now,
+                method=Method.DFT if dft else Method.FAX,
+                updated_at=now,
+            ),
             expect=UPLOAD_STATES,
-            state=TxState.SUBMITTING,
-            attempts=tx.attempts + 1,
-            first_attempt_at=tx.first_attempt_at or now,
-            submit_started_at=now,
-            method=(Method.DFT if dft else Method.FAX),
-            updated_at=now,
         ):
             bound.info("no longer queued; not uploading", state="cancelled")
             return
@@ -505,7 +512,7 @@ class Engine:
         if step.gave_up:
             assert step.update.error is not None
             if step.update.attempts is not None:
-                self._journal.update_tx(tx.job_id, tx.idx, attempts=step.update.attempts)
+                self._journal.apply(tx.job_id, tx.idx, TxUpdate(attempts=step.update.attempts))
             self._fail(job, tx, step.update.error)
             return
         outbox: tuple[NewDelivery, ...] = ()
@@ -579,8 +586,8 @@ class Engine:
             error=error,
             state="failed",
         )
-        self._journal.update_tx(
-            tx.job_id, tx.idx, state=TxState.FAILED, error=error, updated_at=now
+        self._journal.apply(
+            tx.job_id, tx.idx, TxUpdate(state=TxState.FAILED, error=error, updated_at=now)
         )
         self.finish_if_done(job.id)
 
@@ -604,8 +611,8 @@ class Engine:
                 provider=provider,
                 error=str(exc),
             )
-            self._journal.update_tx(
-                tx.job_id, tx.idx, next_attempt_at=self._clock.time() + AUTH_PAUSE
+            self._journal.apply(
+                tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + AUTH_PAUSE)
             )
         except ProviderError as exc:
             delay = (
@@ -614,7 +621,9 @@ class Engine:
                 else QUERY_RETRY
             )
             log.info("status query failed; asking again later", job=job.id, error=str(exc))
-            self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=self._clock.time() + delay)
+            self._journal.apply(
+                tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + delay)
+            )
 
     def _resolve_unknown(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
         now = self._clock.time()
@@ -641,7 +650,7 @@ class Engine:
         if found is not None:
             if not self._accepted(tx, found, sender.name):
                 # Another lookup credited it a moment ago: list again without it.
-                self._journal.update_tx(tx.job_id, tx.idx, next_attempt_at=now + QUERY_RETRY)
+                self._journal.apply(tx.job_id, tx.idx, TxUpdate(next_attempt_at=now + QUERY_RETRY))
                 return
             bound.info("the lost upload had been accepted", remote_id=found.remote_id)
             return
@@ -681,26 +690,31 @@ class Engine:
         timeout = job.options.status_timeout
         if tx.submitted_at is not None and now - tx.submitted_at > timeout:
             hours = timeout / 3600
-            self._journal.update_tx(
+            self._journal.apply(
                 tx.job_id,
                 tx.idx,
-                state=TxState.FAILED,
-                status=status.status,
-                error=(
-                    f"still '{status.status}' {hours:g} h after it was accepted (status_timeout); "
-                    "ask the provider whether it arrived before sending it again"
+                TxUpdate(
+                    state=TxState.FAILED,
+                    status=status.status,
+                    error=(
+                        f"still '{status.status}' {hours:g} h after it was accepted "
+                        "(status_timeout); ask the provider whether it arrived before "
+                        "sending it again"
+                    ),
+                    updated_at=now,
                 ),
-                updated_at=now,
             )
             self.finish_if_done(job.id)
             return
-        self._journal.update_tx(
+        self._journal.apply(
             tx.job_id,
             tx.idx,
-            status=status.status,
-            polls=tx.polls + 1,
-            next_attempt_at=now + self._poll_delay(sender.name, tx.polls + 1),
-            updated_at=now,
+            TxUpdate(
+                status=status.status,
+                polls=tx.polls + 1,
+                next_attempt_at=now + self._poll_delay(sender.name, tx.polls + 1),
+                updated_at=now,
+            ),
         )
 
     def _record_final(self, job: JobRow, tx: TxRow, status: RemoteStatus) -> None:
@@ -716,14 +730,16 @@ class Engine:
                 status.remote_id or tx.remote_id,
             )
         )
-        self._journal.update_tx(
+        self._journal.apply(
             tx.job_id,
             tx.idx,
-            state=state,
-            status=status.status,
-            method=status.method or tx.method,
-            error=error,
-            updated_at=now,
+            TxUpdate(
+                state=state,
+                status=status.status,
+                method=status.method or tx.method,
+                error=error,
+                updated_at=now,
+            ),
         )
         log.info(
             "final status",

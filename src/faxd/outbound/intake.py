@@ -142,7 +142,8 @@ class Intake:
         return path in self._excluded or path.name.startswith(".")
 
     def _skipped(self, folder: FolderSettings, path: Path) -> bool:
-        """SPEC 1.1: names never picked up, and our own output trees."""
+        """Names never picked up (hidden, temporary and office lock files, sidecars), and
+        our own output trees."""
         parent = path.parent
         if path != folder.path and path not in self._excluded:
             skipped = self._parent_skipped.get(parent)

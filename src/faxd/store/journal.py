@@ -770,7 +770,7 @@ class Journal:
         value = rows[0]["t"] if rows else None
         return float(value) if value is not None else None
 
-    def update_tx(
+    def _update_tx(
         self,
         job_id: str,
         idx: int,
@@ -821,8 +821,8 @@ class Journal:
         expect: Collection[TxState] | None = None,
         outbox: Sequence[NewDelivery] = (),
     ) -> bool:
-        """Write a typed step of the state machine (see update_tx for the checks)."""
-        return self.update_tx(job_id, idx, outbox=outbox, expect=expect, **update.columns())
+        """Write a typed step of the state machine (see _update_tx for the checks)."""
+        return self._update_tx(job_id, idx, outbox=outbox, expect=expect, **update.columns())
 
     def cancel_unsent(self, job_id: str, now: float, reason: str) -> str | None:
         """Fail every transmission of a job that has not left for the provider, all in one
