@@ -103,19 +103,20 @@ def test_renamed_documents_are_told_apart_by_content() -> None:
     assert (found, how) == (listing[1], "its content")
 
 
-def test_one_unprovable_renamed_fax_is_taken_several_are_ambiguous() -> None:
+def test_an_unprovable_renamed_fax_is_never_taken_one_or_several_are_ambiguous() -> None:
+    # Taking the only candidate could credit another transmission's fax to this one.
     one = [doc("x", "20261130_1200004612345678.pdf")]
-    assert lookup.choose(one, wanted(), frozenset(), lambda d: None)[0] == one[0]
+    with pytest.raises(AmbiguousOutcomeError, match="1 transmission "):
+        lookup.choose(one, wanted(), frozenset(), lambda d: None)
     two = [*one, doc("y", "20261130_1200014612345678.pdf")]
     with pytest.raises(AmbiguousOutcomeError, match="2 transmissions"):
         lookup.choose(two, wanted(), frozenset(), lambda d: None)
-    # a DFT document with other bytes is ruled out, which leaves one
-    assert (
-        lookup.choose(two, wanted(), frozenset(), lambda d: None if d.remote_id == "y" else False)[
-            0
-        ]
-        == two[1]
-    )
+    # a DFT document with other bytes is ruled out; the one left still proves nothing
+    with pytest.raises(AmbiguousOutcomeError, match="1 transmission "):
+        lookup.choose(two, wanted(), frozenset(), lambda d: None if d.remote_id == "y" else False)
+    # its own bytes prove it
+    found, how = lookup.choose(two, wanted(), frozenset(), lambda d: d.remote_id == "y")
+    assert (found, how) == (two[1], "its content")
 
 
 # --- property: no provider id is ever credited to two transmissions ---------------------------
@@ -332,10 +333,12 @@ def test_names_seen_in_a_status_answer_keep_a_foreign_document_out_of_later_look
                 Submission("x", "x", SENDER, NUMBER, (_letter(tmp_path, "b", b"b"),), False),
             )
             assert docs.find_submission(ours, started, frozenset()) is None
-            # a provider that never saw its names come back takes the one candidate
+            # a provider that never saw its names come back cannot rule the foreign fax
+            # out, and does not take it either: the lookup is ambiguous
             fresh = DocsProvider(docs_settings(sandbox.docs_base_url), clock=clock)
             try:
-                assert fresh.find_submission(ours, started, frozenset()) is not None
+                with pytest.raises(AmbiguousOutcomeError):
+                    fresh.find_submission(ours, started, frozenset())
             finally:
                 fresh.close()
         finally:

@@ -14,8 +14,12 @@ service may rename files, and other programs may send from the same account. So:
 4. If the service is known to keep names (the caller saw a token come back, or a listed
    document shows one), a candidate without a token was not uploaded by faxd unless its
    bytes say so.
-5. Otherwise one unproven candidate is taken (the best the API allows); several are
-   ambiguous: the caller must neither take one nor upload again.
+5. Otherwise any unproven candidate makes the lookup ambiguous, one as much as several:
+   taking it could credit another transmission's fax to this one (a report that says
+   delivered for bytes never sent, while the other transmission, finding its own upload
+   taken, sends again). The engine asks again, so the rightful transmission can prove its
+   bytes meanwhile, and only after the last lookup fails the document with a report that
+   asks the office: neither taken nor uploaded again.
 
 Names only break ties between proofs; time only bounds the listing (the server's zone is
 unknown, see `docs_wire.lookup_range_body`)."""
@@ -87,13 +91,12 @@ def choose(
     names_kept = names_kept or any(wire.name_tokens(d) for d in documents)
     if names_kept or not unproven:
         return None, ""
-    if len(unproven) == 1 and len(unnamed) <= MAX_CONTENT_CHECKS:
-        return unproven[0], "sender, recipient, time and file count only"
     ids = ", ".join(d.remote_id for d in unproven[:5])
+    count = "1 transmission" if len(unproven) == 1 else f"{len(unproven)} transmissions"
     raise AmbiguousOutcomeError(
-        f"the upload's answer was lost, and the provider lists {len(unproven)} transmissions"
-        f" to {wanted.recipient} that could each be it ({ids}); it renames files and keeps"
-        " faxes only rendered, so faxd cannot tell which.",
+        f"the upload's answer was lost, and the provider lists {count} to"
+        f" {wanted.recipient} that could be it ({ids}); it renames files and keeps faxes"
+        " only rendered, so faxd cannot tell whether it is this document.",
         "faxd did not send it again, so it is not faxed twice: ask the recipient whether it"
         " arrived, then drop it again if it did not.",
     )
