@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,22 +22,6 @@ from faxd.service.daemon import JOURNAL_NAME
 from faxd.store.journal import Journal
 
 from ..e2e.harness import Faxd, pdf
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer({"status_delay": 0.2}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def setup(tmp_path: Path, sandbox: SandboxServer) -> Faxd:
-    faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
-    faxd.write_config()
-    return faxd
 
 
 def queue_with_send(setup: Faxd, tmp_path: Path, sig: int) -> tuple[str, str]:

@@ -4,7 +4,6 @@ effect against the sandbox."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,6 @@ from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
 
 from ..e2e.harness import Faxd, pdf
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer({"status_delay": 0.2}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def setup(tmp_path: Path, sandbox: SandboxServer) -> Faxd:
-    faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
-    faxd.write_config()
-    return faxd
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
