@@ -112,7 +112,7 @@ def test_sigkill_during_a_retarus_run_gives_one_job_per_document(
     faxd.proc = None
     faxd.start()
     wait_for(
-        lambda: len(list(faxd.sent.rglob("r-*.pdf"))) == 20 if faxd.sent.exists() else False,
+        lambda: len(list(faxd.sent.rglob("r-??.pdf"))) == 20 if faxd.sent.exists() else False,
         120,
         "all 20 documents in sent/",
         step=0.3,
