@@ -1,23 +1,30 @@
 """Benchmark: the inbox poller downloading received documents from the sandbox on loopback.
 
     python benchmarks/inbound_download.py [--count 1000] [--size 102400] [--workers 4]
-                                          [--tracemalloc]
+                                          [--tracemalloc] [--no-loop]
 
 The sandbox runs in a child process, so the figures are the poller's own: wall time for
 one poll cycle that delivers every document (split windows, download, fsync, link,
 sidecar, two journal commits per file), and peak RSS before and after. Streaming keeps
-the peak flat: compare a run with --size 102400 to one with --size 4194304."""
+the peak flat: compare a run with --size 102400 to one with --size 4194304.
+
+Then, against the same sandbox and the same documents, the floor an admin would compare
+with: a bare shell loop that lists half-hour windows with curl, reads the file ids with
+jq and downloads each window's files with one curl (one connection, one file after the
+other) - no journal, no fsync, no metadata, no retries."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,6 +37,7 @@ from faxd.settings import DocsProviderSettings, InboxSettings, Secret
 from faxd.store.journal import Journal
 
 OURS = "+4612345678"
+SPAN = 20 * 3600  # the received documents are spread over the last 20 hours
 
 SANDBOX = """
 import json, sys
@@ -53,6 +61,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100 * 1024)
     parser.add_argument("--workers", type=int, default=4, help="downloads in flight at once")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations")
+    parser.add_argument("--no-loop", action="store_true", help="skip the bare curl loop")
     args = parser.parse_args()
 
     structlog.configure(
@@ -61,7 +70,7 @@ def main() -> int:
     scenario = {
         "generate_received": {
             "count": args.count,
-            "span_seconds": 20 * 3600,
+            "span_seconds": SPAN,
             "recipients": [OURS],
             "size": args.size,
             "seed": 1,
@@ -106,6 +115,9 @@ def main() -> int:
             on_disk = sum(p.stat().st_size for p in files if p.suffix != ".yaml")
             journal.close()
             provider.close()
+            loop = None
+            if not args.no_loop:
+                loop = bare_loop(base_url, root / "loop", SPAN)
     finally:
         if child.stdin is not None:
             child.stdin.close()
@@ -119,7 +131,52 @@ def main() -> int:
     print(f"RSS now: {rss_now_kib() / 1024:.1f} MiB")
     if traced_peak is not None:
         print(f"tracemalloc peak during poll: {traced_peak / 1024 / 1024:.1f} MiB")
+    if loop is not None:
+        loop_seconds, loop_files = loop
+        print(
+            f"bare curl loop: {loop_files} files in {loop_seconds:.2f} s; "
+            f"faxd / loop = {elapsed / loop_seconds:.2f}"
+        )
     return 0 if result.delivered == args.count and result.error is None else 1
+
+
+BARE_LOOP = r"""
+set -eu
+base=$1 out=$2 auth="Authorization: Bearer sandbox-docs-key"
+while read -r from to; do
+    ids=$(curl -sf -X POST "$base/Retrieve" -H "$auth" -H "Content-Type: application/json" \
+        -d "{\"dateFrom\": \"$from\", \"dateTo\": \"$to\"}" | jq -r '.[].files[].fileId')
+    args=()
+    for id in $ids; do args+=(-o "$out/$id" "$base/File/$id"); done
+    if [ "${#args[@]}" -gt 0 ]; then curl -sf -H "$auth" "${args[@]}"; fi
+done
+"""
+
+
+def bare_loop(base_url: str, out: Path, span: float) -> tuple[float, int] | None:
+    """List and download everything with curl, in half-hour windows of the sandbox's wall
+    clock (Stockholm) over the span the documents were generated in, an hour either side."""
+    if shutil.which("curl") is None or shutil.which("jq") is None:
+        print("bare curl loop skipped: curl and jq are needed")
+        return None
+    out.mkdir()
+    zone = ZoneInfo("Europe/Stockholm")
+    now = time.time()
+    windows = []
+    moment = now - span - 3600
+    while moment < now + 3600:
+        low = datetime.fromtimestamp(moment, zone).strftime("%Y-%m-%dT%H:%M:%S")
+        high = datetime.fromtimestamp(moment + 1799, zone).strftime("%Y-%m-%dT%H:%M:%S")
+        windows.append(f"{low} {high}\n")
+        moment += 1800
+    started = time.perf_counter()
+    subprocess.run(
+        ["bash", "-c", BARE_LOOP, "loop", base_url, str(out)],
+        input="".join(windows),
+        text=True,
+        check=True,
+    )
+    return time.perf_counter() - started, sum(1 for _ in out.iterdir())
 
 
 if __name__ == "__main__":

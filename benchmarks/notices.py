@@ -5,7 +5,9 @@
 The SMTP server (the sandbox's sink, storing each mail as a file) runs in a child process,
 so the figures are faxd's own: 1,000 failure notices (each composed from the journal with
 its report attached, one journal commit per mail) and 1,000 received documents mailed
-with the document attached; wall time and peak RSS for each."""
+with the document attached; wall time, faxd's CPU time and peak RSS for each, and the
+sink's CPU time for both (wall time on a shared machine moves with the load; CPU time
+much less)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -110,12 +113,13 @@ def make_deliveries(journal: Journal, root: Path, count: int, size: int) -> None
     Outbox(journal).add(rows)
 
 
-def drain(worker: OutboxWorker, sender: SmtpSender, journal: Journal) -> float:
-    started = time.perf_counter()
+def drain(worker: OutboxWorker, sender: SmtpSender, journal: Journal) -> tuple[float, float]:
+    """Wall seconds and faxd's own CPU seconds (this process; the sink is another)."""
+    started, cpu = time.perf_counter(), time.process_time()
     while Outbox(journal).pending("mail", 1):
         worker.drain("mail", sender)
     sender.close()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> None:
@@ -153,22 +157,24 @@ def main() -> None:
             channels={"mail": channel},
         )
         worker = OutboxWorker(settings, journal, SystemClock())
-        results = {}
+        results: dict[str, Any] = {}
         try:
             make_failed_jobs(journal, root, args.count)
-            notices = drain(worker, SmtpSender(channel), journal)
+            notices, cpu = drain(worker, SmtpSender(channel), journal)
             results["failure_notices"] = {
                 "count": args.count,
                 "seconds": round(notices, 2),
+                "faxd_cpu_seconds": round(cpu, 2),
                 "per_second": round(args.count / notices),
                 "peak_rss_mb": round(rss_mb(), 1),
             }
             make_deliveries(journal, root, args.count, args.size)
-            deliveries = drain(worker, SmtpSender(channel), journal)
+            deliveries, cpu = drain(worker, SmtpSender(channel), journal)
             results["inbound_deliveries"] = {
                 "count": args.count,
                 "bytes_each": args.size,
                 "seconds": round(deliveries, 2),
+                "faxd_cpu_seconds": round(cpu, 2),
                 "per_second": round(args.count / deliveries),
                 "peak_rss_mb": round(rss_mb(), 1),
             }
@@ -178,6 +184,8 @@ def main() -> None:
         finally:
             sink.stdin.close()
             sink.wait(10)
+        sink_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results["sink_cpu_seconds"] = round(sink_cpu.ru_utime + sink_cpu.ru_stime, 2)
         print(json.dumps(results, indent=2))
 
 

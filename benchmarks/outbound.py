@@ -1,6 +1,7 @@
 """Benchmark: the outbound daemon against the sandbox emulator on loopback.
 
     python benchmarks/outbound.py [--quick] [--only latency,default-wait,burst,backlog,idle]
+                                  [--only notify,burst-pdf] [--rounds 2]
                                   [--settle 0.5] [--concurrency 4,8] [--backlog 10000]
 
 The real daemon runs as a subprocess (`python -m faxd run`), exactly as systemd starts
@@ -13,7 +14,14 @@ passes or fails on time, the goals are printed beside the measurements to compar
             subfolder of a folder that never had a sidecar: no wait either)
 2. burst    400 files dropped at once, 50 ms API latency per upload, per concurrency
 3. backlog  10,000 files waiting at start-up: time to the first upload, peak RSS
-4. idle     20 watched folders, nothing to do: CPU use of the daemon"""
+4. idle     20 watched folders, nothing to do: CPU use of the daemon
+
+Comparisons (not in the default set; alternating rounds in one run, as other work on
+the machine drifts):
+notify      pickup latency with notices off and on (a `delivered` mail for every job to
+            a local SMTP sink in a child process)
+burst-pdf   the burst with report PDFs off and on, to the last upload and to the last
+            filing (the PDFs are drawn after filing; the time they took is printed too)"""
 
 from __future__ import annotations
 
@@ -107,6 +115,7 @@ class Daemon:
     sandbox: SandboxServer
     defaults: dict[str, Any] = field(default_factory=dict)
     folders: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # more top-level keys (channels)
     proc: subprocess.Popen[bytes] | None = None
     peak_rss_kib: int = 0
 
@@ -147,6 +156,7 @@ class Daemon:
             },
             "defaults": defaults,
             "folders": self.folders or [{"path": str(self.spool), "to": [NUMBER]}],
+            **self.extra,
         }
         path = self.root / "faxd.yaml"
         path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -298,24 +308,7 @@ def bench_latency(
     defaults: dict[str, Any] = {"settle": settle}
     if default_wait:
         defaults["sidecar_wait"] = None
-    with rig(defaults=defaults) as (daemon, sandbox):
-        uploads = Uploads(sandbox)
-        daemon.start()
-        daemon.wait_running()
-        warm_up(daemon, uploads, daemon.spool)
-        target = daemon.spool / NUMBER if default_wait else daemon.spool
-        target.mkdir(exist_ok=True)
-        latencies: list[float] = []
-        for i in range(count):
-            data = pdf(f"latency {i}")
-            digest = sha(data)
-            before = uploads.accepted()
-            closed = write_closed(target / f"doc-{i:03d}.pdf", data)
-            # the cheap counter first: polling the full stats would compete with the sandbox
-            wait_for(partial(uploads.more_than, before), 30, f"upload {i}", daemon)
-            arrived = uploads.times()[digest]
-            latencies.append((arrived - closed) * 1000)
-            time.sleep(0.1)  # one by one: the next file comes after this one is gone
+    latencies = measure_latency(count, defaults, subfolder=default_wait)
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     goal = settle * 1000 + 20
     over = [round(x - settle * 1000, 1) for x in (p50, p95, max(latencies))]
@@ -333,10 +326,145 @@ def bench_latency(
     ]
 
 
+def measure_latency(
+    count: int,
+    defaults: dict[str, Any],
+    *,
+    subfolder: bool = False,
+    extra: dict[str, Any] | None = None,
+    after: Callable[[], None] = lambda: None,
+) -> list[float]:
+    """Milliseconds from close to accepted upload for count files dropped one by one;
+    `after` runs before the daemon stops (to wait for what the run caused)."""
+    with rig(defaults=defaults, extra=extra or {}) as (daemon, sandbox):
+        uploads = Uploads(sandbox)
+        daemon.start()
+        daemon.wait_running()
+        warm_up(daemon, uploads, daemon.spool)
+        target = daemon.spool / NUMBER if subfolder else daemon.spool
+        target.mkdir(exist_ok=True)
+        latencies: list[float] = []
+        for i in range(count):
+            data = pdf(f"latency {i}")
+            digest = sha(data)
+            before = uploads.accepted()
+            closed = write_closed(target / f"doc-{i:03d}.pdf", data)
+            # the cheap counter first: polling the full stats would compete with the sandbox
+            wait_for(partial(uploads.more_than, before), 30, f"upload {i}", daemon)
+            arrived = uploads.times()[digest]
+            latencies.append((arrived - closed) * 1000)
+            time.sleep(0.1)  # one by one: the next file comes after this one is gone
+        after()
+    return latencies
+
+
+SINK = """
+import sys
+from pathlib import Path
+from faxd.sandbox.smtp_sink import SmtpSink
+sink = SmtpSink(0, Path(sys.argv[1])).start()
+print(sink.port, flush=True)
+sys.stdin.read()
+sink.stop()
+"""
+
+
+@contextmanager
+def smtp_sink(folder: Path) -> Iterator[int]:
+    """The sandbox's SMTP sink in a child process (it must not share this process's
+    interpreter with the sandbox, which timestamps the uploads); yields its port."""
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout is not None and sink.stdin is not None
+    try:
+        yield int(sink.stdout.readline())
+    finally:
+        sink.stdin.close()
+        sink.wait(10)
+
+
+def bench_notify_latency(count: int, settle: float, rounds: int) -> list[tuple[str, str, str]]:
+    """Pickup latency without and with notices, in alternating rounds of one run (the
+    load other work puts on the machine drifts; alternating spreads it over both).
+    With notices, every job mails a `delivered` notice with its report to a local SMTP
+    sink, about a second after its upload, so mails go out while later files are picked
+    up."""
+    print(
+        f"\n[1n] pickup latency without / with notices: {rounds} rounds of {count} files"
+        f" each, settle {settle} s"
+    )
+    results: dict[bool, list[float]] = {False: [], True: []}
+    mails = 0
+    with tempfile.TemporaryDirectory(prefix="faxd-bench-mail-") as tmp:
+        folder = Path(tmp)
+        with smtp_sink(folder) as port:
+            channel = {
+                "type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "from": "Office fax <fax@example.com>",
+            }
+            for n in range(rounds):
+                for notify in (False, True):
+                    defaults: dict[str, Any] = {"settle": settle}
+                    extra: dict[str, Any] = {}
+                    before = len(list(folder.glob("*.eml")))
+                    expected = before + count + 1  # with the warm-up document
+
+                    def mailed(expected: int = expected) -> None:
+                        wait_for(
+                            lambda: len(list(folder.glob("*.eml"))) >= expected,
+                            120,
+                            "the notices",
+                        )
+
+                    if notify:
+                        defaults["notify"] = [
+                            {"on": ["delivered", "failed"], "to": ["mail:office@example.com"]}
+                        ]
+                        extra = {"channels": {"mail": channel}}
+                    results[notify] += measure_latency(
+                        count, defaults, extra=extra, after=mailed if notify else lambda: None
+                    )
+                    print(f"    round {n + 1}, notices {'on ' if notify else 'off'}: done")
+            mails = len(list(folder.glob("*.eml")))
+    rows = []
+    for notify, values in results.items():
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        label = "on " if notify else "off"
+        print(f"    notices {label}: p50 {p50:.1f} ms  p95 {p95:.1f} ms  ({len(values)} files)")
+        rows.append(
+            (
+                f"pickup latency p50 / p95, notices {label.strip()} ({len(values)} files, "
+                f"settle {settle:g} s)",
+                "unchanged with notices on",
+                f"{p50:.0f} ms / {p95:.0f} ms",
+            )
+        )
+    print(f"    {mails} notices arrived at the SMTP sink")
+    return rows
+
+
+def count_files(root: Path, suffix: str) -> int:
+    return sum(1 for _, _, names in os.walk(root) for name in names if name.endswith(suffix))
+
+
 def bench_burst(
-    count: int, concurrency: int, settle: float, report_pdf: bool = True
+    count: int,
+    concurrency: int,
+    settle: float,
+    report_pdf: bool = True,
+    filing: dict[str, float] | None = None,
 ) -> tuple[float, float]:
-    """Returns (seconds from the first drop to the last upload, the same minus settle)."""
+    """Returns (seconds from the first drop to the last upload, the same minus settle).
+    With `filing`, also follows the filing after the uploads: sets "filed" (all report
+    YAMLs in sent/) and, with report PDFs, "pdfs" (all report PDFs drawn), in seconds
+    after the first drop."""
     fault = {"api": "docs", "endpoint": "send", "action": "slow", "delay": 0.05, "times": "always"}
     scenario = {"status_delay": 1.0, "faults": [fault]}
     defaults = {"settle": settle, "concurrency": concurrency, "report_pdf": report_pdf}
@@ -357,12 +485,78 @@ def bench_burst(
         wait_for(lambda: uploads.accepted() >= base + count, 300, "the burst", daemon, step=0.02)
         times = uploads.times()
         last = max(times[sha(d)] for d in payloads)
+        if filing is not None:
+            sent = daemon.root / "sent"
+            wanted = count + 1  # with the warm-up document
+            wait_for(
+                lambda: count_files(sent, ".report.yaml") >= wanted,
+                300,
+                "the filing",
+                daemon,
+                step=0.1,
+            )
+            filing["filed"] = time.time() - start
+            if report_pdf:
+                wait_for(
+                    lambda: count_files(sent, ".report.pdf") >= wanted,
+                    600,
+                    "the report PDFs",
+                    daemon,
+                    step=0.25,
+                )
+                filing["pdfs"] = time.time() - start
     total = last - start
     print(
         f"    concurrency {concurrency:>2}: all {count} uploaded {total:.2f} s after the first drop"
         f" (dropping took {dropped - start:.2f} s; {total - settle:.2f} s after settle)"
     )
     return total, total - settle
+
+
+def bench_burst_pdf(
+    count: int, concurrency: int, settle: float, rounds: int
+) -> list[tuple[str, str, str]]:
+    """The burst with report PDFs off and on, in alternating rounds of one run."""
+    print(
+        f"\n[2p] burst with report PDFs off / on: {rounds} rounds of {count} files,"
+        f" concurrency {concurrency}"
+    )
+    uploaded: dict[bool, list[float]] = {False: [], True: []}
+    filed: dict[bool, list[float]] = {False: [], True: []}
+    drawn: list[float] = []
+    for _ in range(rounds):
+        for pdfs in (False, True):
+            print(f"    report PDFs {'on ' if pdfs else 'off'}:", end="")
+            timings: dict[str, float] = {}
+            total, _ = bench_burst(count, concurrency, settle, pdfs, timings)
+            uploaded[pdfs].append(total)
+            filed[pdfs].append(timings["filed"])
+            if pdfs:
+                drawn.append(timings["pdfs"])
+            print(f"        all filed {timings['filed']:.2f} s after the first drop", end="")
+            print(f"; all report PDFs drawn {timings['pdfs']:.2f} s" if pdfs else "")
+    rows = []
+    for pdfs in (False, True):
+        label = "on" if pdfs else "off"
+        up = statistics.median(uploaded[pdfs])
+        fi = statistics.median(filed[pdfs])
+        print(
+            f"    report PDFs {label:>3}: median all uploaded {up:.2f} s, all filed {fi:.2f} s"
+            f" ({count / fi:.0f} documents/s filed; runs: "
+            + ", ".join(f"{t:.1f}" for t in filed[pdfs])
+            + ")"
+        )
+        rows.append(
+            (
+                f"{count} files at once, report PDFs {label}: all uploaded / all filed (median"
+                f" of {rounds})",
+                "no lower throughput with PDFs",
+                f"{up:.1f} s / {fi:.1f} s",
+            )
+        )
+    if drawn:
+        print(f"    report PDFs drawn after filing: median {statistics.median(drawn):.1f} s")
+    return rows
 
 
 def bench_backlog(count: int, settle: float, cap: float) -> list[tuple[str, str, str]]:
@@ -441,13 +635,21 @@ def bench_idle(folders: int, seconds: float) -> list[tuple[str, str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, a minute in all")
-    parser.add_argument("--only", default="latency,default-wait,burst,backlog,idle")
+    parser.add_argument(
+        "--only",
+        default="latency,default-wait,burst,backlog,idle",
+        help="also: notify (pickup latency without / with notices), burst-pdf (the burst"
+        " with report PDFs off / on)",
+    )
     parser.add_argument("--settle", type=float, default=0.5)
     parser.add_argument("--concurrency", default=None, help="comma-separated; default 4,8")
     parser.add_argument("--backlog", type=int, default=None, help="files waiting at start-up")
     parser.add_argument("--backlog-cap", type=float, default=180, help="seconds to follow it")
     parser.add_argument(
         "--no-report-pdf", action="store_true", help="burst without report PDFs, to compare"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternating rounds for notify and burst-pdf"
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -467,6 +669,10 @@ def main() -> int:
             total, _ = bench_burst(400, c, args.settle, not args.no_report_pdf)
             what = f"400 files at once, 50 ms API latency, concurrency {c}"
             rows.append((what, "≤ 6 s", f"{total:.1f} s"))
+    if "notify" in only:
+        rows += bench_notify_latency(10 if quick else 30, args.settle, args.rounds)
+    if "burst-pdf" in only:
+        rows += bench_burst_pdf(400, 8, args.settle, args.rounds)
     if "backlog" in only:
         rows += bench_backlog(backlog, args.settle, args.backlog_cap)
     if "idle" in only:

@@ -55,7 +55,10 @@ _E2E = os.path.join(os.path.dirname(__file__), "e2e") + os.sep
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test under tests/e2e runs the real daemon as a process: mark it, so that
-    `-m "not e2e"` is the fast suite."""
+    `-m "not e2e"` is the fast suite. They also go first: they mostly wait on the daemon,
+    so with several workers (`scripts/test` runs `-n 4`) the quick in-process tests fill
+    the gaps instead of one long end-to-end test finishing alone at the end."""
     for item in items:
         if str(item.path).startswith(_E2E):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: 0 if str(item.path).startswith(_E2E) else 1)

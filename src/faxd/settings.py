@@ -155,6 +155,9 @@ class FolderSettings:
     delayed_after: float | None = None  # not final after this: one `delayed` notice
     station_name: str | None = None  # printed on the transmission report PDF
     report_pdf: bool = True  # NAME.report.pdf beside NAME.report.yaml
+    # sent/failed/hold roots under `defaults:` shared with other spool folders: this one
+    # files into its own subfolder of each (config/shared_filing.py), made at start.
+    filing_roots: tuple[Path, ...] = ()
 
     @property
     def hold_folder(self) -> Path:
@@ -190,6 +193,7 @@ class RetentionSettings:
 class RecordsSettings:
     path: Path | None = None  # None: STATE_DIR/records
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    csv: str = "excel"  # excel | standard: how the activity journal writes numbers
 
 
 @dataclass(frozen=True)

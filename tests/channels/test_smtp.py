@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from faxd.channels.base import Attachment, ChannelError, Message
-from faxd.channels.smtp import SmtpSender
+from faxd.channels.smtp import SmtpSender, build_mail
 from faxd.settings import Secret, SmtpChannel
 
 from .servers import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink
@@ -165,3 +165,41 @@ def test_a_subject_with_a_line_break_stays_one_header(
     assert got.envelope_to == ["anna@example.com"]
     assert got.message["Bcc"] is None
     assert got.message["Subject"] == "Fax Bcc: evil@example.com"
+
+
+def test_attachments_of_any_size_and_each_address_in_a_burst(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The attachment is encoded outside the email package: every size comes back
+    byte for byte in lines of 76 characters, and each mail keeps its own address
+    (address headers are parsed once and reused)."""
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    sizes = (0, 1, 57, 58, 50 * 1024 + 3)
+    for n, size in enumerate(sizes):
+        doc = tmp_path / f"fax-{n}.pdf"
+        doc.write_bytes(bytes((i * 7 + n) % 256 for i in range(size)))
+        sender.send(
+            message(
+                tmp_path,
+                event_id=f"d.{n}",
+                address=f"desk{n % 2}@example.com",
+                attachments=(Attachment(doc.name, doc, "application/pdf"),),
+            )
+        )
+    sender.close()
+    got = smtp.messages()
+    assert [m.envelope_to for m in got] == [[f"desk{n % 2}@example.com"] for n in range(5)]
+    assert [m.message["To"] for m in got] == [f"desk{n % 2}@example.com" for n in range(5)]
+    for n, mail in enumerate(got):
+        doc = tmp_path / f"fax-{n}.pdf"
+        assert mail.attachments() == {doc.name: hashlib.sha256(doc.read_bytes()).hexdigest()}
+        assert max(len(line) for line in mail.raw.splitlines()) <= 78
+
+
+def test_an_address_with_a_line_break_is_refused_for_good(tmp_path: Path) -> None:
+    settings = SmtpChannel(
+        name="mail", host="127.0.0.1", sender="fax@example.com", security="none", port=25
+    )
+    with pytest.raises(ChannelError, match="not a single mail address") as caught:
+        build_mail(settings, message(tmp_path, address="anna@example.com\r\nBcc: x@example.com"))
+    assert caught.value.permanent

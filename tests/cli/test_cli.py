@@ -291,4 +291,20 @@ def test_explain_takes_a_file_from_anywhere_with_folder(
     assert code == 0, out
     assert "+46812345611" in out and "rule:       sidecar" in out
     assert not list(setup.spool.rglob("offer.pdf"))  # nothing was dropped
+    # A sidecar problem names its line and key, as a configuration problem does.
+    sidecar.write_text('to: "+46812345611"\nretarus:\n  resolution: hgih\n')
+    code, out, err = run(
+        capsys,
+        "explain",
+        "--config",
+        str(setup.config_path),
+        str(outside),
+        "--folder",
+        str(setup.spool),
+        "--sidecar",
+        str(sidecar),
+    )
+    assert code == 1 and "refused:" in out, out + err
+    assert "offer.pdf.yaml: line 3, retarus.resolution: 'hgih' is not one of HIGH | LOW" in out
+    assert "did you mean 'HIGH'?" in out
     assert sandbox.stats()["docs"]["requests"] == {}

@@ -35,3 +35,11 @@ def test_a_bad_retention_is_named_with_its_line(write_config: WriteConfig) -> No
     assert problem.line == 8 and "duration" in str(problem)
     problem = only_problem(write_config(MINIMAL + "retention:\n  kept: 5d\n"))
     assert "kept" in str(problem)
+
+
+def test_the_activity_csv_dialect(write_config: WriteConfig) -> None:
+    assert load(write_config(MINIMAL)).records.csv == "excel"
+    settings = load(write_config(MINIMAL + "records:\n  csv: Standard\n"))
+    assert settings.records.csv == "standard"
+    problem = only_problem(write_config(MINIMAL + "records:\n  csv: lotus\n"))
+    assert problem.line == 8 and "excel | standard" in str(problem)

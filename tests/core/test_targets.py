@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faxd.core.sidecar import SidecarError, parse_sidecar
+from faxd.config.sidecar import SidecarError, parse_sidecar
 from faxd.core.targets import TargetError, check_address, check_target, fill_owner
 
 TYPES = {"mail": "smtp", "desk": "print"}

@@ -20,8 +20,9 @@ def sandbox() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def faxd(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Faxd]:
+def faxd(tmp_path: Path, sandbox: SandboxServer, request: pytest.FixtureRequest) -> Iterator[Faxd]:
     instance = for_sandbox(Faxd, tmp_path, sandbox)
+    instance.report_pdf = request.node.get_closest_marker("report_pdfs") is not None
     try:
         yield instance
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -17,8 +18,9 @@ import yaml
 from faxd.sandbox.server import SandboxServer
 
 DOCS_KEY = "sandbox-docs-key"
-# Outcome lookups at 1, 2, 4 s and status polls from 1 s, for tests that wait on them;
-# the default 15, 30, 60 s cadence is proven in-process (tests/outbound/test_engine_schedule.py).
+# Outcome lookups at 1, 2, 4 s and status polls from 1 s, the default of every daemon the
+# tests start (a lost answer would otherwise hold a test for 15 + 30 + 60 s); the default
+# cadence is proven in-process (tests/outbound/test_engine_schedule.py).
 FAST_SCHEDULE = {"lookup_delay": "1s", "status_poll": "1s"}
 RETARUS_PASSWORD = "sandbox-password"
 
@@ -58,7 +60,11 @@ class Faxd:
     env_extra: dict[str, str] = field(default_factory=dict)
     inbox: dict[str, Any] | None = None
     docs_key: str = DOCS_KEY
-    provider_overrides: dict[str, Any] = field(default_factory=dict)  # into every provider
+    # into every provider
+    provider_overrides: dict[str, Any] = field(default_factory=lambda: dict(FAST_SCHEDULE))
+    # Report PDFs cost a quarter of a second of CPU each; only tests marked `report_pdfs`
+    # (the records, crash and retry tests) draw them, the rest run as faxd would without.
+    report_pdf: bool = False
 
     @property
     def spool(self) -> Path:
@@ -121,6 +127,7 @@ class Faxd:
             "sent_dir": str(self.sent),
             "failed_dir": str(self.failed),
             "rescan_interval": 5,
+            "report_pdf": self.report_pdf,
         }
         defaults.update(self.overrides)
         document: dict[str, Any] = {
@@ -193,9 +200,9 @@ class Faxd:
         for base in [where] if where else [self.sent, self.failed]:
             if base.exists():
                 for report in sorted(base.rglob("*.report.yaml")):
-                    data = yaml.safe_load(report.read_text())
-                    data["_path"] = str(report)
-                    found.append(data)
+                    data = _read_report(report)
+                    if data is not None:
+                        found.append(data | {"_path": str(report)})
         return found
 
     def report_for(self, name: str, timeout: float = 30) -> dict[str, Any]:
@@ -211,6 +218,28 @@ class Faxd:
             raise AssertionError(
                 f"no report for {name}; daemon log:\n{self.log_text()[-4000:]}"
             ) from None
+
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_REPORTS: dict[tuple[str, int, int, int], dict[str, Any]] = {}
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    """A report, parsed once per version: tests poll `reports()` every 50 ms while a hundred
+    documents are filed, and parsing them all each time took a core of its own. faxd
+    writes each version under a new inode (write, then rename), so the key is exact."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:  # moved by `faxd retry` between the listing and now
+        return None
+    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    if key not in _REPORTS:
+        text = path.read_text()
+        try:
+            _REPORTS[key] = yaml.load(text, Loader=_LOADER)  # noqa: S506 - the safe loader
+        except yaml.YAMLError:  # e.g. a "\udcff" escape of a name that is not UTF-8
+            _REPORTS[key] = yaml.safe_load(text)
+    return copy.deepcopy(_REPORTS[key])
 
 
 F = TypeVar("F", bound="Faxd")

@@ -16,7 +16,7 @@ from faxd.sandbox.server import SandboxServer
 
 from .harness import FAST_SCHEDULE, Faxd, pdf, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.report_pdfs]
 
 
 def uploads(sandbox: SandboxServer) -> dict[str, int]:

@@ -131,7 +131,8 @@ def test_folder_default_recipients(tmp_path: Path, faxd: Faxd) -> None:
     (scanner / "scan0001.pdf").write_bytes(pdf("scan"))
     report = faxd.report_for("scan0001.pdf")
     assert report["addressed_by"] == "folder"
-    assert (faxd.sent / "scan0001.pdf").exists()
+    # defaults' sent_dir serves two spool folders: each files into a subfolder of its name.
+    assert (faxd.sent / "scanner" / "scan0001.pdf").exists()
 
 
 def test_no_recipient_and_bad_sidecar_fail_without_an_upload(

@@ -12,6 +12,8 @@ from faxd.cli import main
 
 from .harness import Faxd, pdf, wait_for
 
+pytestmark = pytest.mark.report_pdfs
+
 
 def test_daemon_keeps_the_records(faxd: Faxd, capsys: pytest.CaptureFixture[str]) -> None:
     faxd.overrides["station_name"] = "Front desk"

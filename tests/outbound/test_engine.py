@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -75,7 +75,7 @@ class FakeSender:
         return RemoteStatus(remote_id, "Received" if self.final else "Sending", self.final, True)
 
     def find_submission(
-        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+        self, submission: Submission, sent_after: datetime, exclude: Container[str]
     ) -> Accepted | None:
         self.lookups += 1
         return self.found

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from faxd.core.sidecar import parse_sidecar_bytes
+from faxd.config.sidecar import parse_sidecar_bytes
 
 BACKEND = Path(__file__).resolve().parents[2] / "cups" / "faxd"
 PDF = b"%PDF-1.4\n% rendered by the queue\n%%EOF\n"

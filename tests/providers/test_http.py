@@ -26,6 +26,7 @@ from faxd.errors import (
     RejectedError,
     TransientError,
 )
+from faxd.providers import http as faxd_http
 from faxd.providers.http import (
     MAX_RETRY_AFTER,
     BasicAuth,
@@ -539,3 +540,27 @@ def test_self_signed_server_is_refused_without_its_ca_and_accepted_with_it(
     trusting = make_session(cert, "ua")
     assert post(trusting, server.url).content == b"ok"
     trusting.close()
+
+
+# --- the environment's proxy ---------------------------------------------------------------
+
+
+def test_the_environments_proxy_is_used_and_no_proxy_bypasses_it(
+    raw_server: Start, session: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
+    direct = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    faxd_http._host_proxies.cache_clear()  # read once per host: read it with this environment
+    # A host the proxy serves: the request line names the whole URL, as a proxy needs it.
+    far = "http://fax.example.invalid:8080"
+    assert post(session, far).status_code == 201
+    (through,) = proxy.received
+    assert through.request_line == f"POST {far}/Send HTTP/1.1"
+    # NO_PROXY: straight to the server.
+    assert post(session, direct.url).status_code == 201
+    (straight,) = direct.received
+    assert straight.request_line == "POST /Send HTTP/1.1"
+    assert len(proxy.received) == 1
+    faxd_http._host_proxies.cache_clear()

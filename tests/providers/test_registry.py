@@ -4,7 +4,7 @@ all read the table)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,7 +139,7 @@ class CloudProvider:
         raise NotImplementedError
 
     def find_submission(
-        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+        self, submission: Submission, sent_after: datetime, exclude: Container[str]
     ) -> Accepted | None:
         return None
 

@@ -31,7 +31,7 @@ def _read(data: bytes) -> list[dict[str, str]]:
 
 
 def test_bom_header_and_numbers_kept_as_written() -> None:
-    data = csv_bytes([_row(document='Fäktura, "nr" 5.pdf')])
+    data = csv_bytes([_row(document='Fäktura, "nr" 5.pdf')], "standard")
     assert data.startswith(b'\xef\xbb\xbf"time",')
     (row,) = _read(data)
     assert row["our_number"] == "+4612345678" and row["other_number"] == "+46812345678"
@@ -43,7 +43,35 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_defused() -> None:
     (row,) = _read(data)
     assert row["document"] == '\'=HYPERLINK("http://x")'
     assert row["other_number"] == "'@SUM(1)"
-    assert row["our_number"] == "+4612345678"  # a number is not a formula
+    assert row["our_number"] == "\t+4612345678"  # a number is not a formula
+
+
+def test_excel_dialect_puts_a_tab_before_numbers_and_ids_only() -> None:
+    """A double-click in Excel keeps a cell that starts with a tab as text: `+46…` and
+    `08…` survive. Only all-digit values get it, in the number and id columns."""
+    rows = [
+        _row(other_number="0812345678", id="123456789012345678", pages="12", sha256="1234"),
+        _row(other_number="+46 8 123", id="job-7", document="4711"),
+        _row(other_number="", our_number="-46812345678"),
+    ]
+    first, second, third = _read(csv_bytes(rows))  # excel is the default
+    assert (first["our_number"], first["other_number"], first["id"]) == (
+        "\t+4612345678",
+        "\t0812345678",
+        "\t123456789012345678",
+    )
+    assert (first["pages"], first["sha256"]) == ("12", "1234")  # not number columns
+    assert (second["other_number"], second["id"], second["document"]) == (
+        "+46 8 123",
+        "job-7",
+        "4711",
+    )
+    # A value a spreadsheet would run is defused, never given a tab (which some
+    # spreadsheets strip before they evaluate what follows).
+    assert (third["our_number"], third["other_number"]) == ("'-46812345678", "")
+    stripped = _read(csv_bytes(rows, "standard"))
+    assert [r["other_number"] for r in stripped] == ["0812345678", "+46 8 123", ""]
+    assert [r["id"] for r in stripped] == ["123456789012345678", "job-7", ""]
 
 
 def test_an_empty_day_has_the_header_only() -> None:

@@ -117,3 +117,15 @@ def test_the_tail_is_found_in_a_long_file(tmp_path: Path, monkeypatch: pytest.Mo
     head = log.append([Ev(40, T0 + 40, "filed")])
     assert first is not None and head is not None and head[0] == 40
     assert log.verify(f"{head[0]}:{head[1]}").ok
+
+
+def test_a_file_name_that_is_not_utf8_is_logged_and_reads_back_the_same(tmp_path: Path) -> None:
+    # A spool file named with the bytes b"bad-\xff\xfe.pdf" reaches faxd as lone surrogates.
+    name = "/srv/fax/sent/" + b"bad-\xff\xfe.pdf".decode("utf-8", "surrogateescape")
+    log = AuditLog(tmp_path / "audit")
+    head = log.append([Ev(1, T0, "filed", {"path": name}), Ev(2, T0 + 1, "filed", {"path": "ok"})])
+    assert head is not None
+    assert log.verify(f"{head[0]}:{head[1]}").ok
+    (path,) = log.files()
+    first = _lines(path)[0]
+    assert json.loads(first)["path"] == name

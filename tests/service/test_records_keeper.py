@@ -5,6 +5,7 @@ log fed from the journal's outbox."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shutil
 from datetime import date, datetime
@@ -16,7 +17,7 @@ from faxd.clock import FakeClock
 from faxd.records.audit_log import AuditLog
 from faxd.records.document_facts import sha256_file
 from faxd.records.making import Made
-from faxd.service.records_keeper import RecordsKeeper
+from faxd.service.records_keeper import MAX_DEFER, RecordsKeeper
 from faxd.settings import RetentionSettings, Settings
 from faxd.store.inbox_ledger import InboxLedger
 from faxd.store.journal import Journal
@@ -187,12 +188,13 @@ def test_activity_journal_csv_matches_the_day(
     with csv_path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     # In time order: the fax came in at noon, the two transmissions ended 30 s later.
+    # Numbers after a tab (records.csv: excel, the default): Excel keeps them as text.
     assert [(r["direction"], r["other_number"], r["result"]) for r in rows] == [
-        ("received", "+4940123456", "received"),
-        ("sent", "+46812345670", "delivered"),
-        ("sent", "+46812345671", "failed"),
+        ("received", "\t+4940123456", "received"),
+        ("sent", "\t+46812345670", "delivered"),
+        ("sent", "\t+46812345671", "failed"),
     ]
-    assert {r["our_number"] for r in rows} == {SENDER}
+    assert {r["our_number"] for r in rows} == {"\t" + SENDER}
     assert rows[1]["sha256"] == sha256_file(a) and rows[1]["pages"] == "2"
     assert rows[1]["id"] == "remote-ja-0" and rows[1]["method"] == "dft"
     assert rows[0]["sha256"] == sha256_file(received) and rows[0]["document"] == received.name
@@ -204,6 +206,13 @@ def test_activity_journal_csv_matches_the_day(
     keeper.daily()
     assert not csv_path.exists()
     assert keeper.write_journal(yesterday)[0] == csv_path
+    # records.csv: standard writes the numbers exactly as they are.
+    standard = dataclasses.replace(settings.records, csv="standard")
+    keeper.configure(dataclasses.replace(settings, records=standard))
+    keeper.write_journal(yesterday)
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["other_number"] for r in rows] == ["+4940123456", "+46812345670", "+46812345671"]
 
 
 def test_purge_follows_retention_and_touches_nothing_else(
@@ -357,3 +366,29 @@ def test_a_drawing_cut_short_by_a_stop_stays_pending(
     # … and then the report is given up, the filing kept.
     assert keeper.ledger.pending_reports() == []
     assert filed.is_file() and not _report_for(filed).exists()
+
+
+def test_reports_wait_while_documents_are_uploaded(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    """While the fax path is busy the reports stay pending (their syncs would slow the
+    uploads), one every MAX_DEFER seconds still comes, and the rest follow once idle."""
+    settings = settings_for(tmp_path)
+    spool = _spool(settings)
+    docs = [
+        file_job(journal, settings, clock, write_pdf(spool / f"d{n}.pdf"), [True], job_id=f"j{n}")
+        for n in range(3)
+    ]
+    busy = [True]
+    keeper = RecordsKeeper(settings, journal, clock, fax_busy=lambda: busy[0])
+    assert keeper.draw_pending() == 0
+    clock.advance(MAX_DEFER - 1)
+    assert keeper.draw_pending() == 0
+    assert len(keeper.ledger.pending_reports()) == 3
+    clock.advance(1)
+    assert keeper.draw_pending() == 1  # waited long enough: one, then waiting again
+    assert keeper.draw_pending() == 0
+    assert len(keeper.ledger.pending_reports()) == 2
+    busy[0] = False
+    assert keeper.draw_pending() == 2
+    assert all(_report_for(doc).is_file() for doc in docs)

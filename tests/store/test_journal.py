@@ -32,11 +32,13 @@ def new_job(job_id: str, path: str, numbers: list[str], error: str | None = None
     )
 
 
-def test_wal_and_synchronous_full(tmp_path: Path) -> None:
+def test_wal_with_commits_synced_by_the_journal_itself(tmp_path: Path) -> None:
+    # NORMAL: COMMIT does not fsync; the journal does, grouped, before any caller goes
+    # on (tests/store/test_journal_group_commit.py shows each commit is on disk first).
     journal = Journal(tmp_path / "j.sqlite")
     try:
         assert journal.pragma("journal_mode") == "wal"
-        assert journal.pragma("synchronous") == 2
+        assert journal.pragma("synchronous") == 1
         assert journal.pragma("integrity_check") == "ok"
     finally:
         journal.close()

@@ -14,11 +14,11 @@ from typing import Any
 
 from faxd.config import values as v
 from faxd.config.channels import notify_rules, targets
+from faxd.config.retarus import retarus_options
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.print_clues import compile_pattern
 from faxd.providers.registry import types_that_can
 from faxd.settings import (
-    RETARUS_OPTION_KEYS,
     FolderSettings,
     InboxSettings,
     RetarusOptions,
@@ -233,39 +233,6 @@ def pattern(node: Node, problems: Problems) -> str | None:
         problems.add(node, f"'{written}' {exc}")
         return None
     return written
-
-
-def retarus_options(node: Node, problems: Problems) -> dict[str, Any]:
-    """The Retarus rendering keys written at one level (merged key by key later)."""
-    entries = v.mapping(node, RETARUS_OPTION_KEYS, problems)
-    options: dict[str, Any] = {}
-    for key, child in entries.items():
-        value: Any = None
-        if key in ("coverpage_template", "header"):
-            value = v.text(child, problems)
-        elif key == "resolution":
-            value = v.choice(child, ("HIGH", "LOW"), problems)
-        elif key == "paper_format":
-            value = v.choice(child, ("A4", "LETTER"), problems)
-        elif key in ("express", "blacklist"):
-            value = v.boolean(child, problems)
-        elif key == "recipient_properties":
-            value = _string_map(child, problems)
-        if value is not None:
-            options[key] = value
-    return options
-
-
-def _string_map(node: Node, problems: Problems) -> dict[str, str] | None:
-    if node.kind != "map":
-        problems.add(node, f"must be a mapping of names to values, not {v.describe(node)}.")
-        return None
-    result: dict[str, str] = {}
-    for key, child in node.value.items():
-        value = v.text(child, problems)
-        if value is not None:
-            result[key] = value
-    return result
 
 
 def parse_contacts(node: Node | None, region: str, problems: Problems) -> dict[str, str]:

@@ -118,7 +118,9 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
             found.append(lines.problem(paths, message))
 
     check(["state_dir"], directory_problem(settings.state_dir))
-    spools = _created_at_start({f.path for f in settings.folders})
+    spools = _created_at_start(
+        {f.path for f in settings.folders} | {r for f in settings.folders for r in f.filing_roots}
+    )
     for index, folder in enumerate(settings.folders):
         at = f"folders[{index}]"
         check(

@@ -30,6 +30,7 @@ from faxd.config.overlap import check_overlaps
 from faxd.config.providers import parse_providers
 from faxd.config.records import parse_records
 from faxd.config.render import render_effective
+from faxd.config.shared_filing import split_shared_filing
 from faxd.config.yaml_tree import Node, Problems, read_tree
 from faxd.errors import ConfigError, ConfigProblem
 from faxd.settings import FolderSettings, InboxSettings, Settings
@@ -139,6 +140,7 @@ def _build(
     default_provider = _default_provider(defaults, defaults_node, provider_types, problems)
 
     located = _folders(top.get("folders"), defaults, region, default_provider or "", ctx)
+    located = split_shared_filing(located, defaults.values.keys(), problems)
     folders = tuple(folder for _, _, folder in located)
     inbox = _inbox(top.get("inbox"), provider_types, default_provider, region, ctx)
     if "folders" not in top and "inbox" not in top:

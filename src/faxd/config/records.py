@@ -11,7 +11,8 @@ from faxd.config import values as v
 from faxd.config.yaml_tree import Node, Problems
 from faxd.settings import RecordsSettings, RetentionSettings
 
-RECORDS_KEYS = ("path",)
+RECORDS_KEYS = ("path", "csv")
+CSV_DIALECTS = ("excel", "standard")
 RETENTION_KEYS = ("sent", "failed", "inbox", "records")
 _LONG = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dwy])\s*$", re.IGNORECASE)
 _LONG_UNITS = {"d": 86400.0, "w": 7 * 86400.0, "y": 365 * 86400.0}
@@ -41,12 +42,15 @@ def parse_records(
     problems: Problems,
 ) -> RecordsSettings:
     path = None
+    dialect = "excel"
     if records is not None:
         entries = v.mapping(records, RECORDS_KEYS, problems)
         if "path" in entries:
             path = v.path(entries["path"], base, environ, problems)
+        if "csv" in entries:
+            dialect = v.choice(entries["csv"], CSV_DIALECTS, problems) or dialect
     keep: dict[str, float | None] = {}
     if retention is not None:
         for key, child in v.mapping(retention, RETENTION_KEYS, problems).items():
             keep[key] = keep_for(child, problems)
-    return RecordsSettings(path=path, retention=RetentionSettings(**keep))
+    return RecordsSettings(path=path, retention=RetentionSettings(**keep), csv=dialect)

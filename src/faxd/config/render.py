@@ -61,7 +61,10 @@ def render_effective(settings: Settings) -> str:
         document["alerts"] = _plain(settings.alerts)
     if settings.templates is not None:
         document["templates"] = str(settings.templates)
-    document["records"] = {"path": str(settings.records.path or settings.state_dir / "records")}
+    document["records"] = {
+        "path": str(settings.records.path or settings.state_dir / "records"),
+        "csv": settings.records.csv,
+    }
     document["retention"] = _plain(dataclasses.asdict(settings.records.retention))
     header = (
         f"# Effective configuration from {settings.source}\n"

@@ -24,6 +24,11 @@ _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHOWN_PATH_PREFIXES = ("/", "~", "$", "./", "../")
 SECRET_NAMES = {"api_key": "an API key", "password": "a password"}
+MAX_SHOWN = 40  # characters of a wrong value repeated in a message (sidecars are untrusted)
+
+
+def shorten(value: str) -> str:
+    return value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…"
 
 
 def describe(node: Node) -> str:
@@ -32,7 +37,7 @@ def describe(node: Node) -> str:
         return "a mapping"
     if node.kind == "seq":
         return "a list"
-    return f"'{node.text}'"
+    return f"'{shorten(node.text or '')}'"
 
 
 def mapping(
@@ -95,7 +100,9 @@ def choice(
         folded.update(aliases)
     found = folded.get(value.lower())
     if found is None:
-        problems.add(node, f"'{value}' is not one of {' | '.join(options)}.")
+        guess = difflib.get_close_matches(value.lower(), list(folded), n=1, cutoff=0.6)
+        mean = f" — did you mean '{folded[guess[0]]}'?" if guess else "."
+        problems.add(node, f"'{shorten(value)}' is not one of {' | '.join(options)}{mean}")
     return found
 
 

@@ -19,6 +19,10 @@ from faxd.errors import ConfigProblem
 FILE = "(file)"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_DEPTH = 40  # deeper than any sane config; stops alias cycles (`&a [*a]`)
+# Values after alias expansion: a few kilobytes of nested aliases ("billion laughs") would
+# otherwise expand into billions of nodes. Far more than any config or sidecar holds.
+_MAX_NODES = 100_000
+EMPTY = "the file is empty; see config/faxd.example.yaml."
 
 
 @dataclass
@@ -93,7 +97,9 @@ def read_tree(path: Path, problems: Problems) -> Node | None:
     return parse_tree(text, problems)
 
 
-def parse_tree(text: str, problems: Problems) -> Node | None:
+def parse_tree(text: str, problems: Problems, empty: str = EMPTY) -> Node | None:
+    """The text's top-level node, or None with the problem; `empty` is what an empty
+    text is told (a sidecar is not the configuration file)."""
     loader = yaml.SafeLoader(text)
     try:
         try:
@@ -111,11 +117,41 @@ def parse_tree(text: str, problems: Problems) -> Node | None:
             problems.add(FILE, f"YAML syntax error: {exc}; fix the file's syntax.")
             return None
         if root is None:
-            problems.add(FILE, "the file is empty; see config/faxd.example.yaml.", 1)
+            problems.add(FILE, empty, 1)
+            return None
+        if _expanded_size(root, {}, 0) > _MAX_NODES:
+            problems.add(
+                FILE,
+                f"holds more than {_MAX_NODES} values once its aliases (*name) are expanded; "
+                "write the values out instead.",
+            )
             return None
         return _convert(loader, root, "", root.start_mark.line + 1, problems, 0)
     finally:
         loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int:
+    """How many nodes the graph has as a tree; each shared node is counted once per use
+    but walked once, so nested aliases cost no time here."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    if depth > _MAX_DEPTH or isinstance(node, yaml.ScalarNode):
+        return 1  # too deep is refused by _convert with its own message
+    sizes[id(node)] = 1  # an alias cycle (`&a [*a]`): counted small, refused by _convert
+    children: list[yaml.Node] = (
+        [part for pair in node.value for part in pair]
+        if isinstance(node, yaml.MappingNode)
+        else list(node.value)
+    )
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, depth + 1)
+        if total > _MAX_NODES:
+            break
+    sizes[id(node)] = total
+    return total
 
 
 def _convert(
@@ -145,6 +181,8 @@ def _convert(
     except yaml.YAMLError as exc:
         problems.add(path, f"cannot read this value ({exc}); write a plain value.", line)
         value = None
+    except (ValueError, OverflowError):
+        value = str(node.value)  # looks like a date but is none (2026-02-30): it is text
     return Node(path, line, "scalar", value, text=str(node.value), plain=node.style is None)
 
 

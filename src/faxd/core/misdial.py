@@ -14,7 +14,7 @@ would store n+1 keys per number for the same answer)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -163,19 +163,6 @@ def check(
     if new_numbers == "hold":
         return Verdict(number, "new")
     return Verdict(number, None)
-
-
-class NumberSet:
-    """An in-memory `KnownLookup` (tests, benchmarks): a hash set of numbers."""
-
-    def __init__(self, numbers: Iterable[str] = ()) -> None:
-        self._numbers = set(numbers)
-
-    def add(self, number: str) -> None:
-        self._numbers.add(number)
-
-    def __call__(self, numbers: Collection[str]) -> set[str]:
-        return {n for n in numbers if n in self._numbers}
 
 
 def refused_by(number: str, allow: Collection[str], deny: Collection[str]) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-import yaml
+from faxd.core import yaml_text
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,18 @@ class RecipientOutcome:
     status: str | None
     attempts: int
     error: str | None
+
+
+@dataclass(frozen=True)
+class EarlierAttempt:
+    """An attempt of the same document before this one, which `faxd retry` put back."""
+
+    job: str
+    result: str
+    finished_at: float | None
+    error: str | None
+    retried_at: float
+    note: str | None = None
 
 
 def iso(ts: float | None, tz: tzinfo | None) -> str | None:
@@ -40,8 +52,9 @@ def build_report(
     rule: str | None,
     attachments: Sequence[str] = (),
     tz: tzinfo | None = None,
+    history: Sequence[EarlierAttempt] = (),  # oldest first
 ) -> dict[str, Any]:
-    return {
+    report: dict[str, Any] = {
         "document": document,
         "result": result,
         "provider": provider,
@@ -64,10 +77,24 @@ def build_report(
         "addressed_by": rule,
         "attachments": list(attachments),
     }
+    if history:
+        # Each earlier attempt's own report files left failed/ when it was retried.
+        report["history"] = [
+            {
+                "job": h.job,
+                "result": h.result,
+                "finished_at": iso(h.finished_at, tz),
+                "error": h.error,
+                "retried_at": iso(h.retried_at, tz),
+                **({"note": h.note} if h.note else {}),
+            }
+            for h in history
+        ]
+    return report
 
 
 def render_report(report: dict[str, Any]) -> str:
-    return yaml.safe_dump(report, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml_text.dump(report)
 
 
 def failure_summary(recipients: Sequence[RecipientOutcome]) -> str | None:

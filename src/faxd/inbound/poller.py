@@ -13,7 +13,7 @@ document is done, and never past now. One cycle runs at a time in the process.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import structlog
-import yaml
 
 from faxd.clock import Clock
+from faxd.core import yaml_text
 from faxd.core.names import first_free, inbox_name
 from faxd.core.number_match import comparable_number
 from faxd.core.poll_windows import (
@@ -145,7 +145,7 @@ def sidecar_text(meta: dict[str, Any], name: str) -> str:
         "size": meta["size"],
         "sha256": meta["sha256"],
     }
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return yaml_text.dump(data)
 
 
 class InboxPoller:
@@ -157,7 +157,7 @@ class InboxPoller:
         source: InboxSource,
         journal: Journal,
         our_numbers: frozenset[str],
-        outbound_ids: Callable[[], frozenset[str]],
+        outbound_ids: Callable[[], Container[str]],
         clock: Clock,
         timezone: tzinfo,
         *,
@@ -326,7 +326,7 @@ class InboxPoller:
     def _revisit_unresolved(
         self,
         pool: ThreadPoolExecutor,
-        outbound: frozenset[str],
+        outbound: Container[str],
         seen: set[str],
         result: PollResult,
     ) -> None:
@@ -371,7 +371,7 @@ class InboxPoller:
         self,
         pool: ThreadPoolExecutor,
         docs: list[ReceivedDocument],
-        outbound: frozenset[str],
+        outbound: Container[str],
         result: PollResult,
     ) -> bool:
         """Deliver documents on the pool's workers; re-raise the first failure once every
@@ -411,7 +411,7 @@ class InboxPoller:
             raise Unlistable(str(exc)) from None
 
     def _is_ours_to_receive(
-        self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult
+        self, doc: ReceivedDocument, outbound: Container[str], result: PollResult
     ) -> bool:
         if doc.remote_id in outbound:
             result.count("outbound")
@@ -481,7 +481,7 @@ class InboxPoller:
                 folder = self._folders[path] = InboxFolder(path)
             return folder
 
-    def _handle(self, doc: ReceivedDocument, outbound: frozenset[str], result: PollResult) -> bool:
+    def _handle(self, doc: ReceivedDocument, outbound: Container[str], result: PollResult) -> bool:
         """Deliver a document's files. False: something is left for a later cycle."""
         if not self._is_ours_to_receive(doc, outbound, result):
             return True

@@ -26,6 +26,7 @@ from faxd.channels.smtp import SmtpSender
 from faxd.channels.templates import TemplateProblem, Templates
 from faxd.channels.webhook import WebhookSender
 from faxd.clock import Clock
+from faxd.core import yaml_text
 from faxd.crash_points import crash_point
 from faxd.host import fsops
 from faxd.host.logs import register_secret
@@ -422,7 +423,7 @@ class OutboxWorker:
                 "at": datetime.fromtimestamp(self._clock.time()).astimezone().isoformat(),
                 **({"error": error} if error else {}),
             }
-            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+            text = yaml_text.dump(data)
             fsops.write_atomic(path, text.encode("utf-8"), unique=False)
         except (OSError, yaml.YAMLError) as exc:
             log.warning(

@@ -18,7 +18,13 @@ import structlog
 from faxd.clock import Clock
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free, report_name
-from faxd.core.report import RecipientOutcome, build_report, failure_summary, render_report
+from faxd.core.report import (
+    EarlierAttempt,
+    RecipientOutcome,
+    build_report,
+    failure_summary,
+    render_report,
+)
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
@@ -252,9 +258,8 @@ class Archiver:
                 "is the content faxd checked and sent."
             )
 
-    def report_text(self, job: JobRow, notes: list[str]) -> str:
-        txs = self._journal.transmissions(job.id)
-        outcomes = [
+    def _outcomes(self, job_id: str) -> list[RecipientOutcome]:
+        return [
             RecipientOutcome(
                 number=t.number,
                 method=t.method.value if t.method else None,
@@ -263,8 +268,25 @@ class Archiver:
                 attempts=t.attempts,
                 error=t.error,
             )
-            for t in txs
+            for t in self._journal.transmissions(job_id)
         ]
+
+    def _history(self, job: JobRow) -> list[EarlierAttempt]:
+        """The document's earlier attempts (put back by `faxd retry`), oldest first."""
+        return [
+            EarlierAttempt(
+                job=earlier.id,
+                result=earlier.state.value,
+                finished_at=earlier.finished_at,
+                error=earlier.error or failure_summary(self._outcomes(earlier.id)),
+                retried_at=retry.retried_at,
+                note=retry.note,
+            )
+            for earlier, retry in reversed(self._journal.earlier_attempts(job.id))
+        ]
+
+    def report_text(self, job: JobRow, notes: list[str]) -> str:
+        outcomes = self._outcomes(job.id)
         if job.state == JobState.HELD:
             outcomes = held_outcomes(job)
         error = job.error or failure_summary(outcomes)
@@ -281,6 +303,7 @@ class Archiver:
             rule=job.rule,
             attachments=[Path(a).name for a in job.attachments],
             tz=self._tz,
+            history=self._history(job),
         )
         if notes:
             report["notes"] = notes

@@ -151,6 +151,10 @@ class Engine:
     def in_flight(self) -> int:
         return len(self._inflight)
 
+    def uploading(self) -> int:
+        """Uploads in progress (status queries not counted)."""
+        return sum(self._uploads.values())
+
     def stop_accepting(self) -> None:
         """SIGTERM: no new upload starts; what runs finishes or is parked for the next start."""
         with self._wake:

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 import structlog
 
 from faxd.clock import Clock
+from faxd.config.sidecar import parse_sidecar_bytes
 from faxd.core.intake_decision import Decision, GatheredFile, IntakeFacts, decide
 from faxd.core.io_errors import explain_os_error
 from faxd.core.job_payload import JobFile, Source
@@ -32,7 +33,7 @@ from faxd.core.names import fits_name_max, is_ignored_name, safe_component
 from faxd.core.preflight import FileFacts, mime_for_upload
 from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
 from faxd.core.recipient_screen import Book
-from faxd.core.sidecar import Sidecar, parse_sidecar_bytes, sidecar_names
+from faxd.core.sidecar import Sidecar, sidecar_names
 from faxd.errors import AddressError, FaxdError
 from faxd.host import contained, fsops
 from faxd.notices.owner import file_owner
@@ -48,6 +49,9 @@ log = structlog.get_logger("faxd.outbound.intake")
 
 SIDECAR_SUFFIXES = (".yaml", ".yml")
 JOURNAL_RETRY = 10.0  # seconds before a document is taken again after a journal write failed
+# A sidecar without its document for this long (seconds, past the folder's settle and
+# sidecar_wait) is looked up: did its document fail before it came?
+LATE_SIDECAR_AGE = 10.0
 SIDECAR_CAP = 64 * 1024  # a sidecar is a few lines; more is not a sidecar
 SNAPSHOT_CAP = 64 * 1024 * 1024  # a print file may be larger than the PDF it becomes
 SCAN_TRACKED = 10  # scans are read while fewer files than this wait to be taken
@@ -98,6 +102,7 @@ class Intake:
         self._sidecars: dict[Path, set[Path]] = {}
         self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
         self._scans: deque[tuple[Path, Iterator[Path]]] = deque()
+        self._late_checked: set[Path] = set()  # sidecars without a document, looked up
         self.configure(settings)
 
     # -- configuration -----------------------------------------------------------------
@@ -323,6 +328,36 @@ class Intake:
                 self._journal.note_sidecars_seen(folder.path)
         if track is not None and folder is not None:
             self._push(document, self._ready_time(folder, document, track))
+        elif folder is not None and sidecar not in self._late_checked:
+            self._note_late_sidecar(folder, sidecar, document)
+
+    def _note_late_sidecar(self, folder: FolderSettings, sidecar: Path, document: Path) -> None:
+        """A sidecar whose document was already taken and failed is read by nobody: say so
+        once, and how to send the document again with it."""
+        if os.path.lexists(document) or str(sidecar) in self._held:
+            return
+        if any(sidecar.is_relative_to(x) for x in self._excluded):
+            return  # filed in sent/ or failed/ inside the spool folder
+        try:
+            # Young, it may be a sidecar written before its document: a rescan looks again.
+            young = folder.settle + folder.sidecar_wait + LATE_SIDECAR_AGE
+            if self._clock.time() - sidecar.lstat().st_mtime < young:
+                return
+        except OSError:
+            return
+        self._late_checked.add(sidecar)  # looked up once, not at every rescan
+        try:
+            failed = self._journal.failed_job_from(str(document))
+        except JournalWriteError:
+            return
+        if failed is not None:
+            log.warning(
+                "a sidecar arrived after its document had already failed; it is not used "
+                "unless the document is sent again",
+                sidecar=str(sidecar),
+                job=failed.id,
+                hint=f"faxd retry {failed.id} puts the document back beside this sidecar",
+            )
 
     def _sidecar_path(self, path: Path) -> Path | None:
         for name in sidecar_names(path.name):

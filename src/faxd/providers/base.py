@@ -9,7 +9,7 @@ said so), OutcomeUnknownError (the request may have taken effect)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -36,7 +36,7 @@ class Sender(Protocol):
     def status(self, remote_id: str) -> RemoteStatus: ...
 
     def find_submission(
-        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+        self, submission: Submission, sent_after: datetime, exclude: Container[str]
     ) -> Accepted | None:
         """Look for a transmission the provider may have accepted although the answer was lost.
 

@@ -6,7 +6,7 @@ shared session, explicit timeouts, every failure as a faxd error)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
@@ -217,7 +217,7 @@ class DocsProvider:
         return status
 
     def find_submission(
-        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+        self, submission: Submission, sent_after: datetime, exclude: Container[str]
     ) -> Accepted | None:
         """Find a lost upload in a date-range listing (how: see `docs_lookup`).
 

@@ -26,7 +26,7 @@ unknown, see `docs_wire.lookup_range_body`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from faxd.core.number_match import same_number
@@ -49,7 +49,7 @@ class Wanted:
 
 
 def candidates(
-    documents: Iterable[ReceivedDocument], wanted: Wanted, exclude: frozenset[str]
+    documents: Iterable[ReceivedDocument], wanted: Wanted, exclude: Container[str]
 ) -> list[ReceivedDocument]:
     """Rule 1: plausible documents, earliest first."""
     found = [
@@ -67,7 +67,7 @@ def candidates(
 def choose(
     documents: Sequence[ReceivedDocument],
     wanted: Wanted,
-    exclude: frozenset[str],
+    exclude: Container[str],
     same_content: Callable[[ReceivedDocument], bool | None],
     names_kept: bool = False,
 ) -> tuple[ReceivedDocument | None, str]:

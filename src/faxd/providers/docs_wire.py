@@ -190,11 +190,6 @@ def _wall_text(wall: datetime) -> str:
     return wall.isoformat(timespec="microseconds" if wall.microsecond else "seconds")
 
 
-def format_time(moment: datetime, tz: ZoneInfo) -> str:
-    """`YYYY-MM-DDTHH:MM:SS` in `tz`, without an offset (the form the API page shows)."""
-    return _wall_text(_wall(moment, tz))
-
-
 # --- answers -------------------------------------------------------------------------------
 
 
@@ -433,8 +428,3 @@ def _failure_reason(data: Mapping[Any, Any]) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()[:300]
     return None
-
-
-def names_match(document: ReceivedDocument, names: Sequence[str]) -> bool:
-    """The same multiset of file names (order does not matter, repeats do)."""
-    return sorted(f.name for f in document.files) == sorted(names)

@@ -7,7 +7,7 @@ reports are read and deleted at every data-center URL and never at the HA URL, a
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -275,7 +275,7 @@ class RetarusProvider:
         )
 
     def find_submission(
-        self, submission: Submission, sent_after: datetime, exclude: frozenset[str]
+        self, submission: Submission, sent_after: datetime, exclude: Container[str]
     ) -> Accepted | None:
         """Find the job by reference.customerDefinedId (= submission.key) in every DC's list.
 

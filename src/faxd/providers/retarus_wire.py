@@ -97,10 +97,6 @@ def unique_document_names(names: Sequence[str]) -> list[str]:
     return result
 
 
-def is_valid_document_name(name: str) -> bool:
-    return len(name) <= MAX_NAME_LENGTH and bool(_NAME_ALPHABET.match(name))
-
-
 def detect_charset(chunks: Iterable[bytes]) -> str:
     """The charset value Retarus wants for a TXT document.
 

@@ -2,15 +2,23 @@
 spreadsheets and a PDF table for people (`YYYY/YYYY-MM-DD.csv` and `.pdf`).
 
 The CSV is UTF-8 with a byte-order mark, because Excel takes a file without one for the
-local ANSI code page (LibreOffice reads the mark too); every field is quoted, so a
-spreadsheet's import dialog can take the number columns as text and keep `+46…`. A
-cell that a spreadsheet would run as a formula (`=`, `@`, `-`, or `+` not followed by a
-digit, e.g. from a received document's name) gets a leading apostrophe."""
+local ANSI code page (LibreOffice reads the mark too); every field is quoted. A cell
+that a spreadsheet would run as a formula (`=`, `@`, `-`, or `+` not followed by a
+digit, e.g. from a received document's name) gets a leading apostrophe.
+
+Excel opened with a double-click ignores the quotes and turns `+46812345678` into
+4.68123E+10 (and `0812…` loses its 0). The `excel` dialect (the default) therefore
+writes a number or id that is all digits, with or without `+`, after a tab: Excel keeps
+it as text and the tab does not show. `="+46…"` would also work in Excel but is a
+formula, shown as such by every other reader; the tab is a plain character that programs
+strip. Only digits get the tab, so a program that strips it and evaluates the rest still
+sees a number, never a formula. `standard` writes every value exactly as it is."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import date
@@ -59,12 +67,24 @@ def _cell(value: str) -> str:
     return value
 
 
-def csv_bytes(rows: Sequence[ActivityRow]) -> bytes:
+_DIGITS = re.compile(r"\+?[0-9]+")
+_AS_TEXT = frozenset(HEADER.index(name) for name in ("our_number", "other_number", "id"))
+
+
+def _excel_text(value: str) -> str:
+    return "\t" + value if _DIGITS.fullmatch(value) else value
+
+
+def csv_bytes(rows: Sequence[ActivityRow], dialect: str = "excel") -> bytes:
+    """`dialect`: excel | standard (see the module's docstring)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in rows:
-        writer.writerow([_cell(v) for v in astuple(row)])
+        cells = [_cell(v) for v in astuple(row)]
+        if dialect == "excel":
+            cells = [_excel_text(c) if i in _AS_TEXT else c for i, c in enumerate(cells)]
+        writer.writerow(cells)
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -135,13 +155,17 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
 
 
 def write_day(
-    directory: Path, day: date, rows: Sequence[ActivityRow], station: str | None
+    directory: Path,
+    day: date,
+    rows: Sequence[ActivityRow],
+    station: str | None,
+    dialect: str = "excel",
 ) -> tuple[Path, Path]:
     """Write (or rewrite: a day's journal is made from the journal again, not edited)
     `YYYY/YYYY-MM-DD.csv` and `.pdf`, each atomically."""
     folder = directory / f"{day.year:04d}"
     stem = day.isoformat()
-    csv_path = fsops.write_atomic(folder / f"{stem}.csv", csv_bytes(rows), unique=False)
+    csv_path = fsops.write_atomic(folder / f"{stem}.csv", csv_bytes(rows, dialect), unique=False)
     pdf_path = fsops.write_atomic(
         folder / f"{stem}.pdf", pdf_bytes(rows, day, station), unique=False
     )

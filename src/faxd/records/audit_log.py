@@ -61,7 +61,10 @@ def render_line(seq: int, ts: float, event: str, data: Mapping[str, Any], prev: 
     }
     body.update({k: v for k, v in data.items() if k not in _RESERVED})
     body["prev"] = prev
+    # A file name that is not valid UTF-8 arrives with lone surrogates, which UTF-8 cannot
+    # write: they become JSON's own \udcXX escapes, so the line reads back to the same name.
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return f'{text[:-1]}{_HASH_FIELD}{sha256_text(text)}"}}'
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import socketserver
 import threading
-from email import message_from_bytes, policy
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 _SLUG = re.compile(r"[^A-Za-z0-9._+-]+")
 MAX_MESSAGE = 50 * 1024 * 1024
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
 class _Session(socketserver.StreamRequestHandler):
@@ -59,19 +61,22 @@ class _Session(socketserver.StreamRequestHandler):
                 self._say("502 not implemented")
 
     def _data(self) -> bytes | None:
-        lines: list[bytes] = []
-        size = 0
+        """Up to the line holding only a dot, read in blocks (line by line cost more than
+        faxd's own work per mail). No PIPELINING is offered, so the client sends nothing
+        after the dot before the answer: the dot ends what was read."""
+        data = bytearray()
         while True:
-            line = self.rfile.readline(65536)
-            if not line:
+            chunk = self.rfile.read1(65536)
+            if not chunk:
                 return None
-            if line in (b".\r\n", b".\n"):
-                return b"".join(lines)
-            if line.startswith(b".."):
-                line = line[1:]
-            size += len(line)
-            if size <= MAX_MESSAGE:
-                lines.append(line)
+            data += chunk
+            if len(data) > MAX_MESSAGE + 8:  # keep the end to see the dot
+                del data[MAX_MESSAGE:-8]
+            for end in (b".\r\n", b".\n"):
+                if data.endswith(end) and (len(data) == len(end) or data.endswith(b"\n" + end)):
+                    body = bytes(data[: min(len(data) - len(end), MAX_MESSAGE)])
+                    body = body[1:] if body.startswith(b"..") else body
+                    return body.replace(b"\n..", b"\n.")
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -85,7 +90,13 @@ class _Server(socketserver.ThreadingTCPServer):
         self._count = 0
 
     def store(self, data: bytes) -> Path:
-        subject = str(message_from_bytes(data, policy=policy.default).get("Subject", "mail"))
+        # Only the header block names the file: parsing a whole mail with its attachment
+        # cost more than faxd's own work per mail, and the client waits for it.
+        end = _HEAD_END.search(data)
+        head = data[: end.start()] if end else data
+        subject = str(
+            BytesHeaderParser(policy=policy.default).parsebytes(head).get("Subject", "mail")
+        )
         slug = _SLUG.sub("-", subject).strip("-")[:60] or "mail"
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,12 @@ from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
+from faxd.core.sidecar import sidecar_names
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.host import fsops
 from faxd.host.lock import InstanceLock
 from faxd.model import JobState, TxState
-from faxd.outbound.archive import Archiver
+from faxd.outbound.archive import REPORT_KEY, Archiver
 from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake, new_job_id
 from faxd.providers.registry import build_senders
@@ -233,14 +234,98 @@ def retry(settings: Settings, target: str) -> int:
                 f"job {job.id} came from 'faxd send', not from a spool folder.",
                 f"Send it again with: faxd send {job.archived_path} --to …",
             )
+        late = _late_sidecar(job)
+        doc_src = Path(job.archive_plan[job.path])
+        retried = journal.retry_of(job.id)
+        if retried is not None and not os.path.lexists(doc_src):
+            raise UsageError(
+                f"job {job.id} was put back for retry already, as {retried.path}.",
+                "Run 'faxd status' to see the attempt that followed.",
+            )
+        original = Path(job.path)
+        planned = original.parent / first_free(
+            original.name, lambda n: os.path.lexists(original.parent / n)
+        )
+        note = None
+        if late is not None and planned == original:
+            note = (
+                f"a sidecar {late.name} arrived after the document failed; it is used for "
+                "this retry."
+            )
+        report_yaml = Path(job.archive_plan[REPORT_KEY])
+        # Committed before anything moves: the next attempt's report names this one, and
+        # this report's text outlives its files.
+        journal.record_retry(
+            job.id, str(planned), _ino(doc_src), _read_text(report_yaml), note, time.time()
+        )
         moved = _move_back(job)
+        doc_dst = next((dst for src, dst in moved if src == doc_src), None)
+        if doc_dst is not None and doc_dst != planned:
+            journal.set_retry_path(job.id, str(doc_dst))
         journal.audit("retried", job=job.id, files=[str(dst) for _, dst in moved])
+        # Only now that the document is back: its old report would lie in failed/ beside
+        # nothing, and the next attempt's report takes the plain name.
+        left = _remove_reports(report_yaml) if doc_dst is not None else []
     finally:
         journal.close()
     for src, dst in moved:
         print(f"{src} -> {dst}")
+    if note is not None:
+        print(note[0].upper() + note[1:])
+    elif late is not None:
+        print(
+            f"A sidecar {late.name} arrived after the document failed, but another "
+            f"{original.name} is in the spool folder now, so the document went back as "
+            f"{planned.name}: that sidecar belongs to the other {original.name}."
+        )
+    for path, why in left:
+        print(f"the old report {path} stays ({why}).")
     print("faxd picks it up from the spool folder and sends it again.")
     return 0
+
+
+def _late_sidecar(job: JobRow) -> Path | None:
+    """A sidecar for the document that reached the spool folder after the job was taken
+    (its own sidecar, if it had one, was filed with it)."""
+    assert job.archive_plan is not None
+    original = Path(job.path)
+    for name in sidecar_names(original.name):
+        candidate = original.parent / name
+        if os.path.lexists(candidate):
+            own = job.archive_plan.get(job.sidecar) if job.sidecar else None
+            if own is not None and os.path.lexists(own):
+                raise UsageError(
+                    f"a sidecar {candidate} arrived after job {job.id} failed, and the job's "
+                    f"own sidecar {own} would go back too.",
+                    "Remove the one that is wrong, then run faxd retry again.",
+                )
+            return candidate
+    return None
+
+
+def _ino(path: Path) -> int | None:
+    try:
+        return path.lstat().st_ino
+    except OSError:
+        return None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _remove_reports(report_yaml: Path) -> list[tuple[Path, str]]:
+    """Remove a retried job's report files; the ones that could not be removed, and why."""
+    left: list[tuple[Path, str]] = []
+    for path in (report_yaml, report_yaml.with_suffix(".pdf")):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            left.append((path, explain_os_error(exc, str(path))))
+    return left
 
 
 def _move_back(job: JobRow) -> list[tuple[Path, Path]]:

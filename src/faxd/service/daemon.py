@@ -35,7 +35,7 @@ from faxd.providers.registry import build_senders, provider_type
 from faxd.records.pool import DrawPool
 from faxd.service.records_keeper import RecordsKeeper
 from faxd.settings import FolderSettings, Settings
-from faxd.store.journal import Journal, JournalWriteError, all_final, open_journal_file
+from faxd.store.journal import Journal, JournalWriteError, open_journal_file
 
 log = structlog.get_logger("faxd.service.daemon")
 
@@ -110,7 +110,14 @@ class Daemon:
     def _run_locked(self, settings: Settings) -> int:
         self._journal = open_journal(settings)
         self._draw_pool = DrawPool()
-        self._records = RecordsKeeper(settings, self._journal, self._clock, self._draw_pool.make)
+        self._records = RecordsKeeper(
+            settings,
+            self._journal,
+            self._clock,
+            self._draw_pool.make,
+            # Report PDFs wait while documents are taken in or uploaded (records_keeper.py).
+            fax_busy=lambda: self._engine.uploading() > 0 or self._intake.pending() > 0,
+        )
         self._records.configuration_loaded(self._config_path)
         self._senders = build_senders(settings)
         self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
@@ -179,10 +186,8 @@ class Daemon:
         self._filing_checked_at = self._clock.monotonic()
         # A kill between a transmission's final status and its job's leaves a job whose
         # every transmission is final but which nothing would ever look at again.
-        for job in self._journal.unfiled_jobs(limit=1_000_000):
-            transmissions = self._journal.transmissions(job.id)
-            if transmissions and all_final(transmissions):
-                self._engine.finish_if_done(job.id)
+        for job_id in self._journal.unfiled_ids_all_final():
+            self._engine.finish_if_done(job_id)
 
     def _retry_filing(self) -> None:
         """File finished jobs whose filing failed. Only jobs already unfiled at the previous
@@ -287,7 +292,8 @@ class Daemon:
         is there — unless faxd has used it before: then it is a share that is not mounted
         or a folder renamed away, an outage that must not get a fresh, empty folder."""
         self._archiver.presence.record(folder.path)
-        for path in (folder.path, folder.sent_dir, folder.failed_dir):
+        # A shared sent/failed/hold root first: this folder files into a subfolder of it.
+        for path in (*folder.filing_roots, folder.path, folder.sent_dir, folder.failed_dir):
             if path.is_dir():
                 if not self._journal.folder_seen(path):
                     self._journal.note_folder_seen(path)
@@ -457,15 +463,25 @@ class Daemon:
         self._notifier.ready(self._status_text())
 
     def _shutdown(self) -> None:
+        self._flags.stop.set()  # also when the main loop ended by an exception
         self._notifier.stopping()
         log.info("stopping: no new uploads; waiting for those in flight")
         for watcher in self._watchers.values():
             watcher.stop()
         self._poller_stop.set()
         self._engine.shutdown(STOP_TIMEOUT)
-        for thread in self._threads.values():
-            thread.join(timeout=5)
-        self._draw_pool.close(kill=True)  # an unfinished report is drawn at the next start
+        # Before the joins: the records thread may be waiting on a drawing at the lowest CPU
+        # priority, which on a loaded machine outlasts any join timeout; the journal would
+        # then close under its last audit-log write. An unfinished report is drawn at the
+        # next start.
+        self._draw_pool.close(kill=True)
+        for name, thread in self._threads.items():
+            thread.join(timeout=30 if name == "records" else 5)
+            if thread.is_alive():
+                log.warning(
+                    "a thread did not stop in time; its work is finished at the next start",
+                    thread=name,
+                )
         for sender in self._senders.values():
             sender.close()
         self._journal.close()

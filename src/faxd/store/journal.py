@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS transmissions (
     PRIMARY KEY (job_id, idx)
 );
 CREATE INDEX IF NOT EXISTS tx_due ON transmissions(state, next_attempt_at);
+-- "is this provider id one of ours": one probe, not a scan of a year of transmissions
+CREATE INDEX IF NOT EXISTS tx_remote_id ON transmissions(remote_id) WHERE remote_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dft_cache (
     provider TEXT NOT NULL,
     number TEXT NOT NULL,
@@ -148,6 +150,20 @@ CREATE TABLE IF NOT EXISTS filed_records (
     done_at REAL,
     purged_at REAL
 );
+-- `faxd retry`: a failed job's document put back in its spool folder at `path` (inode
+-- `ino`). The job intake next takes from there (`next_job`) names the earlier attempt in
+-- its report; the earlier report's text is kept here, its files leave failed/.
+CREATE TABLE IF NOT EXISTS retries (
+    job_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    ino INTEGER,
+    retried_at REAL NOT NULL,
+    report TEXT,
+    note TEXT,
+    next_job TEXT
+);
+CREATE INDEX IF NOT EXISTS retries_waiting ON retries(path) WHERE next_job IS NULL;
+CREATE INDEX IF NOT EXISTS retries_next ON retries(next_job);
 """
 
 ACTIVE_TX_STATES = (
@@ -303,6 +319,32 @@ def _tx(row: sqlite3.Row) -> TxRow:
     )
 
 
+@dataclass(frozen=True)
+class RetryRow:
+    """A failed job's document put back by `faxd retry`."""
+
+    job_id: str
+    path: str
+    retried_at: float
+    report: str | None  # the earlier report's YAML, whose files left failed/
+    note: str | None  # e.g. a sidecar that arrived after the document failed
+    next_job: str | None
+
+
+def _retry(row: sqlite3.Row) -> RetryRow:
+    return RetryRow(
+        job_id=row["job_id"],
+        path=decode_path(row["path"]),
+        retried_at=row["retried_at"],
+        report=row["report"],
+        note=row["note"],
+        next_job=row["next_job"],
+    )
+
+
+# A report lists at most this many earlier attempts of its document.
+MAX_HISTORY = 50
+
 # Numbers per probe query: under SQLite's oldest limit of 999 bound values (twice used).
 _PROBE_CHUNK = 400
 
@@ -394,6 +436,13 @@ class Journal:
         self.write_successes = 0
         self._outage_said = False
         self._failed_at = 0.0
+        # Group commit (see transaction): commits made, commits known to be on disk.
+        self._group = False
+        self._committed = 0
+        self._synced = 0
+        self._syncing = False
+        self._sync_failed = 0  # the last commit a failed fsync was meant to cover
+        self._sync_cond = threading.Condition(threading.Lock())
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -403,13 +452,25 @@ class Journal:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA busy_timeout = 5000")
         if not readonly:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # FULL: a commit is on disk before the upload it allows leaves the machine.
-            self._db.execute("PRAGMA synchronous = FULL")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # A commit is on disk before the upload it allows leaves the machine. In WAL
+            # mode, COMMIT at synchronous=NORMAL only appends to the WAL file; transaction()
+            # then fsyncs that file itself, outside the lock, once for every commit made
+            # meanwhile by any thread, and returns only when its own commit is covered.
+            # Without WAL (a file system without shared memory), SQLite syncs each commit.
+            self._group = str(mode).lower() == "wal"
+            self._wal = Path(f"{path.absolute()}-wal")  # SQLite's name for it
+            self._db.execute(f"PRAGMA synchronous = {'NORMAL' if self._group else 'FULL'}")
             self._db.execute("PRAGMA foreign_keys = ON")
+            claims_new = not self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'remote_claims'"
+            ).fetchone()
             self._db.executescript(SCHEMA)
             self._add_missing_columns()
-            self._claim_known_remote_ids()
+            if claims_new:
+                self._claim_known_remote_ids()
+            if self._group:
+                self._sync_to_disk()  # the schema and migrations just written
 
     def _add_missing_columns(self) -> None:
         # A journal written by an older faxd lacks columns added since: add them in place,
@@ -421,7 +482,9 @@ class Journal:
 
     def _claim_known_remote_ids(self) -> None:
         # Journals written before remote_claims existed: their ids are claimed by the
-        # transmission that recorded them first.
+        # transmission that recorded them first. Only when the table is new: it reads
+        # every transmission, seconds at every start after a year (an id recorded without
+        # a claim counts as taken all the same, see claim_remote_id and has_remote_id).
         self._db.execute(
             "INSERT OR IGNORE INTO remote_claims(provider, remote_id, job_id, idx) "
             "SELECT j.provider, t.remote_id, t.job_id, t.idx FROM transmissions t "
@@ -449,6 +512,14 @@ class Journal:
                     raise
                 self._rollback()
                 self._write_failed(exc)
+            self._committed += 1
+            seq = self._committed
+        # Outside the lock: other threads commit while this one waits for the disk, and
+        # the next fsync covers them all. (A caller holding the lock still waits here.)
+        failure = self._wait_durable(seq)
+        with self._lock:
+            if failure is not None:
+                self._write_failed(failure)
             self.write_error = None
             self.write_successes += 1
             if self._outage_said and time.monotonic() - self._failed_at >= WRITE_QUIET:
@@ -464,7 +535,7 @@ class Journal:
             with suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
 
-    def _write_failed(self, exc: sqlite3.OperationalError) -> NoReturn:
+    def _write_failed(self, exc: sqlite3.OperationalError | OSError) -> NoReturn:
         """A full or failing state disk: said once, then JournalWriteError for each write
         until one succeeds (the engine starts nothing meanwhile, see probe_write)."""
         sentence = (
@@ -480,9 +551,59 @@ class Journal:
         self.write_failures += 1
         raise JournalWriteError(sentence) from None
 
+    def _wait_durable(self, seq: int) -> OSError | None:
+        """Wait until commit number `seq` is on disk: the first waiter fsyncs the WAL for
+        every commit made so far, later ones wait for that fsync or start the next one.
+        Returns the error of a failed fsync that was to cover `seq`."""
+        if not self._group or self._synced >= seq:
+            return None
+        with self._sync_cond:
+            while self._synced < seq:
+                if self._sync_failed >= seq:
+                    return OSError(f"fsync of {self._wal} failed")
+                if self._syncing:
+                    self._sync_cond.wait()
+                    continue
+                self._syncing = True
+                target = self._committed  # every commit counted has reached the WAL file
+                self._sync_cond.release()
+                error: OSError | None = None
+                try:
+                    self._sync_to_disk()
+                except OSError as exc:
+                    error = exc
+                finally:
+                    self._sync_cond.acquire()
+                    self._syncing = False
+                    self._sync_cond.notify_all()
+                if error is not None:
+                    self._sync_failed = max(self._sync_failed, target)
+                    return error
+                self._synced = max(self._synced, target)
+        return None
+
+    def _sync_to_disk(self) -> None:
+        """fdatasync the WAL file (opened by name: SQLite owns its descriptor), as SQLite
+        itself would: its data and size, not its times, so no file system journal commit
+        is forced when the WAL is rewritten in place."""
+        try:
+            fd = os.open(self._wal, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # nothing written through the WAL yet
+            fd = os.open(self._wal.with_name(self.path.name), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return list(self._db.execute(sql, params))
+            rows = list(self._db.execute(sql, params))
+            seq = self._committed
+        # Nothing is acted on before it is durable: a row another thread committed a
+        # moment ago is returned once the fsync covering it is done. A failed fsync is
+        # the writer's to report.
+        self._wait_durable(seq)
+        return rows
 
     def pragma(self, name: str) -> Any:
         with self._lock:
@@ -611,6 +732,13 @@ class Journal:
                     job.received_at if job.error else None,
                 ),
             )
+            # The document `faxd retry` put back (same place, same inode): this job is
+            # its next attempt.
+            db.execute(
+                "UPDATE retries SET next_job = ? WHERE path = ? AND next_job IS NULL "
+                "AND (ino IS NULL OR ? IS NULL OR ino = ?)",
+                (job.id, encode_path(job.path), job.ino, job.ino),
+            )
             for idx, number in enumerate(job.numbers):
                 db.execute(
                     "INSERT INTO transmissions(job_id, idx, number, state, next_attempt_at, "
@@ -666,6 +794,19 @@ class Journal:
         )
         return [_job(r) for r in rows]
 
+    def unfiled_ids_all_final(self) -> list[str]:
+        """Unfiled jobs with transmissions, every one of them final: one query, however
+        many jobs a start-up finds under way."""
+        marks = ",".join("?" for _ in FINAL_TX_STATES)
+        rows = self.query(
+            "SELECT j.id FROM jobs j WHERE j.archived_at IS NULL "  # noqa: S608
+            "AND EXISTS (SELECT 1 FROM transmissions t WHERE t.job_id = j.id) "
+            "AND NOT EXISTS (SELECT 1 FROM transmissions t WHERE t.job_id = j.id "
+            f"AND t.state NOT IN ({marks})) ORDER BY j.received_at DESC",
+            [s.value for s in FINAL_TX_STATES],
+        )
+        return [str(r["id"]) for r in rows]
+
     def unfiled_jobs(self, limit: int) -> list[JobRow]:
         """Jobs not filed yet (under way, or finished and waiting to be filed), newest first."""
         return self.jobs("archived_at IS NULL", limit=limit)
@@ -681,6 +822,15 @@ class Journal:
     def job_filed_as(self, path: str) -> JobRow | None:
         """The job whose document was filed at `path` (absolute, resolved)."""
         rows = self.jobs("archived_path = ?", (encode_path(path),), limit=1)
+        return rows[0] if rows else None
+
+    def failed_job_from(self, path: str) -> JobRow | None:
+        """The newest job that took the spool file `path` and was filed as failed."""
+        rows = self.jobs(
+            "path = ? AND state = ? AND archived_at IS NOT NULL",
+            (encode_path(path), JobState.FAILED.value),
+            limit=1,
+        )
         return rows[0] if rows else None
 
     def has_unfiled_job_from(self, folder: Path) -> bool:
@@ -852,14 +1002,19 @@ class Journal:
                 _audit_transition(db, job_id, row, {"state": TxState.FAILED.value, "error": reason})
         return None
 
-    def remote_ids(self, provider: str) -> frozenset[str]:
+    def remote_ids(self, provider: str) -> RemoteIds:
+        """The provider's ids faxd recorded for its own uploads, as a container asked one
+        id at a time (`remote_id in ids`): a year holds a million of them."""
+        return RemoteIds(self, provider)
+
+    def has_remote_id(self, provider: str, remote_id: str) -> bool:
         rows = self.query(
-            "SELECT t.remote_id FROM transmissions t JOIN jobs j ON j.id = t.job_id "
-            "WHERE j.provider = ? AND t.remote_id IS NOT NULL "
-            "UNION SELECT remote_id FROM remote_claims WHERE provider = ?",
-            (provider, provider),
+            "SELECT 1 FROM remote_claims WHERE provider = ? AND remote_id = ? "
+            "UNION ALL SELECT 1 FROM transmissions t JOIN jobs j ON j.id = t.job_id "
+            "WHERE t.remote_id = ? AND j.provider = ? LIMIT 1",
+            (provider, remote_id, remote_id, provider),
         )
-        return frozenset(str(r["remote_id"]) for r in rows)
+        return bool(rows)
 
     def claim_remote_id(
         self,
@@ -1037,6 +1192,57 @@ class Journal:
         with self.transaction() as db:
             db.execute("UPDATE releases SET done_at = ? WHERE job_id = ?", (when, job_id))
 
+    # -- retries ---------------------------------------------------------------------
+
+    def record_retry(
+        self,
+        job_id: str,
+        path: str,
+        ino: int | None,
+        report: str | None,
+        note: str | None,
+        when: float,
+    ) -> None:
+        """Remember, before its files move, that a failed job's document goes back to
+        `path` for another attempt (again after a retry interrupted half way)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO retries(job_id, path, ino, retried_at, report, note) "
+                "VALUES (?,?,?,?,?,?)",
+                (job_id, encode_path(path), ino, when, report, note),
+            )
+
+    def set_retry_path(self, job_id: str, path: str) -> None:
+        """The document landed under another free name than planned."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE retries SET path = ? WHERE job_id = ? AND next_job IS NULL",
+                (encode_path(path), job_id),
+            )
+
+    def retry_of(self, job_id: str) -> RetryRow | None:
+        """How a failed job was put back for retry, if it was."""
+        if not self._has_table("retries"):
+            return None
+        rows = self.query("SELECT * FROM retries WHERE job_id = ?", (job_id,))
+        return _retry(rows[0]) if rows else None
+
+    def earlier_attempts(self, job_id: str) -> list[tuple[JobRow, RetryRow]]:
+        """The attempts before this job of the same document, newest first: each failed
+        job `faxd retry` put back, with how it was put back."""
+        found: list[tuple[JobRow, RetryRow]] = []
+        if not self._has_table("retries"):
+            return found
+        current = job_id
+        while len(found) < MAX_HISTORY:
+            rows = self.query("SELECT * FROM retries WHERE next_job = ?", (current,))
+            job = self.job(rows[0]["job_id"]) if rows else None
+            if job is None or any(j.id == job.id for j, _ in found):
+                break
+            found.append((job, _retry(rows[0])))
+            current = job.id
+        return found
+
     def held_jobs(self, limit: int = 1000) -> list[JobRow]:
         """Held jobs not released (whether their files are still in hold/ is not checked)."""
         where = "state = ? AND archived_at IS NOT NULL"
@@ -1088,6 +1294,19 @@ def _audit_transition(
         status=new.get("status"),
         error=new.get("error"),
     )
+
+
+class RemoteIds(Container[str]):
+    """Journal.remote_ids: membership only, each test one indexed look-up."""
+
+    def __init__(self, journal: Journal, provider: str) -> None:
+        self._journal = journal
+        self._provider = provider
+
+    def __contains__(self, remote_id: object) -> bool:
+        if not isinstance(remote_id, str):
+            return False
+        return self._journal.has_remote_id(self._provider, remote_id)
 
 
 def all_final(txs: Sequence[TxRow]) -> bool:

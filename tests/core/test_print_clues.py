@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from faxd.config.sidecar import parse_sidecar
 from faxd.core.addressing import resolve_address
 from faxd.core.print_clues import (
     DEFAULT_EMBEDDED_CODE,
@@ -24,7 +25,7 @@ from faxd.core.print_clues import (
     pjl_language,
     search_codes,
 )
-from faxd.core.sidecar import Sidecar, parse_sidecar
+from faxd.core.sidecar import Sidecar
 from faxd.errors import AddressError
 
 NAME_PATTERN = r"^(?P<to>\+?\d[\d ]+)_"

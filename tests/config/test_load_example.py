@@ -52,7 +52,9 @@ def test_example_loads_with_credentials_from_the_credentials_directory(
 def test_example_folders_combine_defaults_and_their_own_values(example: Settings) -> None:
     out, scanner, abroad = example.folders
     assert out.path == Path("/srv/fax/out")
-    assert out.sent_dir == Path("/srv/fax/sent")
+    assert out.sent_dir == Path("/srv/fax/sent/out")  # defaults' sent_dir, one per folder
+    assert abroad.failed_dir == Path("/srv/fax/failed/abroad")
+    assert scanner.hold_folder == Path("/srv/fax/hold/scanner")
     assert out.rescan_interval == 300.0
     assert scanner.provider == "retarus"
     assert scanner.watch == "poll"

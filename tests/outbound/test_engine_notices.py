@@ -16,7 +16,7 @@ from faxd.settings import NotifyRule
 from faxd.store.journal import NewJob
 from faxd.store.outbox import Outbox
 
-from ..outbound.test_engine import Rig
+from .test_engine import Rig
 
 
 def add_job(rig: Rig, notice: NoticePlan) -> str:

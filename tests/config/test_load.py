@@ -212,7 +212,7 @@ def test_tls_verification_cannot_be_disabled(write_config: WriteConfig, key: str
 def test_api_key_file_is_read_and_one_trailing_newline_stripped(
     write_config: WriteConfig, tmp_path: Path
 ) -> None:
-    # More than one line is refused (test_config_secrets): it would break the HTTP header.
+    # More than one line is refused (test_load_secrets.py): it would break the HTTP header.
     (tmp_path / "key").write_text("abcdefgh\n")
     path = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_file: key"))
     docs = load(path).providers["docs"]
@@ -485,7 +485,8 @@ def test_a_folders_own_value_wins_over_defaults(write_config: WriteConfig) -> No
     own, inherited = load(write_config(text)).folders
     assert (own.settle, inherited.settle) == (3.0, 2.0)
     assert own.max_attempts == inherited.max_attempts == 3
-    assert own.sent_dir == inherited.sent_dir == Path("/srv/sent")
+    # A sent_dir from defaults shared by two folders: a subfolder each, named after it.
+    assert (own.sent_dir, inherited.sent_dir) == (Path("/srv/sent/out"), Path("/srv/sent/other"))
     assert own.retarus.resolution == "LOW"
     assert own.retarus.header == "ACME"  # retarus keys merge one by one
     assert inherited.retarus.resolution == "HIGH"

@@ -1,0 +1,145 @@
+"""`faxd retry` against the real daemon: the current report always has the plain name, the
+earlier attempts are listed in it (their report files leave failed/), and a sidecar that
+arrived after its document failed is used for the retry, and said to be."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faxd.sandbox.server import SandboxServer
+
+from ..records.records_helpers import pdf_text
+from .harness import Faxd, files_under, pdf, wait_for
+
+pytestmark = pytest.mark.report_pdfs
+
+
+def retry(faxd: Faxd, target: Path | str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "faxd", "retry", "--config", str(faxd.config_path), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_each_attempt_has_the_plain_report_name_and_lists_the_earlier_ones(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    sandbox.add_fault(
+        {"api": "docs", "endpoint": "send", "action": "status", "status": 400, "times": 2}
+    )
+    faxd.start()
+    folder = faxd.failed / "+46812345678"
+    report = folder / "again.pdf.report.yaml"
+    faxd.drop("+46812345678/again.pdf", pdf("retry-history"))
+    first = faxd.report_for("again.pdf")
+    assert first["result"] == "failed"
+    assert "history" not in first
+    # The PDF report is drawn in the background; it leaves failed/ with the YAML one.
+    wait_for(report.with_suffix(".pdf").exists, 60, "the first report PDF")
+
+    out = retry(faxd, folder / "again.pdf")
+    assert "again.pdf" in out
+    assert not report.exists()
+    assert not report.with_suffix(".pdf").exists()
+
+    def second_report() -> dict[str, object] | None:
+        found = [r for r in faxd.reports(faxd.failed) if r["job"] != first["job"]]
+        return found[0] if found else None
+
+    second = wait_for(second_report, 60, "the second attempt's report")
+    assert second["_path"] == str(report)  # not "again.pdf.report (2).yaml"
+    [earlier] = second["history"]
+    assert earlier["job"] == first["job"]
+    assert earlier["result"] == "failed"
+    assert earlier["error"] == first["error"]
+    assert earlier["retried_at"]
+
+    retry(faxd, second["job"])
+    sent_report = faxd.sent / "+46812345678" / "again.pdf.report.yaml"
+    wait_for(sent_report.exists, 60, "the delivered report")
+    delivered = faxd.reports(faxd.sent)[0]
+    assert delivered["result"] == "delivered"
+    assert [h["job"] for h in delivered["history"]] == [first["job"], second["job"]]
+    # The PDF report names them too.
+    wait_for(sent_report.with_suffix(".pdf").exists, 60, "the delivered report PDF")
+    text = " ".join(pdf_text(sent_report.with_suffix(".pdf")).split())
+    assert "Earlier attempt" in text
+    assert first["job"] in text and second["job"] in text
+    # Nothing is left in failed/ of the two failed attempts: no report beside nothing.
+    wait_for(lambda: not list(files_under(faxd.failed)), 30, "an empty failed/")
+    assert faxd.stop() == 0
+
+
+def test_a_sidecar_that_came_after_the_failure_is_used_by_the_retry(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    faxd.start()
+    # No recipient anywhere: the document fails at once.
+    faxd.drop("lonely.pdf", pdf("late-sidecar"))
+    failed = faxd.report_for("lonely.pdf")
+    assert failed["result"] == "failed"
+    assert not (faxd.spool / "lonely.pdf").exists()
+
+    # The sidecar comes late (written a while ago, copied in now).
+    hidden = faxd.spool / ".lonely.pdf.yaml.partial"
+    hidden.write_text('to: "+46812345678"\n')
+    then = time.time() - 3600
+    os.utime(hidden, (then, then))
+    hidden.rename(faxd.spool / "lonely.pdf.yaml")
+    wait_for(
+        lambda: "a sidecar arrived after its document had already failed" in faxd.log_text(),
+        30,
+        "the late sidecar's log line",
+    )
+
+    out = retry(faxd, failed["job"])
+    assert "a sidecar lonely.pdf.yaml arrived after the document failed" in out.lower()
+    assert "used for this retry" in out
+    sent_report = faxd.sent / "lonely.pdf.report.yaml"
+    wait_for(sent_report.exists, 60, "the delivered report")
+    delivered = faxd.reports(faxd.sent)[0]
+    assert delivered["result"] == "delivered"
+    assert delivered["recipients"][0]["number"] == "+46812345678"
+    [earlier] = delivered["history"]
+    assert earlier["job"] == failed["job"]
+    assert "lonely.pdf.yaml arrived after the document failed" in earlier["note"]
+    assert (faxd.sent / "lonely.pdf.yaml").exists()  # filed with its document
+    assert faxd.log_text().count("a sidecar arrived after its document had already") == 1
+    assert faxd.stop() == 0
+
+
+def test_retry_refuses_to_choose_between_two_sidecars_and_to_retry_twice(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    faxd.start()
+    (faxd.spool / "twice.pdf.yaml").write_text('to: "+99"\n')  # not a number: fails
+    faxd.drop("twice.pdf", pdf("two-sidecars"))
+    failed = faxd.report_for("twice.pdf")
+    assert failed["result"] == "failed"
+    own = faxd.failed / "twice.pdf.yaml"
+    assert own.exists()
+    (faxd.spool / "twice.pdf.yaml").write_text('to: "+46812345678"\n')
+
+    argv = [sys.executable, "-m", "faxd", "retry", "--config", str(faxd.config_path)]
+    refused = subprocess.run([*argv, failed["job"]], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "twice.pdf.yaml arrived after" in refused.stderr
+    assert (faxd.failed / "twice.pdf").exists() and own.exists()  # nothing moved
+
+    own.unlink()  # the admin keeps the corrected sidecar
+    assert "used for this retry" in retry(faxd, failed["job"])
+    wait_for((faxd.sent / "twice.pdf").exists, 60, "the retried document delivered")
+    again = subprocess.run([*argv, failed["job"]], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2
+    assert "put back for retry already" in again.stderr
+    assert faxd.stop() == 0
