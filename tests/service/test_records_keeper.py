@@ -392,3 +392,20 @@ def test_reports_wait_while_documents_are_uploaded(
     busy[0] = False
     assert keeper.draw_pending() == 2
     assert all(_report_for(doc).is_file() for doc in docs)
+
+
+def test_a_failures_report_is_drawn_at_once_even_while_the_fax_path_is_busy(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    """The failure notice waits for this PDF and must reach the sender within a minute;
+    deliveries filed before it still wait for the uploads to pause."""
+    settings = settings_for(tmp_path)
+    spool = _spool(settings)
+    delivered = file_job(journal, settings, clock, write_pdf(spool / "ok.pdf"), [True], job_id="j1")
+    clock.advance(1)
+    failed = file_job(journal, settings, clock, write_pdf(spool / "bad.pdf"), [False], job_id="j2")
+    keeper = RecordsKeeper(settings, journal, clock, fax_busy=lambda: True)
+    assert keeper.draw_pending() == 1
+    assert _report_for(failed).is_file()
+    assert not _report_for(delivered).exists()
+    assert [f.job.id for f in keeper.ledger.pending_reports()] == ["j1"]

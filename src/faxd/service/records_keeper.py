@@ -196,7 +196,10 @@ class RecordsKeeper:
             if not pending:
                 return done
             for filed in pending:
-                if self._yield_to_fax():
+                # A failure is drawn at once, busy or not: its notice tells someone within
+                # a minute what went wrong, with this PDF attached. Failures come first.
+                urgent = filed.job.state == JobState.FAILED
+                if not urgent and self._yield_to_fax():
                     return done  # still pending: drawn once the uploads pause
                 if (stop is not None and stop.is_set()) or not self._record(filed):
                     return done  # stopping: the rest is drawn at the next start

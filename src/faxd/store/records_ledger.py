@@ -88,12 +88,18 @@ class RecordsLedger:
 
     # -- filed jobs --------------------------------------------------------------------
 
-    def _filed(self, where: str, params: Sequence[Any], limit: int = 100_000) -> list[FiledJob]:
+    def _filed(
+        self,
+        where: str,
+        params: Sequence[Any],
+        limit: int = 100_000,
+        order: str = "j.finished_at, j.id",
+    ) -> list[FiledJob]:
         rows = self._journal.query(
             "SELECT j.*, r.state AS r_state, r.sha256 AS r_sha256, r.pages AS r_pages, "  # noqa: S608
             "r.report_pdf AS r_pdf, r.purged_at AS r_purged FROM jobs j "
             f"JOIN filed_records r ON r.job_id = j.id WHERE {where} "
-            "ORDER BY j.finished_at, j.id LIMIT ?",
+            f"ORDER BY {order} LIMIT ?",
             (*params, limit),
         )
         found = []
@@ -116,7 +122,13 @@ class RecordsLedger:
         return found
 
     def pending_reports(self, limit: int = 50) -> list[FiledJob]:
-        return self._filed("r.state = 'pending' AND j.archived_at IS NOT NULL", (), limit)
+        """Failed jobs first: their failure notices wait for the report PDF."""
+        return self._filed(
+            "r.state = 'pending' AND j.archived_at IS NOT NULL",
+            (),
+            limit,
+            order="j.state != 'failed', j.finished_at, j.id",
+        )
 
     def report_done(
         self,
