@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from faxd.records.pool import DrawPool
 from faxd.records.report_pdf import ReportData
-from tests.records.records_helpers import write_pdf
+from tests.records.records_helpers import pdf_text, write_pdf
 
 DATA = ReportData(
     result="delivered",
@@ -57,3 +58,49 @@ def test_helper_draws_and_a_killed_helper_is_reported_then_replaced(
         assert pool.make(doc, DATA, draw=True, problem=None).pdf is not None
     finally:
         pool.close(kill=True)
+
+
+ACTIVITY_PROBE = """
+import sys
+from datetime import date
+from faxd.records.activity import ActivityRow
+from faxd.records.pool import DrawPool
+row = ActivityRow("2026-11-29T10:00:00+01:00", "sent", "+4612345678", "+46812345678",
+                  "invoice-4711.pdf", "2", "delivered", "fax", "docs", "FX-1", "ab" * 32)
+pool = DrawPool()
+try:
+    pdf = pool.activity_pdf([row], date(2026, 11, 29), "Front desk")
+finally:
+    pool.close()
+sys.stdout.buffer.write(pdf)
+# Drawn in the helper: the PDF library and its font tables never enter this process.
+assert "fpdf" not in sys.modules and "fontTools" not in sys.modules, "drawn in-process"
+"""
+
+
+def test_the_activity_journal_pdf_is_drawn_in_the_helper(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ACTIVITY_PROBE], capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    pdf = tmp_path / "day.pdf"
+    pdf.write_bytes(done.stdout)
+    text = pdf_text(pdf)
+    assert "invoice-4711.pdf" in text and "+46812345678" in text
+
+
+def test_an_idle_helper_ends_by_itself_and_the_next_drawing_starts_another(
+    tmp_path: Path,
+) -> None:
+    doc = write_pdf(tmp_path / "a.pdf", pages=1)
+    pool = DrawPool(idle_exit=0.5)
+    try:
+        assert pool.make(doc, DATA, draw=True, problem=None).pdf is not None
+        first = pool._proc
+        assert first is not None
+        first.wait(timeout=30)  # ends on its own: an idle faxd does not hold the PDF library
+        again = pool.make(doc, DATA, draw=True, problem=None)
+        assert again.pdf is not None and not again.interrupted
+        assert pool._proc is not first
+    finally:
+        pool.close()

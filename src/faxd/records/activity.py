@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -160,13 +160,14 @@ def write_day(
     rows: Sequence[ActivityRow],
     station: str | None,
     dialect: str = "excel",
+    draw: Callable[[Sequence[ActivityRow], date, str | None], bytes] | None = None,
 ) -> tuple[Path, Path]:
     """Write (or rewrite: a day's journal is made from the journal again, not edited)
-    `YYYY/YYYY-MM-DD.csv` and `.pdf`, each atomically."""
+    `YYYY/YYYY-MM-DD.csv` and `.pdf`, each atomically. `draw` makes the PDF (the daemon's
+    drawing helper); by default it is drawn here."""
     folder = directory / f"{day.year:04d}"
     stem = day.isoformat()
+    pdf = (draw or pdf_bytes)(rows, day, station)
     csv_path = fsops.write_atomic(folder / f"{stem}.csv", csv_bytes(rows, dialect), unique=False)
-    pdf_path = fsops.write_atomic(
-        folder / f"{stem}.pdf", pdf_bytes(rows, day, station), unique=False
-    )
+    pdf_path = fsops.write_atomic(folder / f"{stem}.pdf", pdf, unique=False)
     return csv_path, pdf_path

@@ -16,18 +16,29 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from faxd.records import activity
+from faxd.records.activity import ActivityRow
 from faxd.records.making import Made, make
 from faxd.records.report_pdf import ReportData
 
 TIMEOUT = 120.0  # seconds for one report: a pathological document is given up
+# The helper holds the PDF library and its fonts (~60 MB): it ends after this long without
+# work and is started again for the next drawing, so an idle faxd does not keep it.
+IDLE_EXIT = 60.0
 _HEADER = struct.Struct(">I")
 
 
 class _Gone(Exception):
     """The helper died or did not answer in time."""
+
+
+class DrawError(Exception):
+    """A drawing the helper could not make; tried again at the next round."""
 
 
 def _read_exact(stream: IO[bytes], size: int, deadline: float | None) -> bytes:
@@ -57,14 +68,15 @@ def _receive(stream: IO[bytes], deadline: float | None) -> Any:
 
 
 class DrawPool:
-    def __init__(self) -> None:
+    def __init__(self, idle_exit: float = IDLE_EXIT) -> None:
+        self._idle_exit = idle_exit
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
     def _helper(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "faxd.records.pool"],
+                [sys.executable, "-m", "faxd.records.pool", str(self._idle_exit)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
@@ -84,7 +96,7 @@ class DrawPool:
             try:
                 proc = self._helper()
                 assert proc.stdin is not None and proc.stdout is not None
-                _send(proc.stdin, (document, data, draw, problem, converted))
+                _send(proc.stdin, ("report", (document, data, draw, problem, converted)))
                 made: Made = _receive(proc.stdout, time.monotonic() + TIMEOUT)
                 return made
             except (_Gone, BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
@@ -93,6 +105,25 @@ class DrawPool:
             except TimeoutError:
                 self._close()
                 return Made(None, None, None, "drawing the report PDF took too long")
+
+    def activity_pdf(self, rows: Sequence[ActivityRow], day: date, station: str | None) -> bytes:
+        """The day's activity journal as a PDF, drawn in the helper: fpdf and its font
+        tables then never enter the daemon's own memory."""
+        with self._lock:
+            try:
+                proc = self._helper()
+                assert proc.stdin is not None and proc.stdout is not None
+                _send(proc.stdin, ("activity", (list(rows), day, station)))
+                answer: bytes | str = _receive(proc.stdout, time.monotonic() + TIMEOUT)
+            except (_Gone, BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
+                self._close()
+                raise DrawError("the helper drawing the activity journal crashed") from None
+            except TimeoutError:
+                self._close()
+                raise DrawError("drawing the activity journal took too long") from None
+        if isinstance(answer, str):
+            raise DrawError(answer)
+        return answer
 
     def _close(self) -> None:
         proc, self._proc = self._proc, None
@@ -115,16 +146,23 @@ class DrawPool:
         self._close()
 
 
-def _serve() -> None:
+def _serve(idle_exit: float) -> None:
     os.nice(19)  # the lowest: under load the fax path gets the CPU, reports wait
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            document, data, draw, problem, converted = _receive(source, None)
-        except (_Gone, EOFError):
+            kind, call = _receive(source, time.monotonic() + idle_exit)
+        except (_Gone, EOFError, TimeoutError):
             return
+        if kind == "activity":
+            try:
+                _send(sink, activity.pdf_bytes(*call))
+            except Exception as exc:
+                _send(sink, f"the activity journal PDF could not be drawn ({exc})")
+            continue
+        document, data, draw, problem, converted = call
         _send(sink, make(document, data, draw=draw, problem=problem, converted=converted))
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(float(sys.argv[1]) if len(sys.argv) > 1 else IDLE_EXIT)

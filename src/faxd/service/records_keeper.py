@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ from faxd.records import activity, document_facts, report_pdf
 from faxd.records.activity import ActivityRow
 from faxd.records.audit_log import AuditLog, Verdict
 from faxd.records.making import Made, make
+from faxd.records.pool import DrawError
 from faxd.settings import Settings
 from faxd.store.inbox_ledger import META_DIR, SIDECAR_SUFFIX
 from faxd.store.journal import Journal
@@ -114,8 +115,10 @@ class RecordsKeeper:
         maker: Maker = make,
         *,
         fax_busy: Callable[[], bool] = lambda: False,
+        activity_pdf: Callable[[Sequence[ActivityRow], date, str | None], bytes] | None = None,
     ) -> None:
         self._maker = maker
+        self._activity_pdf = activity_pdf
         self._fax_busy = fax_busy
         self._deferred_since: float | None = None
         self._settings = settings
@@ -373,7 +376,12 @@ class RecordsKeeper:
     def write_journal(self, day: date) -> tuple[Path, Path]:
         station = next((f.station_name for f in self._settings.folders if f.station_name), None)
         paths = activity.write_day(
-            self.directory, day, self.activity_rows(day), station, self._settings.records.csv
+            self.directory,
+            day,
+            self.activity_rows(day),
+            station,
+            self._settings.records.csv,
+            draw=self._activity_pdf,
         )
         log.info("activity journal written", day=day.isoformat(), csv=str(paths[0]))
         return paths
@@ -398,7 +406,12 @@ class RecordsKeeper:
                 today - timedelta(days=MAX_CATCH_UP_DAYS),
             )
         while day <= yesterday:
-            self.write_journal(day)
+            try:
+                self.write_journal(day)
+            except DrawError as exc:
+                if not self._stop.is_set():  # a stop kills the helper: drawn at the next start
+                    log.warning("activity journal not written; tried again shortly", error=str(exc))
+                return
             self.ledger.put("journal_day", day.isoformat())
             day += timedelta(days=1)
         if self.ledger.get("purge_day") != today.isoformat():
