@@ -20,15 +20,19 @@ from .harness import Faxd, files_under, pdf, wait_for
 pytestmark = pytest.mark.report_pdfs
 
 
-def retry(faxd: Faxd, target: Path | str) -> str:
+def faxd_cli(faxd: Faxd, command: str, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "faxd", "retry", "--config", str(faxd.config_path), str(target)],
+        [sys.executable, "-m", "faxd", command, "--config", str(faxd.config_path), *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def retry(faxd: Faxd, target: Path | str) -> str:
+    return faxd_cli(faxd, "retry", str(target))
 
 
 def test_each_attempt_has_the_plain_report_name_and_lists_the_earlier_ones(
@@ -78,6 +82,12 @@ def test_each_attempt_has_the_plain_report_name_and_lists_the_earlier_ones(
     # Nothing is left in failed/ of the two failed attempts: no report beside nothing.
     wait_for(lambda: not list(files_under(faxd.failed)), 30, "an empty failed/")
     assert faxd.stop() == 0
+    # `faxd history` points each earlier attempt at the next, not at its removed report.
+    history = faxd_cli(faxd, "history", "again.pdf")
+    assert f"(retried as {second['job']})" in history, history
+    assert f"(retried as {delivered['job']})" in history, history
+    assert str(report.with_suffix(".pdf")) not in history
+    assert str(sent_report.with_suffix(".pdf")) in history
 
 
 def test_a_sidecar_that_came_after_the_failure_is_used_by_the_retry(

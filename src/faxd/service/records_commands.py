@@ -108,6 +108,7 @@ def history(settings: Settings, target: str, since: date | None) -> int:
         document = None if number else target
         jobs = ledger.jobs_matching(number, document, start)
         received = ledger.received_matching(number, document, start)
+        retried = {f.job.id: journal.retry_of(f.job.id) for f in jobs}
     finally:
         journal.close()
     rows: list[tuple[float, tuple[str, ...]]] = []
@@ -116,6 +117,11 @@ def history(settings: Settings, target: str, since: date | None) -> int:
         report = filed.report_pdf or _yaml_report(job.archive_plan)
         if filed.purged_at is not None:
             report = f"(purged) {report}"
+        retry = retried.get(job.id)
+        if retry is not None:
+            # `faxd retry` took this report's files away; its text lives on in the history
+            # of the next attempt's report.
+            report = f"(retried as {retry.next_job})" if retry.next_job else "(retried)"
         for tx in filed.transmissions:
             if number and tx.number != number and job.sender != number:
                 continue
