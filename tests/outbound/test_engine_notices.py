@@ -8,47 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from faxd.core.job_payload import JobFile, JobOptions, NoticePlan
 from faxd.errors import TransientError
 from faxd.model import TxState
 from faxd.notices.plan import notify_options
 from faxd.settings import NotifyRule
-from faxd.store.journal import NewJob
 from faxd.store.outbox import Outbox
 
 from .test_engine import Rig
-
-
-def add_job(rig: Rig, notice: NoticePlan) -> str:
-    """A queued job whose options carry the notice plan (as the intake writes it)."""
-    rig.count += 1
-    doc = rig.spool / f"doc-{rig.count}.pdf"
-    doc.write_bytes(b"%PDF-1.4\n%%EOF\n")
-    job_id = f"job-{rig.count:04d}"
-    options = JobOptions(
-        sent_dir=str(rig.tmp / "sent"), failed_dir=str(rig.tmp / "failed"), notice=notice
-    )
-    rig.journal.create_job(
-        NewJob(
-            id=job_id,
-            folder=str(rig.spool),
-            rel_path=doc.name,
-            path=str(doc),
-            sidecar=None,
-            attachments=(),
-            files=[JobFile(str(doc), doc.name, "application/pdf", 15)],
-            provider="fake",
-            sender="+4612345678",
-            dft=False,
-            reference=None,
-            rule="folder",
-            options=options,
-            ino=doc.stat().st_ino,
-            received_at=rig.clock.time(),
-            numbers=["+46812345678"],
-        )
-    )
-    return job_id
 
 
 @pytest.fixture
@@ -63,7 +29,7 @@ def test_requeued_on_every_retry_then_failed_once(rig: Rig) -> None:
     options = notify_options(
         (NotifyRule(on=("requeued", "failed"), to=("hook",)),), (), "anna", None
     )
-    job = add_job(rig, options)
+    job = rig.job(notice=options)
     rig.sender.answers = [TransientError("503") for _ in range(10)]
     for _ in range(6):
         rig.settle()
@@ -84,7 +50,7 @@ def test_delivered_is_committed_with_the_result(rig: Rig) -> None:
     options = notify_options(
         (NotifyRule(on=("delivered",), to=("mail:{owner}@example.com",)),), (), "anna", None
     )
-    job = add_job(rig, options)
+    job = rig.job(notice=options)
     rig.settle()
     rig.clock.advance(60)
     rig.settle()
