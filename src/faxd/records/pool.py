@@ -92,38 +92,42 @@ class DrawPool:
         problem: str | None,
         converted: Path | None = None,
     ) -> Made:
-        with self._lock:
-            try:
-                proc = self._helper()
-                assert proc.stdin is not None and proc.stdout is not None
-                _send(proc.stdin, ("report", (document, data, draw, problem, converted)))
-                made: Made = _receive(proc.stdout, time.monotonic() + TIMEOUT)
-                return made
-            except (_Gone, BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
-                self._close()
-                return Made(None, None, None, "drawing the report PDF crashed", interrupted=True)
-            except TimeoutError:
-                self._close()
-                return Made(None, None, None, "drawing the report PDF took too long")
+        try:
+            made: Made = self._ask("report", (document, data, draw, problem, converted))
+        except _Gone:
+            return Made(None, None, None, "drawing the report PDF crashed", interrupted=True)
+        except TimeoutError:
+            return Made(None, None, None, "drawing the report PDF took too long")
+        return made
 
     def activity_pdf(self, rows: Sequence[ActivityRow], day: date, station: str | None) -> bytes:
         """The day's activity journal as a PDF, drawn in the helper: fpdf and its font
         tables then never enter the daemon's own memory."""
+        try:
+            answer: bytes | str = self._ask("activity", (list(rows), day, station))
+        except _Gone:
+            raise DrawError("the helper drawing the activity journal crashed") from None
+        except TimeoutError:
+            raise DrawError("drawing the activity journal took too long") from None
+        if isinstance(answer, str):
+            raise DrawError(answer)
+        return answer
+
+    def _ask(self, kind: str, call: tuple[Any, ...]) -> Any:
+        """One drawing by the helper, one at a time. A helper that died (_Gone) or took
+        too long (TimeoutError) is stopped; the next call starts another."""
         with self._lock:
             try:
                 proc = self._helper()
                 assert proc.stdin is not None and proc.stdout is not None
-                _send(proc.stdin, ("activity", (list(rows), day, station)))
-                answer: bytes | str = _receive(proc.stdout, time.monotonic() + TIMEOUT)
+                _send(proc.stdin, (kind, call))
+                return _receive(proc.stdout, time.monotonic() + TIMEOUT)
             except (_Gone, BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
                 self._close()
-                raise DrawError("the helper drawing the activity journal crashed") from None
+                raise _Gone from None
             except TimeoutError:
                 self._close()
-                raise DrawError("drawing the activity journal took too long") from None
-        if isinstance(answer, str):
-            raise DrawError(answer)
-        return answer
+                raise
 
     def _close(self) -> None:
         proc, self._proc = self._proc, None
