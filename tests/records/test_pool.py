@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from faxd.records import pool as pool_module
 from faxd.records.pool import DrawPool
 from faxd.records.report_pdf import ReportData
 from tests.records.records_helpers import pdf_text, write_pdf
@@ -64,6 +65,7 @@ ACTIVITY_PROBE = """
 import sys
 from datetime import date
 from faxd.records.activity import ActivityRow
+from faxd.records import pool as pool_module
 from faxd.records.pool import DrawPool
 row = ActivityRow("2026-11-29T10:00:00+01:00", "sent", "+4612345678", "+46812345678",
                   "invoice-4711.pdf", "2", "delivered", "fax", "docs", "FX-1", "ab" * 32)
@@ -102,5 +104,22 @@ def test_an_idle_helper_ends_by_itself_and_the_next_drawing_starts_another(
         again = pool.make(doc, DATA, draw=True, problem=None)
         assert again.pdf is not None and not again.interrupted
         assert pool._proc is not first
+    finally:
+        pool.close()
+
+
+def test_a_drawing_that_takes_too_long_is_given_up_not_taken_for_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A crash is drawn again (the helper may have been killed by a stop); a document that
+    # keeps the helper busy past TIMEOUT would only do it again.
+    doc = write_pdf(tmp_path / "a.pdf", pages=1)
+    monkeypatch.setattr(pool_module, "TIMEOUT", 0.0)
+    pool = DrawPool()
+    try:
+        made = pool.make(doc, DATA, draw=True, problem=None)
+        assert made.error == "drawing the report PDF took too long"
+        assert not made.interrupted
+        assert pool._proc is None  # the stuck helper was stopped
     finally:
         pool.close()

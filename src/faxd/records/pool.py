@@ -122,12 +122,12 @@ class DrawPool:
                 assert proc.stdin is not None and proc.stdout is not None
                 _send(proc.stdin, (kind, call))
                 return _receive(proc.stdout, time.monotonic() + TIMEOUT)
+            except TimeoutError:  # before OSError, of which it is a subclass
+                self._close()
+                raise
             except (_Gone, BrokenPipeError, OSError, EOFError, pickle.UnpicklingError):
                 self._close()
                 raise _Gone from None
-            except TimeoutError:
-                self._close()
-                raise
 
     def _close(self) -> None:
         proc, self._proc = self._proc, None
