@@ -7,8 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from faxd.core import yaml_text
 from faxd.providers.registry import PROVIDERS
 from faxd.settings import (
     FolderSettings,
@@ -70,8 +69,7 @@ def render_effective(settings: Settings) -> str:
         f"# Effective configuration from {settings.source}\n"
         "# (defaults applied, paths absolute, secrets hidden)\n"
     )
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    return header + body
+    return header + yaml_text.dump(document)
 
 
 def _provider(provider: ProviderSettings) -> dict[str, Any]:
