@@ -36,6 +36,9 @@ def test_the_next_job_from_the_put_back_file_names_the_earlier_attempts(tmp_path
             "result: failed\n",
             "a late sidecar",
         )
+        # `faxd history` asks for many jobs at once: only the retried ones come back.
+        many = journal.retries_of(["a", "stranger", "b", "c", "nothing"])
+        assert {k: v.next_job for k, v in many.items()} == {"a": "b", "b": "c"}
     finally:
         journal.close()
 

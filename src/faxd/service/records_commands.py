@@ -108,7 +108,7 @@ def history(settings: Settings, target: str, since: date | None) -> int:
         document = None if number else target
         jobs = ledger.jobs_matching(number, document, start)
         received = ledger.received_matching(number, document, start)
-        retried = {f.job.id: journal.retry_of(f.job.id) for f in jobs}
+        retried = journal.retries_of([f.job.id for f in jobs])
     finally:
         journal.close()
     rows: list[tuple[float, tuple[str, ...]]] = []

@@ -1222,10 +1222,21 @@ class Journal:
 
     def retry_of(self, job_id: str) -> RetryRow | None:
         """How a failed job was put back for retry, if it was."""
-        if not self._has_table("retries"):
-            return None
-        rows = self.query("SELECT * FROM retries WHERE job_id = ?", (job_id,))
-        return _retry(rows[0]) if rows else None
+        return self.retries_of([job_id]).get(job_id)
+
+    def retries_of(self, job_ids: Sequence[str]) -> dict[str, RetryRow]:
+        """How each of these jobs was put back for retry, for those that were: a query per
+        few hundred jobs, so `faxd history` over a year asks a handful of times."""
+        found: dict[str, RetryRow] = {}
+        if not job_ids or not self._has_table("retries"):
+            return found
+        for start in range(0, len(job_ids), _PROBE_CHUNK):
+            chunk = list(job_ids[start : start + _PROBE_CHUNK])
+            marks = ",".join("?" for _ in chunk)
+            sql = f"SELECT * FROM retries WHERE job_id IN ({marks})"  # noqa: S608
+            for row in self.query(sql, chunk):
+                found[str(row["job_id"])] = _retry(row)
+        return found
 
     def earlier_attempts(self, job_id: str) -> list[tuple[JobRow, RetryRow]]:
         """The attempts before this job of the same document, newest first: each failed
