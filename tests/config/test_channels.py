@@ -164,3 +164,16 @@ def test_a_template_that_does_not_parse_or_render_is_named_with_its_line(
     assert any("notice.txt, line " in p and "endif" in p for p in found)
     assert any("notice.subject, line 1" in p and "no_such_filter" in p for p in found)
     assert any("alert.txt does not render" in p for p in found)
+
+
+def test_a_channel_needs_a_mapping_with_a_known_type(write_config: WriteConfig) -> None:
+    path = write_config(
+        MINIMAL
+        + "channels:\n  plain: just-a-string\n  untyped:\n    host: x\n  typo:\n    type: smpt\n"
+    )
+    messages = {p.path: p.message for p in problems(path)}
+    assert messages["channels.plain"].startswith("must be a mapping with a 'type' key")
+    assert (
+        messages["channels.untyped"] == "missing 'type': one of smtp | print | webhook | command."
+    )
+    assert "did you mean 'smtp'?" in messages["channels.typo.type"]

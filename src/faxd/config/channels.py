@@ -102,14 +102,7 @@ def parse_channels(
 def _channel(
     name: str, node: Node, base: Path, environ: Mapping[str, str], problems: Problems
 ) -> ChannelSettings | None:
-    if node.kind != "map":
-        problems.add(node, f"must be a mapping with a 'type' key, not {v.describe(node)}.")
-        return None
-    type_node = node.value.get("type")
-    if type_node is None or type_node.is_null:
-        problems.add(node, f"missing 'type': one of {' | '.join(CHANNEL_TYPES)}.")
-        return None
-    kind = v.choice(type_node, CHANNEL_TYPES, problems)
+    kind = v.type_key(node, CHANNEL_TYPES, problems)
     if kind is None:
         return None
     e = v.mapping(node, CHANNEL_KEYS[kind], problems, _REFUSED)

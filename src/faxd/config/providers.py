@@ -68,14 +68,7 @@ def parse_providers(
 def _parse_provider(
     name: str, node: Node, base: Path, environ: Mapping[str, str], problems: Problems
 ) -> ProviderSettings | None:
-    if node.kind != "map":
-        problems.add(node, f"must be a mapping with a 'type' key, not {v.describe(node)}.")
-        return None
-    type_node = node.value.get("type")
-    if type_node is None or type_node.is_null:
-        problems.add(node, f"missing 'type': one of {' | '.join(PROVIDERS)}.")
-        return None
-    kind = v.choice(type_node, tuple(PROVIDERS), problems)
+    kind = v.type_key(node, tuple(PROVIDERS), problems)
     entry = PROVIDERS.get(kind) if kind is not None else None
     if entry is None:
         return None

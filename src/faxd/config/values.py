@@ -106,6 +106,19 @@ def choice(
     return found
 
 
+def type_key(node: Node, types: Sequence[str], problems: Problems) -> str | None:
+    """The `type:` of a named entry (a provider, a channel): one of `types`, or None with
+    the problem recorded."""
+    if node.kind != "map":
+        problems.add(node, f"must be a mapping with a 'type' key, not {describe(node)}.")
+        return None
+    type_node = node.value.get("type")
+    if type_node is None or type_node.is_null:
+        problems.add(node, f"missing 'type': one of {' | '.join(types)}.")
+        return None
+    return choice(type_node, types, problems)
+
+
 def boolean(node: Node, problems: Problems) -> bool | None:
     if isinstance(node.value, bool):
         return node.value
