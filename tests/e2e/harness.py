@@ -256,4 +256,10 @@ def for_sandbox(cls: type[F], root: Path, sandbox: SandboxServer) -> F:
 
 
 def files_under(root: Path) -> Iterable[Path]:
-    return (p for p in root.rglob("*") if p.is_file())
+    # os.walk, not rglob: the running daemon removes its work folders while we look, and
+    # rglob raises for a folder that vanished between its listing and its scan.
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            if path.is_file():
+                yield path

@@ -17,7 +17,7 @@ import pytest
 from faxd.sandbox.server import SandboxServer
 from tests.image_bombs import png_bomb
 
-from .harness import DOCS_KEY, Faxd, for_sandbox, pdf, wait_for
+from .harness import DOCS_KEY, Faxd, files_under, for_sandbox, pdf, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -70,8 +70,8 @@ def everything_said(fx: Faxd) -> str:
     reports = [
         p.read_text(errors="replace")
         for where in (fx.sent, fx.failed, fx.spool)
-        if where.exists()
-        for p in where.rglob("*.report.yaml")
+        for p in files_under(where)
+        if p.name.endswith(".report.yaml")
     ]
     return "".join(reports) + fx.log_text()
 
@@ -200,7 +200,8 @@ def test_a_document_rewritten_in_place_in_flight_is_filed_as_sent_and_sent_again
         (by_file["a (2).pdf.report.yaml"], v2),
     ):
         assert txs[report["recipients"][0]["id"]]["sha256"] == [sha(data)]
-    assert not any((fx.state / "work").glob("*/snap"))  # copies removed once filed
+    # The copies are removed once filed; the report is written just before that.
+    wait_for(lambda: not any((fx.state / "work").glob("*/snap")), 10, "the copies removed")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "credential-link"])

@@ -14,7 +14,7 @@ import yaml
 
 from faxd.sandbox.server import SandboxServer
 
-from .harness import FAST_SCHEDULE, Faxd, for_sandbox, pdf, wait_for
+from .harness import FAST_SCHEDULE, Faxd, files_under, for_sandbox, pdf, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +52,8 @@ def daemon(tmp_path: Path, server: SandboxServer) -> Iterator[Faxd]:
 def reports(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     return [
         (path, yaml.safe_load(path.read_text()))
-        for path in sorted(root.rglob("*.report.yaml"))
-        if "state" not in path.parts
+        for path in sorted(files_under(root))
+        if path.name.endswith(".report.yaml") and "state" not in path.parts
     ]
 
 

@@ -29,7 +29,7 @@ import yaml
 
 from faxd.sandbox.server import SandboxServer
 
-from .harness import Faxd, for_sandbox, pdf, wait_for
+from .harness import Faxd, files_under, for_sandbox, pdf, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -224,7 +224,7 @@ def docs_stats(sandbox: SandboxServer) -> dict[str, Any]:
 
 
 def copies(root: Path, name: str) -> list[Path]:
-    return [p for p in root.rglob(name) if p.is_file()]
+    return [p for p in files_under(root) if p.name == name]
 
 
 def log_lines(svc: Faxd, *needles: str) -> list[str]:
