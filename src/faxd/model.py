@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+
+from faxd.settings import RetarusOptions
 
 
 class Method(StrEnum):
@@ -61,7 +62,7 @@ class Submission:
     files: tuple[OutgoingFile, ...]
     dft: bool  # allow Direct File Transfer
     reference: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # provider-specific (cover page …)
+    retarus: RetarusOptions | None = None  # how Retarus renders it; other providers ignore it
     # Not to be transmitted after this (aware); faxd stops waiting soon after.
     valid_until: datetime | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 WatchMode = Literal["auto", "inotify", "poll"]
 DftMode = Literal["prefer", "never"]
@@ -12,6 +12,8 @@ NewNumbersMode = Literal["send", "hold"]
 
 # `@@FAX +46 8 123 456 78@@` written in a document addresses it (print-to-fax).
 DEFAULT_EMBEDDED_CODE = r"@@FAX\s*(?P<to>[^@]+?)\s*@@"
+
+_T = TypeVar("_T")
 
 
 class Secret:
@@ -113,6 +115,24 @@ class RetarusOptions:
     express: bool | None = None
     blacklist: bool | None = None
     header: str | None = None
+
+    def over(self, base: RetarusOptions) -> RetarusOptions:
+        """These options written over `base` (a folder's over `defaults:`, a sidecar's
+        over its folder's): each key set here wins, an unset one (None) keeps base's, and
+        recipient properties are layered name by name."""
+        return RetarusOptions(
+            coverpage_template=_set_or(self.coverpage_template, base.coverpage_template),
+            recipient_properties={**base.recipient_properties, **self.recipient_properties},
+            resolution=_set_or(self.resolution, base.resolution),
+            paper_format=_set_or(self.paper_format, base.paper_format),
+            express=_set_or(self.express, base.express),
+            blacklist=_set_or(self.blacklist, base.blacklist),
+            header=_set_or(self.header, base.header),
+        )
+
+
+def _set_or(value: _T | None, fallback: _T | None) -> _T | None:
+    return fallback if value is None else value
 
 
 RETARUS_OPTION_KEYS = tuple(f.name for f in fields(RetarusOptions))

@@ -493,6 +493,16 @@ def test_a_folders_own_value_wins_over_defaults(write_config: WriteConfig) -> No
     assert inherited.retarus.express is True
 
 
+def test_retarus_recipient_properties_merge_name_by_name(write_config: WriteConfig) -> None:
+    text = (
+        MINIMAL
+        + "    retarus: {recipient_properties: {ToName: Acme AB}}\n"
+        + "defaults:\n  retarus: {recipient_properties: {FromName: Office, ToName: '?'}}\n"
+    )
+    [folder] = load(write_config(text)).folders
+    assert folder.retarus.recipient_properties == {"FromName": "Office", "ToName": "Acme AB"}
+
+
 def test_home_and_variables_are_expanded_in_paths(write_config: WriteConfig) -> None:
     text = MINIMAL.replace("path: out", "path: ~/fax/out") + "state_dir: ${SPOOL}/../state\n"
     settings = load(write_config(text), {**ENV, "SPOOL": "/srv/spool"})

@@ -3,7 +3,7 @@ Parsing is tested in tests/config/test_sidecar.py."""
 
 from __future__ import annotations
 
-from faxd.core.sidecar import document_of, effective_retarus, sidecar_names
+from faxd.core.sidecar import document_of, sidecar_names
 from faxd.settings import RetarusOptions
 
 
@@ -14,7 +14,7 @@ def test_sidecar_names() -> None:
     assert document_of(".yaml") is None
 
 
-def test_effective_retarus_layers_the_sidecar_over_the_folder() -> None:
+def test_a_sidecars_retarus_options_layer_over_the_folders() -> None:
     folder = RetarusOptions(
         coverpage_template="folder.ftl.html",
         recipient_properties={"FromName": "Office", "ToName": "?"},
@@ -22,11 +22,11 @@ def test_effective_retarus_layers_the_sidecar_over_the_folder() -> None:
         express=True,
     )
     sidecar = RetarusOptions(recipient_properties={"ToName": "Acme AB"}, express=False)
-    merged = effective_retarus(folder, sidecar)
+    merged = sidecar.over(folder)
     assert merged == RetarusOptions(
         coverpage_template="folder.ftl.html",
         recipient_properties={"FromName": "Office", "ToName": "Acme AB"},
         resolution="LOW",
         express=False,
     )
-    assert effective_retarus(folder, None) is folder
+    assert RetarusOptions().over(folder) == folder

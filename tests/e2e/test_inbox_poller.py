@@ -308,7 +308,7 @@ def test_received_documents_arrive_exactly_once_through_crashes_and_restarts(
     assert finished.outbound == SENT
     again = poller.poll_once()
     assert (again.error, again.delivered, again.recovered) == (None, 0, 0)
-    assert poller.status()["received_today"] >= 1
+    assert poller.status().received_today >= 1
     journal.close()
     provider.close()
 

@@ -435,11 +435,11 @@ def test_a_failed_delete_is_retried_and_a_404_counts_as_done(env: Env) -> None:
     env.source.delete_errors = [TransientError("503 from the provider")]
     poller = env.poller(delete_after_download=True)
     assert poller.poll_once().deleted == 0
-    assert poller.status()["pending_deletes"] == 1
+    assert poller.status().pending_deletes == 1
     env.source.delete_errors = [RejectedError("404 Not Found", status_code=404)]
     env.clock.advance(60)
     assert poller.poll_once().deleted == 1
-    assert poller.status()["pending_deletes"] == 0
+    assert poller.status().pending_deletes == 0
 
 
 # -- errors --------------------------------------------------------------------------
@@ -470,7 +470,7 @@ def test_a_full_disk_leaves_no_partial_file_and_is_retried(
     assert result.error is not None
     assert "No space left on device" in result.error
     assert str(env.inbox) in result.error and doc.remote_id in result.error
-    assert poller.status()["last_error"] == result.error
+    assert poller.status().last_error == result.error
     assert inbox_files(env.tmp) == {}
     assert tmp_leftovers(env.tmp) == []
     assert env.ledger().watermark() is None
@@ -478,7 +478,7 @@ def test_a_full_disk_leaves_no_partial_file_and_is_retried(
     env.clock.advance(60)
     assert poller.poll_once().delivered == 1
     expect_exactly_once(env, file_ids([doc]))
-    assert poller.status()["last_error"] is None
+    assert poller.status().last_error is None
 
 
 def test_a_file_larger_than_accepted_is_given_up_without_a_partial_file(env: Env) -> None:
@@ -567,14 +567,14 @@ def test_status_reports_the_last_poll_and_todays_files(env: Env) -> None:
     for i in range(3):
         env.source.add(at(NOW, -60 * i))
     poller = env.poller()
-    assert poller.status()["last_poll"] is None
+    assert poller.status().last_poll is None
     poller.poll_once()
     status = poller.status()
-    assert status["received_today"] == 3
-    assert status["last_poll"] == NOW.isoformat()
-    assert status["last_error"] is None
+    assert status.received_today == 3
+    assert status.last_poll == NOW.isoformat()
+    assert status.last_error is None
     env.clock.advance(86400)
-    assert poller.status()["received_today"] == 0
+    assert poller.status().received_today == 0
 
 
 def test_once_stop_is_set_no_further_download_starts(env: Env) -> None:
@@ -725,7 +725,7 @@ def test_a_second_that_stays_overfull_is_said_once_and_listed_again(env: Env) ->
     # … which is listed again on every later poll, and kept in the journal until resolved.
     assert any(start <= second <= end for start, end in env.source.listings)
     assert env.ledger().unresolved()
-    assert env.poller().status()["incomplete_seconds"] >= 1
+    assert env.poller().status().incomplete_seconds >= 1
     env.source.page_limit = 100  # the provider answers it completely now
     env.clock.advance(60)
     env.poller().poll_once()
@@ -813,7 +813,7 @@ def test_a_delivered_row_is_never_planned_again(env: Env) -> None:
     row = ledger.row(doc.remote_id, doc.files[0].file_id)
     assert row is not None and row.state == InboundState.DELIVERED
     again = ledger.plan(
-        doc.remote_id, doc.files[0].file_id, env.inbox / "gone.pdf", "0" * 64, 1, {}, 0.0
+        doc.remote_id, doc.files[0].file_id, env.inbox / "gone.pdf", "0" * 64, 1, row.meta, 0.0
     )
     assert again is False
     assert ledger.row(doc.remote_id, doc.files[0].file_id) == row

@@ -3,12 +3,15 @@ retries with backoff, giving up (and the delivery_failed alert), idempotent plan
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from faxd.channels.base import Channel, ChannelError, Message
 from faxd.clock import FakeClock
+from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobOptions
 from faxd.notices.plan import alert_rows, job_notices, notify_options
 from faxd.notices.worker import OutboxWorker
@@ -21,6 +24,7 @@ from faxd.settings import (
 )
 from faxd.store.journal import Journal
 from faxd.store.outbox import NewDelivery, Outbox
+from tests.sample_jobs import sample_job
 
 
 class Recorder:
@@ -191,31 +195,18 @@ def test_monitor_raises_delayed_once_and_alerts_once_per_condition(
 ) -> None:
     from dataclasses import replace
 
-    from faxd.store.journal import NewJob
-
     clock = FakeClock()
     alerts = AlertSettings(to=("admin",), disk_free_min=1 << 62)  # every disk is "low"
     work, _ = worker(tmp_path, journal, clock, alerts)
     work.configure(replace(work._settings, providers={"docs": None}))  # type: ignore[dict-item]
     options = notify_options((NotifyRule(on=("delayed",), to=("hook",)),), (), None, 60.0)
     journal.create_job(
-        NewJob(
-            id="J1",
-            folder=str(tmp_path),
-            rel_path="a.pdf",
-            path=str(tmp_path / "a.pdf"),
-            sidecar=None,
-            attachments=(),
-            files=(),
-            provider="docs",
-            sender="+4612345678",
+        sample_job(
+            tmp_path,
+            job_id="J1",
             dft=False,
-            reference=None,
-            rule="folder",
             options=JobOptions(notice=options),
-            ino=None,
             received_at=clock.time(),
-            numbers=["+46812345678"],
         )
     )
     journal.set_value("pause:docs", f"{clock.time() + 300}:auth")
@@ -234,3 +225,31 @@ def test_monitor_raises_delayed_once_and_alerts_once_per_condition(
     journal.set_value("pause:docs", f"{clock.time() + 300}:auth")
     work.monitor()
     assert sum(r.event == "auth" for r in outbox.rows()) == 2
+
+
+def test_an_inbox_failing_past_its_limit_raises_inbox_stalled_once(
+    tmp_path: Path, journal: Journal
+) -> None:
+    clock = FakeClock()
+    alerts = AlertSettings(to=("admin",), inbox_stalled_after=600.0)
+    last_success = datetime.fromtimestamp(clock.time(), UTC).isoformat()
+    status = InboxStatus(provider="docs", inbox="/in", last_success=last_success)
+    work = OutboxWorker(
+        settings(tmp_path, alerts),
+        journal,
+        clock,
+        inbox_status=lambda: status,
+        build=lambda found: Recorder(found.name),
+    )
+    outbox = Outbox(journal)
+    status = replace(status, last_error="connection refused")  # what the lambda hands out
+    clock.advance(599)
+    work.monitor()
+    assert not any(r.event == "inbox_stalled" for r in outbox.rows())
+    clock.advance(61)
+    work.monitor()
+    work.monitor()
+    [stalled] = [r for r in outbox.rows() if r.event == "inbox_stalled"]
+    work.drain("admin", recorder := Recorder("admin"))
+    assert "failed for 11 minutes: connection refused" in recorder.sent[0].text
+    assert stalled.channel == "admin"

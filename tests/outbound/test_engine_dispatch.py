@@ -3,6 +3,7 @@ rows already in flight must not take the places of those that can start."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +61,30 @@ def test_nothing_is_read_for_a_provider_without_a_free_slot(
     rig.engine.dispatch()
     assert [tuple(args[0]) for args in asked] == [QUERY_STATES]  # no upload rows read
     assert rig.sender.submits == []
+
+
+def test_a_wake_that_comes_while_the_dispatcher_looks_is_not_lost(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job journaled (and its wake sent) while the dispatcher reads the journal: the
+    # dispatcher must look again at once, not sleep its whole idle wait first.
+    monkeypatch.setattr(rig.engine, "_idle_wait", lambda: 60.0)
+    looks: list[float] = []
+    real = rig.engine.dispatch
+
+    def dispatch() -> None:
+        looks.append(time.monotonic())
+        real()
+        if len(looks) == 1:
+            rig.engine.wake()  # after its read, before it waits
+
+    monkeypatch.setattr(rig.engine, "dispatch", dispatch)
+    stop = threading.Event()
+    runner = threading.Thread(target=rig.engine.run, args=(stop,))
+    runner.start()
+    try:
+        wait_until(lambda: len(looks) >= 2)  # within 10 s, not after the 60 s wait
+    finally:
+        stop.set()
+        rig.engine.wake()
+        runner.join(10)

@@ -3,6 +3,7 @@ output trees and attachments are never taken as documents."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
 
 class IntakeRig:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, takers: int = 0) -> None:
         self.spool = tmp / "spool"
         self.spool.mkdir()
         self.clock = FakeClock()
@@ -59,11 +60,20 @@ class IntakeRig:
             Archiver(self.journal, self.clock),
             self.clock,
             on_job,
+            takers=takers,
         )
 
     def run(self, steps: int = 5) -> None:
         for _ in range(steps):
             self.intake.step(max_wait=0.01)
+
+    def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Steps until nothing is tracked or being taken (takers work on their own threads)."""
+        deadline = time.monotonic() + timeout
+        self.run()
+        while self.intake.pending() and time.monotonic() < deadline:
+            self.intake.step(max_wait=0.01)
+        assert not self.intake.pending(), "the intake did not finish"
 
     def jobs(self) -> list[str]:
         return sorted(j.rel_path for j in self.journal.jobs())

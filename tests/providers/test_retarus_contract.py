@@ -268,7 +268,7 @@ def test_every_option_is_accepted_by_the_emulator(
     )
     text = tmp_path / "Notiz für Müller.txt"
     text.write_bytes("Grüße, 5 €".encode("cp1252"))
-    base = submission(tmp_path, reference="Invoice 4711", options={"retarus": options})
+    base = submission(tmp_path, reference="Invoice 4711", retarus=options)
     files = (*base.files, OutgoingFile(text, text.name, "text/plain", text.stat().st_size))
     sub = Submission(**{**base.__dict__, "files": files})
     accepted = provider.submit(sub)

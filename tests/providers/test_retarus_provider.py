@@ -154,7 +154,7 @@ def test_submit_posts_a_streamed_job_with_basic_auth(
         ("Rechnung März.pdf", b"%PDF-1.4 test"),
         ("note.txt", text),
         reference="Invoice 4711",
-        options={"retarus": RetarusOptions(express=True)},
+        retarus=RetarusOptions(express=True),
     )
     assert provider.submit(sub) == Accepted("FJ1", Method.FAX)
     [post] = fake.seen

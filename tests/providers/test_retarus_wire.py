@@ -172,7 +172,7 @@ def test_job_with_every_option() -> None:
         blacklist=False,
         header="%tz=CET Fax %C",
     )
-    job = build_job(submission(reference="Invoice 4711", options={"retarus": options}))
+    job = build_job(submission(reference="Invoice 4711", retarus=options))
     assert job["recipients"] == [
         {
             "number": "+498912345678",
@@ -197,7 +197,7 @@ def test_job_with_every_option() -> None:
 
 
 def test_letter_paper_alone_sends_rendering_options() -> None:
-    job = build_job(submission(options={"retarus": RetarusOptions(paper_format="LETTER")}))
+    job = build_job(submission(retarus=RetarusOptions(paper_format="LETTER")))
     assert job["renderingOptions"] == {"paperFormat": "LETTER"}
 
 

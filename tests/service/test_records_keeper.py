@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from faxd.clock import FakeClock
+from faxd.core.received_meta import ReceivedMeta
 from faxd.records.audit_log import AuditLog
 from faxd.records.document_facts import sha256_file
 from faxd.records.making import Made
@@ -162,7 +163,17 @@ def _received(journal: Journal, inbox: Path, clock: FakeClock, sender: str) -> P
     path = write_pdf(inbox / f"20261119-100000_{sender[1:]}_scan.pdf", pages=1)
     (inbox / ".meta").mkdir(exist_ok=True)
     (inbox / ".meta" / f"{path.name}.yaml").write_text("id: r1\n", encoding="utf-8")
-    meta = {"sender": sender, "recipient": SENDER, "type": "fax", "original_name": "scan.pdf"}
+    meta = ReceivedMeta(
+        remote_id="r1",
+        file_id="f1",
+        original_name="scan.pdf",
+        sender=sender,
+        recipient=SENDER,
+        time="2026-11-19T10:00:00+01:00",
+        type="fax",
+        status="Received",
+        provider="docs",
+    )
     ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, clock.time())
     ledger.deliver("r1", "f1", clock.time(), files_in_document=1, queue_delete=False)
     return path

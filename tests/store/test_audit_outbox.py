@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from faxd.core.job_payload import JobOptions
+from faxd.core.received_meta import ReceivedMeta
 from faxd.core.transitions import TxUpdate
 from faxd.model import Method, TxState
 from faxd.store.audit_outbox import pending
 from faxd.store.inbox_ledger import InboxLedger
-from faxd.store.journal import Journal, NewJob
+from faxd.store.journal import Journal
 from faxd.store.outbox import NewDelivery, Outbox
+from tests.sample_jobs import sample_job
 
 
 def _events(journal: Journal) -> list[tuple[str, dict[str, object]]]:
@@ -21,32 +22,9 @@ def _events(journal: Journal) -> list[tuple[str, dict[str, object]]]:
         return [(row.event, row.data) for row in pending(db)]
 
 
-def _job(journal: Journal, tmp_path: Path) -> None:
-    journal.create_job(
-        NewJob(
-            id="j1",
-            folder=str(tmp_path),
-            rel_path="a.pdf",
-            path=str(tmp_path / "a.pdf"),
-            sidecar=None,
-            attachments=(),
-            files=(),
-            provider="docs",
-            sender="+4612345678",
-            dft=True,
-            reference=None,
-            rule="folder",
-            options=JobOptions(),
-            ino=None,
-            received_at=1.0,
-            numbers=["+46812345678"],
-        )
-    )
-
-
 def test_each_transition_is_logged_once_with_its_state(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
-    _job(journal, tmp_path)
+    journal.create_job(sample_job(tmp_path))
     journal.apply("j1", 0, TxUpdate(state=TxState.SUBMITTING))
     journal.claim_remote_id("docs", "j1", 0, "r-1", state=TxState.SUBMITTED, method=Method.DFT)
     journal.apply("j1", 0, TxUpdate(state=TxState.SUBMITTED, polls=1))  # no change of state
@@ -61,7 +39,7 @@ def test_each_transition_is_logged_once_with_its_state(tmp_path: Path) -> None:
 
 def test_no_event_for_a_change_that_was_rolled_back(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
-    _job(journal, tmp_path)
+    journal.create_job(sample_job(tmp_path))
     before = _events(journal)
     with pytest.raises(Exception, match="legal"):
         journal.apply("j1", 0, TxUpdate(state=TxState.SUBMITTED))  # ready -> submitted is illegal
@@ -73,7 +51,7 @@ def test_pause_and_received_documents(tmp_path: Path) -> None:
     journal.set_value("pause:docs", "9:429", event="provider paused", provider="docs")
     journal.set_value("inbox:status", "{}")
     ledger = InboxLedger(journal, "docs")
-    ledger.plan("r1", "f1", tmp_path / "x.pdf", "ab" * 32, 3, {}, 1.0)
+    ledger.plan("r1", "f1", tmp_path / "x.pdf", "ab" * 32, 3, ReceivedMeta.from_json({}), 1.0)
     ledger.deliver("r1", "f1", 2.0, files_in_document=1, queue_delete=False)
     events = _events(journal)
     assert [name for name, _ in events] == ["provider paused", "received"]

@@ -167,3 +167,65 @@ def test_a_failed_fsync_fails_the_writes_it_covered_and_the_next_one_recovers(
         assert journal.get_value("k") == "2"
     finally:
         journal.close()
+
+
+def test_a_read_that_need_not_wait_returns_during_the_fsync(journal: Journal) -> None:
+    real = journal._sync_to_disk
+    entered, release = threading.Event(), threading.Event()
+
+    def held_sync() -> None:
+        entered.set()
+        release.wait(10)
+        real()
+
+    journal._sync_to_disk = held_sync  # type: ignore[method-assign]
+    writer = threading.Thread(target=journal.set_value, args=("k", "v"))
+    writer.start()
+    try:
+        assert entered.wait(10)  # committed, its fsync held
+        # The dispatcher's look and an upload's first read: each acts only after a
+        # durable commit of its own, so neither waits for this fsync.
+        rows = journal.query("SELECT value FROM kv WHERE key = ?", ("k",), durable=False)
+        assert [r["value"] for r in rows] == ["v"]
+        assert writer.is_alive()  # the writer is still waiting for the disk
+    finally:
+        release.set()
+        writer.join(10)
+        journal.close()
+
+
+def test_a_claim_is_not_waited_for_and_the_next_commit_makes_it_durable(
+    journal: Journal,
+) -> None:
+    disk = Disk(journal)
+    journal.create_job(new_job("j1", "/spool/j1.pdf", ["+46812345678"]))
+    journal.create_job(new_job("j2", "/spool/j2.pdf", ["+46812345678"]))
+    syncs = disk.syncs
+    assert journal.claim_remote_id("docs", "j1", 0, "r-1", state=TxState.SUBMITTED) is None
+    assert disk.syncs == syncs  # returned without an fsync of its own
+    claimed = "SELECT remote_id FROM transmissions WHERE job_id = 'j1'"
+    assert disk.after_power_cut(claimed, ()) == [(None,)]
+    # The next upload's SUBMITTING commit waits for the disk, and the WAL is synced in
+    # order: the claim made before it is on disk with it.
+    journal.apply("j2", 0, TxUpdate(state=TxState.SUBMITTING), expect={TxState.READY})
+    assert disk.after_power_cut(claimed, ()) == [("r-1",)]
+    journal.close()
+
+
+def test_an_upload_reads_its_transmission_job_and_cached_answer_together(
+    journal: Journal,
+) -> None:
+    journal.create_job(new_job("j1", "/spool/j1.pdf", ["+46812345678", "+46855555555"]))
+    journal.store_dft("docs", "+46855555555", True, 100.0)
+    view = journal.for_upload("j1", 1, "docs", 50.0)
+    assert view is not None
+    tx, job, cached = view
+    assert (tx.job_id, tx.idx, tx.number, job.id, cached) == ("j1", 1, "+46855555555", "j1", True)
+    assert journal.for_upload("j1", 1, "docs", 150.0)[2] is None  # type: ignore[index]
+    assert journal.for_upload("j1", 0, "docs", 50.0)[2] is None  # type: ignore[index]
+    assert journal.for_upload("j1", 1, "other", 50.0)[2] is None  # type: ignore[index]
+    assert journal.for_upload("nope", 0, "docs", 50.0) is None
+    job_row, txs = journal.job_and_transmissions("j1")
+    assert job_row is not None and [t.idx for t in txs] == [0, 1]
+    assert journal.job_and_transmissions("nope") == (None, [])
+    journal.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobFile, JobOptions, Source
 from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
@@ -87,8 +88,9 @@ def test_inbox_status_and_folder_records(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
     try:
         assert journal.inbox_statuses() == []
-        journal.set_inbox_status({"inbox": "/in", "received_today": 2})
-        assert journal.inbox_statuses() == [{"inbox": "/in", "received_today": 2}]
+        status = InboxStatus(provider="docs", inbox="/in", received_today=2)
+        journal.set_inbox_status(status)
+        assert journal.inbox_statuses() == [status]
         folder = tmp_path / "spool"
         assert not journal.sidecars_seen(folder) and not journal.folder_seen(folder)
         journal.note_sidecars_seen(folder)

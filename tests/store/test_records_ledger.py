@@ -6,12 +6,12 @@ from pathlib import Path
 
 from faxd.store.journal import Journal
 from faxd.store.records_ledger import RecordsLedger
-from tests.store.test_audit_outbox import _job
+from tests.sample_jobs import sample_job
 
 
 def test_jobs_filed_before_records_existed_are_queued(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
-    _job(journal, tmp_path)
+    journal.create_job(sample_job(tmp_path))
     journal.mark_archived("j1", str(tmp_path / "sent" / "a.pdf"), 5.0)
     with journal.transaction() as db:
         db.execute("DELETE FROM filed_records")  # as an older faxd left it

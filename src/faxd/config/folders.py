@@ -277,7 +277,9 @@ def merge_folder(
             return own[key]
         return defaults.get(key, fallback)
 
-    retarus = {**defaults.get("retarus", {}), **own.get("retarus", {})}
+    retarus: RetarusOptions = own.get("retarus", RetarusOptions()).over(
+        defaults.get("retarus", RetarusOptions())
+    )
     failed_dir = pick("failed_dir", folder_path / "failed")
     return FolderSettings(
         path=folder_path,
@@ -297,7 +299,7 @@ def merge_folder(
         status_timeout=pick("status_timeout", FolderSettings.status_timeout),
         watch=pick("watch", FolderSettings.watch),
         rescan_interval=pick("rescan_interval", FolderSettings.rescan_interval),
-        retarus=RetarusOptions(**retarus),
+        retarus=retarus,
         name_pattern=pick("name_pattern", None) or None,
         embedded_code=pick("embedded_code", FolderSettings.embedded_code) or None,
         convert_postscript=pick("convert_postscript", FolderSettings.convert_postscript),

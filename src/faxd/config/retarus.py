@@ -10,8 +10,9 @@ from faxd.config.yaml_tree import Node, Problems
 from faxd.settings import RETARUS_OPTION_KEYS, RetarusOptions
 
 
-def retarus_options(node: Node, problems: Problems) -> dict[str, Any]:
-    """The Retarus rendering keys written at one level (merged key by key later)."""
+def retarus_options(node: Node, problems: Problems) -> RetarusOptions:
+    """The options written at one level; what is not written stays unset (None), for
+    RetarusOptions.over to fill from the level below."""
     entries = v.mapping(node, RETARUS_OPTION_KEYS, problems)
     options: dict[str, Any] = {}
     for key, child in entries.items():
@@ -28,12 +29,7 @@ def retarus_options(node: Node, problems: Problems) -> dict[str, Any]:
             value = _string_map(child, problems)
         if value is not None:
             options[key] = value
-    return options
-
-
-def written_retarus(node: Node, problems: Problems) -> RetarusOptions:
-    """The options written at one level; what is not written stays unset (None)."""
-    return RetarusOptions(**retarus_options(node, problems))
+    return RetarusOptions(**options)
 
 
 def _string_map(node: Node, problems: Problems) -> dict[str, str] | None:

@@ -8,7 +8,7 @@ is reported at once. Values are read as written: an unquoted `+46812345678` keep
 from __future__ import annotations
 
 from faxd.config import values as v
-from faxd.config.retarus import written_retarus
+from faxd.config.retarus import retarus_options
 from faxd.config.yaml_tree import FILE, Node, Problems, parse_tree
 from faxd.core.sidecar import MAX_RECIPIENTS, Sidecar, document_of
 from faxd.errors import AddressError, ConfigProblem
@@ -189,7 +189,7 @@ def _read(text: str, source: str, problems: Problems) -> Sidecar | None:
         attach=_attach(entries.get("attach"), document_of(source), problems),
         reference=_text(entries.get("reference"), problems, MAX_REFERENCE),
         provider=_text(entries.get("provider"), problems),
-        retarus=written_retarus(retarus, problems) if retarus is not None else None,
+        retarus=retarus_options(retarus, problems) if retarus is not None else None,
         source=source,
         notify=_notify(entries.get("notify"), problems),
         owner=_text(entries.get("owner"), problems, MAX_OWNER),

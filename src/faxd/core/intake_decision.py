@@ -20,7 +20,7 @@ from faxd.core.notice_plan import notice_plan
 from faxd.core.preflight import FileFacts, check_files
 from faxd.core.print_clues import Clue
 from faxd.core.recipient_screen import Book, held_job, screen
-from faxd.core.sidecar import Sidecar, effective_retarus
+from faxd.core.sidecar import Sidecar
 from faxd.errors import AddressError
 from faxd.model import Limits
 from faxd.settings import FolderSettings, RetarusOptions, Settings
@@ -179,5 +179,7 @@ def decide(
 
 def _retarus_options(folder: FolderSettings, sidecar: Sidecar | None) -> RetarusOptions | None:
     # Key by key: a sidecar that sets one Retarus option keeps the folder's others.
-    chosen = effective_retarus(folder.retarus, sidecar.retarus if sidecar is not None else None)
+    chosen = folder.retarus
+    if sidecar is not None and sidecar.retarus is not None:
+        chosen = sidecar.retarus.over(chosen)
     return chosen if any(v not in (None, {}, ()) for v in chosen.__dict__.values()) else None

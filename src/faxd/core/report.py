@@ -38,7 +38,7 @@ def iso(ts: float | None, tz: tzinfo | None) -> str | None:
     return datetime.fromtimestamp(ts, tz).astimezone(tz).isoformat(timespec="seconds")
 
 
-def build_report(
+def render_report(
     *,
     document: str,
     result: str,
@@ -53,7 +53,9 @@ def build_report(
     attachments: Sequence[str] = (),
     tz: tzinfo | None = None,
     history: Sequence[EarlierAttempt] = (),  # oldest first
-) -> dict[str, Any]:
+    notes: Sequence[str] = (),
+) -> str:
+    """The report's YAML text: keys in this order, `history` and `notes` only when given."""
     report: dict[str, Any] = {
         "document": document,
         "result": result,
@@ -90,10 +92,8 @@ def build_report(
             }
             for h in history
         ]
-    return report
-
-
-def render_report(report: dict[str, Any]) -> str:
+    if notes:
+        report["notes"] = list(notes)
     return yaml_text.dump(report)
 
 

@@ -3,7 +3,7 @@ the pure rules around it. Parsing and checking the file is faxd.config.sidecar's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from faxd.settings import RetarusOptions
 
@@ -36,19 +36,3 @@ def document_of(sidecar_name: str) -> str | None:
         if sidecar_name.endswith(suffix) and len(sidecar_name) > len(suffix):
             return sidecar_name[: -len(suffix)]
     return None
-
-
-def effective_retarus(base: RetarusOptions, override: RetarusOptions | None) -> RetarusOptions:
-    """A folder's Retarus options with a sidecar's explicitly set values on top."""
-    if override is None:
-        return base
-    return replace(
-        base,
-        coverpage_template=override.coverpage_template or base.coverpage_template,
-        recipient_properties={**base.recipient_properties, **override.recipient_properties},
-        resolution=override.resolution or base.resolution,
-        paper_format=override.paper_format or base.paper_format,
-        express=base.express if override.express is None else override.express,
-        blacklist=base.blacklist if override.blacklist is None else override.blacklist,
-        header=override.header or base.header,
-    )

@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -375,42 +375,22 @@ def move_checked(
 def copy_in(source: Path, dst_root: Path, dst: Path) -> None:
     """Write a copy of `source` (a snapshot faxd owns) to `dst` below dst_root, through a
     temp name and a no-clobber rename, so `dst` is either absent or complete."""
-    dst_parts = _parts(dst_root, dst)
-    dst_dir = open_dir(dst_root, dst_parts[:-1], create=True)
-    tmp = f".faxd-{os.getpid()}-{os.urandom(4).hex()}.tmp"
-    try:
+
+    def fill(out: int) -> None:
         src = open_file(source)
         try:
-            out = os.open(
-                tmp,
-                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o660,
-                dir_fd=dst_dir,
-            )
-            try:
-                _copy(src, out, 1 << 62, source.name, None)
-                os.fsync(out)
-            finally:
-                os.close(out)
+            _copy(src, out, 1 << 62, source.name, None)
         finally:
             os.close(src)
-        _renameat_noreplace(dst_dir, tmp, dst_dir, dst_parts[-1])
-        os.fsync(dst_dir)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dst_dir)
-        raise
-    finally:
-        os.close(dst_dir)
+
+    _write_via_temp(dst_root, dst, fill, replace=False)
 
 
 def write_new(dest: Path, data: bytes) -> None:
     """Write bytes faxd already read (a sidecar) to a new private file, for filing later."""
     out = _create(dest, dest.name)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(out, view) :]
+        _write_all(out, data)
         os.fsync(out)
     except OSError as exc:
         raise _work_error(dest.name, dest.parent, exc) from None
@@ -422,24 +402,39 @@ def write_beneath(root: Path, path: Path, data: bytes) -> None:
     """Write `data` to `path` below root (a report) through folder descriptors opened here,
     via a temp name renamed over any earlier version: a folder on the way that was swapped
     for a link is refused, not written through."""
+    _write_via_temp(root, path, lambda out: _write_all(out, data), replace=True)
+
+
+def _write_all(out: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out, view) :]
+
+
+def _write_via_temp(root: Path, path: Path, fill: Callable[[int], None], *, replace: bool) -> None:
+    """Have `fill` write a new temp file in path's folder (opened below root, no link
+    followed), sync it, and rename it to path: over an earlier version with `replace`,
+    never over anything without. A failure leaves no temp file behind."""
     parts = _parts(root, path)
     dir_fd = open_dir(root, parts[:-1], create=True)
     tmp = f".faxd-{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
+        # Read and write: a clone is hashed through the same descriptor.
         out = os.open(
             tmp,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
             0o660,
             dir_fd=dir_fd,
         )
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out, view) :]
+            fill(out)
             os.fsync(out)
         finally:
             os.close(out)
-        os.rename(tmp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if replace:
+            os.rename(tmp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        else:
+            _renameat_noreplace(dir_fd, tmp, dir_fd, parts[-1])
         os.fsync(dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):

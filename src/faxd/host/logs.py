@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import importlib
 import json
 import logging
@@ -64,6 +65,7 @@ _JOURNAL_FIELDS = {
 _CODE_FIELDS = {"pathname": "CODE_FILE", "lineno": "CODE_LINE", "func_name": "CODE_FUNC"}
 
 REDACTED = "***"
+REDACT_CACHED_LEN = 512  # longer values (tracebacks, bodies) are rare and not kept
 
 # ---------------------------------------------------------------------------- redaction
 
@@ -105,7 +107,21 @@ def forget_secrets() -> None:
 
 def redact(value: str) -> str:
     """`value` with registered secrets, Authorization values and auth tokens masked."""
-    for secret in _secrets:
+    if len(value) > REDACT_CACHED_LEN:
+        return _redact(value, _secrets)
+    # Keys, job ids, numbers and document names recur in every line of a job: each line
+    # cost a few regular expressions per field. Keyed by the secrets too, so a secret
+    # registered later is never missed by a cached answer.
+    return _redact_cached(value, _secrets)
+
+
+@functools.lru_cache(maxsize=4096)
+def _redact_cached(value: str, secrets: tuple[str, ...]) -> str:
+    return _redact(value, secrets)
+
+
+def _redact(value: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
         if secret in value:
             value = value.replace(secret, REDACTED)
     value = _AUTH_HEADER.sub(rf"\g<key>{REDACTED}", value)

@@ -18,12 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import structlog
 
 from faxd.clock import Clock
 from faxd.core import yaml_text
+from faxd.core.inbox_status import InboxStatus
 from faxd.core.names import first_free, inbox_name
 from faxd.core.number_match import comparable_number
 from faxd.core.poll_windows import (
@@ -34,6 +35,7 @@ from faxd.core.poll_windows import (
     walk,
     watermark_after,
 )
+from faxd.core.received_meta import ReceivedMeta
 from faxd.crash_points import crash_point
 from faxd.errors import AuthError, FaxdError, ProviderError, RejectedError, TransientError
 from faxd.model import ReceivedDocument, ReceivedFile
@@ -130,20 +132,20 @@ def original_name(listed: str | None, disposition: str | None, file_id: str) -> 
     return file_id
 
 
-def sidecar_text(meta: dict[str, Any], name: str) -> str:
+def sidecar_text(meta: ReceivedMeta, name: str) -> str:
     data = {
-        "id": meta["id"],
-        "file_id": meta["file_id"],
+        "id": meta.remote_id,
+        "file_id": meta.file_id,
         "file": name,
-        "original_name": _printable(meta["original_name"]),
-        "sender": _printable(meta["sender"]),
-        "recipient": _printable(meta["recipient"]),
-        "time": meta["time"],
-        "type": _printable(meta["type"]),
-        "status": _printable(meta["status"]),
-        "provider": meta["provider"],
-        "size": meta["size"],
-        "sha256": meta["sha256"],
+        "original_name": _printable(meta.original_name),
+        "sender": _printable(meta.sender),
+        "recipient": _printable(meta.recipient),
+        "time": meta.time,
+        "type": _printable(meta.type),
+        "status": _printable(meta.status),
+        "provider": meta.provider,
+        "size": meta.size,
+        "sha256": meta.sha256,
     }
     return yaml_text.dump(data)
 
@@ -206,22 +208,22 @@ class InboxPoller:
             stop.wait(wait)
         log.info("inbox poller stopped", provider=self.source.name)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> InboxStatus:
         """For `faxd status`: last poll, files received today, the last error."""
         midnight = self.clock.now().astimezone(self.timezone)
         midnight = midnight.replace(hour=0, minute=0, second=0, microsecond=0)
         watermark = self.ledger.watermark()
-        return {
-            "provider": self.source.name,
-            "inbox": str(self.settings.path),
-            "last_poll": self._last_poll.isoformat() if self._last_poll else None,
-            "last_success": self._last_success.isoformat() if self._last_success else None,
-            "received_today": self.ledger.delivered_since(midnight.timestamp()),
-            "watermark": watermark.isoformat() if watermark else None,
-            "pending_deletes": len(self.ledger.pending_deletes()),
-            "incomplete_seconds": len(self.ledger.unresolved()),
-            "last_error": self._last_error,
-        }
+        return InboxStatus(
+            provider=self.source.name,
+            inbox=str(self.settings.path),
+            last_poll=self._last_poll.isoformat() if self._last_poll else None,
+            last_success=self._last_success.isoformat() if self._last_success else None,
+            received_today=self.ledger.delivered_since(midnight.timestamp()),
+            watermark=watermark.isoformat() if watermark else None,
+            pending_deletes=len(self.ledger.pending_deletes()),
+            incomplete_seconds=len(self.ledger.unresolved()),
+            last_error=self._last_error,
+        )
 
     def poll_once(self, stop: threading.Event | None = None) -> PollResult:
         """One cycle. Provider and disk errors end the cycle early and are logged and
@@ -504,19 +506,19 @@ class InboxPoller:
 
     # -- one file ----------------------------------------------------------------------
 
-    def _meta(self, doc: ReceivedDocument, item: ReceivedFile, original: str) -> dict[str, Any]:
-        return {
-            "id": doc.remote_id,
-            "file_id": item.file_id,
-            "original_name": original,
-            "sender": doc.sender,
-            "recipient": self._our_recipient(doc) or doc.recipient,
-            "time": doc.time.astimezone(self.timezone).isoformat(),
-            "type": doc.type,
-            "status": doc.status,
-            "provider": self.source.name,
-            "files": len(doc.files),
-        }
+    def _meta(self, doc: ReceivedDocument, item: ReceivedFile, original: str) -> ReceivedMeta:
+        return ReceivedMeta(
+            remote_id=doc.remote_id,
+            file_id=item.file_id,
+            original_name=original,
+            sender=doc.sender,
+            recipient=self._our_recipient(doc) or doc.recipient,
+            time=doc.time.astimezone(self.timezone).isoformat(),
+            type=doc.type,
+            status=doc.status,
+            provider=self.source.name,
+            files=len(doc.files),
+        )
 
     def _download(
         self, doc: ReceivedDocument, index: int, item: ReceivedFile, result: PollResult
@@ -551,7 +553,7 @@ class InboxPoller:
             ) from None
         crash_point("inbound_after_tmp")
         original = original_name(item.name, disposition, item.file_id)
-        meta = self._meta(doc, item, original) | {"size": sink.size, "sha256": sink.sha256}
+        meta = self._meta(doc, item, original).downloaded(sink.size, sink.sha256)
         local_time = doc.time.astimezone(self.timezone)
         wanted = inbox_name(local_time, _decodable(doc.sender), _decodable(original))
         try:
@@ -726,8 +728,8 @@ class InboxPoller:
         row = self.ledger.row(remote_id, file_id)
         if row is None or row.path is None:
             return []
-        sender = str(row.meta.get("sender") or "")
-        number = str(row.meta.get("recipient") or "")
+        sender = row.meta.sender
+        number = row.meta.recipient
         route = self._route_of(number, sender)
         payload = {
             "path": str(row.path),
@@ -758,7 +760,7 @@ class InboxPoller:
                 log.info("removed unfinished downloads", folder=str(folder.tmp), count=removed)
             result.tmp_removed += removed
         for row in self.ledger.interrupted():
-            self._finish_in_place(row, int(row.meta.get("files", 1)), result)
+            self._finish_in_place(row, row.meta.files, result)
 
     def _flush_deletes(self, result: PollResult) -> None:
         for remote_id in self.ledger.pending_deletes():

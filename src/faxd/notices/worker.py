@@ -11,10 +11,9 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
 import yaml
@@ -27,6 +26,7 @@ from faxd.channels.templates import TemplateProblem, Templates
 from faxd.channels.webhook import WebhookSender
 from faxd.clock import Clock
 from faxd.core import yaml_text
+from faxd.core.inbox_status import InboxStatus
 from faxd.crash_points import crash_point
 from faxd.host import fsops
 from faxd.host.logs import register_secret
@@ -72,7 +72,7 @@ class OutboxWorker:
         journal: Journal,
         clock: Clock,
         *,
-        inbox_status: Callable[[], Mapping[str, Any] | None] = lambda: None,
+        inbox_status: Callable[[], InboxStatus | None] = lambda: None,
         build: Callable[[ChannelSettings], Channel] = build_channel,
     ) -> None:
         self._journal = journal
@@ -364,11 +364,11 @@ class OutboxWorker:
 
     def _inbox_stalled(self, now: float, after: float) -> None:
         status = self._inbox_status()
-        if not status:
+        if status is None:
             return
-        last = status.get("last_success")
+        last = status.last_success
         since = datetime.fromisoformat(last).timestamp() if last else self._started_at
-        active = bool(status.get("last_error")) and now - since >= after
+        active = bool(status.last_error) and now - since >= after
         self._condition(
             now,
             "inbox_stalled",
@@ -377,7 +377,7 @@ class OutboxWorker:
             title="received faxes are not being fetched",
             text=(
                 f"The inbox poller has failed for {int((now - since) // 60)} minutes: "
-                f"{status.get('last_error')}"
+                f"{status.last_error}"
             ),
             advice="Check the provider's status and credentials and the inbox folder.",
         )

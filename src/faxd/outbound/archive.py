@@ -21,7 +21,6 @@ from faxd.core.names import first_free, report_name
 from faxd.core.report import (
     EarlierAttempt,
     RecipientOutcome,
-    build_report,
     failure_summary,
     render_report,
 )
@@ -290,7 +289,7 @@ class Archiver:
         if job.state == JobState.HELD:
             outcomes = held_outcomes(job)
         error = job.error or failure_summary(outcomes)
-        report = build_report(
+        return render_report(
             document=Path(job.path).name,
             result=job.state.value,
             provider=job.provider,
@@ -304,7 +303,5 @@ class Archiver:
             attachments=[Path(a).name for a in job.attachments],
             tz=self._tz,
             history=self._history(job),
+            notes=notes,
         )
-        if notes:
-            report["notes"] = notes
-        return render_report(report)

@@ -98,6 +98,10 @@ class Engine:
         self._retry = retry or RetryPolicy()
         self._rand = rand
         self._wake = threading.Condition()
+        # Set by every notify, cleared by the dispatcher before it looks at the journal: a
+        # wake that comes while it looks is not lost, and it never waits for the journal
+        # while holding _wake (which every upload's start and end takes).
+        self._woken = False
         self._inflight: set[str] = set()
         self._uploads: dict[str, int] = {}
         self._queries: dict[str, int] = {}
@@ -138,11 +142,16 @@ class Engine:
             self._pauses.clear()
             self._dft_check_refused.clear()
             self._make_pools()
-            self._wake.notify_all()
+            self._notify()
 
     def wake(self) -> None:
         with self._wake:
-            self._wake.notify_all()
+            self._notify()
+
+    def _notify(self) -> None:
+        # Called holding _wake.
+        self._woken = True
+        self._wake.notify_all()
 
     def paused(self) -> dict[str, Pause]:
         now = self._clock.time()
@@ -159,7 +168,7 @@ class Engine:
         """SIGTERM: no new upload starts; what runs finishes or is parked for the next start."""
         with self._wake:
             self._accepting = False
-            self._wake.notify_all()
+            self._notify()
 
     def shutdown(self, timeout: float) -> None:
         self.stop_accepting()
@@ -178,15 +187,20 @@ class Engine:
         last_sweep = self._clock.monotonic()
         while not stop.is_set() and self._accepting:
             self.heartbeat = self._clock.monotonic()
+            with self._wake:
+                self._woken = False
+            wait = 1.0
             try:
                 self.dispatch()
                 if self.heartbeat - last_sweep >= SWEEP_INTERVAL:
                     last_sweep = self.heartbeat
                     self._start_sweeps()
+                wait = self._idle_wait()
             except Exception:
                 log.exception("dispatcher error; continuing")
             with self._wake:
-                self._wake.wait(self._idle_wait())
+                if not self._woken:
+                    self._wake.wait(wait)
 
     def _idle_wait(self) -> float:
         nxt = self._journal.next_due_time((*UPLOAD_STATES, *QUERY_STATES))
@@ -282,16 +296,13 @@ class Engine:
         with self._wake:
             self._inflight.discard(tx.key)
             counter[provider] = max(0, counter.get(provider, 0) - 1)
-            self._wake.notify_all()
+            self._notify()
 
     # -- uploads -----------------------------------------------------------------------
 
     def _submission(
         self, job: JobRow, tx: TxRow, files: tuple[OutgoingFile, ...], dft: bool
     ) -> Submission:
-        options: dict[str, Any] = {}
-        if job.options.retarus is not None:
-            options["retarus"] = job.options.retarus
         return Submission(
             key=tx.key,
             job_id=job.id,
@@ -300,7 +311,7 @@ class Engine:
             files=files,
             dft=dft,
             reference=job.reference,
-            options=options,
+            retarus=job.options.retarus,
         )
 
     @staticmethod
@@ -311,11 +322,13 @@ class Engine:
         )
 
     def _upload(self, tx: TxRow, provider: str) -> None:
-        current = self._journal.transmission(tx.job_id, tx.idx)
-        job = self._journal.job(tx.job_id)
-        if current is None or job is None or current.state not in UPLOAD_STATES:
+        fresh_after = self._clock.time() - self._settings.dft_cache
+        view = self._journal.for_upload(
+            tx.job_id, tx.idx, self._senders[provider].name, fresh_after
+        )
+        if view is None or view[0].state not in UPLOAD_STATES:
             return
-        tx = current
+        tx, job, cached_dft = view
         sender = self._senders[provider]
         bound = log.bind(job=job.id, document=job.rel_path, recipient=tx.number, provider=provider)
         files = self._files(job)
@@ -335,7 +348,7 @@ class Engine:
             return
         try:
             prepared = sender.prepare(files, self._workdir(job))
-            dft = self._decide_dft(sender, job, tx)
+            dft = self._decide_dft(sender, job, tx, cached_dft)
         except FaxdError as exc:
             self._handle_error(job, tx, sender, exc, counted=False)
             return
@@ -381,13 +394,13 @@ class Engine:
     def _workdir(self, job: JobRow) -> Path:
         return self._settings.state_dir / "work" / job.id
 
-    def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow) -> bool:
+    def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow, cached: bool | None) -> bool:
         if not should_check_dft(sender.supports_dft, job.dft):
             return False
         if sender.name in self._dft_check_refused:
             return False
         now = self._clock.time()
-        capable = self._journal.cached_dft(sender.name, tx.number, now - self._settings.dft_cache)
+        capable = cached
         if capable is None:
             try:
                 capable = sender.check_dft(tx.number)
@@ -598,8 +611,8 @@ class Engine:
     # -- queries -----------------------------------------------------------------------
 
     def _query(self, tx: TxRow, provider: str) -> None:
-        current = self._journal.transmission(tx.job_id, tx.idx)
-        job = self._journal.job(tx.job_id)
+        job, txs = self._journal.job_and_transmissions(tx.job_id)
+        current = next((t for t in txs if t.idx == tx.idx), None)
         if current is None or job is None or current.state not in QUERY_STATES:
             return
         sender = self._senders[provider]
@@ -809,10 +822,9 @@ class Engine:
 
     def finish_if_done(self, job_id: str) -> None:
         with self._finish_lock:
-            job = self._journal.job(job_id)
+            job, txs = self._journal.job_and_transmissions(job_id)
             if job is None or job.archived_at is not None:
                 return
-            txs = self._journal.transmissions(job_id)
             if not all_final(txs):
                 return
             if job.state not in (JobState.DELIVERED, JobState.FAILED):
@@ -825,8 +837,7 @@ class Engine:
                 # Notices are owed from the moment the result is: committed with it.
                 notices = job_notices(job_id, job.options.notice, result.value, now)
                 self._journal.set_job_state(job_id, result, finished_at=now, outbox=notices)
-                job = self._journal.job(job_id)
-                assert job is not None
+            # Filing reads the job's row as it is now.
             if not self._archiver.try_archive(job):
                 return  # logged; the daemon tries filing it again later
         self._on_archived(job_id)

@@ -19,6 +19,8 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -39,6 +41,7 @@ from faxd.host import contained, fsops
 from faxd.notices.owner import file_owner
 from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
+from faxd.outbound.claims import Claims
 from faxd.outbound.watcher import Change
 from faxd.printing.print_input import PrintInput, examine
 from faxd.providers.base import Sender
@@ -57,6 +60,16 @@ SNAPSHOT_CAP = 64 * 1024 * 1024  # a print file may be larger than the PDF it be
 SCAN_TRACKED = 10  # scans are read while fewer files than this wait to be taken
 DUE_BATCH = 200  # due files looked at before the next batch of watcher events
 PARENT_CACHE = 10_000  # folders whose spool folder and skipping are remembered
+TAKES_QUEUED = 2  # per taker thread: due documents handed over ahead of the takers
+
+
+@dataclass(frozen=True)
+class _Retake:
+    """A take that did not end in a job: look at the file again at `when`."""
+
+    path: Path
+    track: Track
+    when: float
 
 
 def upload_name(name: str) -> str:
@@ -82,7 +95,12 @@ class Intake:
         archiver: Archiver,
         clock: Clock,
         on_job: Callable[[], None],
+        *,
+        takers: int = 0,
     ) -> None:
+        """takers: threads that take due documents (copy, check, journal) side by side, so
+        one document's fsyncs and commit do not hold up the next; 0 takes them on the
+        calling thread, one after the other."""
         self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
         self._journal = journal
         self._senders = senders
@@ -92,7 +110,13 @@ class Intake:
         self._tracks: dict[Path, Track] = {}
         self._heap: list[tuple[float, int, Path]] = []
         self._seq = 0
-        self._held: set[str] = journal.active_paths()
+        self._claims = Claims(journal.active_paths())
+        self._pool = (
+            ThreadPoolExecutor(takers, thread_name_prefix="faxd-take") if takers > 0 else None
+        )
+        self._max_in_flight = TAKES_QUEUED * takers
+        self._in_flight = 0  # handed to the takers, outcome not yet back (intake thread only)
+        self._outcomes: queue.SimpleQueue[_Retake | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._last_rescan: dict[Path, float] = {}
         self._ignored_logged: set[Path] = set()
@@ -207,15 +231,24 @@ class Intake:
             self._handle_safely(change)
 
     def pending(self) -> int:
-        return len(self._tracks)
+        return len(self._tracks) + self._in_flight
 
     # -- the loop ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.step(stop)
+        try:
+            while not stop.is_set():
+                self.step(stop)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Wait for the takes under way: each ends in a job or in nothing, none is cut off."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def step(self, stop: threading.Event | None = None, max_wait: float = 0.5) -> None:
+        self._collect_outcomes()
         timeout = self._until_next_due(max_wait)
         try:
             change: Change | None = self.changes.get(timeout=timeout)
@@ -223,7 +256,8 @@ class Intake:
             change = None
         batch = 0
         while change is not None:
-            self._handle_safely(change)
+            if change.kind != "wake":
+                self._handle_safely(change)
             batch += 1
             if batch >= 500 or (stop is not None and stop.is_set()):
                 break
@@ -231,15 +265,19 @@ class Intake:
                 change = self.changes.get_nowait()
             except queue.Empty:
                 change = None
+        self._collect_outcomes()
         self._feed_scans(stop)
         self._process_due(stop)
         self._rescan_if_due()
 
+    def _takers_busy(self) -> bool:
+        return self._pool is not None and self._in_flight >= self._max_in_flight
+
     def _until_next_due(self, max_wait: float) -> float:
         if self._scans and len(self._tracks) < SCAN_TRACKED:
             return 0.0  # a scan is waiting to be read
-        if not self._heap:
-            return max_wait
+        if not self._heap or self._takers_busy():
+            return max_wait  # a taker that ends wakes the loop
         return max(0.0, min(max_wait, self._heap[0][0] - self._clock.time()))
 
     def _rescan_if_due(self) -> None:
@@ -293,7 +331,7 @@ class Intake:
         if path.name.endswith(SIDECAR_SUFFIXES):
             self._sidecar_arrived(path)
             return
-        if self._skipped(folder, path) or str(path) in self._held:
+        if self._skipped(folder, path) or str(path) in self._claims:
             return
         try:
             st = path.lstat()
@@ -334,7 +372,7 @@ class Intake:
     def _note_late_sidecar(self, folder: FolderSettings, sidecar: Path, document: Path) -> None:
         """A sidecar whose document was already taken and failed is read by nobody: say so
         once, and how to send the document again with it."""
-        if os.path.lexists(document) or str(sidecar) in self._held:
+        if os.path.lexists(document) or str(sidecar) in self._claims:
             return
         if any(sidecar.is_relative_to(x) for x in self._excluded):
             return  # filed in sent/ or failed/ inside the spool folder
@@ -385,7 +423,7 @@ class Intake:
         now = self._clock.time()
         # In batches: the watcher's events are looked at between them, also in a backlog.
         for _ in range(DUE_BATCH):
-            if not self._heap or self._heap[0][0] > now:
+            if not self._heap or self._heap[0][0] > now or self._takers_busy():
                 return
             if stop is not None and stop.is_set():
                 return
@@ -410,28 +448,7 @@ class Intake:
                 self._push(path, due)
                 continue
             del self._tracks[path]
-            try:
-                self._take(folder, path, track)
-            except contained.ChangedError:
-                # Written to while faxd copied it: it had not settled after all.
-                self._tracks[path] = Track(track.snap, now, track.first_seen)
-                self._push(path, now + folder.settle)
-            except contained.WorkFolderError as exc:
-                log.warning(
-                    "document not taken yet; trying again", document=str(path), error=str(exc)
-                )
-                self._tracks[path] = track
-                self._push(path, now + 30)
-            except JournalWriteError:
-                # Said once by the journal (a full state disk); taken when it takes writes.
-                self._tracks[path] = track
-                self._push(path, now + JOURNAL_RETRY)
-            except Exception:  # a bug must cost one document a retry, never the daemon
-                log.exception(
-                    "could not take the document; it will be tried again", document=str(path)
-                )
-                self._tracks[path] = track
-                self._push(path, now + 30)
+            self._dispatch(folder, path, track)
             now = self._clock.time()
 
     # -- deciding ----------------------------------------------------------------------
@@ -476,29 +493,82 @@ class Intake:
         self._attach_cache[sidecar] = (version, names)
         return names
 
-    def _take(self, folder: FolderSettings, path: Path, track: Track) -> None:
-        if str(path) in self._held:
-            return
+    def _dispatch(self, folder: FolderSettings, path: Path, track: Track) -> None:
+        """Hand a due document to a taker (or take it here). The outcome comes back to this
+        thread, which alone keeps the tracks."""
         owner = self._attachment_owner(path)
         if owner is not None and owner.exists():
             log.debug("attachment of another document; not sent on its own", document=str(path))
             return
-        job_id = new_job_id(self._clock.time())
+        if not self._claims.reserve(str(path)):
+            return  # a job has it, or another take has it right now
+        if self._pool is None:
+            self._apply(self._take_guarded(folder, path, track))
+            return
+        self._in_flight += 1
+        future = self._pool.submit(self._take_guarded, folder, path, track)
+        future.add_done_callback(self._taken)
+
+    def _taken(self, future: Future[_Retake | None]) -> None:
+        # On the taker's thread: the outcome goes back, and the intake loop wakes for it.
+        self._outcomes.put(None if future.cancelled() else future.result())
+        self.changes.put(Change(Path(), Path(), "wake"))
+
+    def _collect_outcomes(self) -> None:
+        while True:
+            try:
+                outcome = self._outcomes.get_nowait()
+            except queue.Empty:
+                return
+            self._in_flight -= 1
+            self._apply(outcome)
+
+    def _apply(self, outcome: _Retake | None) -> None:
+        if outcome is not None:
+            self._tracks[outcome.path] = outcome.track
+            self._push(outcome.path, outcome.when)
+
+    def _take_guarded(self, folder: FolderSettings, path: Path, track: Track) -> _Retake | None:
+        """_take; a document that cannot be taken yet comes back to be looked at again, and
+        an unforeseen error costs that document a retry, never the daemon."""
+        now = self._clock.time()
         try:
-            job = self.decide(folder, path, track.first_seen, job_id).final
+            self._take(folder, path, track)
+        except contained.ChangedError:
+            # Written to while faxd copied it: it had not settled after all.
+            return _Retake(path, Track(track.snap, now, track.first_seen), now + folder.settle)
+        except contained.WorkFolderError as exc:
+            log.warning("document not taken yet; trying again", document=str(path), error=str(exc))
+            return _Retake(path, track, now + 30)
+        except JournalWriteError:
+            # Said once by the journal (a full state disk); taken when it takes writes.
+            return _Retake(path, track, now + JOURNAL_RETRY)
+        except Exception:  # a bug must cost one document a retry, never the daemon
+            log.exception("could not take the document; it will be tried again", document=str(path))
+            return _Retake(path, track, now + 30)
+        return None
+
+    def _take(self, folder: FolderSettings, path: Path, track: Track) -> None:
+        """Take a document _dispatch reserved: gather, decide, journal. Its reservation (and
+        its attachments') ends here, as held files when a job was journaled."""
+        job_id = new_job_id(self._clock.time())
+        reserved = [str(path)]
+        try:
+            facts = self.gather(folder, path, track.first_seen, job_id)
+            reserved += [a for a in facts.attachments if a not in facts.claimed]
+            job = self._decide(facts, folder).final
+            event = ("held" if job.hold else "failed") if job.error else None
+            now = self._clock.time()
+            notices = job_notices(job.id, job.options.notice, event, now) if event else []
+            self._journal.create_job(job, outbox=notices)
         except BaseException:
+            self._claims.settle(reserved)
             # The work folder of a job that was never recorded belongs to nobody.
             shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
             raise
-        event = ("held" if job.hold else "failed") if job.error else None
-        now = self._clock.time()
-        notices = job_notices(job.id, job.options.notice, event, now) if event else []
-        try:
-            self._journal.create_job(job, outbox=notices)
-        except BaseException:
-            shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
-            raise
-        self._held.update({job.path, *([job.sidecar] if job.sidecar else []), *job.attachments})
+        self._claims.settle(
+            reserved, {job.path, *([job.sidecar] if job.sidecar else []), *job.attachments}
+        )
         bound = log.bind(job=job.id, document=job.rel_path, provider=job.provider)
         if job.error:
             what = "document held" if job.hold else "document refused before sending"
@@ -516,7 +586,7 @@ class Intake:
         job = self._journal.job(job_id)
         if job is not None:
             paths = {job.path, *([job.sidecar] if job.sidecar else []), *job.attachments}
-            self._held.difference_update(paths)
+            self._claims.forget(paths)
             # A file at those names that is not the one faxd took was written after it took
             # the job (filing left it in place): a new document, taken now rather than at
             # the next rescan.
@@ -556,7 +626,11 @@ class Intake:
     ) -> Decision:
         """Gather the facts of a ready document, then decide (faxd.core.intake_decision).
         ChangedError: the document is being written to, it has not settled."""
-        facts = self.gather(folder, path, first_seen, job_id)
+        return self._decide(self.gather(folder, path, first_seen, job_id), folder, guard=guard)
+
+    def _decide(
+        self, facts: IntakeFacts, folder: FolderSettings, *, guard: bool = True
+    ) -> Decision:
         limits = {name: sender.limits for name, sender in self._senders.items()}
         return decide(
             facts,
@@ -648,6 +722,9 @@ class Intake:
             files.append(GatheredFile(job_file, fact))
         there = tuple(str(a) for a in attachments if a.exists())
         wanted = bool(folder.notify) or (sidecar is not None and bool(sidecar.notify))
+        owner = file_owner(path) if wanted else None
+        # Last, so nothing after it can fail: the free ones are this take's until it ends.
+        claimed = self._claims.reserve_free(there)
         return IntakeFacts(
             job_id=job_id,
             path=str(path),
@@ -658,10 +735,10 @@ class Intake:
             clues=tuple(printed.clues),
             files=tuple(files),
             attachments=there,
-            claimed=tuple(a for a in there if a in self._held),
+            claimed=claimed,
             sources=sources,
             ino=sources[str(path)].ino if str(path) in sources else None,
-            file_owner=file_owner(path) if wanted else None,
+            file_owner=owner,
             sidecar_problems=tuple(sidecar_problems),
             document_problems=tuple(document_problems),
             print_problems=tuple(printed.problems),

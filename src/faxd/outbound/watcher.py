@@ -51,7 +51,7 @@ NETWORK_FS = frozenset(
 class Change:
     root: Path  # the spool folder the path belongs to
     path: Path
-    kind: Literal["file", "dir"]
+    kind: Literal["file", "dir", "wake"]  # wake: the intake loop has outcomes to collect
 
 
 def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:

@@ -159,16 +159,11 @@ class DocumentHead:
     charset: str | None = None
 
 
-def retarus_options(submission: Submission) -> RetarusOptions:
-    options = submission.options.get("retarus")
-    return options if isinstance(options, RetarusOptions) else RetarusOptions()
-
-
 def build_job(submission: Submission) -> dict[str, Any]:
     """The FaxJobRequest for one submission, except `documents` (see retarus_body).
 
     Only what faxd sets is sent: the minimal job every Retarus SDK sends plus options."""
-    opts = retarus_options(submission)
+    opts = submission.retarus or RetarusOptions()
     recipient: dict[str, Any] = {"number": submission.recipient}
     if opts.recipient_properties:
         recipient["properties"] = [

@@ -18,6 +18,7 @@ import yaml
 
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
+from faxd.core.inbox_status import InboxStatus
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
 from faxd.core.sidecar import sidecar_names
@@ -105,14 +106,13 @@ def status(settings: Settings) -> int:
     return 0
 
 
-def _inbox_line(state: dict[str, object]) -> str:
-    last = state.get("last_poll") or "never"
-    today = state.get("received_today", 0)
-    line = f"inbox {state.get('inbox')}: last poll {last}, {today} received today"
-    if state.get("last_error"):
-        line += f"; last error: {state['last_error']}"
-    if state.get("incomplete_seconds"):
-        line += f"; {state['incomplete_seconds']} second(s) listed incompletely (see the log)"
+def _inbox_line(state: InboxStatus) -> str:
+    last = state.last_poll or "never"
+    line = f"inbox {state.inbox}: last poll {last}, {state.received_today} received today"
+    if state.last_error:
+        line += f"; last error: {state.last_error}"
+    if state.incomplete_seconds:
+        line += f"; {state.incomplete_seconds} second(s) listed incompletely (see the log)"
     return line
 
 

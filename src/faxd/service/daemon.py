@@ -6,7 +6,6 @@ work through what the scans find, in the intake thread, however large the backlo
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -46,6 +45,7 @@ STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog ping
 FILING_RETRY = 60.0  # how often every finished but unfiled job is looked for
 FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) is tried again
 FAULT_AFTER = 2.0  # FAXD_FAULT fires this long after READY, so tests see pings first
+INTAKE_TAKERS = 4  # documents copied, checked and journaled side by side
 
 
 def open_journal(settings: Settings) -> Journal:
@@ -131,7 +131,13 @@ class Daemon:
             on_archived=self._archived,
         )
         self._intake = Intake(
-            settings, self._journal, self._senders, self._archiver, self._clock, self._engine.wake
+            settings,
+            self._journal,
+            self._senders,
+            self._archiver,
+            self._clock,
+            self._engine.wake,
+            takers=INTAKE_TAKERS,
         )
         self._install_signals()
         self._reconcile()
@@ -358,7 +364,7 @@ class Daemon:
         if self._poller is None:
             return
         status = self._poller.status()
-        text = json.dumps(status, sort_keys=True)
+        text = status.dumps()
         if text != self._inbox_status:
             try:
                 self._journal.set_inbox_status(status)

@@ -148,10 +148,10 @@ def history(settings: Settings, target: str, since: date | None) -> int:
                 (
                     _when(r.delivered_at),
                     "received",
-                    str(r.meta.get("sender") or "-"),
+                    r.meta.sender or "-",
                     Path(r.path).name if r.path else "-",
                     "purged" if r.purged_at is not None else "received",
-                    str(r.meta.get("type") or "-"),
+                    r.meta.type or "-",
                     r.remote_id,
                     r.path or "-",
                 ),

@@ -38,6 +38,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from faxd.core.received_meta import ReceivedMeta
 from faxd.host.fsops import fsync_dir, rename_noreplace
 from faxd.store import audit_outbox
 from faxd.store.journal import Journal
@@ -96,7 +97,7 @@ class InboundRow:
     path: Path | None
     sha256: str | None
     size: int | None
-    meta: dict[str, Any]
+    meta: ReceivedMeta
     error: str | None
     attempts: int
 
@@ -151,7 +152,7 @@ class InboxLedger:
         path: Path,
         sha256: str,
         size: int,
-        meta: dict[str, Any],
+        meta: ReceivedMeta,
         when: float,
     ) -> bool:
         """Commit the name a downloaded file is about to be renamed to. False (nothing
@@ -173,7 +174,7 @@ class InboxLedger:
                     str(path),
                     sha256,
                     size,
-                    json.dumps(meta),
+                    meta.dumps(),
                     when,
                 ),
             )
@@ -229,7 +230,7 @@ class InboxLedger:
             return True
 
     def mark_unavailable(
-        self, remote_id: str, file_id: str, error: str, meta: dict[str, Any], when: float
+        self, remote_id: str, file_id: str, error: str, meta: ReceivedMeta, when: float
     ) -> None:
         """Give a file up for good; the poller's window may move past it."""
         self._upsert_failure(remote_id, file_id, InboundState.UNAVAILABLE, error, meta, when)
@@ -240,7 +241,7 @@ class InboxLedger:
         file_id: str,
         state: InboundState,
         error: str,
-        meta: dict[str, Any],
+        meta: ReceivedMeta,
         when: float,
     ) -> None:
         with self._journal.transaction() as db:
@@ -255,20 +256,20 @@ class InboxLedger:
                     remote_id,
                     file_id,
                     state.value,
-                    json.dumps(meta),
+                    meta.dumps(),
                     error,
                     when,
                 ),
             )
 
     def note_attempt(
-        self, remote_id: str, file_id: str, error: str, meta: dict[str, Any], when: float
+        self, remote_id: str, file_id: str, error: str, meta: ReceivedMeta, when: float
     ) -> None:
         """Count a failed try at a file the provider would not hand out (yet)."""
         self._upsert_failure(remote_id, file_id, InboundState.MISSING, error, meta, when)
 
     def note_retry(
-        self, remote_id: str, file_id: str, error: str, meta: dict[str, Any], when: float
+        self, remote_id: str, file_id: str, error: str, meta: ReceivedMeta, when: float
     ) -> None:
         """Count a download cut off by its deadline (or a stop); it is tried again."""
         self._upsert_failure(remote_id, file_id, InboundState.RETRY, error, meta, when)
@@ -320,7 +321,7 @@ def _row(row: Any) -> InboundRow:
         path=Path(row["path"]) if row["path"] else None,
         sha256=row["sha256"],
         size=row["size"],
-        meta=json.loads(row["meta"]),
+        meta=ReceivedMeta.loads(row["meta"]),
         error=row["error"],
         attempts=row["attempts"],
     )

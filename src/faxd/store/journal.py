@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Container, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import structlog
 
+from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobFile, JobOptions, files_from_json, files_to_json
 from faxd.core.job_payload import NewJob as NewJob  # the journal's callers import it here
 from faxd.core.transitions import TxUpdate, is_legal
@@ -28,6 +29,7 @@ from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
 from faxd.store import audit_outbox
 from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
+from faxd.store.rows import in_chunks, row_mapper
 
 log = structlog.get_logger("faxd.store.journal")
 
@@ -272,51 +274,21 @@ def _opt_path(stored: str | None) -> str | None:
     return decode_path(stored) if stored is not None else None
 
 
-def _job(row: sqlite3.Row) -> JobRow:
-    plan = row["archive_plan"]
-    return JobRow(
-        id=row["id"],
-        folder=decode_path(row["folder"]),
-        rel_path=decode_path(row["rel_path"]),
-        path=decode_path(row["path"]),
-        sidecar=_opt_path(row["sidecar"]),
-        attachments=tuple(json.loads(row["attachments"])),
-        files=files_from_json(row["files"]),
-        provider=row["provider"],
-        sender=row["sender"],
-        dft=bool(row["dft"]),
-        reference=row["reference"],
-        rule=row["rule"],
-        options=JobOptions.loads(row["options"]),
-        state=JobState(row["state"]),
-        error=row["error"],
-        ino=row["ino"],
-        received_at=row["received_at"],
-        finished_at=row["finished_at"],
-        archive_plan=json.loads(plan) if plan else None,
-        archived_at=row["archived_at"],
-        archived_path=_opt_path(row["archived_path"]),
-    )
-
-
-def _tx(row: sqlite3.Row) -> TxRow:
-    return TxRow(
-        job_id=row["job_id"],
-        idx=row["idx"],
-        number=row["number"],
-        state=TxState(row["state"]),
-        method=Method(row["method"]) if row["method"] else None,
-        remote_id=row["remote_id"],
-        status=row["status"],
-        attempts=row["attempts"],
-        polls=row["polls"],
-        lookups=row["lookups"],
-        first_attempt_at=row["first_attempt_at"],
-        submit_started_at=row["submit_started_at"],
-        submitted_at=row["submitted_at"],
-        next_attempt_at=row["next_attempt_at"],
-        error=row["error"],
-    )
+_job = row_mapper(
+    JobRow,
+    folder=decode_path,
+    rel_path=decode_path,
+    path=decode_path,
+    sidecar=_opt_path,
+    attachments=lambda text: tuple(json.loads(text)),
+    files=files_from_json,
+    dft=bool,
+    options=JobOptions.loads,
+    state=JobState,
+    archive_plan=lambda text: json.loads(text) if text else None,
+    archived_path=_opt_path,
+)
+_tx = row_mapper(TxRow, state=TxState, method=lambda value: Method(value) if value else None)
 
 
 @dataclass(frozen=True)
@@ -331,22 +303,11 @@ class RetryRow:
     next_job: str | None
 
 
-def _retry(row: sqlite3.Row) -> RetryRow:
-    return RetryRow(
-        job_id=row["job_id"],
-        path=decode_path(row["path"]),
-        retried_at=row["retried_at"],
-        report=row["report"],
-        note=row["note"],
-        next_job=row["next_job"],
-    )
+_retry = row_mapper(RetryRow, path=decode_path)
 
 
 # A report lists at most this many earlier attempts of its document.
 MAX_HISTORY = 50
-
-# Numbers per probe query: under SQLite's oldest limit of 999 bound values (twice used).
-_PROBE_CHUNK = 400
 
 # (table, column, declaration) added after the first release; see Journal._add_missing_columns.
 COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
@@ -497,7 +458,10 @@ class Journal:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """durable=False returns once committed, without waiting for the disk: for a
+        commit nothing outside faxd follows, covered by the next fsync (the WAL is written
+        in order, so any later commit that waits makes this one durable too)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -516,7 +480,7 @@ class Journal:
             seq = self._committed
         # Outside the lock: other threads commit while this one waits for the disk, and
         # the next fsync covers them all. (A caller holding the lock still waits here.)
-        failure = self._wait_durable(seq)
+        failure = self._wait_durable(seq) if durable else None
         with self._lock:
             if failure is not None:
                 self._write_failed(failure)
@@ -595,15 +559,27 @@ class Journal:
         finally:
             os.close(fd)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(
+        self, sql: str, params: Sequence[Any] = (), *, durable: bool = True
+    ) -> list[sqlite3.Row]:
+        """durable=False: for a reader that acts on what it read only after a commit of
+        its own, whose fsync covers every earlier commit (the WAL is written in order), or
+        that only times its next look."""
+        return self.query_many((sql, params), durable=durable)[0]
+
+    def query_many(
+        self, *statements: tuple[str, Sequence[Any]], durable: bool = True
+    ) -> list[list[sqlite3.Row]]:
+        """Several reads under one lock (one snapshot), and one wait for the disk."""
         with self._lock:
-            rows = list(self._db.execute(sql, params))
+            results = [list(self._db.execute(sql, params)) for sql, params in statements]
             seq = self._committed
-        # Nothing is acted on before it is durable: a row another thread committed a
-        # moment ago is returned once the fsync covering it is done. A failed fsync is
-        # the writer's to report.
-        self._wait_durable(seq)
-        return rows
+        if durable:
+            # Nothing is acted on before it is durable: a row another thread committed a
+            # moment ago is returned once the fsync covering it is done (under load each
+            # wait is an fsync or two). A failed fsync is the writer's to report.
+            self._wait_durable(seq)
+        return results
 
     def pragma(self, name: str) -> Any:
         with self._lock:
@@ -659,18 +635,18 @@ class Journal:
         found = (_pause(str(r["key"])[len(_PAUSE) :], str(r["value"])) for r in rows)
         return [p for p in found if p is not None]
 
-    def set_inbox_status(self, status: Mapping[str, object]) -> None:
-        self.set_value(_INBOX_STATUS, json.dumps(status, sort_keys=True))
+    def set_inbox_status(self, status: InboxStatus) -> None:
+        self.set_value(_INBOX_STATUS, status.dumps())
 
-    def inbox_statuses(self) -> list[dict[str, object]]:
+    def inbox_statuses(self) -> list[InboxStatus]:
         """What the daemon's inbox poller last published (none without an inbox)."""
         rows = self.query("SELECT value FROM kv WHERE key LIKE 'inbox:%' ORDER BY key")
-        found: list[dict[str, object]] = []
+        found: list[InboxStatus] = []
         for row in rows:
-            with suppress(ValueError):
+            with suppress(ValueError, TypeError):
                 value = json.loads(str(row["value"]))
                 if isinstance(value, dict):
-                    found.append(value)
+                    found.append(InboxStatus.from_json(value))
         return found
 
     def sidecars_seen(self, folder: Path) -> bool:
@@ -883,9 +859,36 @@ class Journal:
 
     # -- transmissions -----------------------------------------------------------------
 
+    def job_and_transmissions(self, job_id: str) -> tuple[JobRow | None, list[TxRow]]:
+        jobs, txs = self.query_many(
+            ("SELECT * FROM jobs WHERE id = ?", (job_id,)),
+            ("SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx", (job_id,)),
+        )
+        return (_job(jobs[0]) if jobs else None), [_tx(r) for r in txs]
+
     def transmissions(self, job_id: str) -> list[TxRow]:
         rows = self.query("SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx", (job_id,))
         return [_tx(r) for r in rows]
+
+    def for_upload(
+        self, job_id: str, idx: int, provider: str, dft_fresh_after: float
+    ) -> tuple[TxRow, JobRow, bool | None] | None:
+        """What an upload acts on: its transmission, its job, and the recipient's cached
+        Direct File Transfer answer (None when none is fresh), read together. Not waited
+        for: the upload's own SUBMITTING commit is durable before anything is sent."""
+        txs, jobs, dft = self.query_many(
+            ("SELECT * FROM transmissions WHERE job_id = ? AND idx = ?", (job_id, idx)),
+            ("SELECT * FROM jobs WHERE id = ?", (job_id,)),
+            (
+                "SELECT d.supported FROM dft_cache d JOIN transmissions t ON t.number = d.number "
+                "WHERE t.job_id = ? AND t.idx = ? AND d.provider = ? AND d.checked_at >= ?",
+                (job_id, idx, provider, dft_fresh_after),
+            ),
+            durable=False,
+        )
+        if not txs or not jobs:
+            return None
+        return _tx(txs[0]), _job(jobs[0]), bool(dft[0]["supported"]) if dft else None
 
     def transmission(self, job_id: str, idx: int) -> TxRow | None:
         rows = self.query("SELECT * FROM transmissions WHERE job_id = ? AND idx = ?", (job_id, idx))
@@ -899,7 +902,8 @@ class Journal:
         provider: str | None = None,
     ) -> list[tuple[TxRow, str]]:
         """Transmissions in `states` whose time has come, oldest first, with their provider
-        (only `provider`'s when given)."""
+        (only `provider`'s when given). Not waited for: each is re-read by the thread that
+        works on it, which commits before it acts."""
         marks = ",".join("?" for _ in states)
         only = "AND j.provider = ? " if provider is not None else ""
         sql = (
@@ -908,7 +912,7 @@ class Journal:
             "ORDER BY t.next_attempt_at, t.job_id, t.idx LIMIT ?"
         )
         params = (*[s.value for s in states], now, *([provider] if provider else []), limit)
-        rows = self.query(sql, params)
+        rows = self.query(sql, params, durable=False)
         return [(_tx(r), str(r["provider"])) for r in rows]
 
     def next_due_time(self, states: Sequence[TxState]) -> float | None:
@@ -916,6 +920,7 @@ class Journal:
         rows = self.query(
             f"SELECT MIN(next_attempt_at) AS t FROM transmissions WHERE state IN ({marks})",  # noqa: S608
             [s.value for s in states],
+            durable=False,  # it only times the dispatcher's next look
         )
         value = rows[0]["t"] if rows else None
         return float(value) if value is not None else None
@@ -1035,7 +1040,9 @@ class Journal:
         provider, unless its result is already final."""
         values = [v.value if isinstance(v, TxState | Method) else v for v in fields.values()]
         assignments = "".join(f", {name} = ?" for name in fields)
-        with self.transaction() as db:
+        # Not waited for: an upload's SUBMITTING commit was durable before it was sent,
+        # and a claim lost to a power cut is found again by an outcome lookup.
+        with self.transaction(durable=False) as db:
             held = db.execute(
                 "SELECT job_id, idx FROM remote_claims WHERE provider = ? AND remote_id = ? "
                 # an id recorded without a claim (by an older faxd) holds it all the same
@@ -1144,14 +1151,12 @@ class Journal:
         wanted = list(dict.fromkeys(numbers))
         found: set[str] = set()
         has_known = self._has_table("known_numbers")
-        for start in range(0, len(wanted), _PROBE_CHUNK):
-            chunk = wanted[start : start + _PROBE_CHUNK]
-            marks = ",".join("?" for _ in chunk)
+        for chunk, marks in in_chunks(wanted):
             sql = (
                 "SELECT number FROM transmissions "  # noqa: S608
                 f"WHERE state = 'delivered' AND number IN ({marks})"
             )
-            params: list[str] = list(chunk)
+            params = list(chunk)
             if has_known:
                 sql += f" UNION SELECT number FROM known_numbers WHERE number IN ({marks})"  # noqa: S608
                 params += chunk
@@ -1230,9 +1235,7 @@ class Journal:
         found: dict[str, RetryRow] = {}
         if not job_ids or not self._has_table("retries"):
             return found
-        for start in range(0, len(job_ids), _PROBE_CHUNK):
-            chunk = list(job_ids[start : start + _PROBE_CHUNK])
-            marks = ",".join("?" for _ in chunk)
+        for chunk, marks in in_chunks(job_ids):
             sql = f"SELECT * FROM retries WHERE job_id IN ({marks})"  # noqa: S608
             for row in self.query(sql, chunk):
                 found[str(row["job_id"])] = _retry(row)
@@ -1262,13 +1265,6 @@ class Journal:
         return self.jobs(where, (JobState.HELD.value,), limit=limit)
 
     # -- DFT answers -------------------------------------------------------------------
-
-    def cached_dft(self, provider: str, number: str, fresh_after: float) -> bool | None:
-        rows = self.query(
-            "SELECT supported FROM dft_cache WHERE provider = ? AND number = ? AND checked_at >= ?",
-            (provider, number, fresh_after),
-        )
-        return bool(rows[0]["supported"]) if rows else None
 
     def store_dft(self, provider: str, number: str, supported: bool, when: float) -> None:
         with self.transaction() as db:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from faxd.store import audit_outbox
+from faxd.store.rows import row_mapper
 
 if TYPE_CHECKING:
     from faxd.store.journal import Journal
@@ -65,23 +66,7 @@ class DeliveryRow:
         return rest if sep else None
 
 
-def _row(row: sqlite3.Row) -> DeliveryRow:
-    return DeliveryRow(
-        seq=row["seq"],
-        id=row["id"],
-        kind=row["kind"],
-        event=row["event"],
-        channel=row["channel"],
-        target=row["target"],
-        subject=row["subject"],
-        payload=json.loads(row["payload"]),
-        state=OutboxState(row["state"]),
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        next_attempt_at=row["next_attempt_at"],
-        done_at=row["done_at"],
-        error=row["error"],
-    )
+_row = row_mapper(DeliveryRow, payload=json.loads, state=OutboxState)
 
 
 def insert(db: sqlite3.Connection, rows: Iterable[NewDelivery]) -> int:

@@ -1,0 +1,126 @@
+"""Documents taken on several taker threads: each exactly once, and a file two documents
+claim (an attachment named by two sidecars) goes with one of them only."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faxd.outbound.claims import Claims
+from faxd.outbound.watcher import Change
+from faxd.store.journal import JournalWriteError
+
+from .test_intake import PDF, IntakeRig
+
+TAKERS = 4
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[IntakeRig]:
+    r = IntakeRig(tmp_path, takers=TAKERS)
+    yield r
+    r.intake.close()
+    r.journal.close()
+
+
+def test_takers_take_every_document_once(rig: IntakeRig) -> None:
+    names = [f"doc-{i:03d}.pdf" for i in range(80)]
+    for i, name in enumerate(names):
+        (rig.spool / name).write_bytes(PDF + f"%{i}\n".encode())
+        rig.intake.changes.put(Change(rig.spool, rig.spool / name, "file"))
+    rig.run_until_idle()
+    assert rig.jobs() == names
+    assert rig.queued == len(names)
+    # Every document's file is held by its job, none by a take still under way.
+    assert rig.intake._claims.taking() == 0
+    assert all(str(rig.spool / name) in rig.intake._claims for name in names)
+
+
+def test_an_attachment_two_sidecars_name_goes_with_one_document_only(
+    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (rig.spool / "shared.pdf").write_bytes(PDF + b"%shared\n")
+    docs = [rig.spool / "a.pdf", rig.spool / "b.pdf"]
+    for doc in docs:
+        doc.write_bytes(PDF + doc.name.encode())
+        sidecar = doc.with_name(doc.name + ".yaml")
+        sidecar.write_text('to: "+46812345678"\nattach: [shared.pdf]\n')
+        rig.intake.changes.put(Change(rig.spool, sidecar, "file"))
+    # Both takes are between gathering and journaling at the same moment: the window in
+    # which both would have found the attachment free.
+    both = threading.Barrier(2, timeout=10)
+    real = rig.intake._decide
+
+    def decide_together(*args: Any, **kwargs: Any) -> Any:
+        both.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rig.intake, "_decide", decide_together)
+    for doc in docs:
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+    rig.run_until_idle()
+    jobs = {j.rel_path: j for j in rig.journal.jobs()}
+    assert sorted(jobs) == ["a.pdf", "b.pdf"]  # the attachment is no document of its own
+    carried = [j for j in jobs.values() if j.attachments]
+    refused = [j for j in jobs.values() if j.error]
+    assert len(carried) == 1 and len(refused) == 1
+    assert [Path(a).name for a in carried[0].attachments] == ["shared.pdf"]
+    assert carried[0].error is None and "shared.pdf" in (refused[0].error or "")
+
+
+def test_a_take_the_journal_refuses_comes_back_to_the_intake_thread(
+    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = rig.spool / "a.pdf"
+    doc.write_bytes(PDF)
+    real = rig.journal.create_job
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise JournalWriteError("the journal cannot be written (database or disk is full).")
+
+    monkeypatch.setattr(rig.journal, "create_job", full)
+    rig.intake.changes.put(Change(rig.spool, doc, "file"))
+    deadline = time.monotonic() + 30
+    rig.run()
+    while doc not in rig.intake._tracks and time.monotonic() < deadline:
+        rig.intake.step(max_wait=0.01)
+    # Back on the intake thread, tracked again and due later: not failed, not filed.
+    assert doc in rig.intake._tracks and rig.intake.pending() == 1
+    assert rig.jobs() == [] and doc.exists()
+    assert rig.intake._claims.taking() == 0  # the reservation ended with the take
+    monkeypatch.setattr(rig.journal, "create_job", real)
+    rig.clock.advance(60)
+    rig.run_until_idle()
+    assert rig.jobs() == ["a.pdf"]
+
+
+def test_claims_reserve_each_file_for_one_taker_only() -> None:
+    claims = Claims(held=["/spool/held.pdf"])
+    paths = [f"/spool/f{i}.pdf" for i in range(200)] + ["/spool/held.pdf"]
+    won: list[list[str]] = [[] for _ in range(8)]
+    start = threading.Barrier(8)
+
+    def taker(n: int) -> None:
+        start.wait()
+        for path in paths:
+            if claims.reserve(path):
+                won[n].append(path)
+
+    threads = [threading.Thread(target=taker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [p for w in won for p in w]
+    assert sorted(every) == sorted(paths[:-1])  # each once; the held one by nobody
+    assert claims.reserve_free(["/spool/f1.pdf", "/spool/new.pdf"]) == ("/spool/f1.pdf",)
+    claims.settle(every, held=["/spool/f1.pdf"])
+    assert claims.taking() == 1  # new.pdf, still reserved
+    assert "/spool/f1.pdf" in claims and "/spool/f2.pdf" not in claims
+    claims.forget(["/spool/f1.pdf"])
+    assert claims.reserve("/spool/f1.pdf")
