@@ -9,6 +9,9 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 WatchMode = Literal["auto", "inotify", "poll"]
 DftMode = Literal["prefer", "never"]
 NewNumbersMode = Literal["send", "hold"]
+DeliveryAttach = Literal["document", "none"]  # what a received document's mail carries
+NoticeAttach = Literal["report", "document", "none"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 # `@@FAX +46 8 123 456 78@@` written in a document addresses it (print-to-fax).
 DEFAULT_EMBEDDED_CODE = r"@@FAX\s*(?P<to>[^@]+?)\s*@@"
@@ -196,7 +199,7 @@ class InboxSettings:
     download_timeout: float = 900.0  # seconds one received file may take to download
     deliver: tuple[str, ...] = ()  # targets for documents no route matched
     route_rules: dict[str, RouteRule] = field(default_factory=dict)  # mapping routes
-    attach: Literal["document", "none"] = "document"  # what `deliver` mails carry
+    attach: DeliveryAttach = "document"  # what `deliver` mails carry
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ class SmtpChannel:
     host: str
     sender: str  # the From header, e.g. "Office fax <fax@example.com>"
     port: int = 587
-    security: Literal["starttls", "tls", "none"] = "starttls"
+    security: SmtpSecurity = "starttls"
     username: str | None = None
     password: Secret | None = None
     ca_bundle: Path | None = None
@@ -307,7 +310,7 @@ ChannelSettings = SmtpChannel | PrintChannel | WebhookChannel | CommandChannel
 class NotifyRule:
     on: tuple[str, ...]  # NOTIFY_EVENTS
     to: tuple[str, ...]  # targets: CHANNEL or CHANNEL:ADDRESS, `{owner}` not yet filled in
-    attach: Literal["report", "document", "none"] = "report"
+    attach: NoticeAttach = "report"
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ class RouteRule:
     path: Path
     sender_prefix: str | None = None
     deliver: tuple[str, ...] = ()
-    attach: Literal["document", "none"] = "document"
+    attach: DeliveryAttach = "document"
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,12 @@ from faxd.settings import (
     AlertSettings,
     ChannelSettings,
     CommandChannel,
+    NoticeAttach,
     NotifyRule,
     PrintChannel,
     Secret,
     SmtpChannel,
+    SmtpSecurity,
     WebhookChannel,
 )
 
@@ -152,7 +154,7 @@ def _smtp(
     sender = _required(
         node, e, "from", problems, 'the From address, e.g. "Office fax <fax@example.com>"'
     )
-    security = "starttls"
+    security: SmtpSecurity = "starttls"
     if "security" in e:
         security = v.choice(e["security"], ("starttls", "tls", "none"), problems) or security
     port = _PORTS[security]
@@ -193,7 +195,7 @@ def _smtp(
         host=host,
         sender=sender,
         port=port,
-        security=security,  # type: ignore[arg-type]
+        security=security,
         username=username,
         password=password,
         ca_bundle=ca,
@@ -275,7 +277,7 @@ def notify_rules(
             continue
         to = targets(e["to"], types, problems, owner_allowed=True)
         on = _events(e["on"], NOTIFY_EVENTS, problems) if "on" in e else ("failed",)
-        attach = (
+        attach: NoticeAttach | None = (
             v.choice(e["attach"], ("report", "document", "none"), problems)
             if "attach" in e
             else "report"
@@ -283,7 +285,7 @@ def notify_rules(
         if to is None or on is None or attach is None:
             valid = False
             continue
-        rules.append(NotifyRule(on=on, to=to, attach=attach))  # type: ignore[arg-type]
+        rules.append(NotifyRule(on=on, to=to, attach=attach))
     return tuple(rules) if valid else None
 
 

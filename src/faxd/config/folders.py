@@ -19,6 +19,7 @@ from faxd.config.yaml_tree import Node, Problems
 from faxd.core.print_clues import compile_pattern
 from faxd.providers.registry import types_that_can
 from faxd.settings import (
+    DeliveryAttach,
     FolderSettings,
     InboxSettings,
     RetarusOptions,
@@ -349,7 +350,7 @@ def build_inbox(
     deliver: tuple[str, ...] | None = ()
     if "deliver" in entries:
         deliver = targets(entries["deliver"], ctx.channel_types, problems, owner_allowed=False)
-    attach = "document"
+    attach: DeliveryAttach = "document"
     if "attach" in entries:
         attach = v.choice(entries["attach"], ("document", "none"), problems) or attach
     numbers: tuple[str, ...] = ()
@@ -371,7 +372,7 @@ def build_inbox(
         download_timeout=download_timeout or InboxSettings.download_timeout,
         deliver=deliver or (),
         route_rules=rules,
-        attach=attach,  # type: ignore[arg-type]
+        attach=attach,
     )
 
 
@@ -454,9 +455,9 @@ def _route_rule(node: Node, ctx: Context) -> RouteRule | None:
     deliver: tuple[str, ...] | None = ()
     if "deliver" in entries:
         deliver = targets(entries["deliver"], ctx.channel_types, problems, owner_allowed=False)
-    attach = "document"
+    attach: DeliveryAttach = "document"
     if "attach" in entries:
         attach = v.choice(entries["attach"], ("document", "none"), problems) or attach
     if folder is None or deliver is None:
         return None
-    return RouteRule(path=folder, sender_prefix=prefix, deliver=deliver, attach=attach)  # type: ignore[arg-type]
+    return RouteRule(path=folder, sender_prefix=prefix, deliver=deliver, attach=attach)

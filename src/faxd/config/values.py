@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -25,6 +26,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHOWN_PATH_PREFIXES = ("/", "~", "$", "./", "../")
 SECRET_NAMES = {"api_key": "an API key", "password": "a password"}
 MAX_SHOWN = 40  # characters of a wrong value repeated in a message (sidecars are untrusted)
+
+
+S = TypeVar("S", bound=str)
 
 
 def shorten(value: str) -> str:
@@ -88,14 +92,16 @@ def text(node: Node, problems: Problems) -> str | None:
 
 def choice(
     node: Node,
-    options: Sequence[str],
+    options: Sequence[S],
     problems: Problems,
-    aliases: Mapping[str, str] | None = None,
-) -> str | None:
+    aliases: Mapping[str, S] | None = None,
+) -> S | None:
+    """One of `options` (matched without case). Generic, so a setting typed as a Literal
+    gets a value of that type, and mypy checks the options against it."""
     value = text(node, problems)
     if value is None:
         return None
-    folded = {option.lower(): option for option in options}
+    folded: dict[str, S] = {option.lower(): option for option in options}
     if aliases:
         folded.update(aliases)
     found = folded.get(value.lower())
