@@ -8,6 +8,8 @@ import csv
 import dataclasses
 import os
 import shutil
+import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -420,3 +422,37 @@ def test_a_failures_report_is_drawn_at_once_even_while_the_fax_path_is_busy(
     assert _report_for(failed).is_file()
     assert not _report_for(delivered).exists()
     assert [f.job.id for f in keeper.ledger.pending_reports()] == ["j1"]
+
+
+def test_while_documents_are_sent_the_keeper_takes_one_round_a_second(
+    tmp_path: Path, journal: Journal, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    busy = [True]
+    keeper = RecordsKeeper(settings, journal, clock, fax_busy=lambda: busy[0])
+    rounds: list[float] = []
+    monkeypatch.setattr(keeper, "step", lambda stop=None: rounds.append(time.monotonic()))
+    stop = threading.Event()
+    runner = threading.Thread(target=keeper.run, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # a filing wakes it every few milliseconds
+            keeper.wake()
+            time.sleep(0.005)
+        busy_rounds = len(rounds)
+        busy[0] = False
+        keeper.wake()
+        idle_since = len(rounds)
+        deadline = time.monotonic() + 1.5  # the paced wait under way ends first
+        while time.monotonic() < deadline:
+            keeper.wake()
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        keeper.wake()
+        runner.join(10)
+    # Paced while busy (about one round a second, not one per wake) ...
+    assert 1 <= busy_rounds <= 3, rounds
+    # ... and woken at once again when the uploads pause.
+    assert len(rounds) - idle_since >= 5

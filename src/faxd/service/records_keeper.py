@@ -40,6 +40,7 @@ from faxd.store.records_ledger import FiledJob, Received, RecordsLedger
 log = structlog.get_logger("faxd.service.records")
 
 IDLE = 1.0  # seconds between looks at the outbox when nothing wakes the keeper
+BUSY_PACE = 1.0  # seconds between rounds while documents are being sent
 # While documents are taken in or uploaded, a report waits (see _yield_to_fax), but at
 # least one is drawn this often, so reports of a long backlog still come.
 MAX_DEFER = 30.0
@@ -150,6 +151,10 @@ class RecordsKeeper:
         self._stop = stop
         while not stop.is_set():
             self.step(stop)
+            if self._fax_busy():
+                # During a burst every filing wakes the keeper, and each round reads and
+                # writes the journal the upload path is waiting for: one round a second.
+                stop.wait(BUSY_PACE)
             self._wake.wait(IDLE)
             self._wake.clear()
         self._guarded("audit log", self.drain_audit)
