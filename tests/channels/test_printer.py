@@ -115,6 +115,7 @@ def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     queue: Path, tmp_path: Path, cups: Cups
 ) -> None:
     from faxd.clock import SystemClock
+    from faxd.core.outbox_payload import DeliveryPayload
     from faxd.notices.worker import OutboxWorker
     from faxd.settings import Settings
     from faxd.store.journal import Journal
@@ -136,7 +137,7 @@ def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     assert message.print_file is not None
     # As a crash leaves it: the job queued held and its id committed, never released.
     held = sender().submit(message.print_file, "held before the crash", hold=True)
-    payload = {"path": str(message.print_file), "attach": "document", "cups_job": held}
+    payload = DeliveryPayload(path=str(message.print_file), attach="document", cups_job=held)
     Outbox(journal).add([NewDelivery("d.x.0", "delivery", "received", "desk", 1.0, "x", payload)])
     worker = OutboxWorker(settings, journal, SystemClock())
     worker.drain("desk", PrintSender(channel))

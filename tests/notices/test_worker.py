@@ -13,6 +13,7 @@ from faxd.channels.base import Channel, ChannelError, Message
 from faxd.clock import FakeClock
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobOptions
+from faxd.core.outbox_payload import DeliveryPayload
 from faxd.notices.plan import alert_rows, job_notices, notify_options
 from faxd.notices.worker import OutboxWorker
 from faxd.settings import (
@@ -140,7 +141,7 @@ def test_backoff_grows_to_retry_max_then_gives_up_with_an_alert_elsewhere(
 def delivery_rows(tmp_path: Path, now: float) -> list[NewDelivery]:
     received = tmp_path / "fax.pdf"
     received.write_bytes(b"%PDF-1.4 received")
-    payload = {"path": str(received), "sender": "+4640123", "attach": "document"}
+    payload = DeliveryPayload(path=str(received), sender="+4640123", attach="document")
     return [NewDelivery("d.doc.0", "delivery", "received", "hook", now, "doc", payload)]
 
 

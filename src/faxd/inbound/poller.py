@@ -27,6 +27,7 @@ from faxd.core import yaml_text
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.names import first_free, inbox_name
 from faxd.core.number_match import comparable_number
+from faxd.core.outbox_payload import DeliveryPayload
 from faxd.core.poll_windows import (
     ZONE_MARGIN,
     Unlistable,
@@ -731,14 +732,15 @@ class InboxPoller:
         sender = row.meta.sender
         number = row.meta.recipient
         route = self._route_of(number, sender)
-        payload = {
-            "path": str(row.path),
-            "sender": sender or None,
-            "received_id": remote_id,
-            "meta_path": str(InboxFolder(row.path.parent).meta_path(row.path.name)),
-        }
+        document = DeliveryPayload(
+            path=str(row.path),
+            number=number,
+            sender=sender or None,
+            received_id=remote_id,
+            meta_path=str(InboxFolder(row.path.parent).meta_path(row.path.name)),
+        )
         return inbound_deliveries(
-            self.settings, number, route, f"{remote_id}.{file_id}", payload, self.clock.time()
+            self.settings, route, f"{remote_id}.{file_id}", document, self.clock.time()
         )
 
     # -- start-up and remote deletion --------------------------------------------------

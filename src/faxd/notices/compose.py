@@ -9,6 +9,7 @@ from typing import Any
 
 from faxd.channels.base import Attachment, Message
 from faxd.channels.templates import Templates
+from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.model import JobState, TxState
 from faxd.store.journal import Journal
 from faxd.store.outbox import DeliveryRow
@@ -40,12 +41,21 @@ class Composer:
         self._host = socket.gethostname()
 
     def compose(self, row: DeliveryRow, now: float) -> Message:
-        if row.kind == "notice":
-            return self._notice(row, now)
-        if row.kind == "delivery":
-            return self._delivery(row)
-        context: dict[str, Any] = {"host": self._host, "channel": row.channel, **row.payload}
-        return self._message(row, context, fields=dict(row.payload))
+        payload = row.payload  # its type follows the row's kind
+        if isinstance(payload, NoticePayload):
+            return self._notice(row, payload, now)
+        if isinstance(payload, DeliveryPayload):
+            return self._delivery(row, payload)
+        return self._message(row, self._alert_context(row, payload), fields=payload.to_json())
+
+    def _alert_context(self, row: DeliveryRow, payload: AlertPayload) -> dict[str, Any]:
+        return {
+            "host": self._host,
+            "channel": row.channel,
+            "title": payload.title,
+            "text": payload.text,
+            "advice": payload.advice,
+        }
 
     def _message(
         self,
@@ -73,7 +83,7 @@ class Composer:
             created_at=row.created_at,
         )
 
-    def _notice(self, row: DeliveryRow, now: float) -> Message:
+    def _notice(self, row: DeliveryRow, payload: NoticePayload, now: float) -> Message:
         job = self._journal.job(row.subject or "")
         if job is None:
             raise ComposeError(f"job {row.subject} is no longer in the journal")
@@ -97,7 +107,7 @@ class Composer:
         document = Path(job.path).name
         plan = job.archive_plan or {}
         filed = job.archived_path if job.archived_at is not None else None
-        attach = str(row.payload.get("attach", "report"))
+        attach = payload.attach
         attachments: list[Attachment] = []
         report_yaml = Path(plan[REPORT_KEY]) if REPORT_KEY in plan else None
         if final and attach in ("report", "document") and report_yaml is not None:
@@ -166,12 +176,11 @@ class Composer:
             return "Ask your administrator to release or reject it."
         return None
 
-    def _delivery(self, row: DeliveryRow) -> Message:
-        p = row.payload
-        path = Path(str(p.get("path", "")))
+    def _delivery(self, row: DeliveryRow, payload: DeliveryPayload) -> Message:
+        path = Path(payload.path)
         if not path.is_file():
             raise ComposeError(f"the received document {path} is no longer there")
-        attach = p.get("attach", "document") == "document"
+        attach = payload.attach == "document"
         attachments = (
             (
                 Attachment(
@@ -186,18 +195,18 @@ class Composer:
             else ()
         )
         context: dict[str, Any] = {
-            "number": p.get("number"),
-            "sender": p.get("sender"),
-            "pages": p.get("pages"),
+            "number": payload.number,
+            "sender": payload.sender,
+            "pages": None,  # a received document's page count is not known; templates may ask
             "path": str(path),
             "document": path.name,
         }
         fields = {
             "path": str(path),
-            "number": p.get("number"),
-            "sender": p.get("sender"),
+            "number": payload.number,
+            "sender": payload.sender,
             "document": path.name,
-            "received_id": p.get("received_id"),
+            "received_id": payload.received_id,
         }
         return self._message(row, context, fields=fields, attachments=attachments, print_file=path)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import replace
 
 from faxd.core.job_payload import NoticePlan, NotifyRoute
 from faxd.core.notice_plan import notify_options as notify_options  # its callers import it here
+from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.targets import split_target
 from faxd.settings import AlertSettings, InboxSettings
 from faxd.store.outbox import NewDelivery
@@ -47,7 +48,6 @@ def job_notices(
     now: float,
     *,
     occasion: str = "",
-    extra: Mapping[str, Any] | None = None,
 ) -> list[NewDelivery]:
     """The notices a job's event causes. `occasion` tells repeated events apart (the
     transmission and attempt of a `requeued`)."""
@@ -61,7 +61,7 @@ def job_notices(
                 target=target,
                 created_at=now,
                 subject=job_id,
-                payload={"attach": attach, **(extra or {})},
+                payload=NoticePayload(attach=attach),
             )
         )
     return rows
@@ -92,7 +92,7 @@ def alert_rows(
             target=target,
             created_at=now,
             subject=None,
-            payload={"title": title, "text": text, "advice": advice},
+            payload=AlertPayload(title=title, text=text, advice=advice),
         )
         for index, target in enumerate(alerts.to)
     ]
@@ -100,13 +100,13 @@ def alert_rows(
 
 def inbound_deliveries(
     inbox: InboxSettings,
-    number: str,
     route_number: str | None,
     doc_key: str,
-    payload: Mapping[str, Any],
+    document: DeliveryPayload,
     now: float,
 ) -> list[NewDelivery]:
-    """The deliveries for a received document: its route's `deliver`, else `inbox.deliver`."""
+    """The deliveries for a received document: its route's `deliver`, else `inbox.deliver`,
+    each saying `document` with the `attach` of the rule that chose it."""
     rule = inbox.route_rules.get(route_number) if route_number else None
     targets, attach = (
         (rule.deliver, rule.attach) if rule is not None else (inbox.deliver, inbox.attach)
@@ -119,7 +119,7 @@ def inbound_deliveries(
             target=target,
             created_at=now,
             subject=doc_key,
-            payload={**payload, "attach": attach, "number": number},
+            payload=replace(document, attach=attach),
         )
         for index, target in enumerate(targets)
     ]

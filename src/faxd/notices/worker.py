@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from faxd.channels.webhook import WebhookSender
 from faxd.clock import Clock
 from faxd.core import yaml_text
 from faxd.core.inbox_status import InboxStatus
+from faxd.core.outbox_payload import AlertPayload, DeliveryPayload
 from faxd.crash_points import crash_point
 from faxd.host import fsops
 from faxd.host.logs import register_secret
@@ -236,21 +238,22 @@ class OutboxWorker:
     def _print(self, row: DeliveryRow, printer: PrintSender, message: Message) -> None:
         """Print at most once: the job is queued held, its id committed, then released.
         After a crash the recorded job is followed instead of printing again."""
-        job = row.payload.get("cups_job")
+        payload = row.payload
+        if isinstance(payload, AlertPayload):  # an alert has no file to print
+            raise ChannelError("nothing to print for this event", permanent=True)
+        job = payload.cups_job
         if job is None:
             if message.print_file is None:
                 raise ChannelError("nothing to print for this event", permanent=True)
             job = printer.submit(message.print_file, message.subject, hold=True)
-            self._outbox.set_payload(row.id, {**row.payload, "cups_job": job})
+            self._outbox.set_payload(row.id, replace(payload, cups_job=job))
             crash_point("print_after_job_recorded")
-        printer.resume(str(job))
+        printer.resume(job)
         try:
-            printer.follow(str(job))
+            printer.follow(job)
         except ChannelError:
             # That job is cancelled or gone: the next attempt queues a new one.
-            self._outbox.set_payload(
-                row.id, {k: v for k, v in row.payload.items() if k != "cups_job"}
-            )
+            self._outbox.set_payload(row.id, replace(payload, cups_job=None))
             raise
 
     def _give_up(self, row: DeliveryRow, error: str, now: float) -> None:
@@ -403,10 +406,10 @@ class OutboxWorker:
 
     def _record_outcome(self, row: DeliveryRow, result: str, error: str | None) -> None:
         """A received document's metadata YAML lists each delivery and how it ended."""
-        meta = row.payload.get("meta_path")
-        if row.kind != "delivery" or not meta:
+        payload = row.payload
+        if not isinstance(payload, DeliveryPayload) or not payload.meta_path:
             return
-        path = Path(str(meta))
+        path = Path(payload.meta_path)
         with self._meta_lock:  # two channels may finish the same document at once
             self._write_outcome(path, row, result, error)
 

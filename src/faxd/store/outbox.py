@@ -8,15 +8,15 @@ which receivers use to drop the duplicate. Rows are tried in order per channel."
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from faxd.core import outbox_payload
+from faxd.core.outbox_payload import OutboxPayload
 from faxd.store import audit_outbox
-from faxd.store.rows import row_mapper
 
 if TYPE_CHECKING:
     from faxd.store.journal import Journal
@@ -36,7 +36,7 @@ class NewDelivery:
     target: str  # CHANNEL or CHANNEL:ADDRESS
     created_at: float
     subject: str | None = None  # the job id or received document it is about
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: OutboxPayload | None = None  # None: nothing to say, stored as `{}`
 
     @property
     def channel(self) -> str:
@@ -52,7 +52,7 @@ class DeliveryRow:
     channel: str
     target: str
     subject: str | None
-    payload: dict[str, Any]
+    payload: OutboxPayload  # of the type its kind has
     state: OutboxState
     attempts: int
     created_at: float
@@ -66,7 +66,24 @@ class DeliveryRow:
         return rest if sep else None
 
 
-_row = row_mapper(DeliveryRow, payload=json.loads, state=OutboxState)
+def _row(r: sqlite3.Row) -> DeliveryRow:
+    # By hand, not with rows.row_mapper: the payload's type depends on the row's kind.
+    return DeliveryRow(
+        seq=r["seq"],
+        id=r["id"],
+        kind=r["kind"],
+        event=r["event"],
+        channel=r["channel"],
+        target=r["target"],
+        subject=r["subject"],
+        payload=outbox_payload.loads(r["kind"], r["payload"]),
+        state=OutboxState(r["state"]),
+        attempts=r["attempts"],
+        created_at=r["created_at"],
+        next_attempt_at=r["next_attempt_at"],
+        done_at=r["done_at"],
+        error=r["error"],
+    )
 
 
 def insert(db: sqlite3.Connection, rows: Iterable[NewDelivery]) -> int:
@@ -84,7 +101,7 @@ def insert(db: sqlite3.Connection, rows: Iterable[NewDelivery]) -> int:
                 r.channel,
                 r.target,
                 r.subject,
-                json.dumps(r.payload, sort_keys=True),
+                outbox_payload.dumps(r.payload),
                 r.created_at,
                 r.created_at,
             ),
@@ -132,12 +149,12 @@ class Outbox:
         )
         return {str(r["channel"]) for r in rows}
 
-    def set_payload(self, row_id: str, payload: dict[str, Any]) -> None:
+    def set_payload(self, row_id: str, payload: OutboxPayload) -> None:
         """Record progress an attempt must not repeat (the CUPS job a print became)."""
         with self._journal.transaction() as db:
             db.execute(
                 "UPDATE outbox SET payload = ? WHERE id = ?",
-                (json.dumps(payload, sort_keys=True), row_id),
+                (outbox_payload.dumps(payload), row_id),
             )
 
     def mark_done(self, row_id: str, when: float) -> None:
