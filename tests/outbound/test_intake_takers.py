@@ -3,6 +3,7 @@ claim (an attachment named by two sidecars) goes with one of them only."""
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Iterator
@@ -124,3 +125,36 @@ def test_claims_reserve_each_file_for_one_taker_only() -> None:
     assert "/spool/f1.pdf" in claims and "/spool/f2.pdf" not in claims
     claims.forget(["/spool/f1.pdf"])
     assert claims.reserve("/spool/f1.pdf")
+
+
+@pytest.mark.parametrize("takers", [0, TAKERS])
+def test_a_job_whose_commit_stood_but_whose_fsync_failed_is_not_taken_twice(
+    tmp_path: Path, takers: int
+) -> None:
+    rig = IntakeRig(tmp_path, takers=takers)
+    try:
+        doc = rig.spool / "a.pdf"
+        doc.write_bytes(PDF)
+        real = rig.journal._sync_to_disk
+        failures = [OSError(errno.EIO, "Input/output error")]
+
+        def flaky() -> None:
+            if failures:
+                raise failures.pop()
+            real()
+
+        rig.journal._sync_to_disk = flaky  # type: ignore[method-assign]
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+        rig.run_until_idle()
+        [job] = rig.journal.jobs()
+        assert job.rel_path == "a.pdf" and rig.queued == 1  # the engine was told
+        # A rescan, the watcher or the next start: the document belongs to that job.
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+        rig.intake.scan(rig.spool)
+        rig.clock.advance(60)
+        rig.run_until_idle()
+        assert [j.id for j in rig.journal.jobs()] == [job.id]
+        assert (rig.intake.snapshot_dir(job.id) / "a.pdf").read_bytes() == PDF  # kept
+    finally:
+        rig.intake.close()
+        rig.journal.close()

@@ -10,6 +10,7 @@ would refuse it."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import os
 import queue
@@ -30,7 +31,7 @@ from faxd.clock import Clock
 from faxd.config.sidecar import parse_sidecar_bytes
 from faxd.core.intake_decision import Decision, GatheredFile, IntakeFacts, decide
 from faxd.core.io_errors import explain_os_error
-from faxd.core.job_payload import JobFile, Source
+from faxd.core.job_payload import JobFile, NewJob, Source
 from faxd.core.names import fits_name_max, is_ignored_name, safe_component
 from faxd.core.preflight import FileFacts, mime_for_upload
 from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
@@ -47,6 +48,7 @@ from faxd.printing.print_input import PrintInput, examine
 from faxd.providers.base import Sender
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, JournalWriteError
+from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.intake")
 
@@ -61,6 +63,7 @@ SCAN_TRACKED = 10  # scans are read while fewer files than this wait to be taken
 DUE_BATCH = 200  # due files looked at before the next batch of watcher events
 PARENT_CACHE = 10_000  # folders whose spool folder and skipping are remembered
 TAKES_QUEUED = 2  # per taker thread: due documents handed over ahead of the takers
+RETAKE_AFTER_ERROR = 30.0  # seconds until a document that tripped an error is looked at again
 
 
 @dataclass(frozen=True)
@@ -496,7 +499,12 @@ class Intake:
     def _dispatch(self, folder: FolderSettings, path: Path, track: Track) -> None:
         """Hand a due document to a taker (or take it here). The outcome comes back to this
         thread, which alone keeps the tracks."""
-        owner = self._attachment_owner(path)
+        try:
+            owner = self._attachment_owner(path)
+        except Exception:  # a bug must cost one document a retry, never the intake thread
+            log.exception("could not take the document; it will be tried again", document=str(path))
+            self._apply(_Retake(path, track, self._clock.time() + RETAKE_AFTER_ERROR))
+            return
         if owner is not None and owner.exists():
             log.debug("attachment of another document; not sent on its own", document=str(path))
             return
@@ -507,11 +515,21 @@ class Intake:
             return
         self._in_flight += 1
         future = self._pool.submit(self._take_guarded, folder, path, track)
-        future.add_done_callback(self._taken)
+        future.add_done_callback(functools.partial(self._taken, path, track))
 
-    def _taken(self, future: Future[_Retake | None]) -> None:
-        # On the taker's thread: the outcome goes back, and the intake loop wakes for it.
-        self._outcomes.put(None if future.cancelled() else future.result())
+    def _taken(self, path: Path, track: Track, future: Future[_Retake | None]) -> None:
+        # On the taker's thread: an outcome always goes back (else its place among the
+        # takes is never freed), and the intake loop wakes for it. Even a take whose
+        # failure could not be reported (a closed log pipe) is tried again.
+        outcome: _Retake | None = None
+        if not future.cancelled():
+            failed = future.exception()
+            outcome = (
+                future.result()
+                if failed is None
+                else _Retake(path, track, self._clock.time() + RETAKE_AFTER_ERROR)
+            )
+        self._outcomes.put(outcome)
         self.changes.put(Change(Path(), Path(), "wake"))
 
     def _collect_outcomes(self) -> None:
@@ -539,13 +557,13 @@ class Intake:
             return _Retake(path, Track(track.snap, now, track.first_seen), now + folder.settle)
         except contained.WorkFolderError as exc:
             log.warning("document not taken yet; trying again", document=str(path), error=str(exc))
-            return _Retake(path, track, now + 30)
+            return _Retake(path, track, now + RETAKE_AFTER_ERROR)
         except JournalWriteError:
             # Said once by the journal (a full state disk); taken when it takes writes.
             return _Retake(path, track, now + JOURNAL_RETRY)
         except Exception:  # a bug must cost one document a retry, never the daemon
             log.exception("could not take the document; it will be tried again", document=str(path))
-            return _Retake(path, track, now + 30)
+            return _Retake(path, track, now + RETAKE_AFTER_ERROR)
         return None
 
     def _take(self, folder: FolderSettings, path: Path, track: Track) -> None:
@@ -560,7 +578,7 @@ class Intake:
             event = ("held" if job.hold else "failed") if job.error else None
             now = self._clock.time()
             notices = job_notices(job.id, job.options.notice, event, now) if event else []
-            self._journal.create_job(job, outbox=notices)
+            self._create(job, notices)
         except BaseException:
             self._claims.settle(reserved)
             # The work folder of a job that was never recorded belongs to nobody.
@@ -580,6 +598,16 @@ class Intake:
         else:
             bound.info("document queued", recipients=list(job.numbers), rule=job.rule)
             self._on_job()
+
+    def _create(self, job: NewJob, notices: list[NewDelivery]) -> None:
+        try:
+            self._journal.create_job(job, outbox=notices)
+        except JournalWriteError:
+            # The fsync after the commit failed, not the commit: the job stands, and the
+            # engine will work on it. Taking the document again would make a second job
+            # of it, sent twice; it keeps its files and copies like any other job.
+            if self._journal.job(job.id) is None:
+                raise
 
     def release(self, job_id: str) -> None:
         """Forget the paths of an archived job, so a new file at the same name is new work."""

@@ -491,5 +491,9 @@ class Daemon:
                 )
         for sender in self._senders.values():
             sender.close()
+        # Takes under way end in a job or in nothing before the journal closes (a large
+        # print file's conversion outlasts the join above); the interpreter would wait for
+        # the taker threads at exit all the same.
+        self._intake.close()
         self._journal.close()
         log.info("stopped")

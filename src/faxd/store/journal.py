@@ -1096,11 +1096,13 @@ class Journal:
         return {str(r["remote_id"]): f"{r['job_id']}-{r['idx']}" for r in rows}
 
     def reset_interrupted(self, now: float) -> int:
-        """After a crash: a transmission caught in SUBMITTING may have reached the provider."""
+        """After a crash: a transmission caught in SUBMITTING may have reached the provider.
+        Its lookups start from none, as after an answer lost in flight: the lookups of an
+        earlier attempt were about an upload that did not happen."""
         with self.transaction() as db:
             cur = db.execute(
-                "UPDATE transmissions SET state = ?, next_attempt_at = ?, updated_at = ? "
-                "WHERE state = ?",
+                "UPDATE transmissions SET state = ?, lookups = 0, next_attempt_at = ?, "
+                "updated_at = ? WHERE state = ?",
                 (TxState.OUTCOME_UNKNOWN.value, now, now, TxState.SUBMITTING.value),
             )
             return cur.rowcount
