@@ -26,6 +26,7 @@ import structlog
 from faxd.channels.smtp import SmtpSender
 from faxd.clock import SystemClock
 from faxd.core.job_payload import JobOptions
+from faxd.core.outbox_payload import DeliveryPayload
 from faxd.notices.plan import job_notices, notify_options
 from faxd.notices.worker import OutboxWorker
 from faxd.settings import NotifyRule, Settings, SmtpChannel
@@ -93,12 +94,9 @@ def make_deliveries(journal: Journal, root: Path, count: int, size: int) -> None
     for i in range(count):
         doc = inbox / f"fax-{i}.pdf"
         doc.write_bytes(b"%PDF-1.4\n" + bytes(i % 251 for _ in range(size)))
-        payload = {
-            "path": str(doc),
-            "sender": "+4640123456",
-            "attach": "document",
-            "number": "+4612345679",
-        }
+        payload = DeliveryPayload(
+            path=str(doc), sender="+4640123456", attach="document", number="+4612345679"
+        )
         rows.append(
             NewDelivery(
                 f"d.{i}.0",
