@@ -24,7 +24,13 @@ def uploads(sandbox: SandboxServer) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    "point", ["after_submitting_commit", "after_accept_before_commit", "archive_between_moves"]
+    "point",
+    [
+        "intake_before_journal",
+        "after_submitting_commit",
+        "after_accept_before_commit",
+        "archive_between_moves",
+    ],
 )
 def test_sigkill_at_a_crash_point_then_restart_sends_exactly_once(
     faxd: Faxd, sandbox: SandboxServer, point: str
@@ -47,6 +53,10 @@ def test_sigkill_at_a_crash_point_then_restart_sends_exactly_once(
     sent = sorted(p.name for p in faxd.sent.rglob("*") if p.is_file())
     assert sent == ["crash.pdf", "crash.pdf.report.pdf", "crash.pdf.report.yaml", "crash.pdf.yaml"]
     assert not any(p.is_file() for p in faxd.spool.rglob("crash*"))
+    # No copy of the document is left in the state folder, not even one the kill cut off
+    # between its copy and its journal record (swept at the restart).
+    work = faxd.state / "work"
+    wait_for(lambda: not work.exists() or not any(work.iterdir()), 10, "the work folders gone")
 
 
 def test_random_sigkills_during_a_hundred_document_run(faxd: Faxd, sandbox: SandboxServer) -> None:
@@ -84,6 +94,8 @@ def test_random_sigkills_during_a_hundred_document_run(faxd: Faxd, sandbox: Sand
     assert not faxd.failed.exists() or not list(faxd.failed.rglob("*.pdf"))
     assert not list(faxd.sent.rglob("* (2)*"))
     faxd.stop()
+    work = faxd.state / "work"
+    assert not work.exists() or not any(work.iterdir())  # no copies left behind by a kill
     db = sqlite3.connect(faxd.state / "journal.sqlite")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -200,6 +200,28 @@ class Archiver:
         )
         return Path(doc_dst)
 
+    def sweep_work(self) -> int:
+        """Remove the work folders no unfiled job owns; at start-up, before anything is
+        taken. They hold copies of documents: a kill between a take's copy and its
+        journal record, or between a filing and its clean-up, left them behind, and
+        nothing else would ever remove them. Returns how many were removed."""
+        if self._work_root is None:
+            return 0
+        try:
+            names = [
+                entry.name
+                for entry in os.scandir(self._work_root)
+                # print-*: an older faxd's conversions, removed when their job is filed.
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("print-")
+            ]
+        except FileNotFoundError:
+            return 0
+        owned = self._journal.unfiled_among(names)
+        orphans = [name for name in names if name not in owned]
+        for name in orphans:
+            shutil.rmtree(self._work_root / name, ignore_errors=True)
+        return len(orphans)
+
     def _discard_work(self, job: JobRow) -> None:
         """Converted files (Retarus PDFs, print jobs) are not needed once a job is filed."""
         if self._work_root is None:

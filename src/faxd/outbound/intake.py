@@ -37,6 +37,7 @@ from faxd.core.preflight import FileFacts, mime_for_upload
 from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
 from faxd.core.recipient_screen import Book
 from faxd.core.sidecar import Sidecar, sidecar_names
+from faxd.crash_points import crash_point
 from faxd.errors import AddressError, FaxdError
 from faxd.host import contained, fsops
 from faxd.notices.owner import file_owner
@@ -578,6 +579,7 @@ class Intake:
             event = ("held" if job.hold else "failed") if job.error else None
             now = self._clock.time()
             notices = job_notices(job.id, job.options.notice, event, now) if event else []
+            crash_point("intake_before_journal")
             self._create(job, notices)
         except BaseException:
             self._claims.settle(reserved)

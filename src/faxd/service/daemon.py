@@ -190,6 +190,9 @@ class Daemon:
             if self._archiver.try_archive(job):
                 self._intake.release(job.id)
         self._unfiled = {job.id for job in self._journal.unarchived_final_jobs()}
+        swept = self._archiver.sweep_work()
+        if swept:
+            log.info("removed work folders no job owns (left by a stop)", count=swept)
         self._filing_checked_at = self._clock.monotonic()
         # A kill between a transmission's final status and its job's leaves a job whose
         # every transmission is final but which nothing would ever look at again.

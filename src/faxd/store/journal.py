@@ -755,6 +755,17 @@ class Journal:
             held.update(json.loads(row["attachments"]))
         return held
 
+    def unfiled_among(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of `job_ids` are jobs not filed yet (an index probe per id)."""
+        found: set[str] = set()
+        for chunk, marks in in_chunks(job_ids):
+            rows = self.query(
+                f"SELECT id FROM jobs WHERE archived_at IS NULL AND id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update(str(r["id"]) for r in rows)
+        return found
+
     def unarchived_final_jobs(self) -> list[JobRow]:
         rows = self.query(
             # `+state`: look among the unarchived jobs (a few), not among every finished one.
