@@ -886,7 +886,8 @@ class Journal:
     ) -> tuple[TxRow, JobRow, bool | None] | None:
         """What an upload acts on: its transmission, its job, and the recipient's cached
         Direct File Transfer answer (None when none is fresh), read together. Not waited
-        for: the upload's own SUBMITTING commit is durable before anything is sent."""
+        for: the upload's own SUBMITTING commit is durable before the document is sent
+        (a DFT check before it only asks the provider about the number)."""
         txs, jobs, dft = self.query_many(
             ("SELECT * FROM transmissions WHERE job_id = ? AND idx = ?", (job_id, idx)),
             ("SELECT * FROM jobs WHERE id = ?", (job_id,)),
