@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from faxd.core import json_fields as field
+
 
 @dataclass(frozen=True)
 class InboxStatus:
@@ -42,22 +44,14 @@ class InboxStatus:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> InboxStatus:
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return None if value is None else str(value)
-
-        def count(key: str) -> int:
-            value = data.get(key)
-            return 0 if value is None else int(value)
-
         return cls(
-            provider=text("provider") or "",
-            inbox=text("inbox") or "",
-            last_poll=text("last_poll"),
-            last_success=text("last_success"),
-            received_today=count("received_today"),
-            watermark=text("watermark"),
-            pending_deletes=count("pending_deletes"),
-            incomplete_seconds=count("incomplete_seconds"),
-            last_error=text("last_error"),
+            provider=field.text(data, "provider"),
+            inbox=field.text(data, "inbox"),
+            last_poll=field.optional_text(data, "last_poll"),
+            last_success=field.optional_text(data, "last_success"),
+            received_today=field.count(data, "received_today"),
+            watermark=field.optional_text(data, "watermark"),
+            pending_deletes=field.count(data, "pending_deletes"),
+            incomplete_seconds=field.count(data, "incomplete_seconds"),
+            last_error=field.optional_text(data, "last_error"),
         )

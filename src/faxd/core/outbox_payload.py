@@ -14,15 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
-def _text(data: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = data.get(key)
-    return default if value is None else str(value)
-
-
-def _optional(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
+from faxd.core import json_fields as field
 
 
 def _with_cups_job(data: dict[str, Any], cups_job: str | None) -> dict[str, Any]:
@@ -43,7 +35,10 @@ class NoticePayload:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NoticePayload:
-        return cls(attach=_text(data, "attach", "report"), cups_job=_optional(data, "cups_job"))
+        return cls(
+            attach=field.text(data, "attach", "report"),
+            cups_job=field.optional_text(data, "cups_job"),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,13 +67,13 @@ class DeliveryPayload:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DeliveryPayload:
         return cls(
-            path=_text(data, "path"),
-            attach=_text(data, "attach", "document"),
-            number=_optional(data, "number"),
-            sender=_optional(data, "sender"),
-            received_id=_optional(data, "received_id"),
-            meta_path=_optional(data, "meta_path"),
-            cups_job=_optional(data, "cups_job"),
+            path=field.text(data, "path"),
+            attach=field.text(data, "attach", "document"),
+            number=field.optional_text(data, "number"),
+            sender=field.optional_text(data, "sender"),
+            received_id=field.optional_text(data, "received_id"),
+            meta_path=field.optional_text(data, "meta_path"),
+            cups_job=field.optional_text(data, "cups_job"),
         )
 
 
@@ -96,7 +91,7 @@ class AlertPayload:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertPayload:
-        return cls(_text(data, "title"), _text(data, "text"), _text(data, "advice"))
+        return cls(field.text(data, "title"), field.text(data, "text"), field.text(data, "advice"))
 
 
 OutboxPayload = NoticePayload | DeliveryPayload | AlertPayload

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from faxd.core import json_fields as field
+
 
 @dataclass(frozen=True)
 class ReceivedMeta:
@@ -55,24 +57,19 @@ class ReceivedMeta:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReceivedMeta:
-        def text(key: str) -> str:
-            value = data.get(key)
-            return "" if value is None else str(value)
-
-        files, size, sha256 = data.get("files"), data.get("size"), data.get("sha256")
         return cls(
-            remote_id=text("id"),
-            file_id=text("file_id"),
-            original_name=text("original_name"),
-            sender=text("sender"),
-            recipient=text("recipient"),
-            time=text("time"),
-            type=text("type"),
-            status=text("status"),
-            provider=text("provider"),
-            files=1 if files is None else int(files),
-            size=None if size is None else int(size),
-            sha256=None if sha256 is None else str(sha256),
+            remote_id=field.text(data, "id"),
+            file_id=field.text(data, "file_id"),
+            original_name=field.text(data, "original_name"),
+            sender=field.text(data, "sender"),
+            recipient=field.text(data, "recipient"),
+            time=field.text(data, "time"),
+            type=field.text(data, "type"),
+            status=field.text(data, "status"),
+            provider=field.text(data, "provider"),
+            files=field.count(data, "files", 1),
+            size=field.optional_count(data, "size"),
+            sha256=field.optional_text(data, "sha256"),
         )
 
     @classmethod
