@@ -67,6 +67,15 @@ class IntakeRig:
         for _ in range(steps):
             self.intake.step(max_wait=0.01)
 
+    def run_until_tracked(self, path: Path, timeout: float = 30.0) -> None:
+        """Steps until `path` waits on the intake thread's list (a take that ended without
+        a job came back to it)."""
+        deadline = time.monotonic() + timeout
+        self.run()
+        while path not in self.intake._tracks and time.monotonic() < deadline:
+            self.intake.step(max_wait=0.01)
+        assert path in self.intake._tracks, f"{path.name} did not come back"
+
     def run_until_idle(self, timeout: float = 30.0) -> None:
         """Steps until nothing is tracked or being taken (takers work on their own threads)."""
         deadline = time.monotonic() + timeout

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import pytest
 
 from faxd.outbound.claims import Claims
 from faxd.outbound.watcher import Change
-from faxd.store.journal import JournalWriteError
 
 from .test_intake import PDF, IntakeRig
 
@@ -72,32 +70,6 @@ def test_an_attachment_two_sidecars_name_goes_with_one_document_only(
     assert len(carried) == 1 and len(refused) == 1
     assert [Path(a).name for a in carried[0].attachments] == ["shared.pdf"]
     assert carried[0].error is None and "shared.pdf" in (refused[0].error or "")
-
-
-def test_a_take_the_journal_refuses_comes_back_to_the_intake_thread(
-    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    doc = rig.spool / "a.pdf"
-    doc.write_bytes(PDF)
-    real = rig.journal.create_job
-
-    def full(*args: object, **kwargs: object) -> None:
-        raise JournalWriteError("the journal cannot be written (database or disk is full).")
-
-    monkeypatch.setattr(rig.journal, "create_job", full)
-    rig.intake.changes.put(Change(rig.spool, doc, "file"))
-    deadline = time.monotonic() + 30
-    rig.run()
-    while doc not in rig.intake._tracks and time.monotonic() < deadline:
-        rig.intake.step(max_wait=0.01)
-    # Back on the intake thread, tracked again and due later: not failed, not filed.
-    assert doc in rig.intake._tracks and rig.intake.pending() == 1
-    assert rig.jobs() == [] and doc.exists()
-    assert rig.intake._claims.taking() == 0  # the reservation ended with the take
-    monkeypatch.setattr(rig.journal, "create_job", real)
-    rig.clock.advance(60)
-    rig.run_until_idle()
-    assert rig.jobs() == ["a.pdf"]
 
 
 def test_claims_reserve_each_file_for_one_taker_only() -> None:
