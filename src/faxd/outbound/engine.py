@@ -322,14 +322,12 @@ class Engine:
         )
 
     def _upload(self, tx: TxRow, provider: str) -> None:
+        sender = self._senders[provider]
         fresh_after = self._clock.time() - self._settings.dft_cache
-        view = self._journal.for_upload(
-            tx.job_id, tx.idx, self._senders[provider].name, fresh_after
-        )
+        view = self._journal.for_upload(tx.job_id, tx.idx, sender.name, fresh_after)
         if view is None or view[0].state not in UPLOAD_STATES:
             return
         tx, job, cached_dft = view
-        sender = self._senders[provider]
         bound = log.bind(job=job.id, document=job.rel_path, recipient=tx.number, provider=provider)
         files = self._files(job)
         missing = [f.name for f in files if not f.path.is_file()]
@@ -394,13 +392,13 @@ class Engine:
     def _workdir(self, job: JobRow) -> Path:
         return self._settings.state_dir / "work" / job.id
 
-    def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow, cached: bool | None) -> bool:
+    def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow, capable: bool | None) -> bool:
+        """capable: the recipient's cached answer, None when none is fresh."""
         if not should_check_dft(sender.supports_dft, job.dft):
             return False
         if sender.name in self._dft_check_refused:
             return False
         now = self._clock.time()
-        capable = cached
         if capable is None:
             try:
                 capable = sender.check_dft(tx.number)
