@@ -218,6 +218,10 @@ class QueueCounts:
 
 
 _PAUSE = "pause:"
+# The reads of one job and its transmissions, alone or together with others.
+_JOB = "SELECT * FROM jobs WHERE id = ?"
+_JOB_TXS = "SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx"
+_TX = "SELECT * FROM transmissions WHERE job_id = ? AND idx = ?"
 _INBOX_STATUS = "inbox:status"
 _IN_FLIGHT = (TxState.SUBMITTING, TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
 
@@ -740,7 +744,7 @@ class Journal:
                 audit_outbox.record(db, "failed", job=job.id, error=job.error)
 
     def job(self, job_id: str) -> JobRow | None:
-        rows = self.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        rows = self.query(_JOB, (job_id,))
         return _job(rows[0]) if rows else None
 
     def active_paths(self) -> set[str]:
@@ -872,13 +876,13 @@ class Journal:
 
     def job_and_transmissions(self, job_id: str) -> tuple[JobRow | None, list[TxRow]]:
         jobs, txs = self.query_many(
-            ("SELECT * FROM jobs WHERE id = ?", (job_id,)),
-            ("SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx", (job_id,)),
+            (_JOB, (job_id,)),
+            (_JOB_TXS, (job_id,)),
         )
         return (_job(jobs[0]) if jobs else None), [_tx(r) for r in txs]
 
     def transmissions(self, job_id: str) -> list[TxRow]:
-        rows = self.query("SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx", (job_id,))
+        rows = self.query(_JOB_TXS, (job_id,))
         return [_tx(r) for r in rows]
 
     def for_upload(
@@ -889,8 +893,8 @@ class Journal:
         for: the upload's own SUBMITTING commit is durable before the document is sent
         (a DFT check before it only asks the provider about the number)."""
         txs, jobs, dft = self.query_many(
-            ("SELECT * FROM transmissions WHERE job_id = ? AND idx = ?", (job_id, idx)),
-            ("SELECT * FROM jobs WHERE id = ?", (job_id,)),
+            (_TX, (job_id, idx)),
+            (_JOB, (job_id,)),
             (
                 "SELECT d.supported FROM dft_cache d JOIN transmissions t ON t.number = d.number "
                 "WHERE t.job_id = ? AND t.idx = ? AND d.provider = ? AND d.checked_at >= ?",
@@ -903,7 +907,7 @@ class Journal:
         return _tx(txs[0]), _job(jobs[0]), bool(dft[0]["supported"]) if dft else None
 
     def transmission(self, job_id: str, idx: int) -> TxRow | None:
-        rows = self.query("SELECT * FROM transmissions WHERE job_id = ? AND idx = ?", (job_id, idx))
+        rows = self.query(_TX, (job_id, idx))
         return _tx(rows[0]) if rows else None
 
     def due_transmissions(
