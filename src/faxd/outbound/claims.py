@@ -47,10 +47,6 @@ class Claims:
             self._taking.difference_update(reserved)
             self._held.update(held)
 
-    def hold(self, paths: Iterable[str]) -> None:
-        with self._lock:
-            self._held.update(paths)
-
     def forget(self, paths: Iterable[str]) -> None:
         """A job was filed: its files are free again (a new file at the name is new work)."""
         with self._lock:
