@@ -50,6 +50,14 @@ def test_a_syntax_error_names_its_line(write_config: WriteConfig) -> None:
     assert problem.line == 4
 
 
+def test_values_nested_hundreds_of_levels_deep_are_one_problem(
+    write_config: WriteConfig,
+) -> None:
+    # PyYAML composes recursively: without a limit this was a RecursionError traceback.
+    path = write_config("folders: " + "[" * 5_000 + "]" * 5_000 + "\n")
+    assert "nested too deeply to read" in only_problem(path).message
+
+
 def test_an_empty_file_is_a_problem(write_config: WriteConfig) -> None:
     assert "empty" in only_problem(write_config("# nothing\n")).message
 

@@ -162,11 +162,7 @@ def _notify(node: Node | None, problems: Problems) -> tuple[str, ...]:
 
 def _read(text: str, source: str, problems: Problems) -> Sidecar | None:
     empty = f"the sidecar is empty; it needs at least a 'to' key ({_EXAMPLE})."
-    try:
-        root = parse_tree(text, problems, empty=empty)
-    except RecursionError:
-        problems.add(FILE, "the sidecar is nested too deeply.")
-        return None
+    root = parse_tree(text, problems, empty=empty)
     if root is None:
         return None
     if root.is_null:

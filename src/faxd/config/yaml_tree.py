@@ -102,33 +102,43 @@ def parse_tree(text: str, problems: Problems, empty: str = EMPTY) -> Node | None
     text is told (a sidecar is not the configuration file)."""
     loader = yaml.SafeLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = exc.problem or exc.context or "invalid YAML"
-            problems.add(
-                FILE,
-                f"YAML syntax error: {what}; fix the file's syntax.",
-                mark.line + 1 if mark else None,
-            )
-            return None
-        except yaml.YAMLError as exc:
-            problems.add(FILE, f"YAML syntax error: {exc}; fix the file's syntax.")
-            return None
-        if root is None:
-            problems.add(FILE, empty, 1)
-            return None
-        if _expanded_size(root, {}, 0) > _MAX_NODES:
-            problems.add(
-                FILE,
-                f"holds more than {_MAX_NODES} values once its aliases (*name) are expanded; "
-                "write the values out instead.",
-            )
-            return None
-        return _convert(loader, root, "", root.start_mark.line + 1, problems, 0)
+        return _parse(loader, problems, empty)
+    except RecursionError:
+        # PyYAML composes (and faxd converts) nested values recursively: a few hundred
+        # levels of [[[…]]] must be a problem in the file, not a traceback or a retry loop.
+        problems.add(FILE, "nested too deeply to read; write its values with fewer levels.")
+        return None
     finally:
         loader.dispose()
+
+
+def _parse(loader: yaml.SafeLoader, problems: Problems, empty: str) -> Node | None:
+    """parse_tree's work, for one loader."""
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        problems.add(
+            FILE,
+            f"YAML syntax error: {what}; fix the file's syntax.",
+            mark.line + 1 if mark else None,
+        )
+        return None
+    except yaml.YAMLError as exc:
+        problems.add(FILE, f"YAML syntax error: {exc}; fix the file's syntax.")
+        return None
+    if root is None:
+        problems.add(FILE, empty, 1)
+        return None
+    if _expanded_size(root, {}, 0) > _MAX_NODES:
+        problems.add(
+            FILE,
+            f"holds more than {_MAX_NODES} values once its aliases (*name) are expanded; "
+            "write the values out instead.",
+        )
+        return None
+    return _convert(loader, root, "", root.start_mark.line + 1, problems, 0)
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int:
