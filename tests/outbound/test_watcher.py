@@ -12,6 +12,7 @@ import structlog
 
 from faxd.outbound import watcher
 from faxd.outbound.watcher import Change, FolderWatcher, choose_mode, filesystem_type
+from faxd.settings import WatchMode
 
 MOUNTINFO = """\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -126,5 +127,37 @@ def test_moves_inside_the_tree_are_still_paired(tmp_path: Path) -> None:
         while tmp_path / "new" / "late.pdf" not in seen:
             seen.add(changes.get(timeout=5).path)
         assert tmp_path / "old" / "late.pdf" not in seen
+    finally:
+        w.stop()
+
+
+@pytest.mark.parametrize("mode", ["inotify", "poll"])
+def test_reading_a_document_raises_no_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: WatchMode
+) -> None:
+    """faxd reads every document it copies: those opens and closes are not asked for, so
+    watchdog neither parses nor hands them on. Writes are still reported."""
+    handled: queue.SimpleQueue[str] = queue.SimpleQueue()
+    real = watcher._Handler.on_any_event
+
+    def counted(self: Any, event: Any) -> None:
+        handled.put(type(event).__name__)
+        real(self, event)
+
+    monkeypatch.setattr(watcher._Handler, "on_any_event", counted)
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(b"%PDF-")
+    changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
+    w = FolderWatcher(tmp_path, mode, changes, poll_interval=0.1)
+    w.start()
+    try:
+        for _ in range(10):
+            assert document.read_bytes() == b"%PDF-"
+        (tmp_path / "marker.pdf").write_bytes(b"%PDF-")  # what comes after the reads
+        assert changes.get(timeout=5).path == tmp_path / "marker.pdf"
+        kinds = []
+        while not handled.empty():
+            kinds.append(handled.get())
+        assert kinds and not {"FileOpenedEvent", "FileClosedNoWriteEvent"} & set(kinds)
     finally:
         w.stop()

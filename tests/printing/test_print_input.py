@@ -218,7 +218,10 @@ def test_discard_work_removes_only_the_jobs_print_folder(tmp_path: Path) -> None
 def test_a_damaged_pdf_is_not_searched_but_still_goes_to_preflight(tmp_path: Path) -> None:
     spool = folder(tmp_path)
     document = spool.path / "scan.pdf"
-    document.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\ntrailer<<>>\n")
+    document.write_bytes(
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\n"
+        b"2 0 obj << /Resources << /Font << /F1 3 0 R >> >> >>\ntrailer<<>>\n"
+    )
     found = examine(spool, document, tmp_path / "work", addressed=False)
     assert found.clues == [] and found.problems == [] and found.upload is None
     [note] = found.notes

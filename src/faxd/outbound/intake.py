@@ -353,7 +353,10 @@ class Intake:
         if not scanned and path in self._tracks:
             track = touched(track, now)
         self._tracks[path] = track
-        self._push(path, self._ready_time(folder, path, track))
+        # A first guess of when it is due, from the sidecars reported so far: every event
+        # of a file being written would otherwise probe the disk for sidecar names. When
+        # it comes due, _process_due looks on disk; a sidecar reported later pushes it anew.
+        self._push(path, self._ready_time(folder, path, track, look=path.parent in self._sidecars))
 
     def _sidecar_arrived(self, sidecar: Path) -> None:
         self._sidecars.setdefault(sidecar.parent, set()).add(sidecar)
@@ -411,12 +414,15 @@ class Intake:
                 return candidate
         return None
 
-    def _ready_time(self, folder: FolderSettings, path: Path, track: Track) -> float:
+    def _ready_time(
+        self, folder: FolderSettings, path: Path, track: Track, *, look: bool = True
+    ) -> float:
+        """look=False: as if it had no sidecar, without looking on disk."""
         if folder.sidecar_wait_if_seen and folder.path not in self._sidecar_roots:
             # A folder that never had a sidecar: nothing to wait or look for (a sidecar
             # that comes is reported first, and decide() looks once more).
             return ready_at(track, folder.settle, 0.0, False)
-        sidecar = self._sidecar_path(path)
+        sidecar = self._sidecar_path(path) if look else None
         when = ready_at(track, folder.settle, folder.sidecar_wait, sidecar is not None)
         if sidecar is not None:
             with contextlib.suppress(OSError):

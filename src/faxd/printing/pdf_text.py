@@ -6,12 +6,24 @@ and reading the text of a several-hundred-page PDF would hold up intake for minu
 from __future__ import annotations
 
 import logging
+import mmap
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from faxd.host import contained
 
 MAX_PAGES = 20
+# Up to this size, a PDF is first searched for the names a text layer needs (see
+# _may_hold_text); a larger one goes to pypdf directly.
+PRECHECK_MAX = 16 * 1024 * 1024
+
+# Text is shown in a font named in a /Font resource dictionary. Outside object streams
+# every dictionary is stored as written, so a PDF whose bytes name neither /Font nor
+# /ObjStm has no text layer: most scans. A name may write any letter as #xx.
+_FONT = re.compile(rb"/(?:F|#46)(?:o|#6[fF])(?:n|#6[eE])(?:t|#74)")
+_OBJECT_STREAM = re.compile(rb"/(?:O|#4[fF])(?:b|#62)(?:j|#6[aA])(?:S|#53)(?:t|#74)(?:m|#6[dD])")
 
 # pypdf reports recoverable oddities of real-world PDFs as warnings on its logger; they
 # say nothing about the code search and would flood faxd's log.
@@ -36,6 +48,8 @@ def read_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
     try:
         # Through a descriptor that followed no link, like every read of a document.
         with contained.opened(path) as stream:
+            if not _may_hold_text(stream.fileno()):
+                return PdfText(())  # no page has text: pypdf would find none, slower
             reader = PdfReader(stream)
             if reader.is_encrypted and not reader.decrypt(""):
                 return PdfText((), f"{path.name} is encrypted; its text cannot be searched.")
@@ -46,3 +60,13 @@ def read_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
     except Exception as exc:  # pypdf raises many kinds on malformed PDFs; none may stop intake
         return PdfText(tuple(pages), f"{path.name}: the PDF's text could not be read ({exc}).")
     return PdfText(tuple(pages))
+
+
+def _may_hold_text(fd: int) -> bool:
+    """False only when the file cannot have a text layer (no font named, no object
+    stream that could hide one); True when in doubt."""
+    size = os.fstat(fd).st_size
+    if size == 0 or size > PRECHECK_MAX:
+        return True
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as data:
+        return bool(_FONT.search(data) or _OBJECT_STREAM.search(data))

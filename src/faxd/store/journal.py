@@ -396,6 +396,7 @@ class Journal:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._status = threading.Lock()  # the write_* counters and the outage flag
         self.write_error: str | None = None  # why the last write failed, until one succeeds
         self.write_failures = 0  # every failed write counts (the engine backs off on them)
         self.write_successes = 0
@@ -485,18 +486,23 @@ class Journal:
         # Outside the lock: other threads commit while this one waits for the disk, and
         # the next fsync covers them all. (A caller holding the lock still waits here.)
         failure = self._wait_durable(seq) if durable else None
-        with self._lock:
-            if failure is not None:
-                self._write_failed(failure)
+        if failure is not None:
+            self._write_failed(failure)
+        self._written()
+
+    def _written(self) -> None:
+        # Under its own lock, not the journal's: queueing again behind every reader and
+        # writer just to count a success doubled each commit's wait under load.
+        with self._status:
             self.write_error = None
             self.write_successes += 1
-            if self._outage_said and time.monotonic() - self._failed_at >= WRITE_QUIET:
-                # Only after a quiet spell: on a nearly full disk small writes succeed
-                # between failing large ones, and one outage is said once.
+            # Only after a quiet spell: on a nearly full disk small writes succeed between
+            # failing large ones, and one outage is said once.
+            back = self._outage_said and time.monotonic() - self._failed_at >= WRITE_QUIET
+            if back:
                 self._outage_said = False
-                log.warning(
-                    "the journal can be written again; faxd carries on", journal=str(self.path)
-                )
+        if back:
+            log.warning("the journal can be written again; faxd carries on", journal=str(self.path))
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -511,12 +517,14 @@ class Journal:
             f"status query until it can and tries again by itself: free space on the disk "
             f"of {self.path.parent} or fix its permissions."
         )
-        if not self._outage_said:
+        with self._status:
+            first = not self._outage_said
             self._outage_said = True
+            self._failed_at = time.monotonic()
+            self.write_error = sentence
+            self.write_failures += 1
+        if first:
             log.error("journal write failed", problem=sentence)
-        self._failed_at = time.monotonic()
-        self.write_error = sentence
-        self.write_failures += 1
         raise JournalWriteError(sentence) from None
 
     def _wait_durable(self, seq: int) -> OSError | None:
