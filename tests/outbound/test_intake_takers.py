@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from faxd.model import Limits
 from faxd.outbound.claims import Claims
 from faxd.outbound.watcher import Change
+from faxd.providers.docs_type import DOCS_LIMITS
 
+from .test_engine import FakeSender
 from .test_intake import PDF, IntakeRig
 
 TAKERS = 4
@@ -129,4 +132,33 @@ def test_a_job_whose_commit_stood_but_whose_fsync_failed_is_not_taken_twice(
         assert (rig.intake.snapshot_dir(job.id) / "a.pdf").read_bytes() == PDF  # kept
     finally:
         rig.intake.close()
+        rig.journal.close()
+
+
+def test_a_provider_added_by_a_reload_while_a_take_decides_costs_nothing(
+    tmp_path: Path,
+) -> None:
+    """A reload adds the new providers to the mapping the takers read. A take that reads
+    it at that moment still decides: before, the loop over it stopped with a
+    RuntimeError, and the document waited 30 s for its next try."""
+    rig = IntakeRig(tmp_path)
+    senders: dict[str, Any] = dict(rig.intake._senders)
+    rig.intake._senders = senders
+
+    class ReloadedMeanwhile(FakeSender):
+        @property
+        def limits(self) -> Limits:
+            senders.setdefault("added", FakeSender())  # the reload, between two reads
+            return DOCS_LIMITS
+
+        @limits.setter
+        def limits(self, value: Limits) -> None:
+            raise AssertionError("not set in this test")
+
+    senders["fake"] = ReloadedMeanwhile()
+    (rig.spool / "a.pdf").write_bytes(PDF)
+    rig.run()
+    try:
+        assert rig.jobs() == ["a.pdf"]
+    finally:
         rig.journal.close()

@@ -667,7 +667,9 @@ class Intake:
     def _decide(
         self, facts: IntakeFacts, folder: FolderSettings, *, guard: bool = True
     ) -> Decision:
-        limits = {name: sender.limits for name, sender in self._senders.items()}
+        # A copy first (one step under the GIL): a reload adds providers to the daemon's
+        # mapping while takers decide, and a dict that grows under a loop stops it.
+        limits = {name: sender.limits for name, sender in dict(self._senders).items()}
         return decide(
             facts,
             folder,
