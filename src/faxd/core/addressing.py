@@ -6,6 +6,7 @@ and come out E.164."""
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,14 @@ def parse_number(text: str, region: str, contacts: Mapping[str, str]) -> str:
         return contact
     if not looks_like_number(entry):
         raise _not_a_number(entry, contacts)
+    return _as_e164(entry, region)
+
+
+@functools.lru_cache(maxsize=1024)
+def _as_e164(entry: str, region: str) -> str:
+    # Cached: a folder's `to:` and a busy recipient recur in every document, and parsing
+    # and validating with libphonenumber was a tenth of taking one. A refusal raises, and
+    # lru_cache keeps no exception, so it is worked out again each time (rare).
     default_region = region.upper() if region else None
     try:
         parsed = phonenumbers.parse(entry, default_region)
