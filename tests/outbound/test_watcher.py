@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import queue
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,13 @@ def test_reading_a_document_raises_no_event(
         assert kinds and not {"FileOpenedEvent", "FileClosedNoWriteEvent"} & set(kinds)
     finally:
         w.stop()
+
+
+def test_watchdogs_stop_race_is_not_an_error_line(caplog: pytest.LogCaptureFixture) -> None:
+    """An event that meets its emitter stopping (filing during a stop) made watchdog log
+    an error at every stop; other watchdog errors still come through."""
+    inotify_log = logging.getLogger("watchdog.observers.inotify")
+    with caplog.at_level(logging.ERROR, logger="watchdog.observers.inotify"):
+        inotify_log.error("InotifyEmitter.queue_events() called when the thread is inactive")
+        inotify_log.error("something else went wrong")
+    assert [r.getMessage() for r in caplog.records] == ["something else went wrong"]

@@ -8,6 +8,7 @@ watches."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import queue
 from dataclasses import dataclass
@@ -41,6 +42,18 @@ log = structlog.get_logger("faxd.outbound.watcher")
 # and watchdog reads them in one batch, so pairing needs far less than that.
 MOVE_PAIRING = 0.05
 InotifyMoveEventGrouper.delay = MOVE_PAIRING
+
+
+class _StopRace(logging.Filter):
+    """watchdog logs at error level when an event arrives while its emitter stops (at every
+    stop or reload during filing): nothing is lost that a rescan would not find, and an
+    error line at each stop would teach admins to ignore errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
 
 # What _Handler acts on. Asked for by name, watchdog leaves IN_OPEN and IN_CLOSE_NOWRITE
 # out of its inotify mask: faxd's own read of every document it copies raised both, each
