@@ -1,5 +1,6 @@
-"""The dispatcher asks the journal for at most as many rows as a provider has slots:
-rows already in flight must not take the places of those that can start."""
+"""The dispatcher asks the journal for at most as many rows as may be under way: rows
+already in flight must not take the places of those that can start. Uploads under way
+are UPLOADS_PER_SLOT per request slot; the request slots bound what is at the provider."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from typing import Any
 
 import pytest
 
-from faxd.outbound.engine import QUERY_STATES
+from faxd.model import TxState
+from faxd.outbound.engine import STATUS_HOLD, UPLOADS_PER_SLOT
 
 from .test_engine import Rig
+
+CONCURRENCY = 2
+AHEAD = CONCURRENCY * UPLOADS_PER_SLOT
 
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path, concurrency=2)
+    r = Rig(tmp_path, concurrency=CONCURRENCY)
     yield r
     r.engine.shutdown(5)
     r.journal.close()
@@ -36,7 +41,7 @@ def test_a_free_slot_is_filled_although_the_oldest_due_row_is_in_flight(rig: Rig
     busy = rig.tx(oldest).key
     # as if a worker were still busy with the oldest row, before its SUBMITTING commit
     rig.engine._inflight.add(busy)
-    rig.engine._uploads["fake"] = 1
+    rig.engine._uploads["fake"] = AHEAD - 1
     try:
         rig.engine.dispatch()
         wait_until(lambda: len(rig.sender.submits) == 1 and rig.engine.in_flight() == 1)
@@ -49,7 +54,7 @@ def test_nothing_is_read_for_a_provider_without_a_free_slot(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rig.job()
-    rig.engine._uploads["fake"] = 2
+    rig.engine._uploads["fake"] = AHEAD
     asked: list[tuple[Any, ...]] = []
     real = rig.journal.due_transmissions
 
@@ -59,7 +64,8 @@ def test_nothing_is_read_for_a_provider_without_a_free_slot(
 
     monkeypatch.setattr(rig.journal, "due_transmissions", spy)
     rig.engine.dispatch()
-    assert [tuple(args[0]) for args in asked] == [QUERY_STATES]  # no upload rows read
+    # No upload rows read; lookups, and status queries held while uploads are busy.
+    assert [tuple(args[0]) for args in asked] == [(TxState.OUTCOME_UNKNOWN,), (TxState.SUBMITTED,)]
     assert rig.sender.submits == []
 
 
@@ -88,3 +94,54 @@ def test_a_wake_that_comes_while_the_dispatcher_looks_is_not_lost(
         stop.set()
         rig.engine.wake()
         runner.join(10)
+
+
+def test_no_more_requests_than_concurrency_reach_the_provider(rig: Rig) -> None:
+    for _ in range(AHEAD + 2):
+        rig.job()
+    rig.sender.gate = threading.Event()
+    try:
+        rig.engine.dispatch()
+        # Every upload under way; only CONCURRENCY of them at the provider.
+        wait_until(lambda: rig.engine.uploading() == AHEAD and rig.sender.active == CONCURRENCY)
+        time.sleep(0.2)
+        assert rig.sender.active == CONCURRENCY
+    finally:
+        rig.sender.gate.set()
+    rig.settle()
+    rig.settle()
+    assert rig.sender.max_active == CONCURRENCY
+    assert len(rig.sender.submits) == AHEAD + 2
+
+
+def test_an_upload_waiting_for_a_slot_when_a_pause_comes_stays_queued(rig: Rig) -> None:
+    jobs = [rig.job() for _ in range(CONCURRENCY + 1)]
+    rig.sender.gate = threading.Event()
+    try:
+        rig.engine.dispatch()
+        # CONCURRENCY at the provider, one more under way, waiting for a request slot.
+        wait_until(
+            lambda: rig.sender.active == CONCURRENCY and rig.engine.uploading() == CONCURRENCY + 1
+        )
+        [waiting] = [j for j in jobs if rig.tx(j).state == TxState.READY]
+        rig.engine._pause("fake", rig.clock.time() + 120.0, "throttled")
+    finally:
+        rig.sender.gate.set()
+    wait_until(lambda: rig.engine.in_flight() == 0)
+    assert len(rig.sender.submits) == CONCURRENCY
+    tx = rig.tx(waiting)
+    assert (tx.state, tx.attempts) == (TxState.READY, 0)  # nothing committed, nothing sent
+
+
+def test_status_queries_wait_while_every_upload_is_under_way(rig: Rig) -> None:
+    sent = rig.job()
+    rig.settle()  # uploaded: its status query is due after the first poll delay
+    assert rig.tx(sent).state == TxState.SUBMITTED
+    rig.clock.advance(5.0)  # past the first poll delay
+    rig.engine._uploads["fake"] = AHEAD  # as if a burst kept every upload busy
+    rig.engine.dispatch()
+    assert rig.engine.in_flight() == 0  # due, but held
+    rig.clock.advance(STATUS_HOLD)
+    rig.engine.dispatch()
+    wait_until(lambda: rig.engine.in_flight() == 0 and rig.tx(sent).state != TxState.SUBMITTED)
+    rig.engine._uploads["fake"] = 0

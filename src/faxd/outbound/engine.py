@@ -68,6 +68,11 @@ JOURNAL_QUICK = 5.0  # shortest, once other writes got through again
 SWEEP_INTERVAL = 600.0  # seconds between provider-wide result sweeps (Retarus reports)
 DELAY_WARNING = 4 * 3600.0  # a transmission retried this long gets one warning in the log
 QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
+# Uploads under way per request slot: while `concurrency` requests are at the provider,
+# as many more read their rows and check their files, so a slot that frees is taken by an
+# upload ready to leave. A slot covers the SUBMITTING commit and the request.
+UPLOADS_PER_SLOT = 2
+STATUS_HOLD = 30.0  # how long a due status query waits while every upload is under way
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,9 @@ class Engine:
         self._dft_check_refused: set[str] = set()  # providers whose DFT check said no for all
         self._accepting = True
         self._pools: dict[str, ThreadPoolExecutor] = {}
+        # `concurrency` requests at the provider at once, per provider (see UPLOADS_PER_SLOT).
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slot_size = settings.concurrency
         self._query_pool = ThreadPoolExecutor(QUERY_WORKERS, thread_name_prefix="faxd-query")
         self.heartbeat = clock.monotonic()
         self._journal_backoff = 0.5
@@ -121,11 +129,16 @@ class Engine:
         self._make_pools()
 
     def _make_pools(self) -> None:
+        size = self._settings.concurrency
         for name in self._senders:
             if name not in self._pools:
                 self._pools[name] = ThreadPoolExecutor(
-                    self._settings.concurrency, thread_name_prefix=f"faxd-up-{name}"
+                    size * UPLOADS_PER_SLOT, thread_name_prefix=f"faxd-up-{name}"
                 )
+            if name not in self._slots or size != self._slot_size:
+                # An upload holding the old semaphore gives that one back.
+                self._slots[name] = threading.BoundedSemaphore(size)
+        self._slot_size = size
 
     # -- control -----------------------------------------------------------------------
 
@@ -243,21 +256,34 @@ class Engine:
             return
         now = self._clock.time()
         paused = self.paused()
-        # Ask the journal only for providers with a free slot, and only for as many rows as
-        # they have slots (in-flight rows included): with thousands of jobs queued, reading
-        # 1000 rows on every wake-up held the journal lock the intake needs to commit.
+        # Ask the journal only for providers with room for another upload, and only for as
+        # many rows as may be under way (in-flight rows included): with thousands of jobs
+        # queued, reading 1000 rows on every wake-up held the journal lock the intake needs.
         for provider in [p for p in list(self._senders) if p not in paused]:
-            for upload, states, slots, counter in (
-                (True, UPLOAD_STATES, self._settings.concurrency, self._uploads),
-                (False, QUERY_STATES, QUERY_WORKERS, self._queries),
-            ):
-                if counter.get(provider, 0) >= slots:
-                    continue
-                for tx, _ in self._journal.due_transmissions(states, now, slots, provider):
-                    if counter.get(provider, 0) >= slots:
-                        break
-                    if tx.key not in self._inflight:
-                        self._start(tx, provider, upload=upload)
+            ahead = self._settings.concurrency * UPLOADS_PER_SLOT
+            self._fill(provider, UPLOAD_STATES, now, ahead, upload=True)
+            if self._uploads.get(provider, 0) < ahead:
+                self._fill(provider, QUERY_STATES, now, QUERY_WORKERS, upload=False)
+                continue
+            # As many uploads under way as may be: documents wait to leave. Lookups still
+            # run (a re-upload may wait on one), status queries only once STATUS_HOLD
+            # overdue, so the CPU goes to sending first and the reports follow a little later.
+            self._fill(provider, (TxState.OUTCOME_UNKNOWN,), now, QUERY_WORKERS, upload=False)
+            held = now - STATUS_HOLD
+            self._fill(provider, (TxState.SUBMITTED,), held, QUERY_WORKERS, upload=False)
+
+    def _fill(
+        self, provider: str, states: tuple[TxState, ...], due: float, slots: int, *, upload: bool
+    ) -> None:
+        """Start due transmissions of `provider` in `states` while it has free `slots`."""
+        counter = self._uploads if upload else self._queries
+        if counter.get(provider, 0) >= slots:
+            return
+        for tx, _ in self._journal.due_transmissions(states, due, slots, provider):
+            if counter.get(provider, 0) >= slots:
+                break
+            if tx.key not in self._inflight:
+                self._start(tx, provider, upload=upload)
 
     def _start(self, tx: TxRow, provider: str, *, upload: bool) -> None:
         if not self._accepting:
@@ -355,30 +381,39 @@ class Engine:
             self._submission(job, tx, prepared, dft),
             valid_until=datetime.fromtimestamp(transmit_by(self._clock.time(), timeout), UTC),
         )
-        now = self._clock.time()
-        # Compare-and-set: `faxd cancel` may have failed it since it was read.
-        if not self._journal.apply(
-            tx.job_id,
-            tx.idx,
-            TxUpdate(
-                state=TxState.SUBMITTING,
-                attempts=tx.attempts + 1,
-                first_attempt_at=tx.first_attempt_at or now,
-                submit_started_at=now,
-                method=Method.DFT if dft else Method.FAX,
-                updated_at=now,
-            ),
-            expect=UPLOAD_STATES,
-        ):
-            bound.info("no longer queued; not uploading", state="cancelled")
-            return
-        crash_point("after_submitting_commit")
-        tx = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
-        bound.info("uploading", attempt=tx.attempts, state="submitting", dft=dft)
-        try:
-            accepted = sender.submit(submission)
-        except FaxdError as exc:
-            self._handle_error(job, tx, sender, exc, counted=True)
+        failed: FaxdError | None = None
+        # The slot is taken before the SUBMITTING commit: a transmission waiting for one is
+        # still queued (for `faxd status`, for a stop, for a pause), never half sent.
+        with self._slots[provider]:
+            if not self._accepting or provider in self.paused():
+                return  # nothing committed or sent: it stays queued
+            now = self._clock.time()
+            # Compare-and-set: `faxd cancel` may have failed it since it was read.
+            if not self._journal.apply(
+                tx.job_id,
+                tx.idx,
+                TxUpdate(
+                    state=TxState.SUBMITTING,
+                    attempts=tx.attempts + 1,
+                    first_attempt_at=tx.first_attempt_at or now,
+                    submit_started_at=now,
+                    method=Method.DFT if dft else Method.FAX,
+                    updated_at=now,
+                ),
+                expect=UPLOAD_STATES,
+            ):
+                bound.info("no longer queued; not uploading", state="cancelled")
+                return
+            crash_point("after_submitting_commit")
+            tx = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
+            bound.info("uploading", attempt=tx.attempts, state="submitting", dft=dft)
+            try:
+                accepted = sender.submit(submission)
+            except FaxdError as exc:
+                failed = exc
+        # The slot is free once the provider answered: recording the answer is faxd's work.
+        if failed is not None:
+            self._handle_error(job, tx, sender, failed, counted=True)
             return
         crash_point("after_accept_before_commit")
         self._accepted(tx, accepted, provider, answered=True)
@@ -401,7 +436,8 @@ class Engine:
         now = self._clock.time()
         if capable is None:
             try:
-                capable = sender.check_dft(tx.number)
+                with self._slots[sender.name]:  # a request like any other
+                    capable = sender.check_dft(tx.number)
             except (RejectedError, AuthError) as exc:
                 # Optional: a refused check decides nothing but the method (TransientError,
                 # not caught here, is retried like any other failure before the upload).
