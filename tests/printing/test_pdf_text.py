@@ -4,6 +4,8 @@ names (in object streams, or spelt with #xx escapes) is still read."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pikepdf
@@ -79,3 +81,25 @@ def test_fonts_inside_object_streams_are_still_read(tmp_path: Path) -> None:
     assert b"/Font" not in packed.read_bytes()  # every font name sits in a compressed stream
     text = read_pdf_text(packed)
     assert text.problem is None and CODE in text.pages[1]
+
+
+def test_a_scan_does_not_load_pypdf(tmp_path: Path) -> None:
+    """pypdf (with fontTools and Pillow, about 20 MB) is loaded only for a PDF that may
+    hold text: a daemon that only ever sees scans does not carry it."""
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    scan, letter = tmp_path / "scan.pdf", tmp_path / "letter.pdf"
+    with scan.open("wb") as fh:
+        writer.write(fh)
+    letter.write_bytes(_hand_made(b"/Font"))
+    probe = (
+        "import sys; from pathlib import Path; from faxd.printing.pdf_text import read_pdf_text\n"
+        "read_pdf_text(Path(sys.argv[1])); print('pypdf' in sys.modules)"
+    )
+    loaded = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(pdf)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for pdf in (scan, letter)
+    ]
+    assert loaded == ["False", "True"]

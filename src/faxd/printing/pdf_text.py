@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from faxd.host import contained
 
@@ -39,26 +40,33 @@ class PdfText:
 def read_pdf_text(path: Path, max_pages: int = MAX_PAGES) -> PdfText:
     """The text of the first `max_pages` pages; an unreadable PDF gives no pages and a
     problem, never an exception: a PDF without a readable text layer may still be faxed."""
-    # Imported here: pypdf pulls in fontTools and Pillow (about 20 MB), which a daemon
-    # whose folders never see an embedded code should not carry.
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    pages: list[str] = []
     try:
         # Through a descriptor that followed no link, like every read of a document.
         with contained.opened(path) as stream:
             if not _may_hold_text(stream.fileno()):
                 return PdfText(())  # no page has text: pypdf would find none, slower
-            reader = PdfReader(stream)
-            if reader.is_encrypted and not reader.decrypt(""):
-                return PdfText((), f"{path.name} is encrypted; its text cannot be searched.")
-            for page in reader.pages[:max_pages]:
-                pages.append(page.extract_text() or "")
+            return _parse(stream, path.name, max_pages)
+    except OSError as exc:
+        return PdfText((), f"{path.name}: the PDF's text could not be read ({exc}).")
+
+
+def _parse(stream: BinaryIO, name: str, max_pages: int) -> PdfText:
+    # Imported here, after the check for a font: pypdf pulls in fontTools and Pillow
+    # (about 20 MB), which a daemon that only ever sees scans should not carry.
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    pages: list[str] = []
+    try:
+        reader = PdfReader(stream)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return PdfText((), f"{name} is encrypted; its text cannot be searched.")
+        for page in reader.pages[:max_pages]:
+            pages.append(page.extract_text() or "")
     except (PyPdfError, OSError, RecursionError) as exc:
-        return PdfText(tuple(pages), f"{path.name}: the PDF's text could not be read ({exc}).")
+        return PdfText(tuple(pages), f"{name}: the PDF's text could not be read ({exc}).")
     except Exception as exc:  # pypdf raises many kinds on malformed PDFs; none may stop intake
-        return PdfText(tuple(pages), f"{path.name}: the PDF's text could not be read ({exc}).")
+        return PdfText(tuple(pages), f"{name}: the PDF's text could not be read ({exc}).")
     return PdfText(tuple(pages))
 
 
