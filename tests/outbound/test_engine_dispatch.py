@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,20 @@ def test_status_queries_wait_while_every_upload_is_under_way(rig: Rig) -> None:
     rig.engine.dispatch()
     wait_until(lambda: rig.engine.in_flight() == 0 and rig.tx(sent).state != TxState.SUBMITTED)
     rig.engine._uploads["fake"] = 0
+
+
+def test_a_reload_that_raises_concurrency_sends_that_many_at_once(rig: Rig) -> None:
+    raised = AHEAD + 1  # more than the old pool had threads
+    rig.engine.reconfigure(replace(rig.engine._settings, concurrency=raised), {})
+    for _ in range(raised * UPLOADS_PER_SLOT):
+        rig.job()
+    rig.sender.gate = threading.Event()
+    try:
+        rig.engine.dispatch()
+        wait_until(lambda: rig.sender.active == raised)
+        # Its pool grew too: every upload is under way, not queued inside a small pool.
+        wait_until(lambda: rig.engine.uploading() == raised * UPLOADS_PER_SLOT)
+    finally:
+        rig.sender.gate.set()
+    wait_until(lambda: rig.engine.in_flight() == 0)
+    assert rig.sender.max_active == raised

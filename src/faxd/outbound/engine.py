@@ -130,12 +130,18 @@ class Engine:
 
     def _make_pools(self) -> None:
         size = self._settings.concurrency
+        resized = size != self._slot_size
         for name in self._senders:
-            if name not in self._pools:
+            if name not in self._pools or resized:
+                # A reload that raised `concurrency` must not leave uploads queued inside
+                # a pool too small for them (a stop cancels those and then waits for them).
+                old = self._pools.get(name)
                 self._pools[name] = ThreadPoolExecutor(
                     size * UPLOADS_PER_SLOT, thread_name_prefix=f"faxd-up-{name}"
                 )
-            if name not in self._slots or size != self._slot_size:
+                if old is not None:
+                    old.shutdown(wait=False)  # its uploads under way finish on its threads
+            if name not in self._slots or resized:
                 # An upload holding the old semaphore gives that one back.
                 self._slots[name] = threading.BoundedSemaphore(size)
         self._slot_size = size
