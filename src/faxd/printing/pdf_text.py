@@ -22,9 +22,12 @@ PRECHECK_MAX = 16 * 1024 * 1024
 
 # Text is shown in a font named in a /Font resource dictionary. Outside object streams
 # every dictionary is stored as written, so a PDF whose bytes name neither /Font nor
-# /ObjStm has no text layer: most scans. A name may write any letter as #xx.
-_FONT = re.compile(rb"/(?:F|#46)(?:o|#6[fF])(?:n|#6[eE])(?:t|#74)")
-_OBJECT_STREAM = re.compile(rb"/(?:O|#4[fF])(?:b|#62)(?:j|#6[aA])(?:S|#53)(?:t|#74)(?:m|#6[dD])")
+# /ObjStm has no text layer: most scans. A name may write any letter as #xx. One pattern,
+# so a scan, which has neither, is read once.
+_TEXT_NAMES = re.compile(
+    rb"/(?:F|#46)(?:o|#6[fF])(?:n|#6[eE])(?:t|#74)"  # /Font
+    rb"|/(?:O|#4[fF])(?:b|#62)(?:j|#6[aA])(?:S|#53)(?:t|#74)(?:m|#6[dD])"  # /ObjStm
+)
 
 # pypdf reports recoverable oddities of real-world PDFs as warnings on its logger; they
 # say nothing about the code search and would flood faxd's log.
@@ -77,4 +80,4 @@ def _may_hold_text(fd: int) -> bool:
     if size == 0 or size > PRECHECK_MAX:
         return True
     with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as data:
-        return bool(_FONT.search(data) or _OBJECT_STREAM.search(data))
+        return _TEXT_NAMES.search(data) is not None
