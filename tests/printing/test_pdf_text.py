@@ -44,12 +44,17 @@ def _hand_made(font_key: bytes) -> bytes:
     return out.getvalue()
 
 
-def test_a_pdf_naming_no_font_has_no_text_and_no_problem(tmp_path: Path) -> None:
+def _blank_scan(path: Path) -> Path:
+    """A one-page PDF without text, as a scanner's image-only page is."""
     writer = PdfWriter()
     writer.add_blank_page(595, 842)
-    path = tmp_path / "scan.pdf"
     with path.open("wb") as fh:
         writer.write(fh)
+    return path
+
+
+def test_a_pdf_naming_no_font_has_no_text_and_no_problem(tmp_path: Path) -> None:
+    path = _blank_scan(tmp_path / "scan.pdf")
     assert b"/Font" not in path.read_bytes()
     assert read_pdf_text(path).pages == () and read_pdf_text(path).problem is None
 
@@ -86,11 +91,7 @@ def test_fonts_inside_object_streams_are_still_read(tmp_path: Path) -> None:
 def test_a_scan_does_not_load_pypdf(tmp_path: Path) -> None:
     """pypdf (with fontTools and Pillow, about 20 MB) is loaded only for a PDF that may
     hold text: a daemon that only ever sees scans does not carry it."""
-    writer = PdfWriter()
-    writer.add_blank_page(595, 842)
-    scan, letter = tmp_path / "scan.pdf", tmp_path / "letter.pdf"
-    with scan.open("wb") as fh:
-        writer.write(fh)
+    scan, letter = _blank_scan(tmp_path / "scan.pdf"), tmp_path / "letter.pdf"
     letter.write_bytes(_hand_made(b"/Font"))
     probe = (
         "import sys; from pathlib import Path; from faxd.printing.pdf_text import read_pdf_text\n"
