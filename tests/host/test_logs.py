@@ -249,6 +249,32 @@ def test_redact_masks_secrets_headers_tokens_and_url_credentials() -> None:
     )
 
 
+def _redact_every_pattern(value: str) -> str:
+    """The three expressions applied to every value, as before the cheap pre-check."""
+    value = logs._AUTH_HEADER.sub(rf"\g<key>{logs.REDACTED}", value)
+    value = logs._TOKENS.sub(rf"\g<key>{logs.REDACTED}", value)
+    return logs._URL_USERINFO.sub(rf"\g<key>{logs.REDACTED}@", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "AUTHORIZATION=abcdef",
+        "x-authorization: 'k1'",
+        "BeArEr abcdefgh12",
+        "token Basic Zm9vOmJhcjpiYXo= here",
+        "ftp://user:pw@host/x and http://a@b",
+        "Authorızation: dotless-i-value",  # case-insensitive matching knows this i
+        "ſcheme BEARER ſecret-token-123",
+        "Ünïcode Basic Zm9vOmJhcjpiYXo=",
+        "+46812345678 20261130120105-a0d349b5 burst-0007.pdf",
+        "mailto:someone@example.org",
+    ],
+)
+def test_the_pre_check_never_skips_a_value_an_expression_would_change(value: str) -> None:
+    assert logs.redact(value) == _redact_every_pattern(value)
+
+
 class ProviderFailure(Exception):
     pass
 

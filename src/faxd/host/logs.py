@@ -124,9 +124,22 @@ def _redact(value: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret in value:
             value = value.replace(secret, REDACTED)
+    if not _may_hold_credentials(value):
+        return value
     value = _AUTH_HEADER.sub(rf"\g<key>{REDACTED}", value)
     value = _TOKENS.sub(rf"\g<key>{REDACTED}", value)
     return _URL_USERINFO.sub(rf"\g<key>{REDACTED}@", value)
+
+
+def _may_hold_credentials(value: str) -> bool:
+    """Whether one of the three patterns could match: job ids, numbers, file names and
+    remote ids (most of every line, and new in every job) skip the regular expressions.
+    Exact for ASCII; other text takes the expressions, whose case-insensitive matching
+    knows more letters than str.lower() does (a dotless i)."""
+    if ("@" in value and "://" in value) or not value.isascii():
+        return True
+    lowered = value.lower()
+    return "authorization" in lowered or "bearer" in lowered or "basic" in lowered
 
 
 def _redact_any(value: Any) -> Any:
@@ -137,11 +150,6 @@ def _redact_any(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_redact_any(v) for v in value]
     return value
-
-
-def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: `redact` applied to every string, key and nested value."""
-    return {redact(str(k)): _redact_any(v) for k, v in event_dict.items()}
 
 
 # ----------------------------------------------------------------------- plain values
@@ -184,9 +192,11 @@ def _plain(value: Any) -> Any:
     return safe_text(repr(value))
 
 
-def plain_values(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: every value becomes JSON-native, every string valid UTF-8."""
-    return {safe_text(str(k)): _plain(v) for k, v in event_dict.items()}
+def clean_values(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor of every sink: each value becomes JSON-native text (valid
+    UTF-8), then `redact` is applied to every string, key and nested value, so what is
+    redacted is the very text that is written."""
+    return {redact(safe_text(str(k))): _redact_any(_plain(v)) for k, v in event_dict.items()}
 
 
 # json.dumps escapes every C0 control, but not these, which str.splitlines() and some
@@ -404,8 +414,7 @@ def configure(
                 additional_ignores=["faxd.host.logs", "logging"],
             ),
             structlog.processors.format_exc_info,
-            plain_values,
-            redact_processor,
+            clean_values,
             JournalRenderer(),
         ]
         logger_factory = _JournalLoggerFactory(sender, out)
@@ -415,8 +424,7 @@ def configure(
             structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
             # Formatted here, not by ConsoleRenderer, so the traceback is redacted too.
             structlog.processors.format_exc_info,
-            plain_values,
-            redact_processor,
+            clean_values,
             _escape_controls,
             structlog.dev.ConsoleRenderer(
                 colors=colors, exception_formatter=structlog.dev.plain_traceback
@@ -429,8 +437,7 @@ def configure(
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
-            plain_values,
-            redact_processor,
+            clean_values,
             structlog.processors.JSONRenderer(_json_dumps, ensure_ascii=not _is_utf8(out)),
         ]
         logger_factory = structlog.PrintLoggerFactory(out)
