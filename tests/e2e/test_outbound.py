@@ -276,3 +276,24 @@ def test_growing_file_is_sent_only_once_complete(faxd: Faxd, sandbox: SandboxSer
     final = path.read_bytes()
     faxd.report_for("growing.pdf")
     assert uploads(sandbox) == {hashlib.sha256(final).hexdigest(): 1}
+
+
+def test_more_uploads_at_once_than_ten_keep_their_connections(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # A session used to keep 10 connections whatever `concurrency` said: the 11th request
+    # at once opened a connection, closed it after the answer, and logged a warning.
+    concurrency = 14
+    faxd.overrides["concurrency"] = concurrency
+    sandbox.add_fault(
+        {"api": "docs", "endpoint": "send", "action": "slow", "delay": 0.5, "times": "always"}
+    )
+    faxd.start()
+    names = [f"burst-{i:02d}.pdf" for i in range(3 * concurrency)]
+    for name in names:
+        faxd.drop(f"+46812345678/{name}", pdf(name))
+    for name in names:
+        assert faxd.report_for(name, timeout=60)["result"] == "delivered"
+    assert accepted_count(sandbox) == len(names)
+    # Uploads, status queries and DFT checks share the pool: it holds them all.
+    assert "Connection pool is full" not in faxd.log_text()

@@ -182,7 +182,7 @@ def _parse_cloud(name: str, read: SettingsReader) -> CloudSettings | None:
     )
 
 
-def _build_cloud(settings: ProviderSettings, workdir: Path) -> Sender:
+def _build_cloud(settings: ProviderSettings, workdir: Path, connections: int) -> Sender:
     assert isinstance(settings, CloudSettings)
     return CloudProvider(settings, workdir)
 

@@ -43,6 +43,7 @@ from faxd.providers import docs_wire as wire
 from faxd.providers.convert import image_to_png
 from faxd.providers.docs_type import DOCS_LIMITS
 from faxd.providers.http import (
+    DEFAULT_CONNECTIONS,
     BearerAuth,
     call,
     iter_body,
@@ -79,6 +80,7 @@ class DocsProvider:
         session: requests.Session | None = None,
         clock: Clock | None = None,
         limits: Limits = DOCS_LIMITS,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.name = settings.name
         self.limits = limits
@@ -94,7 +96,9 @@ class DocsProvider:
         # Authorization header; faxd sends it anyway), so an injected session authenticates too.
         self._auth = BearerAuth(settings.api_key)
         self._owns_session = session is None
-        self._session = session or make_session(settings.ca_bundle, USER_AGENT)
+        self._session = session or make_session(
+            settings.ca_bundle, USER_AGENT, connections=connections
+        )
         self._clock: Clock = clock or SystemClock()
         # Seen one of our own upload tokens come back: the service keeps upload names.
         self._names_kept = False

@@ -52,11 +52,11 @@ def parse_docs(name: str, read: SettingsReader) -> DocsProviderSettings | None:
     )
 
 
-def build_docs(settings: ProviderSettings, workdir: Path) -> Sender:
+def build_docs(settings: ProviderSettings, workdir: Path, connections: int) -> Sender:
     from faxd.providers.docs import DocsProvider  # imported when used: keeps CLI start fast
 
     assert isinstance(settings, DocsProviderSettings)
-    return DocsProvider(settings)
+    return DocsProvider(settings, connections=connections)
 
 
 def _zone(settings: ProviderSettings) -> str:

@@ -48,9 +48,11 @@ from urllib3.util.retry import Retry
 
 from faxd.core import retry
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
+from faxd.providers.provider_type import DEFAULT_CONNECTIONS
 from faxd.settings import Secret
 
 __all__ = [
+    "DEFAULT_CONNECTIONS",
     "MAX_RETRY_AFTER",
     "BasicAuth",
     "BearerAuth",
@@ -109,13 +111,15 @@ def make_session(
     user_agent: str,
     *,
     auth: AuthBase | None = None,
-    pool_size: int = 10,
+    connections: int = DEFAULT_CONNECTIONS,
 ) -> requests.Session:
     """One session per provider: TLS verification always on, no urllib3-level retries.
 
     `ca_bundle` adds trust in a private CA (a TLS-inspecting proxy, a test server); there is
     deliberately no way to turn verification off. Retries are left to faxd's engine, which
-    knows whether a request may be repeated."""
+    knows whether a request may be repeated. `connections`: how many requests may be
+    under way at once; the pool keeps that many open, since one more would be closed
+    after its answer (a new TLS handshake next time, and a warning in the log)."""
     session = requests.Session()
     # The environment (HTTPS_PROXY, NO_PROXY) is read once per host by `call`, not by
     # requests on every request: that walk of os.environ was a tenth of the CPU of saving a
@@ -130,7 +134,7 @@ def make_session(
     adapter = HTTPAdapter(
         max_retries=Retry(total=0, read=False, redirect=False),
         pool_connections=2,
-        pool_maxsize=pool_size,
+        pool_maxsize=connections,
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)

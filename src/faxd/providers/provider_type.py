@@ -20,6 +20,9 @@ from faxd.model import Limits
 from faxd.providers.base import Sender
 from faxd.settings import ProviderSettings, Secret
 
+# Requests a provider may have under way at once when nobody says how many (`faxd send`).
+DEFAULT_CONNECTIONS = 10
+
 # dft: can ask whether a number is reachable by direct fax transfer (DFT);
 # inbox: can list and fetch received documents (an InboxSource);
 # sweep: can list every finished transmission at once (a ReportSweeper).
@@ -94,7 +97,8 @@ class ProviderType:
     credential_key: str
     credential_label: str
     parse: Callable[[str, SettingsReader], ProviderSettings | None]
-    build: Callable[[ProviderSettings, Path], Sender]  # (settings, its work folder)
+    # (settings, its work folder, how many requests it may have under way at once)
+    build: Callable[[ProviderSettings, Path, int], Sender]
     limits: Limits
     capabilities: frozenset[Capability]
     # The zone the provider's received documents' times are named in (inbox only).

@@ -92,13 +92,19 @@ class RetarusProvider:
         workdir: Path | None = None,
         limits: Limits | None = None,
         office_timeout: float = OFFICE_TIMEOUT,
+        connections: int = http.DEFAULT_CONNECTIONS,
     ) -> None:
         self.name = settings.name
         self._settings = settings
         self._auth = http.BasicAuth(settings.username, settings.password)
         self._own_session = session is None
         if session is None:
-            session = http.make_session(settings.ca_bundle, f"faxd/{__version__}", auth=self._auth)
+            session = http.make_session(
+                settings.ca_bundle,
+                f"faxd/{__version__}",
+                auth=self._auth,
+                connections=connections,
+            )
         self._session = session
         self._clock: Clock = clock or SystemClock()
         # A LibreOffice profile kept between conversions: creating one costs seconds.

@@ -113,11 +113,11 @@ def parse_retarus(name: str, read: SettingsReader) -> RetarusProviderSettings | 
     )
 
 
-def build_retarus(settings: ProviderSettings, workdir: Path) -> Sender:
+def build_retarus(settings: ProviderSettings, workdir: Path, connections: int) -> Sender:
     from faxd.providers.retarus import RetarusProvider  # imported when used: fast CLI start
 
     assert isinstance(settings, RetarusProviderSettings)
-    return RetarusProvider(settings, workdir=workdir)
+    return RetarusProvider(settings, workdir=workdir, connections=connections)
 
 
 RETARUS = ProviderType(

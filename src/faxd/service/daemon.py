@@ -26,7 +26,7 @@ from faxd.host.lock import InstanceLock
 from faxd.host.sd_notify import Notifier, format_status
 from faxd.notices.worker import OutboxWorker
 from faxd.outbound.archive import Archiver
-from faxd.outbound.engine import Engine
+from faxd.outbound.engine import QUERY_WORKERS, Engine
 from faxd.outbound.intake import Intake
 from faxd.outbound.watcher import FolderWatcher
 from faxd.providers.base import InboxSource
@@ -46,6 +46,18 @@ FILING_RETRY = 60.0  # how often every finished but unfiled job is looked for
 FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) is tried again
 FAULT_AFTER = 2.0  # FAXD_FAULT fires this long after READY, so tests see pings first
 INTAKE_TAKERS = 4  # documents copied, checked and journaled side by side
+
+
+def requests_at_once(settings: Settings) -> int:
+    """How many requests one provider may have under way together: uploads and DFT checks
+    (`concurrency`), status queries, and the inbox poller's downloads. Its connection pool
+    keeps that many open; a smaller one closed every extra connection after its answer,
+    with a warning in the log each time, as soon as an inbox poll met a burst."""
+    if settings.inbox is None:
+        return settings.concurrency + QUERY_WORKERS
+    from faxd.inbound.poller import DEFAULT_WORKERS  # imported when used: see _start_poller
+
+    return settings.concurrency + QUERY_WORKERS + DEFAULT_WORKERS
 
 
 def open_journal(settings: Settings) -> Journal:
@@ -120,7 +132,7 @@ class Daemon:
             activity_pdf=self._draw_pool.activity_pdf,
         )
         self._records.configuration_loaded(self._config_path)
-        self._senders = build_senders(settings)
+        self._senders = build_senders(settings, requests_at_once(settings))
         self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
         self._engine = Engine(
             settings,
@@ -453,7 +465,7 @@ class Daemon:
                 log.error("new configuration refused; the old one stays", problem=str(problem))
             self._notifier.ready(self._status_text())
             return
-        senders = build_senders(settings)
+        senders = build_senders(settings, requests_at_once(settings))
         self._senders.update(senders)
         self._intake.configure(settings)
         self._outbox.configure(settings)
