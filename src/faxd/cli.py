@@ -200,8 +200,10 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
     path = config.config_path(args.config, env)
     level = "debug" if args.debug else None
     if command == "run":
+        from faxd.host.malloc_arenas import limit_arenas
         from faxd.service.daemon import Daemon
 
+        limit_arenas(env)  # before any thread starts
         settings_level = level or "info"
         logs.configure(settings_level, environ=env)
         return Daemon(path, env).run()
