@@ -560,6 +560,15 @@ def test_concurrency_only_under_defaults(write_config: WriteConfig) -> None:
     assert problem.message.startswith("unknown key 'concurrency'")
 
 
+def test_concurrency_is_bounded_with_a_reason(write_config: WriteConfig) -> None:
+    top = load(write_config(MINIMAL + "defaults:\n  concurrency: 64\n"))
+    assert top.concurrency == 64
+    problem = only_problem(write_config(MINIMAL + "defaults:\n  concurrency: 5000\n"))
+    assert problem.message.startswith("must be at most 64, not 5000 (uploads in flight")
+    zero = only_problem(write_config(MINIMAL + "defaults:\n  concurrency: 0\n"))
+    assert "at least 1" in zero.message
+
+
 def test_max_attempts_is_a_positive_whole_number(write_config: WriteConfig) -> None:
     assert "at least 1" in only_problem(write_config(MINIMAL + "    max_attempts: 0\n")).message
     assert "whole number" in only_problem(write_config(MINIMAL + "    max_attempts: 2.5\n")).message

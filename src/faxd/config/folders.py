@@ -70,6 +70,10 @@ INBOX_KEYS = (
     "attach",
 )
 DEFAULT_REGION = "SE"
+# Each upload in flight holds two threads and a connection: thousands would run into the
+# service's task limit long before a provider accepted that many at once.
+MAX_CONCURRENCY = 64
+_CONCURRENCY_WHY = " (uploads in flight at once per provider; providers throttle far sooner)"
 _SEPARATORS = re.compile(r"[,;]")
 _PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
 # YAML 1.1 reads `dft: no` as false; an admin who writes it means "never".
@@ -135,8 +139,10 @@ def parse_level(entries: dict[str, Node], region: str, ctx: Context) -> Parsed:
             value = v.choice(node, ("prefer", "never"), problems, _DFT_ALIASES)
         elif key in _DURATIONS:
             value = v.duration(node, problems, positive=_DURATIONS[key])
-        elif key in ("max_attempts", "concurrency"):
+        elif key == "max_attempts":
             value = v.integer(node, problems, minimum=1)
+        elif key == "concurrency":
+            value = v.integer(node, problems, 1, MAX_CONCURRENCY, _CONCURRENCY_WHY)
         elif key in ("allow", "deny"):
             value = prefixes(node, problems)
         elif key == "misdial_guard":

@@ -132,13 +132,19 @@ def boolean(node: Node, problems: Problems) -> bool | None:
     return None
 
 
-def integer(node: Node, problems: Problems, minimum: int) -> int | None:
+def integer(
+    node: Node, problems: Problems, minimum: int, maximum: int | None = None, why: str = ""
+) -> int | None:
+    """A whole number in [minimum, maximum]; `why` follows the message of one too large."""
     value = node.value
     if node.kind != "scalar" or isinstance(value, bool) or not isinstance(value, int):
         problems.add(node, f"must be a whole number, not {describe(node)}.")
         return None
     if value < minimum:
         problems.add(node, f"must be at least {minimum}, not {value}.")
+        return None
+    if maximum is not None and value > maximum:
+        problems.add(node, f"must be at most {maximum}, not {value}{why}.")
         return None
     return value
 
