@@ -309,6 +309,40 @@ def test_a_dead_watcher_stops_the_watchdog_pings(svc: ServiceFaxd, notify: Notif
     assert svc.log_text().count("faxd is not healthy") == 2
 
 
+def test_a_take_stuck_on_its_share_is_said_and_the_rest_goes_on(
+    svc: ServiceFaxd, notify: NotifySocket
+) -> None:
+    # FAXD_HANG_AT blocks the take of stuck.pdf for good, as a read from a hard-mounted
+    # share whose server went away does; the hook also makes faxd say a stall after 2 s.
+    svc.start(
+        NOTIFY_SOCKET=str(notify.path),
+        WATCHDOG_USEC=WATCHDOG_USEC,
+        FAXD_HANG_AT="take:stuck.pdf",
+    )
+    notify.wait(has("READY"), "READY=1")
+    svc.drop(f"{TO}/stuck.pdf", pdf("stuck"))
+    stuck = notify.wait(
+        lambda m: "not taking documents in" in notify_fields(m).get("STATUS", ""),
+        "a STATUS= that says what is stuck",
+        timeout=30,
+    )
+    assert f"taking {svc.spool / TO / 'stuck.pdf'} has not finished" in notify.messages()[stuck]
+    (line,) = log_lines(svc, "documents are not being taken in")
+    assert "stuck.pdf" in line and "share may hang" in line
+    # The other takers, uploads and the watchdog go on: a restart would hang the same way.
+    svc.drop(f"{TO}/other.pdf", pdf("other"))
+    assert svc.report_for("other.pdf")["result"] == "delivered"
+    after = len(notify.messages())
+    notify.wait(has("WATCHDOG"), "a watchdog ping while the take hangs", after=after, timeout=5)
+    assert not any("not healthy" in m for m in notify.messages())
+    # A stop cannot end the hung read either; what the stop's SIGKILL leaves is taken after
+    # the share is back (here: the next start, without the hook).
+    svc.kill()
+    svc.start()
+    assert svc.report_for("stuck.pdf")["result"] == "delivered"
+    assert (svc.sent / TO / "stuck.pdf").read_bytes() == pdf("stuck")
+
+
 def test_a_watcher_lost_with_its_vanished_folder_is_an_outage_not_a_crash(
     svc: ServiceFaxd, notify: NotifySocket
 ) -> None:

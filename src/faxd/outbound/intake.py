@@ -37,13 +37,14 @@ from faxd.core.preflight import FileFacts, mime_for_upload
 from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
 from faxd.core.recipient_screen import Book
 from faxd.core.sidecar import Sidecar, sidecar_names
-from faxd.crash_points import crash_point
+from faxd.crash_points import crash_point, hang_point
 from faxd.errors import AddressError, FaxdError
 from faxd.host import contained, fsops
 from faxd.notices.owner import file_owner
 from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
 from faxd.outbound.claims import Claims
+from faxd.outbound.intake_progress import IntakeProgress
 from faxd.outbound.watcher import Change
 from faxd.printing.print_input import PrintInput, examine
 from faxd.providers.base import Sender
@@ -131,6 +132,7 @@ class Intake:
         self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
         self._scans: deque[tuple[Path, Iterator[Path]]] = deque()
         self._late_checked: set[Path] = set()  # sidecars without a document, looked up
+        self.progress = IntakeProgress(clock)
         self.configure(settings)
 
     # -- configuration -----------------------------------------------------------------
@@ -252,6 +254,7 @@ class Intake:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def step(self, stop: threading.Event | None = None, max_wait: float = 0.5) -> None:
+        self.progress.turned()
         self._collect_outcomes()
         timeout = self._until_next_due(max_wait)
         try:
@@ -556,8 +559,16 @@ class Intake:
     def _take_guarded(self, folder: FolderSettings, path: Path, track: Track) -> _Retake | None:
         """_take; a document that cannot be taken yet comes back to be looked at again, and
         an unforeseen error costs that document a retry, never the daemon."""
+        self.progress.take_started(path)
+        try:
+            return self._take_or_retake(folder, path, track)
+        finally:
+            self.progress.take_ended(path)
+
+    def _take_or_retake(self, folder: FolderSettings, path: Path, track: Track) -> _Retake | None:
         now = self._clock.time()
         try:
+            hang_point("take", path.name)
             self._take(folder, path, track)
         except contained.ChangedError:
             # Written to while faxd copied it: it had not settled after all.

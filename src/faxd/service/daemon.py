@@ -20,6 +20,7 @@ import structlog
 
 from faxd import config
 from faxd.clock import Clock, SystemClock
+from faxd.crash_points import hanging
 from faxd.errors import ConfigError
 from faxd.host.folders import create_if_missing
 from faxd.host.lock import InstanceLock
@@ -42,6 +43,9 @@ JOURNAL_NAME = "journal.sqlite"
 STOP_TIMEOUT = 30.0
 STATUS_EVERY = 5.0
 STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
+# One take copies at most 64 MB: this long means its share hangs (said, not restarted).
+TAKE_STALL = 300.0
+HANG_TEST_STALL = 2.0  # with a FAXD_HANG_AT test hook, stalls are said within seconds
 FILING_RETRY = 60.0  # how often every finished but unfiled job is looked for
 FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) is tried again
 FAULT_AFTER = 2.0  # FAXD_FAULT fires this long after READY, so tests see pings first
@@ -91,6 +95,10 @@ class Daemon:
         self._poller_stop = threading.Event()
         self._ready_at: float | None = None
         self._unhealthy: str | None = None
+        self._intake_stuck: str | None = None  # what keeps documents from being taken in
+        self._stall_limits = (
+            (HANG_TEST_STALL, HANG_TEST_STALL) if hanging() else (STALL_LIMIT, TAKE_STALL)
+        )
         self._outages: set[Path] = set()  # folders whose watcher died because they vanished
         self._fault = environ.get("FAXD_FAULT", "")
         self._exit_code = 0
@@ -367,6 +375,7 @@ class Daemon:
                     # the restart lossless.
                     self._exit_code = 1
                     return
+            self._watch_intake()
             self._retry_filing()
             now = self._clock.monotonic()
             if now - last_status >= STATUS_EVERY:
@@ -386,6 +395,23 @@ class Daemon:
             except JournalWriteError:
                 return  # said once by the journal; published again when it takes writes
             self._inbox_status = text
+
+    def _watch_intake(self) -> None:
+        """Said, not restarted: a share that hangs would hang a restarted faxd the same way,
+        and everything else (uploads, status queries, the inbox) still works."""
+        problem = self._intake.progress.stalled(*self._stall_limits)
+        if problem is not None and self._intake_stuck is None:
+            log.error(
+                "documents are not being taken in; uploads, status queries and the inbox go on",
+                problem=problem,
+                hint="a spool folder's share may hang: check its mount and its server",
+            )
+        elif problem is None and self._intake_stuck is not None:
+            log.warning("documents are taken in again", was=self._intake_stuck)
+        was_stuck = self._intake_stuck is not None
+        self._intake_stuck = problem
+        if (problem is not None) != was_stuck:
+            self._notifier.status(self._status_text())
 
     def _report_unhealthy(self, problem: str) -> None:
         log.error(
@@ -451,6 +477,8 @@ class Daemon:
         failed_today = self._journal.failed_since(start)
         paused = [f"{name} ({p.reason})" for name, p in self._engine.paused().items()]
         text = format_status(queued, counts.in_flight, failed_today, paused)
+        if self._intake_stuck is not None:
+            text = f"not taking documents in: {self._intake_stuck}; {text}"
         if self._unhealthy is not None:
             # Kept at the front of every later STATUS=, so `systemctl status` shows it.
             text = f"not healthy: {self._unhealthy}; waiting to be restarted; {text}"
