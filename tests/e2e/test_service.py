@@ -329,6 +329,9 @@ def test_a_take_stuck_on_its_share_is_said_and_the_rest_goes_on(
     assert f"taking {svc.spool / TO / 'stuck.pdf'} has not finished" in notify.messages()[stuck]
     (line,) = log_lines(svc, "documents are not being taken in")
     assert "stuck.pdf" in line and "share may hang" in line
+    assert re.search(
+        r"^not taking documents in since .*: taking .*stuck\.pdf", svc.status_output(), re.M
+    )
     # The other takers, uploads and the watchdog go on: a restart would hang the same way.
     svc.drop(f"{TO}/other.pdf", pdf("other"))
     assert svc.report_for("other.pdf")["result"] == "delivered"
@@ -340,6 +343,7 @@ def test_a_take_stuck_on_its_share_is_said_and_the_rest_goes_on(
     svc.kill()
     svc.start()
     assert svc.report_for("stuck.pdf")["result"] == "delivered"
+    assert "not taking documents in" not in svc.status_output()
     assert (svc.sent / TO / "stuck.pdf").read_bytes() == pdf("stuck")
 
 

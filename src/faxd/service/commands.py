@@ -72,6 +72,7 @@ def status(settings: Settings) -> int:
         counts = journal.queue_counts()
         pauses = journal.pauses()
         inbox = journal.inbox_statuses()
+        stall = journal.intake_stall()
         active_lines = [(j, journal.transmissions(j.id)) for j in active]
         held = held_documents(journal)
         deliveries = delivery_lines(journal)
@@ -79,6 +80,8 @@ def status(settings: Settings) -> int:
     finally:
         journal.close()
     print(f"{counts.queued} queued, {counts.in_flight} in flight, {len(held)} held")
+    if stall is not None:
+        print(f"not taking documents in {stall} (see Troubleshooting in the README)")
     for line in deliveries:
         print(line)
     now = time.time()

@@ -6,6 +6,7 @@ work through what the scans find, in the intake thread, however large the backlo
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -198,6 +199,8 @@ class Daemon:
     def _reconcile(self) -> None:
         """Finish what a crash interrupted before anything new starts."""
         now = self._clock.time()
+        if self._journal.intake_stall() is not None:
+            self._journal.set_intake_stall(None)  # said by a run that has ended
         unknown = self._journal.reset_interrupted(now)
         if unknown:
             log.warning(
@@ -400,6 +403,11 @@ class Daemon:
         """Said, not restarted: a share that hangs would hang a restarted faxd the same way,
         and everything else (uploads, status queries, the inbox) still works."""
         problem = self._intake.progress.stalled(*self._stall_limits)
+        if (problem is None) != (self._intake_stuck is None):
+            when = datetime.fromtimestamp(self._clock.time()).astimezone()
+            said = f"since {when:%Y-%m-%d %H:%M}: {problem}" if problem is not None else None
+            with contextlib.suppress(JournalWriteError):  # said once by the journal
+                self._journal.set_intake_stall(said)
         if problem is not None and self._intake_stuck is None:
             log.error(
                 "documents are not being taken in; uploads, status queries and the inbox go on",

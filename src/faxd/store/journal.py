@@ -223,6 +223,7 @@ _JOB = "SELECT * FROM jobs WHERE id = ?"
 _JOB_TXS = "SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx"
 _TX = "SELECT * FROM transmissions WHERE job_id = ? AND idx = ?"
 _INBOX_STATUS = "inbox:status"
+_INTAKE_STALL = "intake:stalled"
 _IN_FLIGHT = (TxState.SUBMITTING, TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
 
 
@@ -649,6 +650,14 @@ class Journal:
 
     def set_inbox_status(self, status: InboxStatus) -> None:
         self.set_value(_INBOX_STATUS, status.dumps())
+
+    def set_intake_stall(self, said: str | None) -> None:
+        """What the daemon said keeps documents from being taken in, None once they are
+        (for `faxd status`, which runs in another process)."""
+        self.set_value(_INTAKE_STALL, said or "")
+
+    def intake_stall(self) -> str | None:
+        return self.get_value(_INTAKE_STALL) or None
 
     def inbox_statuses(self) -> list[InboxStatus]:
         """What the daemon's inbox poller last published (none without an inbox)."""
