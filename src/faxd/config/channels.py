@@ -14,6 +14,7 @@ import jinja2.sandbox
 from faxd.config import values as v
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.targets import TargetError, check_address, check_target
+from faxd.host.setting_files import read_setting_file
 from faxd.settings import (
     ALERT_EVENTS,
     NOTIFY_EVENTS,
@@ -349,7 +350,8 @@ def parse_templates(
             )
             continue
         try:
-            env.from_string(entry.read_text(encoding="utf-8")).render(**_SAMPLE)
+            text = read_setting_file(entry).decode("utf-8")
+            env.from_string(text).render(**_SAMPLE)
         except jinja2.TemplateSyntaxError as exc:
             said = (exc.message or "syntax error").rstrip(".")
             problems.add(node, f"{entry}, line {exc.lineno}: {said}.")

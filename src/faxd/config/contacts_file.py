@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faxd.config.values import parse_number
+from faxd.host.setting_files import read_setting_file
 
 MAX_PROBLEMS = 20
 _NAME_HEADERS = (
@@ -123,7 +124,7 @@ def read_contacts_file(path: Path, region: str) -> ContactsFile:
     """The contacts in `path`; a file that cannot be read is one problem without a line."""
     found = ContactsFile()
     try:
-        raw = path.read_bytes()
+        raw = read_setting_file(path)
     except FileNotFoundError:
         found.problem(None, f"{path} does not exist; create it or correct the path.")
         return found
@@ -131,7 +132,9 @@ def read_contacts_file(path: Path, region: str) -> ContactsFile:
         found.problem(None, f"{path} is a directory; name the CSV or vCard file itself.")
         return found
     except OSError as exc:
-        found.problem(None, f"{path} cannot be read ({exc.strerror}); fix its permissions.")
+        found.problem(
+            None, f"{path} cannot be read ({exc.strerror}); name a CSV or vCard file faxd may read."
+        )
         return found
     text = _decode(raw)
     if text is None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from faxd.config.yaml_tree import Node, Problems
+from faxd.host.setting_files import read_setting_file
 from faxd.settings import Secret
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -392,7 +393,7 @@ def _read_secret_file(
 ) -> Secret | None:
     shown = shown_path(node, secret_path, base)
     try:
-        raw = secret_path.read_bytes()
+        raw = read_setting_file(secret_path)
     except FileNotFoundError:
         problems.add(node, f"{shown} does not exist; create it or correct the path.")
         return None

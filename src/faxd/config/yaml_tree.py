@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from faxd.errors import ConfigProblem
+from faxd.host.setting_files import read_setting_file
 
 FILE = "(file)"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -74,7 +75,7 @@ def child_path(parent: str, key: str | int) -> str:
 def read_tree(path: Path, problems: Problems) -> Node | None:
     """The file's top-level node, or None with one problem saying why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_setting_file(path).decode("utf-8")
     except FileNotFoundError:
         problems.add(
             FILE,
