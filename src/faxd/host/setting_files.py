@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+from faxd.host.contained import TooLargeError, read_all
+
 SETTING_FILE_CAP = 32 * 1024 * 1024  # far above 100,000 contacts; far below a mistake
 
 
@@ -30,16 +32,9 @@ def read_setting_file(path: Path, cap: int = SETTING_FILE_CAP) -> bytes:
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, "not a regular file but a FIFO, device or socket")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= cap:
-            chunk = os.read(fd, min(1024 * 1024, cap + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > cap:
-            raise OSError(errno.EFBIG, f"larger than {cap // (1024 * 1024)} MiB")
-        return b"".join(chunks)
+        try:
+            return read_all(fd, cap, path.name, "setting file")
+        except TooLargeError as exc:
+            raise OSError(errno.EFBIG, str(exc).rstrip(".")) from None
     finally:
         os.close(fd)
