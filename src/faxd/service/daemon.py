@@ -403,23 +403,25 @@ class Daemon:
         """Said, not restarted: a share that hangs would hang a restarted faxd the same way,
         and everything else (uploads, status queries, the inbox) still works."""
         problem = self._intake.progress.stalled(*self._stall_limits)
-        if (problem is None) != (self._intake_stuck is None):
-            when = datetime.fromtimestamp(self._clock.time()).astimezone()
-            said = f"since {when:%Y-%m-%d %H:%M}: {problem}" if problem is not None else None
-            with contextlib.suppress(JournalWriteError):  # said once by the journal
-                self._journal.set_intake_stall(said)
-        if problem is not None and self._intake_stuck is None:
+        began = self._intake_stuck is None and problem is not None
+        ended = self._intake_stuck is not None and problem is None
+        was, self._intake_stuck = self._intake_stuck, problem  # its seconds grow in STATUS
+        if not (began or ended):
+            return
+        if began:
             log.error(
                 "documents are not being taken in; uploads, status queries and the inbox go on",
                 problem=problem,
                 hint="a spool folder's share may hang: check its mount and its server",
             )
-        elif problem is None and self._intake_stuck is not None:
-            log.warning("documents are taken in again", was=self._intake_stuck)
-        was_stuck = self._intake_stuck is not None
-        self._intake_stuck = problem
-        if (problem is not None) != was_stuck:
-            self._notifier.status(self._status_text())
+        else:
+            log.warning("documents are taken in again", was=was)
+        when = datetime.fromtimestamp(self._clock.time()).astimezone()
+        with contextlib.suppress(JournalWriteError):  # said once by the journal
+            self._journal.set_intake_stall(
+                f"since {when:%Y-%m-%d %H:%M}: {problem}" if began else None
+            )
+        self._notifier.status(self._status_text())
 
     def _report_unhealthy(self, problem: str) -> None:
         log.error(
