@@ -585,7 +585,7 @@ class InboxPoller:
                 "Free space or fix the folder's permissions; faxd tries again on the next poll.",
             ) from None
         crash_point("inbound_before_commit")
-        self._commit(doc.remote_id, item.file_id, len(doc.files), result)
+        self._commit(doc.remote_id, item.file_id, len(doc.files), result, folder.path / name, meta)
         result.count("delivered")
         log.info(
             "received document saved",
@@ -701,7 +701,7 @@ class InboxPoller:
                 f"Could not write the sidecar of {row.path}: {exc.strerror or exc}.",
                 "Free space or fix the folder's permissions; faxd tries again on the next poll.",
             ) from None
-        self._commit(row.remote_id, row.file_id, files, result)
+        self._commit(row.remote_id, row.file_id, files, result, row.path, row.meta)
         result.count("recovered")
         log.info(
             "received document found in place after a restart",
@@ -711,33 +711,41 @@ class InboxPoller:
         )
         return True
 
-    def _commit(self, remote_id: str, file_id: str, files: int, result: PollResult) -> None:
+    def _commit(
+        self,
+        remote_id: str,
+        file_id: str,
+        files: int,
+        result: PollResult,
+        path: Path,
+        meta: ReceivedMeta,
+    ) -> None:
         queued = self.ledger.deliver(
             remote_id,
             file_id,
             self.clock.time(),
             files_in_document=files,
             queue_delete=self.settings.delete_after_download,
-            outbox=self._deliveries(remote_id, file_id),
+            outbox=self._deliveries(remote_id, file_id, path, meta),
         )
         if queued:
             self._delete(remote_id, result)
 
-    def _deliveries(self, remote_id: str, file_id: str) -> list[NewDelivery]:
-        """Mail, print... for a file now in its folder: its route's `deliver`, else the
-        inbox's (committed with the file's delivery, so a crash loses none)."""
-        row = self.ledger.row(remote_id, file_id)
-        if row is None or row.path is None:
-            return []
-        sender = row.meta.sender
-        number = row.meta.recipient
+    def _deliveries(
+        self, remote_id: str, file_id: str, path: Path, meta: ReceivedMeta
+    ) -> list[NewDelivery]:
+        """Mail, print... for a file now at `path` (its planned row says so, with `meta`):
+        its route's `deliver`, else the inbox's (committed with the file's delivery, so a
+        crash loses none)."""
+        sender = meta.sender
+        number = meta.recipient
         route = self._route_of(number, sender)
         document = DeliveryPayload(
-            path=str(row.path),
+            path=str(path),
             number=number,
             sender=sender or None,
             received_id=remote_id,
-            meta_path=str(InboxFolder(row.path.parent).meta_path(row.path.name)),
+            meta_path=str(InboxFolder(path.parent).meta_path(path.name)),
         )
         return inbound_deliveries(
             self.settings, route, f"{remote_id}.{file_id}", document, self.clock.time()

@@ -192,8 +192,14 @@ class InboxLedger:
     ) -> bool:
         """Commit a file as delivered. Returns True when this completed its document and
         the document's remote deletion was queued in the same transaction. `outbox`: the
-        deliveries it causes (mail, print...), committed with it."""
-        with self._journal.transaction() as db:
+        deliveries it causes (mail, print...), committed with it.
+
+        Not waited for: the file and its metadata are on disk before it, and a crash that
+        loses it leaves the row `downloading` with the file in place, which the next cycle
+        delivers again, outbox rows and all (the poller's _finish_in_place). What acts on
+        the commit reads it durably first (the outbox and audit readers); the remote
+        deletion it queues removes only what is already safe here."""
+        with self._journal.transaction(durable=False) as db:
             insert_outbox(db, outbox)
             db.execute(
                 "UPDATE inbound SET state = ?, delivered_at = ?, updated_at = ? "
