@@ -16,7 +16,7 @@ import pytest
 from faxd.model import TxState
 from faxd.outbound.engine import STATUS_HOLD, UPLOADS_PER_SLOT
 
-from .test_engine import Rig
+from .engine_rig import Rig
 
 CONCURRENCY = 2
 AHEAD = CONCURRENCY * UPLOADS_PER_SLOT
@@ -26,8 +26,7 @@ AHEAD = CONCURRENCY * UPLOADS_PER_SLOT
 def rig(tmp_path: Path) -> Iterator[Rig]:
     r = Rig(tmp_path, concurrency=CONCURRENCY)
     yield r
-    r.engine.shutdown(5)
-    r.journal.close()
+    r.close()
 
 
 def wait_until(predicate: Any) -> None:

@@ -3,23 +3,10 @@ tell apart from others is neither guessed nor sent again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from faxd.errors import AmbiguousOutcomeError, OutcomeUnknownError
 from faxd.model import Accepted, Method, TxState
 
-from .test_engine import Rig
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    yield r
-    r.engine.shutdown(5)
-    r.journal.close()
+from .engine_rig import Rig
 
 
 def lose_answers(rig: Rig, count: int) -> list[str]:

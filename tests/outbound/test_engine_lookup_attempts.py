@@ -4,25 +4,12 @@ lookups were used up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from faxd.core.transitions import OUTCOME_LOOKUPS, TxUpdate
 from faxd.errors import AmbiguousOutcomeError
 from faxd.model import Accepted, TxState
 
-from .test_engine import Rig
+from .engine_rig import Rig
 from .test_engine_lookup import due, lose_answers
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    yield r
-    r.engine.shutdown(5)
-    r.journal.close()
 
 
 def test_a_second_lost_upload_is_looked_up_again_before_it_is_failed(rig: Rig) -> None:

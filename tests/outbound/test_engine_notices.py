@@ -3,26 +3,13 @@ clock and a scripted provider from the engine's own tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from faxd.errors import TransientError
 from faxd.model import TxState
 from faxd.notices.plan import notify_options
 from faxd.settings import NotifyRule
 from faxd.store.outbox import Outbox
 
-from .test_engine import Rig
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    yield r
-    r.engine.shutdown(5)
-    r.journal.close()
+from .engine_rig import Rig
 
 
 def test_requeued_on_every_retry_then_failed_once(rig: Rig) -> None:

@@ -18,7 +18,7 @@ from faxd.errors import AuthError, EndpointError, RejectedError, TransientError
 from faxd.model import Accepted, Method, RemoteStatus, Submission, TxState
 from faxd.store.journal import NewJob
 
-from .test_engine import FakeSender, Rig
+from .engine_rig import FakeSender, Rig
 
 
 class DftSender(FakeSender):
@@ -65,8 +65,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
     r.journal.create_job = create  # type: ignore[method-assign,assignment]
     yield r
-    r.engine.shutdown(5)
-    r.journal.close()
+    r.close()
 
 
 def sender_of(rig: Rig) -> DftSender:

@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
-
-import pytest
 
 from faxd.errors import OutcomeUnknownError
 from faxd.model import TxState
 from faxd.settings import DocsProviderSettings, Secret
 
-from .test_engine import Rig
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    yield r
-    r.engine.shutdown(5)
-    r.journal.close()
+from .engine_rig import Rig
 
 
 def configure(rig: Rig, lookup_delay: float = 15.0, status_poll: float = 2.0) -> None:

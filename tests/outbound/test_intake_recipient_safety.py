@@ -21,7 +21,7 @@ from faxd.outbound.watcher import Change
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, NewJob
 
-from .test_engine import FakeSender
+from .engine_rig import FakeSender
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 CONTACTS = {"Acme AB": "+46812345678", "Beta": "+46812345611"}

@@ -16,7 +16,7 @@ from faxd.outbound.intake import Intake
 from faxd.outbound.watcher import Change
 
 from ..config.cfg_helpers import MINIMAL, load
-from .test_engine import FakeSender
+from .engine_rig import FakeSender
 from .test_intake import PDF, IntakeRig
 
 

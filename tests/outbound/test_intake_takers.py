@@ -16,7 +16,7 @@ from faxd.outbound.claims import Claims
 from faxd.outbound.watcher import Change
 from faxd.providers.docs_type import DOCS_LIMITS
 
-from .test_engine import FakeSender
+from .engine_rig import FakeSender
 from .test_intake import PDF, IntakeRig
 
 TAKERS = 4

@@ -1,0 +1,18 @@
+"""The `rig` fixture: an engine with a scripted provider (tests/outbound/engine_rig.py);
+a test module that needs another one defines its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .engine_rig import Rig
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    yield r
+    r.close()
