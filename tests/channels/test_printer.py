@@ -15,6 +15,7 @@ from faxd.channels.base import ChannelError, Message
 from faxd.channels.printer import PrintSender
 from faxd.settings import PrintChannel
 from tests.e2e.test_cups_queue import Cups, cups
+from tests.settings_helpers import bare_settings
 
 from ..printing.conftest import needs
 
@@ -117,21 +118,11 @@ def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     from faxd.clock import SystemClock
     from faxd.core.outbox_payload import DeliveryPayload
     from faxd.notices.worker import OutboxWorker
-    from faxd.settings import Settings
     from faxd.store.journal import Journal
     from faxd.store.outbox import NewDelivery, Outbox
 
     channel = PrintChannel(name="desk", queue="FrontDesk", timeout=30)
-    settings = Settings(
-        source=tmp_path / "faxd.yaml",
-        state_dir=tmp_path,
-        providers={},
-        default_provider="docs",
-        region="SE",
-        concurrency=1,
-        folders=(),
-        channels={"desk": channel},
-    )
+    settings = bare_settings(tmp_path, channels={"desk": channel})
     journal = Journal(tmp_path / "journal.sqlite")
     message = job(tmp_path)
     assert message.print_file is not None

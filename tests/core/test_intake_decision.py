@@ -11,7 +11,8 @@ from faxd.core.preflight import FileFacts
 from faxd.core.recipient_screen import Book
 from faxd.core.sidecar import Sidecar
 from faxd.model import Limits
-from faxd.settings import FolderSettings, NotifyRule, RetarusOptions, Settings
+from faxd.settings import NotifyRule, RetarusOptions
+from tests.settings_helpers import bare_settings, folder_settings
 
 PDF_HEAD = b"%PDF-1.4\n"
 LIMITS = {
@@ -19,22 +20,10 @@ LIMITS = {
         max_files=2, max_file_size=1 << 20, extensions={"pdf": frozenset({"application/pdf"})}
     )
 }
-FOLDER = FolderSettings(
-    path=Path("/spool"),
-    provider="docs",
-    sender="+4612345678",
-    region="SE",
-    sent_dir=Path("/spool/sent"),
-    failed_dir=Path("/spool/failed"),
-    to=("+46812345678",),
-)
-SETTINGS = Settings(
+FOLDER = folder_settings(Path("/spool"), Path("/spool"), to=("+46812345678",))
+SETTINGS = bare_settings(
+    Path("/state"),
     source=Path("/etc/faxd.yaml"),
-    state_dir=Path("/state"),
-    providers={},
-    default_provider="docs",
-    region="SE",
-    concurrency=1,
     folders=(FOLDER,),
     contacts={"Acme AB": "+46812345678"},
 )

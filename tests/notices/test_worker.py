@@ -26,6 +26,7 @@ from faxd.settings import (
 from faxd.store.journal import Journal
 from faxd.store.outbox import NewDelivery, Outbox
 from tests.sample_jobs import sample_job
+from tests.settings_helpers import bare_settings
 
 
 class Recorder:
@@ -51,14 +52,8 @@ def journal(tmp_path: Path) -> Journal:
 
 
 def settings(tmp_path: Path, alerts: AlertSettings | None = None) -> Settings:
-    return Settings(
-        source=tmp_path / "faxd.yaml",
-        state_dir=tmp_path,
-        providers={},
-        default_provider="docs",
-        region="SE",
-        concurrency=1,
-        folders=(),
+    return bare_settings(
+        tmp_path,
         channels={
             "hook": CommandChannel(
                 name="hook", argv=("/bin/true",), give_up_after=600, retry_max=60

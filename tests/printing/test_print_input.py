@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from pypdf import PdfReader
 from faxd.core.print_clues import UEL
 from faxd.printing.print_input import discard_work, examine
 from faxd.settings import FolderSettings
+from tests.settings_helpers import folder_settings
 
 from .conftest import needs, postscript_pages, real_pdf
 
@@ -18,15 +18,7 @@ from .conftest import needs, postscript_pages, real_pdf
 def folder(tmp_path: Path, **values: object) -> FolderSettings:
     spool = tmp_path / "spool"
     spool.mkdir(exist_ok=True)
-    base = FolderSettings(
-        path=spool,
-        provider="docs",
-        sender="+4612345678",
-        region="SE",
-        sent_dir=tmp_path / "sent",
-        failed_dir=tmp_path / "failed",
-    )
-    return dataclasses.replace(base, **values)  # type: ignore[arg-type]
+    return folder_settings(spool, tmp_path, **values)
 
 
 def pjl_wrapped(payload: bytes, *lines: str, language: str = "POSTSCRIPT") -> bytes:

@@ -15,8 +15,9 @@ from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, Method, TxState
 from faxd.outbound.archive import REPORT_KEY
 from faxd.records.report_pdf import THUMB_BOX
-from faxd.settings import FolderSettings, RecordsSettings, RetentionSettings, Settings
+from faxd.settings import RecordsSettings, RetentionSettings, Settings
 from faxd.store.journal import Journal, NewJob
+from tests.settings_helpers import bare_settings, folder_settings
 
 SENDER = "+4612345678"
 DPI = 60
@@ -48,23 +49,12 @@ def settings_for(
     station: str | None = "Reception",
     report_pdf: bool = True,
 ) -> Settings:
-    folder = FolderSettings(
-        path=root / "out",
-        provider="docs",
-        sender=SENDER,
-        region="SE",
-        sent_dir=root / "sent",
-        failed_dir=root / "failed",
-        station_name=station,
-        report_pdf=report_pdf,
+    folder = folder_settings(
+        root / "out", root, sender=SENDER, station_name=station, report_pdf=report_pdf
     )
-    return Settings(
+    return bare_settings(
+        root / "state",
         source=root / "faxd.yaml",
-        state_dir=root / "state",
-        providers={},
-        default_provider="docs",
-        region="SE",
-        concurrency=1,
         folders=(folder,),
         records=RecordsSettings(path=root / "records", retention=retention or RetentionSettings()),
     )

@@ -11,21 +11,14 @@ from faxd.providers.provider_type import DEFAULT_CONNECTIONS
 from faxd.providers.registry import build_senders
 from faxd.service.daemon import requests_at_once
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret, Settings
+from tests.settings_helpers import bare_settings
 
 
 def _settings(tmp_path: Path, concurrency: int) -> Settings:
     docs = DocsProviderSettings(
         name="docs", api_key=Secret("k"), base_url="http://127.0.0.1:9/docs", timezone="UTC"
     )
-    return Settings(
-        source=tmp_path / "faxd.yaml",
-        state_dir=tmp_path,
-        providers={"docs": docs},
-        default_provider="docs",
-        region="SE",
-        concurrency=concurrency,
-        folders=(),
-    )
+    return bare_settings(tmp_path, providers={"docs": docs}, concurrency=concurrency)
 
 
 def test_the_pool_holds_uploads_status_queries_and_the_inbox_poller(tmp_path: Path) -> None:

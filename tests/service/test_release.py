@@ -12,29 +12,16 @@ from faxd.errors import UsageError
 from faxd.outbound.archive import REPORT_KEY
 from faxd.service.daemon import open_journal
 from faxd.service.release import held_documents, release
-from faxd.settings import FolderSettings, Settings
+from faxd.settings import Settings
 from faxd.store.journal import NewJob
+from tests.settings_helpers import bare_settings, folder_settings
 
 
 def settings_for(tmp: Path) -> Settings:
     spool = tmp / "spool"
     spool.mkdir(exist_ok=True)
-    folder = FolderSettings(
-        path=spool,
-        provider="docs",
-        sender="+4612345678",
-        region="SE",
-        sent_dir=tmp / "sent",
-        failed_dir=tmp / "failed",
-    )
-    return Settings(
-        source=tmp / "faxd.yaml",
-        state_dir=tmp / "state",
-        providers={},
-        default_provider="docs",
-        region="SE",
-        concurrency=1,
-        folders=(folder,),
+    return bare_settings(
+        tmp / "state", source=tmp / "faxd.yaml", folders=(folder_settings(spool, tmp),)
     )
 
 
