@@ -407,6 +407,12 @@ def test_sigterm_during_a_slow_upload_starts_nothing_new_and_a_restart_sends_onc
     for name in ("first.pdf", "second.pdf"):
         assert svc.report_for(name)["result"] == "delivered"
     assert sorted(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1, 1]
+    # The report is written before the job's work copy is removed; "document filed" after.
+    wait_for(
+        lambda: all(log_lines(svc, '"event": "document filed"', n) for n in ("first", "second")),
+        10,
+        "both jobs filed",
+    )
     for name in ("first.pdf", "second.pdf"):
         assert copies(svc.root, name) == [svc.sent / TO / name]
 
