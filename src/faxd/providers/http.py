@@ -170,16 +170,15 @@ def call(
     `what` names the operation for messages ("upload of invoice.pdf to +4681234567").
     `idempotent` says whether repeating the request is harmless: it decides whether a
     failure after the request left is a TransientError or an OutcomeUnknownError.
-    Remaining keyword arguments go to `session.request` (json=, data=, headers=, stream=…)."""
+    Remaining keyword arguments go to `_send` (json=, data=, headers=, auth=, stream=…)."""
     verify = kwargs.pop("verify", session.verify)
     if verify is False:
         raise ValueError("TLS verification cannot be turned off in faxd.")
-    kwargs.setdefault("allow_redirects", False)
     error: Exception | None = None
     response: requests.Response | None = None
     try:
-        # verify is passed per request because requests lets REQUESTS_CA_BUNDLE override a
-        # session-level CA bundle, which would silently drop the configured ca_bundle.
+        # verify and proxies go to the adapter as given: nothing from the environment
+        # (REQUESTS_CA_BUNDLE) can replace the configured ca_bundle.
         kwargs.setdefault("proxies", _environment_proxies(url))
         response = _send(session, method, url, timeout=timeout, verify=verify, **kwargs)
     except requests.RequestException as exc:
@@ -209,17 +208,15 @@ def _send(
     headers: dict[str, str] | None = None,
     auth: AuthBase | None = None,
     stream: bool = False,
-    allow_redirects: bool = False,
     **body: Any,
 ) -> requests.Response:
     """`session.request` for what faxd asks of it, straight to the session's adapter.
 
     Session.request merges the session's cookies, hooks, parameters and environment into
     every request and builds a redirect resolver; faxd uses none of them (cookies are not
-    kept: the providers authenticate every request), and skipping them is a fifth of the
-    CPU of a request. Errors are requests' own, as before."""
-    if allow_redirects:
-        raise ValueError("faxd never follows a provider's redirect.")
+    kept: the providers authenticate every request; a redirect is never followed, the
+    adapter only sends), and skipping them is a fifth of the CPU of a request. Errors
+    are requests' own, as before."""
     merged = CaseInsensitiveDict(session.headers)
     merged.update(headers or {})
     request = requests.PreparedRequest()
