@@ -18,8 +18,8 @@ from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Sub
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
 from faxd.providers.docs_type import DOCS_LIMITS
-from faxd.settings import Settings
 from faxd.store.journal import Journal, NewJob
+from tests.settings_helpers import bare_settings
 
 Script = Callable[[Submission], Accepted]
 
@@ -93,14 +93,11 @@ class Rig:
         self.sender.clock = self.clock
         self.spool = tmp / "spool"
         self.spool.mkdir()
-        settings = Settings(
+        settings = bare_settings(
+            tmp / "state",
             source=tmp / "faxd.yaml",
-            state_dir=tmp / "state",
-            providers={},
             default_provider="fake",
-            region="SE",
             concurrency=concurrency,
-            folders=(),
         )
         self.engine = Engine(
             settings,

@@ -13,8 +13,8 @@ from faxd.clock import FakeClock
 from faxd.outbound.archive import Archiver
 from faxd.outbound.intake import Intake
 from faxd.outbound.watcher import Change
-from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal
+from tests.settings_helpers import bare_settings, folder_settings
 
 from .engine_rig import FakeSender
 
@@ -27,25 +27,19 @@ class IntakeRig:
         self.spool.mkdir()
         self.clock = FakeClock()
         self.journal = Journal(tmp / "state" / "journal.sqlite")
-        self.folder = FolderSettings(
-            path=self.spool,
+        self.folder = folder_settings(
+            self.spool,
+            self.spool,
             provider="fake",
-            sender="+4612345678",
-            region="SE",
-            sent_dir=self.spool / "sent",
-            failed_dir=self.spool / "failed",
             to=("+46812345678",),
             settle=0.0,
             sidecar_wait=0.0,
             rescan_interval=300.0,
         )
-        settings = Settings(
+        settings = bare_settings(
+            tmp / "state",
             source=tmp / "faxd.yaml",
-            state_dir=tmp / "state",
-            providers={},
             default_provider="fake",
-            region="SE",
-            concurrency=1,
             folders=(self.folder,),
         )
         self.queued = 0

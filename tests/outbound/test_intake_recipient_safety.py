@@ -4,7 +4,6 @@ the misdial guard files it in hold/ with a report that names the near number."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.intake import Intake
 from faxd.outbound.watcher import Change
-from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, NewJob
+from tests.settings_helpers import bare_settings, folder_settings
 
 from .engine_rig import FakeSender
 
@@ -39,24 +38,13 @@ class Rig:
         self.configure(**folder_keys)
 
     def configure(self, **folder_keys: Any) -> None:
-        folder = FolderSettings(
-            path=self.spool,
-            provider="fake",
-            sender="+4612345678",
-            region="SE",
-            sent_dir=self.spool / "sent",
-            failed_dir=self.spool / "failed",
-            settle=0.0,
-            sidecar_wait=0.0,
+        self.folder = folder_settings(
+            self.spool, self.spool, provider="fake", settle=0.0, sidecar_wait=0.0, **folder_keys
         )
-        self.folder = replace(folder, **folder_keys)
-        settings = Settings(
+        settings = bare_settings(
+            self.tmp / "state",
             source=self.tmp / "faxd.yaml",
-            state_dir=self.tmp / "state",
-            providers={},
             default_provider="fake",
-            region="SE",
-            concurrency=1,
             folders=(self.folder,),
             contacts=dict(CONTACTS),
         )

@@ -33,6 +33,7 @@ from faxd.settings import (
     Secret,
     Settings,
 )
+from tests.settings_helpers import bare_settings
 
 TOKEN = "cloud-canary-71b3c2"
 
@@ -60,15 +61,7 @@ def _settings(tmp_path: Path) -> Settings:
         submit_url="http://127.0.0.1:9/ha",
         datacenter_urls=("http://127.0.0.1:9/dc1",),
     )
-    return Settings(
-        source=tmp_path / "faxd.yaml",
-        state_dir=tmp_path,
-        providers={"docs": docs, "rx": retarus},
-        default_provider="docs",
-        region="SE",
-        concurrency=1,
-        folders=(),
-    )
+    return bare_settings(tmp_path, providers={"docs": docs, "rx": retarus})
 
 
 def test_each_built_provider_offers_exactly_the_capabilities_the_table_names(
