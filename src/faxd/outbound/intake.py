@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -121,6 +122,8 @@ class Intake:
         )
         self._max_in_flight = TAKES_QUEUED * takers
         self._in_flight = 0  # handed to the takers, outcome not yet back (intake thread only)
+        self._takes: dict[Future[_Retake | None], Path] = {}  # handed over, not yet done
+        self._takes_lock = threading.Lock()
         self._outcomes: queue.SimpleQueue[_Retake | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._last_rescan: dict[Path, float] = {}
@@ -246,12 +249,24 @@ class Intake:
             while not stop.is_set():
                 self.step(stop)
         finally:
-            self.close()
+            self.close(wait=0)  # no new takes; the daemon waits for those under way
 
-    def close(self) -> None:
-        """Wait for the takes under way: each ends in a job or in nothing, none is cut off."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: float | None = None) -> list[Path]:
+        """Stop taking, and wait for the takes under way: each ends in a job or in nothing,
+        none is cut off. Takes not begun are dropped (their documents stay in the folder for
+        the next start). `wait` bounds the wait, since a take blocked in a read of a share
+        whose server went away never ends: the documents of takes still under way then are
+        returned, left as a crash would leave them, for the next start to take."""
+        if self._pool is None:
+            return []
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._takes_lock:
+            under_way = dict(self._takes)
+        _, unfinished = futures.wait(under_way, timeout=wait)
+        if unfinished:
+            return sorted(under_way[f] for f in unfinished)
+        self._pool.shutdown(wait=True)
+        return []
 
     def step(self, stop: threading.Event | None = None, max_wait: float = 0.5) -> None:
         self.progress.turned()
@@ -525,12 +540,16 @@ class Intake:
             return
         self._in_flight += 1
         future = self._pool.submit(self._take_guarded, folder, path, track)
+        with self._takes_lock:
+            self._takes[future] = path
         future.add_done_callback(functools.partial(self._taken, path, track))
 
     def _taken(self, path: Path, track: Track, future: Future[_Retake | None]) -> None:
         # On the taker's thread: an outcome always goes back (else its place among the
         # takes is never freed), and the intake loop wakes for it. Even a take whose
         # failure could not be reported (a closed log pipe) is tried again.
+        with self._takes_lock:
+            self._takes.pop(future, None)
         outcome: _Retake | None = None
         if not future.cancelled():
             failed = future.exception()

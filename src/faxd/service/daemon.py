@@ -46,6 +46,9 @@ STATUS_EVERY = 5.0
 STALL_LIMIT = 60.0  # a thread silent this long is stuck: stop the watchdog pings
 # One take copies at most 64 MB: this long means its share hangs (said, not restarted).
 TAKE_STALL = 300.0
+# A stop waits this long from its start for the takes under way: a take blocked on a hung
+# share would otherwise hold the stop until systemd kills faxd (TimeoutStopSec=60).
+TAKES_STOP_WAIT = 40.0
 HANG_TEST_STALL = 2.0  # with a FAXD_HANG_AT test hook, stalls are said within seconds
 FILING_RETRY = 60.0  # how often every finished but unfiled job is looked for
 FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) is tried again
@@ -523,6 +526,7 @@ class Daemon:
         self._notifier.ready(self._status_text())
 
     def _shutdown(self) -> None:
+        began = self._clock.monotonic()
         self._flags.stop.set()  # also when the main loop ended by an exception
         self._notifier.stopping()
         log.info("stopping: no new uploads; waiting for those in flight")
@@ -545,8 +549,16 @@ class Daemon:
         for sender in self._senders.values():
             sender.close()
         # Takes under way end in a job or in nothing before the journal closes (a large
-        # print file's conversion outlasts the join above); the interpreter would wait for
-        # the taker threads at exit all the same.
-        self._intake.close()
+        # print file's conversion outlasts the join above). One that still has not ended
+        # is blocked in a read no thread can cut short; the process ends without it, as a
+        # crash would, and the next start takes its document.
+        budget = HANG_TEST_STALL if hanging() else TAKES_STOP_WAIT
+        left = self._intake.close(wait=max(0.0, began + budget - self._clock.monotonic()))
+        if left:
+            log.error(
+                "stopping while documents are still being read; their share may hang. "
+                "They are taken at the next start",
+                documents=[str(p) for p in left],
+            )
         self._journal.close()
         log.info("stopped")
