@@ -325,6 +325,37 @@ def test_audit_events_reach_the_log_once_in_commit_order(
     assert keeper.verify_audit().ok
 
 
+def test_audit_events_wait_in_the_journal_while_documents_are_uploaded(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    """While the fax path is busy a round copies no events (they stay committed in the
+    journal's outbox), except once every MAX_DEFER seconds; idle, they are copied at once,
+    and a stopping daemon copies them whatever the load."""
+    settings = settings_for(tmp_path)
+    busy = [True]
+    keeper = RecordsKeeper(settings, journal, clock, fax_busy=lambda: busy[0])
+    journal.audit("provider paused", provider="docs")
+    keeper.step()
+    assert keeper.audit_log.files() == []
+    assert len(keeper.ledger.audit_pending()) == 1
+    clock.advance(MAX_DEFER)
+    keeper.step()
+    assert keeper.ledger.audit_pending() == []
+    journal.audit("provider resumed", provider="docs")
+    keeper.step()
+    assert len(keeper.ledger.audit_pending()) == 1  # waiting again
+    busy[0] = False
+    keeper.step()
+    assert keeper.ledger.audit_pending() == []
+    busy[0] = True
+    journal.audit("provider paused", provider="docs")
+    stop = threading.Event()
+    stop.set()
+    keeper.run(stop)
+    assert keeper.ledger.audit_pending() == []
+    assert keeper.verify_audit().ok
+
+
 @pytest.mark.skipif(shutil.which("gs") is None, reason="needs Ghostscript")
 def test_postscript_print_job_shows_its_first_page(
     tmp_path: Path, journal: Journal, clock: FakeClock

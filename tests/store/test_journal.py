@@ -70,8 +70,7 @@ def test_due_work_comes_in_time_order_and_interrupted_uploads_become_unknown(
         due = journal.due_transmissions([TxState.READY, TxState.WAITING], now=400.0)
         assert due == []
         assert journal.next_due_time([TxState.WAITING]) == 500.0
-        [(tx, provider)] = journal.due_transmissions([TxState.WAITING], now=500.0)
-        assert (tx.job_id, provider) == ("a", "docs")
+        assert journal.due_transmissions([TxState.WAITING], now=500.0) == [("a", 0, "docs")]
         assert journal.reset_interrupted(now=600.0) == 1
         b = journal.transmission("b", 0)
         assert b is not None and b.state == TxState.OUTCOME_UNKNOWN

@@ -55,7 +55,7 @@ from faxd.outbound.archive import Archiver
 from faxd.providers.base import ReportSweeper, Sender
 from faxd.providers.registry import label as provider_label
 from faxd.settings import Settings
-from faxd.store.journal import JobRow, Journal, JournalWriteError, TxRow, all_final
+from faxd.store.journal import DueTx, JobRow, Journal, JournalWriteError, TxRow, all_final
 from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.engine")
@@ -285,13 +285,13 @@ class Engine:
         counter = self._uploads if upload else self._queries
         if counter.get(provider, 0) >= slots:
             return
-        for tx, _ in self._journal.due_transmissions(states, due, slots, provider):
+        for tx in self._journal.due_transmissions(states, due, slots, provider):
             if counter.get(provider, 0) >= slots:
                 break
             if tx.key not in self._inflight:
                 self._start(tx, provider, upload=upload)
 
-    def _start(self, tx: TxRow, provider: str, *, upload: bool) -> None:
+    def _start(self, tx: DueTx, provider: str, *, upload: bool) -> None:
         if not self._accepting:
             return
         counter = self._uploads if upload else self._queries
@@ -307,8 +307,8 @@ class Engine:
 
     def _guard(
         self,
-        work: Callable[[TxRow, str], None],
-        tx: TxRow,
+        work: Callable[[DueTx, str], None],
+        tx: DueTx,
         provider: str,
         counter: dict[str, int],
     ) -> None:
@@ -324,7 +324,7 @@ class Engine:
         finally:
             self._done(tx, provider, counter)
 
-    def _done(self, tx: TxRow, provider: str, counter: dict[str, int]) -> None:
+    def _done(self, tx: DueTx, provider: str, counter: dict[str, int]) -> None:
         with self._wake:
             self._inflight.discard(tx.key)
             counter[provider] = max(0, counter.get(provider, 0) - 1)
@@ -353,10 +353,10 @@ class Engine:
             for f in job.files
         )
 
-    def _upload(self, tx: TxRow, provider: str) -> None:
+    def _upload(self, due: DueTx, provider: str) -> None:
         sender = self._senders[provider]
         fresh_after = self._clock.time() - self._settings.dft_cache
-        view = self._journal.for_upload(tx.job_id, tx.idx, sender.name, fresh_after)
+        view = self._journal.for_upload(due.job_id, due.idx, sender.name, fresh_after)
         if view is None or view[0].state not in UPLOAD_STATES:
             return
         tx, job, cached_dft = view
@@ -650,7 +650,7 @@ class Engine:
 
     # -- queries -----------------------------------------------------------------------
 
-    def _query(self, tx: TxRow, provider: str) -> None:
+    def _query(self, tx: DueTx, provider: str) -> None:
         job, txs = self._journal.job_and_transmissions(tx.job_id)
         current = next((t for t in txs if t.idx == tx.idx), None)
         if current is None or job is None or current.state not in QUERY_STATES:

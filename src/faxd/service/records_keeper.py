@@ -107,6 +107,30 @@ class PurgeItem:
     mark: Callable[[list[str], float], None] | None = field(default=None, compare=False)
 
 
+class Deferral:
+    """Says whether work that can wait should wait: while the fax path is busy, yes,
+    except once every `longest` seconds, so a long backlog still sees some of it."""
+
+    def __init__(self, busy: Callable[[], bool], clock: Clock, longest: float) -> None:
+        self._busy = busy
+        self._clock = clock
+        self._longest = longest
+        self._since: float | None = None
+
+    def waits(self) -> bool:
+        if not self._busy():
+            self._since = None
+            return False
+        now = self._clock.monotonic()
+        if self._since is None:
+            self._since = now
+            return True
+        if now - self._since >= self._longest:
+            self._since = now  # once now, then wait again
+            return False
+        return True
+
+
 class RecordsKeeper:
     def __init__(
         self,
@@ -121,7 +145,8 @@ class RecordsKeeper:
         self._maker = maker
         self._activity_pdf = activity_pdf
         self._fax_busy = fax_busy
-        self._deferred_since: float | None = None
+        self._reports_wait = Deferral(fax_busy, clock, MAX_DEFER)
+        self._audit_waits = Deferral(fax_busy, clock, MAX_DEFER)
         self._settings = settings
         self._clock = clock
         self.ledger = RecordsLedger(journal)
@@ -161,11 +186,11 @@ class RecordsKeeper:
 
     def step(self, stop: threading.Event | None = None) -> None:
         """One round; each part on its own, so one failing never stops the others."""
-        self._guarded("audit log", self.drain_audit)
+        self._guarded("audit log", self._drain_unless_busy)
         self._guarded("report PDFs", lambda: self.draw_pending(stop))
         if stop is None or not stop.is_set():
             self._guarded("daily records", self.daily)
-        self._guarded("audit log", self.drain_audit)
+        self._guarded("audit log", self._drain_unless_busy)
 
     @staticmethod
     def _guarded(what: str, task: Callable[[], Any]) -> None:
@@ -175,6 +200,14 @@ class RecordsKeeper:
             log.exception("records task failed; tried again shortly", task=what)
 
     # -- audit -------------------------------------------------------------------------
+
+    def _drain_unless_busy(self) -> None:
+        """While documents are taken in or uploaded, the events wait in the journal's
+        outbox (committed, so a crash loses none) and are copied once the uploads pause, or
+        every MAX_DEFER seconds: a burst's ~4 events a document cost the upload path a
+        twentieth of its CPU."""
+        if not self._audit_waits.waits():
+            self.drain_audit()
 
     def drain_audit(self) -> int:
         """Copy committed events to the audit log in commit order, then forget them."""
@@ -219,17 +252,7 @@ class RecordsKeeper:
         the PDF, a journal commit and the audit log; during a burst those syncs queued
         among the upload path's own and made 400 uploads take 13 s instead of 8. The
         report stays committed as pending, so waiting loses nothing, even across a crash."""
-        if not self._fax_busy():
-            self._deferred_since = None
-            return False
-        now = self._clock.monotonic()
-        if self._deferred_since is None:
-            self._deferred_since = now
-            return True
-        if now - self._deferred_since >= MAX_DEFER:
-            self._deferred_since = now  # one report now, then wait again
-            return False
-        return True
+        return self._reports_wait.waits()
 
     def _record(self, filed: FiledJob) -> bool:
         """Make one job's records; False when a stop interrupted it (still pending)."""

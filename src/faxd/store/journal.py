@@ -16,7 +16,7 @@ from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import structlog
 
@@ -252,6 +252,20 @@ class TxRow:
     submitted_at: float | None
     next_attempt_at: float
     error: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}-{self.idx}"
+
+
+class DueTx(NamedTuple):
+    """A transmission whose time has come: which one and whose, not its row. The thread
+    that works on it reads the row itself, so the dispatcher, which looks again after
+    every upload, maps no columns it would throw away."""
+
+    job_id: str
+    idx: int
+    provider: str
 
     @property
     def key(self) -> str:
@@ -933,20 +947,19 @@ class Journal:
         now: float,
         limit: int = 200,
         provider: str | None = None,
-    ) -> list[tuple[TxRow, str]]:
+    ) -> list[DueTx]:
         """Transmissions in `states` whose time has come, oldest first, with their provider
         (only `provider`'s when given). Not waited for: each is re-read by the thread that
         works on it, which commits before it acts."""
         marks = ",".join("?" for _ in states)
         only = "AND j.provider = ? " if provider is not None else ""
         sql = (
-            "SELECT t.*, j.provider AS provider FROM transmissions t JOIN jobs j "  # noqa: S608
+            "SELECT t.job_id, t.idx, j.provider FROM transmissions t JOIN jobs j "  # noqa: S608
             f"ON j.id = t.job_id WHERE t.state IN ({marks}) AND t.next_attempt_at <= ? {only}"
             "ORDER BY t.next_attempt_at, t.job_id, t.idx LIMIT ?"
         )
         params = (*[s.value for s in states], now, *([provider] if provider else []), limit)
-        rows = self.query(sql, params, durable=False)
-        return [(_tx(r), str(r["provider"])) for r in rows]
+        return [DueTx(*r) for r in self.query(sql, params, durable=False)]
 
     def next_due_time(self, states: Sequence[TxState]) -> float | None:
         marks = ",".join("?" for _ in states)
