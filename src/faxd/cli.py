@@ -4,17 +4,20 @@ into exit codes: 0 success, 1 failure, 2 usage or configuration error."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from enum import IntEnum
 from pathlib import Path
+from typing import Any, TextIO, cast
 
 import structlog
 
 from faxd import __version__, config
+from faxd.core.printable import shown_lines
 from faxd.errors import AlreadyRunningError, ConfigError, FaxdError, UsageError
 from faxd.host import logs
 from faxd.settings import Settings
@@ -119,22 +122,25 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         args = _parser().parse_args(args_list)
         if args.command == "send":
             _split_send_args(args)
-        return int(_dispatch(args, env))
+        if args.command in ("run", "sandbox"):
+            return int(_dispatch(args, env))
+        with _printable_stdout():
+            return int(_dispatch(args, env))
     except BrokenPipeError:
         # `faxd status | head -1`: the reader has what it wanted; a closed pipe is a
         # normal end, and nothing more may be written to it.
         _silence_stdout()
         return Exit.OK
     except ConfigError as exc:
-        print(f"faxd: {exc.message}", file=sys.stderr)
+        print(f"faxd: {shown_lines(exc.message)}", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {shown_lines(str(problem))}", file=sys.stderr)
         return Exit.USAGE
     except (UsageError, AlreadyRunningError) as exc:
-        print(f"faxd: {exc}", file=sys.stderr)
+        print(f"faxd: {shown_lines(str(exc))}", file=sys.stderr)
         return Exit.USAGE
     except FaxdError as exc:
-        print(f"faxd: {exc}", file=sys.stderr)
+        print(f"faxd: {shown_lines(str(exc))}", file=sys.stderr)
         if debug:
             traceback.print_exc()
         return Exit.FAILURE
@@ -153,6 +159,33 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         else:
             print(f"faxd: {text}", file=sys.stderr)
         return Exit.FAILURE
+
+
+class _PrintableStdout:
+    """sys.stdout while a one-shot command runs. Document names come from office users and
+    answers from providers: a name holding an escape sequence must not drive the admin's
+    terminal, nor one with bytes that are not UTF-8 end `faxd status` in an encoding
+    error, whichever line prints it."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(shown_lines(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def _printable_stdout() -> Iterator[None]:
+    inner = sys.stdout
+    sys.stdout = cast(TextIO, _PrintableStdout(inner))
+    try:
+        yield
+    finally:
+        sys.stdout = inner
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

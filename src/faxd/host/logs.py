@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from faxd.core.printable import CONTROLS, safe_text
 from faxd.settings import Secret
 
 JournalSender = Callable[..., None]
@@ -155,22 +156,6 @@ def _redact_any(value: Any) -> Any:
 # ----------------------------------------------------------------------- plain values
 
 
-def safe_text(value: str) -> str:
-    """Make text printable in any encoding-strict sink (JSON, journal).
-
-    File names from disk can carry undecodable bytes (surrogate escapes); they become
-    visible `\\xNN` escapes instead of breaking the line."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        try:
-            raw = value.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-        return raw.decode("utf-8", "backslashreplace")
-    return value
-
-
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
@@ -202,11 +187,6 @@ def clean_values(_logger: WrappedLogger, _method: str, event_dict: EventDict) ->
 # json.dumps escapes every C0 control, but not these, which str.splitlines() and some
 # editors still take for line breaks.
 _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
-# For a terminal: C0/C1 controls (escape sequences, carriage returns) shown, not obeyed.
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {
-    0x2028: "\\u2028",
-    0x2029: "\\u2029",
-}
 
 
 def _json_dumps(obj: Any, **kwargs: Any) -> str:
@@ -217,7 +197,7 @@ def _json_dumps(obj: Any, **kwargs: Any) -> str:
 def _escape_controls(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """For a terminal: file names cannot move the cursor or split a line."""
     return {
-        k: v.translate(_CONTROLS) if isinstance(v, str) and k != "exception" else v
+        k: v.translate(CONTROLS) if isinstance(v, str) and k != "exception" else v
         for k, v in event_dict.items()
     }
 

@@ -21,6 +21,7 @@ from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
+from faxd.core.printable import table
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.host import fsops
@@ -51,14 +52,6 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
     return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
 
 
 def status(settings: Settings) -> int:
@@ -93,17 +86,17 @@ def status(settings: Settings) -> int:
     header = ("JOB", "DOCUMENT", "STATE", "RECIPIENTS", "SINCE")
     if active:
         print("\nIn progress:")
-        print(_table([header, *[_job_line(j, txs) for j, txs in active_lines]]))
+        print(table([header, *[_job_line(j, txs) for j, txs in active_lines]]))
     if finished:
         print("\nRecently finished:")
-        print(_table([header, *[_job_line(j, txs) for j, txs in finished_lines]]))
+        print(table([header, *[_job_line(j, txs) for j, txs in finished_lines]]))
     if held:
         print("\nHeld (faxd release PATH|ID sends one as addressed):")
         rows = [("JOB", "HELD AS", "RECIPIENTS")]
         for job in held:
             numbers = job.options.held_numbers()
             rows.append((job.id, job.archived_path or "-", ", ".join(numbers)))
-        print(_table(rows))
+        print(table(rows))
     if not active and not finished:
         print("Nothing sent yet.")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number
+from faxd.core.printable import table
 from faxd.errors import AddressError, AlreadyRunningError, UsageError
 from faxd.host.lock import InstanceLock
 from faxd.outbound.archive import REPORT_KEY
@@ -162,10 +163,7 @@ def history(settings: Settings, target: str, since: date | None) -> int:
         return 0
     rows.sort(key=lambda pair: pair[0])
     header = ("TIME", "DIRECTION", "NUMBER", "DOCUMENT", "RESULT", "METHOD", "ID", "REPORT")
-    table = [header, *[r for _, r in rows]]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for line in table:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    print(table([header, *[r for _, r in rows]]))
     return 0
 
 
