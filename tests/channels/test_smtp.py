@@ -167,6 +167,42 @@ def test_a_subject_with_a_line_break_stays_one_header(
     assert got.message["Subject"] == "Fax Bcc: evil@example.com"
 
 
+def test_a_file_name_with_a_line_break_or_odd_bytes_cannot_add_a_header(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """An office user named the document; the mail still goes out (it used to raise
+    ValueError, which stopped the channel), with the name escaped in every place."""
+    import os
+
+    doc = tmp_path / "fax.pdf"
+    doc.write_bytes(b"%PDF-1.4 fax")
+    tricky = "bad\nBcc: evil@example.com.pdf"
+    latin1 = os.fsdecode(b"caf\xe9.pdf")
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    sender.send(
+        message(
+            tmp_path,
+            subject=f"Fax NOT sent: {latin1}",
+            text=f"The fax {latin1} \x1b[31mcould not be sent.\n",
+            attachments=(
+                Attachment(tricky, doc, "application/pdf"),
+                Attachment(latin1, doc, "application/pdf"),
+            ),
+        )
+    )
+    sender.close()
+    [got] = smtp.messages()
+    assert got.envelope_to == ["anna@example.com"]
+    assert got.message["Bcc"] is None
+    assert got.message["Subject"] == "Fax NOT sent: caf\\xe9.pdf"
+    assert "caf\\xe9.pdf \\x1b[31mcould not be sent" in got.text
+    digest = hashlib.sha256(doc.read_bytes()).hexdigest()
+    assert got.attachments() == {
+        "bad\\x0aBcc: evil@example.com.pdf": digest,
+        "caf\\xe9.pdf": digest,
+    }
+
+
 def test_attachments_of_any_size_and_each_address_in_a_burst(
     smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path
 ) -> None:

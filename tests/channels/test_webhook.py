@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from faxd.channels.base import ChannelError, Message
@@ -63,3 +65,18 @@ def test_unreachable_is_retryable() -> None:
     with pytest.raises(ChannelError) as caught:
         sender(f"http://127.0.0.1:{free_port()}/hook").send(message())
     assert not caught.value.permanent
+
+
+def test_a_name_that_is_not_utf8_goes_out_escaped() -> None:
+    """JSON is UTF-8: such a name (a Latin-1 client's) used to raise UnicodeEncodeError,
+    which stopped the channel."""
+    import os
+
+    name = os.fsdecode(b"/srv/fax/inbox/caf\xe9.pdf")
+    with WebhookReceiver() as receiver:
+        hook = sender(receiver.url)
+        hook.send(replace(message(), text=f"Received {name}", fields={"path": name}))
+    [got] = receiver.hooks
+    assert got.signature_ok
+    assert got.body["path"] == "/srv/fax/inbox/caf\\xe9.pdf"
+    assert got.body["text"] == "Received /srv/fax/inbox/caf\\xe9.pdf"

@@ -150,6 +150,32 @@ def test_a_permanent_failure_gives_up_at_once(tmp_path: Path, journal: Journal) 
     assert outbox.counts() == {"failed": 1}
 
 
+def test_a_message_that_breaks_the_channel_is_given_up_and_the_rest_go_out(
+    tmp_path: Path, journal: Journal
+) -> None:
+    """An error no channel foresaw (a file name the mail library refused) used to end the
+    channel's worker; restarted on the same row, it died again, twice a second, and no
+    notice behind that row ever went out."""
+    clock = FakeClock()
+    work, channels = worker(tmp_path, journal, clock)
+    outbox = Outbox(journal)
+    outbox.add([*alert("auth", "one", clock.time()), *alert("auth", "two", clock.time())])
+    hook = channels["hook"]
+    sent = hook.send
+
+    def send(message: Message) -> None:
+        if message.subject.endswith("one"):
+            raise ValueError("Header values may not contain linefeed characters")
+        sent(message)
+
+    hook.send = send  # type: ignore[method-assign]
+    assert work.drain("hook", hook) == 0.0
+    assert [m.subject for m in hook.sent] == ["faxd needs attention: two"]
+    [failed] = outbox.rows("state = 'failed'")
+    assert failed.error == "faxd could not build or send it (ValueError; see the log)"
+    assert outbox.counts() == {"done": 1, "failed": 1}
+
+
 def test_planning_the_same_event_twice_adds_nothing(tmp_path: Path, journal: Journal) -> None:
     options = notify_options(
         (NotifyRule(on=("failed",), to=("hook", "mail:{owner}@example.com")),),

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 from faxd.channels.base import ChannelError, Message
+from faxd.core.printable import shown, shown_lines
 from faxd.settings import SmtpChannel
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -54,14 +55,14 @@ def build_mail(settings: SmtpChannel, message: Message) -> EmailMessage:
     mail["From"] = _address_header("From", settings.sender)
     mail["To"] = _address_header("To", message.address)
     # A subject is one line: whatever a template or a file name produced, nothing in it can
-    # start a new header.
-    mail["Subject"] = " ".join(message.subject.split())[:200]
+    # start a new header, and a name that is not UTF-8 is shown escaped, not refused.
+    mail["Subject"] = shown(" ".join(message.subject.split()))[:200]
     # The event's time, not the attempt's: a re-sent mail is byte-for-byte the same mail.
     mail["Date"] = formatdate(message.created_at, localtime=True)
     mail["Message-ID"] = message_id(message.event_id, settings.sender)
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Faxd-Event"] = message.event
-    mail.set_content(message.text)
+    mail.set_content(shown_lines(message.text))
     for item in message.attachments:
         mime = item.mime
         if mime == "application/octet-stream":
@@ -76,7 +77,8 @@ def build_mail(settings: SmtpChannel, message: Message) -> EmailMessage:
         # The headers from the email package, the body encoded in C: the package's own
         # base64 loop cost more than the rest of a mail with a 50 KB document. The same
         # bytes either way (76-character lines).
-        mail.add_attachment(b"", maintype=maintype, subtype=subtype, filename=item.name)
+        # A file name is the office's: a line break in it must not end the header.
+        mail.add_attachment(b"", maintype=maintype, subtype=subtype, filename=shown(item.name))
         parts = mail.get_payload()
         assert isinstance(parts, list)
         part = parts[-1]

@@ -11,6 +11,7 @@ import json
 import requests
 
 from faxd.channels.base import ChannelError, Message
+from faxd.core.printable import safe_values
 from faxd.settings import WebhookChannel
 
 
@@ -23,7 +24,8 @@ def event_body(message: Message) -> bytes:
         "text": message.text,
         **{k: v for k, v in message.fields.items() if k not in ("id", "kind", "event")},
     }
-    return json.dumps(event, sort_keys=True, ensure_ascii=False).encode()
+    # JSON is UTF-8: a file name that is not goes out with its odd bytes as \xNN.
+    return json.dumps(safe_values(event), sort_keys=True, ensure_ascii=False).encode()
 
 
 def signature(secret: str, body: bytes) -> str:

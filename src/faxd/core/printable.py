@@ -5,6 +5,7 @@ table, send a terminal an escape sequence, or end a command in an encoding error
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 # C0/C1 controls (escape sequences, carriage returns, line breaks) shown, not obeyed.
 CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {
@@ -28,6 +29,17 @@ def safe_text(value: str) -> str:
         except UnicodeEncodeError:
             return value.encode("utf-8", "backslashreplace").decode("utf-8")
         return raw.decode("utf-8", "backslashreplace")
+    return value
+
+
+def safe_values(value: Any) -> Any:
+    """`value` with every string in it (keys too, in lists and dicts) made `safe_text`."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_values(k): safe_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_values(v) for v in value]
     return value
 
 

@@ -4,12 +4,14 @@ a re-send after a crash says the same thing and can attach the filed report."""
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from faxd.channels.base import Attachment, Message
 from faxd.channels.templates import Templates
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
+from faxd.core.printable import shown, shown_lines
 from faxd.model import JobState, TxState
 from faxd.store.journal import Journal
 from faxd.store.outbox import DeliveryRow
@@ -70,14 +72,16 @@ class Composer:
         context["attached"] = [a.name for a in attachments]
         subject = self._templates.render(f"{kind}.subject", context)
         text = self._templates.render(f"{kind}.txt", context)
+        # Names come from office users and scanners: one line each, their controls and
+        # bytes that are not UTF-8 escaped, so no channel can choke on them or obey them.
         return Message(
             event_id=row.id,
             kind=row.kind,
             event=row.event,
-            subject=" ".join(subject.split()),
-            text=text,
+            subject=shown(" ".join(subject.split())),
+            text=shown_lines(text),
             address=row.address,
-            attachments=attachments,
+            attachments=tuple(replace(a, name=shown(a.name)) for a in attachments),
             fields=fields,
             print_file=print_file,
             created_at=row.created_at,

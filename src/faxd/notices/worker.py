@@ -36,7 +36,7 @@ from faxd.model import JobState
 from faxd.notices.compose import ComposeError, Composer, NotReady
 from faxd.notices.plan import alert_rows, job_notices, wants
 from faxd.settings import ChannelSettings, CommandChannel, PrintChannel, Settings, SmtpChannel
-from faxd.store.journal import Journal
+from faxd.store.journal import Journal, JournalWriteError
 from faxd.store.outbox import DeliveryRow, NewDelivery, Outbox
 
 log = structlog.get_logger("faxd.notices.worker")
@@ -225,6 +225,17 @@ class OutboxWorker:
                 retry_in=round(delay, 1),
             )
             return delay
+        except JournalWriteError:
+            raise  # said by the journal; the row stays pending for the next round
+        except Exception as exc:
+            # A bug with one message (its text, a name in it) must not stop the channel:
+            # the rows behind it wait in order, and a worker restarted on the same row
+            # would fail on it again and again. The exception's text stays in the log.
+            bound.exception("could not send the message; giving it up")
+            self._give_up(
+                row, f"faxd could not build or send it ({type(exc).__name__}; see the log)", now
+            )
+            return 0.0
         crash_point("outbox_after_send")
         self._outbox.mark_done(row.id, self._clock.time())
         if row.channel in self._auth_refused:
