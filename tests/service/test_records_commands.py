@@ -71,6 +71,10 @@ def test_history_journal_and_audit(cfg: Path, capsys: pytest.CaptureFixture[str]
     assert run(cfg, "history", "nothing-like-this") == 0
     assert "No transmissions" in capsys.readouterr().out
     assert run(cfg, "history", "a.pdf", "--since", "not-a-date") == 2
+    capsys.readouterr()
+    # An empty name is part of every name: a usage error, not the whole journal.
+    assert run(cfg, "history", " ") == 2
+    assert "a.pdf" not in capsys.readouterr().out
 
     assert run(cfg, "audit", "verify") == 0
     assert "intact" in capsys.readouterr().out

@@ -93,6 +93,12 @@ def audit_verify(settings: Settings) -> int:
 
 
 def history(settings: Settings, target: str, since: date | None) -> int:
+    if not target.strip():
+        # Part of every name: the whole journal, which is not what was asked.
+        raise UsageError(
+            "history: name a fax number, a contact or part of a document name.",
+            "faxd history NUMBER|DOCUMENT [--since DATE]",
+        )
     # A number (or contact name) when it reads as one; otherwise part of a document name.
     try:
         number: str | None = parse_number(target, settings.region, settings.contacts)
