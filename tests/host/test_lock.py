@@ -92,3 +92,17 @@ def test_unusable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(FaxdError, match=r"Cannot open the lock file .*not-a-dir/faxd\.lock"):
         InstanceLock(blocker).acquire()
+
+
+def test_a_second_command_waits_for_the_first_and_then_gives_up_in_a_sentence(
+    tmp_path: Path,
+) -> None:
+    from faxd.host.lock import one_command_at_a_time
+
+    state = tmp_path / "state"  # not there yet: made, as faxd's first start would
+    with one_command_at_a_time(state):
+        with pytest.raises(FaxdError, match="another faxd retry or release"):
+            with one_command_at_a_time(state, wait=0.2):
+                pass
+    with one_command_at_a_time(state, wait=0.2):  # free again once the first is done
+        pass

@@ -121,3 +121,29 @@ def test_only_held_documents_are_released(tmp_path: Path) -> None:
     (tmp_path / "hold" / "a.pdf").unlink()  # removed by hand
     with pytest.raises(UsageError, match="no longer in hold/"):
         release(settings, job_id)
+
+
+def test_two_releases_at_once_put_the_document_back_once(tmp_path: Path) -> None:
+    import threading
+
+    settings = settings_for(tmp_path)
+    job_id = held(settings, "a.pdf")
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def one() -> None:
+        start.wait()
+        try:
+            release(settings, job_id)
+            outcomes.append("released")
+        except UsageError as exc:
+            outcomes.append(str(exc))
+
+    runners = [threading.Thread(target=one) for _ in range(2)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(30)
+    assert sorted(outcomes) == [f"job {job_id} was released already.", "released"]
+    spool = settings.folders[0].path
+    assert sorted(p.name for p in spool.iterdir()) == ["a.pdf", "a.pdf.yaml"]

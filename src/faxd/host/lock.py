@@ -1,18 +1,23 @@
-"""One faxd per state directory: an flock on state_dir/faxd.lock.
+"""One faxd per state directory: an flock on state_dir/faxd.lock; and one command at a
+time that moves documents back (`faxd retry`, `faxd release`): state_dir/commands.lock.
 
 The kernel drops an flock when its holder dies, so a crash (even kill -9) never leaves
 a stale lock behind, and the file is never deleted (deleting lock files races)."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from faxd.errors import AlreadyRunningError, FaxdError
 
 LOCK_NAME = "faxd.lock"
+COMMANDS_LOCK_NAME = "commands.lock"
 
 
 class InstanceLock:
@@ -89,3 +94,36 @@ def _read_pid(fd: int) -> int | None:
         return int(text) if text else None
     except (OSError, ValueError, UnicodeDecodeError):
         return None
+
+
+@contextlib.contextmanager
+def one_command_at_a_time(state_dir: Path, wait: float = 30.0) -> Iterator[None]:
+    """Held while a command puts documents back into a spool folder. Two `faxd retry` of
+    the same document at once both found it still in failed/ and both recorded a retry;
+    in turn, the second finds it gone and says so. Waits up to `wait` seconds for the
+    other command."""
+    path = state_dir / COMMANDS_LOCK_NAME
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o640)
+    except OSError as exc:
+        raise FaxdError(
+            f"Cannot open the lock file {path}: {exc.strerror}.",
+            "Run the command as the user faxd runs as (or root).",
+        ) from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise FaxdError(
+                        "another faxd retry or release is still moving documents.",
+                        "Try again in a moment.",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock

@@ -25,7 +25,7 @@ from faxd.core.printable import table
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.host import fsops
-from faxd.host.lock import InstanceLock
+from faxd.host.lock import InstanceLock, one_command_at_a_time
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import REPORT_KEY, Archiver
 from faxd.outbound.engine import Engine
@@ -212,6 +212,11 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
 
 
 def retry(settings: Settings, target: str) -> int:
+    with one_command_at_a_time(settings.state_dir):
+        return _retry(settings, target)
+
+
+def _retry(settings: Settings, target: str) -> int:
     journal = open_journal(settings)
     try:
         job = journal.job(target)

@@ -17,6 +17,7 @@ from faxd.core.names import first_free
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError, UsageError
 from faxd.host import fsops
+from faxd.host.lock import one_command_at_a_time
 from faxd.model import JobState
 from faxd.service.daemon import open_journal
 from faxd.settings import Settings
@@ -46,6 +47,11 @@ def held_documents(journal: Journal) -> list[JobRow]:
 
 
 def release(settings: Settings, target: str) -> int:
+    with one_command_at_a_time(settings.state_dir):
+        return _release(settings, target)
+
+
+def _release(settings: Settings, target: str) -> int:
     journal = open_journal(settings)
     try:
         job = find_held(journal, target)
