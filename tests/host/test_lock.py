@@ -100,9 +100,11 @@ def test_a_second_command_waits_for_the_first_and_then_gives_up_in_a_sentence(
     from faxd.host.lock import one_command_at_a_time
 
     state = tmp_path / "state"  # not there yet: made, as faxd's first start would
-    with one_command_at_a_time(state):
-        with pytest.raises(FaxdError, match="another faxd retry or release"):
-            with one_command_at_a_time(state, wait=0.2):
-                pass
+    with (
+        one_command_at_a_time(state),
+        pytest.raises(FaxdError, match="another faxd retry or release"),
+        one_command_at_a_time(state, wait=0.2),
+    ):
+        pass
     with one_command_at_a_time(state, wait=0.2):  # free again once the first is done
         pass
