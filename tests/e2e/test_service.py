@@ -343,7 +343,7 @@ def test_a_take_stuck_on_its_share_is_said_and_the_rest_goes_on(
     # which document it left, and the next start takes it once the share is back (here:
     # without the hook).
     assert svc.stop(timeout=30) == 0
-    (left,) = log_lines(svc, "stopping while documents are still being read")
+    (left,) = log_lines(svc, "stopping while documents are still being taken in")
     assert "stuck.pdf" in left
     svc.start()
     assert svc.report_for("stuck.pdf")["result"] == "delivered"

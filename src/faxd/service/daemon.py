@@ -556,8 +556,8 @@ class Daemon:
         left = self._intake.close(wait=max(0.0, began + budget - self._clock.monotonic()))
         if left:
             log.error(
-                "stopping while documents are still being read; their share may hang. "
-                "They are taken at the next start",
+                "stopping while documents are still being taken in (a share that hangs, "
+                "or a long conversion); the next start takes them",
                 documents=[str(p) for p in left],
             )
         self._journal.close()
