@@ -58,7 +58,12 @@ def inbox_documents(faxd: Faxd) -> dict[str, bytes]:
     inbox = faxd.root / "inbox"
     if not inbox.is_dir():
         return {}
-    return {p.name: p.read_bytes() for p in inbox.iterdir() if p.is_file()}
+    # Received documents never start with a dot; faxd's claim on the folder (.faxd.lock) does.
+    return {
+        p.name: p.read_bytes()
+        for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def meta_of(faxd: Faxd, name: str) -> dict[str, Any]:

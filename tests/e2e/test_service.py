@@ -481,6 +481,35 @@ def test_a_second_instance_exits_2_naming_the_holder(svc: ServiceFaxd) -> None:
     assert svc.alive()
 
 
+def test_a_second_faxd_with_its_own_state_dir_leaves_the_spool_folder_alone(
+    svc: ServiceFaxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A test instance started with a copied configuration, or a second server on the same
+    share: the instance lock is per state_dir, and both copied and sent every document."""
+    svc.start()
+    wait_for(lambda: "faxd is running" in svc.log_text(), 30, "the first instance")
+    other_root = tmp_path / "other"
+    other_root.mkdir()
+    other = for_sandbox(ServiceFaxd, other_root, sandbox)
+    other.folders = [{"path": str(svc.spool)}]
+    other.write_config()
+    second = other.cli("run")
+    assert second.returncode == 2
+    assert f"{svc.spool} is worked by another faxd (pid {svc.pid} on " in second.stderr
+    assert f"state_dir {svc.state})" in second.stderr
+    svc.drop(f"{TO}/once.pdf", pdf("once"))
+    assert svc.report_for("once.pdf")["result"] == "delivered"
+    assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
+    # The first one stopped, the folder is free for the other.
+    assert svc.stop() == 0
+    other.start()
+    wait_for(lambda: "faxd is running" in other.log_text(), 30, "the other instance")
+    svc.drop(f"{TO}/later.pdf", pdf("later"))
+    assert other.report_for("later.pdf")["result"] == "delivered"
+    assert sorted(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1, 1]
+    assert other.stop() == 0
+
+
 # ------------------------------------------------------------------------ auth pause
 
 

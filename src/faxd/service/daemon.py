@@ -7,7 +7,9 @@ work through what the scans find, in the intake thread, however large the backlo
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from faxd import config
 from faxd.clock import Clock, SystemClock
 from faxd.crash_points import hanging
 from faxd.errors import ConfigError
+from faxd.host.folder_claims import FolderClaims, claim_configured, configured_folders
 from faxd.host.folders import create_if_missing
 from faxd.host.lock import InstanceLock
 from faxd.host.sd_notify import Notifier, format_status
@@ -94,6 +97,7 @@ class Daemon:
         self._flags = _Flags()
         self._threads: dict[str, threading.Thread] = {}
         self._watchers: dict[Path, FolderWatcher] = {}
+        self._claims = FolderClaims(f"pid {os.getpid()} on {socket.gethostname()}")
         self._poller: Any = None
         self._inbox_status = ""
         self._poller_stop = threading.Event()
@@ -126,9 +130,13 @@ class Daemon:
         self._settings = settings
         lock = InstanceLock(settings.state_dir)
         lock.acquire()
+        self._claims = FolderClaims(
+            f"pid {os.getpid()} on {socket.gethostname()}, state_dir {settings.state_dir}"
+        )
         try:
             return self._run_locked(settings)
         finally:
+            self._claims.release_all()
             lock.release()
 
     def _run_locked(self, settings: Settings) -> int:
@@ -146,6 +154,12 @@ class Daemon:
         self._records.configuration_loaded(self._config_path)
         self._senders = build_senders(settings, requests_at_once(settings))
         self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
+        # Before anything is reconciled or taken: another faxd working these folders would
+        # send every document in them a second time.
+        problems = claim_configured(self._claims, settings, self._present)
+        if problems:
+            self._journal.close()
+            raise ConfigError(str(self._config_path), problems)
         self._engine = Engine(
             settings,
             self._journal,
@@ -174,7 +188,8 @@ class Daemon:
         # the intake's queue meanwhile.
         self._sync_watchers(settings)
         for folder in settings.folders:
-            self._intake.scan(folder.path)
+            if folder.path in self._watchers:
+                self._intake.scan(folder.path)
         self._start_thread("engine", self._engine.run)
         # Notices, deliveries and alerts go out on their own threads, beside the fax path.
         self._outbox = OutboxWorker(
@@ -307,6 +322,9 @@ class Daemon:
             if path in self._watchers:
                 continue
             self._create_folders(folder)
+            if self._present(path) and (refused := self._claims.claim(path)) is not None:
+                log.error("folder not watched", folder=str(path), problem=refused)
+                continue
             watcher = FolderWatcher(path, folder.watch, self._intake.changes)
             self._watchers[path] = watcher
             try:
@@ -322,6 +340,10 @@ class Daemon:
                 )
                 continue
             log.info("watching folder", folder=str(path), mode=mode)
+
+    def _present(self, path: Path) -> bool:
+        """A folder that is there, and not the bare mount point of a share away."""
+        return path.is_dir() and not self._archiver.presence.away(path)
 
     def _create_folders(self, folder: FolderSettings) -> None:
         """Create a spool folder (and its sent/ and failed/) that is missing but whose parent
@@ -506,6 +528,15 @@ class Daemon:
                 log.error("new configuration refused; the old one stays", problem=str(problem))
             self._notifier.ready(self._status_text())
             return
+        before = self._claims.held()
+        problems = claim_configured(self._claims, settings, self._present)
+        if problems:
+            for claimed in self._claims.held() - before:
+                self._claims.release(claimed)
+            for problem in problems:
+                log.error("new configuration refused; the old one stays", problem=str(problem))
+            self._notifier.ready(self._status_text())
+            return
         senders = build_senders(settings, requests_at_once(settings))
         self._senders.update(senders)
         self._intake.configure(settings)
@@ -513,7 +544,11 @@ class Daemon:
         self._engine.reconfigure(settings, senders)
         self._sync_watchers(settings)
         for folder in settings.folders:
-            self._intake.scan(folder.path)
+            if folder.path in self._watchers:
+                self._intake.scan(folder.path)
+        configured = {path for _, path in configured_folders(settings)}
+        for unused in self._claims.held() - configured:
+            self._claims.release(unused)
         if self._poller is not None:
             self._poller_stop.set()
             self._threads.pop("poller").join(timeout=10)

@@ -1,0 +1,85 @@
+"""One faxd per folder: the claim on FOLDER/.faxd.lock, held by a real second process
+(POSIX locks are per process: a claim in this one would not see its own)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from faxd.host.folder_claims import CLAIM_NAME, FolderClaims
+
+HOLDER = """
+import sys
+from pathlib import Path
+from faxd.host.folder_claims import FolderClaims
+claims = FolderClaims("pid 4242 on fax1, state_dir /var/lib/other")
+assert claims.claim(Path(sys.argv[1])) is None
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_folder_another_process_claimed_is_refused_with_its_owner(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        mine = FolderClaims("pid 1 on fax2, state_dir /var/lib/faxd")
+        refused = mine.claim(tmp_path)
+        assert refused is not None
+        assert str(tmp_path) in refused and "pid 4242 on fax1, state_dir /var/lib/other" in refused
+        assert mine.held() == set()
+    finally:
+        holder.communicate("", timeout=30)
+    # Its holder gone, the lock went with it: the folder is free, the file names the new one.
+    assert mine.claim(tmp_path) is None
+    assert mine.held() == {tmp_path}
+    assert (tmp_path / CLAIM_NAME).read_text() == "pid 1 on fax2, state_dir /var/lib/faxd\n"
+    mine.release_all()
+    assert (tmp_path / CLAIM_NAME).read_text() == ""  # no pid left to point at a stranger
+
+
+def test_a_folder_that_cannot_hold_the_file_is_worked_as_before(tmp_path: Path) -> None:
+    claims = FolderClaims("me")
+    assert claims.claim(tmp_path / "not-there") is None
+    (tmp_path / CLAIM_NAME).symlink_to(tmp_path / "elsewhere")  # never followed
+    assert claims.claim(tmp_path) is None
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_every_spool_folder_and_the_inbox_are_claimed_and_a_taken_one_is_a_problem(
+    tmp_path: Path,
+) -> None:
+    from faxd.host.folder_claims import claim_configured
+    from faxd.settings import InboxSettings
+    from tests.settings_helpers import bare_settings, folder_settings
+
+    spools = [tmp_path / "out", tmp_path / "scans", tmp_path / "later"]
+    inbox = tmp_path / "inbox"
+    for folder in (*spools[:2], inbox):
+        folder.mkdir()
+    settings = bare_settings(
+        tmp_path / "state",
+        folders=tuple(folder_settings(p, tmp_path) for p in spools),
+        inbox=InboxSettings(provider="docs", path=inbox),
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(spools[1])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        claims = FolderClaims("me")
+        [problem] = claim_configured(claims, settings)
+        assert problem.path == "folders[1].path" and "pid 4242 on fax1" in problem.message
+        # A folder not there yet is claimed once it is created (by the daemon).
+        assert claims.held() == {spools[0], inbox}
+    finally:
+        holder.communicate("", timeout=30)
