@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from faxd.host.folder_claims import CLAIM_NAME, FolderClaims
@@ -20,22 +22,29 @@ sys.stdin.read()
 """
 
 
-def test_a_folder_another_process_claimed_is_refused_with_its_owner(tmp_path: Path) -> None:
+@contextmanager
+def held_elsewhere(folder: Path) -> Iterator[None]:
+    """`folder` claimed by another process until the block ends."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        [sys.executable, "-c", HOLDER, str(folder)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        mine = FolderClaims("pid 1 on fax2, state_dir /var/lib/faxd")
+        yield
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_a_folder_another_process_claimed_is_refused_with_its_owner(tmp_path: Path) -> None:
+    mine = FolderClaims("pid 1 on fax2, state_dir /var/lib/faxd")
+    with held_elsewhere(tmp_path):
         refused = mine.claim(tmp_path)
         assert refused is not None
         assert str(tmp_path) in refused and "pid 4242 on fax1, state_dir /var/lib/other" in refused
         assert mine.held() == set()
-    finally:
-        holder.communicate("", timeout=30)
     # Its holder gone, the lock went with it: the folder is free, the file names the new one.
     assert mine.claim(tmp_path) is None
     assert mine.held() == {tmp_path}
@@ -68,18 +77,9 @@ def test_every_spool_folder_and_the_inbox_are_claimed_and_a_taken_one_is_a_probl
         folders=tuple(folder_settings(p, tmp_path) for p in spools),
         inbox=InboxSettings(provider="docs", path=inbox),
     )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(spools[1])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    with held_elsewhere(spools[1]):
         claims = FolderClaims("me")
         [problem] = claim_configured(claims, settings)
         assert problem.path == "folders[1].path" and "pid 4242 on fax1" in problem.message
         # A folder not there yet is claimed once it is created (by the daemon).
         assert claims.held() == {spools[0], inbox}
-    finally:
-        holder.communicate("", timeout=30)
