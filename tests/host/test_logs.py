@@ -333,3 +333,20 @@ def test_library_warnings_are_json_lines_too() -> None:
     assert len(lines) == 1
     assert "DecompressionBombWarning" in lines[0]["event"]
     assert lines[0]["level"] == "warning"
+
+
+def test_a_secret_registered_later_is_masked_in_keys_and_values_already_seen() -> None:
+    """Keys and short values are cleaned once and remembered; a secret registered after
+    they were first logged (a reload's new key) must still never be written."""
+    out = io.StringIO()
+    logs.configure(environ={}, stream=out)
+    log = structlog.get_logger("faxd.test")
+    secret_key = f"x{CANARY}"
+    log.info("first", **{secret_key: "v"}, value=CANARY, nested={CANARY: [CANARY]})
+    logs.register_secret(CANARY)
+    log.info("second", **{secret_key: "v"}, value=CANARY, nested={CANARY: [CANARY]})
+    first, second = _json_lines(out.getvalue())
+    assert CANARY in json.dumps(first)  # not yet a secret: written as it is
+    assert CANARY not in json.dumps(second)
+    assert second["x***"] == "v" and second["value"] == "***"
+    assert second["nested"] == {"***": ["***"]}
