@@ -605,6 +605,50 @@ def test_nested_folders(write_config: WriteConfig) -> None:
     assert "nested" in problem.message
 
 
+def test_the_same_folder_under_another_name_is_refused(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """A link to a spool folder listed beside it was watched as a second folder, and each
+    document in it was taken, sent and filed twice."""
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "scanner").symlink_to(tmp_path / "out")
+    problem = only_problem(write_config(MINIMAL + "  - path: scanner\n"))
+    assert (problem.path, problem.line) == ("folders[1].path", 7)
+    assert "same folder as folders[0]" in problem.message and "another name" in problem.message
+    # A link to a folder inside another one is nested, however it is written.
+    (tmp_path / "deep").symlink_to(tmp_path / "out" / "sub")
+    assert "nested" in only_problem(write_config(MINIMAL + "  - path: deep\n")).message
+
+
+def test_an_archive_that_leads_into_a_spool_folder_through_a_link(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "out" / "kept").mkdir(parents=True)
+    (tmp_path / "filed").symlink_to(tmp_path / "out" / "kept")
+    text = MINIMAL + "  - path: scan\n    sent_dir: filed\n"
+    problem = only_problem(write_config(text))
+    assert problem.path == "folders[1].sent_dir"
+    assert "overlaps spool folder folders[0]" in problem.message
+
+
+def test_a_bind_mount_of_a_spool_folder_is_the_same_folder(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "mirror").mkdir()
+    subprocess.run(["mount", "--bind", str(tmp_path / "out"), str(tmp_path / "mirror")], check=True)
+    try:
+        problem = only_problem(write_config(MINIMAL + "  - path: mirror\n"))
+        assert "another name" in problem.message
+    finally:
+        subprocess.run(["umount", str(tmp_path / "mirror")], check=True)
+
+
 def test_an_archive_inside_another_spool_folder(write_config: WriteConfig) -> None:
     text = MINIMAL + "  - path: scan\n    sent_dir: out/scan-sent\n"
     problem = only_problem(write_config(text))

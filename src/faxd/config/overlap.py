@@ -1,8 +1,13 @@
 """Folders that must not overlap: a spool folder is watched recursively, so anything faxd
-writes inside one (another folder's archive, the inbox, the journal) would be faxed."""
+writes inside one (another folder's archive, the inbox, the journal) would be faxed.
+
+Paths are compared as written and as they resolve on disk: one folder listed twice under
+two names (a link, `/srv/fax` being a link to `/data/fax`, a bind mount) was taken twice,
+and every document in it sent twice."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,26 @@ def inside(inner: Path, outer: Path) -> bool:
 
 def overlaps(a: Path, b: Path) -> bool:
     return a == b or inside(a, b) or inside(b, a)
+
+
+def real(path: Path) -> Path:
+    """`path` with its links resolved, as far as it exists."""
+    return Path(os.path.realpath(path))
+
+
+def same_folder(a: Path, b: Path) -> bool:
+    """One folder under two names: a link, or a bind mount (the same inode)."""
+    if a == b or real(a) == real(b):
+        return True
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _overlap_on_disk(a: Path, b: Path) -> bool:
+    return overlaps(a, b) or same_folder(a, b) or overlaps(real(a), real(b))
 
 
 def _at(node: Node | None, key: str) -> Node | str:
@@ -75,7 +100,7 @@ def check_overlaps(
         for out in outputs:
             if out.owner == index and inside(out.path, folder.path):
                 continue  # the folder's own archive inside it: excluded from pick-up
-            if overlaps(out.path, folder.path):
+            if _overlap_on_disk(out.path, folder.path):
                 problems.add(
                     out.where,
                     f"{out.label} ({out.path}) overlaps spool folder folders[{index}] "
@@ -91,7 +116,13 @@ def _check_spools(folders: list[tuple[Node, int, FolderSettings]], problems: Pro
         for _, other_index, other in folders[:position]:
             if folder.path == other.path:
                 message = f"the same folder as folders[{other_index}]; list each folder once."
-            elif inside(folder.path, other.path) or inside(other.path, folder.path):
+            elif same_folder(folder.path, other.path):
+                message = (
+                    f"{folder.path} is the same folder as folders[{other_index}] "
+                    f"({other.path}) under another name (a link or a mount); list each "
+                    "folder once, or every document in it is sent twice."
+                )
+            elif overlaps(folder.path, other.path) or overlaps(real(folder.path), real(other.path)):
                 message = (
                     f"{folder.path} and folders[{other_index}] ({other.path}) are nested; "
                     "folders are watched recursively, so a file would belong to both."
