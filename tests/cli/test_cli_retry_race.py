@@ -16,7 +16,7 @@ from faxd.sandbox.server import SandboxServer
 from ..e2e.harness import Faxd, pdf
 
 
-def _failed_document(setup: Faxd, sandbox: SandboxServer) -> str:
+def failed_document(setup: Faxd, sandbox: SandboxServer) -> str:
     sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "status", "status": 400})
     setup.start()
     try:
@@ -30,7 +30,7 @@ def _failed_document(setup: Faxd, sandbox: SandboxServer) -> str:
 def test_a_retry_waits_for_the_one_under_way_then_finds_the_document_gone(
     capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer
 ) -> None:
-    failed = _failed_document(setup, sandbox)
+    failed = failed_document(setup, sandbox)
     codes: list[int] = []
     argv = ["retry", failed, "--config", str(setup.config_path)]
     with one_command_at_a_time(setup.state):  # another retry is moving documents
@@ -49,7 +49,7 @@ def test_a_retry_waits_for_the_one_under_way_then_finds_the_document_gone(
 def test_two_retries_at_once_put_the_document_back_once(
     capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer
 ) -> None:
-    failed = _failed_document(setup, sandbox)
+    failed = failed_document(setup, sandbox)
     argv = ["retry", failed, "--config", str(setup.config_path)]
     codes: list[int] = []
     start = threading.Barrier(2)

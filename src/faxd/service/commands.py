@@ -34,7 +34,7 @@ from faxd.providers.registry import build_senders
 from faxd.service.channel_commands import delivery_lines
 from faxd.service.daemon import JOURNAL_NAME, open_journal
 from faxd.service.records_keeper import RecordsKeeper
-from faxd.service.release import held_documents
+from faxd.service.release import held_documents, require_spool_folder
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import JobRow, Journal, TxRow, open_journal_file
 
@@ -235,6 +235,7 @@ def _retry(settings: Settings, target: str) -> int:
                 f"job {job.id} came from 'faxd send', not from a spool folder.",
                 f"Send it again with: faxd send {job.archived_path} --to …",
             )
+        require_spool_folder(settings, job, "failed/")
         late = _late_sidecar(job)
         doc_src = Path(job.archive_plan[job.path])
         retried = journal.retry_of(job.id)

@@ -77,16 +77,22 @@ def _release(settings: Settings, target: str) -> int:
     return 0
 
 
-def _plan(settings: Settings, job: JobRow) -> list[tuple[str, str]]:
-    """(file in hold/, where it goes back), sidecar first, the document, then attachments."""
+def require_spool_folder(settings: Settings, job: JobRow, kept_in: str) -> None:
+    """The spool folder `job` came from, if faxd still watches it and it is there: a
+    document put back anywhere else would wait for ever while the command said it goes."""
     folder = Path(job.folder)
     if not any(f.path == folder for f in settings.folders):
         raise UsageError(
             f"job {job.id} came from {folder}, which is no longer a spool folder.",
-            "Move the document from hold/ into a spool folder yourself.",
+            f"Move the document from {kept_in} into a spool folder yourself.",
         )
     if not folder.is_dir():
         raise FaxdError(f"the spool folder {folder} is not there; mount it and try again.")
+
+
+def _plan(settings: Settings, job: JobRow) -> list[tuple[str, str]]:
+    """(file in hold/, where it goes back), sidecar first, the document, then attachments."""
+    require_spool_folder(settings, job, "hold/")
     archived = job.archive_plan or {}
     doc_held = Path(archived.get(job.path) or job.archived_path or "")
     if not fsops.is_regular_file(doc_held):
