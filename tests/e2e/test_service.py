@@ -510,6 +510,30 @@ def test_a_second_faxd_with_its_own_state_dir_leaves_the_spool_folder_alone(
     assert other.stop() == 0
 
 
+def test_a_folder_another_faxd_took_while_it_was_away_is_left_to_that_faxd(
+    svc: ServiceFaxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """The share went away and came back as another faxd's: this one must not take from
+    it again (both would send each document). Without a watchdog it exits 1; under
+    systemd its restart then exits 2 naming the other faxd."""
+    svc.start(FAXD_FAULT="kill_watcher")
+    wait_for(lambda: "faxd is running" in svc.log_text(), 30, "the first instance")
+    svc.spool.rename(tmp_path / "spool.away")
+    wait_for(lambda: log_lines(svc, "vanished", str(svc.spool)), 10, "the outage to be seen")
+    other_root = tmp_path / "other"
+    other_root.mkdir()
+    other = for_sandbox(ServiceFaxd, other_root, sandbox)
+    other.folders = [{"path": str(svc.spool)}]  # creates it afresh, and claims it
+    other.start()
+    wait_for(lambda: "faxd is running" in other.log_text(), 30, "the other instance")
+    assert svc.wait_exit(30) == 1
+    assert f"{svc.spool} is worked by another faxd (pid {other.pid} on " in svc.log_text()
+    svc.drop(f"{TO}/once.pdf", pdf("once"))
+    assert other.report_for("once.pdf")["result"] == "delivered"
+    assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
+    assert other.stop() == 0
+
+
 # ------------------------------------------------------------------------ auth pause
 
 

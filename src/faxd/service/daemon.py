@@ -479,6 +479,13 @@ class Daemon:
                 continue
             if path not in self._outages:
                 return f"the watcher of {path} is not running"
+            # Back, perhaps as another mount of the share: claimed again before anything
+            # is taken from it. Another faxd that took it meanwhile keeps it; this one
+            # stops (and, restarted by systemd, exits 2 naming that faxd).
+            self._claims.release(path)
+            refused = self._claims.claim(path)
+            if refused is not None:
+                return refused
             self._outages.discard(path)
             try:
                 watcher.stop()
