@@ -24,7 +24,7 @@ import structlog
 from faxd import config
 from faxd.clock import Clock, SystemClock
 from faxd.crash_points import hanging
-from faxd.errors import ConfigError
+from faxd.errors import ConfigError, ConfigProblem
 from faxd.host.folder_claims import FolderClaims, claim_configured, configured_folders
 from faxd.host.folders import create_if_missing
 from faxd.host.lock import InstanceLock
@@ -97,7 +97,7 @@ class Daemon:
         self._flags = _Flags()
         self._threads: dict[str, threading.Thread] = {}
         self._watchers: dict[Path, FolderWatcher] = {}
-        self._claims = FolderClaims(f"pid {os.getpid()} on {socket.gethostname()}")
+        self._claims: FolderClaims  # run() names this faxd in it, state_dir and all
         self._poller: Any = None
         self._inbox_status = ""
         self._poller_stop = threading.Event()
@@ -526,23 +526,24 @@ class Daemon:
             text = f"not healthy: {self._unhealthy}; waiting to be restarted; {text}"
         return text
 
+    def _refuse_reload(self, problems: list[ConfigProblem]) -> None:
+        for problem in problems:
+            log.error("new configuration refused; the old one stays", problem=str(problem))
+        self._notifier.ready(self._status_text())
+
     def _reload(self) -> None:
         self._notifier.reloading()
         try:
             settings = self._load()
         except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("new configuration refused; the old one stays", problem=str(problem))
-            self._notifier.ready(self._status_text())
+            self._refuse_reload(exc.problems)
             return
         before = self._claims.held()
         problems = claim_configured(self._claims, settings, self._present)
         if problems:
             for claimed in self._claims.held() - before:
                 self._claims.release(claimed)
-            for problem in problems:
-                log.error("new configuration refused; the old one stays", problem=str(problem))
-            self._notifier.ready(self._status_text())
+            self._refuse_reload(problems)
             return
         senders = build_senders(settings, requests_at_once(settings))
         self._senders.update(senders)
