@@ -223,11 +223,12 @@ def _mount_tmpfs(path: Path, size: str) -> None:
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file would flush what did not fit again on close, and raise
+    # the full disk's error from the end of the with block.
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler
