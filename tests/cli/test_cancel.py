@@ -23,6 +23,14 @@ from faxd.store.journal import Journal
 
 from ..e2e.harness import Faxd, pdf
 
+# A child inherits an ignored SIGINT (a test run a script started in the background
+# ignores it, and so does everything it starts), and Python then leaves it ignored: faxd
+# send would not see Ctrl-C at all. The child here gets Ctrl-C as a terminal delivers it.
+_WITH_CTRL_C = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'faxd'; runpy.run_module('faxd', run_name='__main__')"
+)
+
 
 def queue_with_send(setup: Faxd, tmp_path: Path, sig: int) -> tuple[str, str]:
     """`faxd send` while another faxd holds the state folder: the job is queued and the
@@ -35,8 +43,8 @@ def queue_with_send(setup: Faxd, tmp_path: Path, sig: int) -> tuple[str, str]:
         proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "faxd",
+                "-c",
+                _WITH_CTRL_C,
                 "send",
                 "--config",
                 str(setup.config_path),
