@@ -61,6 +61,21 @@ def test_a_folder_that_cannot_hold_the_file_is_worked_as_before(tmp_path: Path) 
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_a_claim_file_linked_to_another_file_is_never_written(tmp_path: Path) -> None:
+    # A hard link in the spool folder to a file faxd may write (its journal, say): the
+    # claim would cut it down to faxd's pid.
+    journal = tmp_path / "journal.sqlite"
+    journal.write_bytes(b"SQLite format 3\0" + b"rows" * 1000)
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    (folder / CLAIM_NAME).hardlink_to(journal)
+    claims = FolderClaims("pid 1 on here, state_dir /var/lib/faxd")
+    assert claims.claim(folder) is None
+    assert claims.held() == set()
+    assert journal.read_bytes() == b"SQLite format 3\0" + b"rows" * 1000
+    claims.release_all()
+
+
 def test_every_spool_folder_and_the_inbox_are_claimed_and_a_taken_one_is_a_problem(
     tmp_path: Path,
 ) -> None:

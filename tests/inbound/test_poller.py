@@ -360,6 +360,26 @@ def test_leftovers_in_tmp_are_removed_at_start(env: Env) -> None:
     assert tmp_leftovers(env.tmp) == []
 
 
+@pytest.mark.parametrize("own", [".tmp", ".meta"])
+def test_an_inbox_folder_of_faxd_swapped_for_a_link_is_an_error_not_a_place_to_clear(
+    env: Env, own: str
+) -> None:
+    # Whoever may write in the inbox links .tmp (cleared at start) or .meta to faxd's
+    # state folder: faxd would remove its own journal, or write beside it.
+    env.inbox.mkdir()
+    (env.inbox / own).symlink_to(env.journal_path.parent, target_is_directory=True)
+    before = sorted(p.name for p in env.journal_path.parent.iterdir())
+    doc = env.source.add(NOW - timedelta(hours=1))
+    result = env.poller().poll_once()
+    assert result.error is not None
+    assert f"its {own} folder is a symbolic link" in result.error
+    assert sorted(p.name for p in env.journal_path.parent.iterdir()) == before
+    assert env.source.fetches == []
+    (env.inbox / own).unlink()
+    assert env.poller().poll_once().error is None
+    expect_exactly_once(env, file_ids([doc]))
+
+
 def test_a_planned_name_now_holding_other_bytes_is_downloaded_again(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -69,9 +69,11 @@ def file_job(
     *,
     job_id: str,
     reference: str | None = "Invoice 4711",
+    under: str | None = None,
 ) -> Path:
     """Record a job for `source` (already in the spool folder) as the engine would, move
-    it to sent/ or failed/ with a YAML report, and commit it as filed."""
+    it to sent/ or failed/ (into its subfolder `under`) with a YAML report, and commit it
+    as filed."""
     folder = settings.folders[0]
     numbers = [f"+4681234567{i}" for i in range(len(results))]
     now = clock.time()
@@ -129,6 +131,8 @@ def file_job(
         job_id, JobState.DELIVERED if delivered else JobState.FAILED, finished_at=now + 30
     )
     dest = folder.sent_dir if delivered else folder.failed_dir
+    if under is not None:
+        dest = dest / under
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / source.name
     report = dest / f"{source.name}.report.yaml"

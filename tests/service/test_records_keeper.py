@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from faxd.clock import FakeClock
 from faxd.core.received_meta import ReceivedMeta
@@ -284,6 +285,48 @@ def test_purge_leaves_a_document_replaced_since(
     clock.advance(2 * DAY)
     keeper.purge(dry_run=False)
     assert sent.exists()
+
+
+def test_purge_never_follows_a_folder_swapped_for_a_link(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # Someone who may write in sent/ replaces a recipient's folder with a link to a folder
+    # holding files of the same names (here faxd's own state folder could be one).
+    settings = settings_for(tmp_path, RetentionSettings(sent=DAY, records=DAY))
+    spool = _spool(settings)
+    sent = file_job(
+        journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="js", under="+4681"
+    )
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    victim = tmp_path / "elsewhere"
+    shutil.copytree(sent.parent, victim)  # the same names, the same document even
+    sent.parent.rename(tmp_path / "moved-away")
+    sent.parent.symlink_to(victim, target_is_directory=True)
+    # And a year of the daily journals linked elsewhere too.
+    old_day = victim / "2024-01-05.csv"
+    old_day.write_text("not faxd's\n", encoding="utf-8")
+    (tmp_path / "records").mkdir(exist_ok=True)
+    (tmp_path / "records" / "2024").symlink_to(victim, target_is_directory=True)
+    clock.advance(2 * DAY)
+    with capture_logs() as logs:
+        keeper.purge(dry_run=False)
+    assert sorted(p.name for p in victim.iterdir()) == sorted(
+        ["s.pdf", "s.pdf.report.yaml", "s.pdf.report.pdf", "2024-01-05.csv"]
+    )
+    left = [e for e in logs if e["event"].startswith("past its retention but left in place")]
+    assert {e["kind"] for e in left} == {"sent", "records"} and len(left) == 4
+    assert all("symbolic link" in e["reason"] for e in left)
+    # Not marked as purged: it is looked at again (and said again) the next day.
+    row = journal.query("SELECT purged_at FROM filed_records WHERE job_id = 'js'")[0]
+    assert row["purged_at"] is None
+    # Put back as it was, the purge goes through.
+    sent.parent.unlink()
+    (tmp_path / "moved-away").rename(sent.parent)
+    keeper.purge(dry_run=False)
+    assert not sent.exists() and not sent.with_name("s.pdf.report.yaml").exists()
+    assert not sent.with_name("s.pdf.report.pdf").exists()
+    assert journal.query("SELECT purged_at FROM filed_records WHERE job_id = 'js'")[0]["purged_at"]
 
 
 def test_records_retention_removes_old_daily_journals(

@@ -409,6 +409,31 @@ def write_beneath(root: Path, path: Path, data: bytes) -> None:
     _write_via_temp(root, path, lambda out: _write_all(out, data), replace=True)
 
 
+def unlink_beneath(root: Path, path: Path) -> bool:
+    """Remove `path` below root (retention) through folder descriptors opened here, and
+    sync its folder; False when it is not there. A folder on the way swapped for a link
+    is refused (NotRegularFileError): unlinking by the path would remove a file of the
+    same name wherever the link leads, faxd's journal included."""
+    try:
+        parts = _parts(root, path)
+    except ValueError:
+        parts = ()
+    if not parts:
+        raise NotRegularFileError(f"{path} is not below {root}.")
+    try:
+        dir_fd = open_dir(root, parts[:-1])
+    except FileNotFoundError:
+        return False
+    try:
+        os.unlink(parts[-1], dir_fd=dir_fd)
+        os.fsync(dir_fd)
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(dir_fd)
+    return True
+
+
 def _write_all(out: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

@@ -22,8 +22,10 @@ import structlog
 import yaml
 
 from faxd.clock import Clock
+from faxd.core.job_payload import JobOptions
 from faxd.errors import FaxdError
-from faxd.host import fsops
+from faxd.host import contained, fsops
+from faxd.host.fsops import NotRegularFileError
 from faxd.model import JobState
 from faxd.outbound.archive import REPORT_KEY
 from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
@@ -105,6 +107,9 @@ class PurgeItem:
     key: str  # job id, "remote id/file id", or the file itself
     files: tuple[Path, ...]
     mark: Callable[[list[str], float], None] | None = field(default=None, compare=False)
+    # The folder faxd was given that holds the files: nothing below it is followed as a
+    # link when they are removed.
+    root: Path | None = field(default=None, compare=False)
 
 
 class Deferral:
@@ -485,7 +490,7 @@ class RecordsKeeper:
         def mark(removed: list[str], when: float) -> None:
             ledger.mark_job_purged(job.id, removed, when)
 
-        return PurgeItem(kind, job.id, present, mark)
+        return PurgeItem(kind, job.id, present, mark, _filing_root(job.options, doc))
 
     def _received_item(self, r: Received) -> PurgeItem:
         files: list[Path] = []
@@ -498,7 +503,9 @@ class RecordsKeeper:
         def mark(removed: list[str], when: float) -> None:
             ledger.mark_received_purged(r.remote_id, r.file_id, removed, when)
 
-        return PurgeItem("inbox", f"{r.remote_id}/{r.file_id}", present, mark)
+        # The inbox folder it was delivered to: the document's own folder.
+        root = Path(r.path).parent if r.path else None
+        return PurgeItem("inbox", f"{r.remote_id}/{r.file_id}", present, mark, root)
 
     def _records_items(self, before: float) -> list[PurgeItem]:
         """Daily activity journals older than the limit (the audit log is never purged)."""
@@ -514,7 +521,7 @@ class RecordsKeeper:
                 except ValueError:
                     continue
                 if day < cutoff:
-                    items.append(PurgeItem("records", str(path), (path,)))
+                    items.append(PurgeItem("records", str(path), (path,), root=self.directory))
         return items
 
     def purge(self, *, dry_run: bool) -> list[PurgeItem]:
@@ -523,21 +530,48 @@ class RecordsKeeper:
             return items
         now = self._clock.time()
         for item in items:
-            removed = []
-            for path in item.files:
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                removed.append(str(path))
-            for parent in {p.parent for p in item.files}:
-                fsops.fsync_dir(parent)
+            removed: list[str] = []
+            kept = [path for path in item.files if not self._remove(item, path, removed)]
+            if kept:
+                # Not marked: it is looked at again tomorrow, and said again, until someone
+                # has looked at the folder.
+                if removed:
+                    self.ledger.audit("purged", files=removed)
+                continue
             if item.mark is not None:
                 item.mark(removed, now)
             elif removed:
                 self.ledger.audit("purged", files=removed)
             log.info("purged", kind=item.kind, key=item.key, files=len(removed))
         return items
+
+    @staticmethod
+    def _remove(item: PurgeItem, path: Path, removed: list[str]) -> bool:
+        """Remove one file of a purge (noted in `removed`); False when it was left."""
+        root = item.root if item.root is not None else path.parent
+        try:
+            if contained.unlink_beneath(root, path):
+                removed.append(str(path))
+        except NotRegularFileError as exc:
+            log.warning(
+                "past its retention but left in place: faxd does not follow links out of "
+                "its folders",
+                kind=item.kind,
+                key=item.key,
+                file=str(path),
+                reason=str(exc),
+            )
+            return False
+        return True
+
+
+def _filing_root(options: JobOptions, document: Path | None) -> Path | None:
+    """The sent, failed or hold folder the job was filed in (None: the files' own folder,
+    for a job from before faxd kept them)."""
+    for folder in (options.sent_dir, options.failed_dir, options.hold_dir):
+        if folder is not None and document is not None and document.is_relative_to(folder):
+            return Path(folder)
+    return None
 
 
 def _as_pdf(document: Path, scratch: Path) -> Path | None:

@@ -28,10 +28,11 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -419,18 +420,39 @@ class InboxFolder:
         self._names_lock = threading.Lock()  # the poller's workers share the folder
 
     def ensure(self) -> None:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        self.meta.mkdir(exist_ok=True)
+        """Make `.tmp/` and `.meta/`; either one swapped for a link is an error, not a
+        place to write: faxd would put received documents, and clear out files, wherever
+        it leads."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for own in (self.tmp, self.meta):
+            with suppress(FileExistsError):
+                own.mkdir()
+            if not stat.S_ISDIR(os.lstat(own).st_mode):
+                raise OSError(
+                    errno.ELOOP,
+                    f"its {own.name} folder is a symbolic link or not a folder, and faxd does "
+                    f"not follow links out of its folders; remove {own} and faxd makes it anew",
+                )
 
     def clean_tmp(self) -> int:
-        """Remove what a crash left in `.tmp/`: never visible, never complete for sure."""
+        """Remove what a crash left in `.tmp/`: never visible, never complete for sure.
+        Through a descriptor of the folder that follows no link: what is removed is in it."""
         removed = 0
-        if not self.tmp.is_dir():
+        try:
+            fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
             return 0
-        for entry in os.scandir(self.tmp):
-            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
-                Path(entry.path).unlink(missing_ok=True)
+        try:
+            with os.scandir(fd) as entries:
+                names = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+            for name in names:
+                try:
+                    os.unlink(name, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
                 removed += 1
+        finally:
+            os.close(fd)
         return removed
 
     @contextmanager
