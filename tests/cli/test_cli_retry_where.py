@@ -4,12 +4,15 @@ the command said faxd would."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
 
-from ..e2e.harness import Faxd
+from ..e2e.harness import Faxd, pdf
 from .test_cli_retry_race import failed_document
 
 
@@ -27,3 +30,27 @@ def test_a_retry_into_a_folder_no_longer_configured_is_refused(
     assert "from failed/ into a spool folder yourself" in err
     assert (setup.failed / "+46812345678" / "twice.pdf").exists()
     assert not (setup.spool / "+46812345678" / "twice.pdf").exists()
+
+
+def test_a_retry_never_moves_a_file_in_through_a_linked_folder(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer
+) -> None:
+    # Someone who may write in failed/ swaps the recipient's folder for a link to a folder
+    # holding a file of the document's name: a retry would put it in the spool, to be sent.
+    failed = Path(failed_document(setup, sandbox))
+    job_id = yaml.safe_load(failed.with_name("twice.pdf.report.yaml").read_text())["job"]
+    private = setup.root / "private"
+    private.mkdir()
+    (private / "twice.pdf").write_bytes(pdf("a private document"))
+    failed.parent.rename(setup.root / "aside")
+    failed.parent.symlink_to(private, target_is_directory=True)
+    argv = ["retry", job_id, "--config", str(setup.config_path)]
+    assert main(argv, environ={}) == 1
+    err = capsys.readouterr().err
+    assert "nothing was moved" in err and "without following a link" in err
+    assert not (setup.spool / "+46812345678" / "twice.pdf").exists()
+    assert (private / "twice.pdf").read_bytes() == pdf("a private document")
+    failed.parent.unlink()
+    (setup.root / "aside").rename(failed.parent)
+    assert main(argv, environ={}) == 0
+    assert (setup.spool / "+46812345678" / "twice.pdf").read_bytes() == pdf("retry race")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from faxd.core.job_payload import Hold, JobOptions
-from faxd.errors import UsageError
+from faxd.errors import FaxdError, UsageError
 from faxd.outbound.archive import REPORT_KEY
 from faxd.service.daemon import open_journal
 from faxd.service.release import held_documents, release
@@ -25,11 +25,13 @@ def settings_for(tmp: Path) -> Settings:
     )
 
 
-def held(settings: Settings, name: str, *, attach: tuple[str, ...] = ()) -> str:
-    """A held job as intake files it: document, sidecar and attachments in hold/."""
+def held(settings: Settings, name: str, *, attach: tuple[str, ...] = (), under: str = "") -> str:
+    """A held job as intake files it: document, sidecar and attachments in hold/ (in its
+    subfolder `under`)."""
     spool = settings.folders[0].path
-    hold = settings.state_dir.parent / "hold"
-    hold.mkdir(exist_ok=True)
+    hold_root = settings.state_dir.parent / "hold"
+    hold = hold_root / under if under else hold_root
+    hold.mkdir(parents=True, exist_ok=True)
     originals = [spool / name, spool / f"{name}.yaml", *(spool / a for a in attach)]
     plan = {str(o): str(hold / o.name) for o in originals}
     for original in originals:
@@ -49,7 +51,7 @@ def held(settings: Settings, name: str, *, attach: tuple[str, ...] = ()) -> str:
         dft=False,
         reference=None,
         rule="sidecar",
-        options=JobOptions(hold=Hold(("+46812345679",), {})),
+        options=JobOptions(hold_dir=str(hold_root), hold=Hold(("+46812345679",), {})),
         ino=None,
         received_at=1.0,
         numbers=(),
@@ -81,6 +83,30 @@ def test_release_puts_everything_back_and_remembers_the_number(tmp_path: Path) -
         journal.close()
     with pytest.raises(UsageError, match="released already"):
         release(settings, job_id)
+
+
+def test_a_release_never_moves_a_file_in_through_a_linked_folder(tmp_path: Path) -> None:
+    # Someone who may write in hold/ swaps the document's folder for a link to a folder
+    # with files of the same names: they would be put in the spool folder, and faxed.
+    settings = settings_for(tmp_path)
+    job_id = held(settings, "a.pdf", attach=("terms.pdf",), under="+46812345679")
+    private = tmp_path / "private"
+    private.mkdir()
+    for name in ("a.pdf", "a.pdf.yaml", "terms.pdf"):
+        (private / name).write_text("private\n")
+    folder = tmp_path / "hold" / "+46812345679"
+    folder.rename(tmp_path / "aside")
+    folder.symlink_to(private, target_is_directory=True)
+    with pytest.raises(FaxdError, match="without following a link"):
+        release(settings, job_id)
+    spool = settings.folders[0].path
+    assert list(spool.iterdir()) == []
+    assert sorted(p.name for p in private.iterdir()) == ["a.pdf", "a.pdf.yaml", "terms.pdf"]
+    folder.unlink()
+    (tmp_path / "aside").rename(folder)
+    assert release(settings, job_id) == 0
+    assert sorted(p.name for p in spool.iterdir()) == ["a.pdf", "a.pdf.yaml", "terms.pdf"]
+    assert (spool / "terms.pdf").read_text() == "content of terms.pdf\n"
 
 
 def test_a_taken_name_gives_the_document_and_its_sidecar_a_new_one(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from faxd.core.names import first_free
 from faxd.errors import FaxdError
 from faxd.host.fsops import _LIBC, NotRegularFileError
 
@@ -374,6 +375,29 @@ def move_checked(
         return "moved"
     finally:
         os.close(src_dir)
+
+
+def check_beneath(root: Path, path: Path) -> None:
+    """Raise NotRegularFileError unless every folder from root down to `path` is a folder,
+    not a link: checked before a command moves several files, so none moves unless all can."""
+    try:
+        parts = _parts(root, path)
+    except ValueError:
+        raise NotRegularFileError(f"{path} is not below {root}.") from None
+    os.close(open_dir(root, parts[:-1]))
+
+
+def move_unique_beneath(src_root: Path, src: Path, dst_root: Path, dst: Path) -> Path | None:
+    """Move the regular file `src` (below src_root) to `dst`, or `dst (2)`… when that name
+    is taken, below dst_root: through folder descriptors, never through a link, never over
+    a file. Returns where it went; None when it is not there any more."""
+    while True:
+        candidate = dst.with_name(first_free(dst.name, lambda n: os.path.lexists(dst.with_name(n))))
+        try:
+            moved = move_checked(src_root, src, dst_root, candidate, None)
+        except FileExistsError:
+            continue  # taken between the look and the move: the next free name
+        return candidate if moved == "moved" else None
 
 
 def copy_in(source: Path, dst_root: Path, dst: Path) -> None:

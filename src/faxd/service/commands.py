@@ -24,7 +24,7 @@ from faxd.core.names import first_free
 from faxd.core.printable import table
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
-from faxd.host import fsops
+from faxd.host import contained, fsops
 from faxd.host.lock import InstanceLock, one_command_at_a_time
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import REPORT_KEY, Archiver
@@ -34,7 +34,12 @@ from faxd.providers.registry import build_senders
 from faxd.service.channel_commands import delivery_lines
 from faxd.service.daemon import JOURNAL_NAME, open_journal
 from faxd.service.records_keeper import RecordsKeeper
-from faxd.service.release import held_documents, require_spool_folder
+from faxd.service.release import (
+    check_way_back,
+    filed_root,
+    held_documents,
+    require_spool_folder,
+)
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import JobRow, Journal, TxRow, open_journal_file
 
@@ -254,6 +259,7 @@ def _retry(settings: Settings, target: str) -> int:
                 f"a sidecar {late.name} arrived after the document failed; it is used for "
                 "this retry."
             )
+        check_way_back(job, [(src, dst) for _, src, dst in _filed_files(job)])
         report_yaml = Path(job.archive_plan[REPORT_KEY])
         # Committed before anything moves: the next attempt's report names this one, and
         # this report's text outlives its files.
@@ -330,22 +336,30 @@ def _remove_reports(report_yaml: Path) -> list[tuple[Path, str]]:
     return left
 
 
-def _move_back(job: JobRow) -> list[tuple[Path, Path]]:
-    """Put a failed job's files back where they were found, under free names."""
+def _filed_files(job: JobRow) -> list[tuple[str, Path, Path]]:
+    """A failed job's files still in failed/: (spool path, where filed, where it goes)."""
     assert job.archive_plan is not None
+    return [
+        (original, Path(archived), Path(original))
+        for original, archived in job.archive_plan.items()
+        if not original.startswith("\x00") and fsops.is_regular_file(Path(archived))
+    ]
+
+
+def _move_back(job: JobRow) -> list[tuple[Path, Path]]:
+    """Put a failed job's files back where they were found, under free names, through
+    folder descriptors that follow no link (check_way_back looked at the way first)."""
     moved: list[tuple[Path, Path]] = []
     sidecar_target: Path | None = None
-    for original, archived in job.archive_plan.items():
-        src = Path(archived)
-        if original.startswith("\x00") or not src.exists():
-            continue
-        dst = Path(original)
+    for original, src, dst in _filed_files(job):
         if original == job.sidecar and moved:
             # The sidecar must keep naming the document, wherever the document landed.
             doc_dst = moved[0][1]
             dst = doc_dst.with_name(doc_dst.name + Path(original).suffix)
             sidecar_target = dst
-        final = fsops.move_unique(src, dst.parent, dst.name)
+        final = contained.move_unique_beneath(filed_root(job, src), src, Path(job.folder), dst)
+        if final is None:
+            raise FaxdError(f"{src} left failed/ while it was being moved back.")
         moved.append((src, final))
     if sidecar_target is not None and not sidecar_target.exists():
         raise FaxdError(f"could not put the sidecar of job {job.id} back beside its document.")

@@ -22,7 +22,6 @@ import structlog
 import yaml
 
 from faxd.clock import Clock
-from faxd.core.job_payload import JobOptions
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError
@@ -490,7 +489,8 @@ class RecordsKeeper:
         def mark(removed: list[str], when: float) -> None:
             ledger.mark_job_purged(job.id, removed, when)
 
-        return PurgeItem(kind, job.id, present, mark, _filing_root(job.options, doc))
+        root = job.options.filing_root(str(doc)) if doc is not None else None
+        return PurgeItem(kind, job.id, present, mark, Path(root) if root else None)
 
     def _received_item(self, r: Received) -> PurgeItem:
         files: list[Path] = []
@@ -563,15 +563,6 @@ class RecordsKeeper:
             )
             return False
         return True
-
-
-def _filing_root(options: JobOptions, document: Path | None) -> Path | None:
-    """The sent, failed or hold folder the job was filed in (None: the files' own folder,
-    for a job from before faxd kept them)."""
-    for folder in (options.sent_dir, options.failed_dir, options.hold_dir):
-        if folder is not None and document is not None and document.is_relative_to(folder):
-            return Path(folder)
-    return None
 
 
 def _as_pdf(document: Path, scratch: Path) -> Path | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from faxd.core.names import first_free
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError, UsageError
-from faxd.host import fsops
+from faxd.host import contained, fsops
 from faxd.host.lock import one_command_at_a_time
 from faxd.model import JobState
 from faxd.service.daemon import open_journal
@@ -77,6 +77,30 @@ def _release(settings: Settings, target: str) -> int:
     return 0
 
 
+def filed_root(job: JobRow, filed: Path) -> Path:
+    """The sent, failed or hold folder a filed file lies below (its own folder for a job
+    from before faxd kept them): no link below it is followed when it moves back."""
+    root = job.options.filing_root(str(filed))
+    return Path(root) if root is not None else filed.parent
+
+
+def check_way_back(job: JobRow, moves: list[tuple[Path, Path]]) -> None:
+    """Refuse before anything moves when a folder on the way of one of the files is a
+    symbolic link: it would move in a file from wherever the link leads, to be sent, and a
+    document that went back without its attachments would be sent without them."""
+    for src, dst in moves:
+        for root, path in ((filed_root(job, src), src), (Path(job.folder), dst)):
+            try:
+                contained.check_beneath(root, path)
+            except FileNotFoundError:
+                continue  # a folder still to be made is made without following links
+            except fsops.NotRegularFileError as exc:
+                raise FaxdError(
+                    f"nothing was moved: {path} cannot be reached without following a link ({exc})",
+                    "Put the folder back as faxd made it, then run the command again.",
+                ) from None
+
+
 def require_spool_folder(settings: Settings, job: JobRow, kept_in: str) -> None:
     """The spool folder `job` came from, if faxd still watches it and it is there: a
     document put back anywhere else would wait for ever while the command said it goes."""
@@ -128,6 +152,7 @@ def _plan(settings: Settings, job: JobRow) -> list[tuple[str, str]]:
 
 
 def _carry_out(job: JobRow, plan: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
+    check_way_back(job, [(Path(a), Path(b)) for a, b in plan if fsops.is_regular_file(Path(a))])
     moved: list[tuple[Path, Path]] = []
     document_taken = False
     for index, (src_text, dst_text) in enumerate(plan):
@@ -143,15 +168,15 @@ def _carry_out(job: JobRow, plan: list[tuple[str, str]]) -> list[tuple[Path, Pat
                 f"{src} stayed in hold/ while its document was already taken from the spool "
                 "folder; send it on its own or with a new sidecar."
             )
-        dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fsops.rename_noreplace(src, dst)
+            result = contained.move_checked(filed_root(job, src), src, Path(job.folder), dst, None)
         except FileExistsError:
             raise FaxdError(
                 f"{dst} appeared in the spool folder while releasing; move it away and run "
                 "'faxd release' again to finish."
             ) from None
-        fsops.fsync_dir(dst.parent)
+        if result != "moved":
+            raise FaxdError(f"{src} left hold/ while it was being released; nothing more moved.")
         moved.append((src, dst))
         if index + 1 < len(plan):
             crash_point("release_between_moves")
