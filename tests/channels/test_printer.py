@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from faxd.channels.base import ChannelError, Message
+from faxd.channels.base import Attachment, ChannelError, Message
 from faxd.channels.printer import PrintSender
 from faxd.settings import PrintChannel
 from tests.e2e.test_cups_queue import Cups, cups
@@ -69,7 +69,7 @@ def job(tmp_path: Path, title: str = "Fax received from +4640123") -> Message:
         event="received",
         subject=title,
         text="",
-        print_file=document,
+        print_file=Attachment(document.name, document, root=tmp_path),
     )
 
 
@@ -84,7 +84,31 @@ def test_a_document_is_printed_and_followed_until_completed(
     sender().send(message)
     [printed] = list(queue.iterdir())
     assert message.print_file is not None
-    assert printed.read_bytes() == message.print_file.read_bytes()
+    assert printed.read_bytes() == message.print_file.path.read_bytes()
+
+
+def test_a_file_reached_through_a_link_is_never_printed(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    # The received document's name in the inbox, made a link to a file faxd can read.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    private = tmp_path / "private.pdf"
+    private.write_bytes(b"%PDF-1.4 not for the printer\n")
+    (inbox / "fax.pdf").symlink_to(private)
+    message = Message(
+        event_id="d.x.1",
+        kind="delivery",
+        event="received",
+        subject="Fax received",
+        text="",
+        print_file=Attachment("fax.pdf", inbox / "fax.pdf", root=inbox),
+    )
+    with pytest.raises(ChannelError, match="symbolic link") as caught:
+        sender().send(message)
+    assert caught.value.permanent
+    assert list(queue.iterdir()) == []
+    assert cups.run("lpstat", "-W", "all", "-o", "FrontDesk").stdout.strip() == ""
 
 
 def test_a_stopped_printer_fails_and_its_job_is_cancelled(
@@ -128,11 +152,11 @@ def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     assert message.print_file is not None
     # As a crash leaves it: the job queued held and its id committed, never released.
     held = sender().submit(message.print_file, "held before the crash", hold=True)
-    payload = DeliveryPayload(path=str(message.print_file), attach="document", cups_job=held)
+    payload = DeliveryPayload(path=str(message.print_file.path), attach="document", cups_job=held)
     Outbox(journal).add([NewDelivery("d.x.0", "delivery", "received", "desk", 1.0, "x", payload)])
     worker = OutboxWorker(settings, journal, SystemClock())
     worker.drain("desk", PrintSender(channel))
     assert Outbox(journal).counts() == {"done": 1}
     [printed] = list(queue.iterdir())
     assert printed.name == f"job-{held.rpartition('-')[2]}"
-    assert printed.read_bytes() == message.print_file.read_bytes()
+    assert printed.read_bytes() == message.print_file.path.read_bytes()

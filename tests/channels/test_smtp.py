@@ -239,3 +239,32 @@ def test_an_address_with_a_line_break_is_refused_for_good(tmp_path: Path) -> Non
     with pytest.raises(ChannelError, match="not a single mail address") as caught:
         build_mail(settings, message(tmp_path, address="anna@example.com\r\nBcc: x@example.com"))
     assert caught.value.permanent
+
+
+@pytest.mark.parametrize("swapped", ["folder", "file"])
+def test_a_file_reached_through_a_link_is_never_attached(
+    smtp: SmtpSink, tls_cert: tuple[Path, Path], tmp_path: Path, swapped: str
+) -> None:
+    """Someone who may write in sent/ replaces a recipient's folder, or the filed document,
+    with a link to a file faxd can read (its configuration): the mail is not sent, rather
+    than carry that file."""
+    sent = tmp_path / "sent"
+    (sent / "+4681").mkdir(parents=True)
+    secret = tmp_path / "private"
+    secret.mkdir()
+    (secret / "fax.pdf").write_bytes(b"providers: {docs: {api_key: not-for-mail}}")
+    filed = sent / "+4681" / "fax.pdf"
+    if swapped == "folder":
+        (sent / "+4681").rmdir()
+        (sent / "+4681").symlink_to(secret, target_is_directory=True)
+    else:
+        filed.symlink_to(secret / "fax.pdf")
+    sender = SmtpSender(channel(smtp, tls_cert[0]))
+    with pytest.raises(ChannelError, match="was not attached") as caught:
+        sender.send(
+            message(tmp_path, attachments=(Attachment("fax.pdf", filed, "application/pdf", sent),))
+        )
+    sender.close()
+    assert caught.value.permanent
+    assert "symbolic link" in str(caught.value)
+    assert smtp.messages() == []

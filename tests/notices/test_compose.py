@@ -50,6 +50,9 @@ def test_a_delivery_says_who_sent_it_for_which_number_and_attaches_it(tmp_path: 
         "received_id": "d-1",
     }
     assert [a.name for a in message.attachments] == ["fax.pdf"]
+    # Read below the inbox folder it was delivered to, mailed or printed.
+    assert [a.root for a in message.attachments] == [tmp_path]
+    assert message.print_file is not None and message.print_file.root == tmp_path
 
 
 def test_an_alert_says_its_title_text_and_advice(tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from faxd.errors import FaxdError
+from faxd.host import contained
+from faxd.host.fsops import NotRegularFileError
 
 
 class ChannelError(FaxdError):
@@ -21,11 +24,44 @@ class ChannelError(FaxdError):
         self.auth = auth  # the server refused faxd's credentials: the admin is alerted
 
 
+# A mail server refuses far less; a file this large is an error, not memory to fill.
+ATTACH_CAP = 100 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Attachment:
     name: str
     path: Path
     mime: str = "application/octet-stream"
+    # The folder faxd was given that holds the file (sent/, the inbox …): the file is read
+    # without following a link below it, nor at the file itself.
+    root: Path | None = None
+
+
+def open_attachment(item: Attachment) -> int:
+    """A read descriptor of an attached or printed file. A link on the way, or in its
+    place, is refused: someone who may write in sent/ or the inbox could otherwise have
+    faxd mail or print any file it can read, its configuration included."""
+    try:
+        if item.root is not None:
+            return contained.open_beneath(item.root, item.path, single_link=False)
+        return contained.open_file(item.path)
+    except NotRegularFileError as exc:
+        raise ChannelError(f"{item.name} was not attached: {exc}", permanent=True) from None
+    except OSError as exc:
+        raise ChannelError(f"could not read {item.name} ({exc.strerror})") from None
+
+
+def read_attachment(item: Attachment) -> bytes:
+    fd = open_attachment(item)
+    try:
+        return contained.read_all(fd, ATTACH_CAP, item.name, "mail")
+    except NotRegularFileError as exc:
+        raise ChannelError(str(exc), permanent=True) from None
+    except OSError as exc:
+        raise ChannelError(f"could not read {item.name} ({exc.strerror})") from None
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -40,7 +76,7 @@ class Message:
     address: str | None = None  # for mail: the recipient
     attachments: tuple[Attachment, ...] = ()
     fields: dict[str, Any] = field(default_factory=dict)  # JSON event / FAXD_* variables
-    print_file: Path | None = None  # what a print channel prints
+    print_file: Attachment | None = None  # what a print channel prints
     created_at: float | None = None  # when the event happened: the mail's Date, every attempt
 
 

@@ -10,9 +10,8 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from faxd.channels.base import ChannelError, Message
+from faxd.channels.base import Attachment, ChannelError, Message, open_attachment
 from faxd.settings import PrintChannel
 
 _REQUEST = re.compile(r"request id is (\S+)")
@@ -21,10 +20,15 @@ POLL = 1.0
 RUN_TIMEOUT = 30.0
 
 
-def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+def _run(*argv: str, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+            argv,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
         )
     except FileNotFoundError:
         raise ChannelError(
@@ -53,20 +57,25 @@ class PrintSender:
         self._monotonic = monotonic
 
     def send(self, message: Message) -> None:
-        path = message.print_file
-        if path is None:
+        file = message.print_file
+        if file is None:
             # Notices and alerts print as text.
             raise ChannelError("nothing to print for this event", permanent=True)
-        job = self.submit(path, message.subject)
+        job = self.submit(file, message.subject)
         self.follow(job)
 
-    def submit(self, path: Path, title: str, *, hold: bool = False) -> str:
+    def submit(self, file: Attachment, title: str, *, hold: bool = False) -> str:
         """Queue the file; with `hold` CUPS keeps it until `resume` (so faxd can record
-        the job id first: a crash then never prints it twice)."""
+        the job id first: a crash then never prints it twice). lp reads it from a
+        descriptor faxd opened, not by its name: a link put in its place is never printed."""
         queue = self._settings.queue
-        title = " ".join(title.split())[:100] or path.name
+        title = " ".join(title.split())[:100] or file.name
         held = ["-H", "hold"] if hold else []
-        proc = _run("lp", "-d", queue, "-t", title, *held, "--", str(path))
+        fd = open_attachment(file)
+        try:
+            proc = _run("lp", "-d", queue, "-t", title, *held, stdin=fd)
+        finally:
+            os.close(fd)
         if proc.returncode != 0:
             said = _said(proc)
             missing = "does not exist" in said or "not exist" in said

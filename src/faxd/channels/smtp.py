@@ -19,7 +19,7 @@ from email.headerregistry import BaseHeader
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from faxd.channels.base import ChannelError, Message
+from faxd.channels.base import ChannelError, Message, read_attachment
 from faxd.core.printable import shown, shown_lines
 from faxd.settings import SmtpChannel
 
@@ -68,12 +68,7 @@ def build_mail(settings: SmtpChannel, message: Message) -> EmailMessage:
         if mime == "application/octet-stream":
             mime = mimetypes.guess_type(item.name)[0] or mime
         maintype, _, subtype = mime.partition("/")
-        try:
-            data = item.path.read_bytes()
-        except OSError as exc:
-            raise ChannelError(
-                f"could not read {item.name} to attach it ({exc.strerror})"
-            ) from None
+        data = read_attachment(item)
         # The headers from the email package, the body encoded in C: the package's own
         # base64 loop cost more than the rest of a mail with a 50 KB document. The same
         # bytes either way (76-character lines).

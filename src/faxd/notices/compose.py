@@ -13,7 +13,7 @@ from faxd.channels.templates import Templates
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.printable import shown, shown_lines
 from faxd.model import JobState, TxState
-from faxd.store.journal import Journal
+from faxd.store.journal import JobRow, Journal
 from faxd.store.outbox import DeliveryRow
 
 REPORT_KEY = "\x00report"  # the archive plan's entry for the report (outbound/archive.py)
@@ -66,7 +66,7 @@ class Composer:
         *,
         fields: dict[str, Any],
         attachments: tuple[Attachment, ...] = (),
-        print_file: Path | None = None,
+        print_file: Attachment | None = None,
     ) -> Message:
         kind = row.kind if row.kind in ("notice", "delivery", "alert") else "test"
         context["attached"] = [a.name for a in attachments]
@@ -120,12 +120,12 @@ class Composer:
             if drawing and now - row.created_at < FILING_WAIT:
                 raise NotReady  # the PDF report is drawn just after filing: attach it
             if report_pdf.is_file():
-                attachments.append(Attachment(report_pdf.name, report_pdf, "application/pdf"))
+                attachments.append(_attachment(job, report_pdf, "application/pdf"))
             elif report_yaml.is_file():
-                attachments.append(Attachment(report_yaml.name, report_yaml, "text/plain"))
+                attachments.append(_attachment(job, report_yaml, "text/plain"))
         doc_path = Path(filed) if filed else Path(job.path)
         if attach == "document" and doc_path.is_file():
-            attachments.append(Attachment(doc_path.name, doc_path))
+            attachments.append(_attachment(job, doc_path))
         error = job.error or next((t.error for t in txs if t.state == TxState.FAILED), None)
         context: dict[str, Any] = {
             "event": row.event,
@@ -157,7 +157,7 @@ class Composer:
             context,
             fields=fields,
             attachments=tuple(attachments),
-            print_file=attachments[0].path if attachments else None,  # a print channel: the report
+            print_file=attachments[0] if attachments else None,  # a print channel: the report
         )
 
     @staticmethod
@@ -184,20 +184,14 @@ class Composer:
         path = Path(payload.path)
         if not path.is_file():
             raise ComposeError(f"the received document {path} is no longer there")
-        attach = payload.attach == "document"
-        attachments = (
-            (
-                Attachment(
-                    path.name,
-                    path,
-                    "application/pdf"
-                    if path.suffix.lower() == ".pdf"
-                    else "application/octet-stream",
-                ),
-            )
-            if attach
-            else ()
+        # Read below the inbox folder it was delivered to, never through a link.
+        file = Attachment(
+            path.name,
+            path,
+            "application/pdf" if path.suffix.lower() == ".pdf" else "application/octet-stream",
+            root=path.parent,
         )
+        attachments = (file,) if payload.attach == "document" else ()
         context: dict[str, Any] = {
             "number": payload.number,
             "sender": payload.sender,
@@ -212,8 +206,17 @@ class Composer:
             "document": path.name,
             "received_id": payload.received_id,
         }
-        return self._message(row, context, fields=fields, attachments=attachments, print_file=path)
+        return self._message(row, context, fields=fields, attachments=attachments, print_file=file)
 
 
 def is_final(state: JobState) -> bool:
     return state in (JobState.DELIVERED, JobState.FAILED)
+
+
+def _attachment(job: JobRow, path: Path, mime: str = "application/octet-stream") -> Attachment:
+    """A job's filed file (or, not filed yet, its document in the spool folder), read
+    below the folder that holds it without following a link."""
+    root = job.options.filing_root(str(path))
+    if root is None and path.is_relative_to(job.folder):
+        root = job.folder
+    return Attachment(path.name, path, mime, root=Path(root) if root is not None else None)

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from faxd.channels.base import ChannelError, Message
+from faxd.channels.base import Attachment, ChannelError, Message
 from faxd.channels.templates import TemplateProblem, Templates
 from faxd.core.targets import TargetError, check_address, split_target
 from faxd.errors import FaxdError, UsageError
@@ -56,7 +56,7 @@ def test_channel(settings: Settings, name: str, target: str | None) -> int:
             text=text,
             address=address,
             fields={"test": True, "channel": name, "path": str(page)},
-            print_file=page,
+            print_file=Attachment(page.name, page, "text/plain"),
             created_at=time.time(),
         )
         sender = build_channel(channel)
