@@ -4,6 +4,7 @@ the command said faxd would."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 
 from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
+from faxd.service.daemon import JOURNAL_NAME
 
 from ..e2e.harness import Faxd, pdf
 from .test_cli_retry_race import failed_document
@@ -54,3 +56,25 @@ def test_a_retry_never_moves_a_file_in_through_a_linked_folder(
     (setup.root / "aside").rename(failed.parent)
     assert main(argv, environ={}) == 0
     assert (setup.spool / "+46812345678" / "twice.pdf").read_bytes() == pdf("retry race")
+
+
+def test_a_report_swapped_for_a_link_is_not_copied_into_the_history(
+    setup: Faxd, sandbox: SandboxServer
+) -> None:
+    # The failed report is kept for the next report's history: a link in its place would
+    # copy whatever file it leads to (faxd's configuration) into a report in sent/.
+    failed = Path(failed_document(setup, sandbox))
+    report = failed.with_name("twice.pdf.report.yaml")
+    job_id = yaml.safe_load(report.read_text())["job"]
+    secret = setup.root / "secret.yaml"
+    secret.write_text("api_key: not-for-reports\n")
+    report.unlink()
+    report.symlink_to(secret)
+    assert main(["retry", job_id, "--config", str(setup.config_path)], environ={}) == 0
+    db = sqlite3.connect(setup.state / JOURNAL_NAME)
+    try:
+        [(kept,)] = db.execute("SELECT report FROM retries WHERE job_id = ?", (job_id,))
+    finally:
+        db.close()
+    assert kept is None
+    assert secret.read_text() == "api_key: not-for-reports\n"

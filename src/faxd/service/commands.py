@@ -221,6 +221,10 @@ def retry(settings: Settings, target: str) -> int:
         return _retry(settings, target)
 
 
+# A report is a few kilobytes; a larger file in its place is not one.
+REPORT_CAP = 1024 * 1024
+
+
 def _retry(settings: Settings, target: str) -> int:
     journal = open_journal(settings)
     try:
@@ -264,7 +268,12 @@ def _retry(settings: Settings, target: str) -> int:
         # Committed before anything moves: the next attempt's report names this one, and
         # this report's text outlives its files.
         journal.record_retry(
-            job.id, str(planned), _ino(doc_src), _read_text(report_yaml), note, time.time()
+            job.id,
+            str(planned),
+            _ino(doc_src),
+            _read_report(filed_root(job, report_yaml), report_yaml),
+            note,
+            time.time(),
         )
         moved = _move_back(job)
         doc_dst = next((dst for src, dst in moved if src == doc_src), None)
@@ -318,11 +327,14 @@ def _ino(path: Path) -> int | None:
         return None
 
 
-def _read_text(path: Path) -> str | None:
+def _read_report(root: Path, path: Path) -> str | None:
+    """The failed attempt's report, kept in the next report's history: read below failed/
+    without following a link (a link there would copy any file faxd can read into it)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        data, _ = contained.read_beneath(root, path, REPORT_CAP, "report")
+    except (OSError, FaxdError):
         return None
+    return data.decode("utf-8", errors="replace")
 
 
 def _remove_reports(report_yaml: Path) -> list[tuple[Path, str]]:
