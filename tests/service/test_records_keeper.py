@@ -94,6 +94,37 @@ def test_delivered_pdf_gets_a_report_with_its_first_page(
     assert keeper.draw_pending() == 0  # done once
 
 
+def test_a_filed_document_swapped_for_a_link_is_not_drawn_or_checksummed(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # Between filing and drawing, someone who may write in sent/ puts a link to another
+    # document in its place: its first page and checksum must not become the proof.
+    settings = settings_for(tmp_path)
+    filed = file_job(
+        journal,
+        settings,
+        clock,
+        write_pdf(_spool(settings) / "s.pdf"),
+        [True],
+        job_id="js",
+        under="+4681",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_pdf(elsewhere / "s.pdf", pages=3)
+    shutil.copy(filed.with_name("s.pdf.report.yaml"), elsewhere)
+    filed.parent.rename(tmp_path / "aside")
+    filed.parent.symlink_to(elsewhere, target_is_directory=True)
+    keeper = RecordsKeeper(settings, journal, clock)
+    assert keeper.draw_pending() == 1
+    # Not drawn, neither there nor wherever the link leads.
+    assert not (elsewhere / "s.pdf.report.pdf").exists()
+    assert not (tmp_path / "aside" / "s.pdf.report.pdf").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["s.pdf", "s.pdf.report.yaml"]
+    row = journal.query("SELECT sha256, pages FROM filed_records WHERE job_id = 'js'")[0]
+    assert row["sha256"] is None and row["pages"] is None
+
+
 def test_failed_document_with_five_recipients(
     tmp_path: Path, journal: Journal, clock: FakeClock
 ) -> None:

@@ -225,14 +225,15 @@ def opened(path: Path, mode: Literal["rb"] = "rb") -> Iterator[Any]:
         yield handle
 
 
-def snapshot(root: Path, path: Path, dest: Path, cap: int) -> Snapshot:
+def snapshot(root: Path, path: Path, dest: Path, cap: int, *, single_link: bool = True) -> Snapshot:
     """Copy the spool file `path` to `dest` (a new name faxd owns) through one descriptor:
     a copy-on-write clone where the file system shares extents, a real copy otherwise. The
     copy is what faxd checks, uploads and files, so a later write to the spool file cannot
     change what is sent. Raises NotRegularFileError (with TooLargeError) in plain words,
     ChangedError when the file was written to meanwhile, WorkFolderError when the copy
-    cannot be written."""
-    fd = open_beneath(root, path)
+    cannot be written. `single_link=False` for a file faxd filed itself (a backup may
+    have hard-linked it since)."""
+    fd = open_beneath(root, path, single_link=single_link)
     try:
         before = os.fstat(fd)
         if before.st_size > cap:

@@ -22,11 +22,13 @@ import structlog
 import yaml
 
 from faxd.clock import Clock
+from faxd.core.job_payload import JobOptions
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError
 from faxd.model import JobState
 from faxd.outbound.archive import REPORT_KEY
+from faxd.outbound.intake import SNAPSHOT_CAP
 from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
 from faxd.records import activity, document_facts, report_pdf
 from faxd.records.activity import ActivityRow
@@ -274,7 +276,13 @@ class RecordsKeeper:
             # Drawn before a crash took the commit that said so: keep it, never redraw. No
             # YAML report: `faxd retry` put the document back and took its report away.
             draw = not target.exists() and report_yaml.exists()
+        root = _filing_root(job.options, doc)
         with tempfile.TemporaryDirectory(prefix="faxd-report-") as scratch:
+            if doc is not None:
+                # Drawn from a copy taken below the folder faxd filed it in, no link
+                # followed: a link put in its place would put another file's first page
+                # and checksum on the proof of transmission, and in the mail carrying it.
+                doc, problem = _private_copy(root or doc.parent, doc, Path(scratch))
             converted = _as_pdf(doc, Path(scratch)) if draw and doc is not None else None
             data = self._report_data(filed)
             for _ in range(2):  # a drawing process killed once (a stop) is not the document
@@ -287,8 +295,9 @@ class RecordsKeeper:
         # A retry may have taken the YAML report away while this one was drawn.
         if made.pdf is not None and target is not None and target.with_suffix(".yaml").exists():
             try:
-                pdf_path = fsops.write_atomic(target, made.pdf)
-            except OSError as exc:
+                contained.write_beneath(root or target.parent, target, made.pdf)
+                pdf_path = target
+            except (OSError, NotRegularFileError) as exc:
                 made = dataclasses.replace(made, error=f"the report PDF cannot be written ({exc})")
         if made.error and draw:
             log.error("report PDF not drawn", job=job.id, document=job.rel_path, error=made.error)
@@ -489,8 +498,7 @@ class RecordsKeeper:
         def mark(removed: list[str], when: float) -> None:
             ledger.mark_job_purged(job.id, removed, when)
 
-        root = job.options.filing_root(str(doc)) if doc is not None else None
-        return PurgeItem(kind, job.id, present, mark, Path(root) if root else None)
+        return PurgeItem(kind, job.id, present, mark, _filing_root(job.options, doc))
 
     def _received_item(self, r: Received) -> PurgeItem:
         files: list[Path] = []
@@ -563,6 +571,24 @@ class RecordsKeeper:
             )
             return False
         return True
+
+
+def _filing_root(options: JobOptions, document: Path | None) -> Path | None:
+    root = options.filing_root(str(document)) if document is not None else None
+    return Path(root) if root is not None else None
+
+
+def _private_copy(root: Path, document: Path, scratch: Path) -> tuple[Path | None, str | None]:
+    """A copy of a filed document in `scratch`, or None and why it cannot be read."""
+    folder = scratch / "filed"
+    folder.mkdir()
+    try:
+        copy = contained.snapshot(
+            root, document, folder / document.name, SNAPSHOT_CAP, single_link=False
+        )
+    except (OSError, FaxdError) as exc:
+        return None, f"the filed document cannot be read ({exc})"
+    return copy.path, None
 
 
 def _as_pdf(document: Path, scratch: Path) -> Path | None:
