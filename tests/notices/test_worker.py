@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
+from structlog.testing import capture_logs
 
 from faxd.channels.base import Channel, ChannelError, Message
 from faxd.clock import FakeClock
@@ -138,6 +140,42 @@ def delivery_rows(tmp_path: Path, now: float) -> list[NewDelivery]:
     received.write_bytes(b"%PDF-1.4 received")
     payload = DeliveryPayload(path=str(received), sender="+4640123", attach="document")
     return [NewDelivery("d.doc.0", "delivery", "received", "hook", now, "doc", payload)]
+
+
+def test_the_outcome_goes_into_the_metadata_and_never_through_a_link(
+    tmp_path: Path, journal: Journal
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / ".meta").mkdir(parents=True)
+    received = inbox / "fax.pdf"
+    received.write_bytes(b"%PDF-1.4 received")
+    meta = inbox / ".meta" / "fax.pdf.yaml"
+    meta.write_text("sender: '+4640123'\n")
+    clock = FakeClock()
+    work, channels = worker(tmp_path, journal, clock)
+    outbox = Outbox(journal)
+
+    def deliver(event_id: str) -> None:
+        payload = DeliveryPayload(path=str(received), meta_path=str(meta), attach="none")
+        outbox.add([NewDelivery(event_id, "delivery", "received", "hook", 1.0, event_id, payload)])
+        work.drain("hook", channels["hook"])
+
+    deliver("d.1")
+    data = yaml.safe_load(meta.read_text())
+    assert data["sender"] == "+4640123" and data["deliveries"]["hook"]["result"] == "delivered"
+    # .meta swapped for a link to a folder holding a YAML file of that name: left alone.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "fax.pdf.yaml").write_text("keep: me\n")
+    (inbox / ".meta").rename(tmp_path / "aside")
+    (inbox / ".meta").symlink_to(elsewhere, target_is_directory=True)
+    with capture_logs() as logs:
+        deliver("d.2")
+    assert (elsewhere / "fax.pdf.yaml").read_text() == "keep: me\n"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["fax.pdf.yaml"]
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "could not record the delivery in the metadata"
+    ]
 
 
 def test_a_permanent_failure_gives_up_at_once(tmp_path: Path, journal: Journal) -> None:

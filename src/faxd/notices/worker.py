@@ -30,7 +30,8 @@ from faxd.core import yaml_text
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload
 from faxd.crash_points import crash_point
-from faxd.host import fsops
+from faxd.errors import FaxdError
+from faxd.host import contained
 from faxd.host.logs import register_secret
 from faxd.model import JobState
 from faxd.notices.compose import ComposeError, Composer, NotReady
@@ -45,6 +46,7 @@ MONITOR_EVERY = 10.0
 FIRST_RETRY = 5.0
 NOT_READY_WAIT = 1.0
 IDLE_WAIT = 30.0
+META_CAP = 1024 * 1024  # a received document's metadata is a few lines
 ALERT_DELAY = 4 * 3600.0  # a job not final this long raises a `delayed` alert
 
 
@@ -425,8 +427,12 @@ class OutboxWorker:
             self._write_outcome(path, row, result, error)
 
     def _write_outcome(self, path: Path, row: DeliveryRow, result: str, error: str | None) -> None:
+        # INBOX/.meta/NAME.yaml, read and replaced below the inbox folder without following
+        # a link: a .meta swapped for one would have faxd rewrite a file elsewhere.
+        inbox = path.parent.parent
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw, _ = contained.read_beneath(inbox, path, META_CAP, "metadata file")
+            data = yaml.safe_load(raw.decode("utf-8")) or {}
             if not isinstance(data, dict):
                 return
             deliveries = data.get("deliveries")
@@ -438,8 +444,8 @@ class OutboxWorker:
                 **({"error": error} if error else {}),
             }
             text = yaml_text.dump(data)
-            fsops.write_atomic(path, text.encode("utf-8"), unique=False)
-        except (OSError, yaml.YAMLError) as exc:
+            contained.write_beneath(inbox, path, text.encode("utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError, FaxdError) as exc:
             log.warning(
                 "could not record the delivery in the metadata", path=str(path), error=str(exc)
             )
