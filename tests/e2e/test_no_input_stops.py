@@ -216,6 +216,61 @@ def test_a_spool_that_goes_away_with_documents_in_flight_is_an_outage(
             faxd.stop()
 
 
+def _nest(folder: Path, depth: int) -> None:
+    """`depth` folders named d, one inside the other, each made relative to the one before
+    (as a program that walks down with descriptors would)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+
+def _unnest(folder: Path) -> None:
+    """Remove what _nest made, a level at a time from the top: rmtree recurses."""
+    top = folder / "d"
+    while top.is_dir():
+        husk = folder / "husk"
+        top.rename(husk)
+        if (husk / "d").is_dir():
+            (husk / "d").rename(top)
+        husk.rmdir()
+
+
+def test_a_folder_tree_too_deep_to_watch_costs_one_restart_then_rescans_find_documents(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    box = faxd.spool / TO
+    box.mkdir(parents=True)
+    faxd.start()
+    try:
+        faxd.drop(f"{TO}/before.pdf", pdf("before"))
+        assert faxd.report_for("before.pdf")["result"] == "delivered"
+        # Watching the new tree ends the reader thread of that folder's watch (watchdog
+        # adds watches by recursion): faxd notices and stops, for systemd to restart it.
+        _nest(box, 1200)
+        wait_for(lambda: not faxd.alive(), 30, "faxd to stop")
+        assert faxd.stop() == 1
+        assert f"the watcher of {faxd.spool} is not running" in faxd.log_text()
+        # Restarted, it does not end at every start: the folder is found by its rescans.
+        faxd.start()
+        wait_for(
+            lambda: "nested too deep to be watched" in faxd.log_text(), 30, "the folder's error"
+        )
+        faxd.drop(f"{TO}/after.pdf", pdf("after"))
+        assert faxd.report_for("after.pdf", timeout=60)["result"] == "delivered"
+        assert faxd.alive()
+        assert "internal error" not in faxd.log_text()
+    finally:
+        faxd.stop()
+        _unnest(box)
+    assert sorted(sandbox.stats()["docs"]["uploads_by_sha256"].values()) == [1, 1]
+
+
 def _mount_tmpfs(path: Path, size: str) -> None:
     path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)

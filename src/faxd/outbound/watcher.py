@@ -133,6 +133,14 @@ class _Handler(FileSystemEventHandler):
             self._put(event.src_path, "file")
 
 
+def _reader_alive(emitter: Any) -> bool:
+    """watchdog (6 and later) reads an inotify emitter's events in a thread of its own,
+    which adds the watches of a new folder tree by recursion: a tree too deep ends that
+    thread, and the folder's watching with it, while the emitter still looks alive."""
+    reader = getattr(emitter, "_inotify_fd", None)
+    return reader is None or not hasattr(reader, "is_alive") or bool(reader.is_alive())
+
+
 class FolderWatcher:
     """One observer for one spool folder, recursive."""
 
@@ -151,20 +159,41 @@ class FolderWatcher:
         self._observer: Any = None
 
     def start(self) -> str:
+        """Start watching; returns the mode: inotify, poll, or rescan (no watch at all:
+        the intake's periodic rescan finds what arrives)."""
         try:
-            self._start(self.mode)
+            try:
+                self._start(self.mode)
+            except OSError as exc:
+                if self.mode != "inotify" or exc.errno not in (errno.ENOSPC, errno.EMFILE):
+                    raise
+                log.error(
+                    "inotify limit reached; watching this folder by polling instead",
+                    folder=str(self.root),
+                    hint="raise fs.inotify.max_user_watches / fs.inotify.max_user_instances "
+                    "with sysctl (e.g. sysctl -w fs.inotify.max_user_watches=524288)",
+                )
+                self.mode = "poll"
+                self._start("poll")
+        except RecursionError:
+            # watchdog adds its watches (and takes its polling snapshots) by recursion: a
+            # tree about a thousand folders deep, which anyone who may write in the spool
+            # can make, would end faxd at every start.
+            self._rescan_only("a folder below it is nested too deep to be watched")
         except OSError as exc:
-            if self.mode != "inotify" or exc.errno not in (errno.ENOSPC, errno.EMFILE):
+            if exc.errno != errno.ENAMETOOLONG:
                 raise
-            log.error(
-                "inotify limit reached; watching this folder by polling instead",
-                folder=str(self.root),
-                hint="raise fs.inotify.max_user_watches / fs.inotify.max_user_instances "
-                "with sysctl (e.g. sysctl -w fs.inotify.max_user_watches=524288)",
-            )
-            self.mode = "poll"
-            self._start("poll")
+            self._rescan_only("a folder below it has a path too long to be watched")
         return self.mode
+
+    def _rescan_only(self, why: str) -> None:
+        self._observer = None
+        self.mode = "rescan"
+        log.error(
+            f"{why}; documents in this folder are found at each rescan only",
+            folder=str(self.root),
+            hint="remove or flatten the deeply nested folders, then restart faxd",
+        )
 
     def _start(self, mode: str) -> None:
         observer: Any
@@ -179,10 +208,12 @@ class FolderWatcher:
     def alive(self) -> bool:
         """The observer and its emitters run: watchdog stops an emitter (not the observer)
         when the watched folder vanishes or the emitter fails."""
+        if self.mode == "rescan":
+            return True  # nothing to run: the intake's rescans do the finding
         observer = self._observer
         if observer is None or not observer.is_alive():
             return False
-        return all(emitter.is_alive() for emitter in observer.emitters)
+        return all(emitter.is_alive() and _reader_alive(emitter) for emitter in observer.emitters)
 
     def stop(self) -> None:
         if self._observer is not None:

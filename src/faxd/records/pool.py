@@ -151,6 +151,15 @@ class DrawPool:
 
 
 def _serve(idle_exit: float) -> None:
+    try:
+        _answer(idle_exit)
+    except BrokenPipeError:
+        # faxd went away while a drawing was under way: nobody to answer, and nothing to
+        # say (a traceback here would land in faxd's log as if faxd had failed).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _answer(idle_exit: float) -> None:
     os.nice(19)  # the lowest: under load the fax path gets the CPU, reports wait
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
@@ -161,6 +170,8 @@ def _serve(idle_exit: float) -> None:
         if kind == "activity":
             try:
                 _send(sink, activity.pdf_bytes(*call))
+            except BrokenPipeError:
+                raise
             except Exception as exc:
                 _send(sink, f"the activity journal PDF could not be drawn ({exc})")
             continue
