@@ -4,6 +4,7 @@ not exist are failures."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -96,13 +97,8 @@ def test_a_file_reached_through_a_link_is_never_printed(
     private = tmp_path / "private.pdf"
     private.write_bytes(b"%PDF-1.4 not for the printer\n")
     (inbox / "fax.pdf").symlink_to(private)
-    message = Message(
-        event_id="d.x.1",
-        kind="delivery",
-        event="received",
-        subject="Fax received",
-        text="",
-        print_file=Attachment("fax.pdf", inbox / "fax.pdf", root=inbox),
+    message = dataclasses.replace(
+        job(tmp_path), print_file=Attachment("fax.pdf", inbox / "fax.pdf", root=inbox)
     )
     with pytest.raises(ChannelError, match="symbolic link") as caught:
         sender().send(message)
