@@ -77,8 +77,11 @@ class Snapshot:
 
 
 def _parts(root: Path, path: Path) -> tuple[str, ...]:
-    rel = path.relative_to(root)
-    if any(part in ("", ".", "..") for part in rel.parts):
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        raise NotRegularFileError(f"{path} is not below {root}.") from None
+    if not rel.parts or any(part in ("", ".", "..") for part in rel.parts):
         raise NotRegularFileError(f"{path.name} is not a plain path below {root}.")
     return rel.parts
 
@@ -381,11 +384,7 @@ def move_checked(
 def check_beneath(root: Path, path: Path) -> None:
     """Raise NotRegularFileError unless every folder from root down to `path` is a folder,
     not a link: checked before a command moves several files, so none moves unless all can."""
-    try:
-        parts = _parts(root, path)
-    except ValueError:
-        raise NotRegularFileError(f"{path} is not below {root}.") from None
-    os.close(open_dir(root, parts[:-1]))
+    os.close(open_dir(root, _parts(root, path)[:-1]))
 
 
 def move_unique_beneath(src_root: Path, src: Path, dst_root: Path, dst: Path) -> Path | None:
@@ -439,12 +438,7 @@ def unlink_beneath(root: Path, path: Path) -> bool:
     sync its folder; False when it is not there. A folder on the way swapped for a link
     is refused (NotRegularFileError): unlinking by the path would remove a file of the
     same name wherever the link leads, faxd's journal included."""
-    try:
-        parts = _parts(root, path)
-    except ValueError:
-        parts = ()
-    if not parts:
-        raise NotRegularFileError(f"{path} is not below {root}.")
+    parts = _parts(root, path)
     try:
         dir_fd = open_dir(root, parts[:-1])
     except FileNotFoundError:
