@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import PurePath
+from pathlib import Path
 from typing import Any, Literal
 
 from faxd.settings import RETARUS_OPTION_KEYS, RetarusOptions
@@ -171,13 +171,13 @@ class JobOptions:
             raise KeyError(f"{kind}_dir")  # as before: a job without it cannot be filed
         return chosen
 
-    def filing_root(self, path: str) -> str | None:
-        """The sent, failed or hold folder `path` lies below (None: none of them, as for
-        a job from before faxd kept them): faxd follows no link below it."""
+    def filing_root(self, path: Path) -> Path:
+        """The sent, failed or hold folder a filed file lies below, or its own folder (a
+        job from before faxd kept them): faxd follows no link below it."""
         for folder in (self.sent_dir, self.failed_dir, self.hold_dir):
-            if folder is not None and PurePath(path).is_relative_to(folder):
-                return folder
-        return None
+            if folder is not None and path.is_relative_to(folder):
+                return Path(folder)
+        return path.parent
 
     def held_numbers(self) -> tuple[str, ...]:
         return self.hold.numbers if self.hold is not None else ()

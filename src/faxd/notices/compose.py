@@ -216,7 +216,5 @@ def is_final(state: JobState) -> bool:
 def _attachment(job: JobRow, path: Path, mime: str = "application/octet-stream") -> Attachment:
     """A job's filed file (or, not filed yet, its document in the spool folder), read
     below the folder that holds it without following a link."""
-    root = job.options.filing_root(str(path))
-    if root is None and path.is_relative_to(job.folder):
-        root = job.folder
-    return Attachment(path.name, path, mime, root=Path(root) if root is not None else None)
+    root = Path(job.folder) if str(path) == job.path else job.options.filing_root(path)
+    return Attachment(path.name, path, mime, root=root)

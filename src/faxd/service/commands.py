@@ -36,7 +36,6 @@ from faxd.service.daemon import JOURNAL_NAME, open_journal
 from faxd.service.records_keeper import RecordsKeeper
 from faxd.service.release import (
     check_way_back,
-    filed_root,
     held_documents,
     require_spool_folder,
 )
@@ -271,7 +270,7 @@ def _retry(settings: Settings, target: str) -> int:
             job.id,
             str(planned),
             _ino(doc_src),
-            _read_report(filed_root(job, report_yaml), report_yaml),
+            _read_report(job.options.filing_root(report_yaml), report_yaml),
             note,
             time.time(),
         )
@@ -369,7 +368,9 @@ def _move_back(job: JobRow) -> list[tuple[Path, Path]]:
             doc_dst = moved[0][1]
             dst = doc_dst.with_name(doc_dst.name + Path(original).suffix)
             sidecar_target = dst
-        final = contained.move_unique_beneath(filed_root(job, src), src, Path(job.folder), dst)
+        final = contained.move_unique_beneath(
+            job.options.filing_root(src), src, Path(job.folder), dst
+        )
         if final is None:
             raise FaxdError(f"{src} left failed/ while it was being moved back.")
         moved.append((src, final))

@@ -22,7 +22,6 @@ import structlog
 import yaml
 
 from faxd.clock import Clock
-from faxd.core.job_payload import JobOptions
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError
@@ -276,13 +275,12 @@ class RecordsKeeper:
             # Drawn before a crash took the commit that said so: keep it, never redraw. No
             # YAML report: `faxd retry` put the document back and took its report away.
             draw = not target.exists() and report_yaml.exists()
-        root = _filing_root(job.options, doc)
         with tempfile.TemporaryDirectory(prefix="faxd-report-") as scratch:
             if doc is not None:
                 # Drawn from a copy taken below the folder faxd filed it in, no link
                 # followed: a link put in its place would put another file's first page
                 # and checksum on the proof of transmission, and in the mail carrying it.
-                doc, problem = _private_copy(root or doc.parent, doc, Path(scratch))
+                doc, problem = _private_copy(job.options.filing_root(doc), doc, Path(scratch))
             converted = _as_pdf(doc, Path(scratch)) if draw and doc is not None else None
             data = self._report_data(filed)
             for _ in range(2):  # a drawing process killed once (a stop) is not the document
@@ -295,7 +293,7 @@ class RecordsKeeper:
         # A retry may have taken the YAML report away while this one was drawn.
         if made.pdf is not None and target is not None and target.with_suffix(".yaml").exists():
             try:
-                contained.write_beneath(root or target.parent, target, made.pdf)
+                contained.write_beneath(job.options.filing_root(target), target, made.pdf)
                 pdf_path = target
             except (OSError, NotRegularFileError) as exc:
                 made = dataclasses.replace(made, error=f"the report PDF cannot be written ({exc})")
@@ -498,7 +496,8 @@ class RecordsKeeper:
         def mark(removed: list[str], when: float) -> None:
             ledger.mark_job_purged(job.id, removed, when)
 
-        return PurgeItem(kind, job.id, present, mark, _filing_root(job.options, doc))
+        root = job.options.filing_root(doc) if doc is not None else None
+        return PurgeItem(kind, job.id, present, mark, root)
 
     def _received_item(self, r: Received) -> PurgeItem:
         files: list[Path] = []
@@ -571,11 +570,6 @@ class RecordsKeeper:
             )
             return False
         return True
-
-
-def _filing_root(options: JobOptions, document: Path | None) -> Path | None:
-    root = options.filing_root(str(document)) if document is not None else None
-    return Path(root) if root is not None else None
 
 
 def _private_copy(root: Path, document: Path, scratch: Path) -> tuple[Path | None, str | None]:

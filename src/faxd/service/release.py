@@ -77,19 +77,12 @@ def _release(settings: Settings, target: str) -> int:
     return 0
 
 
-def filed_root(job: JobRow, filed: Path) -> Path:
-    """The sent, failed or hold folder a filed file lies below (its own folder for a job
-    from before faxd kept them): no link below it is followed when it moves back."""
-    root = job.options.filing_root(str(filed))
-    return Path(root) if root is not None else filed.parent
-
-
 def check_way_back(job: JobRow, moves: list[tuple[Path, Path]]) -> None:
     """Refuse before anything moves when a folder on the way of one of the files is a
     symbolic link: it would move in a file from wherever the link leads, to be sent, and a
     document that went back without its attachments would be sent without them."""
     for src, dst in moves:
-        for root, path in ((filed_root(job, src), src), (Path(job.folder), dst)):
+        for root, path in ((job.options.filing_root(src), src), (Path(job.folder), dst)):
             try:
                 contained.check_beneath(root, path)
             except FileNotFoundError:
@@ -169,7 +162,9 @@ def _carry_out(job: JobRow, plan: list[tuple[str, str]]) -> list[tuple[Path, Pat
                 "folder; send it on its own or with a new sidecar."
             )
         try:
-            result = contained.move_checked(filed_root(job, src), src, Path(job.folder), dst, None)
+            result = contained.move_checked(
+                job.options.filing_root(src), src, Path(job.folder), dst, None
+            )
         except FileExistsError:
             raise FaxdError(
                 f"{dst} appeared in the spool folder while releasing; move it away and run "
