@@ -229,3 +229,75 @@ def test_an_upload_reads_its_transmission_job_and_cached_answer_together(
     assert job_row is not None and [t.idx for t in txs] == [0, 1]
     assert journal.job_and_transmissions("nope") == (None, [])
     journal.close()
+
+
+def test_an_upload_slots_commit_syncs_at_once_rather_than_behind_a_slow_sync(
+    journal: Journal,
+) -> None:
+    disk = Disk(journal)
+    journal.create_job(new_job("j1", "/spool/j1.pdf", ["+46812345678"]))
+    journal.create_job(new_job("j2", "/spool/j2.pdf", ["+46812345678"]))
+    recorded = disk.sync
+    entered, release = threading.Event(), threading.Event()
+    calls = 0
+
+    def first_sync_slow() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the ordinary writer's group sync: a slow disk moment
+            entered.set()
+            release.wait(10)
+        recorded()
+
+    journal._sync_to_disk = first_sync_slow  # type: ignore[method-assign]
+    writer = threading.Thread(target=journal.set_value, args=("k", "v"))
+    writer.start()
+    try:
+        assert entered.wait(10)  # committed; its sync is under way and held
+        done = threading.Event()
+
+        def submitting() -> None:
+            journal.apply(
+                "j1", 0, TxUpdate(state=TxState.SUBMITTING), expect={TxState.READY}, first=True
+            )
+            done.set()
+
+        slot = threading.Thread(target=submitting)
+        slot.start()
+        # It returns while the other sync is still held, and only once it is on disk:
+        # the upload it allows may leave now.
+        assert done.wait(5), "the slot's commit queued behind the held sync"
+        assert writer.is_alive()
+        state = "SELECT state FROM transmissions WHERE job_id = 'j1'"
+        assert disk.after_power_cut(state, ()) == [(TxState.SUBMITTING.value,)]
+        # an ordinary commit made before it is on disk with it (the WAL is synced in order)
+        assert disk.after_power_cut("SELECT value FROM kv WHERE key = 'k'", ()) == [("v",)]
+    finally:
+        release.set()
+        writer.join(10)
+    assert journal.get_value("k") == "v"
+    journal.close()
+
+
+def test_a_failed_sync_of_an_upload_slots_commit_stops_the_upload(journal: Journal) -> None:
+    journal.create_job(new_job("j1", "/spool/j1.pdf", ["+46812345678"]))
+    real = journal._sync_to_disk
+    failures = [OSError(errno.EIO, "Input/output error")]
+
+    def flaky() -> None:
+        if failures:
+            raise failures.pop()
+        real()
+
+    journal._sync_to_disk = flaky  # type: ignore[method-assign]
+    try:
+        with pytest.raises(JournalWriteError, match="cannot be written"):
+            journal.apply(
+                "j1", 0, TxUpdate(state=TxState.SUBMITTING), expect={TxState.READY}, first=True
+            )
+        assert journal.write_error is not None
+        # a later commit that reaches the disk ends the outage
+        journal.set_value("k", "2")
+        assert journal.write_error is None
+    finally:
+        journal.close()

@@ -407,6 +407,7 @@ class Engine:
                     updated_at=now,
                 ),
                 expect=UPLOAD_STATES,
+                first=True,  # a provider connection waits for this commit
             ):
                 bound.info("no longer queued; not uploading", state="cancelled")
                 return

@@ -2,8 +2,9 @@
 survives a crash or power loss. Every effect (upload, move) happens only after the
 state that allows it is committed here.
 
-One connection shared by the daemon's threads behind a lock: writes are small and
-short, and one writer is what SQLite serialises anyway."""
+One connection shared by the daemon's threads, which take turns at it (faxd.store.turns:
+a commit that holds a provider's upload slot goes first): writes are small and short,
+and one writer is what SQLite serialises anyway."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from faxd.store import audit_outbox
 from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
 from faxd.store.rows import in_chunks, row_mapper
+from faxd.store.turns import Turns
 
 log = structlog.get_logger("faxd.store.journal")
 
@@ -410,7 +412,7 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self._lock = threading.RLock()
+        self._turns = Turns()
         self._status = threading.Lock()  # the write_* counters and the outage flag
         self.write_error: str | None = None  # why the last write failed, until one succeeds
         self.write_failures = 0  # every failed write counts (the engine backs off on them)
@@ -474,15 +476,19 @@ class Journal:
         )
 
     def close(self) -> None:
-        with self._lock:
+        with self._turns.turn():
             self._db.close()
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(
+        self, *, durable: bool = True, first: bool = False
+    ) -> Iterator[sqlite3.Connection]:
         """durable=False returns once committed, without waiting for the disk: for a
         commit nothing outside faxd follows, covered by the next fsync (the WAL is written
-        in order, so any later commit that waits makes this one durable too)."""
-        with self._lock:
+        in order, so any later commit that waits makes this one durable too).
+        first=True: the caller holds an upload slot, and goes before ordinary callers
+        (see faxd.store.turns)."""
+        with self._turns.turn(first=first):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -500,7 +506,9 @@ class Journal:
             seq = self._committed
         # Outside the lock: other threads commit while this one waits for the disk, and
         # the next fsync covers them all. (A caller holding the lock still waits here.)
-        failure = self._wait_durable(seq) if durable else None
+        failure = None
+        if durable:
+            failure = self._sync_own(seq) if first else self._wait_durable(seq)
         if failure is not None:
             self._write_failed(failure)
         self._written()
@@ -573,6 +581,26 @@ class Journal:
                 self._synced = max(self._synced, target)
         return None
 
+    def _sync_own(self, seq: int) -> OSError | None:
+        """Make commit `seq` durable with an fdatasync of this thread's own, at once,
+        instead of queueing behind the group: for a caller that holds an upload slot.
+        A local disk syncs the WAL in a tenth of a millisecond, while waking a waiter after
+        someone else's sync took milliseconds under the load of a burst."""
+        if not self._group or self._synced >= seq:
+            return None
+        target = self._committed  # every commit counted so far is in the WAL file
+        try:
+            self._sync_to_disk()
+        except OSError as exc:
+            with self._sync_cond:
+                self._sync_failed = max(self._sync_failed, target)
+            return exc
+        with self._sync_cond:
+            if target > self._synced:
+                self._synced = target
+                self._sync_cond.notify_all()
+        return None
+
     def _sync_to_disk(self) -> None:
         """fdatasync the WAL file (opened by name: SQLite owns its descriptor), as SQLite
         itself would: its data and size, not its times, so no file system journal commit
@@ -598,7 +626,7 @@ class Journal:
         self, *statements: tuple[str, Sequence[Any]], durable: bool = True
     ) -> list[list[sqlite3.Row]]:
         """Several reads under one lock (one snapshot), and one wait for the disk."""
-        with self._lock:
+        with self._turns.turn():
             results = [list(self._db.execute(sql, params)) for sql, params in statements]
             seq = self._committed
         if durable:
@@ -609,7 +637,7 @@ class Journal:
         return results
 
     def pragma(self, name: str) -> Any:
-        with self._lock:
+        with self._turns.turn():
             return self._db.execute(f"PRAGMA {name}").fetchone()[0]
 
     # -- key/value ---------------------------------------------------------------------
@@ -978,18 +1006,20 @@ class Journal:
         *,
         outbox: Sequence[NewDelivery] = (),
         expect: Collection[TxState] | None = None,
+        first: bool = False,
         **fields: Any,
     ) -> bool:
         """Commit new values for one transmission (synchronous=FULL: durable on return),
         with the notices the change causes. A change of state must be a move the state
         machine allows (`core.transitions.LEGAL_MOVES`), else IllegalTransition. With
         `expect`, nothing is written unless the transmission is in one of those states
-        (False), so a decision taken on a stale read cannot overwrite a newer one."""
+        (False), so a decision taken on a stale read cannot overwrite a newer one.
+        `first`: see transaction."""
         if not fields:
             return True
         values = [v.value if isinstance(v, TxState | Method) else v for v in fields.values()]
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self.transaction() as db:
+        with self.transaction(first=first) as db:
             before = None
             if "state" in fields or expect is not None:
                 before = db.execute(
@@ -1021,9 +1051,12 @@ class Journal:
         *,
         expect: Collection[TxState] | None = None,
         outbox: Sequence[NewDelivery] = (),
+        first: bool = False,
     ) -> bool:
         """Write a typed step of the state machine (see _update_tx for the checks)."""
-        return self._update_tx(job_id, idx, outbox=outbox, expect=expect, **update.columns())
+        return self._update_tx(
+            job_id, idx, outbox=outbox, expect=expect, first=first, **update.columns()
+        )
 
     def cancel_unsent(self, job_id: str, now: float, reason: str) -> str | None:
         """Fail every transmission of a job that has not left for the provider, all in one
