@@ -260,6 +260,40 @@ def test_activity_journal_csv_matches_the_day(
     assert [r["other_number"] for r in rows] == ["+4940123456", "+46812345670", "+46812345671"]
 
 
+def test_a_year_folder_swapped_for_a_link_takes_the_activity_journal_nowhere(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # records.path on a share the office can write: its year folder becomes a link to a
+    # folder holding a file of the journal's name.
+    settings = settings_for(tmp_path)
+    clock.advance(-DAY)
+    spool = _spool(settings)
+    file_job(journal, settings, clock, write_pdf(spool / "a.pdf"), [True], job_id="ja")
+    clock.advance(DAY)
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    theirs = victim / "2026-11-19.csv"
+    theirs.write_text("not faxd's\n", encoding="utf-8")
+    (tmp_path / "records").mkdir(exist_ok=True)
+    year = tmp_path / "records" / "2026"
+    year.symlink_to(victim, target_is_directory=True)
+    keeper = RecordsKeeper(settings, journal, clock)
+    with capture_logs() as logs:
+        keeper.daily()
+        keeper.daily()  # the next round: not said again
+    assert theirs.read_text(encoding="utf-8") == "not faxd's\n"
+    assert sorted(p.name for p in victim.iterdir()) == ["2026-11-19.csv"]
+    said = [e for e in logs if e["event"] == "activity journal not written; tried again shortly"]
+    assert len(said) == 1 and "symbolic link" in said[0]["error"]
+    assert said[0]["day"] == "2026-11-19"
+    # Put back as a plain folder, the day is written at the next round.
+    year.unlink()
+    keeper.daily()
+    written = tmp_path / "records" / "2026" / "2026-11-19.csv"
+    assert "+46812345670" in written.read_text(encoding="utf-8-sig")
+    assert written.with_suffix(".pdf").is_file()
+
+
 def test_purge_follows_retention_and_touches_nothing_else(
     tmp_path: Path, journal: Journal, clock: FakeClock
 ) -> None:

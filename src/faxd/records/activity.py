@@ -24,7 +24,7 @@ from dataclasses import astuple, dataclass, fields
 from datetime import date
 from pathlib import Path
 
-from faxd.host import fsops
+from faxd.host import contained
 from faxd.records.fonts import printable, set_up
 
 HEADER = (
@@ -164,10 +164,15 @@ def write_day(
 ) -> tuple[Path, Path]:
     """Write (or rewrite: a day's journal is made from the journal again, not edited)
     `YYYY/YYYY-MM-DD.csv` and `.pdf`, each atomically. `draw` makes the PDF (the daemon's
-    drawing helper); by default it is drawn here."""
+    drawing helper); by default it is drawn here.
+
+    Written through folder descriptors opened below `directory`: records.path may be a
+    share the office can write, and a year folder swapped for a link must not carry the
+    journal (or a file named like it) elsewhere (NotRegularFileError)."""
     folder = directory / f"{day.year:04d}"
     stem = day.isoformat()
     pdf = (draw or pdf_bytes)(rows, day, station)
-    csv_path = fsops.write_atomic(folder / f"{stem}.csv", csv_bytes(rows, dialect), unique=False)
-    pdf_path = fsops.write_atomic(folder / f"{stem}.pdf", pdf, unique=False)
+    csv_path, pdf_path = folder / f"{stem}.csv", folder / f"{stem}.pdf"
+    contained.write_beneath(directory, csv_path, csv_bytes(rows, dialect))
+    contained.write_beneath(directory, pdf_path, pdf)
     return csv_path, pdf_path

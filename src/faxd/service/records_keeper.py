@@ -22,6 +22,7 @@ import structlog
 import yaml
 
 from faxd.clock import Clock
+from faxd.core.io_errors import explain_os_error
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError
@@ -159,6 +160,7 @@ class RecordsKeeper:
         self.audit_log = AuditLog(self.directory / "audit")
         self._wake = threading.Event()
         self._stop = threading.Event()  # the daemon's, once run() has it
+        self._journal_problem: str | None = None  # said once, until a journal is written
 
     def configure(self, settings: Settings) -> None:
         self._settings = settings
@@ -451,6 +453,19 @@ class RecordsKeeper:
                 if not self._stop.is_set():  # a stop kills the helper: drawn at the next start
                     log.warning("activity journal not written; tried again shortly", error=str(exc))
                 return
+            except (OSError, NotRegularFileError) as exc:
+                said = str(exc) if isinstance(exc, NotRegularFileError) else explain_os_error(exc)
+                if said != self._journal_problem:  # every second otherwise
+                    self._journal_problem = said
+                    log.error(
+                        "activity journal not written; tried again shortly",
+                        day=day.isoformat(),
+                        error=said,
+                        hint=f"{self.directory} and its year folders must be plain folders "
+                        "faxd may write",
+                    )
+                return
+            self._journal_problem = None
             self.ledger.put("journal_day", day.isoformat())
             day += timedelta(days=1)
         if self.ledger.get("purge_day") != today.isoformat():
