@@ -2,12 +2,13 @@
 a provider's upload slot.
 
 Every reader and writer shares one SQLite connection, so they take turns. While a burst
-of documents is taken in, a dozen threads queue for it and a turn comes after about ten
+of documents is taken in, a dozen threads queue for it and a turn came after about ten
 milliseconds; a thread that holds one of the provider's upload slots meanwhile keeps one
-of its few connections idle for that long, on every upload. Ordinary callers therefore
-queue at a gate, one at a time, before the lock itself: a caller that asks to go first
-waits for at most the holder and one ordinary caller. Nothing is reordered inside a
-thread, and a thread that already has the turn keeps it through nested calls.
+of its few connections idle for that long, on every upload. A caller that asks to go
+first is therefore given the next turn: while one waits, no ordinary caller gets one.
+(A plain lock cannot promise that: Python hands a released lock to whichever thread runs
+first, and under load that is rarely the one that was woken.) Nothing is reordered
+inside a thread, and a thread that already has the turn keeps it through nested calls.
 """
 
 from __future__ import annotations
@@ -18,33 +19,52 @@ from contextlib import contextmanager
 
 
 class Turns:
-    """A non-fair lock with two queues: ordinary callers through a gate, urgent ones not."""
+    """A lock with two queues: callers that go first, then everyone else."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._gate = threading.Lock()
+        mutex = threading.Lock()
+        self._first = threading.Condition(mutex)
+        self._plain = threading.Condition(mutex)
+        self._busy = False
+        self._waiting_first = 0
         self._mine = threading.local()
 
     @contextmanager
     def turn(self, *, first: bool = False) -> Iterator[None]:
-        """Hold the turn; a thread that already holds it just goes on. The gate is only
-        ever waited for by a thread that holds neither lock, so the two cannot deadlock."""
+        """Hold the turn; a thread that already holds it just goes on."""
         depth: int = getattr(self._mine, "depth", 0)
-        if depth:
-            self._mine.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._mine.depth = depth
-            return
-        if first:
-            self._lock.acquire()
-        else:
-            with self._gate:
-                self._lock.acquire()
-        self._mine.depth = 1
+        if not depth:
+            self._take(first)
+        self._mine.depth = depth + 1
         try:
             yield
         finally:
-            self._mine.depth = 0
-            self._lock.release()
+            self._mine.depth = depth
+            if not depth:
+                self._give_back()
+
+    def _take(self, first: bool) -> None:
+        with self._first:  # the shared mutex
+            if first:
+                self._waiting_first += 1
+                try:
+                    while self._busy:
+                        self._first.wait()
+                except BaseException:  # interrupted while waiting: pass the turn on
+                    self._waiting_first -= 1
+                    if not self._busy and not self._waiting_first:
+                        self._plain.notify()
+                    raise
+                self._waiting_first -= 1
+            else:
+                while self._busy or self._waiting_first:
+                    self._plain.wait()
+            self._busy = True
+
+    def _give_back(self) -> None:
+        with self._first:
+            self._busy = False
+            if self._waiting_first:
+                self._first.notify()
+            else:
+                self._plain.notify()
