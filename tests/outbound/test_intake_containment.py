@@ -15,7 +15,7 @@ import yaml
 
 from faxd.model import JobState
 from faxd.outbound.archive import Archiver
-from faxd.store.journal import JobRow
+from faxd.store.journal_rows import JobRow
 
 from .test_intake import PDF, IntakeRig
 

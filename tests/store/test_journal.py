@@ -90,7 +90,7 @@ def test_a_job_refused_at_intake_is_final_at_once(tmp_path: Path) -> None:
 
 
 def test_paths_with_bytes_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
-    from faxd.store.journal import decode_path, encode_path
+    from faxd.store.journal_rows import decode_path, encode_path
 
     odd = "/spool/bad-\udcff\udcfe.pdf"
     assert decode_path(encode_path(odd)) == odd

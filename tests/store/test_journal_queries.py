@@ -10,7 +10,8 @@ from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobFile, JobOptions, Source
 from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
-from faxd.store.journal import Journal, ProviderPause, QueueCounts
+from faxd.store.journal import Journal
+from faxd.store.journal_rows import ProviderPause, QueueCounts
 
 from .test_journal import new_job
 

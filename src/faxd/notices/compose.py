@@ -13,7 +13,8 @@ from faxd.channels.templates import Templates
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.printable import shown, shown_lines
 from faxd.model import JobState, TxState
-from faxd.store.journal import JobRow, Journal
+from faxd.store.journal import Journal
+from faxd.store.journal_rows import JobRow
 from faxd.store.outbox import DeliveryRow
 
 REPORT_KEY = "\x00report"  # the archive plan's entry for the report (outbound/archive.py)

@@ -31,7 +31,8 @@ from faxd.host.folders import create_if_missing
 from faxd.model import JobState
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
-from faxd.store.journal import JobRow, Journal
+from faxd.store.journal import Journal
+from faxd.store.journal_rows import JobRow
 
 log = structlog.get_logger("faxd.outbound.archive")
 

@@ -55,7 +55,8 @@ from faxd.outbound.archive import Archiver
 from faxd.providers.base import ReportSweeper, Sender
 from faxd.providers.registry import label as provider_label
 from faxd.settings import Settings
-from faxd.store.journal import DueTx, JobRow, Journal, JournalWriteError, TxRow, all_final
+from faxd.store.journal import Journal, JournalWriteError
+from faxd.store.journal_rows import DueTx, JobRow, TxRow, all_final
 from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.engine")

@@ -40,7 +40,8 @@ from faxd.service.release import (
     require_spool_folder,
 )
 from faxd.settings import FolderSettings, Settings
-from faxd.store.journal import JobRow, Journal, TxRow, open_journal_file
+from faxd.store.journal import Journal, open_journal_file
+from faxd.store.journal_rows import JobRow, TxRow
 
 RECENT = 15
 

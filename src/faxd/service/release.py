@@ -21,7 +21,8 @@ from faxd.host.lock import one_command_at_a_time
 from faxd.model import JobState
 from faxd.service.daemon import open_journal
 from faxd.settings import Settings
-from faxd.store.journal import JobRow, Journal
+from faxd.store.journal import Journal
+from faxd.store.journal_rows import JobRow
 
 
 def find_held(journal: Journal, target: str) -> JobRow:

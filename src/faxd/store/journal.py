@@ -15,160 +15,39 @@ import threading
 import time
 from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NoReturn
 
 import structlog
 
 from faxd.core.inbox_status import InboxStatus
-from faxd.core.job_payload import JobFile, JobOptions, files_from_json, files_to_json
 from faxd.core.job_payload import NewJob as NewJob  # the journal's callers import it here
+from faxd.core.job_payload import files_to_json
 from faxd.core.transitions import TxUpdate, is_legal
 from faxd.errors import FaxdError
 from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
 from faxd.store import audit_outbox
+from faxd.store.journal_rows import (
+    DueTx,
+    JobRow,
+    ProviderPause,
+    QueueCounts,
+    RetryRow,
+    TxRow,
+    decode_path,
+    encode_path,
+    job_row,
+    retry_row,
+    tx_row,
+)
+from faxd.store.journal_schema import COLUMN_MIGRATIONS, SCHEMA
 from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
-from faxd.store.rows import in_chunks, row_mapper
+from faxd.store.rows import in_chunks
 from faxd.store.turns import Turns
 
 log = structlog.get_logger("faxd.store.journal")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    folder TEXT NOT NULL,
-    rel_path TEXT NOT NULL,
-    path TEXT NOT NULL,
-    sidecar TEXT,
-    attachments TEXT NOT NULL DEFAULT '[]',
-    files TEXT NOT NULL DEFAULT '[]',
-    provider TEXT NOT NULL,
-    sender TEXT,
-    dft INTEGER NOT NULL DEFAULT 0,
-    reference TEXT,
-    rule TEXT,
-    options TEXT NOT NULL DEFAULT '{}',
-    state TEXT NOT NULL,
-    error TEXT,
-    ino INTEGER,
-    received_at REAL NOT NULL,
-    finished_at REAL,
-    archive_plan TEXT,
-    archived_at REAL,
-    archived_path TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_active_path ON jobs(path) WHERE archived_at IS NULL;
-CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
--- `faxd status` lists the newest jobs: without this, a year of jobs is sorted on every call.
-CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_at);
-CREATE INDEX IF NOT EXISTS jobs_active_received ON jobs(received_at) WHERE archived_at IS NULL;
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, received_at);
-CREATE TABLE IF NOT EXISTS transmissions (
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    idx INTEGER NOT NULL,
-    number TEXT NOT NULL,
-    state TEXT NOT NULL,
-    method TEXT,
-    remote_id TEXT,
-    status TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    polls INTEGER NOT NULL DEFAULT 0,
-    lookups INTEGER NOT NULL DEFAULT 0,
-    first_attempt_at REAL,
-    submit_started_at REAL,
-    submitted_at REAL,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    error TEXT,
-    updated_at REAL,
-    PRIMARY KEY (job_id, idx)
-);
-CREATE INDEX IF NOT EXISTS tx_due ON transmissions(state, next_attempt_at);
--- "is this provider id one of ours": one probe, not a scan of a year of transmissions
-CREATE INDEX IF NOT EXISTS tx_remote_id ON transmissions(remote_id) WHERE remote_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS dft_cache (
-    provider TEXT NOT NULL,
-    number TEXT NOT NULL,
-    supported INTEGER NOT NULL,
-    checked_at REAL NOT NULL,
-    PRIMARY KEY (provider, number)
-);
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tx_number_state ON transmissions(number, state);
-CREATE TABLE IF NOT EXISTS known_numbers (
-    number TEXT PRIMARY KEY,
-    added_at REAL NOT NULL,
-    job_id TEXT
-);
-CREATE TABLE IF NOT EXISTS releases (
-    job_id TEXT PRIMARY KEY,
-    plan TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    done_at REAL
-);
--- A provider id belongs to exactly one transmission: the primary key refuses a second
--- claim even when two outcome lookups find the same upload at the same moment.
-CREATE TABLE IF NOT EXISTS remote_claims (
-    provider TEXT NOT NULL,
-    remote_id TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    PRIMARY KEY (provider, remote_id)
-);
--- notices, deliveries and alerts owed to people (store/outbox.py)
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    event TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    target TEXT NOT NULL,
-    subject TEXT,
-    payload TEXT NOT NULL DEFAULT '{}',
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_attempt_at REAL NOT NULL,
-    done_at REAL,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, channel, seq);
-CREATE TABLE IF NOT EXISTS audit_outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    event TEXT NOT NULL,
-    data TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS filed_records (
-    job_id TEXT PRIMARY KEY REFERENCES jobs(id),
-    state TEXT NOT NULL,
-    queued_at REAL NOT NULL,
-    sha256 TEXT,
-    pages INTEGER,
-    report_pdf TEXT,
-    error TEXT,
-    done_at REAL,
-    purged_at REAL
-);
--- `faxd retry`: a failed job's document put back in its spool folder at `path` (inode
--- `ino`). The job intake next takes from there (`next_job`) names the earlier attempt in
--- its report; the earlier report's text is kept here, its files leave failed/.
-CREATE TABLE IF NOT EXISTS retries (
-    job_id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    ino INTEGER,
-    retried_at REAL NOT NULL,
-    report TEXT,
-    note TEXT,
-    next_job TEXT
-);
-CREATE INDEX IF NOT EXISTS retries_waiting ON retries(path) WHERE next_job IS NULL;
-CREATE INDEX IF NOT EXISTS retries_next ON retries(next_job);
-"""
 
 ACTIVE_TX_STATES = (
     TxState.READY,
@@ -177,46 +56,6 @@ ACTIVE_TX_STATES = (
     TxState.OUTCOME_UNKNOWN,
     TxState.SUBMITTED,
 )
-
-
-@dataclass(frozen=True)
-class JobRow:
-    id: str
-    folder: str
-    rel_path: str
-    path: str
-    sidecar: str | None
-    attachments: tuple[str, ...]
-    files: tuple[JobFile, ...]
-    provider: str
-    sender: str | None
-    dft: bool
-    reference: str | None
-    rule: str | None
-    options: JobOptions
-    state: JobState
-    error: str | None
-    ino: int | None
-    received_at: float
-    finished_at: float | None
-    archive_plan: dict[str, str] | None
-    archived_at: float | None
-    archived_path: str | None
-
-
-@dataclass(frozen=True)
-class ProviderPause:
-    """A provider faxd stopped sending to until `until` (epoch seconds), and why."""
-
-    provider: str
-    until: float
-    reason: str  # "auth", "config", "throttled" …
-
-
-@dataclass(frozen=True)
-class QueueCounts:
-    queued: int  # transmissions ready or waiting to be uploaded
-    in_flight: int  # uploading, asking after an interrupted upload, or awaiting the result
 
 
 _PAUSE = "pause:"
@@ -237,101 +76,8 @@ def _pause(provider: str, value: str) -> ProviderPause | None:
         return None
 
 
-@dataclass(frozen=True)
-class TxRow:
-    job_id: str
-    idx: int
-    number: str
-    state: TxState
-    method: Method | None
-    remote_id: str | None
-    status: str | None
-    attempts: int
-    polls: int
-    lookups: int
-    first_attempt_at: float | None
-    submit_started_at: float | None
-    submitted_at: float | None
-    next_attempt_at: float
-    error: str | None
-
-    @property
-    def key(self) -> str:
-        return f"{self.job_id}-{self.idx}"
-
-
-class DueTx(NamedTuple):
-    """A transmission whose time has come: which one and whose, not its row. The thread
-    that works on it reads the row itself, so the dispatcher, which looks again after
-    every upload, maps no columns it would throw away."""
-
-    job_id: str
-    idx: int
-    provider: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.job_id}-{self.idx}"
-
-
-def encode_path(path: str) -> str:
-    """A path as SQLite can store it: file names may hold bytes that are not UTF-8
-    (kept by Python as lone surrogates), which are stored as NUL + hex instead. No real
-    path contains NUL, so the two forms never collide."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return "\x00" + os.fsencode(path).hex()
-    return path
-
-
-def decode_path(stored: str) -> str:
-    if stored.startswith("\x00"):
-        return os.fsdecode(bytes.fromhex(stored[1:]))
-    return stored
-
-
-def _opt_path(stored: str | None) -> str | None:
-    return decode_path(stored) if stored is not None else None
-
-
-_job = row_mapper(
-    JobRow,
-    folder=decode_path,
-    rel_path=decode_path,
-    path=decode_path,
-    sidecar=_opt_path,
-    attachments=lambda text: tuple(json.loads(text)),
-    files=files_from_json,
-    dft=bool,
-    options=JobOptions.loads,
-    state=JobState,
-    archive_plan=lambda text: json.loads(text) if text else None,
-    archived_path=_opt_path,
-)
-_tx = row_mapper(TxRow, state=TxState, method=lambda value: Method(value) if value else None)
-
-
-@dataclass(frozen=True)
-class RetryRow:
-    """A failed job's document put back by `faxd retry`."""
-
-    job_id: str
-    path: str
-    retried_at: float
-    report: str | None  # the earlier report's YAML, whose files left failed/
-    note: str | None  # e.g. a sidecar that arrived after the document failed
-    next_job: str | None
-
-
-_retry = row_mapper(RetryRow, path=decode_path)
-
-
 # A report lists at most this many earlier attempts of its document.
 MAX_HISTORY = 50
-
-# (table, column, declaration) added after the first release; see Journal._add_missing_columns.
-COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
 
 
 # Writes must succeed this long after the last failure before the journal is called
@@ -804,7 +550,7 @@ class Journal:
 
     def job(self, job_id: str) -> JobRow | None:
         rows = self.query(_JOB, (job_id,))
-        return _job(rows[0]) if rows else None
+        return job_row(rows[0]) if rows else None
 
     def active_paths(self) -> set[str]:
         """Every file an unarchived job holds: documents, sidecars and attachments."""
@@ -835,14 +581,14 @@ class Journal:
             "SELECT * FROM jobs WHERE archived_at IS NULL AND +state IN (?, ?, ?)",
             (JobState.DELIVERED.value, JobState.FAILED.value, JobState.HELD.value),
         )
-        return [_job(r) for r in rows]
+        return [job_row(r) for r in rows]
 
     def jobs(self, where: str = "1", params: Sequence[Any] = (), limit: int = 1000) -> list[JobRow]:
         rows = self.query(
             f"SELECT * FROM jobs WHERE {where} ORDER BY received_at DESC LIMIT ?",  # noqa: S608
             (*params, limit),
         )
-        return [_job(r) for r in rows]
+        return [job_row(r) for r in rows]
 
     def unfiled_ids_all_final(self) -> list[str]:
         """Unfiled jobs with transmissions, every one of them final: one query, however
@@ -938,11 +684,11 @@ class Journal:
             (_JOB, (job_id,)),
             (_JOB_TXS, (job_id,)),
         )
-        return (_job(jobs[0]) if jobs else None), [_tx(r) for r in txs]
+        return (job_row(jobs[0]) if jobs else None), [tx_row(r) for r in txs]
 
     def transmissions(self, job_id: str) -> list[TxRow]:
         rows = self.query(_JOB_TXS, (job_id,))
-        return [_tx(r) for r in rows]
+        return [tx_row(r) for r in rows]
 
     def for_upload(
         self, job_id: str, idx: int, provider: str, dft_fresh_after: float
@@ -963,11 +709,11 @@ class Journal:
         )
         if not txs or not jobs:
             return None
-        return _tx(txs[0]), _job(jobs[0]), bool(dft[0]["supported"]) if dft else None
+        return tx_row(txs[0]), job_row(jobs[0]), bool(dft[0]["supported"]) if dft else None
 
     def transmission(self, job_id: str, idx: int) -> TxRow | None:
         rows = self.query(_TX, (job_id, idx))
-        return _tx(rows[0]) if rows else None
+        return tx_row(rows[0]) if rows else None
 
     def due_transmissions(
         self,
@@ -1319,7 +1065,7 @@ class Journal:
         for chunk, marks in in_chunks(job_ids):
             sql = f"SELECT * FROM retries WHERE job_id IN ({marks})"  # noqa: S608
             for row in self.query(sql, chunk):
-                found[str(row["job_id"])] = _retry(row)
+                found[str(row["job_id"])] = retry_row(row)
         return found
 
     def earlier_attempts(self, job_id: str) -> list[tuple[JobRow, RetryRow]]:
@@ -1334,7 +1080,7 @@ class Journal:
             job = self.job(rows[0]["job_id"]) if rows else None
             if job is None or any(j.id == job.id for j, _ in found):
                 break
-            found.append((job, _retry(rows[0])))
+            found.append((job, retry_row(rows[0])))
             current = job.id
         return found
 
@@ -1395,7 +1141,3 @@ class RemoteIds(Container[str]):
         if not isinstance(remote_id, str):
             return False
         return self._journal.has_remote_id(self._provider, remote_id)
-
-
-def all_final(txs: Sequence[TxRow]) -> bool:
-    return all(t.state in FINAL_TX_STATES for t in txs)

@@ -12,7 +12,8 @@ from typing import Any
 from faxd.core.received_meta import ReceivedMeta
 from faxd.store import audit_outbox
 from faxd.store.audit_outbox import AuditRow
-from faxd.store.journal import JobRow, Journal, TxRow, _job, _tx, decode_path, encode_path
+from faxd.store.journal import Journal
+from faxd.store.journal_rows import JobRow, TxRow, decode_path, encode_path, job_row, tx_row
 from faxd.store.rows import in_chunks
 
 SCHEMA = """
@@ -110,8 +111,8 @@ class RecordsLedger:
             txs = txs_of.get(str(row["id"]), [])
             found.append(
                 FiledJob(
-                    job=_job(row),
-                    transmissions=tuple(_tx(t) for t in txs),
+                    job=job_row(row),
+                    transmissions=tuple(tx_row(t) for t in txs),
                     state=str(row["r_state"]),
                     sha256=row["r_sha256"],
                     pages=row["r_pages"],
