@@ -148,15 +148,7 @@ def test_a_reader_does_not_see_a_commit_before_it_is_on_disk(journal: Journal) -
 def test_a_failed_fsync_fails_the_writes_it_covered_and_the_next_one_recovers(
     journal: Journal,
 ) -> None:
-    real = journal._sync_to_disk
-    failures = [OSError(errno.EIO, "Input/output error")]
-
-    def flaky() -> None:
-        if failures:
-            raise failures.pop()
-        real()
-
-    journal._sync_to_disk = flaky  # type: ignore[method-assign]
+    _fail_next_sync(journal)
     try:
         with pytest.raises(JournalWriteError, match="cannot be written"):
             journal.set_value("k", "1")
@@ -281,15 +273,7 @@ def test_an_upload_slots_commit_syncs_at_once_rather_than_behind_a_slow_sync(
 
 def test_a_failed_sync_of_an_upload_slots_commit_stops_the_upload(journal: Journal) -> None:
     journal.create_job(new_job("j1", "/spool/j1.pdf", ["+46812345678"]))
-    real = journal._sync_to_disk
-    failures = [OSError(errno.EIO, "Input/output error")]
-
-    def flaky() -> None:
-        if failures:
-            raise failures.pop()
-        real()
-
-    journal._sync_to_disk = flaky  # type: ignore[method-assign]
+    _fail_next_sync(journal)
     try:
         with pytest.raises(JournalWriteError, match="cannot be written"):
             journal.apply(
@@ -301,3 +285,16 @@ def test_a_failed_sync_of_an_upload_slots_commit_stops_the_upload(journal: Journ
         assert journal.write_error is None
     finally:
         journal.close()
+
+
+def _fail_next_sync(journal: Journal) -> None:
+    """The next fsync of the WAL fails with EIO (a failing disk); later ones succeed."""
+    real = journal._sync_to_disk
+    failures = [OSError(errno.EIO, "Input/output error")]
+
+    def flaky() -> None:
+        if failures:
+            raise failures.pop()
+        real()
+
+    journal._sync_to_disk = flaky  # type: ignore[method-assign]
