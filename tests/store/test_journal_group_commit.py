@@ -162,15 +162,7 @@ def test_a_failed_fsync_fails_the_writes_it_covered_and_the_next_one_recovers(
 
 
 def test_a_read_that_need_not_wait_returns_during_the_fsync(journal: Journal) -> None:
-    real = journal._sync_to_disk
-    entered, release = threading.Event(), threading.Event()
-
-    def held_sync() -> None:
-        entered.set()
-        release.wait(10)
-        real()
-
-    journal._sync_to_disk = held_sync  # type: ignore[method-assign]
+    entered, release = _hold_first_sync(journal)
     writer = threading.Thread(target=journal.set_value, args=("k", "v"))
     writer.start()
     try:
@@ -229,19 +221,8 @@ def test_an_upload_slots_commit_syncs_at_once_rather_than_behind_a_slow_sync(
     disk = Disk(journal)
     journal.create_job(new_job("j1", "/spool/j1.pdf", ["+46812345678"]))
     journal.create_job(new_job("j2", "/spool/j2.pdf", ["+46812345678"]))
-    recorded = disk.sync
-    entered, release = threading.Event(), threading.Event()
-    calls = 0
-
-    def first_sync_slow() -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 1:  # the ordinary writer's group sync: a slow disk moment
-            entered.set()
-            release.wait(10)
-        recorded()
-
-    journal._sync_to_disk = first_sync_slow  # type: ignore[method-assign]
+    # The ordinary writer's group sync meets a slow disk moment.
+    entered, release = _hold_first_sync(journal)
     writer = threading.Thread(target=journal.set_value, args=("k", "v"))
     writer.start()
     try:
@@ -298,3 +279,22 @@ def _fail_next_sync(journal: Journal) -> None:
         real()
 
     journal._sync_to_disk = flaky  # type: ignore[method-assign]
+
+
+def _hold_first_sync(journal: Journal) -> tuple[threading.Event, threading.Event]:
+    """The next fsync of the WAL waits (`entered` is set) until `release`; later ones
+    go through at once."""
+    real = journal._sync_to_disk
+    entered, release = threading.Event(), threading.Event()
+    calls = 0
+
+    def first_held() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            entered.set()
+            release.wait(10)
+        real()
+
+    journal._sync_to_disk = first_held  # type: ignore[method-assign]
+    return entered, release
