@@ -40,7 +40,7 @@ def test_a_caller_asking_to_go_first_passes_every_queued_caller() -> None:
     time.sleep(0.2)  # they are queued behind the holder by now
     urgent = threading.Thread(target=caller, args=("urgent",), kwargs={"first": True})
     urgent.start()
-    time.sleep(0.2)
+    _until_one_waits_to_go_first(turns)
     release.set()
     for thread in [*queued, urgent]:
         thread.join(10)
@@ -131,7 +131,7 @@ def test_callers_held_back_by_an_interrupted_first_caller_still_get_their_turns(
             release.wait(10)
 
     def followers_then_ctrl_c() -> None:
-        time.sleep(0.2)  # the main thread waits to go first by now
+        _until_one_waits_to_go_first(turns)  # the main thread
         for i in range(3):
             threading.Thread(target=_append_in_turn, args=(turns, done, i), daemon=True).start()
         time.sleep(0.2)
@@ -158,3 +158,9 @@ def test_callers_held_back_by_an_interrupted_first_caller_still_get_their_turns(
 def _append_in_turn(turns: Turns, done: list[int], i: int) -> None:
     with turns.turn():
         done.append(i)
+
+
+def _until_one_waits_to_go_first(turns: Turns) -> None:
+    deadline = time.monotonic() + 10
+    while turns._waiting_first != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
