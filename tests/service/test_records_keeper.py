@@ -125,6 +125,38 @@ def test_a_filed_document_swapped_for_a_link_is_not_drawn_or_checksummed(
     assert row["sha256"] is None and row["pages"] is None
 
 
+@pytest.mark.parametrize("link_to", ["another report", "/dev/zero"])
+def test_a_yaml_report_swapped_for_a_link_puts_nothing_of_it_on_the_proof(
+    tmp_path: Path, journal: Journal, clock: FakeClock, link_to: str
+) -> None:
+    # The report PDF repeats the YAML report's error and notes: a link in its place to
+    # another YAML file must not bring that file's words onto the proof (or into the mail
+    # carrying it), and a link to an endless file must not hang the keeper.
+    settings = settings_for(tmp_path)
+    filed = file_job(
+        journal, settings, clock, write_pdf(_spool(settings) / "f.pdf"), [False], job_id="jf"
+    )
+    report = filed.with_name("f.pdf.report.yaml")
+    target = Path(link_to)
+    if link_to == "another report":
+        target = tmp_path / "elsewhere.yaml"
+        target.write_text("error: PRIVATE-WORDS\nnotes: [MORE-PRIVATE]\n", encoding="utf-8")
+    report.unlink()
+    report.symlink_to(target)
+    keeper = RecordsKeeper(settings, journal, clock)
+    done = threading.Event()
+
+    def draw() -> None:
+        keeper.draw_pending()
+        done.set()
+
+    threading.Thread(target=draw, daemon=True).start()
+    assert done.wait(60), "drawing the report hung on the link"
+    text = pdf_text(_report_for(filed))
+    assert "failed" in text
+    assert "PRIVATE-WORDS" not in text and "MORE-PRIVATE" not in text
+
+
 def test_failed_document_with_five_recipients(
     tmp_path: Path, journal: Journal, clock: FakeClock
 ) -> None:

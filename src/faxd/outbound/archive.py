@@ -37,6 +37,8 @@ from faxd.store.journal_rows import JobRow
 log = structlog.get_logger("faxd.outbound.archive")
 
 REPORT_KEY = "\x00report"
+# A report is a few kilobytes; a larger file in its place is not one.
+REPORT_CAP = 1024 * 1024
 
 
 class SpoolAwayError(FaxdError):

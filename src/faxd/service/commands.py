@@ -27,7 +27,7 @@ from faxd.errors import AlreadyRunningError, FaxdError, UsageError
 from faxd.host import contained, fsops
 from faxd.host.lock import InstanceLock, one_command_at_a_time
 from faxd.model import JobState, TxState
-from faxd.outbound.archive import REPORT_KEY, Archiver
+from faxd.outbound.archive import REPORT_CAP, REPORT_KEY, Archiver
 from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake, new_job_id
 from faxd.providers.registry import build_senders
@@ -219,10 +219,6 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
 def retry(settings: Settings, target: str) -> int:
     with one_command_at_a_time(settings.state_dir):
         return _retry(settings, target)
-
-
-# A report is a few kilobytes; a larger file in its place is not one.
-REPORT_CAP = 1024 * 1024
 
 
 def _retry(settings: Settings, target: str) -> int:

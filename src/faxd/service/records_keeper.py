@@ -27,7 +27,7 @@ from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError
 from faxd.model import JobState
-from faxd.outbound.archive import REPORT_KEY
+from faxd.outbound.archive import REPORT_CAP, REPORT_KEY
 from faxd.outbound.intake import SNAPSHOT_CAP
 from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
 from faxd.records import activity, document_facts, report_pdf
@@ -315,11 +315,17 @@ class RecordsKeeper:
         job = filed.job
         written: dict[str, Any] = {}
         if job.archive_plan:
+            report = Path(job.archive_plan[REPORT_KEY])
             try:
-                text = Path(job.archive_plan[REPORT_KEY]).read_text(encoding="utf-8")
-                loaded = yaml.safe_load(text)
+                # Below the folder it was filed in, no link followed and at most REPORT_CAP:
+                # a link in its place (to /dev/zero, to another office's report) would
+                # otherwise put whatever it leads to on the proof, and in the mail with it.
+                data, _ = contained.read_beneath(
+                    job.options.filing_root(report), report, REPORT_CAP, "report"
+                )
+                loaded = yaml.safe_load(data.decode("utf-8"))
                 written = loaded if isinstance(loaded, dict) else {}
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            except (OSError, FaxdError, yaml.YAMLError, UnicodeDecodeError):
                 pass
         finals = filed.final_times or (None,) * len(filed.transmissions)
         recipients = [
