@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from faxd.host.fsops import NotRegularFileError
 from faxd.records.audit_log import AuditLog, sha256_text
 
 T0 = 1_795_000_000.0
@@ -129,3 +130,34 @@ def test_a_file_name_that_is_not_utf8_is_logged_and_reads_back_the_same(tmp_path
     (path,) = log.files()
     first = _lines(path)[0]
     assert json.loads(first)["path"] == name
+
+
+@pytest.mark.parametrize("what", ["month file", "lock file", "audit folder"])
+def test_the_log_is_never_written_or_cut_back_through_a_link(tmp_path: Path, what: str) -> None:
+    # records.path on a share others can write: the newest month file (or the lock, or the
+    # folder) becomes a link to a file faxd can write. Its tail has no newline, which a
+    # crash would leave in a real log: cutting it back there would truncate the victim.
+    log, path, _head = _log(tmp_path)
+    victim = tmp_path / "victim.db"
+    victim.write_bytes(b"SQLite format 3\x00 no newline at the end")
+    before = victim.read_bytes()
+    if what == "month file":
+        path.unlink()
+        path.symlink_to(victim)
+    elif what == "lock file":
+        (path.parent / ".lock").unlink()
+        (path.parent / ".lock").symlink_to(victim)
+    else:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / path.name).symlink_to(victim)
+        path.parent.rename(tmp_path / "audit-moved")
+        path.parent.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(NotRegularFileError, match="link"):
+        log.append([Ev(7, T0 + 7, "filed")])
+    assert victim.read_bytes() == before
+    verdict = log.verify(None)
+    if what == "lock file":
+        assert verdict.ok  # the log itself is as it was
+    else:
+        assert not verdict.ok and verdict.problem and "cannot be read" in verdict.problem

@@ -465,6 +465,34 @@ def test_audit_events_reach_the_log_once_in_commit_order(
     assert keeper.verify_audit().ok
 
 
+def test_an_audit_folder_swapped_for_a_link_keeps_the_events_in_the_journal(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    spool = _spool(settings)
+    file_job(journal, settings, clock, write_pdf(spool / "a.pdf"), [True], job_id="ja")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    audit = tmp_path / "records" / "audit"
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    audit.symlink_to(elsewhere, target_is_directory=True)
+    keeper = RecordsKeeper(settings, journal, clock)
+    with capture_logs() as logs:
+        assert keeper.drain_audit() == 0
+        assert keeper.drain_audit() == 0  # the next round: not said again
+    said = [
+        e for e in logs if e["event"] == "audit log not written; the events wait in the journal"
+    ]
+    assert len(said) == 1 and "link" in said[0]["error"]
+    assert list(elsewhere.iterdir()) == []
+    waiting = len(keeper.ledger.audit_pending())
+    assert waiting == said[0]["waiting"] > 0
+    # A plain folder again: every event reaches the log, in order, once.
+    audit.unlink()
+    assert keeper.drain_audit() == waiting
+    assert keeper.verify_audit().ok
+
+
 def test_audit_events_wait_in_the_journal_while_documents_are_uploaded(
     tmp_path: Path, journal: Journal, clock: FakeClock
 ) -> None:

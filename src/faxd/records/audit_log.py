@@ -11,11 +11,13 @@ interrupted between writing and acknowledging never writes an event twice."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,11 +25,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from faxd.host.fsops import NotRegularFileError
+
 GENESIS = "0" * 64
 _FILE = re.compile(r"^\d{4}-\d{2}\.jsonl$")
 _HASH_FIELD = ',"hash":"'
 _RESERVED = ("seq", "time", "event", "prev", "hash")
 _TAIL_CHUNK = 64 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Event(Protocol):
@@ -76,10 +81,11 @@ def _own_hash_ok(line: str) -> bool:
     return claimed == sha256_text(line[:cut] + "}")
 
 
-def _last_line(path: Path) -> str | None:
-    """The last complete line of `path`, read from the end (a month's file grows large);
-    an unterminated tail, left by a crash in the middle of a write, is cut off first."""
-    with path.open("r+b") as handle:
+def _last_line(dir_fd: int, name: str) -> str | None:
+    """The last complete line of file `name`, read from the end (a month's file grows
+    large); an unterminated tail, left by a crash in the middle of a write, is cut off
+    first."""
+    with os.fdopen(_open_file(dir_fd, name, os.O_RDWR), "r+b") as handle:
         pos = handle.seek(0, os.SEEK_END)
         buf = b""
         while pos > 0:
@@ -101,6 +107,31 @@ def _last_line(path: Path) -> str | None:
         return line.decode("utf-8") or None
 
 
+def _open_file(dir_fd: int, name: str, flags: int) -> int:
+    """A plain file of the audit folder, never through a link: records.path may be on a
+    share others can write, and the log is appended to and, after a crash, cut back."""
+    try:
+        fd = os.open(
+            name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o640, dir_fd=dir_fd
+        )
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            raise NotRegularFileError(_not_plain(name)) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise NotRegularFileError(_not_plain(name))
+    return fd
+
+
+def _not_plain(name: str) -> str:
+    return (
+        f"audit/{name} is a link or not a plain file; faxd writes its audit log only "
+        "into plain files of its own"
+    )
+
+
 class AuditLog:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -110,23 +141,40 @@ class AuditLog:
             return []
         return sorted(p for p in self.directory.iterdir() if _FILE.match(p.name))
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One writer at a time: the daemon and a one-shot command may drain together."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    def _open_dir(self, *, create: bool) -> int:
+        if create:
+            self.directory.mkdir(parents=True, exist_ok=True)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+            return os.open(self.directory, _DIR_FLAGS)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise NotRegularFileError(
+                    f"{self.directory} is a link or not a folder; faxd writes its audit log "
+                    "only into a plain folder"
+                ) from None
+            raise
 
-    def _tail(self) -> tuple[Path | None, int, str]:
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        """One writer at a time: the daemon and a one-shot command may drain together.
+        Yields the audit folder's descriptor, opened without following a link."""
+        dir_fd = self._open_dir(create=True)
+        try:
+            fd = _open_file(dir_fd, ".lock", os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield dir_fd
+            finally:
+                os.close(fd)
+        finally:
+            os.close(dir_fd)
+
+    def _tail(self, dir_fd: int) -> tuple[Path | None, int, str]:
         """The newest file, the seq of its last line and that line's sha256. A line cut
         short by a crash is removed first: its event is still in the outbox."""
         files = self.files()
         for index in range(len(files) - 1, -1, -1):
-            last = _last_line(files[index])
+            last = _last_line(dir_fd, files[index].name)
             if last is not None:
                 return files[-1], int(json.loads(last)["seq"]), sha256_text(last)
         return (files[-1] if files else None), 0, GENESIS
@@ -136,8 +184,8 @@ class AuditLog:
         last line), the head to acknowledge, or None when there was nothing to append."""
         if not events:
             return None
-        with self._locked():
-            current, last_seq, prev = self._tail()
+        with self._locked() as dir_fd:
+            current, last_seq, prev = self._tail(dir_fd)
             out: dict[Path, list[str]] = {}
             for event in events:
                 if event.seq <= last_seq:
@@ -151,7 +199,7 @@ class AuditLog:
                 out.setdefault(target, []).append(line)
                 prev, last_seq = sha256_text(line), event.seq
             for path, lines in out.items():
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+                fd = _open_file(dir_fd, path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
                 try:
                     os.write(fd, "".join(f"{line}\n" for line in lines).encode("utf-8"))
                     os.fsync(fd)
@@ -159,14 +207,22 @@ class AuditLog:
                     os.close(fd)
             return last_seq, prev
 
+    def _read(self, name: str) -> str:
+        dir_fd = self._open_dir(create=False)
+        try:
+            with os.fdopen(_open_file(dir_fd, name, os.O_RDONLY), "rb") as handle:
+                return handle.read().decode("utf-8")
+        finally:
+            os.close(dir_fd)
+
     def verify(self, head: str | None = None) -> Verdict:
         """Walk every file in order. `head` ("seq:sha256", kept by the journal) also
         catches lines removed from the end."""
         prev, count, last_seq = GENESIS, 0, 0
         for path in self.files():
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                text = self._read(path.name)
+            except (OSError, UnicodeDecodeError, NotRegularFileError) as exc:
                 return Verdict(False, count, f"{path.name}: cannot be read ({exc}).")
             if text and not text.endswith("\n"):
                 text += "\n"  # a line cut short is judged like any other line

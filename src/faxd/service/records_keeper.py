@@ -161,6 +161,7 @@ class RecordsKeeper:
         self._wake = threading.Event()
         self._stop = threading.Event()  # the daemon's, once run() has it
         self._journal_problem: str | None = None  # said once, until a journal is written
+        self._audit_problem: str | None = None  # the same for the audit log
 
     def configure(self, settings: Settings) -> None:
         self._settings = settings
@@ -217,13 +218,26 @@ class RecordsKeeper:
             self.drain_audit()
 
     def drain_audit(self) -> int:
-        """Copy committed events to the audit log in commit order, then forget them."""
+        """Copy committed events to the audit log in commit order, then forget them. A log
+        that cannot be written keeps them in the journal's outbox, said once."""
         total = 0
         while True:
             rows = self.ledger.audit_pending()
             if not rows:
                 return total
-            head = self.audit_log.append(rows)
+            try:
+                head = self.audit_log.append(rows)
+            except (OSError, NotRegularFileError) as exc:
+                said = str(exc) if isinstance(exc, NotRegularFileError) else explain_os_error(exc)
+                if said != self._audit_problem:  # every second otherwise
+                    self._audit_problem = said
+                    log.error(
+                        "audit log not written; the events wait in the journal",
+                        error=said,
+                        waiting=len(rows),
+                    )
+                return total
+            self._audit_problem = None
             last = rows[-1].seq
             if head is None:
                 return total
