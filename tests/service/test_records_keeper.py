@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import os
 import shutil
+import subprocess
 import threading
 import time
 from datetime import date, datetime
@@ -155,6 +156,52 @@ def test_a_yaml_report_swapped_for_a_link_puts_nothing_of_it_on_the_proof(
     text = pdf_text(_report_for(filed))
     assert "failed" in text
     assert "PRIVATE-WORDS" not in text and "MORE-PRIVATE" not in text
+
+
+def test_a_report_pdf_a_full_disk_kept_out_is_drawn_once_there_is_room(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for the filing folders needs root")
+    box = tmp_path / "box"
+    box.mkdir()
+    try:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(box)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("this machine does not let us mount a tmpfs")
+    try:
+        settings = settings_for(box)
+        filed = file_job(
+            journal, settings, clock, write_pdf(_spool(settings) / "f.pdf"), [False], job_id="jf"
+        )
+        filler = box / "filler"
+        with filler.open("wb", buffering=0) as out:  # unbuffered: nothing left to flush
+            try:
+                while True:
+                    out.write(b"\0" * 65536)
+            except OSError:
+                pass
+        keeper = RecordsKeeper(settings, journal, clock)
+        with capture_logs() as logs:
+            assert keeper.draw_pending() == 1
+        assert not _report_for(filed).exists()
+        said = [e for e in logs if e["event"] == "report PDF not drawn"]
+        assert len(said) == 1 and "full" in said[0]["error"] and "again" in said[0]["hint"]
+        row = journal.query("SELECT state, sha256 FROM filed_records WHERE job_id = 'jf'")[0]
+        assert row["state"] == "retry" and row["sha256"] == sha256_file(filed)
+        assert keeper.draw_pending() == 0  # not tried again every round
+        filler.unlink()
+        keeper.daily()  # the next day's round (or the next start) puts it back
+        keeper.draw_pending()
+        assert "failed" in pdf_text(_report_for(filed))
+        row = journal.query("SELECT state, report_pdf FROM filed_records WHERE job_id = 'jf'")[0]
+        assert row["state"] == "done" and row["report_pdf"] == str(_report_for(filed))
+    finally:
+        subprocess.run(["umount", "-l", str(box)], check=False)
 
 
 def test_failed_document_with_five_recipients(

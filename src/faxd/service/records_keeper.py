@@ -182,6 +182,7 @@ class RecordsKeeper:
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
+        self._guarded("report PDFs", self.ledger.requeue_reports)
         while not stop.is_set():
             self.step(stop)
             if self._fax_busy():
@@ -306,15 +307,28 @@ class RecordsKeeper:
         if made.interrupted and self._stop.is_set():
             return False
         pdf_path = target if target is not None and target.exists() else None
+        unwritten = False
         # A retry may have taken the YAML report away while this one was drawn.
         if made.pdf is not None and target is not None and target.with_suffix(".yaml").exists():
             try:
                 contained.write_beneath(job.options.filing_root(target), target, made.pdf)
                 pdf_path = target
             except (OSError, NotRegularFileError) as exc:
-                made = dataclasses.replace(made, error=f"the report PDF cannot be written ({exc})")
+                said = (
+                    str(exc)
+                    if isinstance(exc, NotRegularFileError)
+                    else explain_os_error(exc, target.name)
+                )
+                made = dataclasses.replace(made, error=f"the report PDF cannot be written: {said}")
+                unwritten = True
         if made.error and draw:
-            log.error("report PDF not drawn", job=job.id, document=job.rel_path, error=made.error)
+            log.error(
+                "report PDF not drawn",
+                job=job.id,
+                document=job.rel_path,
+                error=made.error,
+                **({"hint": "drawn again at the next daily round or start"} if unwritten else {}),
+            )
         self.ledger.report_done(
             job.id,
             sha256=made.sha256,
@@ -322,6 +336,7 @@ class RecordsKeeper:
             report_pdf=str(pdf_path) if pdf_path else None,
             error=made.error,
             when=self._clock.time(),
+            retry=unwritten,
         )
         return True
 
@@ -452,7 +467,8 @@ class RecordsKeeper:
 
     def daily(self) -> None:
         """Once a day: yesterday's activity journal (and any day missed while faxd was
-        down, up to a month back), then the purge."""
+        down, up to a month back), then report PDFs that could not be written are drawn
+        again, and the purge."""
         # A few minutes into the day, so a fax that finished just before midnight is filed
         # (and in the journal) before its day's journal is written.
         moment = datetime.fromtimestamp(self._clock.time() - DAY_GRACE).astimezone()
@@ -474,7 +490,11 @@ class RecordsKeeper:
                     log.warning("activity journal not written; tried again shortly", error=str(exc))
                 return
             except (OSError, NotRegularFileError) as exc:
-                said = str(exc) if isinstance(exc, NotRegularFileError) else explain_os_error(exc)
+                said = (
+                    str(exc)
+                    if isinstance(exc, NotRegularFileError)
+                    else explain_os_error(exc, f"{day.year:04d}/{day.isoformat()}.csv")
+                )
                 if said != self._journal_problem:  # every second otherwise
                     self._journal_problem = said
                     log.error(
@@ -489,6 +509,7 @@ class RecordsKeeper:
             self.ledger.put("journal_day", day.isoformat())
             day += timedelta(days=1)
         if self.ledger.get("purge_day") != today.isoformat():
+            self.ledger.requeue_reports()  # PDFs a full disk or a link kept from being written
             self.purge(dry_run=False)
             self.ledger.put("purge_day", today.isoformat())
 

@@ -33,7 +33,7 @@ class FiledJob:
 
     job: JobRow
     transmissions: tuple[TxRow, ...]
-    state: str  # pending | done
+    state: str  # pending | done | retry (the report PDF could not be written: drawn again)
     sha256: str | None
     pages: int | None
     report_pdf: str | None
@@ -151,12 +151,17 @@ class RecordsLedger:
         report_pdf: str | None,
         error: str | None,
         when: float,
+        retry: bool = False,
     ) -> None:
+        """`retry`: the report PDF could not be written (a full or failing disk, a link in
+        the way); it is drawn again at the next `requeue_reports`. Everything else it
+        records stands meanwhile, so notices and retention go on."""
         with self._journal.transaction() as db:
             db.execute(
-                "UPDATE filed_records SET state = 'done', sha256 = ?, pages = ?, "
+                "UPDATE filed_records SET state = ?, sha256 = ?, pages = ?, "
                 "report_pdf = ?, error = ?, done_at = ? WHERE job_id = ?",
                 (
+                    "retry" if retry else "done",
                     sha256,
                     pages,
                     encode_path(report_pdf) if report_pdf else None,
@@ -166,6 +171,14 @@ class RecordsLedger:
                 ),
             )
 
+    def requeue_reports(self) -> int:
+        """Reports whose PDF could not be written are pending again; how many."""
+        with self._journal.transaction() as db:
+            return db.execute(
+                "UPDATE filed_records SET state = 'pending' WHERE state = 'retry' "
+                "AND purged_at IS NULL"
+            ).rowcount
+
     def finished_between(self, start: float, end: float) -> list[FiledJob]:
         return self._filed("j.finished_at >= ? AND j.finished_at < ?", (start, end))
 
@@ -173,7 +186,7 @@ class RecordsLedger:
         """Filed jobs in `state` finished before `before`, checksummed and not yet purged."""
         return self._filed(
             "j.state = ? AND j.finished_at < ? AND j.archived_at IS NOT NULL "
-            "AND r.state = 'done' AND r.purged_at IS NULL",
+            "AND r.state IN ('done', 'retry') AND r.purged_at IS NULL",
             (state, before),
         )
 
