@@ -117,19 +117,23 @@ def open_dir(root: Path, parts: Sequence[str], *, create: bool = False) -> int:
     return fd
 
 
-def open_regular_at(dir_fd: int | None, name: str, *, single_link: bool = True) -> int:
-    """A blocking read descriptor of the regular file `name`, never through a link."""
+def open_regular_at(
+    dir_fd: int | None, name: str, *, single_link: bool = True, access: int = os.O_RDONLY
+) -> int:
+    """A blocking descriptor of the regular file `name`, never through a link. `access`:
+    O_RDONLY, or O_RDWR / O_WRONLY with O_APPEND and O_CREAT (mode 0640) as wanted."""
+    uses = "reads" if access == os.O_RDONLY else "writes"
     try:
-        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, _FILE_FLAGS | access, 0o640, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotRegularFileError(
-                f"{os.path.basename(name)} is a symbolic link; faxd reads only regular files."
+                f"{os.path.basename(name)} is a symbolic link; faxd {uses} only regular files."
             ) from None
         if exc.errno in (errno.ENXIO, errno.EISDIR):
             raise NotRegularFileError(
                 f"{os.path.basename(name)} is not a regular file (a folder, FIFO, socket or "
-                "device); faxd reads only regular files."
+                f"device); faxd {uses} only regular files."
             ) from None
         raise
     try:
@@ -137,7 +141,7 @@ def open_regular_at(dir_fd: int | None, name: str, *, single_link: bool = True) 
         if not stat.S_ISREG(st.st_mode):
             raise NotRegularFileError(
                 f"{os.path.basename(name)} is not a regular file (a folder, FIFO, socket or "
-                "device); faxd reads only regular files."
+                f"device); faxd {uses} only regular files."
             )
         if single_link and st.st_nlink > 1:
             raise NotRegularFileError(

@@ -11,13 +11,11 @@ interrupted between writing and acknowledging never writes an event twice."""
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
-import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from faxd.host import contained
 from faxd.host.fsops import NotRegularFileError
 
 GENESIS = "0" * 64
@@ -32,7 +31,6 @@ _FILE = re.compile(r"^\d{4}-\d{2}\.jsonl$")
 _HASH_FIELD = ',"hash":"'
 _RESERVED = ("seq", "time", "event", "prev", "hash")
 _TAIL_CHUNK = 64 * 1024
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Event(Protocol):
@@ -107,29 +105,11 @@ def _last_line(dir_fd: int, name: str) -> str | None:
         return line.decode("utf-8") or None
 
 
-def _open_file(dir_fd: int, name: str, flags: int) -> int:
-    """A plain file of the audit folder, never through a link: records.path may be on a
-    share others can write, and the log is appended to and, after a crash, cut back."""
-    try:
-        fd = os.open(
-            name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o640, dir_fd=dir_fd
-        )
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO):
-            raise NotRegularFileError(_not_plain(name)) from None
-        raise
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        os.close(fd)
-        raise NotRegularFileError(_not_plain(name))
-    return fd
-
-
-def _not_plain(name: str) -> str:
-    return (
-        f"audit/{name} is a link or not a plain file; faxd writes its audit log only "
-        "into plain files of its own"
-    )
+def _open_file(dir_fd: int, name: str, access: int) -> int:
+    """A plain single-link file of the audit folder, never through a link: records.path
+    may be on a share others can write, and the log is appended to and, after a crash,
+    cut back to its last whole line."""
+    return contained.open_regular_at(dir_fd, name, access=access)
 
 
 class AuditLog:
@@ -142,17 +122,8 @@ class AuditLog:
         return sorted(p for p in self.directory.iterdir() if _FILE.match(p.name))
 
     def _open_dir(self, *, create: bool) -> int:
-        if create:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        try:
-            return os.open(self.directory, _DIR_FLAGS)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise NotRegularFileError(
-                    f"{self.directory} is a link or not a folder; faxd writes its audit log "
-                    "only into a plain folder"
-                ) from None
-            raise
+        # Below records.path (configured, so trusted), the audit folder not through a link.
+        return contained.open_dir(self.directory.parent, (self.directory.name,), create=create)
 
     @contextmanager
     def _locked(self) -> Iterator[int]:
