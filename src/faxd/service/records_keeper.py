@@ -229,7 +229,7 @@ class RecordsKeeper:
             try:
                 head = self.audit_log.append(rows)
             except (OSError, NotRegularFileError) as exc:
-                said = str(exc) if isinstance(exc, NotRegularFileError) else explain_os_error(exc)
+                said = _said(exc)
                 if said != self._audit_problem:  # every second otherwise
                     self._audit_problem = said
                     log.error(
@@ -314,11 +314,7 @@ class RecordsKeeper:
                 contained.write_beneath(job.options.filing_root(target), target, made.pdf)
                 pdf_path = target
             except (OSError, NotRegularFileError) as exc:
-                said = (
-                    str(exc)
-                    if isinstance(exc, NotRegularFileError)
-                    else explain_os_error(exc, target.name)
-                )
+                said = _said(exc, target.name)
                 made = dataclasses.replace(made, error=f"the report PDF cannot be written: {said}")
                 unwritten = True
         if made.error and draw:
@@ -490,11 +486,7 @@ class RecordsKeeper:
                     log.warning("activity journal not written; tried again shortly", error=str(exc))
                 return
             except (OSError, NotRegularFileError) as exc:
-                said = (
-                    str(exc)
-                    if isinstance(exc, NotRegularFileError)
-                    else explain_os_error(exc, f"{day.year:04d}/{day.isoformat()}.csv")
-                )
+                said = _said(exc, f"{day.year:04d}/{day.isoformat()}.csv")
                 if said != self._journal_problem:  # every second otherwise
                     self._journal_problem = said
                     log.error(
@@ -626,6 +618,12 @@ class RecordsKeeper:
             )
             return False
         return True
+
+
+def _said(exc: OSError | NotRegularFileError, name: str | None = None) -> str:
+    """One sentence for a records file faxd could not write: a link or odd file in its
+    place says so itself; an OSError names `name`, not the temp file written first."""
+    return str(exc) if isinstance(exc, NotRegularFileError) else explain_os_error(exc, name)
 
 
 def _private_copy(root: Path, document: Path, scratch: Path) -> tuple[Path | None, str | None]:
