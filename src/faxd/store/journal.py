@@ -320,11 +320,10 @@ class Journal:
                 finally:
                     self._sync_cond.acquire()
                     self._syncing = False
+                    self._settle_sync(target, error)
                     self._sync_cond.notify_all()
                 if error is not None:
-                    self._sync_failed = max(self._sync_failed, target)
                     return error
-                self._synced = max(self._synced, target)
         return None
 
     def _sync_own(self, seq: int) -> OSError | None:
@@ -335,17 +334,25 @@ class Journal:
         if not self._group or self._synced >= seq:
             return None
         target = self._committed  # every commit counted so far is in the WAL file
+        error: OSError | None = None
         try:
             self._sync_to_disk()
         except OSError as exc:
-            with self._sync_cond:
-                self._sync_failed = max(self._sync_failed, target)
-            return exc
+            error = exc
         with self._sync_cond:
-            if target > self._synced:
-                self._synced = target
+            if self._settle_sync(target, error):
                 self._sync_cond.notify_all()
-        return None
+        return error
+
+    def _settle_sync(self, target: int, error: OSError | None) -> bool:
+        """Record how a sync meant to cover commits up to `target` ended (the caller holds
+        _sync_cond); True when it made more commits durable than were known to be."""
+        if error is not None:
+            self._sync_failed = max(self._sync_failed, target)
+            return False
+        advanced = target > self._synced
+        self._synced = max(self._synced, target)
+        return advanced
 
     def _sync_to_disk(self) -> None:
         """fdatasync the WAL file (opened by name: SQLite owns its descriptor), as SQLite
