@@ -83,7 +83,7 @@ def _last_line(dir_fd: int, name: str) -> str | None:
     """The last complete line of file `name`, read from the end (a month's file grows
     large); an unterminated tail, left by a crash in the middle of a write, is cut off
     first."""
-    with os.fdopen(_open_file(dir_fd, name, os.O_RDWR), "r+b") as handle:
+    with os.fdopen(contained.open_regular_at(dir_fd, name, access=os.O_RDWR), "r+b") as handle:
         pos = handle.seek(0, os.SEEK_END)
         buf = b""
         while pos > 0:
@@ -105,13 +105,6 @@ def _last_line(dir_fd: int, name: str) -> str | None:
         return line.decode("utf-8") or None
 
 
-def _open_file(dir_fd: int, name: str, access: int) -> int:
-    """A plain single-link file of the audit folder, never through a link: records.path
-    may be on a share others can write, and the log is appended to and, after a crash,
-    cut back to its last whole line."""
-    return contained.open_regular_at(dir_fd, name, access=access)
-
-
 class AuditLog:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -122,7 +115,9 @@ class AuditLog:
         return sorted(p for p in self.directory.iterdir() if _FILE.match(p.name))
 
     def _open_dir(self, *, create: bool) -> int:
-        # Below records.path (configured, so trusted), the audit folder not through a link.
+        # records.path may be on a share others can write: the audit folder and every file
+        # in it are opened without following a link (the log is appended to and, after a
+        # crash, cut back to its last whole line), below records.path, which is configured.
         return contained.open_dir(self.directory.parent, (self.directory.name,), create=create)
 
     @contextmanager
@@ -131,7 +126,7 @@ class AuditLog:
         Yields the audit folder's descriptor, opened without following a link."""
         dir_fd = self._open_dir(create=True)
         try:
-            fd = _open_file(dir_fd, ".lock", os.O_RDWR | os.O_CREAT)
+            fd = contained.open_regular_at(dir_fd, ".lock", access=os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield dir_fd
@@ -170,7 +165,9 @@ class AuditLog:
                 out.setdefault(target, []).append(line)
                 prev, last_seq = sha256_text(line), event.seq
             for path, lines in out.items():
-                fd = _open_file(dir_fd, path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                fd = contained.open_regular_at(
+                    dir_fd, path.name, access=os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                )
                 try:
                     os.write(fd, "".join(f"{line}\n" for line in lines).encode("utf-8"))
                     os.fsync(fd)
@@ -181,7 +178,7 @@ class AuditLog:
     def _read(self, name: str) -> str:
         dir_fd = self._open_dir(create=False)
         try:
-            with os.fdopen(_open_file(dir_fd, name, os.O_RDONLY), "rb") as handle:
+            with os.fdopen(contained.open_regular_at(dir_fd, name), "rb") as handle:
                 return handle.read().decode("utf-8")
         finally:
             os.close(dir_fd)

@@ -22,9 +22,9 @@ class Turns:
     """A lock with two queues: callers that go first, then everyone else."""
 
     def __init__(self) -> None:
-        mutex = threading.Lock()
-        self._first = threading.Condition(mutex)
-        self._plain = threading.Condition(mutex)
+        self._mutex = threading.Lock()
+        self._first = threading.Condition(self._mutex)
+        self._plain = threading.Condition(self._mutex)
         self._busy = False
         self._waiting_first = 0
         self._mine = threading.local()
@@ -44,7 +44,7 @@ class Turns:
                 self._give_back()
 
     def _take(self, first: bool) -> None:
-        with self._first:  # the shared mutex
+        with self._mutex:
             if first:
                 self._waiting_first += 1
                 try:
@@ -62,7 +62,7 @@ class Turns:
             self._busy = True
 
     def _give_back(self) -> None:
-        with self._first:
+        with self._mutex:
             self._busy = False
             if self._waiting_first:
                 self._first.notify()
