@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from faxd.clock import FakeClock
 from faxd.core.received_meta import ReceivedMeta
+from faxd.host import fsops
 from faxd.records.audit_log import AuditLog
 from faxd.records.document_facts import sha256_file
 from faxd.records.making import Made
@@ -337,6 +338,45 @@ def test_activity_journal_csv_matches_the_day(
     with csv_path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["other_number"] for r in rows] == ["+4940123456", "+46812345670", "+46812345671"]
+
+
+@pytest.mark.parametrize("swap", ["fifo", "link"])
+def test_a_received_document_swapped_for_a_fifo_or_link_is_not_counted(
+    tmp_path: Path,
+    journal: Journal,
+    clock: FakeClock,
+    swap: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The inbox is a share: a FIFO put in a received document's place held the records
+    thread for ever (its pages were read by path), a link counted another file's pages.
+    A check by path before the read cannot help: the swap can come between the two, as
+    here, where every such check says "a regular file"."""
+    monkeypatch.setattr(fsops, "is_regular_file", lambda path: True)
+    settings = settings_for(tmp_path)
+    clock.advance(-DAY)
+    received = _received(journal, tmp_path / "inbox", clock, "+4940123456")
+    clock.advance(DAY)
+    received.unlink()
+    if swap == "fifo":
+        os.mkfifo(received)
+    else:
+        received.symlink_to(write_pdf(tmp_path / "private.pdf", pages=3))
+    keeper = RecordsKeeper(settings, journal, clock)
+    worker = threading.Thread(target=keeper.write_journal, args=(date(2026, 11, 19),))
+    worker.start()
+    worker.join(20)
+    alive = worker.is_alive()
+    if alive and swap == "fifo":
+        with received.open("wb"):  # let the stuck reader go, so the test run can end
+            pass
+    assert not alive, "the records thread hangs on the received document"
+    csv_path = tmp_path / "records" / "2026" / "2026-11-19.csv"
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["direction"], r["document"], r["pages"]) for r in rows] == [
+        ("received", received.name, "")
+    ]
 
 
 def test_a_year_folder_swapped_for_a_link_takes_the_activity_journal_nowhere(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -94,22 +95,25 @@ def facts(path: Path, converted: Path | None = None) -> Facts:
     return Facts(digest, None, None, why or "no image of this file type is available")
 
 
-def page_count(path: Path) -> int | None:
-    """Pages of a PDF or (multi-page) image; None for anything else or an unreadable file."""
+def page_count(handle: BinaryIO) -> int | None:
+    """Pages of a PDF or (multi-page) image read from `handle` (an open binary file, so the
+    caller decides how it is opened); None for anything else or an unreadable file."""
     try:
-        if _is_pdf(path):
-            return _pdf_facts_pages(path)
-        with Image.open(path) as img:
+        is_pdf = b"%PDF-" in handle.read(1024)
+        handle.seek(0)
+        if is_pdf:
+            return _pdf_pages(handle)
+        with Image.open(handle) as img:
             return int(getattr(img, "n_frames", 1))
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
 
-def _pdf_facts_pages(path: Path) -> int | None:
+def _pdf_pages(handle: BinaryIO) -> int | None:
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(str(path))
+        pdf = pdfium.PdfDocument(handle)
     except pdfium.PdfiumError:
         return None
     try:

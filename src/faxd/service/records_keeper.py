@@ -429,8 +429,8 @@ class RecordsKeeper:
     @staticmethod
     def _received_row(r: Received) -> ActivityRow:
         pages = None
-        if r.path and r.purged_at is None and fsops.is_regular_file(Path(r.path)):
-            pages = document_facts.page_count(Path(r.path))
+        if r.path and r.purged_at is None:
+            pages = _received_pages(Path(r.path))
         return ActivityRow(
             time=_local(r.delivered_at),
             direction="received",
@@ -655,6 +655,18 @@ def _as_pdf(document: Path, scratch: Path) -> Path | None:
     except (FaxdError, OSError):
         return None
     return target
+
+
+def _received_pages(path: Path) -> int | None:
+    """Pages of a received document, opened without following a link and only if it is a
+    regular file: the inbox is a share others may write, and a FIFO put in its place
+    would hold the records thread for ever, a link would count someone else's file."""
+    try:
+        fd = contained.open_file(path)
+    except (OSError, NotRegularFileError):
+        return None
+    with open(fd, "rb") as handle:
+        return document_facts.page_count(handle)
 
 
 def _same(path: Path, sha256: str | None) -> bool:
