@@ -19,12 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from faxd.clock import FakeClock
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Method, OutgoingFile, Submission
 from faxd.providers import docs_wire as wire
+from faxd.providers import http
 from faxd.providers.docs import DocsProvider
 from faxd.sandbox.server import SandboxServer
 
@@ -321,9 +321,10 @@ def test_every_request_carries_the_bearer_key_also_with_an_injected_session(
     clock = FakeClock()
     with (
         SandboxServer({"status_delay": STATUS_DELAY}, clock=clock) as sandbox,
-        requests.Session() as session,
     ):
+        session = http.make_session(None, "faxd-test")  # no credential of its own
         provider = DocsProvider(docs_settings(sandbox.docs_base_url), session=session, clock=clock)
         assert provider.check_dft("+46812345611") is True
         provider.close()  # an injected session belongs to the caller
         assert provider.check_dft("+46812345611") is True
+        session.close()

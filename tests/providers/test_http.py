@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from urllib3 import HTTPResponse
 
 from faxd.errors import (
     AuthError,
@@ -31,6 +31,7 @@ from faxd.providers.http import (
     MAX_RETRY_AFTER,
     BasicAuth,
     BearerAuth,
+    Response,
     call,
     iter_body,
     make_session,
@@ -55,13 +56,13 @@ FAST = (2.0, 0.5)  # a short read timeout keeps the "never answers" cases quick
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
+def session() -> Iterator[faxd_http.Session]:
     s = make_session(None, "faxd-test/1", auth=BearerAuth(Secret(CANARY_KEY)))
     yield s
     s.close()
 
 
-def post(session: requests.Session, url: str, *, idempotent: bool = False) -> requests.Response:
+def post(session: faxd_http.Session, url: str, *, idempotent: bool = False) -> Response:
     return call(
         session,
         "POST",
@@ -89,7 +90,7 @@ def assert_no_secret(error: BaseException, secret: str = CANARY_KEY) -> None:
 
 
 def test_success_returns_the_response_and_sends_bearer_and_user_agent(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     server = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
     response = post(session, server.url)
@@ -101,25 +102,36 @@ def test_success_returns_the_response_and_sends_bearer_and_user_agent(
     assert request.body == b"x" * 1000
 
 
-def test_session_verifies_tls_by_default_and_has_no_automatic_retries() -> None:
+def test_session_verifies_tls_by_default_or_against_its_ca_bundle() -> None:
     s = make_session(None, "ua")
     assert s.verify is True
-    adapter = s.get_adapter("https://example.org/")
-    assert isinstance(adapter, requests.adapters.HTTPAdapter)
-    assert adapter.max_retries.total == 0
     s.close()
     s = make_session(Path("/etc/faxd/ca.pem"), "ua")
     assert s.verify == "/etc/faxd/ca.pem"
     s.close()
 
 
-def test_verification_cannot_be_turned_off_per_call(session: requests.Session) -> None:
+def test_an_unreadable_ca_bundle_is_a_transient_error_naming_it(
+    raw_server: Start, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    server = raw_server(respond("200 OK", body=b"ok"))
+    s = make_session(bundle, "ua")
+    with pytest.raises(TransientError, match="ca_bundle") as info:
+        post(s, server.url)
+    assert str(bundle) in str(info.value)
+    assert server.received == []
+    s.close()
+
+
+def test_verification_cannot_be_turned_off_per_call(session: faxd_http.Session) -> None:
     with pytest.raises(ValueError, match="cannot be turned off"):
         call(session, "GET", "https://x/", timeout=FAST, idempotent=True, what="x", verify=False)
 
 
 def test_accepted_status_is_returned_instead_of_raised(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     server = raw_server(respond("404 Not Found", body=b'{"message":"gone"}'))
     response = call(
@@ -138,7 +150,7 @@ def test_accepted_status_is_returned_instead_of_raised(
 
 
 @pytest.mark.parametrize("idempotent", [False, True])
-def test_refused_connection_is_transient(session: requests.Session, idempotent: bool) -> None:
+def test_refused_connection_is_transient(session: faxd_http.Session, idempotent: bool) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -149,7 +161,7 @@ def test_refused_connection_is_transient(session: requests.Session, idempotent: 
     assert_no_secret(info.value)
 
 
-def test_connect_timeout_is_transient(session: requests.Session) -> None:
+def test_connect_timeout_is_transient(session: faxd_http.Session) -> None:
     # A listening socket with a full backlog: the kernel drops our SYN, connect() times out.
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -179,7 +191,7 @@ def test_connect_timeout_is_transient(session: requests.Session) -> None:
 
 
 def test_name_resolution_failure_is_transient(
-    session: requests.Session, monkeypatch: pytest.MonkeyPatch
+    session: faxd_http.Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def fail(*args: object, **kwargs: object) -> list[object]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -198,7 +210,7 @@ def test_name_resolution_failure_is_transient(
     "behaviour", [close_on_accept, close_after_request, hang_after_request, truncated]
 )
 def test_failure_after_sending_is_outcome_unknown_for_a_post(
-    raw_server: Start, session: requests.Session, behaviour: Callable[..., None]
+    raw_server: Start, session: faxd_http.Session, behaviour: Callable[..., None]
 ) -> None:
     server = raw_server(behaviour)
     with pytest.raises(OutcomeUnknownError) as info:
@@ -211,21 +223,21 @@ def test_failure_after_sending_is_outcome_unknown_for_a_post(
     "behaviour", [close_on_accept, close_after_request, hang_after_request, truncated]
 )
 def test_failure_after_sending_is_transient_for_an_idempotent_call(
-    raw_server: Start, session: requests.Session, behaviour: Callable[..., None]
+    raw_server: Start, session: faxd_http.Session, behaviour: Callable[..., None]
 ) -> None:
     server = raw_server(behaviour)
     with pytest.raises(TransientError):
         post(session, server.url, idempotent=True)
 
 
-def test_a_dropped_post_is_sent_exactly_once(raw_server: Start, session: requests.Session) -> None:
+def test_a_dropped_post_is_sent_exactly_once(raw_server: Start, session: faxd_http.Session) -> None:
     server = raw_server(close_after_request)
     with pytest.raises(OutcomeUnknownError):
         post(session, server.url)
     assert len(server.received) == 1
 
 
-def test_read_timeout_names_the_timeout(raw_server: Start, session: requests.Session) -> None:
+def test_read_timeout_names_the_timeout(raw_server: Start, session: faxd_http.Session) -> None:
     server = raw_server(hang_after_request)
     with pytest.raises(OutcomeUnknownError, match=r"no answer within 0\.5 s"):
         post(session, server.url)
@@ -235,7 +247,7 @@ def test_read_timeout_names_the_timeout(raw_server: Start, session: requests.Ses
 
 
 def test_429_is_throttled_with_retry_after_seconds(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     server = raw_server(respond("429 Too Many Requests", {"Retry-After": "120"}))
     with pytest.raises(TransientError) as info:
@@ -246,7 +258,7 @@ def test_429_is_throttled_with_retry_after_seconds(
 
 
 def test_429_http_date_is_read_against_the_servers_clock(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     headers = {
         "Date": "Sun, 22 Nov 2026 10:00:00 GMT",
@@ -262,7 +274,7 @@ def test_429_http_date_is_read_against_the_servers_clock(
     ("header", "expected"), [("99999999", MAX_RETRY_AFTER), ("soon", None), (None, None)]
 )
 def test_429_absurd_or_invalid_retry_after(
-    raw_server: Start, session: requests.Session, header: str | None, expected: float | None
+    raw_server: Start, session: faxd_http.Session, header: str | None, expected: float | None
 ) -> None:
     headers = {"Retry-After": header} if header is not None else {}
     server = raw_server(respond("429 Too Many Requests", headers))
@@ -274,7 +286,7 @@ def test_429_absurd_or_invalid_retry_after(
 
 @pytest.mark.parametrize("status", ["500 Internal Server Error", "503 Service Unavailable", "520"])
 def test_5xx_is_transient_not_throttled(
-    raw_server: Start, session: requests.Session, status: str
+    raw_server: Start, session: faxd_http.Session, status: str
 ) -> None:
     server = raw_server(respond(status, {"Retry-After": "30"}, b"maintenance"))
     with pytest.raises(TransientError) as info:
@@ -282,9 +294,10 @@ def test_5xx_is_transient_not_throttled(
     assert not info.value.throttled
     assert info.value.retry_after == 30
     assert info.value.status_code == int(status[:3])
+    assert len(server.received) == 1  # never repeated by the HTTP client itself
 
 
-def test_408_is_transient(raw_server: Start, session: requests.Session) -> None:
+def test_408_is_transient(raw_server: Start, session: faxd_http.Session) -> None:
     server = raw_server(respond("408 Request Timeout"))
     with pytest.raises(TransientError):
         post(session, server.url)
@@ -308,7 +321,7 @@ def echo_authorization(status: str) -> Callable[[socket.socket, RawServer], None
 
 @pytest.mark.parametrize("status", ["401 Unauthorized", "403 Forbidden"])
 def test_401_and_403_are_auth_errors_without_the_key(
-    raw_server: Start, session: requests.Session, status: str
+    raw_server: Start, session: faxd_http.Session, status: str
 ) -> None:
     server = raw_server(echo_authorization(status))
     with pytest.raises(AuthError) as info:
@@ -345,7 +358,7 @@ def test_basic_auth_password_is_redacted_from_echoed_bodies(raw_server: Start) -
 
 @pytest.mark.parametrize("code", [400, 404, 405, 406, 409, 413, 415, 422])
 def test_other_4xx_are_rejected_with_the_providers_message(
-    raw_server: Start, session: requests.Session, code: int
+    raw_server: Start, session: faxd_http.Session, code: int
 ) -> None:
     body = json.dumps({"message": "recipientFaxNumber is not E.164"}).encode()
     server = raw_server(respond(f"{code} X", {"Content-Type": "application/json"}, body))
@@ -357,7 +370,7 @@ def test_other_4xx_are_rejected_with_the_providers_message(
 
 
 def test_redirect_is_rejected_and_not_followed(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     target = raw_server(respond("200 OK"))
     server = raw_server(respond("302 Found", {"Location": target.url + "/elsewhere"}))
@@ -366,7 +379,7 @@ def test_redirect_is_rejected_and_not_followed(
     assert target.received == []
 
 
-def test_invalid_base_url_is_rejected(session: requests.Session) -> None:
+def test_invalid_base_url_is_rejected(session: faxd_http.Session) -> None:
     with pytest.raises(RejectedError, match="base_url"):
         post(session, "ftp://api.example")
 
@@ -374,13 +387,14 @@ def test_invalid_base_url_is_rejected(session: requests.Session) -> None:
 # --- the provider's words ------------------------------------------------------------------
 
 
-def make_response(body: bytes, content_type: str = "application/json") -> requests.Response:
-    response = requests.Response()
-    response.status_code = 400
-    response.raw = io.BytesIO(body)
-    response.headers["Content-Type"] = content_type
-    response.encoding = "utf-8"
-    return response
+def make_response(body: bytes, content_type: str = "application/json") -> Response:
+    raw = HTTPResponse(
+        body=io.BytesIO(body),
+        headers={"Content-Type": f"{content_type}; charset=utf-8"},
+        status=400,
+        preload_content=False,
+    )
+    return Response(raw, authorization=None)
 
 
 @pytest.mark.parametrize(
@@ -456,7 +470,7 @@ def test_parse_retry_after_is_none_or_within_bounds(value: str) -> None:
 
 
 def test_read_json_garbage_after_a_post_is_outcome_unknown(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     server = raw_server(respond("200 OK", {"Content-Type": "application/json"}, b"<html>"))
     response = post(session, server.url)
@@ -466,7 +480,7 @@ def test_read_json_garbage_after_a_post_is_outcome_unknown(
         read_json(response, what="lookup", idempotent=True)
 
 
-def test_iter_body_streams_a_complete_body(raw_server: Start, session: requests.Session) -> None:
+def test_iter_body_streams_a_complete_body(raw_server: Start, session: faxd_http.Session) -> None:
     payload = bytes(range(256)) * 1000
     server = raw_server(respond("200 OK", {"Content-Type": "application/pdf"}, payload))
     response = call(
@@ -482,7 +496,7 @@ def test_iter_body_streams_a_complete_body(raw_server: Start, session: requests.
 
 
 def test_iter_body_raises_transient_on_a_truncated_body(
-    raw_server: Start, session: requests.Session
+    raw_server: Start, session: faxd_http.Session
 ) -> None:
     server = raw_server(truncated)
     response = call(
@@ -546,13 +560,13 @@ def test_self_signed_server_is_refused_without_its_ca_and_accepted_with_it(
 
 
 def test_the_environments_proxy_is_used_and_no_proxy_bypasses_it(
-    raw_server: Start, session: requests.Session, monkeypatch: pytest.MonkeyPatch
+    raw_server: Start, session: faxd_http.Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     proxy = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
     direct = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    faxd_http._host_proxies.cache_clear()  # read once per host: read it with this environment
+    faxd_http.forget_proxies()  # read once per host: read it with this environment
     # A host the proxy serves: the request line names the whole URL, as a proxy needs it.
     far = "http://fax.example.invalid:8080"
     assert post(session, far).status_code == 201
@@ -563,4 +577,20 @@ def test_the_environments_proxy_is_used_and_no_proxy_bypasses_it(
     (straight,) = direct.received
     assert straight.request_line == "POST /Send HTTP/1.1"
     assert len(proxy.received) == 1
-    faxd_http._host_proxies.cache_clear()
+    faxd_http.forget_proxies()
+
+
+def test_a_proxy_faxd_cannot_use_is_a_transient_error_without_its_address(
+    session: faxd_http.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "socks5://user:proxy-pw-4411@127.0.0.1:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    faxd_http.forget_proxies()
+    try:
+        with pytest.raises(TransientError, match="socks5 proxy") as info:
+            post(session, "http://fax.example.invalid:8080")
+    finally:
+        faxd_http.forget_proxies()
+    assert "proxy-pw-4411" not in str(info.value)
+    assert_no_secret(info.value)

@@ -1,25 +1,29 @@
-"""RetarusProvider's routing and error handling, against canned answers (no sockets).
+"""RetarusProvider's routing and error handling, against canned answers from a loopback
+server.
 
-The emulator contract tests cover the full conversation over real HTTP; these pin the
-decisions that need answers the emulator does not give on demand: one data center
-failing while the other says 404, a full report list, a 409 whose job cannot be found."""
+The emulator contract tests cover the full conversation; these pin the decisions that
+need answers the emulator does not give on demand: one data center failing while the
+other says 404, a full report list, a 409 whose job cannot be found. The routes name
+Retarus' own addresses (`HA`, `DC1`, `DC2`); the server stands in for all three at one
+port, one path prefix each."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from requests.adapters import BaseAdapter
+from urllib3._collections import HTTPHeaderDict
 
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Limits, Method, OutgoingFile, Submission
-from faxd.providers import http
 from faxd.providers.retarus import RetarusProvider
 from faxd.settings import RetarusOptions, RetarusProviderSettings, Secret
 
@@ -29,6 +33,8 @@ DC1 = "https://dc1.example/rest/v1"
 DC2 = "https://dc2.example/rest/v1"
 PASSWORD = "s3cret-pass-word"
 LIMITS = Limits(max_files=5, max_file_size=16 * 1024 * 1024, extensions={})
+READ_TIMEOUT = 0.5
+HANG = object()  # an answer that never comes: the server holds the request past the timeout
 
 Answer = tuple[int, Any]
 
@@ -36,72 +42,90 @@ Answer = tuple[int, Any]
 @dataclass
 class Seen:
     method: str
-    url: str
+    url: str  # as Retarus' own address: https://dc1.example/...
     headers: Mapping[str, str]
     body: bytes
 
 
 @dataclass
-class FakeRetarus(BaseAdapter):
+class FakeRetarus:
     """Answers by (method, url) from `routes`; unknown URLs answer 404 like an empty DC."""
 
     routes: dict[tuple[str, str], Callable[[Seen], Answer] | Answer] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    port: int = 0
 
-    def __post_init__(self) -> None:
-        super().__init__()
+    def local(self, address: str) -> str:
+        """Where the server answers for one of Retarus' addresses."""
+        host = address.split("/")[2].split(".")[0]
+        return address.replace(f"https://{host}.example", f"http://127.0.0.1:{self.port}/{host}")
 
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
-    ) -> requests.Response:
-        body: Any = request.body  # our streamed body is an iterable, which typeshed omits
-        if body is None:
-            raw = b""
-        elif isinstance(body, bytes):
-            raw = body
-        elif isinstance(body, str):
-            raw = body.encode()
-        else:
-            raw = b"".join(body)
-        seen = Seen(str(request.method), str(request.url), dict(request.headers), raw)
+    def answer(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        host, _, rest = path.lstrip("/").partition("/")
+        seen = Seen(method, f"https://{host}.example/{rest}", headers, body)
         self.seen.append(seen)
         route = self.routes.get((seen.method, seen.url), (404, {"code": 404, "message": "nf"}))
-        status, payload = route(seen) if callable(route) else route
-        if isinstance(payload, Exception):
-            raise payload
-        response = requests.Response()
-        response.status_code = status
-        response.url = seen.url
-        response.request = request
-        response._content = json.dumps(payload).encode() if payload is not None else b""
-        response.headers["Content-Type"] = "application/json"
-        return response
-
-    def close(self) -> None:
-        pass
+        return route(seen) if callable(route) else route
 
 
-def settings() -> RetarusProviderSettings:
+def _handler(fake: FakeRetarus) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            headers = HTTPHeaderDict(list(self.headers.items()))
+            status, payload = fake.answer(self.command, self.path, headers, body)
+            if payload is HANG:
+                time.sleep(READ_TIMEOUT * 3)
+                self.close_connection = True
+                return
+            data = json.dumps(payload).encode() if payload is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def settings(fake: FakeRetarus) -> RetarusProviderSettings:
     return RetarusProviderSettings(
         name="retarus",
         customer_number="999901",
         username="faxd",
         password=Secret(PASSWORD),
-        submit_url=HA,
-        datacenter_urls=(DC1, DC2),
+        submit_url=fake.local(HA),
+        datacenter_urls=(fake.local(DC1), fake.local(DC2)),
+        read_timeout=READ_TIMEOUT,
     )
 
 
 @pytest.fixture
-def fake() -> FakeRetarus:
-    return FakeRetarus()
+def fake() -> Iterator[FakeRetarus]:
+    fake = FakeRetarus()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = False  # server_close waits for every connection's thread
+    fake.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
-def provider(fake: FakeRetarus) -> RetarusProvider:
-    session = http.make_session(None, "faxd-test")
-    session.mount("https://", fake)
-    return RetarusProvider(settings(), session=session, limits=LIMITS)
+def provider(fake: FakeRetarus) -> Iterator[RetarusProvider]:
+    provider = RetarusProvider(settings(fake), limits=LIMITS)
+    yield provider
+    provider.close()
 
 
 def submission(tmp_path: Path, *files: tuple[str, bytes], **extra: Any) -> Submission:
@@ -236,7 +260,7 @@ def test_submit_errors_quote_retarus_error_bodies(
 def test_submit_whose_answer_is_lost_is_outcome_unknown(
     provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
 ) -> None:
-    fake.routes[SUBMIT] = (0, requests.exceptions.ReadTimeout("read timed out"))
+    fake.routes[SUBMIT] = (0, HANG)
     with pytest.raises(OutcomeUnknownError):
         provider.submit(submission(tmp_path))
 

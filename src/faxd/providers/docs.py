@@ -13,7 +13,6 @@ from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
 import structlog
 
 from faxd import __version__
@@ -45,6 +44,8 @@ from faxd.providers.docs_type import DOCS_LIMITS
 from faxd.providers.http import (
     DEFAULT_CONNECTIONS,
     BearerAuth,
+    Response,
+    Session,
     call,
     iter_body,
     make_session,
@@ -77,7 +78,7 @@ class DocsProvider:
         self,
         settings: DocsProviderSettings,
         *,
-        session: requests.Session | None = None,
+        session: Session | None = None,
         clock: Clock | None = None,
         limits: Limits = DOCS_LIMITS,
         connections: int = DEFAULT_CONNECTIONS,
@@ -353,7 +354,7 @@ class DocsProvider:
 
     def _call(
         self, method: str, path: str, what: str, *, idempotent: bool, **kwargs: Any
-    ) -> requests.Response:
+    ) -> Response:
         return call(
             self._session,
             method,

@@ -1,54 +1,54 @@
-"""The HTTP layer every provider shares: one `requests.Session` per provider, and `call`,
-which sends one request and turns every way it can fail into faxd's own errors.
+"""The HTTP layer every provider shares: one `Session` per provider (urllib3's pools of kept
+connections, with the credential and the CA the provider needs) and `call`, which sends
+one request and turns every way it can fail into faxd's own errors (`http_failures` says
+which: sent or not, retry or ask).
 
-The distinction that matters most is *when* a request failed:
-
-- before it left (refused, DNS, connect timeout, TLS verification): nothing reached the
-  provider, so it is always safe to send again -> `TransientError`;
-- after it left (read timeout, connection reset or closed without an answer, a cut-off
-  answer): the provider may have acted on it -> `OutcomeUnknownError` for a request that
-  changes something (`idempotent=False`), `TransientError` for a lookup that can simply
-  be repeated.
-
-HTTP answers map as: 2xx returned; 429 -> `TransientError(throttled=True, retry_after=…)`;
-408/425/5xx -> `TransientError`; 401/403 -> `AuthError`; 3xx and every other 4xx ->
-`RejectedError` with the provider's own message. Statuses listed in `accept` are returned
-instead (Generic DOCS: 404 on Delete; Retarus: 409 duplicate job).
+faxd talks to urllib3 directly, not through requests on top of it: it uses nothing
+requests adds (cookies, redirects, hooks, the environment merged into every request),
+and that layer cost about half a millisecond of CPU per request (1.4–1.9 ms per upload
+through it, 0.9–1.3 ms directly, in a loop on loopback), a share of every document the
+daemon sends or receives. The environment's proxy settings are still read the way
+requests reads them (`requests.utils`), once per host.
 
 Secrets: authentication goes through `BearerAuth`/`BasicAuth`, whose repr hides the
-credential; error messages never quote request headers and redact anything that looks
-like the Authorization value from provider bodies; errors are raised outside the `except`
-block so no requests exception (which holds the prepared request and its headers) is
-attached as `__cause__` or `__context__`.
+credential; a `Response` keeps the Authorization value it was sent with only to redact it
+from the provider's words; error messages never quote request headers; errors are raised
+outside `except` blocks, so no urllib3 exception is attached as `__cause__` or
+`__context__`.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import errno
-import functools
-import json
+import json as jsonlib
 import re
 import ssl
-from collections.abc import Collection, Iterator
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
+import threading
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-import requests
+import certifi
+import requests.utils
 import urllib3.exceptions as u3
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
-from requests.structures import CaseInsensitiveDict
+from urllib3 import PoolManager, ProxyManager, Timeout
+from urllib3._collections import HTTPHeaderDict
 from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
+from urllib3.util import create_urllib3_context, make_headers
 
-from faxd.core import retry
-from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
+from faxd.errors import OutcomeUnknownError, TransientError
+from faxd.providers.http_failures import (
+    MAX_RETRY_AFTER,
+    MAYBE_HINT,
+    RETRY_HINT,
+    failure,
+    invalid_url,
+    parse_retry_after,
+    provider_message,
+    status_error,
+)
+from faxd.providers.http_response import Response
 from faxd.providers.provider_type import DEFAULT_CONNECTIONS
 from faxd.settings import Secret
 
@@ -57,6 +57,8 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "BasicAuth",
     "BearerAuth",
+    "Response",
+    "Session",
     "call",
     "iter_body",
     "make_session",
@@ -66,96 +68,187 @@ __all__ = [
     "wrong_address",
 ]
 
-# An absurd Retry-After (a day, a year) must not park a document for ever.
-MAX_RETRY_AFTER = 6 * 3600.0
-# How much of an error body is read and quoted.
-_BODY_HEAD = 8192
-_EXCERPT_CHARS = 300
-
-_RETRY_HINT = "faxd tries again later."
-_MAYBE_HINT = "The provider may have accepted it: faxd asks the provider before sending it again."
-_TRANSIENT_STATUSES = frozenset({408, 425})  # the server gave up before acting: resend
+# Hosts a provider talks to: its API, or Retarus' submit address and two data centers.
+_HOSTS_KEPT = 8
 
 
-class BearerAuth(AuthBase):
+class BearerAuth:
     """`Authorization: Bearer <key>`; the key stays a `Secret` until the header is set."""
 
     def __init__(self, token: Secret) -> None:
         self._token = token
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token.reveal()}"
-        return r
+    def header(self) -> str:
+        return f"Bearer {self._token.reveal()}"
 
     def __repr__(self) -> str:
         return "BearerAuth('***')"
 
 
-class BasicAuth(AuthBase):
+class BasicAuth:
     """HTTP Basic authentication whose repr never shows the password."""
 
     def __init__(self, username: str, password: Secret) -> None:
         self.username = username
         self._password = password
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+    def header(self) -> str:
         raw = f"{self.username}:{self._password.reveal()}".encode()
-        r.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
-        return r
+        return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def __repr__(self) -> str:
         return f"BasicAuth({self.username!r}, '***')"
+
+
+Auth = BearerAuth | BasicAuth
+
+
+class Session:
+    """One provider's connections: kept open per host (and per proxy), `connections` at
+    most per host, TLS verified against `ca_bundle` or the certifi bundle, never retried
+    or redirected by urllib3 (retries are the engine's, which knows whether a request may
+    be repeated). There is deliberately no way to turn verification off."""
+
+    def __init__(
+        self,
+        ca_bundle: Path | None,
+        user_agent: str,
+        *,
+        auth: Auth | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
+    ) -> None:
+        self.ca_bundle = ca_bundle
+        self.verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
+        self.auth = auth
+        # A pool keeps that many connections: one more would be closed after its answer
+        # (a new TLS handshake next time, and a warning in the log).
+        self.connections = connections
+        self.headers: dict[str, str] = {
+            "User-Agent": user_agent,
+            "Accept-Encoding": "gzip, deflate",
+            "Accept": "*/*",
+        }
+        self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        self._managers: dict[str | None, PoolManager] = {}
+
+    def __repr__(self) -> str:
+        return f"Session({self.headers['User-Agent']!r})"
+
+    def manager(self, proxy: str | None) -> PoolManager:
+        """The pools for requests through `proxy` (None: straight to the host)."""
+        managers = self._managers
+        found = managers.get(proxy)
+        if found is not None:
+            return found
+        with self._lock:
+            found = managers.get(proxy)
+            if found is None:
+                found = self._new_manager(proxy)
+                managers[proxy] = found
+            return found
+
+    def _new_manager(self, proxy: str | None) -> PoolManager:
+        options: dict[str, Any] = {
+            "num_pools": _HOSTS_KEPT,
+            "maxsize": self.connections,
+            "block": False,
+            "ssl_context": self._tls_context(),
+        }
+        if proxy is None:
+            return PoolManager(**options)
+        scheme = urlsplit(proxy).scheme.lower()
+        if scheme not in ("http", "https"):
+            # Named by scheme only: the proxy's address may carry a password.
+            raise TransientError(
+                f"The environment names a {scheme or 'schemeless'} proxy for this provider;"
+                " faxd can use only an http:// or https:// proxy.",
+                "Set HTTPS_PROXY (and HTTP_PROXY) in faxd's environment to an http:// proxy"
+                " (systemctl edit faxd), then restart faxd; faxd tries again later.",
+            )
+        return ProxyManager(proxy, proxy_headers=_proxy_headers(proxy), **options)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        # Loaded once: urllib3 would read the CA file again for every new connection.
+        if self._tls is None:
+            problem: str | None = None
+            context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+            where = str(self.ca_bundle) if self.ca_bundle is not None else certifi.where()
+            try:
+                if Path(where).is_dir():
+                    context.load_verify_locations(capath=where)
+                else:
+                    context.load_verify_locations(cafile=where)
+            except (OSError, ssl.SSLError) as exc:
+                problem = getattr(exc, "strerror", None) or type(exc).__name__
+            if problem is not None:
+                raise TransientError(
+                    f"The CA bundle {where} could not be loaded ({problem}).",
+                    "Check ca_bundle in the provider's configuration; faxd tries again later.",
+                )
+            self._tls = context
+        return self._tls
+
+    def close(self) -> None:
+        with self._lock:
+            managers = list(self._managers.values())
+            self._managers.clear()
+        for manager in managers:
+            # PoolManager.clear only forgets its pools; their idle connections stay open
+            # until the pools are collected, so they are closed here.
+            pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118
+            manager.clear()
+            for pool in pools:
+                pool.close()
 
 
 def make_session(
     ca_bundle: Path | None,
     user_agent: str,
     *,
-    auth: AuthBase | None = None,
+    auth: Auth | None = None,
     connections: int = DEFAULT_CONNECTIONS,
-) -> requests.Session:
-    """One session per provider: TLS verification always on, no urllib3-level retries.
-
-    `ca_bundle` adds trust in a private CA (a TLS-inspecting proxy, a test server); there is
-    deliberately no way to turn verification off. Retries are left to faxd's engine, which
-    knows whether a request may be repeated. `connections`: how many requests may be
-    under way at once; the pool keeps that many open, since one more would be closed
-    after its answer (a new TLS handshake next time, and a warning in the log)."""
-    session = requests.Session()
-    # The environment (HTTPS_PROXY, NO_PROXY) is read once per host by `call`, not by
-    # requests on every request: that walk of os.environ was a tenth of the CPU of saving a
-    # received document. It also keeps ~/.netrc and REQUESTS_CA_BUNDLE out of faxd's way.
-    session.trust_env = False
-    session.verify = str(ca_bundle) if ca_bundle is not None else True
-    session.headers["User-Agent"] = user_agent
-    if auth is not None:
-        session.auth = auth
-    # read=False makes urllib3 raise read errors as they are (ReadTimeout stays ReadTimeout)
-    # instead of wrapping them in MaxRetryError; total=0 means no automatic retry at all.
-    adapter = HTTPAdapter(
-        max_retries=Retry(total=0, read=False, redirect=False),
-        pool_connections=2,
-        pool_maxsize=connections,
-    )
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+) -> Session:
+    """One session per provider; `ca_bundle` adds trust in a private CA (a TLS-inspecting
+    proxy, a test server) in place of the public ones."""
+    return Session(ca_bundle, user_agent, auth=auth, connections=connections)
 
 
-@functools.lru_cache(maxsize=64)
-def _host_proxies(scheme: str, netloc: str) -> dict[str, str]:
-    """The proxies the environment names for one host (empty when NO_PROXY covers it);
-    the environment of a running daemon does not change."""
-    return dict(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
+def _proxy_headers(proxy: str) -> dict[str, str]:
+    parts = urlsplit(proxy)
+    if not parts.username:
+        return {}
+    credential = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return make_headers(proxy_basic_auth=credential)
 
 
-def _environment_proxies(url: str) -> dict[str, str]:
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY),
+    None when there is none or NO_PROXY covers the host; read once per host, since the
+    environment of a running daemon does not change."""
     parts = urlsplit(url)
-    return _host_proxies(parts.scheme, parts.netloc)
+    return _host_proxy(parts.scheme, parts.netloc)
+
+
+_PROXY_CACHE: dict[tuple[str, str], str | None] = {}
+
+
+def _host_proxy(scheme: str, netloc: str) -> str | None:
+    key = (scheme, netloc)
+    if key not in _PROXY_CACHE:
+        address = f"{scheme}://{netloc}/"
+        proxies = requests.utils.get_environ_proxies(address)
+        _PROXY_CACHE[key] = requests.utils.select_proxy(address, proxies) or None
+    return _PROXY_CACHE[key]
+
+
+def forget_proxies() -> None:
+    """Read the environment's proxies again at the next request (for tests)."""
+    _PROXY_CACHE.clear()
 
 
 def call(
-    session: requests.Session,
+    session: Session,
     method: str,
     url: str,
     *,
@@ -163,73 +256,82 @@ def call(
     idempotent: bool,
     what: str,
     accept: Collection[int] = (),
-    **kwargs: Any,
-) -> requests.Response:
+    data: Any = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+    auth: Auth | None = None,
+    stream: bool = False,
+    verify: bool | None = None,
+) -> Response:
     """Send one request; return the response for 2xx (and `accept`), raise faxd errors else.
 
     `what` names the operation for messages ("upload of invoice.pdf to +4681234567").
     `idempotent` says whether repeating the request is harmless: it decides whether a
     failure after the request left is a TransientError or an OutcomeUnknownError.
-    Remaining keyword arguments go to `_send` (json=, data=, headers=, auth=, stream=…)."""
-    verify = kwargs.pop("verify", session.verify)
+    `data`: bytes, or a file-like or iterable body with a length (sent with a
+    Content-Length, read block by block); `json`: a value sent as JSON. `stream`: the body
+    is left to read (`iter_body`), else it is read here."""
     if verify is False:
         raise ValueError("TLS verification cannot be turned off in faxd.")
+    problem = invalid_url(url, what)
+    if problem is not None:
+        raise problem
+    fields = HTTPHeaderDict(session.headers)
+    for name, value in (headers or {}).items():
+        fields[name] = value
+    credential = auth or session.auth
+    authorization = credential.header() if credential is not None else None
+    if authorization is not None:
+        fields["Authorization"] = authorization
+    body = data
+    if json is not None:
+        body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
+        fields.setdefault("Content-Type", "application/json")
+    if body is not None and hasattr(body, "__len__"):
+        fields["Content-Length"] = str(len(body))
+    manager = session.manager(_proxy_for(url))
     error: Exception | None = None
-    response: requests.Response | None = None
+    response: Response | None = None
+    reading = False
     try:
-        # verify and proxies go to the adapter as given: nothing from the environment
-        # (REQUESTS_CA_BUNDLE) can replace the configured ca_bundle.
-        kwargs.setdefault("proxies", _environment_proxies(url))
-        response = _send(session, method, url, timeout=timeout, verify=verify, **kwargs)
-    except requests.RequestException as exc:
-        error = _translate_exception(
-            exc, url=url, timeout=timeout, idempotent=idempotent, what=what
+        raw = manager.urlopen(
+            method,
+            url,
+            body=body,
+            headers=fields,
+            redirect=False,
+            retries=False,
+            timeout=Timeout(connect=timeout[0], read=timeout[1]),
+            preload_content=False,
+            decode_content=True,
         )
-    # Raised here, outside the except block, so the requests exception (which holds the
-    # prepared request with its Authorization header) is not chained as __context__.
+        reading = True
+        response = Response(raw, authorization, None if stream else _read_all(raw))
+    except (u3.HTTPError, OSError) as exc:
+        error = failure(
+            exc,
+            url=url,
+            timeout=timeout,
+            idempotent=idempotent,
+            what=what,
+            reading_body=reading,
+        )
+    # Raised here, outside the except block, so the urllib3 exception is not chained.
     if error is not None:
         raise error
     assert response is not None
     if 200 <= response.status_code < 300 or response.status_code in accept:
         return response
-    error = _status_error(response, what)
+    error = status_error(response, what)
     response.close()
     raise error
 
 
-def _send(
-    session: requests.Session,
-    method: str,
-    url: str,
-    *,
-    timeout: tuple[float, float],
-    verify: bool | str,
-    proxies: dict[str, str],
-    headers: dict[str, str] | None = None,
-    auth: AuthBase | None = None,
-    stream: bool = False,
-    **body: Any,
-) -> requests.Response:
-    """`session.request` for what faxd asks of it, straight to the session's adapter.
-
-    Session.request merges the session's cookies, hooks, parameters and environment into
-    every request and builds a redirect resolver; faxd uses none of them (cookies are not
-    kept: the providers authenticate every request; a redirect is never followed, the
-    adapter only sends), and skipping them is a fifth of the CPU of a request. Errors
-    are requests' own, as before."""
-    merged = CaseInsensitiveDict(session.headers)
-    merged.update(headers or {})
-    request = requests.PreparedRequest()
-    request.prepare(method=method, url=url, headers=merged, auth=auth or session.auth, **body)
-    adapter = session.get_adapter(request.url or url)
-    response = adapter.send(
-        request, stream=stream, timeout=timeout, verify=verify, cert=None, proxies=proxies
-    )
-    if not stream:
-        # Read now, as Session.send does: the connection goes back to the pool, and a body
-        # cut off here is a requests error inside `call`'s classification.
-        _ = response.content
-    return response
+def _read_all(raw: BaseHTTPResponse) -> bytes:
+    try:
+        return bytes(raw.read(decode_content=True))
+    finally:
+        raw.release_conn()
 
 
 def wrong_address(status_code: int | None) -> bool:
@@ -238,25 +340,23 @@ def wrong_address(status_code: int | None) -> bool:
     return status_code is not None and (300 <= status_code < 400 or status_code in (404, 405))
 
 
-def read_json(response: requests.Response, *, what: str, idempotent: bool) -> Any:
+def read_json(response: Response, *, what: str, idempotent: bool) -> Any:
     """The JSON body of a successful answer.
 
     A garbled body after a request that changes something leaves its outcome unknown; after
     a lookup it is worth asking again."""
     try:
         return response.json()
-    except (ValueError, requests.RequestException):
+    except (ValueError, u3.HTTPError, OSError):
         pass
     # Raised outside the except block: the decode error adds nothing but noise.
     message = f"{what}: the provider answered HTTP {response.status_code} without valid JSON."
     if idempotent:
-        raise TransientError(message, _RETRY_HINT, status_code=response.status_code)
-    raise OutcomeUnknownError(message, _MAYBE_HINT)
+        raise TransientError(message, RETRY_HINT, status_code=response.status_code)
+    raise OutcomeUnknownError(message, MAYBE_HINT)
 
 
-def iter_body(
-    response: requests.Response, *, what: str, chunk_size: int = 64 * 1024
-) -> Iterator[bytes]:
+def iter_body(response: Response, *, what: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
     """Stream a (stream=True) response body, raising TransientError when it is cut short.
 
     Each piece is handed over as soon as it arrives (not once `chunk_size` bytes have
@@ -272,7 +372,7 @@ def iter_body(
         for chunk in _pieces(response, chunk_size):
             got += len(chunk)
             yield chunk
-    except (requests.RequestException, u3.HTTPError, OSError):
+    except (u3.HTTPError, OSError):
         failed = TransientError(
             f"{what}: the download broke off after {got} bytes.",
             "faxd downloads it again later.",
@@ -288,331 +388,20 @@ def iter_body(
         )
 
 
-def _pieces(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
-    raw = response.raw
-    if not isinstance(raw, BaseHTTPResponse):
-        yield from response.iter_content(chunk_size=chunk_size)
+def _pieces(response: Response, chunk_size: int) -> Iterator[bytes]:
+    if response.content_read:
+        content = response.content
+        yield from (content[i : i + chunk_size] for i in range(0, len(content), chunk_size))
         return
-    while piece := raw.read1(chunk_size, decode_content=True):
+    while piece := response.raw.read1(chunk_size, decode_content=True):
         yield piece
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header, capped at MAX_RETRY_AFTER; None when
-    missing, unreadable or already past, so the caller falls back to its own backoff."""
-    seconds = retry.parse_retry_after(value, now)
-    return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²" and other scripts' digits
 
 
-def provider_message(response: requests.Response, secrets: Collection[str] = ()) -> str:
-    """The provider's own words about an error, at most 300 characters, secrets removed.
-
-    Reads JSON `message`/`error`/`title`/`detail`/`errors`, or else a short excerpt of the
-    text. `secrets` adds values to redact beyond what the request's Authorization header
-    reveals."""
-    head = _body_head(response)
-    text = head.decode(response.encoding or "utf-8", errors="replace")
-    message = _json_message(text) or _text_excerpt(text, response.headers.get("Content-Type"))
-    for secret in sorted({*secrets, *_request_secrets(response)}, key=len, reverse=True):
-        if secret:
-            message = message.replace(secret, "***")
-    message = _AUTH_VALUE.sub(r"\1 ***", message)
-    if len(message) > _EXCERPT_CHARS:
-        message = message[: _EXCERPT_CHARS - 1].rstrip() + "…"
-    return message
-
-
-# --- failures before an answer -----------------------------------------------------------
-
-
-def _translate_exception(
-    exc: requests.RequestException,
-    *,
-    url: str,
-    timeout: tuple[float, float],
-    idempotent: bool,
-    what: str,
-) -> Exception:
-    host = _host(url)
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return RejectedError(
-            f"{what}: the provider URL {url!r} is not valid.",
-            "Check base_url in the provider's configuration.",
-        )
-    if isinstance(exc, requests.exceptions.InvalidSchema):
-        return RejectedError(
-            f"{what}: the provider URL {url!r} does not start with https:// or http://.",
-            "Check base_url in the provider's configuration.",
-        )
-    reason = _reason(exc)
-    if not _may_have_been_sent(exc, reason):
-        return TransientError(
-            f"{what} did not reach {host}: {_not_sent_description(exc, reason, timeout)}.",
-            _not_sent_hint(exc),
-        )
-    description = _sent_description(exc, reason, timeout)
-    if idempotent:
-        return TransientError(f"{what} failed at {host}: {description}.", _RETRY_HINT)
-    return OutcomeUnknownError(
-        f"{what} was sent to {host}, but no complete answer came back: {description}.",
-        _MAYBE_HINT,
-    )
-
-
-def _reason(exc: requests.RequestException) -> BaseException | None:
-    """The urllib3 error underneath a requests exception."""
-    inner = exc.args[0] if exc.args else None
-    if isinstance(inner, u3.MaxRetryError):
-        return inner.reason
-    if isinstance(inner, BaseException):
-        return inner
-    return None
-
-
-def _may_have_been_sent(exc: requests.RequestException, reason: BaseException | None) -> bool:
-    # urllib3's own split (Retry._is_connection_error): a ConnectTimeoutError, which
-    # NewConnectionError and NameResolutionError subclass, means the request never left.
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return False
-    if isinstance(reason, u3.ProxyError):
-        reason = reason.original_error
-    if isinstance(reason, u3.ConnectTimeoutError):
-        return False
-    if isinstance(exc, requests.exceptions.SSLError):
-        # Certificate checks happen in the handshake, before any byte of the request.
-        return not _is_verification_failure(reason)
-    # Read timeouts, resets, closes without an answer, cut-off bodies and anything not
-    # recognised: the provider may have acted on it.
-    return True
-
-
-def _is_verification_failure(reason: BaseException | None) -> bool:
-    seen = 0
-    while reason is not None and seen < 8:
-        if isinstance(reason, ssl.SSLCertVerificationError | ssl.CertificateError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(reason):
-            return True
-        nested = reason.args[0] if reason.args else None
-        reason = nested if isinstance(nested, BaseException) else reason.__context__
-        seen += 1
-    return False
-
-
-def _not_sent_description(
-    exc: requests.RequestException, reason: BaseException | None, timeout: tuple[float, float]
-) -> str:
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "its TLS certificate could not be verified"
-    if isinstance(reason, u3.NameResolutionError):
-        return "the host name could not be resolved"
-    if isinstance(reason, u3.NewConnectionError):
-        cause = _oserror(reason)
-        if cause is not None and cause.errno == errno.ECONNREFUSED:
-            return "the connection was refused"
-        if cause is not None and cause.strerror:
-            return f"no connection ({cause.strerror.lower()})"
-        return "no connection could be made"
-    return f"no connection within {timeout[0]:g} s"
-
-
-def _not_sent_hint(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.exceptions.SSLError):
-        return (
-            "If the provider's certificate is signed by a private CA, set ca_bundle in the "
-            "provider's configuration; faxd tries again later."
-        )
-    return _RETRY_HINT
-
-
-def _sent_description(
-    exc: requests.RequestException, reason: BaseException | None, timeout: tuple[float, float]
-) -> str:
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"no answer within {timeout[1]:g} s"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "the answer was cut off"
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return "the answer could not be decoded"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "the TLS connection broke"
-    cause = _oserror(reason)
-    if cause is not None and cause.errno == errno.ECONNRESET:
-        return "the connection was reset"
-    if cause is not None and cause.errno == errno.EPIPE:
-        return "the connection was closed while the request was being sent"
-    if isinstance(reason, u3.ProtocolError):
-        return "the connection was closed without an answer"
-    return f"the request failed ({type(exc).__name__})"
-
-
-def _oserror(reason: BaseException | None) -> OSError | None:
-    seen = 0
-    while reason is not None and seen < 8:
-        if isinstance(reason, OSError) and reason.errno is not None:
-            return reason
-        nested = next((a for a in reason.args if isinstance(a, BaseException)), None)
-        reason = nested or reason.__cause__ or reason.__context__
-        seen += 1
-    return None
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or "the provider"
-    # netloc may carry user:password@; only host and port are safe to name.
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{host}:{port}" if port else host
-
-
-# --- error answers -----------------------------------------------------------------------
-
-
-def _status_error(response: requests.Response, what: str) -> Exception:
-    code = response.status_code
-    label = _status_label(code)
-    if code == 429:
-        return TransientError(
-            f"{what} was throttled by the provider (HTTP {label}).",
-            "faxd pauses this provider and tries again later.",
-            retry_after=_retry_after(response),
-            status_code=code,
-            throttled=True,
-        )
-    if code >= 500 or code in _TRANSIENT_STATUSES:
-        return TransientError(
-            f"{what} failed for now: the provider answered HTTP {label}{_quoted(response)}.",
-            _RETRY_HINT,
-            retry_after=_retry_after(response),
-            status_code=code,
-        )
-    if code in (401, 403):
-        return AuthError(
-            f"{what} was refused: the provider answered HTTP {label}{_quoted(response)}.",
-            "Check the provider's credential file (api_key_file, password_file) and that the "
-            "account has API access; faxd holds this provider's queue until it is fixed.",
-            status_code=code,
-        )
-    if 300 <= code < 400:
-        location = response.headers.get("Location", "another address")
-        return RejectedError(
-            f"{what}: the provider answered HTTP {label} and points to {_host(location)}.",
-            "Check base_url in the provider's configuration.",
-            status_code=code,
-        )
-    return RejectedError(
-        f"{what} was rejected by the provider: HTTP {label}{_quoted(response)}.",
-        "Sending it again unchanged fails the same way; fix the document or its recipient.",
-        status_code=code,
-    )
-
-
-def _status_label(code: int) -> str:
-    try:
-        return f"{code} {HTTPStatus(code).phrase}"
-    except ValueError:
-        return str(code)
-
-
-def _quoted(response: requests.Response) -> str:
-    message = provider_message(response)
-    return f' ("{message}")' if message else ""
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    now = datetime.now(UTC)
-    date = response.headers.get("Date")
-    if date:
-        # An HTTP-date Retry-After is relative to the server's clock, not ours.
-        try:
-            server_now = parsedate_to_datetime(date)
-        except (TypeError, ValueError, IndexError):
-            server_now = None
-        if server_now is not None:
-            now = server_now if server_now.tzinfo else server_now.replace(tzinfo=UTC)
-    return parse_retry_after(response.headers.get("Retry-After"), now)
-
-
-def _content_length(response: requests.Response) -> int | None:
+def _content_length(response: Response) -> int | None:
     value = response.headers.get("Content-Length")
     if value is None or not _DIGITS.fullmatch(value.strip()):
         return None
     return int(value)
-
-
-def _body_head(response: requests.Response) -> bytes:
-    try:
-        # iter_content works on both streamed and already-read responses, and reads no
-        # more than one chunk of a streamed one.
-        return next(response.iter_content(chunk_size=_BODY_HEAD), b"")
-    except (requests.RequestException, u3.HTTPError, OSError, RuntimeError):
-        return b""
-
-
-_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²" and other scripts' digits
-_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=:-]{6,}", re.IGNORECASE)
-_HTML_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
-
-
-def _request_secrets(response: requests.Response) -> list[str]:
-    request = response.request
-    header = request.headers.get("Authorization") if request is not None else None
-    if not header:
-        return []
-    secrets = [header]
-    scheme, _, credential = header.partition(" ")
-    if credential:
-        secrets.append(credential)
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credential, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                decoded = ""
-            _user, sep, password = decoded.partition(":")
-            if sep and password:
-                secrets.append(password)
-    return secrets
-
-
-def _json_message(text: str) -> str:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return ""
-    return _message_from(data)
-
-
-def _message_from(data: Any) -> str:
-    if isinstance(data, str):
-        return _SPACE.sub(" ", data).strip()
-    if isinstance(data, list):
-        return "; ".join(m for m in (_message_from(item) for item in data[:5]) if m)
-    if not isinstance(data, dict):
-        return ""
-    parts: list[str] = []
-    for key in ("message", "Message", "error", "title", "detail", "error_description"):
-        value = data.get(key)
-        text = _message_from(value) if isinstance(value, str | dict | list) else ""
-        if text and text not in parts:
-            parts.append(text)
-    errors = data.get("errors")
-    if isinstance(errors, dict):  # ASP.NET validation problems: {"field": ["message"]}
-        for field, value in list(errors.items())[:5]:
-            text = _message_from(value)
-            if text:
-                parts.append(f"{field}: {text}")
-    elif isinstance(errors, list):
-        text = _message_from(errors)
-        if text:
-            parts.append(text)
-    return " - ".join(parts)
-
-
-def _text_excerpt(text: str, content_type: str | None) -> str:
-    if "html" in (content_type or "").lower() or text.lstrip().startswith("<"):
-        text = _HTML_TAG.sub(" ", text)
-    return _SPACE.sub(" ", text).strip()

@@ -1,9 +1,9 @@
 """A multipart/form-data request body streamed from disk.
 
-`requests`' own `files=` builds the whole body in memory; five 16 MB files per upload
-with several uploads in flight would hold hundreds of megabytes. `MultipartBody` is a
-file-like object with a known length: requests sends it with a Content-Length header and
-urllib3 reads it block by block while sending."""
+urllib3's own `encode_multipart_formdata` builds the whole body in memory; five 16 MB
+files per upload with several uploads in flight would hold hundreds of megabytes.
+`MultipartBody` is a file-like object with a known length: `http.call` sends it with a
+Content-Length header and urllib3 reads it block by block while sending."""
 
 from __future__ import annotations
 

@@ -13,8 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
 from faxd.core.names import NAME_MAX, cut_keeping_extensions
@@ -87,7 +85,7 @@ class RetarusProvider:
         self,
         settings: RetarusProviderSettings,
         *,
-        session: requests.Session | None = None,
+        session: http.Session | None = None,
         clock: Clock | None = None,
         workdir: Path | None = None,
         limits: Limits | None = None,
@@ -370,7 +368,7 @@ class RetarusProvider:
 
     # --- data centers ----------------------------------------------------------------------
 
-    def _get(self, url: str, what: str, accept: tuple[int, ...]) -> requests.Response:
+    def _get(self, url: str, what: str, accept: tuple[int, ...]) -> http.Response:
         return http.call(
             self._session,
             "GET",
@@ -446,7 +444,7 @@ class _Listing:
     truncated: bool = False
 
 
-def _delete_result(response: requests.Response, remote_id: str) -> DeleteResult:
+def _delete_result(response: http.Response, remote_id: str) -> DeleteResult:
     try:
         return parse_delete_report(response.json())
     except (ValueError, WireError):

@@ -3,7 +3,7 @@
 Retarus takes documents base64-encoded inside the JSON job. Building
 that JSON in memory would hold a 16 MB document three times over (file, base64, JSON
 text); this body reads each file from disk while it is sent, one bounded chunk at a time,
-and knows its length beforehand so requests sends a Content-Length, not chunked encoding."""
+and knows its length beforehand so `http.call` sends a Content-Length, not chunked encoding."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _read_full(stream: BinaryIO, want: int) -> bytes:
 
 
 class StreamedJobBody:
-    """An iterable of bytes with a length: pass it as `data=` to requests.
+    """An iterable of bytes with a length: pass it as `data=` to `http.call`.
 
     Iterating again starts over from the first byte, so the body can be sent again."""
 
