@@ -1,5 +1,10 @@
 """Crash and hang points for the durability tests: `FAXD_CRASH_AT=<name>` kills the process
-with SIGKILL when execution reaches that point, as a power cut would."""
+with SIGKILL when execution reaches that point, as a power cut would.
+
+Both variables are read once, when faxd starts: the points sit on every document's path,
+and reading the environment at each of them took 2.6 % of the samples of the thread
+holding the interpreter lock during an inbox poll. The tests set them in the environment
+of the process they start."""
 
 from __future__ import annotations
 
@@ -8,20 +13,26 @@ import signal
 import threading
 
 
+def _names(variable: str) -> frozenset[str]:
+    return frozenset(n for n in os.environ.get(variable, "").split(",") if n)
+
+
+_CRASH_AT = _names("FAXD_CRASH_AT")
+_HANG_AT = _names("FAXD_HANG_AT")
+
+
 def crash_point(name: str) -> None:
-    wanted = os.environ.get("FAXD_CRASH_AT")
-    if wanted and name in wanted.split(","):
+    if _CRASH_AT and name in _CRASH_AT:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def hang_point(name: str, detail: str = "") -> None:
     """`FAXD_HANG_AT=<name>` or `<name>:<detail>` blocks the thread that reaches the point
     for good, as a read from a share whose server went away does."""
-    wanted = os.environ.get("FAXD_HANG_AT")
-    if wanted and any(w in (name, f"{name}:{detail}") for w in wanted.split(",")):
+    if _HANG_AT and (name in _HANG_AT or f"{name}:{detail}" in _HANG_AT):
         threading.Event().wait()
 
 
 def hanging() -> bool:
     """Whether a hang point is set: the daemon then watches for stalls within seconds."""
-    return bool(os.environ.get("FAXD_HANG_AT"))
+    return bool(_HANG_AT)
