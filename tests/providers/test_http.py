@@ -518,19 +518,53 @@ def test_iter_body_raises_transient_on_a_truncated_body(
 # --- TLS -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA) and its key."""
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-subj", f"/CN=127.0.0.1/O={name}", "-addext", "subjectAltName=IP:127.0.0.1",
          "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    return make_certificate(tmp_path, "test")
+
+
+def tls_server(raw_server: Start, cert: Path, key: Path) -> RawServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return raw_server(respond("200 OK", body=b"ok"), tls=context)
+
+
+def test_ca_bundle_adds_a_ca_to_the_systems_store(
+    raw_server: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system_cert, system_key = make_certificate(tmp_path, "system")
+    private_cert, private_key = make_certificate(tmp_path, "private")
+    # OpenSSL reads the system store from SSL_CERT_FILE when it is set.
+    monkeypatch.setenv("SSL_CERT_FILE", str(system_cert))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    public = tls_server(raw_server, system_cert, system_key)
+    private = tls_server(raw_server, private_cert, private_key)
+
+    plain = make_session(None, "ua")
+    assert post(plain, public.url).content == b"ok"
+    with pytest.raises(TransientError, match="ca_bundle"):
+        post(plain, private.url)
+    plain.close()
+
+    with_bundle = make_session(private_cert, "ua")
+    assert post(with_bundle, private.url).content == b"ok"
+    assert post(with_bundle, public.url).content == b"ok"  # the system's CAs still count
+    with_bundle.close()
 
 
 def test_self_signed_server_is_refused_without_its_ca_and_accepted_with_it(

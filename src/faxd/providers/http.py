@@ -105,9 +105,9 @@ Auth = BearerAuth | BasicAuth
 
 class Session:
     """One provider's connections: kept open per host (and per proxy), `connections` at
-    most per host, TLS verified against `ca_bundle` or the certifi bundle, never retried
-    or redirected by urllib3 (retries are the engine's, which knows whether a request may
-    be repeated). There is deliberately no way to turn verification off."""
+    most per host, TLS verified against the system's CA store plus `ca_bundle`, never
+    retried or redirected by urllib3 (retries are the engine's, which knows whether a
+    request may be repeated). There is deliberately no way to turn verification off."""
 
     def __init__(
         self,
@@ -169,25 +169,34 @@ class Session:
         return ProxyManager(proxy, proxy_headers=_proxy_headers(proxy), **options)
 
     def _tls_context(self) -> ssl.SSLContext:
-        # Loaded once: urllib3 would read the CA file again for every new connection.
+        # Built once: urllib3 would read the CA files again for every new connection.
         if self._tls is None:
-            problem: str | None = None
             context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-            where = str(self.ca_bundle) if self.ca_bundle is not None else certifi.where()
-            try:
-                if Path(where).is_dir():
-                    context.load_verify_locations(capath=where)
-                else:
-                    context.load_verify_locations(cafile=where)
-            except (OSError, ssl.SSLError) as exc:
-                problem = getattr(exc, "strerror", None) or type(exc).__name__
-            if problem is not None:
-                raise TransientError(
-                    f"The CA bundle {where} could not be loaded ({problem}).",
-                    "Check ca_bundle in the provider's configuration; faxd tries again later.",
-                )
+            context.load_default_certs()
+            if not context.cert_store_stats()["x509_ca"]:
+                # No system store that OpenSSL loads up front (a minimal container, or a
+                # hashed directory only): the public CAs of the certifi bundle as well.
+                context.load_verify_locations(cafile=certifi.where())
+            if self.ca_bundle is not None:
+                self._add_bundle(context, str(self.ca_bundle))
             self._tls = context
         return self._tls
+
+    @staticmethod
+    def _add_bundle(context: ssl.SSLContext, where: str) -> None:
+        problem: str | None = None
+        try:
+            if Path(where).is_dir():
+                context.load_verify_locations(capath=where)
+            else:
+                context.load_verify_locations(cafile=where)
+        except (OSError, ssl.SSLError) as exc:
+            problem = getattr(exc, "strerror", None) or type(exc).__name__
+        if problem is not None:
+            raise TransientError(
+                f"The CA bundle {where} could not be loaded ({problem}).",
+                "Check ca_bundle in the provider's configuration; faxd tries again later.",
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -210,7 +219,7 @@ def make_session(
     connections: int = DEFAULT_CONNECTIONS,
 ) -> Session:
     """One session per provider; `ca_bundle` adds trust in a private CA (a TLS-inspecting
-    proxy, a test server) in place of the public ones."""
+    proxy, a test server) to the system's."""
     return Session(ca_bundle, user_agent, auth=auth, connections=connections)
 
 
