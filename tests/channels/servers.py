@@ -200,7 +200,7 @@ class Hook:
 class WebhookReceiver:
     """Records each POST, checking X-Faxd-Signature; answers `statuses` in turn, then 204."""
 
-    def __init__(self, secret: str = WEBHOOK_SECRET) -> None:
+    def __init__(self, secret: str = WEBHOOK_SECRET, tls: ssl.SSLContext | None = None) -> None:
         self.secret = secret
         self.hooks: list[Hook] = []
         self.statuses: list[int] = []
@@ -229,7 +229,10 @@ class WebhookReceiver:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> WebhookReceiver:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +13,7 @@ from faxd.channels.base import ChannelError, Message
 from faxd.channels.webhook import WebhookSender
 from faxd.settings import Secret, WebhookChannel
 
-from .servers import WEBHOOK_SECRET, WebhookReceiver
+from .servers import WEBHOOK_SECRET, WebhookReceiver, make_cert
 
 
 def message(event_id: str = "d.doc1.0") -> Message:
@@ -80,3 +83,32 @@ def test_a_name_that_is_not_utf8_goes_out_escaped() -> None:
     assert got.signature_ok
     assert got.body["path"] == "/srv/fax/inbox/caf\\xe9.pdf"
     assert got.body["text"] == "Received /srv/fax/inbox/caf\\xe9.pdf"
+
+
+def test_the_receivers_certificate_is_checked_against_the_systems_cas_or_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = make_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with WebhookReceiver(tls=context) as receiver:
+        # Not trusted anywhere: refused, and worth trying again once it is.
+        with pytest.raises(ChannelError) as caught:
+            sender(receiver.url).send(message("d.doc1.0"))
+        assert not caught.value.permanent
+        # In the system's store (OpenSSL reads it from SSL_CERT_FILE when that is set).
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        sender(receiver.url).send(message("d.doc2.0"))
+        monkeypatch.delenv("SSL_CERT_FILE")
+        # Named by ca_bundle.
+        channel = WebhookChannel(
+            name="tickets",
+            url=receiver.url,
+            secret=Secret(WEBHOOK_SECRET),
+            timeout=5,
+            ca_bundle=cert,
+        )
+        WebhookSender(channel).send(message("d.doc3.0"))
+    assert [h.event_id for h in receiver.hooks] == ["d.doc2.0", "d.doc3.0"]

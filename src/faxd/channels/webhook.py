@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
+from pathlib import Path
 
 import requests
 
@@ -32,11 +34,23 @@ def signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def trusted_cas(ca_bundle: Path | None) -> str | bool:
+    """What the receiver's certificate is checked against: `ca_bundle`, else the system's
+    CA store, as for mail (a CA added with update-ca-certificates counts), else requests'
+    own bundle where OpenSSL names no store."""
+    if ca_bundle is not None:
+        return str(ca_bundle)
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.capath or True
+
+
 class WebhookSender:
     def __init__(self, settings: WebhookChannel) -> None:
         self.name = settings.name
         self._settings = settings
         self._session = requests.Session()
+        # A path, so REQUESTS_CA_BUNDLE cannot replace it; the proxy settings still count.
+        self._verify = trusted_cas(settings.ca_bundle)
 
     def send(self, message: Message) -> None:
         s = self._settings
@@ -55,7 +69,7 @@ class WebhookSender:
                 data=body,
                 headers=headers,
                 timeout=s.timeout,
-                verify=str(s.ca_bundle) if s.ca_bundle else True,
+                verify=self._verify,
                 allow_redirects=False,
             )
         except requests.Timeout:
