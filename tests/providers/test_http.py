@@ -3,8 +3,10 @@ the right faxd error, and no credential ever shows in one."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import select
 import shutil
 import socket
 import ssl
@@ -628,3 +630,48 @@ def test_a_proxy_faxd_cannot_use_is_a_transient_error_without_its_address(
         faxd_http.forget_proxies()
     assert "proxy-pw-4411" not in str(info.value)
     assert_no_secret(info.value)
+
+
+def tunnel(conn: socket.socket, server: RawServer) -> None:
+    """An HTTP proxy's CONNECT: open the named host:port and relay bytes both ways."""
+    request = server.read_request(conn)
+    host, _, port = request.request_line.split()[1].rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as upstream:
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        ends = [conn, upstream]
+        while True:
+            readable, _, _ = select.select(ends, [], [], 5)
+            if not readable:
+                return
+            for end in readable:
+                data = end.recv(65536)
+                if not data:
+                    return
+                (upstream if end is conn else conn).sendall(data)
+
+
+def test_https_goes_through_the_environments_proxy_in_a_tunnel(
+    raw_server: Start, self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed
+    target = tls_server(raw_server, cert, key)
+    proxy = raw_server(tunnel)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://office:proxy-pw-2207@127.0.0.1:{proxy.port}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    faxd_http.forget_proxies()
+    session = make_session(cert, "ua", auth=BearerAuth(Secret(CANARY_KEY)))
+    try:
+        assert post(session, target.url).content == b"ok"
+    finally:
+        session.close()
+        faxd_http.forget_proxies()
+    (connect,) = proxy.received
+    assert connect.request_line.startswith(f"CONNECT 127.0.0.1:{target.port} HTTP/")
+    expected = base64.b64encode(b"office:proxy-pw-2207").decode()
+    assert connect.header("Proxy-Authorization") == f"Basic {expected}"
+    # The request itself went inside the tunnel, encrypted: the proxy never saw the key.
+    assert CANARY_KEY not in connect.head.decode("latin-1")
+    (request,) = target.received
+    assert request.request_line == "POST /Send HTTP/1.1"
+    assert request.header("Authorization") == f"Bearer {CANARY_KEY}"
