@@ -20,6 +20,7 @@ outside `except` blocks, so no urllib3 exception is attached as `__cause__` or
 from __future__ import annotations
 
 import base64
+import functools
 import json as jsonlib
 import re
 import ssl
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import certifi
 import requests.utils
@@ -224,36 +225,30 @@ def make_session(
 
 
 def _proxy_headers(proxy: str) -> dict[str, str]:
-    parts = urlsplit(proxy)
-    if not parts.username:
+    username, password = requests.utils.get_auth_from_url(proxy)
+    if not username:
         return {}
-    credential = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    return make_headers(proxy_basic_auth=credential)
+    return make_headers(proxy_basic_auth=f"{username}:{password}")
 
 
 def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY),
-    None when there is none or NO_PROXY covers the host; read once per host, since the
-    environment of a running daemon does not change."""
+    None when there is none or NO_PROXY covers the host."""
     parts = urlsplit(url)
     return _host_proxy(parts.scheme, parts.netloc)
 
 
-_PROXY_CACHE: dict[tuple[str, str], str | None] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _host_proxy(scheme: str, netloc: str) -> str | None:
-    key = (scheme, netloc)
-    if key not in _PROXY_CACHE:
-        address = f"{scheme}://{netloc}/"
-        proxies = requests.utils.get_environ_proxies(address)
-        _PROXY_CACHE[key] = requests.utils.select_proxy(address, proxies) or None
-    return _PROXY_CACHE[key]
+    """Read once per host: the environment of a running daemon does not change."""
+    address = f"{scheme}://{netloc}/"
+    proxies = requests.utils.get_environ_proxies(address)
+    return requests.utils.select_proxy(address, proxies) or None
 
 
 def forget_proxies() -> None:
     """Read the environment's proxies again at the next request (for tests)."""
-    _PROXY_CACHE.clear()
+    _host_proxy.cache_clear()
 
 
 def call(
