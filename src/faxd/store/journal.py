@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Collection, Container, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -153,6 +154,27 @@ class IllegalTransition(RuntimeError):
         )
 
 
+@dataclass
+class _Creation:
+    """A job waiting to be written by create_job, and how that ended."""
+
+    job: NewJob
+    outbox: Sequence[NewDelivery]
+    done: bool = False
+    seq: int = 0  # the commit that wrote it
+    error: BaseException | None = None
+
+
+def _for_one(failure: BaseException, job_id: str) -> BaseException:
+    """The batch's failure as an exception of the one job's own: several threads raise
+    it, and an exception object raised in two threads at once mixes their tracebacks."""
+    if isinstance(failure, JournalWriteError):
+        return JournalWriteError(str(failure))
+    error = RuntimeError(f"the journal could not record job {job_id}: {failure!r}")
+    error.__cause__ = failure
+    return error
+
+
 class Journal:
     """The durable record of every job. Thread-safe."""
 
@@ -172,6 +194,10 @@ class Journal:
         self._syncing = False
         self._sync_failed = 0  # the last commit a failed fsync was meant to cover
         self._sync_cond = threading.Condition(threading.Lock())
+        # create_job: jobs waiting for a commit, and whether a thread is writing them.
+        self._created = threading.Condition(threading.Lock())
+        self._creations: list[_Creation] = []
+        self._leading = False
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -493,67 +519,129 @@ class Journal:
     # -- jobs --------------------------------------------------------------------------
 
     def create_job(self, job: NewJob, outbox: Sequence[NewDelivery] = ()) -> None:
-        """`outbox`: notices this job's creation causes (a refusal), committed with it."""
+        """`outbox`: notices this job's creation causes (a refusal), committed with it.
+
+        Jobs that several takers create at once share one commit: one of them waits for
+        the turn and writes every job that came meanwhile, each under its own savepoint
+        (so one job's failure is its own); the others wait for it, not for a turn of their
+        own. Under a burst the takers otherwise queued behind the uploads for a turn each."""
+        mine = _Creation(job, tuple(outbox))
+        with self._created:
+            self._creations.append(mine)
+            while self._leading and not mine.done:
+                self._created.wait()
+            lead = not mine.done
+            self._leading = self._leading or lead
+        if lead:
+            try:
+                with self._turns.turn():
+                    with self._created:
+                        batch, self._creations = self._creations, []
+                    self._create_batch(batch)
+            finally:
+                with self._created:
+                    if not mine.done:  # interrupted before its turn: not written, not queued
+                        self._creations.remove(mine)
+                    self._leading = False
+                    self._created.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        failure = self._wait_durable(mine.seq)
+        if failure is not None:
+            self._write_failed(failure)
+        self._written()
+
+    def _create_batch(self, batch: list[_Creation]) -> None:
+        """Write `batch` in one commit (the caller holds the turn); each creation learns
+        its commit's number or its own error."""
+        failure: BaseException | None = None
+        try:
+            with self.transaction(durable=False) as db:
+                for creation in batch:
+                    db.execute("SAVEPOINT job")
+                    try:
+                        self._insert_job(db, creation.job, creation.outbox)
+                    except sqlite3.OperationalError as exc:
+                        if _is_write_failure(exc):
+                            raise
+                        db.execute("ROLLBACK TO job")
+                        creation.error = exc
+                    except Exception as exc:  # the job's own error, for its owner
+                        db.execute("ROLLBACK TO job")
+                        creation.error = exc
+                    db.execute("RELEASE job")
+        except BaseException as exc:  # each waiting taker raises it
+            failure = exc
+        seq = self._committed
+        with self._created:
+            for creation in batch:
+                creation.seq = seq
+                if failure is not None and creation.error is None:
+                    creation.error = _for_one(failure, creation.job.id)
+                creation.done = True
+
+    def _insert_job(
+        self, db: sqlite3.Connection, job: NewJob, outbox: Sequence[NewDelivery]
+    ) -> None:
         state = JobState.FAILED if job.error else JobState.READY
         if job.hold:
             state = JobState.HELD
-        with self.transaction() as db:
-            insert_outbox(db, outbox)
+        insert_outbox(db, outbox)
+        db.execute(
+            "INSERT INTO jobs(id, folder, rel_path, path, sidecar, attachments, files, "
+            "provider, sender, dft, reference, rule, options, state, error, ino, "
+            "received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                job.id,
+                encode_path(job.folder),
+                encode_path(job.rel_path),
+                encode_path(job.path),
+                encode_path(job.sidecar) if job.sidecar else None,
+                json.dumps(list(job.attachments)),
+                files_to_json(job.files),
+                job.provider,
+                job.sender,
+                int(job.dft),
+                job.reference,
+                job.rule,
+                job.options.dumps(),
+                state.value,
+                job.error,
+                job.ino,
+                job.received_at,
+                job.received_at if job.error else None,
+            ),
+        )
+        # The document `faxd retry` put back (same place, same inode): this job is
+        # its next attempt.
+        db.execute(
+            "UPDATE retries SET next_job = ? WHERE path = ? AND next_job IS NULL "
+            "AND (ino IS NULL OR ? IS NULL OR ino = ?)",
+            (job.id, encode_path(job.path), job.ino, job.ino),
+        )
+        for idx, number in enumerate(job.numbers):
             db.execute(
-                "INSERT INTO jobs(id, folder, rel_path, path, sidecar, attachments, files, "
-                "provider, sender, dft, reference, rule, options, state, error, ino, "
-                "received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO transmissions(job_id, idx, number, state, next_attempt_at, "
+                "updated_at) VALUES (?,?,?,?,?,?)",
                 (
                     job.id,
-                    encode_path(job.folder),
-                    encode_path(job.rel_path),
-                    encode_path(job.path),
-                    encode_path(job.sidecar) if job.sidecar else None,
-                    json.dumps(list(job.attachments)),
-                    files_to_json(job.files),
-                    job.provider,
-                    job.sender,
-                    int(job.dft),
-                    job.reference,
-                    job.rule,
-                    job.options.dumps(),
-                    state.value,
-                    job.error,
-                    job.ino,
+                    idx,
+                    number,
+                    (TxState.FAILED if job.error else TxState.READY).value,
                     job.received_at,
-                    job.received_at if job.error else None,
+                    job.received_at,
                 ),
             )
-            # The document `faxd retry` put back (same place, same inode): this job is
-            # its next attempt.
-            db.execute(
-                "UPDATE retries SET next_job = ? WHERE path = ? AND next_job IS NULL "
-                "AND (ino IS NULL OR ? IS NULL OR ino = ?)",
-                (job.id, encode_path(job.path), job.ino, job.ino),
-            )
-            for idx, number in enumerate(job.numbers):
-                db.execute(
-                    "INSERT INTO transmissions(job_id, idx, number, state, next_attempt_at, "
-                    "updated_at) VALUES (?,?,?,?,?,?)",
-                    (
-                        job.id,
-                        idx,
-                        number,
-                        (TxState.FAILED if job.error else TxState.READY).value,
-                        job.received_at,
-                        job.received_at,
-                    ),
-                )
-            audit_outbox.record(
-                db,
-                "picked up",
-                job=job.id,
-                document=job.path,
-                recipients=list(job.numbers),
-                provider=job.provider,
-            )
-            if job.error:
-                audit_outbox.record(db, "failed", job=job.id, error=job.error)
+        audit_outbox.record(
+            db,
+            "picked up",
+            job=job.id,
+            document=job.path,
+            recipients=list(job.numbers),
+            provider=job.provider,
+        )
+        if job.error:
+            audit_outbox.record(db, "failed", job=job.id, error=job.error)
 
     def job(self, job_id: str) -> JobRow | None:
         rows = self.query(_JOB, (job_id,))
