@@ -22,11 +22,17 @@ the machine drifts):
 notify      pickup latency with notices off and on (a `delivered` mail for every job to
             a local SMTP sink in a child process)
 burst-pdf   the burst with report PDFs off and on, to the last upload and to the last
-            filing (the PDFs are drawn after filing; the time they took is printed too)"""
+            filing (the PDFs are drawn after filing; the time they took is printed too)
+
+The daemon's folders, state and journal are made in a temporary folder: run with
+TMPDIR=/some/folder to measure on the file system faxd will use. The figures depend on it:
+every document takes new files and folders, and what creating one costs differs tenfold
+between file systems (the README's speed notes). The header names the one used."""
 
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import io
 import json
@@ -79,6 +85,28 @@ def pdf(tag: str) -> bytes:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_system(folder: str) -> str:
+    """The file system holding `folder` (type, mount point, options), from /proc/mounts;
+    for ext4, whether it keeps a journal (jbd2 lists the devices it journals)."""
+    best: tuple[str, str, str, str] | None = None
+    try:
+        with open("/proc/self/mounts") as mounts:
+            for line in mounts:
+                device, point, kind, options, *_ = line.split()
+                inside = folder == point or folder.startswith(point.rstrip("/") + "/")
+                if inside and (best is None or len(point) >= len(best[1])):
+                    best = (device, point, kind, options)
+    except OSError:
+        return "unknown"
+    if best is None:
+        return "unknown"
+    device, point, kind, options = best
+    if kind == "ext4":
+        journaled = glob.glob(f"/proc/fs/jbd2/{os.path.basename(device)}-*")
+        kind += " with a journal" if journaled else " without a journal"
+    return f"{kind}, mounted at {point} ({options})"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -710,6 +738,8 @@ def main() -> int:
     backlog = args.backlog or (2000 if quick else 10000)
 
     print(f"faxd outbound benchmark; {os.cpu_count()} cores; Python {sys.version.split()[0]}")
+    folders = os.path.realpath(tempfile.gettempdir())
+    print(f"folders under {folders}: {file_system(folders)}")
     rows: list[tuple[str, str, str]] = []
     if "latency" in only:
         rows += bench_latency(10 if quick else 30, args.settle)
