@@ -155,3 +155,27 @@ def test_a_taker_stopped_before_its_turn_leaves_no_job_behind(journal: Journal) 
     assert journal.job("j1") is None
     assert journal.job("j2") is not None
     assert _queued(journal) == 0
+
+
+def test_an_interrupt_while_writing_stays_with_the_writer_and_fails_the_rest(
+    journal: Journal,
+) -> None:
+    real_insert = journal._insert_job
+
+    def insert(db: sqlite3.Connection, job: NewJob, outbox: object) -> None:
+        if job.id == "j2":
+            raise KeyboardInterrupt
+        real_insert(db, job, outbox)  # type: ignore[arg-type]
+
+    journal._insert_job = insert  # type: ignore[method-assign]
+    outcome = _create_in_threads(journal, [_job(n) for n in range(4)])
+
+    kinds = sorted(type(error).__name__ for error in outcome.values())
+    assert kinds == ["KeyboardInterrupt", "RuntimeError", "RuntimeError", "RuntimeError"]
+    for job_id, error in outcome.items():
+        if isinstance(error, RuntimeError):
+            assert job_id in str(error) and isinstance(error.__cause__, KeyboardInterrupt)
+        assert journal.job(job_id) is None  # the commit was rolled back whole
+    journal._insert_job = real_insert  # type: ignore[method-assign]
+    journal.create_job(_job(7))
+    assert journal.job("j7") is not None

@@ -579,6 +579,8 @@ class Journal:
                 if failure is not None and creation.error is None:
                     creation.error = _for_one(failure, creation.job.id)
                 creation.done = True
+        if failure is not None and not isinstance(failure, Exception):
+            raise failure  # an interrupt of the writing thread stays its own (the others fail)
 
     def _insert_job(
         self, db: sqlite3.Connection, job: NewJob, outbox: Sequence[NewDelivery]
