@@ -21,8 +21,9 @@ _CRASH_AT = _names("FAXD_CRASH_AT")
 _HANG_AT = _names("FAXD_HANG_AT")
 
 
-def crash_point(name: str) -> None:
-    if _CRASH_AT and name in _CRASH_AT:
+def crash_point(name: str, detail: str = "") -> None:
+    """`FAXD_CRASH_AT=<name>`, or `<name>:<detail>` for one file's pass only."""
+    if _CRASH_AT and (name in _CRASH_AT or f"{name}:{detail}" in _CRASH_AT):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -12,7 +12,7 @@ import pytest
 from faxd.records import pool as pool_module
 from faxd.records.pool import DrawPool
 from faxd.records.report_pdf import ReportData
-from tests.records.records_helpers import pdf_text, write_pdf
+from tests.records.records_helpers import pdf_text, write_pdf, write_tiff
 
 DATA = ReportData(
     result="delivered",
@@ -123,3 +123,60 @@ def test_a_drawing_that_takes_too_long_is_given_up_not_taken_for_a_crash(
         assert pool._proc is None  # the stuck helper was stopped
     finally:
         pool.close()
+
+
+def test_received_pages_are_counted_in_the_helper_and_a_crash_costs_one_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A received document comes from outside: one that crashes the PDF engine (here the
+    helper is killed as it reaches bad.pdf, a valid PDF) must cost only its own count."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    one = write_pdf(inbox / "one.pdf", pages=1)
+    bad = write_pdf(inbox / "bad.pdf", pages=2)
+    tiff = write_tiff(inbox / "scan.tiff", pages=3)
+    (inbox / "notes.txt").write_text("not a document with pages\n")
+    (inbox / "private.pdf").symlink_to(write_pdf(tmp_path / "elsewhere.pdf", pages=4))
+    paths = [one, bad, tiff, inbox / "notes.txt", inbox / "private.pdf", inbox / "gone.pdf"]
+    pool = DrawPool()
+    try:
+        assert pool.page_counts(paths) == [1, 2, 3, None, None, None]
+        assert pool.page_counts([]) == []
+        pool.close()
+        monkeypatch.setenv("FAXD_CRASH_AT", "count_pages:bad.pdf")  # the next helper's
+        assert pool.page_counts(paths) == [1, None, 3, None, None, None]
+        assert pool.page_counts([bad]) == [None]
+        monkeypatch.delenv("FAXD_CRASH_AT")
+        pool.close()
+        assert pool.page_counts([bad, one]) == [2, 1]
+    finally:
+        pool.close(kill=True)
+
+
+PAGES_PROBE = """
+import sys
+from pathlib import Path
+from faxd.records.pool import DrawPool
+pool = DrawPool()
+try:
+    print(pool.page_counts([Path(sys.argv[1])]))
+finally:
+    pool.close()
+# Counted in the helper: the PDF engine never enters this process.
+assert "pypdfium2" not in sys.modules, "counted in-process"
+"""
+
+
+def test_the_pdf_engine_never_enters_the_process_that_asks_for_page_counts(
+    tmp_path: Path,
+) -> None:
+    doc = write_pdf(tmp_path / "fax.pdf", pages=2)
+    done = subprocess.run(
+        [sys.executable, "-c", PAGES_PROBE, str(doc)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[2]"

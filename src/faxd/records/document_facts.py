@@ -11,6 +11,9 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from faxd.host import contained
+from faxd.host.fsops import NotRegularFileError
+
 # A first page is drawn at most this many pixels high: sharp at the report's thumbnail
 # size when printed, small enough to keep the report PDF light.
 THUMB_PIXELS = 700
@@ -93,6 +96,18 @@ def facts(path: Path, converted: Path | None = None) -> Facts:
         pages, image, why = _pdf_facts(converted)
         return Facts(digest, pages, image, why)
     return Facts(digest, None, None, why or "no image of this file type is available")
+
+
+def received_pages(path: Path) -> int | None:
+    """Pages of a received document, opened without following a link and only if it is a
+    regular file: the inbox is a share others may write, and a FIFO put in its place
+    would hold the reader for ever, a link would count someone else's file."""
+    try:
+        fd = contained.open_file(path)
+    except (OSError, NotRegularFileError):
+        return None
+    with open(fd, "rb") as handle:
+        return page_count(handle)
 
 
 def page_count(handle: BinaryIO) -> int | None:

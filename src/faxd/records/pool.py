@@ -2,6 +2,9 @@
 (font subsetting) and would otherwise hold the interpreter lock the fax path needs; a
 document that crashes the PDF engine costs that one report, never the daemon.
 
+The helper also counts the pages of received documents for the activity journal: they
+come from outside, and are parsed there for the same reason.
+
 The helper is `python -m faxd.records.pool`, fed pickled calls on stdin and answering on
 stdout, one at a time; it ends when its stdin closes."""
 
@@ -21,7 +24,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from faxd.records import activity
+from faxd.crash_points import crash_point
+from faxd.records import activity, document_facts
 from faxd.records.activity import ActivityRow
 from faxd.records.making import Made, make
 from faxd.records.report_pdf import ReportData
@@ -113,6 +117,21 @@ class DrawPool:
             raise DrawError(answer)
         return answer
 
+    def page_counts(self, paths: Sequence[Path]) -> list[int | None]:
+        """Pages of received documents (None: not countable), counted in the helper: a
+        document from outside is parsed there, so one that crashes the PDF engine costs
+        its own count, never the daemon. After a crash or a timeout the documents are
+        counted again one by one, and only the one that failed stays uncounted."""
+        if not paths:
+            return []
+        try:
+            counts: list[int | None] = self._ask("pages", (list(paths),))
+        except (_Gone, TimeoutError):
+            if len(paths) == 1:
+                return [None]
+            return [self.page_counts([path])[0] for path in paths]
+        return counts
+
     def _ask(self, kind: str, call: tuple[Any, ...]) -> Any:
         """One drawing by the helper, one at a time. A helper that died (_Gone) or took
         too long (TimeoutError) is stopped; the next call starts another."""
@@ -175,8 +194,16 @@ def _answer(idle_exit: float) -> None:
             except Exception as exc:
                 _send(sink, f"the activity journal PDF could not be drawn ({exc})")
             continue
+        if kind == "pages":
+            _send(sink, [_count(path) for path in call[0]])
+            continue
         document, data, draw, problem, converted = call
         _send(sink, make(document, data, draw=draw, problem=problem, converted=converted))
+
+
+def _count(path: Path) -> int | None:
+    crash_point("count_pages", path.name)
+    return document_facts.received_pages(path)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,7 @@ class Daemon:
             # Report PDFs wait while documents are taken in or uploaded (records_keeper.py).
             fax_busy=lambda: self._engine.uploading() > 0 or self._intake.pending() > 0,
             activity_pdf=self._draw_pool.activity_pdf,
+            count_pages=self._draw_pool.page_counts,
         )
         self._records.configuration_loaded(self._config_path)
         self._senders = build_senders(settings, requests_at_once(settings))

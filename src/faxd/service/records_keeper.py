@@ -147,9 +147,13 @@ class RecordsKeeper:
         *,
         fax_busy: Callable[[], bool] = lambda: False,
         activity_pdf: Callable[[Sequence[ActivityRow], date, str | None], bytes] | None = None,
+        count_pages: Callable[[Sequence[Path]], list[int | None]] | None = None,
     ) -> None:
+        """`activity_pdf`, `count_pages`: the drawing helper's (the daemon's); without them
+        (a command's short life) the journal is drawn and received pages counted here."""
         self._maker = maker
         self._activity_pdf = activity_pdf
+        self._count_pages = count_pages
         self._fax_busy = fax_busy
         self._reports_wait = Deferral(fax_busy, clock, MAX_DEFER)
         self._audit_waits = Deferral(fax_busy, clock, MAX_DEFER)
@@ -394,8 +398,9 @@ class RecordsKeeper:
         rows: list[tuple[float, ActivityRow]] = []
         for filed in self.ledger.finished_between(start, end):
             rows.extend(self._sent_rows(filed))
-        for received in self.ledger.received_between(start, end):
-            rows.append((received.delivered_at, self._received_row(received)))
+        received = list(self.ledger.received_between(start, end))
+        for one, pages in zip(received, self._received_pages(received), strict=True):
+            rows.append((one.delivered_at, self._received_row(one, pages)))
         rows.sort(key=lambda pair: pair[0])
         return [row for _, row in rows]
 
@@ -426,11 +431,21 @@ class RecordsKeeper:
             )
         return out
 
+    def _received_pages(self, received: Sequence[Received]) -> list[int | None]:
+        """The pages of each received document still in the inbox, in one call."""
+        there = [i for i, r in enumerate(received) if r.path and r.purged_at is None]
+        paths = [Path(received[i].path or "") for i in there]
+        if self._count_pages is not None:
+            counts = self._count_pages(paths)
+        else:
+            counts = [document_facts.received_pages(path) for path in paths]
+        pages: list[int | None] = [None] * len(received)
+        for i, count in zip(there, counts, strict=True):
+            pages[i] = count
+        return pages
+
     @staticmethod
-    def _received_row(r: Received) -> ActivityRow:
-        pages = None
-        if r.path and r.purged_at is None:
-            pages = _received_pages(Path(r.path))
+    def _received_row(r: Received, pages: int | None) -> ActivityRow:
         return ActivityRow(
             time=_local(r.delivered_at),
             direction="received",
@@ -655,18 +670,6 @@ def _as_pdf(document: Path, scratch: Path) -> Path | None:
     except (FaxdError, OSError):
         return None
     return target
-
-
-def _received_pages(path: Path) -> int | None:
-    """Pages of a received document, opened without following a link and only if it is a
-    regular file: the inbox is a share others may write, and a FIFO put in its place
-    would hold the records thread for ever, a link would count someone else's file."""
-    try:
-        fd = contained.open_file(path)
-    except (OSError, NotRegularFileError):
-        return None
-    with open(fd, "rb") as handle:
-        return document_facts.page_count(handle)
 
 
 def _same(path: Path, sha256: str | None) -> bool:
