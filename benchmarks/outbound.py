@@ -3,6 +3,7 @@
     python benchmarks/outbound.py [--quick] [--only latency,default-wait,burst,backlog,idle]
                                   [--only notify,burst-pdf] [--rounds 2]
                                   [--settle 0.5] [--concurrency 4,8] [--backlog 10000]
+                                  [--compare CHECKOUT]
 
 The real daemon runs as a subprocess (`python -m faxd run`), exactly as systemd starts
 it; the sandbox runs in this process and timestamps each accepted upload, so the figures
@@ -19,6 +20,8 @@ passes or fails on time, the goals are printed beside the measurements to compar
 
 Comparisons (not in the default set; alternating rounds in one run, as other work on
 the machine drifts):
+--compare CHECKOUT  the burst with this checkout's daemon and another checkout's (for
+            example `git worktree add /tmp/before HEAD~1`), --rounds of each in turn
 notify      pickup latency with notices off and on (a `delivered` mail for every job to
             a local SMTP sink in a child process)
 burst-pdf   the burst with report PDFs off and on, to the last upload and to the last
@@ -145,6 +148,7 @@ class Daemon:
     defaults: dict[str, Any] = field(default_factory=dict)
     folders: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # more top-level keys (channels)
+    source: Path | None = None  # another checkout's src/ to run instead of this one's
     proc: subprocess.Popen[bytes] | None = None
     peak_rss_kib: int = 0
 
@@ -195,6 +199,8 @@ class Daemon:
         """Start the daemon; returns the wall time just before it was started."""
         config = self.write_config()
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
+        if self.source is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(self.source), env.get("PYTHONPATH", "")])
         with self.log_path.open("ab") as log:
             started = time.time()
             self.proc = subprocess.Popen(
@@ -489,15 +495,16 @@ def bench_burst(
     settle: float,
     report_pdf: bool = True,
     filing: dict[str, float] | None = None,
+    source: Path | None = None,
 ) -> tuple[float, float]:
     """Returns (seconds from the first drop to the last upload, the same minus settle).
     With `filing`, also follows the filing after the uploads: sets "filed" (all report
     YAMLs in sent/) and, with report PDFs, "pdfs" (all report PDFs drawn), in seconds
-    after the first drop."""
+    after the first drop. `source`: run the daemon from another checkout's src/ (--compare)."""
     fault = {"api": "docs", "endpoint": "send", "action": "slow", "delay": 0.05, "times": "always"}
     scenario = {"status_delay": 1.0, "faults": [fault]}
     defaults = {"settle": settle, "concurrency": concurrency, "report_pdf": report_pdf}
-    with rig(scenario, defaults=defaults) as (
+    with rig(scenario, defaults=defaults, source=source) as (
         daemon,
         sandbox,
     ):
@@ -639,6 +646,32 @@ def bench_burst_pdf(
     return rows
 
 
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}–{max(values):.2f} s (mean {statistics.mean(values):.2f} s)"
+
+
+def bench_burst_compare(
+    other: Path, concurrency: int, settle: float, rounds: int
+) -> list[tuple[str, str, str]]:
+    """The burst with this checkout's daemon and another's, alternating round by round, so
+    drift on the machine hits both alike."""
+    print(
+        f"\n[2c] burst, this checkout against {other}: {rounds} alternating rounds,"
+        f" concurrency {concurrency}"
+    )
+    runs: dict[str, list[float]] = {"this": [], "other": []}
+    for _ in range(rounds):
+        for which, source in (("this", None), ("other", other / "src")):
+            print(f"    {which:>5}:", end="")
+            runs[which].append(bench_burst(400, concurrency, settle, source=source)[0])
+    rows = []
+    for which, label in (("this", "this checkout"), ("other", f"{other}")):
+        print(f"    {label}: {spread(runs[which])}")
+        what = f"400 files at once, concurrency {concurrency}: {label}"
+        rows.append((what, "—", spread(runs[which])))
+    return rows
+
+
 def bench_backlog(count: int, settle: float, cap: float) -> list[tuple[str, str, str]]:
     print(f"\n[3] backlog: {count} files waiting at start-up (one folder), settle {settle} s")
     with rig(defaults={"settle": settle}) as (daemon, sandbox):
@@ -731,7 +764,17 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=2, help="alternating rounds for notify and burst-pdf"
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="the burst with this checkout's daemon and CHECKOUT's (another faxd checkout,"
+        " e.g. a `git worktree` of an older commit), in --rounds alternating rounds",
+    )
     args = parser.parse_args()
+    if args.compare is not None and not (args.compare / "src" / "faxd").is_dir():
+        parser.error(f"{args.compare} is not a faxd checkout: it has no src/faxd")
     only = set(args.only.split(","))
     quick = args.quick
     concurrencies = [int(c) for c in (args.concurrency or ("4" if quick else "4,8")).split(",")]
@@ -763,6 +806,9 @@ def main() -> int:
                     f"{floor:.2f} s",
                 )
             )
+    if args.compare is not None:
+        for c in concurrencies:
+            rows += bench_burst_compare(args.compare, c, args.settle, args.rounds)
     if "notify" in only:
         rows += bench_notify_latency(10 if quick else 30, args.settle, args.rounds)
     if "burst-pdf" in only:
