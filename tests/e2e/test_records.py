@@ -3,12 +3,20 @@ activity journal at start-up, an audit log that verifies, and `faxd history`."""
 
 from __future__ import annotations
 
+import csv
 import subprocess
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
+from pathlib import Path
 
 import pytest
 
 from faxd.cli import main
+from faxd.core.received_meta import ReceivedMeta
+from faxd.records.document_facts import sha256_file
+from faxd.store.inbox_ledger import InboxLedger
+from faxd.store.journal import Journal
+from tests.records.records_helpers import write_pdf
 
 from .harness import Faxd, pdf, wait_for
 
@@ -38,3 +46,52 @@ def test_daemon_keeps_the_records(faxd: Faxd, capsys: pytest.CaptureFixture[str]
     assert main(["history", "+46812345678", *config]) == 0
     out = capsys.readouterr().out
     assert "invoice-4711.pdf" in out and str(target) in out
+
+
+def _received_yesterday(faxd: Faxd, pages: int) -> Path:
+    """A document received yesterday at noon, in the journal and the inbox folder, as the
+    poller leaves one."""
+    when = datetime.combine(date.today() - timedelta(days=1), day_time(12)).astimezone()
+    inbox = faxd.root / "inbox"
+    inbox.mkdir()
+    path = write_pdf(inbox / "20261130-120000_4940123456_scan.pdf", pages=pages)
+    journal = Journal(faxd.state / "journal.sqlite")
+    try:
+        ledger = InboxLedger(journal, "docs")
+        meta = ReceivedMeta(
+            remote_id="r1",
+            file_id="f1",
+            original_name="scan.pdf",
+            sender="+4940123456",
+            recipient="+4612345678",
+            time=when.isoformat(),
+            type="fax",
+            status="Received",
+            provider="docs",
+        )
+        stamp = when.timestamp()
+        ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, stamp)
+        ledger.deliver("r1", "f1", stamp, files_in_document=1, queue_delete=False)
+    finally:
+        journal.close()
+    return path
+
+
+def test_the_daemon_counts_received_pages_outside_its_own_process(faxd: Faxd) -> None:
+    """A received document comes from outside: its pages are counted by the drawing
+    helper, so the PDF engine is never loaded into the daemon (a document that crashes
+    it would otherwise stop faxd)."""
+    received = _received_yesterday(faxd, pages=3)
+    faxd.start()
+    yesterday = date.today() - timedelta(days=1)
+    journal = faxd.state / "records" / f"{yesterday.year}" / f"{yesterday.isoformat()}.csv"
+    wait_for(journal.exists, 60, "yesterday's activity journal")
+    assert faxd.proc is not None
+    maps = Path(f"/proc/{faxd.proc.pid}/maps").read_text()
+    assert "pdfium" not in maps, "the PDF engine was loaded into the daemon"
+    with journal.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["direction"], r["document"], r["pages"]) for r in rows] == [
+        ("received", received.name, "3")
+    ]
+    assert faxd.stop() == 0
