@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from faxd.cli import main
-from faxd.core.received_meta import ReceivedMeta
-from faxd.records.document_facts import sha256_file
-from faxd.store.inbox_ledger import InboxLedger
 from faxd.store.journal import Journal
-from tests.records.records_helpers import write_pdf
+from tests.records.records_helpers import record_received
 
 from .harness import Faxd, pdf, wait_for
 
@@ -49,32 +46,15 @@ def test_daemon_keeps_the_records(faxd: Faxd, capsys: pytest.CaptureFixture[str]
 
 
 def _received_yesterday(faxd: Faxd, pages: int) -> Path:
-    """A document received yesterday at noon, in the journal and the inbox folder, as the
-    poller leaves one."""
+    """A document received yesterday at noon, in the journal and the inbox folder."""
     when = datetime.combine(date.today() - timedelta(days=1), day_time(12)).astimezone()
-    inbox = faxd.root / "inbox"
-    inbox.mkdir()
-    path = write_pdf(inbox / "20261130-120000_4940123456_scan.pdf", pages=pages)
     journal = Journal(faxd.state / "journal.sqlite")
     try:
-        ledger = InboxLedger(journal, "docs")
-        meta = ReceivedMeta(
-            remote_id="r1",
-            file_id="f1",
-            original_name="scan.pdf",
-            sender="+4940123456",
-            recipient="+4612345678",
-            time=when.isoformat(),
-            type="fax",
-            status="Received",
-            provider="docs",
+        return record_received(
+            journal, faxd.root / "inbox", "+4940123456", when.timestamp(), pages=pages
         )
-        stamp = when.timestamp()
-        ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, stamp)
-        ledger.deliver("r1", "f1", stamp, files_in_document=1, queue_delete=False)
     finally:
         journal.close()
-    return path
 
 
 def test_the_daemon_counts_received_pages_outside_its_own_process(faxd: Faxd) -> None:

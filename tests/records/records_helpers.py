@@ -11,11 +11,14 @@ from PIL import Image, ImageDraw
 
 from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
+from faxd.core.received_meta import ReceivedMeta
 from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, Method, TxState
 from faxd.outbound.archive import REPORT_KEY
+from faxd.records.document_facts import sha256_file
 from faxd.records.report_pdf import THUMB_BOX
 from faxd.settings import RecordsSettings, RetentionSettings, Settings
+from faxd.store.inbox_ledger import InboxLedger
 from faxd.store.journal import Journal, NewJob
 from tests.settings_helpers import bare_settings, folder_settings
 
@@ -177,3 +180,29 @@ def dark_share(image: Image.Image) -> float:
     histogram = image.histogram()
     dark = sum(histogram[:128])
     return dark / max(1, image.width * image.height)
+
+
+def record_received(
+    journal: Journal, inbox: Path, sender: str, delivered_at: float, *, pages: int = 1
+) -> Path:
+    """A received document as the poller leaves one: a PDF of `pages` pages in `inbox`,
+    its metadata file, and its journal rows, delivered at `delivered_at`."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = write_pdf(inbox / f"20261119-100000_{sender[1:]}_scan.pdf", pages=pages)
+    (inbox / ".meta").mkdir(exist_ok=True)
+    (inbox / ".meta" / f"{path.name}.yaml").write_text("id: r1\n", encoding="utf-8")
+    meta = ReceivedMeta(
+        remote_id="r1",
+        file_id="f1",
+        original_name="scan.pdf",
+        sender=sender,
+        recipient=SENDER,
+        time="2026-11-19T10:00:00+01:00",
+        type="fax",
+        status="Received",
+        provider="docs",
+    )
+    ledger = InboxLedger(journal, "docs")
+    ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, delivered_at)
+    ledger.deliver("r1", "f1", delivered_at, files_in_document=1, queue_delete=False)
+    return path

@@ -18,20 +18,19 @@ import pytest
 from structlog.testing import capture_logs
 
 from faxd.clock import FakeClock
-from faxd.core.received_meta import ReceivedMeta
 from faxd.host import fsops
 from faxd.records.audit_log import AuditLog
 from faxd.records.document_facts import sha256_file
 from faxd.records.making import Made
 from faxd.service.records_keeper import MAX_DEFER, RecordsKeeper
 from faxd.settings import RetentionSettings, Settings
-from faxd.store.inbox_ledger import InboxLedger
 from faxd.store.journal import Journal
 from tests.records.records_helpers import (
     SENDER,
     dark_share,
     file_job,
     pdf_text,
+    record_received,
     render,
     settings_for,
     thumbnail_region,
@@ -272,25 +271,7 @@ def test_drawing_error_never_blocks(
 
 
 def _received(journal: Journal, inbox: Path, clock: FakeClock, sender: str) -> Path:
-    ledger = InboxLedger(journal, "docs")
-    inbox.mkdir(parents=True, exist_ok=True)
-    path = write_pdf(inbox / f"20261119-100000_{sender[1:]}_scan.pdf", pages=1)
-    (inbox / ".meta").mkdir(exist_ok=True)
-    (inbox / ".meta" / f"{path.name}.yaml").write_text("id: r1\n", encoding="utf-8")
-    meta = ReceivedMeta(
-        remote_id="r1",
-        file_id="f1",
-        original_name="scan.pdf",
-        sender=sender,
-        recipient=SENDER,
-        time="2026-11-19T10:00:00+01:00",
-        type="fax",
-        status="Received",
-        provider="docs",
-    )
-    ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, clock.time())
-    ledger.deliver("r1", "f1", clock.time(), files_in_document=1, queue_delete=False)
-    return path
+    return record_received(journal, inbox, sender, clock.time())
 
 
 def test_activity_journal_csv_matches_the_day(
