@@ -179,3 +179,41 @@ def test_an_interrupt_while_writing_stays_with_the_writer_and_fails_the_rest(
     journal._insert_job = real_insert  # type: ignore[method-assign]
     journal.create_job(_job(7))
     assert journal.job("j7") is not None
+
+
+def test_a_caller_inside_a_turn_writes_its_job_at_once_instead_of_waiting_for_itself(
+    tmp_path: Path,
+) -> None:
+    """A thread that holds the journal's turn and creates a job while another taker waits
+    for that turn to write: waiting for the other would never end. (A journal of its own:
+    after a deadlock, closing the fixture's would wait for ever.)"""
+    journal = Journal(tmp_path / "own.sqlite")
+    held = threading.Event()
+    outcome: dict[str, BaseException | None] = {}
+
+    def record(job_id: str) -> None:
+        try:
+            journal.create_job(_job(int(job_id[1:])))
+            outcome[job_id] = None
+        except BaseException as exc:  # the test looks at it
+            outcome[job_id] = exc
+
+    def holder() -> None:
+        with journal._turns.turn():
+            held.set()
+            deadline = time.monotonic() + 10
+            while not journal._leading and time.monotonic() < deadline:
+                time.sleep(0.005)
+            record("j2")  # still holding the turn the other taker waits for
+
+    inside = threading.Thread(target=holder, daemon=True)
+    waiting = threading.Thread(target=record, args=("j1",), daemon=True)
+    inside.start()
+    assert held.wait(10)
+    waiting.start()
+    inside.join(10)
+    waiting.join(10)
+    assert not inside.is_alive() and not waiting.is_alive(), "the two takers wait for each other"
+    assert outcome == {"j1": None, "j2": None}
+    assert journal.job("j1") is not None and journal.job("j2") is not None
+    journal.close()

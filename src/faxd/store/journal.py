@@ -526,12 +526,13 @@ class Journal:
         (so one job's failure is its own); the others wait for it, not for a turn of their
         own. Under a burst the takers otherwise queued behind the uploads for a turn each."""
         mine = _Creation(job, tuple(outbox))
-        with self._created:
-            self._creations.append(mine)
-            while self._leading and not mine.done:
-                self._created.wait()
-            lead = not mine.done
-            self._leading = self._leading or lead
+        if self._turns.holding():
+            # Inside a turn of its own: waiting for a writer that waits for this very turn
+            # would never end, so it writes its job at once.
+            self._create_batch([mine])
+            lead = False
+        else:
+            lead = self._queue_creation(mine)
         if lead:
             try:
                 with self._turns.turn():
@@ -550,6 +551,17 @@ class Journal:
         if failure is not None:
             self._write_failed(failure)
         self._written()
+
+    def _queue_creation(self, mine: _Creation) -> bool:
+        """Queue a job for the next shared commit; True when this thread is to write it
+        (no one else is), False once another thread has written it."""
+        with self._created:
+            self._creations.append(mine)
+            while self._leading and not mine.done:
+                self._created.wait()
+            lead = not mine.done
+            self._leading = self._leading or lead
+        return lead
 
     def _create_batch(self, batch: list[_Creation]) -> None:
         """Write `batch` in one commit (the caller holds the turn); each creation learns

@@ -43,6 +43,10 @@ class Turns:
             if not depth:
                 self._give_back()
 
+    def holding(self) -> bool:
+        """Whether this thread holds the turn."""
+        return bool(getattr(self._mine, "depth", 0))
+
     def _take(self, first: bool) -> None:
         with self._mutex:
             if first:
