@@ -110,7 +110,7 @@ def test_a_job_whose_commit_stood_but_whose_fsync_failed_is_not_taken_twice(
     try:
         doc = rig.spool / "a.pdf"
         doc.write_bytes(PDF)
-        real = rig.journal._sync_to_disk
+        real = rig.journal._durable.sync_to_disk
         failures = [OSError(errno.EIO, "Input/output error")]
 
         def flaky() -> None:
@@ -118,7 +118,7 @@ def test_a_job_whose_commit_stood_but_whose_fsync_failed_is_not_taken_twice(
                 raise failures.pop()
             real()
 
-        rig.journal._sync_to_disk = flaky  # type: ignore[method-assign]
+        rig.journal._durable.sync_to_disk = flaky  # type: ignore[method-assign]
         rig.intake.changes.put(Change(rig.spool, doc, "file"))
         rig.run_until_idle()
         [job] = rig.journal.jobs()

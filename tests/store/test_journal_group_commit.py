@@ -29,12 +29,12 @@ STEPS = 10
 class Disk:
     def __init__(self, journal: Journal, *, slow: float = 0.0) -> None:
         self._journal = journal
-        self._real = journal._sync_to_disk
+        self._real = journal._durable.sync_to_disk
         self._slow = slow
         self._lock = threading.Lock()
         self.image: tuple[bytes, bytes] | None = None
         self.syncs = 0
-        journal._sync_to_disk = self.sync  # type: ignore[method-assign]
+        journal._durable.sync_to_disk = self.sync  # type: ignore[method-assign]
 
     def sync(self) -> None:
         wal = self._journal.path.with_name(self._journal.path.name + "-wal")
@@ -114,7 +114,7 @@ def test_eight_threads_each_return_only_after_their_own_update_is_on_disk(
 
 
 def test_a_reader_does_not_see_a_commit_before_it_is_on_disk(journal: Journal) -> None:
-    real = journal._sync_to_disk
+    real = journal._durable.sync_to_disk
     entered, release = threading.Event(), threading.Event()
     order: list[str] = []
 
@@ -124,7 +124,7 @@ def test_a_reader_does_not_see_a_commit_before_it_is_on_disk(journal: Journal) -
         real()
         order.append("synced")
 
-    journal._sync_to_disk = held_sync  # type: ignore[method-assign]
+    journal._durable.sync_to_disk = held_sync  # type: ignore[method-assign]
     writer = threading.Thread(target=journal.set_value, args=("k", "v"))
     writer.start()
     assert entered.wait(10)  # committed, its fsync under way
@@ -270,7 +270,7 @@ def test_a_failed_sync_of_an_upload_slots_commit_stops_the_upload(journal: Journ
 
 def _fail_next_sync(journal: Journal) -> None:
     """The next fsync of the WAL fails with EIO (a failing disk); later ones succeed."""
-    real = journal._sync_to_disk
+    real = journal._durable.sync_to_disk
     failures = [OSError(errno.EIO, "Input/output error")]
 
     def flaky() -> None:
@@ -278,13 +278,13 @@ def _fail_next_sync(journal: Journal) -> None:
             raise failures.pop()
         real()
 
-    journal._sync_to_disk = flaky  # type: ignore[method-assign]
+    journal._durable.sync_to_disk = flaky  # type: ignore[method-assign]
 
 
 def _hold_first_sync(journal: Journal) -> tuple[threading.Event, threading.Event]:
     """The next fsync of the WAL waits (`entered` is set) until `release`; later ones
     go through at once."""
-    real = journal._sync_to_disk
+    real = journal._durable.sync_to_disk
     entered, release = threading.Event(), threading.Event()
     calls = 0
 
@@ -296,5 +296,5 @@ def _hold_first_sync(journal: Journal) -> tuple[threading.Event, threading.Event
             release.wait(10)
         real()
 
-    journal._sync_to_disk = first_held  # type: ignore[method-assign]
+    journal._durable.sync_to_disk = first_held  # type: ignore[method-assign]
     return entered, release

@@ -82,7 +82,7 @@ def test_jobs_created_at_once_share_one_commit_and_each_returns_once_it_is_on_di
     journal: Journal,
 ) -> None:
     disk = Disk(journal)
-    before = journal._committed
+    before = journal._durable.committed
     on_disk_at_return: dict[str, int] = {}
 
     def check(job_id: str) -> None:
@@ -92,7 +92,7 @@ def test_jobs_created_at_once_share_one_commit_and_each_returns_once_it_is_on_di
     outcome = _create_in_threads(journal, [_job(n) for n in range(TAKERS)], check)
 
     assert outcome == {f"j{n}": None for n in range(TAKERS)}
-    assert journal._committed == before + 1  # one commit for all six
+    assert journal._durable.committed == before + 1  # one commit for all six
     assert on_disk_at_return == {f"j{n}": 1 for n in range(TAKERS)}
     for n in range(TAKERS):
         row = journal.job(f"j{n}")

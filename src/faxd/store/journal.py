@@ -1,4 +1,5 @@
-"""The job journal: SQLite in WAL mode with synchronous=FULL, so a committed state
+"""The job journal: SQLite in WAL mode, each commit on disk before its caller goes on
+(faxd.store.wal_sync: one fsync of the WAL for many commits), so a committed state
 survives a crash or power loss. Every effect (upload, move) happens only after the
 state that allows it is committed here.
 
@@ -9,7 +10,6 @@ and one writer is what SQLite serialises anyway."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -46,6 +46,7 @@ from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
 from faxd.store.rows import in_chunks
 from faxd.store.turns import Turns
+from faxd.store.wal_sync import WalSync
 
 log = structlog.get_logger("faxd.store.journal")
 
@@ -187,13 +188,8 @@ class Journal:
         self.write_successes = 0
         self._outage_said = False
         self._failed_at = 0.0
-        # Group commit (see transaction): commits made, commits known to be on disk.
-        self._group = False
-        self._committed = 0
-        self._synced = 0
-        self._syncing = False
-        self._sync_failed = 0  # the last commit a failed fsync was meant to cover
-        self._sync_cond = threading.Condition(threading.Lock())
+        # Group commit (faxd.store.wal_sync): commits made, and made durable.
+        self._durable = WalSync(path)
         # create_job: jobs waiting for a commit, and whether a thread is writing them.
         self._created = threading.Condition(threading.Lock())
         self._creations: list[_Creation] = []
@@ -213,9 +209,9 @@ class Journal:
             # then fsyncs that file itself, outside the lock, once for every commit made
             # meanwhile by any thread, and returns only when its own commit is covered.
             # Without WAL (a file system without shared memory), SQLite syncs each commit.
-            self._group = str(mode).lower() == "wal"
-            self._wal = Path(f"{path.absolute()}-wal")  # SQLite's name for it
-            self._db.execute(f"PRAGMA synchronous = {'NORMAL' if self._group else 'FULL'}")
+            self._durable.grouped = str(mode).lower() == "wal"
+            grouped = self._durable.grouped
+            self._db.execute(f"PRAGMA synchronous = {'NORMAL' if grouped else 'FULL'}")
             self._db.execute("PRAGMA foreign_keys = ON")
             claims_new = not self._db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'remote_claims'"
@@ -224,8 +220,8 @@ class Journal:
             self._add_missing_columns()
             if claims_new:
                 self._claim_known_remote_ids()
-            if self._group:
-                self._sync_to_disk()  # the schema and migrations just written
+            if self._durable.grouped:
+                self._durable.sync_to_disk()  # the schema and migrations just written
 
     def _add_missing_columns(self) -> None:
         # A journal written by an older faxd lacks columns added since: add them in place,
@@ -274,13 +270,12 @@ class Journal:
                     raise
                 self._rollback()
                 self._write_failed(exc)
-            self._committed += 1
-            seq = self._committed
+            seq = self._durable.counted()
         # Outside the lock: other threads commit while this one waits for the disk, and
         # the next fsync covers them all. (A caller holding the lock still waits here.)
         failure = None
         if durable:
-            failure = self._sync_own(seq) if first else self._wait_durable(seq)
+            failure = self._durable.sync_own(seq) if first else self._durable.wait(seq)
         if failure is not None:
             self._write_failed(failure)
         self._written()
@@ -322,77 +317,6 @@ class Journal:
             log.error("journal write failed", problem=sentence)
         raise JournalWriteError(sentence) from None
 
-    def _wait_durable(self, seq: int) -> OSError | None:
-        """Wait until commit number `seq` is on disk: the first waiter fsyncs the WAL for
-        every commit made so far, later ones wait for that fsync or start the next one.
-        Returns the error of a failed fsync that was to cover `seq`."""
-        if not self._group or self._synced >= seq:
-            return None
-        with self._sync_cond:
-            while self._synced < seq:
-                if self._sync_failed >= seq:
-                    return OSError(f"fsync of {self._wal} failed")
-                if self._syncing:
-                    self._sync_cond.wait()
-                    continue
-                self._syncing = True
-                target = self._committed  # every commit counted has reached the WAL file
-                self._sync_cond.release()
-                error: OSError | None = None
-                try:
-                    self._sync_to_disk()
-                except OSError as exc:
-                    error = exc
-                finally:
-                    self._sync_cond.acquire()
-                    self._syncing = False
-                    self._settle_sync(target, error)
-                    self._sync_cond.notify_all()
-                if error is not None:
-                    return error
-        return None
-
-    def _sync_own(self, seq: int) -> OSError | None:
-        """Make commit `seq` durable with an fdatasync of this thread's own, at once,
-        instead of queueing behind the group: for a caller that holds an upload slot.
-        A local disk syncs the WAL in a tenth of a millisecond, while waking a waiter after
-        someone else's sync took milliseconds under the load of a burst."""
-        if not self._group or self._synced >= seq:
-            return None
-        target = self._committed  # every commit counted so far is in the WAL file
-        error: OSError | None = None
-        try:
-            self._sync_to_disk()
-        except OSError as exc:
-            error = exc
-        with self._sync_cond:
-            if self._settle_sync(target, error):
-                self._sync_cond.notify_all()
-        return error
-
-    def _settle_sync(self, target: int, error: OSError | None) -> bool:
-        """Record how a sync meant to cover commits up to `target` ended (the caller holds
-        _sync_cond); True when it made more commits durable than were known to be."""
-        if error is not None:
-            self._sync_failed = max(self._sync_failed, target)
-            return False
-        advanced = target > self._synced
-        self._synced = max(self._synced, target)
-        return advanced
-
-    def _sync_to_disk(self) -> None:
-        """fdatasync the WAL file (opened by name: SQLite owns its descriptor), as SQLite
-        itself would: its data and size, not its times, so no file system journal commit
-        is forced when the WAL is rewritten in place."""
-        try:
-            fd = os.open(self._wal, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:  # nothing written through the WAL yet
-            fd = os.open(self._wal.with_name(self.path.name), os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
-
     def query(
         self, sql: str, params: Sequence[Any] = (), *, durable: bool = True
     ) -> list[sqlite3.Row]:
@@ -407,12 +331,12 @@ class Journal:
         """Several reads under one lock (one snapshot), and one wait for the disk."""
         with self._turns.turn():
             results = [list(self._db.execute(sql, params)) for sql, params in statements]
-            seq = self._committed
+            seq = self._durable.committed
         if durable:
             # Nothing is acted on before it is durable: a row another thread committed a
             # moment ago is returned once the fsync covering it is done (under load each
             # wait is an fsync or two). A failed fsync is the writer's to report.
-            self._wait_durable(seq)
+            self._durable.wait(seq)
         return results
 
     def pragma(self, name: str) -> Any:
@@ -547,7 +471,7 @@ class Journal:
                     self._created.notify_all()
         if mine.error is not None:
             raise mine.error
-        failure = self._wait_durable(mine.seq)
+        failure = self._durable.wait(mine.seq)
         if failure is not None:
             self._write_failed(failure)
         self._written()
@@ -584,7 +508,7 @@ class Journal:
                     db.execute("RELEASE job")
         except BaseException as exc:  # each waiting taker raises it
             failure = exc
-        seq = self._committed
+        seq = self._durable.committed
         with self._created:
             for creation in batch:
                 creation.seq = seq
