@@ -21,16 +21,20 @@ _CRASH_AT = _names("FAXD_CRASH_AT")
 _HANG_AT = _names("FAXD_HANG_AT")
 
 
+def _at(points: frozenset[str], name: str, detail: str) -> bool:
+    return bool(points) and (name in points or f"{name}:{detail}" in points)
+
+
 def crash_point(name: str, detail: str = "") -> None:
     """`FAXD_CRASH_AT=<name>`, or `<name>:<detail>` for one file's pass only."""
-    if _CRASH_AT and (name in _CRASH_AT or f"{name}:{detail}" in _CRASH_AT):
+    if _at(_CRASH_AT, name, detail):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def hang_point(name: str, detail: str = "") -> None:
     """`FAXD_HANG_AT=<name>` or `<name>:<detail>` blocks the thread that reaches the point
     for good, as a read from a share whose server went away does."""
-    if _HANG_AT and (name in _HANG_AT or f"{name}:{detail}" in _HANG_AT):
+    if _at(_HANG_AT, name, detail):
         threading.Event().wait()
 
 

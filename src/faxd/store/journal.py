@@ -497,12 +497,9 @@ class Journal:
                     db.execute("SAVEPOINT job")
                     try:
                         self._insert_job(db, creation.job, creation.outbox)
-                    except sqlite3.OperationalError as exc:
-                        if _is_write_failure(exc):
-                            raise
-                        db.execute("ROLLBACK TO job")
-                        creation.error = exc
                     except Exception as exc:  # the job's own error, for its owner
+                        if isinstance(exc, sqlite3.OperationalError) and _is_write_failure(exc):
+                            raise  # the disk's: the whole commit fails
                         db.execute("ROLLBACK TO job")
                         creation.error = exc
                     db.execute("RELEASE job")
