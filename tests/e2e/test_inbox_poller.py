@@ -31,12 +31,13 @@ import yaml
 
 from faxd.clock import SystemClock
 from faxd.errors import TransientError
+from faxd.host.inbox_folder import file_sha256
 from faxd.inbound.poller import InboxPoller
 from faxd.model import OutgoingFile, ReceivedDocument, Submission
 from faxd.providers.docs import DocsProvider
 from faxd.sandbox.server import SandboxServer
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret
-from faxd.store.inbox_ledger import InboundState, InboxLedger, file_sha256
+from faxd.store.inbox_ledger import InboundState, InboxLedger
 from faxd.store.journal import Journal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

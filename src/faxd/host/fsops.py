@@ -19,6 +19,7 @@ from faxd.errors import FaxdError
 HEAD_BYTES = 8192
 TAIL_BYTES = 1024
 _RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
 
 
 class NotRegularFileError(FaxdError):
@@ -90,10 +91,17 @@ def fsync_dir(path: Path) -> None:
 
 def rename_noreplace(src: Path, dst: Path) -> None:
     """Rename src to dst, failing with FileExistsError if dst exists (never clobbers)."""
+    rename_noreplace_at(None, src, None, dst)
+
+
+def rename_noreplace_at(
+    src_dir: int | None, src: str | Path, dst_dir: int | None, dst: str | Path
+) -> None:
+    """rename_noreplace with each name taken inside a folder descriptor (None: as a path),
+    so a folder swapped for a link after it was opened cannot redirect the move."""
     if _LIBC is not None and hasattr(_LIBC, "renameat2"):
-        at_fdcwd = -100
         result = _LIBC.renameat2(
-            at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), _RENAME_NOREPLACE
+            _at(src_dir), os.fsencode(src), _at(dst_dir), os.fsencode(dst), _RENAME_NOREPLACE
         )
         if result == 0:
             return
@@ -101,8 +109,12 @@ def rename_noreplace(src: Path, dst: Path) -> None:
         if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
             raise OSError(err, os.strerror(err), str(dst))
     # Filesystems without renameat2: link() refuses an existing name atomically.
-    os.link(src, dst, follow_symlinks=False)
-    os.unlink(src)
+    os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
+    os.unlink(src, dir_fd=src_dir)
+
+
+def _at(folder: int | None) -> int:
+    return _AT_FDCWD if folder is None else folder
 
 
 def move_unique(src: Path, dst_dir: Path, name: str) -> Path:

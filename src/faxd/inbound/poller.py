@@ -39,20 +39,18 @@ from faxd.core.poll_windows import (
 from faxd.core.received_meta import ReceivedMeta
 from faxd.crash_points import crash_point
 from faxd.errors import AuthError, FaxdError, ProviderError, RejectedError, TransientError
+from faxd.host.inbox_folder import (
+    STOPPING,
+    DownloadStoppedError,
+    FileTooLargeError,
+    InboxFolder,
+    file_sha256,
+)
 from faxd.model import ReceivedDocument, ReceivedFile
 from faxd.notices.plan import inbound_deliveries
 from faxd.providers.base import InboxSource
 from faxd.settings import InboxSettings
-from faxd.store.inbox_ledger import (
-    DONE_STATES,
-    STOPPING,
-    DownloadStoppedError,
-    FileTooLargeError,
-    InboundRow,
-    InboxFolder,
-    InboxLedger,
-    file_sha256,
-)
+from faxd.store.inbox_ledger import DONE_STATES, InboundRow, InboxLedger
 from faxd.store.journal import Journal
 from faxd.store.outbox import NewDelivery
 
@@ -571,15 +569,15 @@ class InboxPoller:
                 )
                 if not planned:
                     # Delivered meanwhile by another poller: its row and file stand.
-                    sink.path.unlink(missing_ok=True)
+                    folder.discard(sink)
                     result.count("known")
                     return True
-                if folder.publish(sink.path, name):
+                if folder.publish(sink, name):
                     break
             crash_point("inbound_after_rename")
             folder.write_meta(name, sidecar_text(meta, name))
         except OSError as exc:
-            sink.path.unlink(missing_ok=True)
+            folder.discard(sink)
             raise InboxWriteError(
                 f"Could not put {where} into {folder.path}: {exc.strerror or exc}.",
                 "Free space or fix the folder's permissions; faxd tries again on the next poll.",

@@ -26,6 +26,7 @@ from faxd.core.io_errors import explain_os_error
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError
+from faxd.host.inbox_folder import META_DIR, SIDECAR_SUFFIX
 from faxd.model import JobState
 from faxd.outbound.archive import REPORT_CAP, REPORT_KEY
 from faxd.outbound.intake import SNAPSHOT_CAP
@@ -36,7 +37,6 @@ from faxd.records.audit_log import AuditLog, Verdict
 from faxd.records.making import Made, make
 from faxd.records.pool import DrawError
 from faxd.settings import Settings
-from faxd.store.inbox_ledger import META_DIR, SIDECAR_SUFFIX
 from faxd.store.journal import Journal
 from faxd.store.records_ledger import FiledJob, Received, RecordsLedger
 

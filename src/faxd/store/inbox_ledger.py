@@ -1,6 +1,5 @@
-"""Where received documents are kept track of and put: the inbound tables in the shared
-journal, and a Maildir-style inbox folder (write into `.tmp/`, fsync, rename into place
-without ever replacing a name, fsync the folder), so nothing half-written is ever visible.
+"""Where received documents are kept track of: the inbound tables in the shared journal
+(the inbox folders themselves: faxd.host.inbox_folder).
 
 One row per (remote id, file id), whatever the provider is called in the configuration
 (renaming it must not download the last day again). Its life:
@@ -15,32 +14,20 @@ One row per (remote id, file id), whatever the provider is called in the configu
 A delivered row is final: a late writer (a poller stopped by a reload) can never turn it
 back into `downloading` or point it at another path.
 
-Each document's metadata goes into the folder's `.meta/` subfolder as `NAME.yaml`, never
-beside the document: a remote file called `X.yaml` is then just a document, and can never
-take the place of document X's metadata. Document names start with a date, so they are
-never `.meta` or `.tmp`.
 A document's remote deletion is queued in the same transaction that delivers its last file,
 and done only after that commit."""
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
-import os
-import stat
-import threading
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from faxd.core.received_meta import ReceivedMeta
-from faxd.host.fsops import fsync_dir, rename_noreplace
 from faxd.store import audit_outbox
 from faxd.store.journal import Journal
 from faxd.store.outbox import NewDelivery
@@ -71,11 +58,6 @@ CREATE TABLE IF NOT EXISTS inbound_deletes (
 );
 """
 
-TMP_DIR = ".tmp"
-META_DIR = ".meta"
-SIDECAR_SUFFIX = ".yaml"
-_CHUNK = 1 << 16
-
 
 class InboundState(StrEnum):
     DOWNLOADING = "downloading"
@@ -86,8 +68,6 @@ class InboundState(StrEnum):
 
 
 DONE_STATES = (InboundState.DELIVERED, InboundState.UNAVAILABLE)
-# What a deadline callback answers when the download stops because faxd is stopping.
-STOPPING = "faxd is stopping or reloading"
 
 
 @dataclass(frozen=True)
@@ -332,203 +312,3 @@ def _row(row: Any) -> InboundRow:
         error=row["error"],
         attempts=row["attempts"],
     )
-
-
-# -- the folder ----------------------------------------------------------------------
-
-
-class FileTooLargeError(OSError):
-    """The provider sent more bytes than faxd accepts for one received file."""
-
-
-class DownloadStoppedError(Exception):
-    """A download given up on before it ended: past its deadline, or faxd is stopping."""
-
-    def __init__(self, reason: str, *, too_slow: bool) -> None:
-        super().__init__(reason)
-        self.too_slow = too_slow
-
-
-class TmpSink:
-    """A write-only file in `.tmp/` that hashes and counts what goes through it and keeps
-    the local error a write ran into, so the poller can tell a full disk from a failing
-    download even when the provider wraps the exception."""
-
-    def __init__(
-        self,
-        fh: BinaryIO,
-        path: Path,
-        max_size: int,
-        deadline: Callable[[], str | None] | None = None,
-    ) -> None:
-        self._fh = fh
-        self.path = path
-        self.max_size = max_size
-        self.size = 0
-        self.error: OSError | None = None
-        self._hash = hashlib.sha256()
-        self._deadline = deadline
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        # Checked on every piece the provider hands over, so a trickle cannot outlast it.
-        if self._deadline is not None:
-            reason = self._deadline()
-            if reason is not None:
-                raise DownloadStoppedError(reason, too_slow=reason != STOPPING)
-        size = len(data)
-        if self.size + size > self.max_size:
-            self.error = FileTooLargeError(
-                errno.EFBIG, f"received file larger than {self.max_size} bytes", str(self.path)
-            )
-            raise self.error
-        try:
-            written = self._fh.write(data)
-        except OSError as exc:
-            self.error = exc
-            raise
-        self._hash.update(data)
-        self.size += size
-        return written
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-class InboxFolder:
-    """One inbox folder (the main inbox or a route's), Maildir-style."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path / TMP_DIR
-        self.meta = path / META_DIR
-        self._names: set[str] | None = None
-        self._names_lock = threading.Lock()  # the poller's workers share the folder
-
-    def ensure(self) -> None:
-        """Make `.tmp/` and `.meta/`; either one swapped for a link is an error, not a
-        place to write: faxd would put received documents, and clear out files, wherever
-        it leads."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        for own in (self.tmp, self.meta):
-            with suppress(FileExistsError):
-                own.mkdir()
-            if not stat.S_ISDIR(os.lstat(own).st_mode):
-                raise OSError(
-                    errno.ELOOP,
-                    f"its {own.name} folder is a symbolic link or not a folder, and faxd does "
-                    f"not follow links out of its folders; remove {own} and faxd makes it anew",
-                )
-
-    def clean_tmp(self) -> int:
-        """Remove what a crash left in `.tmp/`: never visible, never complete for sure.
-        Through a descriptor of the folder that follows no link: what is removed is in it."""
-        removed = 0
-        try:
-            fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return 0
-        try:
-            with os.scandir(fd) as entries:
-                names = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
-            for name in names:
-                try:
-                    os.unlink(name, dir_fd=fd)
-                except FileNotFoundError:
-                    continue
-                removed += 1
-        finally:
-            os.close(fd)
-        return removed
-
-    @contextmanager
-    def tmp_file(
-        self, max_size: int, deadline: Callable[[], str | None] | None = None
-    ) -> Iterator[TmpSink]:
-        """A fresh file in `.tmp/`, fsynced on success and removed on any failure.
-        `deadline` returns why to give up (or None) and is asked before every write."""
-        self.ensure()
-        path = self.tmp / f"{uuid.uuid4().hex}.part"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
-        fh = os.fdopen(fd, "wb")
-        sink = TmpSink(fh, path, max_size, deadline)
-        try:
-            yield sink
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
-        except BaseException:
-            fh.close()
-            path.unlink(missing_ok=True)
-            raise
-
-    def _known_names(self) -> set[str]:
-        if self._names is None:
-            names: set[str] = set()
-            if self.path.is_dir():
-                names.update(os.listdir(self.path))
-            if self.meta.is_dir():
-                # A document removed by the user may leave its metadata: the name stays
-                # taken, so new metadata never meets old metadata of another document.
-                names.update(
-                    entry[: -len(SIDECAR_SUFFIX)]
-                    for entry in os.listdir(self.meta)
-                    if entry.endswith(SIDECAR_SUFFIX)
-                )
-            self._names = names
-        return self._names
-
-    def is_taken(self, name: str) -> bool:
-        """A document name is taken when it exists (or is about to), or its metadata does."""
-        with self._names_lock:
-            return name in self._known_names()
-
-    def forget_names(self) -> None:
-        """Re-read the folder on the next `is_taken` (users add and remove files)."""
-        with self._names_lock:
-            self._names = None
-
-    def publish(self, tmp: Path, name: str) -> bool:
-        """Move a complete, fsynced file from `.tmp/` to `name`, never overwriting.
-        False when the name was taken meanwhile; the folder is fsynced on success."""
-        with self._names_lock:
-            self._known_names().add(name)
-        try:
-            rename_noreplace(tmp, self.path / name)
-        except FileExistsError:
-            return False
-        fsync_dir(self.path)
-        return True
-
-    def meta_path(self, document: str) -> Path:
-        """Where the metadata of document `document` (a name in this folder) lives."""
-        return self.meta / f"{document}{SIDECAR_SUFFIX}"
-
-    def write_meta(self, document: str, text: str) -> None:
-        """Write a document's metadata the same way: `.tmp/`, fsync, rename into `.meta/`.
-        One already in place (written before a crash) is kept: its content is the same."""
-        with self.tmp_file(max_size=1 << 20) as sink:
-            sink.write(text.encode("utf-8"))
-        if not self.meta.is_dir():
-            self.meta.mkdir(exist_ok=True)
-            fsync_dir(self.path)  # the new folder itself survives a crash
-        try:
-            rename_noreplace(sink.path, self.meta_path(document))
-        except FileExistsError:
-            sink.path.unlink(missing_ok=True)
-            return
-        fsync_dir(self.meta)

@@ -1,0 +1,286 @@
+"""An inbox folder, Maildir-style: a received file is written into `.tmp/`, fsynced,
+and renamed into place without ever replacing a name, then the folder is fsynced, so
+nothing half-written is ever visible.
+
+Each document's metadata goes the same way into the folder's `.meta/` subfolder as
+`NAME.yaml`, never beside the document: a remote file called `X.yaml` is then just a
+document, and can never take the place of document X's metadata. Document names start
+with a date, so they are never `.meta` or `.tmp`.
+
+Office staff may write in an inbox folder (they remove and rename what came), so `.tmp/`
+and `.meta/` are faxd's own only as long as nobody swaps one for a link. Every step after
+the inbox folder itself therefore goes through a descriptor of `.tmp/` or `.meta/` opened
+without following a link, never through their paths: a link put there between a check
+and a write cannot make faxd write a received document, or move a file, anywhere else."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import BinaryIO
+
+from faxd.host.fsops import rename_noreplace_at
+
+TMP_DIR = ".tmp"
+META_DIR = ".meta"
+SIDECAR_SUFFIX = ".yaml"
+# What a deadline callback answers when the download stops because faxd is stopping.
+STOPPING = "faxd is stopping or reloading"
+_CHUNK = 1 << 16
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class FileTooLargeError(OSError):
+    """The provider sent more bytes than faxd accepts for one received file."""
+
+
+class DownloadStoppedError(Exception):
+    """A download given up on before it ended: past its deadline, or faxd is stopping."""
+
+    def __init__(self, reason: str, *, too_slow: bool) -> None:
+        super().__init__(reason)
+        self.too_slow = too_slow
+
+
+class TmpSink:
+    """A write-only file in `.tmp/` that hashes and counts what goes through it and keeps
+    the local error a write ran into, so the poller can tell a full disk from a failing
+    download even when the provider wraps the exception."""
+
+    def __init__(
+        self,
+        fh: BinaryIO,
+        name: str,
+        path: Path,
+        max_size: int,
+        deadline: Callable[[], str | None] | None = None,
+    ) -> None:
+        self._fh = fh
+        self.name = name  # inside `.tmp/`: every later step goes through its descriptor
+        self.path = path
+        self.max_size = max_size
+        self.size = 0
+        self.error: OSError | None = None
+        self._hash = hashlib.sha256()
+        self._deadline = deadline
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        # Checked on every piece the provider hands over, so a trickle cannot outlast it.
+        if self._deadline is not None:
+            reason = self._deadline()
+            if reason is not None:
+                raise DownloadStoppedError(reason, too_slow=reason != STOPPING)
+        size = len(data)
+        if self.size + size > self.max_size:
+            self.error = FileTooLargeError(
+                errno.EFBIG, f"received file larger than {self.max_size} bytes", str(self.path)
+            )
+            raise self.error
+        try:
+            written = self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+        self._hash.update(data)
+        self.size += size
+        return written
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class InboxFolder:
+    """One inbox folder (the main inbox or a route's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path / TMP_DIR
+        self.meta = path / META_DIR
+        self._names: set[str] | None = None
+        self._names_lock = threading.Lock()  # the poller's workers share the folder
+
+    def ensure(self) -> None:
+        """Make the folder, `.tmp/` and `.meta/`; either one swapped for a link is an
+        error (OSError ELOOP, in words), not a place to write."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for own in (TMP_DIR, META_DIR):
+            with suppress(FileExistsError):
+                (self.path / own).mkdir()
+        with self._opened(TMP_DIR, META_DIR):
+            pass
+
+    @contextmanager
+    def _opened(self, *own: str) -> Iterator[list[int]]:
+        """Descriptors of the folder and of its `own` subfolders, in that order."""
+        fds = [os.open(self.path, _DIR)]
+        try:
+            for name in own:
+                fds.append(self._open_own(fds[0], name))
+            yield fds
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _open_own(self, root: int, name: str) -> int:
+        try:
+            return os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=root)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+        raise OSError(
+            errno.ELOOP,
+            f"its {name} folder is a symbolic link or not a folder, and faxd does not "
+            f"follow links out of its folders; remove {self.path / name} and faxd makes it "
+            "anew",
+        )
+
+    def clean_tmp(self) -> int:
+        """Remove what a crash left in `.tmp/`: never visible, never complete for sure."""
+        try:
+            with self._opened(TMP_DIR) as (_, tmp):
+                return _remove_files(tmp)
+        except FileNotFoundError:
+            return 0
+
+    @contextmanager
+    def tmp_file(
+        self, max_size: int, deadline: Callable[[], str | None] | None = None
+    ) -> Iterator[TmpSink]:
+        """A fresh file in `.tmp/`, fsynced on success and removed on any failure.
+        `deadline` returns why to give up (or None) and is asked before every write."""
+        name = f"{uuid.uuid4().hex}.part"
+        fd = self._create_tmp(name)
+        fh = os.fdopen(fd, "wb")
+        sink = TmpSink(fh, name, self.tmp / name, max_size, deadline)
+        try:
+            yield sink
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+        except BaseException:
+            fh.close()
+            self.discard(sink)
+            raise
+
+    def _create_tmp(self, name: str) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            with self._opened(TMP_DIR) as (_, tmp):
+                return os.open(name, flags, 0o640, dir_fd=tmp)
+        except FileNotFoundError:
+            pass  # the first file, or somebody removed `.tmp/` or the folder
+        self.ensure()
+        with self._opened(TMP_DIR) as (_, tmp):
+            return os.open(name, flags, 0o640, dir_fd=tmp)
+
+    def discard(self, sink: TmpSink) -> None:
+        """Remove a file from `.tmp/`; one that cannot be is removed at the next start."""
+        with suppress(OSError), self._opened(TMP_DIR) as (_, tmp):
+            os.unlink(sink.name, dir_fd=tmp)
+
+    def _known_names(self) -> set[str]:
+        if self._names is None:
+            names: set[str] = set()
+            if self.path.is_dir():
+                names.update(os.listdir(self.path))
+            if self.meta.is_dir():
+                # A document removed by the user may leave its metadata: the name stays
+                # taken, so new metadata never meets old metadata of another document.
+                names.update(
+                    entry[: -len(SIDECAR_SUFFIX)]
+                    for entry in os.listdir(self.meta)
+                    if entry.endswith(SIDECAR_SUFFIX)
+                )
+            self._names = names
+        return self._names
+
+    def is_taken(self, name: str) -> bool:
+        """A document name is taken when it exists (or is about to), or its metadata does."""
+        with self._names_lock:
+            return name in self._known_names()
+
+    def forget_names(self) -> None:
+        """Re-read the folder on the next `is_taken` (users add and remove files)."""
+        with self._names_lock:
+            self._names = None
+
+    def publish(self, sink: TmpSink, name: str) -> bool:
+        """Move a complete, fsynced file from `.tmp/` to `name`, never overwriting.
+        False when the name was taken meanwhile; the folder is fsynced on success."""
+        with self._names_lock:
+            self._known_names().add(name)
+        with self._opened(TMP_DIR) as (root, tmp):
+            try:
+                rename_noreplace_at(tmp, sink.name, root, name)
+            except FileExistsError:
+                return False
+            os.fsync(root)
+        return True
+
+    def meta_path(self, document: str) -> Path:
+        """Where the metadata of document `document` (a name in this folder) lives."""
+        return self.meta / _meta_name(document)
+
+    def write_meta(self, document: str, text: str) -> None:
+        """Write a document's metadata the same way: `.tmp/`, fsync, rename into `.meta/`.
+        One already in place (written before a crash) is kept: its content is the same."""
+        with self.tmp_file(max_size=1 << 20) as sink:
+            sink.write(text.encode("utf-8"))
+        with self._opened(TMP_DIR) as (root, tmp):
+            meta = self._meta_dir(root)
+            try:
+                rename_noreplace_at(tmp, sink.name, meta, _meta_name(document))
+            except FileExistsError:
+                with suppress(FileNotFoundError):
+                    os.unlink(sink.name, dir_fd=tmp)
+                return
+            else:
+                os.fsync(meta)
+            finally:
+                os.close(meta)
+
+    def _meta_dir(self, root: int) -> int:
+        try:
+            return self._open_own(root, META_DIR)
+        except FileNotFoundError:
+            pass
+        with suppress(FileExistsError):
+            os.mkdir(META_DIR, 0o777, dir_fd=root)
+        os.fsync(root)  # the new folder itself survives a crash
+        return self._open_own(root, META_DIR)
+
+
+def _meta_name(document: str) -> str:
+    return f"{document}{SIDECAR_SUFFIX}"
+
+
+def _remove_files(folder: int) -> int:
+    with os.scandir(folder) as entries:
+        names = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+    removed = 0
+    for name in names:
+        with suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)
+            removed += 1
+    return removed
