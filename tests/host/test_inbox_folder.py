@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,7 @@ def test_tmp_and_meta_removed_by_a_user_are_made_anew(inbox: InboxFolder) -> Non
 def test_a_tmp_that_is_a_file_is_an_error(inbox: InboxFolder) -> None:
     inbox.tmp.rmdir()
     inbox.tmp.write_bytes(b"not a folder")
-    with pytest.raises(OSError, match="its .tmp folder is a symbolic link or not a folder"):
+    with pytest.raises(OSError, match=r"its \.tmp folder is a symbolic link or not a folder"):
         _received(inbox)
 
 
@@ -173,7 +174,7 @@ def test_a_link_swapped_in_and_out_while_documents_arrive_never_leads_faxd_out(
 
     def flip() -> None:
         # Each step may fail: faxd makes a fresh .tmp/ whenever it finds none.
-        steps = (
+        steps: tuple[Callable[[], None], ...] = (
             lambda: os.rename(inbox.tmp, real),
             lambda: os.symlink(elsewhere, inbox.tmp),
             lambda: os.unlink(inbox.tmp) if inbox.tmp.is_symlink() else None,
