@@ -104,15 +104,6 @@ def test_success_returns_the_response_and_sends_bearer_and_user_agent(
     assert request.body == b"x" * 1000
 
 
-def test_session_verifies_tls_by_default_or_against_its_ca_bundle() -> None:
-    s = make_session(None, "ua")
-    assert s.verify is True
-    s.close()
-    s = make_session(Path("/etc/faxd/ca.pem"), "ua")
-    assert s.verify == "/etc/faxd/ca.pem"
-    s.close()
-
-
 def test_an_unreadable_ca_bundle_is_a_transient_error_naming_it(
     raw_server: Start, tmp_path: Path
 ) -> None:
@@ -125,11 +116,6 @@ def test_an_unreadable_ca_bundle_is_a_transient_error_naming_it(
     assert str(bundle) in str(info.value)
     assert server.received == []
     s.close()
-
-
-def test_verification_cannot_be_turned_off_per_call(session: faxd_http.Session) -> None:
-    with pytest.raises(ValueError, match="cannot be turned off"):
-        call(session, "GET", "https://x/", timeout=FAST, idempotent=True, what="x", verify=False)
 
 
 def test_accepted_status_is_returned_instead_of_raised(
@@ -495,6 +481,15 @@ def test_iter_body_streams_a_complete_body(raw_server: Start, session: faxd_http
         stream=True,
     )
     assert b"".join(iter_body(response, what="download", chunk_size=1000)) == payload
+
+
+def test_iter_body_refuses_a_body_already_read_rather_than_report_it_cut_short(
+    raw_server: Start, session: faxd_http.Session
+) -> None:
+    server = raw_server(respond("200 OK", {"Content-Type": "application/pdf"}, b"%PDF" * 100))
+    response = call(session, "GET", server.url, timeout=FAST, idempotent=True, what="download")
+    with pytest.raises(ValueError, match="stream=True"):
+        next(iter_body(response, what="download"))
 
 
 def test_iter_body_raises_transient_on_a_truncated_body(

@@ -119,7 +119,6 @@ class Session:
         connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.ca_bundle = ca_bundle
-        self.verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
         self.auth = auth
         # A pool keeps that many connections: one more would be closed after its answer
         # (a new TLS handshake next time, and a warning in the log).
@@ -265,7 +264,6 @@ def call(
     headers: Mapping[str, str] | None = None,
     auth: Auth | None = None,
     stream: bool = False,
-    verify: bool | None = None,
 ) -> Response:
     """Send one request; return the response for 2xx (and `accept`), raise faxd errors else.
 
@@ -275,8 +273,6 @@ def call(
     `data`: bytes, or a file-like or iterable body with a length (sent with a
     Content-Length, read block by block); `json`: a value sent as JSON. `stream`: the body
     is left to read (`iter_body`), else it is read here."""
-    if verify is False:
-        raise ValueError("TLS verification cannot be turned off in faxd.")
     problem = invalid_url(url, what)
     if problem is not None:
         raise problem
@@ -369,6 +365,8 @@ def iter_body(response: Response, *, what: str, chunk_size: int = 64 * 1024) -> 
 
     A body shorter than its Content-Length is an error, also where urllib3 would not check
     (it only can when the body is not content-encoded)."""
+    if response.content_read:
+        raise ValueError("iter_body reads a response asked for with stream=True only.")
     expected = _content_length(response)
     got = 0
     failed: Exception | None = None
@@ -393,10 +391,6 @@ def iter_body(response: Response, *, what: str, chunk_size: int = 64 * 1024) -> 
 
 
 def _pieces(response: Response, chunk_size: int) -> Iterator[bytes]:
-    if response.content_read:
-        content = response.content
-        yield from (content[i : i + chunk_size] for i in range(0, len(content), chunk_size))
-        return
     while piece := response.raw.read1(chunk_size, decode_content=True):
         yield piece
 
