@@ -73,7 +73,12 @@ def test_random_sigkills_during_a_hundred_document_run(faxd: Faxd, sandbox: Sand
     for _ in range(6):
         time.sleep(rng.uniform(0.3, 2.0))
         faxd.kill()
+        started = faxd.log_text().count('"faxd is running"')
         faxd.start()
+    # The clean stop below must reach a running daemon: one still starting when every
+    # document is filed (by an earlier one) would die of the SIGTERM before it could
+    # drain the audit events the kill left in the journal.
+    wait_for(lambda: faxd.log_text().count('"faxd is running"') > started, 60, "the last start")
 
     def filed() -> int:
         if not faxd.sent.exists():
@@ -93,7 +98,7 @@ def test_random_sigkills_during_a_hundred_document_run(faxd: Faxd, sandbox: Sand
     assert not list(faxd.spool.rglob("*.pdf"))
     assert not faxd.failed.exists() or not list(faxd.failed.rglob("*.pdf"))
     assert not list(faxd.sent.rglob("* (2)*"))
-    faxd.stop()
+    assert faxd.stop() == 0
     work = faxd.state / "work"
     assert not work.exists() or not any(work.iterdir())  # no copies left behind by a kill
     db = sqlite3.connect(faxd.state / "journal.sqlite")
