@@ -31,7 +31,7 @@ import yaml
 
 from faxd.clock import SystemClock
 from faxd.errors import TransientError
-from faxd.host.inbox_folder import file_sha256
+from faxd.host.fsops import file_sha256
 from faxd.inbound.poller import InboxPoller
 from faxd.model import OutgoingFile, ReceivedDocument, Submission
 from faxd.providers.docs import DocsProvider

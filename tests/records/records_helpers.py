@@ -13,9 +13,9 @@ from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
 from faxd.core.received_meta import ReceivedMeta
 from faxd.core.transitions import TxUpdate
+from faxd.host.fsops import file_sha256
 from faxd.model import JobState, Method, TxState
 from faxd.outbound.archive import REPORT_KEY
-from faxd.records.document_facts import sha256_file
 from faxd.records.report_pdf import THUMB_BOX
 from faxd.settings import RecordsSettings, RetentionSettings, Settings
 from faxd.store.inbox_ledger import InboxLedger
@@ -203,6 +203,6 @@ def record_received(
         provider="docs",
     )
     ledger = InboxLedger(journal, "docs")
-    ledger.plan("r1", "f1", path, sha256_file(path), path.stat().st_size, meta, delivered_at)
+    ledger.plan("r1", "f1", path, file_sha256(path), path.stat().st_size, meta, delivered_at)
     ledger.deliver("r1", "f1", delivered_at, files_in_document=1, queue_delete=False)
     return path

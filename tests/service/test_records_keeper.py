@@ -19,8 +19,8 @@ from structlog.testing import capture_logs
 
 from faxd.clock import FakeClock
 from faxd.host import fsops
+from faxd.host.fsops import file_sha256
 from faxd.records.audit_log import AuditLog
-from faxd.records.document_facts import sha256_file
 from faxd.records.making import Made
 from faxd.service.records_keeper import MAX_DEFER, RecordsKeeper
 from faxd.settings import RetentionSettings, Settings
@@ -74,7 +74,7 @@ def _check_report(tmp_path: Path, document: Path, words: list[str], *, thumbnail
     else:
         assert region < 0.05
     text = pdf_text(pdf)
-    for word in [*words, sha256_file(document)]:
+    for word in [*words, file_sha256(document)]:
         assert word in text, word
     return text
 
@@ -192,7 +192,7 @@ def test_a_report_pdf_a_full_disk_kept_out_is_drawn_once_there_is_room(
         said = [e for e in logs if e["event"] == "report PDF not drawn"]
         assert len(said) == 1 and "full" in said[0]["error"] and "again" in said[0]["hint"]
         row = journal.query("SELECT state, sha256 FROM filed_records WHERE job_id = 'jf'")[0]
-        assert row["state"] == "retry" and row["sha256"] == sha256_file(filed)
+        assert row["state"] == "retry" and row["sha256"] == file_sha256(filed)
         assert keeper.draw_pending() == 0  # not tried again every round
         filler.unlink()
         keeper.daily()  # the next day's round (or the next start) puts it back
@@ -248,7 +248,7 @@ def test_report_pdf_off(tmp_path: Path, journal: Journal, clock: FakeClock) -> N
     keeper.draw_pending()
     assert not _report_for(filed).exists()
     # The checksum is still kept for the journal.
-    assert keeper.ledger.finished_between(0, clock.time() + DAY)[0].sha256 == sha256_file(filed)
+    assert keeper.ledger.finished_between(0, clock.time() + DAY)[0].sha256 == file_sha256(filed)
 
 
 def test_drawing_error_never_blocks(
@@ -267,7 +267,7 @@ def test_drawing_error_never_blocks(
     assert filed.is_file() and not _report_for(filed).exists()
     row = journal.query("SELECT state, error, sha256 FROM filed_records")[0]
     assert row["state"] == "done" and "font table damaged" in row["error"]
-    assert row["sha256"] == sha256_file(filed)
+    assert row["sha256"] == file_sha256(filed)
 
 
 def _received(journal: Journal, inbox: Path, clock: FakeClock, sender: str) -> Path:
@@ -301,9 +301,9 @@ def test_activity_journal_csv_matches_the_day(
         ("sent", "\t+46812345671", "failed"),
     ]
     assert {r["our_number"] for r in rows} == {"\t" + SENDER}
-    assert rows[1]["sha256"] == sha256_file(a) and rows[1]["pages"] == "2"
+    assert rows[1]["sha256"] == file_sha256(a) and rows[1]["pages"] == "2"
     assert rows[1]["id"] == "remote-ja-0" and rows[1]["method"] == "dft"
-    assert rows[0]["sha256"] == sha256_file(received) and rows[0]["document"] == received.name
+    assert rows[0]["sha256"] == file_sha256(received) and rows[0]["document"] == received.name
     assert rows[0]["pages"] == "1" and rows[0]["time"].startswith("2026-11-19T12:00:00")
     text = pdf_text(csv_path.with_suffix(".pdf"))
     assert "+46812345671" in text and "Totals: 2 sent (1 delivered, 1 failed), 1 received" in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -79,6 +80,12 @@ def is_regular_file(path: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode)
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes, read in blocks."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

@@ -32,7 +32,6 @@ META_DIR = ".meta"
 SIDECAR_SUFFIX = ".yaml"
 # What a deadline callback answers when the download stops because faxd is stopping.
 STOPPING = "faxd is stopping or reloading"
-_CHUNK = 1 << 16
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -100,14 +99,6 @@ class TmpSink:
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class InboxFolder:

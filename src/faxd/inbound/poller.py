@@ -39,12 +39,12 @@ from faxd.core.poll_windows import (
 from faxd.core.received_meta import ReceivedMeta
 from faxd.crash_points import crash_point
 from faxd.errors import AuthError, FaxdError, ProviderError, RejectedError, TransientError
+from faxd.host.fsops import file_sha256
 from faxd.host.inbox_folder import (
     STOPPING,
     DownloadStoppedError,
     FileTooLargeError,
     InboxFolder,
-    file_sha256,
 )
 from faxd.model import ReceivedDocument, ReceivedFile
 from faxd.notices.plan import inbound_deliveries

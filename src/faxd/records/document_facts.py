@@ -4,7 +4,6 @@ viewer: a self-contained wheel, no subprocess), images with Pillow."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -12,7 +11,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from faxd.host import contained
-from faxd.host.fsops import NotRegularFileError
+from faxd.host.fsops import NotRegularFileError, file_sha256
 
 # A first page is drawn at most this many pixels high: sharp at the report's thumbnail
 # size when printed, small enough to keep the report PDF light.
@@ -20,7 +19,6 @@ THUMB_PIXELS = 700
 # Decoding an image costs its full size in memory: a small PNG may declare 13000 x 13000
 # pixels. Beyond this (an A4 page at 600 dpi is 35 million) no first page is drawn.
 MAX_DRAWN_PIXELS = 40_000_000
-_CHUNK = 1 << 16
 
 
 @dataclass
@@ -29,14 +27,6 @@ class Facts:
     pages: int | None
     first_page: Image.Image | None
     why_no_image: str | None = None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _is_pdf(path: Path) -> bool:
@@ -85,7 +75,7 @@ def _image_facts(path: Path) -> tuple[int | None, Image.Image | None, str | None
 def facts(path: Path, converted: Path | None = None) -> Facts:
     """sha256 of `path`; pages and first page from it, or from `converted` (the PDF faxd
     made of it for sending) when it is neither a PDF nor an image."""
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     if _is_pdf(path):
         pages, image, why = _pdf_facts(path)
         return Facts(digest, pages, image, why)

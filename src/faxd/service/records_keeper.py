@@ -25,7 +25,7 @@ from faxd.clock import Clock
 from faxd.core.io_errors import explain_os_error
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
-from faxd.host.fsops import NotRegularFileError
+from faxd.host.fsops import NotRegularFileError, file_sha256
 from faxd.host.inbox_folder import META_DIR, SIDECAR_SUFFIX
 from faxd.model import JobState
 from faxd.outbound.archive import REPORT_CAP, REPORT_KEY
@@ -174,7 +174,7 @@ class RecordsKeeper:
 
     def configuration_loaded(self, source: Path) -> None:
         try:
-            digest: str | None = document_facts.sha256_file(source)
+            digest: str | None = file_sha256(source)
         except OSError:
             digest = None
         self.ledger.audit("configuration loaded", source=str(source), sha256=digest)
@@ -676,6 +676,6 @@ def _same(path: Path, sha256: str | None) -> bool:
     if sha256 is None or not fsops.is_regular_file(path):
         return False
     try:
-        return document_facts.sha256_file(path) == sha256
+        return file_sha256(path) == sha256
     except OSError:
         return False
