@@ -3,7 +3,7 @@
     python benchmarks/outbound.py [--quick] [--only latency,default-wait,burst,backlog,idle]
                                   [--only notify,burst-pdf] [--rounds 2]
                                   [--settle 0.5] [--concurrency 4,8] [--backlog 10000]
-                                  [--compare CHECKOUT]
+                                  [--compare CHECKOUT] [--burst-runs 8]
 
 The real daemon runs as a subprocess (`python -m faxd run`), exactly as systemd starts
 it; the sandbox runs in this process and timestamps each accepted upload, so the figures
@@ -15,6 +15,8 @@ passes or fails on time, the goals are printed beside the measurements to compar
             subfolder of a folder that never had a sidecar: no wait either)
 2. burst    400 files dropped at once, 50 ms API latency per upload, per concurrency;
             beside it the floor: the same uploads by faxd's provider code alone
+            (--burst-runs N: N bursts, their median and range: one run varies by
+            a few tenths of a second on a shared machine)
 3. backlog  10,000 files waiting at start-up: time to the first upload, peak RSS
 4. idle     20 watched folders, nothing to do: CPU use of the daemon
 
@@ -765,6 +767,12 @@ def main() -> int:
         "--rounds", type=int, default=2, help="alternating rounds for notify and burst-pdf"
     )
     parser.add_argument(
+        "--burst-runs",
+        type=int,
+        default=1,
+        help="run the burst this many times per concurrency and print the median and range",
+    )
+    parser.add_argument(
         "--compare",
         type=Path,
         default=None,
@@ -791,14 +799,28 @@ def main() -> int:
     if "burst" in only:
         print("\n[2] burst: 400 files dropped at once, 50 ms API latency per upload")
         for c in concurrencies:
-            total, after_settle = bench_burst(400, c, args.settle, not args.no_report_pdf)
+            runs = [
+                bench_burst(400, c, args.settle, not args.no_report_pdf)
+                for _ in range(args.burst_runs)
+            ]
+            totals = sorted(total for total, _ in runs)
+            total = statistics.median(totals)
+            after_settle = total - args.settle
             floor = provider_floor(400, c)
             print(
                 f"    concurrency {c:>2}: the same 400 uploads by faxd's provider code alone"
                 f" (no daemon): {floor:.2f} s; the daemon after settle: {after_settle:.2f} s"
+                + (" (median)" if len(runs) > 1 else "")
             )
             what = f"400 files at once, 50 ms API latency, concurrency {c}"
-            rows.append((what, "≤ 3.5 s", f"{total:.2f} s ({after_settle:.2f} s after settle)"))
+            measured = f"{total:.2f} s ({after_settle:.2f} s after settle)"
+            if len(runs) > 1:
+                within = sum(1 for t in totals if t <= 3.5)
+                measured = (
+                    f"median {measured}, {totals[0]:.2f}–{totals[-1]:.2f} s in {len(runs)} runs,"
+                    f" {within} of them ≤ 3.5 s"
+                )
+            rows.append((what, "≤ 3.5 s", measured))
             rows.append(
                 (
                     f"the same 400 uploads by the provider code alone, concurrency {c}",
