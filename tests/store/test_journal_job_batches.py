@@ -35,8 +35,7 @@ def _job(n: int) -> NewJob:
 
 
 def _queued(journal: Journal) -> int:
-    with journal._created:
-        return len(journal._creations)
+    return journal._creations.queued()
 
 
 @contextmanager
@@ -202,7 +201,7 @@ def test_a_caller_inside_a_turn_writes_its_job_at_once_instead_of_waiting_for_it
         with journal._turns.turn():
             held.set()
             deadline = time.monotonic() + 10
-            while not journal._leading and time.monotonic() < deadline:
+            while not journal._creations.writing() and time.monotonic() < deadline:
                 time.sleep(0.005)
             record("j2")  # still holding the turn the other taker waits for
 

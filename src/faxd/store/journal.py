@@ -45,6 +45,7 @@ from faxd.store.journal_schema import COLUMN_MIGRATIONS, SCHEMA
 from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
 from faxd.store.rows import in_chunks
+from faxd.store.shared_commits import Entry, SharedCommits
 from faxd.store.turns import Turns
 from faxd.store.wal_sync import WalSync
 
@@ -155,15 +156,12 @@ class IllegalTransition(RuntimeError):
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Creation:
-    """A job waiting to be written by create_job, and how that ended."""
+    """A job for create_job to write, with the notices its creation causes."""
 
     job: NewJob
     outbox: Sequence[NewDelivery]
-    done: bool = False
-    seq: int = 0  # the commit that wrote it
-    error: BaseException | None = None
 
 
 def _for_one(failure: BaseException, job_id: str) -> BaseException:
@@ -190,10 +188,8 @@ class Journal:
         self._failed_at = 0.0
         # Group commit (faxd.store.wal_sync): commits made, and made durable.
         self._durable = WalSync(path)
-        # create_job: jobs waiting for a commit, and whether a thread is writing them.
-        self._created = threading.Condition(threading.Lock())
-        self._creations: list[_Creation] = []
-        self._leading = False
+        # create_job: jobs that takers create at once share a commit.
+        self._creations = SharedCommits[_Creation](self._turns, self._create_batch)
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -445,30 +441,10 @@ class Journal:
     def create_job(self, job: NewJob, outbox: Sequence[NewDelivery] = ()) -> None:
         """`outbox`: notices this job's creation causes (a refusal), committed with it.
 
-        Jobs that several takers create at once share one commit: one of them waits for
-        the turn and writes every job that came meanwhile, each under its own savepoint
-        (so one job's failure is its own); the others wait for it, not for a turn of their
-        own. Under a burst the takers otherwise queued behind the uploads for a turn each."""
-        mine = _Creation(job, tuple(outbox))
-        if self._turns.holding():
-            # Inside a turn of its own: waiting for a writer that waits for this very turn
-            # would never end, so it writes its job at once.
-            self._create_batch([mine])
-            lead = False
-        else:
-            lead = self._queue_creation(mine)
-        if lead:
-            try:
-                with self._turns.turn():
-                    with self._created:
-                        batch, self._creations = self._creations, []
-                    self._create_batch(batch)
-            finally:
-                with self._created:
-                    if not mine.done:  # interrupted before its turn: not written, not queued
-                        self._creations.remove(mine)
-                    self._leading = False
-                    self._created.notify_all()
+        Jobs that several takers create at once share one commit (faxd.store.shared_commits),
+        each under its own savepoint, so one job's failure is its own; each taker goes on
+        only once the fsync covering its job is done."""
+        mine = self._creations.run(_Creation(job, tuple(outbox)))
         if mine.error is not None:
             raise mine.error
         failure = self._durable.wait(mine.seq)
@@ -476,42 +452,29 @@ class Journal:
             self._write_failed(failure)
         self._written()
 
-    def _queue_creation(self, mine: _Creation) -> bool:
-        """Queue a job for the next shared commit; True when this thread is to write it
-        (no one else is), False once another thread has written it."""
-        with self._created:
-            self._creations.append(mine)
-            while self._leading and not mine.done:
-                self._created.wait()
-            lead = not mine.done
-            self._leading = self._leading or lead
-        return lead
-
-    def _create_batch(self, batch: list[_Creation]) -> None:
-        """Write `batch` in one commit (the caller holds the turn); each creation learns
-        its commit's number or its own error."""
+    def _create_batch(self, batch: list[Entry[_Creation]]) -> None:
+        """Write `batch` in one commit (the caller holds the turn); each entry learns its
+        commit's number or its own error."""
         failure: BaseException | None = None
         try:
             with self.transaction(durable=False) as db:
-                for creation in batch:
+                for entry in batch:
                     db.execute("SAVEPOINT job")
                     try:
-                        self._insert_job(db, creation.job, creation.outbox)
+                        self._insert_job(db, entry.item.job, entry.item.outbox)
                     except Exception as exc:  # the job's own error, for its owner
                         if isinstance(exc, sqlite3.OperationalError) and _is_write_failure(exc):
                             raise  # the disk's: the whole commit fails
                         db.execute("ROLLBACK TO job")
-                        creation.error = exc
+                        entry.error = exc
                     db.execute("RELEASE job")
         except BaseException as exc:  # each waiting taker raises it
             failure = exc
         seq = self._durable.committed
-        with self._created:
-            for creation in batch:
-                creation.seq = seq
-                if failure is not None and creation.error is None:
-                    creation.error = _for_one(failure, creation.job.id)
-                creation.done = True
+        for entry in batch:
+            entry.seq = seq
+            if failure is not None and entry.error is None:
+                entry.error = _for_one(failure, entry.item.job.id)
         if failure is not None and not isinstance(failure, Exception):
             raise failure  # an interrupt of the writing thread stays its own (the others fail)
 
