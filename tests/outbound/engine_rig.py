@@ -17,6 +17,7 @@ from faxd.core.retry import RetryPolicy
 from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
+from faxd.providers.base import Gate, open_gate
 from faxd.providers.docs_type import DOCS_LIMITS
 from faxd.store.journal import Journal, NewJob
 from tests.settings_helpers import bare_settings
@@ -38,6 +39,7 @@ class FakeSender:
         self.lookups = 0
         self.final = True
         self.gate: threading.Event | None = None
+        self.unbuildable: list[Exception] = []
         self.active = 0
         self.max_active = 0
         self.clock: FakeClock | None = None
@@ -51,22 +53,25 @@ class FakeSender:
     def check_dft(self, number: str) -> bool:
         return False
 
-    def submit(self, submission: Submission) -> Accepted:
-        with self._lock:
-            assert self.clock is not None
-            self.submits.append((self.clock.time(), submission.key))
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-            answer = self.answers.pop(0) if self.answers else None
-        try:
-            if self.gate is not None:
-                self.gate.wait(10)
-            if answer is not None:
-                raise answer
-            return Accepted(f"remote-{submission.key}", Method.FAX)
-        finally:
+    def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted:
+        if self.unbuildable:  # the request could not be built: raised before the gate
+            raise self.unbuildable.pop(0)
+        with gate():
             with self._lock:
-                self.active -= 1
+                assert self.clock is not None
+                self.submits.append((self.clock.time(), submission.key))
+                self.active += 1
+                self.max_active = max(self.max_active, self.active)
+                answer = self.answers.pop(0) if self.answers else None
+            try:
+                if self.gate is not None:
+                    self.gate.wait(10)
+                if answer is not None:
+                    raise answer
+                return Accepted(f"remote-{submission.key}", Method.FAX)
+            finally:
+                with self._lock:
+                    self.active -= 1
 
     def status(self, remote_id: str) -> RemoteStatus:
         return RemoteStatus(remote_id, "Received" if self.final else "Sending", self.final, True)

@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
-from faxd.model import Accepted, Method, RemoteStatus, TxState
+from faxd.model import Accepted, Method, RemoteStatus, Submission, TxState
+from faxd.providers.base import Gate, open_gate
 
 from .engine_rig import FakeSender, Rig
 
@@ -64,6 +65,33 @@ def test_permanent_error_fails_after_one_attempt(rig: Rig) -> None:
     assert rig.tx(job).state == TxState.FAILED
     assert len(rig.sender.submits) == 1
     assert (rig.tmp / "failed" / "doc-1.pdf").exists()
+
+
+def test_a_request_that_cannot_be_built_fails_before_any_slot_or_commit(rig: Rig) -> None:
+    job = rig.job()
+    rig.sender.unbuildable = [RejectedError("doc-1.pdf: a file could not be read.")]
+    rig.settle()
+    tx = rig.tx(job)
+    assert tx.state == TxState.FAILED
+    assert tx.attempts == 0  # never SUBMITTING: nothing could have left
+    assert rig.sender.submits == []
+    assert "could not be read" in (tx.error or "")
+
+
+def test_a_transmission_cancelled_while_its_request_is_built_is_not_sent(rig: Rig) -> None:
+    job = rig.job()
+    build = rig.sender.submit
+
+    def submit(submission: Submission, gate: Gate = open_gate) -> Accepted:
+        # `faxd cancel` comes while the request is built, after the row was read.
+        assert rig.journal.cancel_unsent(job, rig.clock.time(), "cancelled") is None
+        return build(submission, gate)
+
+    rig.sender.submit = submit  # type: ignore[method-assign]
+    rig.settle()
+    assert rig.sender.submits == []  # the gate stayed shut: no request
+    tx = rig.tx(job)
+    assert tx.state == TxState.FAILED and tx.attempts == 0
 
 
 def test_auth_error_pauses_without_failing_and_reload_resumes(rig: Rig) -> None:

@@ -16,6 +16,7 @@ import yaml
 from faxd.core.deadline import GIVE_UP_MARGIN
 from faxd.errors import AuthError, EndpointError, RejectedError, TransientError
 from faxd.model import Accepted, Method, RemoteStatus, Submission, TxState
+from faxd.providers.base import Gate, open_gate
 from faxd.store.journal import NewJob
 
 from .engine_rig import FakeSender, Rig
@@ -40,9 +41,9 @@ class DftSender(FakeSender):
             raise answer
         return answer
 
-    def submit(self, submission: Submission) -> Accepted:
+    def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted:
         self.sent.append(submission)
-        accepted = super().submit(submission)
+        accepted = super().submit(submission, gate)
         return Accepted(accepted.remote_id, Method.DFT if submission.dft else Method.FAX)
 
     def status(self, remote_id: str) -> RemoteStatus:

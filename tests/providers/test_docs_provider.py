@@ -7,8 +7,10 @@ import email
 import email.policy
 import io
 import json
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import structlog.testing
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Method, OutgoingFile, Submission
 from faxd.providers import docs_wire as wire
+from faxd.providers.base import GateShut
 from faxd.providers.docs import DocsProvider
 from faxd.settings import DocsProviderSettings, Secret
 
@@ -114,6 +117,60 @@ def test_a_missing_file_fails_before_any_request(raw_server: Start, tmp_path: Pa
         docs.submit(submission(gone))
     docs.close()
     assert server.received == []
+
+
+class Gate:
+    """Records what the server had received when the gate was entered and left."""
+
+    def __init__(self, server: RawServer, *, shut: bool = False) -> None:
+        self.server = server
+        self.shut = shut
+        self.seen: list[tuple[str, int]] = []
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.seen.append(("entered", len(self.server.received)))
+        if self.shut:
+            raise GateShut
+        yield
+        self.seen.append(("left", len(self.server.received)))
+
+
+def test_the_gate_opens_after_the_request_is_built_and_closes_once_answered(
+    raw_server: Start, tmp_path: Path
+) -> None:
+    server = raw_server(respond("201 Created", {"Content-Type": "application/json"}, SEND_OK))
+    gate = Gate(server)
+    docs = provider(server.url)
+    assert docs.submit(submission(pdf(tmp_path)), gate).remote_id == "id-1"
+    docs.close()
+    assert gate.seen == [("entered", 0), ("left", 1)]
+
+
+def test_a_shut_gate_sends_nothing_and_leaves_no_file_open(
+    raw_server: Start, tmp_path: Path
+) -> None:
+    server = raw_server(respond("201 Created", body=SEND_OK))
+    docs = provider(server.url)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(GateShut):
+        docs.submit(submission(pdf(tmp_path), pdf(tmp_path, "b.pdf")), Gate(server, shut=True))
+    assert len(os.listdir("/proc/self/fd")) == before
+    docs.close()
+    assert server.received == []
+
+
+def test_a_file_that_cannot_be_read_fails_before_the_gate(
+    raw_server: Start, tmp_path: Path
+) -> None:
+    server = raw_server(respond("201 Created", body=SEND_OK))
+    gate = Gate(server)
+    gone = OutgoingFile(tmp_path / "gone.pdf", "gone.pdf", "application/pdf", 10)
+    docs = provider(server.url)
+    with pytest.raises(RejectedError, match=r"gone\.pdf"):
+        docs.submit(submission(gone), gate)
+    docs.close()
+    assert gate.seen == []  # no slot taken, nothing committed for it
 
 
 def test_a_file_that_shrinks_during_the_upload_is_transient(

@@ -23,7 +23,7 @@ from faxd.model import (
     RemoteStatus,
     Submission,
 )
-from faxd.providers.base import InboxSource, ReportSweeper, Sender
+from faxd.providers.base import Gate, InboxSource, ReportSweeper, Sender, open_gate
 from faxd.providers.provider_type import ProviderType, SettingsReader
 from faxd.providers.registry import PROVIDERS, build_senders, label, types_that_can
 from faxd.settings import (
@@ -125,7 +125,7 @@ class CloudProvider:
     def check_dft(self, number: str) -> bool:
         return False
 
-    def submit(self, submission: Submission) -> Accepted:
+    def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted:
         return Accepted("cloud-1", Method.FAX)
 
     def status(self, remote_id: str) -> RemoteStatus:

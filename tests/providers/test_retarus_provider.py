@@ -14,7 +14,9 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from urllib3._collections import HTTPHeaderDict
 
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Limits, Method, OutgoingFile, Submission
+from faxd.providers.base import GateShut
 from faxd.providers.retarus import RetarusProvider
 from faxd.settings import RetarusOptions, RetarusProviderSettings, Secret
 
@@ -290,6 +293,40 @@ def test_409_whose_job_is_not_listed_is_outcome_unknown(
     fake.routes[reports(DC1)] = (200, {"reports": []})
     with pytest.raises(OutcomeUnknownError, match="already exists"):
         provider.submit(submission(tmp_path))
+
+
+@contextmanager
+def _recording_gate(fake: FakeRetarus, seen: list[tuple[str, int]]) -> Iterator[None]:
+    seen.append(("entered", len(fake.seen)))
+    yield
+    seen.append(("left", len(fake.seen)))
+
+
+def test_the_gate_holds_the_request_and_a_409s_listings_but_not_the_build(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (409, {"code": 409, "message": "duplicate job"})
+    fake.routes[reports(DC2)] = (200, {"reports": [report("FJMINE", "PENDING", "job-1#0")]})
+    seen: list[tuple[str, int]] = []
+    gate = partial(_recording_gate, fake, seen)
+    assert provider.submit(submission(tmp_path), gate) == Accepted("FJMINE", Method.FAX)
+    # Entered before the job went out; left after it and the report listings, which are
+    # requests like any other and count against the same slot.
+    assert seen == [("entered", 0), ("left", len(fake.seen))]
+    assert len(fake.seen) >= 2
+
+
+def test_a_shut_gate_sends_no_job(
+    provider: RetarusProvider, fake: FakeRetarus, tmp_path: Path
+) -> None:
+    fake.routes[SUBMIT] = (201, {"jobId": "FJ1"})
+
+    def shut() -> AbstractContextManager[None]:
+        raise GateShut
+
+    with pytest.raises(GateShut):
+        provider.submit(submission(tmp_path), shut)
+    assert fake.seen == []
 
 
 # --- status ----------------------------------------------------------------------------

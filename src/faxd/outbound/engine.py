@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +53,7 @@ from faxd.errors import (
 from faxd.model import Accepted, JobState, Method, OutgoingFile, RemoteStatus, Submission, TxState
 from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
-from faxd.providers.base import ReportSweeper, Sender
+from faxd.providers.base import GateShut, ReportSweeper, Sender
 from faxd.providers.registry import label as provider_label
 from faxd.settings import Settings
 from faxd.store.journal import Journal, JournalWriteError
@@ -388,41 +389,35 @@ class Engine:
             self._submission(job, tx, prepared, dft),
             valid_until=datetime.fromtimestamp(transmit_by(self._clock.time(), timeout), UTC),
         )
+        opened: list[TxRow] = []  # the row as committed SUBMITTING, once the gate opened
+
+        @contextmanager
+        def gate() -> Iterator[None]:
+            # Entered once the provider built the request: the slot is taken before the
+            # SUBMITTING commit, so a transmission waiting for one is still queued (for
+            # `faxd status`, for a stop, for a pause), never half sent.
+            with self._slots[provider]:
+                started = self._submitting(tx, dft, provider, bound)
+                if started is None:
+                    raise GateShut
+                opened.append(started)
+                yield
+
         failed: FaxdError | None = None
-        # The slot is taken before the SUBMITTING commit: a transmission waiting for one is
-        # still queued (for `faxd status`, for a stop, for a pause), never half sent.
-        with self._slots[provider]:
-            if not self._accepting or provider in self.paused():
-                return  # nothing committed or sent: it stays queued
-            now = self._clock.time()
-            # Compare-and-set: `faxd cancel` may have failed it since it was read.
-            if not self._journal.apply(
-                tx.job_id,
-                tx.idx,
-                TxUpdate(
-                    state=TxState.SUBMITTING,
-                    attempts=tx.attempts + 1,
-                    first_attempt_at=tx.first_attempt_at or now,
-                    submit_started_at=now,
-                    method=Method.DFT if dft else Method.FAX,
-                    updated_at=now,
-                ),
-                expect=UPLOAD_STATES,
-                first=True,  # a provider connection waits for this commit
-            ):
-                bound.info("no longer queued; not uploading", state="cancelled")
-                return
-            crash_point("after_submitting_commit")
-            tx = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
-            bound.info("uploading", attempt=tx.attempts, state="submitting", dft=dft)
-            try:
-                accepted = sender.submit(submission)
-            except FaxdError as exc:
-                failed = exc
+        try:
+            accepted = sender.submit(submission, gate)
+        except GateShut:
+            return  # nothing committed or sent
+        except FaxdError as exc:
+            failed = exc
         # The slot is free once the provider answered: recording the answer is faxd's work.
         if failed is not None:
-            self._handle_error(job, tx, sender, failed, counted=True)
+            # Raised before the gate opened (a file that could not be read): nothing was
+            # committed or sent, so the attempt does not count.
+            counted = bool(opened)
+            self._handle_error(job, opened[0] if counted else tx, sender, failed, counted=counted)
             return
+        tx = opened[0]
         crash_point("after_accept_before_commit")
         self._accepted(tx, accepted, provider, answered=True)
         bound.info(
@@ -431,6 +426,34 @@ class Engine:
             method=accepted.method.value,
             state="submitted",
         )
+
+    def _submitting(self, tx: TxRow, dft: bool, provider: str, bound: Any) -> TxRow | None:
+        """Commit SUBMITTING for an upload about to leave (the caller holds its slot); the
+        row as committed, or None when it must not leave after all."""
+        if not self._accepting or provider in self.paused():
+            return None  # nothing committed or sent: it stays queued
+        now = self._clock.time()
+        # Compare-and-set: `faxd cancel` may have failed it since it was read.
+        if not self._journal.apply(
+            tx.job_id,
+            tx.idx,
+            TxUpdate(
+                state=TxState.SUBMITTING,
+                attempts=tx.attempts + 1,
+                first_attempt_at=tx.first_attempt_at or now,
+                submit_started_at=now,
+                method=Method.DFT if dft else Method.FAX,
+                updated_at=now,
+            ),
+            expect=UPLOAD_STATES,
+            first=True,  # a provider connection waits for this commit
+        ):
+            bound.info("no longer queued; not uploading", state="cancelled")
+            return None
+        crash_point("after_submitting_commit")
+        started = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
+        bound.info("uploading", attempt=started.attempts, state="submitting", dft=dft)
+        return started
 
     def _workdir(self, job: JobRow) -> Path:
         return self._settings.state_dir / "work" / job.id

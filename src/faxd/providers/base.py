@@ -9,12 +9,28 @@ said so), OutcomeUnknownError (the request may have taken effect)."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from faxd.model import Accepted, Limits, OutgoingFile, ReceivedDocument, RemoteStatus, Submission
+
+# Entered by `Sender.submit` once the request is built, right before it leaves, and left
+# once the provider answered: the engine takes an upload slot and commits SUBMITTING
+# there, so that neither waits for a request to be built. A gate that must keep the
+# request back (cancelled, paused, stopping) raises GateShut, which submit lets through.
+Gate = Callable[[], AbstractContextManager[object]]
+
+
+class GateShut(Exception):
+    """The gate kept the request back: nothing was sent."""
+
+
+def open_gate() -> AbstractContextManager[object]:
+    """The gate of a caller that holds nothing back."""
+    return nullcontext()
 
 
 @runtime_checkable
@@ -31,7 +47,7 @@ class Sender(Protocol):
 
     def check_dft(self, number: str) -> bool: ...
 
-    def submit(self, submission: Submission) -> Accepted: ...
+    def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted: ...
 
     def status(self, remote_id: str) -> RemoteStatus: ...
 

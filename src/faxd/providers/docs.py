@@ -39,6 +39,7 @@ from faxd.model import (
 )
 from faxd.providers import docs_lookup as lookup
 from faxd.providers import docs_wire as wire
+from faxd.providers.base import Gate, open_gate
 from faxd.providers.convert import image_to_png
 from faxd.providers.docs_type import DOCS_LIMITS
 from faxd.providers.http import (
@@ -156,7 +157,7 @@ class DocsProvider:
         # Not a failure worth retrying: the check is optional, and the engine faxes instead.
         raise RejectedError(f"{what}: the provider's answer was not understood ({problem}).")
 
-    def submit(self, submission: Submission) -> Accepted:
+    def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted:
         what = f"{self.name}: upload of {_names(submission)} to {submission.recipient}"
         try:
             body = MultipartBody(wire.send_fields(submission), wire.send_files(submission))
@@ -167,7 +168,7 @@ class DocsProvider:
             ) from None
         failure: OSError | None = None
         misrouted: RejectedError | None = None
-        with body:
+        with body, gate():
             try:
                 response = self._call(
                     "POST",

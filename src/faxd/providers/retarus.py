@@ -28,6 +28,7 @@ from faxd.errors import (
 from faxd.host import contained
 from faxd.model import Accepted, Limits, Method, OutgoingFile, RemoteStatus, Submission
 from faxd.providers import http
+from faxd.providers.base import Gate, open_gate
 from faxd.providers.convert import (
     IMAGE_EXTENSIONS,
     OFFICE_EXTENSIONS,
@@ -177,7 +178,7 @@ class RetarusProvider:
     def check_dft(self, number: str) -> bool:
         return False
 
-    def submit(self, submission: Submission) -> Accepted:
+    def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted:
         what = f"Retarus fax job {submission.key} to {submission.recipient}"
         try:
             body = StreamedJobBody(build_job(submission), self._documents(submission))
@@ -186,25 +187,30 @@ class RetarusProvider:
                 f"{what}: a document could not be read ({exc.strerror or exc}: {exc.filename}).",
                 "Check that the file still exists and is readable, then send it again.",
             ) from None
-        started = self._clock.now()
         misrouted: RejectedError | None = None
-        try:
-            response = http.call(
-                self._session,
-                "POST",
-                submit_url(self._settings.submit_url, self._settings.customer_number),
-                timeout=self._timeout,
-                idempotent=False,
-                what=what,
-                accept=(409,),
-                data=body,
-                headers=_JSON,
-                auth=self._auth,
-            )
-        except RejectedError as exc:
-            if not http.wrong_address(exc.status_code):
-                raise
-            misrouted = exc
+        with gate():
+            started = self._clock.now()
+            try:
+                response = http.call(
+                    self._session,
+                    "POST",
+                    submit_url(self._settings.submit_url, self._settings.customer_number),
+                    timeout=self._timeout,
+                    idempotent=False,
+                    what=what,
+                    accept=(409,),
+                    data=body,
+                    headers=_JSON,
+                    auth=self._auth,
+                )
+            except RejectedError as exc:
+                if not http.wrong_address(exc.status_code):
+                    raise
+                misrouted = exc
+            if misrouted is None and response.status_code == 409:
+                response.close()
+                # Its listings are requests like any other: inside the gate.
+                return self._reconcile_duplicate(submission, started, what)
         if misrouted is not None:
             raise EndpointError(
                 f"{misrouted.message} The job address is not there, so the submit URL or"
@@ -214,9 +220,6 @@ class RetarusProvider:
                 " wait in the queue.",
                 status_code=misrouted.status_code,
             )
-        if response.status_code == 409:
-            response.close()
-            return self._reconcile_duplicate(submission, started, what)
         data = http.read_json(response, what=what, idempotent=False)
         try:
             job_id = parse_job_response(data)
