@@ -7,10 +7,14 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.model import Accepted, Method, RemoteStatus, Submission, TxState
 from faxd.providers.base import Gate, open_gate
+from faxd.store.journal import JournalWriteError
 
 from .engine_rig import FakeSender, Rig
 
@@ -92,6 +96,28 @@ def test_a_transmission_cancelled_while_its_request_is_built_is_not_sent(rig: Ri
     assert rig.sender.submits == []  # the gate stayed shut: no request
     tx = rig.tx(job)
     assert tx.state == TxState.FAILED and tx.attempts == 0
+
+
+def test_a_journal_that_cannot_take_the_submitting_commit_fails_no_document(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = rig.job()
+    apply = rig.journal.apply
+
+    def full_disk(*args: Any, **kwargs: Any) -> bool:
+        if kwargs.get("first"):  # the gate's commit, right before the request would leave
+            raise JournalWriteError("the journal cannot be written (database or disk is full).")
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(rig.journal, "apply", full_disk)
+    rig.settle()
+    tx = rig.tx(job)
+    assert tx.state == TxState.READY and tx.attempts == 0  # waits, like every other write
+    assert rig.sender.submits == []
+    monkeypatch.setattr(rig.journal, "apply", apply)
+    rig.clock.advance(120)
+    rig.settle()
+    assert rig.tx(job).state == TxState.SUBMITTED
 
 
 def test_auth_error_pauses_without_failing_and_reload_resumes(rig: Rig) -> None:

@@ -408,6 +408,8 @@ class Engine:
             accepted = sender.submit(submission, gate)
         except GateShut:
             return  # nothing committed or sent
+        except JournalWriteError:
+            raise  # the gate's commit failed: the journal's trouble, not this document's
         except FaxdError as exc:
             failed = exc
         # The slot is free once the provider answered: recording the answer is faxd's work.
