@@ -17,7 +17,7 @@ from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobOptions
 from faxd.core.outbox_payload import DeliveryPayload
 from faxd.notices.plan import alert_rows, job_notices, notify_options
-from faxd.notices.worker import OutboxWorker
+from faxd.notices.worker import DELAYED_PAGE, OutboxWorker
 from faxd.settings import (
     AlertSettings,
     ChannelSettings,
@@ -285,6 +285,61 @@ def test_monitor_raises_delayed_once_and_alerts_once_per_condition(
     journal.set_value("pause:docs", f"{clock.time() + 300}:auth")
     work.monitor()
     assert sum(r.event == "auth" for r in outbox.rows()) == 2
+
+
+def _delayed_jobs(tmp_path: Path, journal: Journal, count: int, at: float) -> None:
+    options = JobOptions(
+        notice=notify_options((NotifyRule(on=("delayed",), to=("hook",)),), (), None, 60.0)
+    )
+    for i in range(count):
+        job = sample_job(tmp_path, job_id=f"J{i:04d}", options=options, received_at=at)
+        journal.create_job(replace(job, path=str(tmp_path / f"d{i}.pdf")))
+
+
+def test_more_delayed_jobs_than_a_page_each_get_one_notice_and_one_alert(
+    tmp_path: Path, journal: Journal
+) -> None:
+    clock = FakeClock()
+    work, _ = worker(tmp_path, journal, clock, AlertSettings(to=("admin",), on=("delayed",)))
+    _delayed_jobs(tmp_path, journal, DELAYED_PAGE * 2 + 7, clock.time())
+    clock.advance(59)
+    work.monitor()
+    assert Outbox(journal).rows() == []
+    clock.advance(1)
+    work.monitor()
+    work.monitor()
+    rows = Outbox(journal).rows(limit=10_000)
+    assert len(rows) == 2 * (DELAYED_PAGE * 2 + 7)
+    assert len({r.id for r in rows if r.kind == "notice"}) == DELAYED_PAGE * 2 + 7
+    assert len({r.id for r in rows if r.kind == "alert"}) == DELAYED_PAGE * 2 + 7
+
+
+def test_a_job_seen_to_for_its_delay_is_not_read_again(tmp_path: Path, journal: Journal) -> None:
+    clock = FakeClock()
+    work, _ = worker(tmp_path, journal, clock)
+    _delayed_jobs(tmp_path, journal, 1, clock.time())
+    clock.advance(61)
+    work.monitor()
+    assert len(Outbox(journal).rows()) == 1
+    with journal.transaction() as db:  # gone, as a purged row would be
+        db.execute("DELETE FROM outbox")
+    clock.advance(600)
+    work.monitor()
+    assert Outbox(journal).rows() == []
+
+
+def test_a_delayed_notice_queued_before_a_crash_is_not_queued_twice(
+    tmp_path: Path, journal: Journal
+) -> None:
+    clock = FakeClock()
+    work, _ = worker(tmp_path, journal, clock)
+    _delayed_jobs(tmp_path, journal, 1, clock.time())
+    clock.advance(61)
+    work.monitor()
+    with journal.transaction() as db:  # the crash came after the rows, before the note
+        db.execute("UPDATE jobs SET delay_noted_at = NULL")
+    work.monitor()
+    assert len(Outbox(journal).rows()) == 1
 
 
 def test_an_inbox_failing_past_its_limit_raises_inbox_stalled_once(

@@ -110,7 +110,6 @@ def test_unfiled_filed_and_filed_as(tmp_path: Path) -> None:
         journal.create_job(new_job("J1", "/spool/a.pdf", ["+46812345678"]))
         journal.create_job(new_job("J2", "/spool/b.pdf", [], error="no recipient"))
         assert {j.id for j in journal.unfiled_jobs(limit=10)} == {"J1", "J2"}
-        assert [j.id for j in journal.unfinished_jobs(limit=10)] == ["J1"]
         assert journal.has_unfiled_job_from(Path("/spool"))
         with journal.transaction() as db:
             db.execute(
@@ -121,5 +120,56 @@ def test_unfiled_filed_and_filed_as(tmp_path: Path) -> None:
         filed = journal.job_filed_as("/spool/failed/b.pdf")
         assert filed is not None and filed.id == "J2"
         assert journal.job_filed_as("/spool/failed/c.pdf") is None
+    finally:
+        journal.close()
+
+
+def _job_received(journal: Journal, job_id: str, at: float, delayed_after: float | None) -> None:
+    options = JobOptions(notice=replace(JobOptions().notice, delayed_after=delayed_after))
+    journal.create_job(
+        replace(new_job(job_id, f"/spool/{job_id}.pdf", ["+46812345678"]), options=options)
+    )
+    with journal.transaction() as db:
+        db.execute("UPDATE jobs SET received_at = ? WHERE id = ?", (at, job_id))
+
+
+def test_delay_ran_out_reads_only_jobs_past_their_own_or_the_default_delay(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        _job_received(journal, "OWN", 1000.0, 60.0)
+        _job_received(journal, "NONE", 900.0, None)
+        _job_received(journal, "DONE", 800.0, 60.0)
+        journal.set_job_state("DONE", JobState.DELIVERED, finished_at=1001.0)
+
+        def due(now: float, default: float | None, limit: int = 10) -> list[str]:
+            return [j.id for j in journal.delay_ran_out(now, default, limit)]
+
+        assert due(1059.0, None) == []
+        assert due(1060.0, None) == ["OWN"]  # without a default, NONE never runs out
+        assert due(1060.0, 200.0) == ["OWN"]
+        assert due(1100.0, 200.0) == ["NONE", "OWN"]  # oldest first
+        assert due(1100.0, 200.0, limit=1) == ["NONE"]
+        journal.note_delay(["NONE"], 1100.0)
+        assert due(5000.0, 200.0) == ["OWN"]  # noted: not read again
+    finally:
+        journal.close()
+
+
+def test_a_journal_from_before_delay_notes_gets_the_column_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    _job_received(journal, "OLD", 1000.0, 60.0)
+    with journal.transaction() as db:
+        db.execute("ALTER TABLE jobs DROP COLUMN delay_noted_at")
+    journal.close()
+    journal = Journal(path)
+    try:
+        assert [j.id for j in journal.delay_ran_out(1060.0, None, 10)] == ["OLD"]
+        journal.note_delay(["OLD"], 1060.0)
+        assert journal.delay_ran_out(1060.0, None, 10) == []
     finally:
         journal.close()

@@ -604,9 +604,28 @@ class Journal:
         """Jobs filed in sent/, failed/ or hold/, newest first."""
         return self.jobs("archived_at IS NOT NULL", limit=limit)
 
-    def unfinished_jobs(self, limit: int) -> list[JobRow]:
-        """Jobs still under way (not finished, not filed), newest first."""
-        return self.jobs("archived_at IS NULL AND finished_at IS NULL", limit=limit)
+    def delay_ran_out(self, now: float, default_after: float | None, limit: int) -> list[JobRow]:
+        """Unfinished, unfiled jobs whose delay ran out by `now` and that were not noted
+        for it yet, oldest first: a job's delay is its own `delayed_after`, else
+        `default_after` (None: jobs without their own are left out). The delay is read
+        from the stored options by SQLite, so jobs still within it are never built here."""
+        rows = self.query(
+            "SELECT * FROM jobs WHERE archived_at IS NULL AND finished_at IS NULL "
+            "AND delay_noted_at IS NULL AND received_at + "
+            "COALESCE(json_extract(options, '$.delayed_after'), ?) <= ? "
+            "ORDER BY received_at LIMIT ?",
+            (default_after, now, limit),
+        )
+        return [job_row(r) for r in rows]
+
+    def note_delay(self, job_ids: Sequence[str], when: float) -> None:
+        """The jobs' ran-out delays were seen to (see delay_ran_out)."""
+        with self.transaction() as db:
+            for chunk, marks in in_chunks(job_ids):
+                db.execute(
+                    f"UPDATE jobs SET delay_noted_at = ? WHERE id IN ({marks})",  # noqa: S608
+                    (when, *chunk),
+                )
 
     def job_filed_as(self, path: str) -> JobRow | None:
         """The job whose document was filed at `path` (absolute, resolved)."""

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL,
     archive_plan TEXT,
     archived_at REAL,
-    archived_path TEXT
+    archived_path TEXT,
+    delay_noted_at REAL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_active_path ON jobs(path) WHERE archived_at IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
@@ -136,4 +137,8 @@ CREATE INDEX IF NOT EXISTS retries_next ON retries(next_job);
 """
 
 # (table, column, declaration) added after the first release; see Journal._add_missing_columns.
-COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = ()
+COLUMN_MIGRATIONS: tuple[tuple[str, str, str], ...] = (
+    # When the notice monitor looked at a job whose delay ran out (its `delayed` notice
+    # and alert queued), so that it reads each such job once, not at every look.
+    ("jobs", "delay_noted_at", "REAL"),
+)
