@@ -263,3 +263,13 @@ def test_a_long_retrying_transmission_is_warned_about_once(rig: Rig) -> None:
     warnings = [e for e in logs if e["event"] == "still not sent after hours of retrying"]
     assert len(warnings) == 1
     assert warnings[0]["hours"] >= 4
+    # Once the job is over, what it was warned about is forgotten: a daemon runs for years.
+    rig.sender.answers = []
+    for _ in range(10):
+        if rig.tx(job).state == TxState.DELIVERED:
+            break
+        rig.settle()
+        rig.clock.advance(max(1.0, rig.tx(job).next_attempt_at - rig.clock.time()))
+    assert rig.tx(job).state == TxState.DELIVERED
+    rig.engine.finish_if_done(job)
+    assert rig.engine._delay_warned == set()

@@ -894,6 +894,7 @@ class Engine:
                 return
             if not all_final(txs):
                 return
+            self._delay_warned.difference_update(tx.key for tx in txs)  # a daemon runs years
             if job.state not in (JobState.DELIVERED, JobState.FAILED):
                 result = (
                     JobState.DELIVERED
