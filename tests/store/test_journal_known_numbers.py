@@ -93,3 +93,34 @@ def test_a_held_job_has_no_transmissions_and_is_listed_until_released(journal: J
     journal.finish_release("h", 4.0)
     assert journal.release_of("h") == (plan, 4.0)
     assert journal.known_among(["+46812345679"]) == {"+46812345679"}
+
+
+def test_a_read_only_journal_without_the_table_finds_it_once_it_is_made(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    writer = Journal(path)
+    writer.create_job(job("a", ("+46812345678",)))
+    deliver(writer, "a", 0)
+    with writer.transaction() as db:  # as an older faxd left it
+        db.execute("DROP TABLE known_numbers")
+    reader = Journal(path, readonly=True)
+    try:
+        assert reader.known_among(["+46812345678", "+46855512345"]) == {"+46812345678"}
+        writer.close()
+        writer = Journal(path)  # a newer faxd starts: the table is made
+        writer.start_release("r", ["+46855512345"], [], 2.0)
+        assert reader.known_among(["+46812345678", "+46855512345"]) == {
+            "+46812345678",
+            "+46855512345",
+        }
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_the_table_check_is_not_repeated_for_every_document(journal: Journal) -> None:
+    asked: list[str] = []
+    journal._db.set_trace_callback(asked.append)
+    for _ in range(5):
+        journal.known_among(["+46812345678"])
+    journal._db.set_trace_callback(None)
+    assert sum("sqlite_master" in sql for sql in asked) == 1
