@@ -1000,7 +1000,9 @@ class Journal:
             if has_known:
                 sql += f" UNION SELECT number FROM known_numbers WHERE number IN ({marks})"  # noqa: S608
                 params += chunk
-            found.update(str(row["number"]) for row in self.query(sql, params))
+            # Not durable: the decision it feeds is acted on only through the job's own
+            # durable commit, whose fsync covers every commit this read saw.
+            found.update(str(row["number"]) for row in self.query(sql, params, durable=False))
         return found
 
     def _has_table(self, name: str) -> bool:
