@@ -372,3 +372,40 @@ def test_received_documents_are_printed_on_a_real_cups_queue(
     finally:
         faxd.stop()
     assert [p.read_bytes() for p in out.iterdir()] == [body]
+
+
+def test_a_fax_not_final_after_delayed_after_is_noticed_and_alerted_once(
+    tmp_path: Path, smtp: SmtpSink, cert: tuple[Path, Path]
+) -> None:
+    # Transmissions stay "Sending" for 15 s, past the monitor's first looks at 1 s delay.
+    slow = SandboxServer({"status_delay": 15}).start()
+    try:
+        with WebhookReceiver() as hooks:
+            faxd = configure(tmp_path, slow, smtp, cert[0], hooks.url)
+            faxd.overrides = {
+                "notify": [{"on": ["delayed", "delivered"], "to": ["tickets"]}],
+                "delayed_after": "1s",
+            }
+            faxd.top["alerts"] = {"to": ["tickets"], "on": ["delayed"]}
+            faxd.drop("+46812345678/slow.pdf", pdf("slow"))
+            faxd.start()
+            try:
+                report = faxd.report_for("slow.pdf", timeout=60)
+                time.sleep(1.0)  # nothing more may arrive
+            finally:
+                faxd.stop()
+    finally:
+        slow.stop()
+    assert report["result"] == "delivered"
+    seen = sorted((h.body["kind"], h.body["event"]) for h in hooks.hooks)
+    assert seen == [("alert", "delayed"), ("notice", "delayed"), ("notice", "delivered")]
+    [notice] = [
+        h for h in hooks.hooks if h.body["event"] == "delayed" and h.body["kind"] == "notice"
+    ]
+    assert notice.body["document"] == "slow.pdf"
+    db = sqlite3.connect(faxd.state / "journal.sqlite")
+    try:
+        [(noted,)] = db.execute("SELECT delay_noted_at FROM jobs").fetchall()
+    finally:
+        db.close()
+    assert noted is not None
