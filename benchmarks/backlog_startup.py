@@ -7,7 +7,9 @@ NOTIFY_SOCKET bound here, the way systemd binds it, while --files documents (old
 they arrived while faxd was down) wait across --folders spool folders. Prints, from one
 run: READY after the start, the first upload after READY, the pickup of a document
 dropped just after READY (the watcher's, while the backlog is read), uploads per second
-while the backlog is worked off, and peak RSS (VmHWM). Figures only, no pass or fail."""
+while the backlog is worked off, peak RSS (VmHWM), and how VmRSS moved from 10 s after
+READY to the end (follow long enough to tell a level from a climb). Figures only, no pass
+or fail."""
 
 from __future__ import annotations
 
@@ -125,10 +127,14 @@ def main() -> int:
                 daemon.sample_rss()
                 time.sleep(0.2)
             base = uploads.accepted()
+            # VmRSS once the pipeline runs and at the end: a peak that grows with the time
+            # followed is a leak or a periodic task that grows with the queue, not a level.
+            rss_warm = proc_status_kib(daemon.pid, "VmRSS") / 1024
             end = ready + max(args.follow, 20)
             while time.time() < end:
                 daemon.sample_rss()
                 time.sleep(0.2)
+            rss_end = proc_status_kib(daemon.pid, "VmRSS") / 1024
             rate = (uploads.accepted() - base) / (time.time() - warm)
             done = uploads.accepted()
             hwm = proc_status_kib(daemon.pid, "VmHWM") / 1024
@@ -155,6 +161,12 @@ def main() -> int:
         print(f"    {what}: {seconds:.2f} s (goal {goal})")
     print(f"    uploads per second while the backlog is worked off: {rate:.0f} ({done} uploaded)")
     print(f"    peak RSS (VmHWM): {hwm:.1f} MB (goal ≤ {RSS_GOAL:.0f} MB); {threads} threads")
+    minutes = (end - warm) / 60
+    print(
+        f"    VmRSS 10 s after READY {rss_warm:.1f} MB, at the end {rss_end:.1f} MB: "
+        f"{(rss_end - rss_warm) / minutes:+.1f} MB a minute over {minutes:.1f} minutes "
+        f"(--follow {args.follow:.0f})"
+    )
     print("\n| What | Goal | Measured |\n|---|---|---|")
     for what, goal, seconds in rows:
         print(f"| {what} | {goal} | {seconds:.2f} s |")
