@@ -325,7 +325,7 @@ class OutboxWorker:
         """A job's delay ran out: its `delayed` notice and alert are queued, once. Only jobs
         whose delay ran out are read, a page at a time, and each is noted once seen to.
         Every unfinished job was read at each look before: with 100,000 documents queued
-        that was over a second of CPU and 20 MB more memory every ten seconds.
+        that was over a second of CPU and tens of MB at every look, every ten seconds.
 
         A job is noted under the alerts configured when its delay ran out: alerts turned on
         later do not reach back to jobs already noted."""
