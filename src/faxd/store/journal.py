@@ -990,7 +990,7 @@ class Journal:
         cost follows len(numbers), not the size of the journal."""
         wanted = list(dict.fromkeys(numbers))
         found: set[str] = set()
-        has_known = self._has_table("known_numbers")
+        has_known = self.has_table("known_numbers")
         for chunk, marks in in_chunks(wanted):
             sql = (
                 "SELECT number FROM transmissions "  # noqa: S608
@@ -1005,10 +1005,12 @@ class Journal:
             found.update(str(row["number"]) for row in self.query(sql, params, durable=False))
         return found
 
-    def _has_table(self, name: str) -> bool:
-        # A read-only journal written by an older faxd lacks the newer tables. Once seen,
-        # a table is remembered: the misdial check asks for every document, and each look
-        # waited for the journal's turn behind the uploads (a tenth of a backlog's samples).
+    def has_table(self, name: str) -> bool:
+        """Whether the journal has table `name`: a read-only journal written by an older
+        faxd lacks the newer tables."""
+        # Once seen, a table is remembered: the misdial check asks for every document, and
+        # each look waited for the journal's turn behind the uploads (a tenth of a
+        # backlog's samples).
         if name in self._tables:
             return True
         rows = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
@@ -1033,7 +1035,7 @@ class Journal:
 
     def release_of(self, job_id: str) -> tuple[list[tuple[str, str]], float | None] | None:
         """A release's planned moves and when it finished (None: still under way)."""
-        if not self._has_table("releases"):
+        if not self.has_table("releases"):
             return None
         rows = self.query("SELECT plan, done_at FROM releases WHERE job_id = ?", (job_id,))
         if not rows:
@@ -1081,7 +1083,7 @@ class Journal:
         """How each of these jobs was put back for retry, for those that were: a query per
         few hundred jobs, so `faxd history` over a year asks a handful of times."""
         found: dict[str, RetryRow] = {}
-        if not job_ids or not self._has_table("retries"):
+        if not job_ids or not self.has_table("retries"):
             return found
         for chunk, marks in in_chunks(job_ids):
             sql = f"SELECT * FROM retries WHERE job_id IN ({marks})"  # noqa: S608
@@ -1093,7 +1095,7 @@ class Journal:
         """The attempts before this job of the same document, newest first: each failed
         job `faxd retry` put back, with how it was put back."""
         found: list[tuple[JobRow, RetryRow]] = []
-        if not self._has_table("retries"):
+        if not self.has_table("retries"):
             return found
         current = job_id
         while len(found) < MAX_HISTORY:
@@ -1108,7 +1110,7 @@ class Journal:
     def held_jobs(self, limit: int = 1000) -> list[JobRow]:
         """Held jobs not released (whether their files are still in hold/ is not checked)."""
         where = "state = ? AND archived_at IS NOT NULL"
-        if self._has_table("releases"):
+        if self.has_table("releases"):
             where += " AND id NOT IN (SELECT job_id FROM releases)"
         return self.jobs(where, (JobState.HELD.value,), limit=limit)
 

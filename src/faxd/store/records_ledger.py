@@ -212,18 +212,10 @@ class RecordsLedger:
 
     # -- received documents ------------------------------------------------------------
 
-    def _has_inbound(self) -> bool:
-        rows = self._journal.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'inbound'"
-        )
-        return bool(rows)
-
     def _received(self, where: str, params: Sequence[Any]) -> list[Received]:
-        if not self._has_inbound():
+        if not self._journal.has_table("inbound"):
             return []
-        purged = self._journal.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'purged_inbound'"
-        )
+        purged = self._journal.has_table("purged_inbound")
         join = (
             "LEFT JOIN purged_inbound p ON p.remote_id = i.remote_id AND p.file_id = i.file_id"
             if purged
