@@ -19,3 +19,14 @@ def test_jobs_filed_before_records_existed_are_queued(tmp_path: Path) -> None:
     assert [f.job.id for f in ledger.pending_reports()] == ["j1"]
     RecordsLedger(journal)  # again: still one row
     assert len(journal.query("SELECT * FROM filed_records")) == 1
+
+
+def test_a_journal_without_an_inbox_lists_no_received_documents(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        ledger = RecordsLedger(journal)
+        assert not journal.has_table("inbound")  # made by the inbox ledger, when there is one
+        assert ledger.received_between(0.0, 4e9) == []
+        assert ledger.purgeable_received(4e9) == []
+    finally:
+        journal.close()
