@@ -389,10 +389,11 @@ class Engine:
             self._submission(job, tx, prepared, dft),
             valid_until=datetime.fromtimestamp(transmit_by(self._clock.time(), timeout), UTC),
         )
-        opened: list[TxRow] = []  # the row as committed SUBMITTING, once the gate opened
+        started: TxRow | None = None  # the row as committed SUBMITTING, once the gate opened
 
         @contextmanager
         def gate() -> Iterator[None]:
+            nonlocal started
             # Entered once the provider built the request: the slot is taken before the
             # SUBMITTING commit, so a transmission waiting for one is still queued (for
             # `faxd status`, for a stop, for a pause), never half sent.
@@ -400,7 +401,6 @@ class Engine:
                 started = self._submitting(tx, dft, provider, bound)
                 if started is None:
                     raise GateShut
-                opened.append(started)
                 yield
 
         failed: FaxdError | None = None
@@ -416,10 +416,11 @@ class Engine:
         if failed is not None:
             # Raised before the gate opened (a file that could not be read): nothing was
             # committed or sent, so the attempt does not count.
-            counted = bool(opened)
-            self._handle_error(job, opened[0] if counted else tx, sender, failed, counted=counted)
+            counted = started is not None
+            self._handle_error(job, started or tx, sender, failed, counted=counted)
             return
-        tx = opened[0]
+        assert started is not None  # the provider answered, so the gate was entered
+        tx = started
         crash_point("after_accept_before_commit")
         self._accepted(tx, accepted, provider, answered=True)
         bound.info(
