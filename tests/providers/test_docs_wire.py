@@ -226,6 +226,25 @@ def test_status_in_a_list_and_without_its_fax_id() -> None:
         wire.parse_status([other, other], FAX_ID, STOCKHOLM)
 
 
+def test_a_status_answer_about_another_document_is_never_taken_for_this_one() -> None:
+    # A proxy or a provider bug answering with another fax's record must not file this
+    # one as delivered: the only lone answer taken as this one's is one without a faxId.
+    other = status_answer("Received")
+    other["faxId"] = "11111111-2222-3333-4444-555555555555"
+    with pytest.raises(wire.WireError, match="11111111-2222-3333-4444-555555555555"):
+        wire.parse_status(other, FAX_ID, STOCKHOLM)
+    with pytest.raises(wire.WireError):
+        wire.parse_status([other], FAX_ID, STOCKHOLM)
+
+
+def test_a_status_answer_may_spell_the_fax_id_in_other_case() -> None:
+    mine = status_answer("Sent")
+    mine["faxId"] = FAX_ID.upper()
+    status = wire.parse_status(mine, FAX_ID.lower(), STOCKHOLM)
+    assert status.delivered
+    assert status.remote_id == FAX_ID.lower()
+
+
 def test_method_of_a_listed_document() -> None:
     (dft,) = wire.parse_documents(fixture("retrieve_range.json"), STOCKHOLM)
     assert wire.method_of(dft) == Method.DFT

@@ -357,6 +357,18 @@ def test_status_stops_at_the_first_data_center_that_has_it(
     assert len(fake.seen) == 1
 
 
+def test_status_never_takes_another_jobs_report_for_this_one(
+    provider: RetarusProvider, fake: FakeRetarus
+) -> None:
+    # A data center (or a proxy before it) answering with another job's OK report must
+    # not file this job as delivered.
+    fake.routes[one(DC1, "FJ1")] = (200, report("FJOTHER", "OK", reason="OK"))
+    with pytest.raises(TransientError, match="FJOTHER"):
+        provider.status("FJ1")
+    fake.routes[one(DC1, "FJ1")] = (200, report("fj1", "OK", reason="OK"))
+    assert provider.status("FJ1").delivered
+
+
 def test_status_without_any_report_is_pending(provider: RetarusProvider, fake: FakeRetarus) -> None:
     status = provider.status("FJ1")
     assert (status.status, status.final) == ("PENDING", False)

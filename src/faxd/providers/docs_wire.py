@@ -261,11 +261,16 @@ def parse_status(data: Any, fax_id: str, tz: ZoneInfo) -> RemoteStatus:
 
     An unknown status word is not final (and `status` keeps it for the caller to log)."""
     items = _as_list(data)
-    matching = [i for i in items if isinstance(i, Mapping) and _id(_keys(i).get("faxid")) == fax_id]
-    if not matching and len(items) == 1:
+    wanted = fax_id.lower()  # a GUID: its letters' case is not part of it
+    named = [_id(_keys(i).get("faxid")) if isinstance(i, Mapping) else None for i in items]
+    matching = [i for i, n in zip(items, named, strict=True) if n and n.lower() == wanted]
+    if not matching and len(items) == 1 and named[0] is None:
         matching = items  # an answer that leaves out the faxId it was asked about
     if not matching:
-        raise WireError(f"the answer does not describe document {fax_id}")
+        # Never another document's status for this one: "delivered" must be this fax's.
+        others = ", ".join(sorted({n for n in named if n}))
+        about = f" (it names {others})" if others else ""
+        raise WireError(f"the answer does not describe document {fax_id}{about}")
     document = parse_document(_with_id(matching[0], fax_id), tz)
     word = document.status.strip()
     key = word.lower()

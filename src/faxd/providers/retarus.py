@@ -266,11 +266,19 @@ class RetarusProvider:
             lambda dc: report_url(dc, self._settings.customer_number, remote_id), what
         ):
             try:
-                return report_status(body)
+                status = report_status(body)
             except WireError as exc:
                 raise TransientError(
                     f"{what}: the report could not be read ({exc}).", "faxd asks again later."
                 ) from None
+            if status.remote_id.upper() != remote_id.upper():
+                # Never another job's result for this one: "delivered" must be this fax's.
+                raise TransientError(
+                    f"{what}: the data center answered with the report of job"
+                    f" {status.remote_id} instead.",
+                    "faxd asks again later.",
+                )
+            return status
         # No data center has it (yet): reports appear a little after the job is accepted.
         return RemoteStatus(
             remote_id,
