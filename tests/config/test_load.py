@@ -50,6 +50,13 @@ def test_a_syntax_error_names_its_line(write_config: WriteConfig) -> None:
     assert problem.line == 4
 
 
+def test_a_control_character_is_a_problem_naming_its_line(write_config: WriteConfig) -> None:
+    path = write_config("folders: []\n# pasted from a terminal \x1b[0m\n")
+    problem = only_problem(path)
+    assert "character YAML does not allow (#x001b)" in problem.message
+    assert problem.line == 2
+
+
 def test_values_nested_hundreds_of_levels_deep_are_one_problem(
     write_config: WriteConfig,
 ) -> None:

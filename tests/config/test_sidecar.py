@@ -3,6 +3,7 @@ and line, unknown keys get a suggestion, and Retarus options read as in the conf
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,6 +150,11 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         ("- a\n- b\n", "must be a mapping of keys"),
         ("just text", "must be a mapping of keys"),
         ("to: [unclosed\n", "line 2: YAML syntax error"),
+        # The YAML reader refuses these before parsing: once an escaping traceback that
+        # retried the document, and every document of its folder, forever.
+        ("to: x\nreference: a\x1fb\n", "line 2: holds a character YAML does not allow (#x001f)"),
+        ("to: x\x00\n", "holds a character YAML does not allow (#x0000)"),
+        ("to: x\nreference: \x1b[31m\n", "save it as plain UTF-8 text"),
         ("? [a]\n: b\n", "a key must be a plain value"),
         pytest.param("to: " + "[" * 30_000 + "]" * 30_000, "nested too deeply to read", id="deep"),
         pytest.param("to: &a [*a]\n", "nested too deeply", id="alias-cycle"),
@@ -252,6 +258,8 @@ def test_retarus_problems_read_the_same_in_the_config_and_a_sidecar(
         "to: x\nreference: Räksmörgås\n".encode(),
         "to: x\r\nreference: Räksmörgås\r\n".encode("utf-8-sig"),
         "to: x\nreference: Räksmörgås\n".encode("cp1252"),
+        "to: x\r\nreference: Räksmörgås\r\n".encode("utf-16"),  # Notepad's "Unicode"
+        codecs.BOM_UTF16_BE + "to: x\nreference: Räksmörgås\n".encode("utf-16-be"),
     ],
 )
 def test_sidecar_bytes_in_the_encodings_office_editors_write(data: bytes) -> None:

@@ -7,6 +7,8 @@ is reported at once. Values are read as written: an unquoted `+46812345678` keep
 
 from __future__ import annotations
 
+import codecs
+
 from faxd.config import values as v
 from faxd.config.retarus import retarus_options
 from faxd.config.yaml_tree import FILE, Node, Problems, parse_tree
@@ -212,8 +214,13 @@ def parse_sidecar(text: str, source: str) -> Sidecar:
 
 
 def parse_sidecar_bytes(data: bytes, source: str) -> Sidecar:
-    """parse_sidecar for the raw file: UTF-8 (with or without BOM), else Windows-1252,
-    which is what Notepad and older office software write."""
+    """parse_sidecar for the raw file: UTF-8 (with or without BOM), UTF-16 with its BOM
+    (Notepad's "Unicode"), else Windows-1252, which is what older office software writes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return parse_sidecar(data.decode("utf-16"), source)
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: read as the other encodings below
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

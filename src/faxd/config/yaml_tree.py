@@ -101,7 +101,19 @@ def read_tree(path: Path, problems: Problems) -> Node | None:
 def parse_tree(text: str, problems: Problems, empty: str = EMPTY) -> Node | None:
     """The text's top-level node, or None with the problem; `empty` is what an empty
     text is told (a sidecar is not the configuration file)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        # The reader refuses control characters before parsing starts: NUL bytes of a
+        # UTF-16 file (Notepad's "Unicode"), or an escape sequence pasted in.
+        line = text.count("\n", 0, exc.position) + 1
+        problems.add(
+            FILE,
+            f"holds a character YAML does not allow (#x{_code(exc.character):04x}); save it "
+            "as plain UTF-8 text without control characters.",
+            line,
+        )
+        return None
     try:
         return _parse(loader, problems, empty)
     except RecursionError:
@@ -234,3 +246,8 @@ def _convert_mapping(
             loader, value_node, child_path(path, key), key_line, problems, depth + 1
         )
     return Node(path, line, "map", entries)
+
+
+def _code(character: int | str) -> int:
+    """PyYAML's ReaderError gives the character's code (or, for bytes, the byte)."""
+    return character if isinstance(character, int) else ord(character[:1] or "\0")
