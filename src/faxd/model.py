@@ -86,6 +86,11 @@ class RemoteStatus:
     reason: str | None = None
     method: Method | None = None
 
+    def about(self, remote_id: str) -> bool:
+        """Whether this status is about `remote_id`: providers' ids (GUIDs, Retarus job
+        ids) do not depend on the case of their letters."""
+        return self.remote_id.casefold() == remote_id.casefold()
+
 
 @dataclass(frozen=True)
 class ReceivedFile:

@@ -250,6 +250,54 @@ def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
         rig.journal.close()
 
 
+def test_a_status_about_another_fax_is_never_recorded_for_this_one(tmp_path: Path) -> None:
+    class MixedUp(FakeSender):
+        def status(self, remote_id: str) -> RemoteStatus:
+            return RemoteStatus("someone-elses-fax", "Received", final=True, delivered=True)
+
+    rig = Rig(tmp_path)
+    sender = MixedUp()
+    sender.clock = rig.clock
+    rig.engine._senders["fake"] = sender
+    rig.sender = sender
+    try:
+        job = rig.job()
+        for _ in range(3):
+            rig.settle()
+            rig.clock.advance(rig.tx(job).next_attempt_at - rig.clock.time())
+        assert rig.tx(job).state == TxState.SUBMITTED
+        assert not (tmp_path / "sent" / "doc-1.pdf").exists()
+    finally:
+        rig.engine.shutdown(5)
+        rig.journal.close()
+
+
+def test_the_sweep_ignores_a_report_of_another_job_that_carries_our_reference(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path)
+    sender = SweepingSender()
+    sender.clock = rig.clock
+    rig.engine._senders["fake"] = sender
+    rig.sender = sender
+    try:
+        job = rig.job()
+        sender.final = False
+        rig.settle()
+        assert rig.tx(job).remote_id == "remote-job-0001-0"
+        delivered = RemoteStatus("another-job", "OK", final=True, delivered=True)
+        sender.swept = [(f"{job}-0", delivered)]
+        rig.engine._sweep("fake", sender)
+        assert rig.tx(job).state == TxState.SUBMITTED
+        ours = RemoteStatus("REMOTE-JOB-0001-0", "OK", final=True, delivered=True)
+        sender.swept = [(f"{job}-0", ours)]  # the same id, other letter case: ours
+        rig.engine._sweep("fake", sender)
+        assert rig.tx(job).state == TxState.DELIVERED
+    finally:
+        rig.engine.shutdown(5)
+        rig.journal.close()
+
+
 def test_a_long_retrying_transmission_is_warned_about_once(rig: Rig) -> None:
     import structlog
 

@@ -769,6 +769,13 @@ class Engine:
         assert tx.remote_id is not None
         now = self._clock.time()
         status = sender.status(tx.remote_id)
+        if not status.about(tx.remote_id):
+            # Whatever the provider code made of the answer, a result filed for this fax
+            # must be about this fax.
+            raise TransientError(
+                f"the provider answered about {status.remote_id}, not {tx.remote_id}.",
+                "faxd asks again later.",
+            )
         if status.final:
             self._record_final(job, tx, status)
             return
@@ -878,6 +885,16 @@ class Engine:
                 self._cleanup(sender, [status.remote_id])
                 continue
             if tx.state not in QUERY_STATES or tx.key in self._inflight:
+                continue
+            if tx.remote_id is not None and not status.about(tx.remote_id):
+                # Our reference on a report of another job: not this upload's result.
+                log.warning(
+                    "the sweep found a report with this job's reference but another job id;"
+                    " ignored",
+                    job=job_id,
+                    remote_id=tx.remote_id,
+                    reported=status.remote_id,
+                )
                 continue
             log.info("result found by the sweep", job=job_id, remote_id=status.remote_id)
             if tx.state == TxState.OUTCOME_UNKNOWN:

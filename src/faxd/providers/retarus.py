@@ -271,7 +271,7 @@ class RetarusProvider:
                 raise TransientError(
                     f"{what}: the report could not be read ({exc}).", "faxd asks again later."
                 ) from None
-            if status.remote_id.upper() != remote_id.upper():
+            if not status.about(remote_id):
                 # Never another job's result for this one: "delivered" must be this fax's.
                 raise TransientError(
                     f"{what}: the data center answered with the report of job"
