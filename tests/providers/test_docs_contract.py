@@ -142,6 +142,32 @@ def test_drop_after_processing_is_unknown_and_the_lookup_finds_it(rig: Rig) -> N
     assert rig.provider.find_submission(submission, started, frozenset({found.remote_id})) is None
 
 
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_server_error_after_processing_is_unknown_and_the_lookup_finds_it(
+    rig: Rig, status: int
+) -> None:
+    # A gateway that timed out while the service accepted the upload: sending it again
+    # at once would fax it twice.
+    started = rig.clock.now()
+    rig.sandbox.add_fault(
+        {"api": rig.api, "endpoint": rig.send_endpoint, "action": "status_after", "status": status}
+    )
+    submission = rig.submission(rig.numbers.delivered)
+    with pytest.raises(OutcomeUnknownError, match=str(status)):
+        rig.provider.submit(submission)
+    assert rig.accepted() == 1
+    rig.clock.advance(5)
+    assert rig.provider.find_submission(submission, started, frozenset()) is not None
+
+
+def test_unavailable_is_sent_again_without_asking(rig: Rig) -> None:
+    # 503: "unavailable (maintenance or overload), retry later": not acted on.
+    rig.sandbox.add_fault({"api": rig.api, "endpoint": rig.send_endpoint, "action": "status"})
+    with pytest.raises(TransientError):
+        rig.provider.submit(rig.submission(rig.numbers.delivered))
+    assert rig.accepted() == 0
+
+
 def test_lookup_does_not_claim_another_transmission(rig: Rig) -> None:
     started = rig.clock.now()
     rig.provider.submit(rig.submission(rig.numbers.failing, key="job9/0"))

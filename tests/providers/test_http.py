@@ -272,17 +272,38 @@ def test_429_absurd_or_invalid_retry_after(
     assert info.value.throttled
 
 
-@pytest.mark.parametrize("status", ["500 Internal Server Error", "503 Service Unavailable", "520"])
+@pytest.mark.parametrize(
+    ("status", "idempotent"),
+    [
+        ("500 Internal Server Error", True),
+        ("502 Bad Gateway", True),
+        ("503 Service Unavailable", False),
+        ("503 Service Unavailable", True),
+        ("520", True),
+    ],
+)
 def test_5xx_is_transient_not_throttled(
-    raw_server: Start, session: faxd_http.Session, status: str
+    raw_server: Start, session: faxd_http.Session, status: str, idempotent: bool
 ) -> None:
     server = raw_server(respond(status, {"Retry-After": "30"}, b"maintenance"))
     with pytest.raises(TransientError) as info:
-        post(session, server.url)
+        post(session, server.url, idempotent=idempotent)
     assert not info.value.throttled
     assert info.value.retry_after == 30
     assert info.value.status_code == int(status[:3])
     assert len(server.received) == 1  # never repeated by the HTTP client itself
+
+
+@pytest.mark.parametrize(
+    "status", ["500 Internal Server Error", "502 Bad Gateway", "504 Gateway Timeout", "520"]
+)
+def test_a_server_error_to_an_upload_may_mean_it_was_acted_on(
+    raw_server: Start, session: faxd_http.Session, status: str
+) -> None:
+    server = raw_server(respond(status, {}, b"upstream timed out"))
+    with pytest.raises(OutcomeUnknownError, match=status[:3]):
+        post(session, server.url)
+    assert len(server.received) == 1
 
 
 def test_408_is_transient(raw_server: Start, session: faxd_http.Session) -> None:

@@ -218,9 +218,9 @@ def test_submit_refuses_an_unconverted_file_without_a_request(
     [
         (400, RejectedError),
         (401, AuthError),
-        (500, TransientError),
+        (500, OutcomeUnknownError),  # may have been acted on: looked up, not resent
         (503, TransientError),
-        (520, TransientError),
+        (520, OutcomeUnknownError),
     ],
 )
 def test_submit_error_statuses(

@@ -88,6 +88,19 @@ def test_drop_after_accepts_the_upload_although_the_client_sees_a_dropped_connec
     assert transmission["status"] == "Sending"
 
 
+def test_status_after_processes_the_upload_then_answers_the_error(
+    make_sandbox: Callable[..., SandboxServer], http: requests.Session
+) -> None:
+    srv = make_sandbox(
+        _fault(api="docs", endpoint="send", action="status_after", status=504)
+    )
+    assert send(http, srv, recipient="+46812345678").status_code == 504
+    stats = srv.stats()["docs"]
+    assert stats["accepted"] == 1
+    (transmission,) = stats["transmissions"].values()
+    assert transmission["recipient"] == "+46812345678"
+
+
 def test_match_limits_a_rule_to_one_recipient(
     make_sandbox: Callable[..., SandboxServer], http: requests.Session
 ) -> None:

@@ -322,7 +322,7 @@ def call(
     assert response is not None
     if 200 <= response.status_code < 300 or response.status_code in accept:
         return response
-    error = status_error(response, what)
+    error = status_error(response, what, idempotent=idempotent)
     response.close()
     raise error
 

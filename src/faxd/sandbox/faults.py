@@ -1,8 +1,9 @@
 """Injected faults: rules that make the emulator misbehave the way real services do.
 
-A rule names the API and endpoint it applies to, what to do (answer an error status,
-drop the connection before or after processing, answer slowly, stream the body
-slowly) and how many times; `match` narrows it to requests for one recipient."""
+A rule names the API and endpoint it applies to, what to do (answer an error status
+instead of processing, or after processing as a gateway that timed out does; drop the
+connection before or after processing; answer slowly, stream the body slowly) and how
+many times; `match` narrows it to requests for one recipient."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "docs": ("send", "retrieve", "file", "delete", "check_dft", "any"),
     "retarus": ("submit", "report", "reports", "any"),
 }
-ACTIONS = ("status", "drop_before", "drop_after", "slow", "slow_body")
+ACTIONS = ("status", "status_after", "drop_before", "drop_after", "slow", "slow_body")
 _KEYS = frozenset(
     {"api", "endpoint", "action", "status", "retry_after", "delay", "times", "match", "chunk"}
 )

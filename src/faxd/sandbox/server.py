@@ -192,9 +192,17 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _answer(self, response: Response, fault: FaultRule | None) -> None:
+    def _answer(
+        self, response: Response, fault: FaultRule | None, error: _ErrorFn | None = None
+    ) -> None:
         if fault is not None and fault.action == "drop_after":
             self._drop()
+            return
+        if fault is not None and fault.action == "status_after" and error is not None:
+            # Processed, then an error: a gateway that gave up waiting for the service.
+            message = f"Injected fault: status {fault.status} after processing."
+            headers = [("Retry-After", fault.retry_after)] if fault.retry_after else []
+            self._write(error(fault.status, message, headers))
             return
         slow = fault if fault is not None and fault.action == "slow_body" else None
         self._write(response, slow)
@@ -261,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             "docs", endpoint, lambda: docs_api.recipients(state, endpoint, request)
         )
         if self._fault_first(fault, docs_api.error):
-            self._answer(docs_api.handle(state, endpoint, request), fault)
+            self._answer(docs_api.handle(state, endpoint, request), fault, docs_api.error)
 
     def _retarus(self, site: str, request: Request) -> None:
         state = self.sandbox.state
@@ -291,7 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
             "retarus", endpoint, lambda: retarus_api.recipients(state, endpoint, job_id, request)
         )
         if self._fault_first(fault, retarus_api.error):
-            self._answer(retarus_api.handle(state, site, endpoint, job_id, request), fault)
+            self._answer(
+                retarus_api.handle(state, site, endpoint, job_id, request), fault, retarus_api.error
+            )
 
     def _control(self, what: str, request: Request) -> None:
         sandbox = self.sandbox
