@@ -91,9 +91,7 @@ def test_drop_after_accepts_the_upload_although_the_client_sees_a_dropped_connec
 def test_status_after_processes_the_upload_then_answers_the_error(
     make_sandbox: Callable[..., SandboxServer], http: requests.Session
 ) -> None:
-    srv = make_sandbox(
-        _fault(api="docs", endpoint="send", action="status_after", status=504)
-    )
+    srv = make_sandbox(_fault(api="docs", endpoint="send", action="status_after", status=504))
     assert send(http, srv, recipient="+46812345678").status_code == 504
     stats = srv.stats()["docs"]
     assert stats["accepted"] == 1
