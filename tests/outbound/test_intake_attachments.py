@@ -87,7 +87,8 @@ def test_attach_naming_a_file_that_has_its_own_job_is_refused_not_sent_twice(
     rig.run()
     jobs = {j.rel_path: j for j in rig.journal.jobs()}
     order, terms = jobs["order.pdf"], jobs["terms.pdf"]
-    assert order.error is not None and "one job at a time" in order.error
+    # terms.pdf has a sidecar of its own: a document, never an attachment.
+    assert order.error is not None and "has a sidecar of its own" in order.error
     assert order.attachments == ()
     assert all(t.state.value == "failed" for t in rig.journal.transmissions(order.id))
     assert terms.error is None and terms.archived_at is None
@@ -95,3 +96,52 @@ def test_attach_naming_a_file_that_has_its_own_job_is_refused_not_sent_twice(
     assert (rig.spool / "terms.pdf").exists()
     assert not (rig.spool / "failed" / "terms.pdf").exists()
     assert (rig.spool / "failed" / "order.pdf").exists()
+
+
+@pytest.mark.parametrize(
+    "sidecar",
+    [
+        'to: "+46812345678"\nattach: [terms.pdf]\nreferense: "Contract 7"\n',  # a typo in a key
+        'to: "+46812345678"\nattach: [terms.pdf, a.pdf, b.pdf, c.pdf, d.pdf]\n',  # one too many
+    ],
+)
+def test_the_attachments_of_a_failed_sidecar_fail_with_it_never_sent_alone(
+    rig: IntakeRig, sidecar: str
+) -> None:
+    # In a folder with fixed recipients each attachment on its own would be a fax.
+    (rig.spool / "terms.pdf").write_bytes(PDF + b"%terms\n")
+    for name in ("a.pdf", "b.pdf", "c.pdf", "d.pdf"):
+        (rig.spool / name).write_bytes(PDF + f"%{name}\n".encode())
+    (rig.spool / "contract.pdf.yaml").write_text(sidecar)
+    (rig.spool / "contract.pdf").write_bytes(PDF + b"%contract\n")
+    rig.run()
+    jobs = {j.rel_path: j for j in rig.journal.jobs()}
+    contract = jobs["contract.pdf"]
+    assert contract.error is not None
+    named = [n for n in ("terms.pdf", "a.pdf", "b.pdf", "c.pdf", "d.pdf") if n in sidecar]
+    assert sorted(Path(a).name for a in contract.attachments) == sorted(named)
+    assert not set(jobs) & set(named)  # none of them is a job (a fax) of its own
+    for name in named:
+        assert (rig.spool / "failed" / name).exists()
+        assert not (rig.spool / name).exists()
+
+
+def test_two_documents_attaching_each_other_both_fail_with_reports_never_wait(
+    rig: IntakeRig,
+) -> None:
+    # Each waited for the other as its attachment's owner: silent, for ever.
+    (rig.spool / "a8.pdf").write_bytes(PDF + b"%a8\n")
+    (rig.spool / "a9.pdf").write_bytes(PDF + b"%a9\n")
+    (rig.spool / "a8.pdf.yaml").write_text('to: "+46855566601"\nattach: [a9.pdf]\n')
+    (rig.spool / "a9.pdf.yaml").write_text('to: "+46855566601"\nattach: [a8.pdf]\n')
+    rig.run()
+    jobs = {j.rel_path: j for j in rig.journal.jobs()}
+    assert sorted(jobs) == ["a8.pdf", "a9.pdf"]
+    # The first taken names the other a document of its own; the other then finds its
+    # attachment gone (filed with the first's report).
+    errors = sorted(j.error or "" for j in jobs.values())
+    assert all(j.attachments == () for j in jobs.values())
+    assert any("has a sidecar of its own" in e for e in errors), errors
+    assert all("has a sidecar of its own" in e or "not found beside it" in e for e in errors)
+    assert (rig.spool / "failed" / "a8.pdf.report.yaml").exists()
+    assert (rig.spool / "failed" / "a9.pdf.report.yaml").exists()

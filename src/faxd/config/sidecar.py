@@ -39,7 +39,13 @@ _EXAMPLE = 'to: "+46 8 123 456 78"'
 class SidecarError(AddressError):
     """A sidecar that cannot be used; `problems` holds every reason, one sentence each."""
 
-    def __init__(self, source: str, problems: list[str], hint: str | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        problems: list[str],
+        hint: str | None = None,
+        attach: tuple[str, ...] = (),
+    ) -> None:
         shown = problems[:MAX_SHOWN_PROBLEMS]
         if len(problems) > len(shown):
             shown = [*shown, f"and {len(problems) - len(shown)} more problems"]
@@ -47,6 +53,9 @@ class SidecarError(AddressError):
         super().__init__(f"{source}: {text}{'' if text.endswith('?') else '.'}", hint)
         self.source = source
         self.problems = tuple(problems)
+        # The plain file names its `attach:` held, problems or not: they belong to the
+        # failed document and go to failed/ with it, never out on their own.
+        self.attach = attach
 
 
 def _sentence(problem: ConfigProblem) -> str:
@@ -209,7 +218,8 @@ def parse_sidecar(text: str, source: str) -> Sidecar:
     sidecar = _read(text, source, problems)
     if problems or sidecar is None:
         in_order = sorted(problems.items, key=lambda p: p.line or 0)  # as the file reads
-        raise SidecarError(source, [_sentence(p) for p in in_order], hint)
+        attach = sidecar.attach if sidecar is not None else ()
+        raise SidecarError(source, [_sentence(p) for p in in_order], hint, attach)
     return sidecar
 
 

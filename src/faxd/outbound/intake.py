@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 import structlog
 
 from faxd.clock import Clock
-from faxd.config.sidecar import parse_sidecar_bytes
+from faxd.config.sidecar import SidecarError, parse_sidecar_bytes
 from faxd.core.intake_decision import Decision, GatheredFile, IntakeFacts, decide
 from faxd.core.io_errors import explain_os_error
 from faxd.core.job_payload import JobFile, NewJob, Source
@@ -489,6 +489,10 @@ class Intake:
         known = self._sidecars.get(path.parent)
         if not known:
             return None
+        if self._sidecar_path(path) is not None:
+            # A file with a sidecar of its own is a document, never another's attachment:
+            # two sidecars attaching each other's documents made both wait for ever.
+            return None
         for sidecar in list(known):
             if sidecar.with_suffix("") == path:
                 continue
@@ -516,6 +520,8 @@ class Intake:
                 raise FileNotFoundError(sidecar)
             data, _ = contained.read_beneath(folder.path, sidecar, SIDECAR_CAP, "sidecar")
             names = frozenset(parse_sidecar_bytes(data, sidecar.name).attach)
+        except SidecarError as exc:
+            names = frozenset(exc.attach)  # its document fails, and they go with it
         except (FaxdError, OSError, UnicodeDecodeError):
             names = frozenset()
         self._attach_cache[sidecar] = (version, names)
@@ -729,6 +735,7 @@ class Intake:
         rel = PurePosixPath(path.relative_to(folder.path).as_posix())
         sidecar_path = self._sidecar_path(path)
         sidecar: Sidecar | None = None
+        attach: tuple[str, ...] = ()
         if sidecar_path is not None:
             try:
                 data, identity = contained.read_beneath(
@@ -738,6 +745,7 @@ class Intake:
                 contained.write_new(kept, data)
                 sources[str(sidecar_path)] = _source(identity, str(kept), None)
                 sidecar = parse_sidecar_bytes(data, sidecar_path.name)
+                attach = sidecar.attach
             except fsops.NotRegularFileError as exc:
                 sidecar_problems.append(
                     f"{exc} Replace the sidecar with a regular file of a few lines, then move "
@@ -747,6 +755,8 @@ class Intake:
                 sidecar_problems.append(explain_os_error(exc, sidecar_path.name))
             except (AddressError, UnicodeDecodeError) as exc:
                 sidecar_problems.append(str(exc))
+                if isinstance(exc, SidecarError):
+                    attach = exc.attach  # filed with the failed document, never sent alone
         document = self._snapshot(folder, path, snap_dir, sources, document_problems)
         # Print-to-fax: clues from the file name, PJL and embedded codes, and a converted
         # or cleaned file to upload in place of the document, in the job's work folder.
@@ -762,7 +772,16 @@ class Intake:
         )
         for note in printed.notes:
             log.info("embedded codes not searched", document=str(path), reason=note)
-        attachments = [path.parent / name for name in (sidecar.attach if sidecar else ())]
+        attachments = []
+        for name in attach:
+            attached = path.parent / name
+            if self._sidecar_path(attached) is not None:
+                file_problems.append(
+                    f"{name} has a sidecar of its own, so it is a document of its own, not an"
+                    " attachment; remove it from attach: or remove its sidecar."
+                )
+            else:
+                attachments.append(attached)
         files: list[GatheredFile] = []
         for index, file_path in enumerate([path, *attachments]):
             copy: Path | None = document
