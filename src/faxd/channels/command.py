@@ -17,15 +17,49 @@ from faxd.settings import CommandChannel
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL at the limit
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
 
+# The event fields of each kind of message: its webhook JSON, its FAXD_* variables and the
+# `{name}`s of a command's argv. notices/compose.py fills exactly these, and check-config
+# lets an argv name only these (a name another kind has is empty for this one).
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "notice": ("job", "document", "path", "numbers", "result", "error", "reference", "owner"),
+    "delivery": ("document", "path", "number", "sender", "received_id"),
+    "alert": ("title", "text", "advice"),
+}
+# Every message also has these (CommandRunner.send adds them).
+_EVERY = ("event", "event_id")
+ARGV_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys([*_EVERY, *(name for names in EVENT_FIELDS.values() for name in names)])
+)
+
+
+def argv_problem(arg: str) -> str | None:
+    """Why the argv entry `arg` cannot be filled in (an unclosed brace, a name no message
+    has, a format spec), as the end of a sentence; None when it can."""
+    allowed = ", ".join(f"{{{name}}}" for name in ARGV_NAMES)
+    try:
+        parts = list(string.Formatter().parse(arg))
+    except ValueError:
+        return (
+            f"'{arg}' has a brace that is not a placeholder: write {{name}} with one of "
+            f"{allowed}, and a literal brace doubled ({{{{ or }}}})"
+        )
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in ARGV_NAMES or spec or conversion:
+            written = "{" + name + (f"!{conversion}" if conversion else "")
+            written += (f":{spec}" if spec else "") + "}"
+            return f"'{arg}' names {written}, which faxd does not fill in; use one of {allowed}"
+    return None
+
 
 class _Fields(string.Formatter):
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self._fields = fields
 
     def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
-        if isinstance(key, str) and key in self._fields:
-            return self._fields[key]
-        return ""
+        value = self._fields.get(key) if isinstance(key, str) else None
+        return "" if value is None else value  # a field this message has not: empty
 
 
 def fill_argv(argv: tuple[str, ...], fields: Mapping[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 import jinja2.sandbox
 
+from faxd.channels.command import argv_problem
 from faxd.config import values as v
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.targets import TargetError, check_address, check_target
@@ -227,7 +228,15 @@ def _argv(node: Node, argv_node: Node | None, problems: Problems) -> tuple[str, 
     if not program.startswith("/"):
         problems.add(argv_node.value[0], f"'{program}' must be an absolute path to the program.")
         return None
-    return tuple(item or "" for item in items)
+    # Filled in per message (channels/command.py): a stray brace or a name no message has
+    # is refused now, not found out by every notice failing at send time.
+    valid = True
+    for item_node, item in zip(argv_node.value, items, strict=True):
+        problem = argv_problem(item or "")
+        if problem is not None:
+            problems.add(item_node, f"{problem}.")
+            valid = False
+    return tuple(item or "" for item in items) if valid else None
 
 
 def targets(

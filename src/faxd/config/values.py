@@ -300,7 +300,13 @@ def check_url(value: str) -> str:
     """A provider URL: https, or http only to this machine (the sandbox emulator).
 
     Raises ValueError; the message never repeats a URL that carries credentials."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed '[' and the like; it may hold a password: not repeated
+        raise ValueError(
+            "the URL's host is not a name, an IPv4 address or an IPv6 address in closed "
+            "[brackets]; write it like https://host/path or http://[::1]:8080/path."
+        ) from None
     if parts.username is not None or parts.password is not None:
         raise ValueError(
             "a URL must not carry a user name or password; use the *_file or *_env keys."
@@ -308,6 +314,16 @@ def check_url(value: str) -> str:
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError(f"'{value}' is not an http(s) URL like https://host/path.")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port == 0:
+        written = parts.netloc.rpartition("]")[2].partition(":")[2]
+        raise ValueError(
+            f"'{value}' has the port '{written}'; a port is a number from 1 to 65535, or "
+            "leave it out for the scheme's own."
+        )
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
         raise ValueError(
             f"'{value}' must use https; plain http is allowed only to 127.0.0.1, localhost "

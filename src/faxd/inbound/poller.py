@@ -47,9 +47,9 @@ from faxd.host.inbox_folder import (
     InboxFolder,
 )
 from faxd.model import ReceivedDocument, ReceivedFile
-from faxd.notices.plan import inbound_deliveries
+from faxd.notices.plan import inbound_deliveries, inbox_routes
 from faxd.providers.base import InboxSource
-from faxd.settings import InboxSettings
+from faxd.settings import InboxSettings, RouteRule
 from faxd.store.inbox_ledger import DONE_STATES, InboundRow, InboxLedger
 from faxd.store.journal import Journal
 from faxd.store.outbox import NewDelivery
@@ -176,7 +176,9 @@ class InboxPoller:
         self.workers = max(1, workers)
         self._outbound_ids = outbound_ids
         self._numbers = frozenset(comparable_number(n) for n in our_numbers)
-        self._routes = {comparable_number(n): p for n, p in settings.routes.items()}
+        # Every route, folder or mapping, as one rule: the folder a document goes to and
+        # its deliveries come from the one route _route_of matched.
+        self._routes = {comparable_number(n): r for n, r in inbox_routes(settings).items()}
         self._folders: dict[Path, InboxFolder] = {}
         self._folders_lock = threading.Lock()
         self._recovered = False
@@ -294,7 +296,7 @@ class InboxPoller:
                 # A split's shared boundary (or a provider's hiccup) lists a document twice.
                 fresh: list[ReceivedDocument] = []
                 for doc in leaf.items:
-                    if doc.remote_id not in seen:
+                    if doc is not None and doc.remote_id not in seen:
                         seen.add(doc.remote_id)
                         fresh.append(doc)
                 result.listed += len(fresh)
@@ -345,7 +347,7 @@ class InboxPoller:
             since = datetime.fromisoformat(entry["since"])
             resolved = True
             for leaf in walk(window, self._list, self.source.page_limit):
-                fresh = [d for d in leaf.items if d.remote_id not in seen]
+                fresh = [d for d in leaf.items if d is not None and d.remote_id not in seen]
                 seen.update(d.remote_id for d in fresh)
                 result.listed += len(fresh)
                 done = self._handle_all(pool, fresh, outbound, result)
@@ -395,7 +397,14 @@ class InboxPoller:
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
-    def _list(self, window: Window) -> list[ReceivedDocument]:
+    def _list(self, window: Window) -> list[ReceivedDocument | None]:
+        """The window's documents, and a None for each record the source listed but could
+        not read (it left them out and said so): they filled the page too, so a full page
+        is still split rather than taken as complete."""
+        listed = self._list_source(window)
+        return [*listed, *[None] * int(getattr(listed, "unreadable", 0))]
+
+    def _list_source(self, window: Window) -> list[ReceivedDocument]:
         if not window.fine:
             return self.source.list_received(window.start, window.end)
         try:
@@ -459,21 +468,20 @@ class InboxPoller:
             )
         return False
 
-    def _route_of(self, recipient: str | None, sender: str | None) -> str | None:
-        """The route (our number) a document takes; a route with `from` only for senders
-        whose number starts with it, the others go to the inbox itself."""
-        number = comparable_number(recipient or "")
-        if number not in self._routes:
+    def _route_of(self, recipient: str | None, sender: str | None) -> RouteRule | None:
+        """The route a document takes (None: the inbox itself); a route with `from` only
+        for senders whose number starts with it, the others go to the inbox itself."""
+        rule = self._routes.get(comparable_number(recipient or ""))
+        if rule is None:
             return None
-        rule = self.settings.route_rules.get(number)
-        prefix = rule.sender_prefix if rule is not None else None
+        prefix = rule.sender_prefix
         if prefix and not comparable_number(sender or "").startswith(prefix):
             return None
-        return number
+        return rule
 
     def _folder_for(self, doc: ReceivedDocument) -> InboxFolder:
         route = self._route_of(self._our_recipient(doc) or doc.recipient, doc.sender)
-        return self._folder(self._routes[route] if route else self.settings.path)
+        return self._folder(route.path if route is not None else self.settings.path)
 
     def _folder(self, path: Path) -> InboxFolder:
         with self._folders_lock:
@@ -679,6 +687,7 @@ class InboxPoller:
             provider=self.source.name,
             remote_id=doc.remote_id,
         )
+        self._keep_if_given_up(doc.remote_id, len(doc.files))
         return True
 
     def _finish_in_place(self, row: InboundRow, files: int, result: PollResult) -> bool:
@@ -728,12 +737,32 @@ class InboxPoller:
         )
         if queued:
             self._delete(remote_id, result)
+        else:
+            self._keep_if_given_up(remote_id, files)
+
+    def _keep_if_given_up(self, remote_id: str, files: int) -> None:
+        """With delete_after_download, a document with a file faxd gave up on stays at the
+        provider: its Delete removes every file's content, and the given-up file's only
+        copy with it. Said once, when its last file is done (and noted on the row)."""
+        if not self.settings.delete_after_download:
+            return
+        kept = self.ledger.keep_at_provider(remote_id, files, self.clock.time())
+        if kept:
+            log.warning(
+                "received document kept at the provider although delete_after_download is on:"
+                " a file of it could not be saved, and deleting the document would destroy"
+                " that file's only copy",
+                provider=self.source.name,
+                remote_id=remote_id,
+                not_saved=kept,
+            )
 
     def _deliveries(
         self, remote_id: str, file_id: str, path: Path, meta: ReceivedMeta
     ) -> list[NewDelivery]:
         """Mail, print... for a file now at `path` (its planned row says so, with `meta`):
-        its route's `deliver`, else the inbox's (committed with the file's delivery, so a
+        the `deliver` of the route _route_of matched for its folder (none for a route that
+        is a plain folder), else the inbox's (committed with the file's delivery, so a
         crash loses none)."""
         sender = meta.sender
         number = meta.recipient

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from faxd.channels.base import Attachment, Message
+from faxd.channels.command import EVENT_FIELDS
 from faxd.channels.templates import Templates
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.printable import shown, shown_lines
@@ -49,7 +50,8 @@ class Composer:
             return self._notice(row, payload, now)
         if isinstance(payload, DeliveryPayload):
             return self._delivery(row, payload)
-        return self._message(row, self._alert_context(row, payload), fields=payload.to_json())
+        context = self._alert_context(row, payload)
+        return self._message(row, context, fields=_fields("alert", payload.to_json()))
 
     def _alert_context(self, row: DeliveryRow, payload: AlertPayload) -> dict[str, Any]:
         return {
@@ -70,11 +72,15 @@ class Composer:
         print_file: Attachment | None = None,
     ) -> Message:
         kind = row.kind if row.kind in ("notice", "delivery", "alert") else "test"
-        context["attached"] = [a.name for a in attachments]
+        # Names come from office users and scanners, references from sidecars and the
+        # command line, senders and errors from the provider: every value is one line
+        # before it reaches a template, its controls (a line break too) and bytes that are
+        # not UTF-8 escaped, so none can forge a line of the text; only the template's own
+        # line breaks act. The event fields stay as they are (JSON escapes them itself).
+        context = {key: _one_line(value) for key, value in context.items()}
+        context["attached"] = [shown(a.name) for a in attachments]
         subject = self._templates.render(f"{kind}.subject", context)
         text = self._templates.render(f"{kind}.txt", context)
-        # Names come from office users and scanners: one line each, their controls and
-        # bytes that are not UTF-8 escaped, so no channel can choke on them or obey them.
         return Message(
             event_id=row.id,
             kind=row.kind,
@@ -143,16 +149,19 @@ class Composer:
             "waited": _duration(now - job.received_at),
             "result": job.state.value,
         }
-        fields = {
-            "job": job.id,
-            "document": document,
-            "path": str(doc_path),
-            "numbers": ",".join(t.number for t in txs),
-            "result": job.state.value,
-            "error": error,
-            "reference": job.reference,
-            "owner": job.options.notice.owner,
-        }
+        fields = _fields(
+            "notice",
+            {
+                "job": job.id,
+                "document": document,
+                "path": str(doc_path),
+                "numbers": ",".join(t.number for t in txs),
+                "result": job.state.value,
+                "error": error,
+                "reference": job.reference,
+                "owner": job.options.notice.owner,
+            },
+        )
         return self._message(
             row,
             context,
@@ -200,14 +209,35 @@ class Composer:
             "path": str(path),
             "document": path.name,
         }
-        fields = {
-            "path": str(path),
-            "number": payload.number,
-            "sender": payload.sender,
-            "document": path.name,
-            "received_id": payload.received_id,
-        }
+        fields = _fields(
+            "delivery",
+            {
+                "path": str(path),
+                "number": payload.number,
+                "sender": payload.sender,
+                "document": path.name,
+                "received_id": payload.received_id,
+            },
+        )
         return self._message(row, context, fields=fields, attachments=attachments, print_file=file)
+
+
+def _fields(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A message's event fields: the names EVENT_FIELDS lists for its kind, which are
+    what check-config lets a command's argv name."""
+    return {name: values[name] for name in EVENT_FIELDS[kind]}
+
+
+def _one_line(value: Any) -> Any:
+    """`value` with every string in it (in lists and dicts too) `shown`: one printable
+    line, so a template shows it and cannot be made to break a line with it."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {key: _one_line(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_one_line(item) for item in value]
+    return value
 
 
 def is_final(state: JobState) -> bool:

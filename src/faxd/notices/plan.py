@@ -12,7 +12,7 @@ from faxd.core.job_payload import NoticePlan, NotifyRoute
 from faxd.core.notice_plan import notify_options as notify_options  # its callers import it here
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.targets import split_target
-from faxd.settings import AlertSettings, InboxSettings
+from faxd.settings import AlertSettings, InboxSettings, RouteRule
 from faxd.store.outbox import NewDelivery
 
 _ATTACH_RANK = {"none": 0, "report": 1, "document": 2}
@@ -98,18 +98,28 @@ def alert_rows(
     ]
 
 
+def inbox_routes(inbox: InboxSettings) -> dict[str, RouteRule]:
+    """Every route of the inbox by its number, as one kind: a route written as a folder is
+    a rule with that path and no `from` and no `deliver`."""
+    return {
+        number: inbox.route_rules.get(number) or RouteRule(path=path, deliver=())
+        for number, path in inbox.routes.items()
+    }
+
+
 def inbound_deliveries(
     inbox: InboxSettings,
-    route_number: str | None,
+    route: RouteRule | None,
     doc_key: str,
     document: DeliveryPayload,
     now: float,
 ) -> list[NewDelivery]:
-    """The deliveries for a received document: its route's `deliver`, else `inbox.deliver`,
-    each saying `document` with the `attach` of the rule that chose it."""
-    rule = inbox.route_rules.get(route_number) if route_number else None
+    """The deliveries for a received document: for one a route took (`route`, as the poller
+    matched it), that route's `deliver` and nothing else (none for a route written as a
+    folder); `inbox.deliver` only for one no route took. Each says `document` with the
+    `attach` of the rule that chose it."""
     targets, attach = (
-        (rule.deliver, rule.attach) if rule is not None else (inbox.deliver, inbox.attach)
+        (route.deliver, route.attach) if route is not None else (inbox.deliver, inbox.attach)
     )
     return [
         NewDelivery(

@@ -6,6 +6,8 @@ shared session, explicit timeouts, every failure as a faxd error)."""
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Container, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -67,6 +69,16 @@ CLOCK_SKEW = timedelta(minutes=2)
 SERVER_ZONE_MARGIN = timedelta(hours=14)
 # A window this narrow that still returns a full page cannot be split any further.
 _MIN_WINDOW = timedelta(seconds=1)
+# Unreadable listed records already said in the log (per daemon run), at most this many:
+# beyond it the oldest is forgotten (and said again should it still be listed).
+_TOLD_MAX = 1000
+
+
+class DocumentList(list[ReceivedDocument]):
+    """The documents of a listing; `unreadable`: how many more records it listed that could
+    not be read and were left out (they still count against the page limit)."""
+
+    unreadable: int = 0
 
 
 class DocsProvider:
@@ -104,6 +116,8 @@ class DocsProvider:
         self._clock: Clock = clock or SystemClock()
         # Seen one of our own upload tokens come back: the service keeps upload names.
         self._names_kept = False
+        self._told: OrderedDict[str, None] = OrderedDict()
+        self._told_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DocsProvider({self.name!r}, {self._base!r})"
@@ -240,7 +254,7 @@ class DocsProvider:
         what = f"{self.name}: could not look up whether the upload to {submission.recipient}"
         try:
             window = wire.lookup_range_body(start, end, SERVER_ZONE_MARGIN)
-            documents = self._list_all(window["dateFrom"], window["dateTo"])
+            listing = self._list_all(window["dateFrom"], window["dateTo"])
         except AuthError:
             raise
         except ProviderError as exc:
@@ -250,12 +264,15 @@ class DocsProvider:
                 retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
             ) from None
         digests = _digests(submission.files)
+        # Records that cannot be read are ruled out only by what can be read of them: one
+        # that may be this upload makes the lookup ambiguous (docs_lookup rule 6).
         found, how = lookup.choose(
-            documents,
+            listing.documents,
             wanted,
             exclude,
             lambda d: self._same_content(d, digests),
             names_kept=self._names_kept,
+            unreadable=listing.unreadable,
         )
         if found is None:
             return None
@@ -272,7 +289,7 @@ class DocsProvider:
         if self._names_kept:
             return
         try:
-            documents = wire.parse_documents(data, self._tz)
+            documents = wire.parse_listing(data, self._tz).documents
         except wire.WireError:
             return
         self._names_kept = any(wire.name_tokens(d) for d in documents)
@@ -309,12 +326,16 @@ class DocsProvider:
         """One date-range Retrieve (at most `page_limit` documents; the caller splits).
         `fractions`: send the bounds' fractions of a second (an overfull second split).
 
-        It lists our own outbound transmissions too: the caller filters."""
+        It lists our own outbound transmissions too: the caller filters. A record that
+        cannot be read is left out (said once in the log) and counted in `unreadable`: one
+        broken record must not hold up every other received document."""
         what = f"{self.name}: listing of documents from {start.isoformat()} to {end.isoformat()}"
         body = wire.range_body(start, end, self._tz, fractions=fractions)
         response = self._call("POST", wire.RETRIEVE, what, idempotent=True, json=body)
-        data = read_json(response, what=what, idempotent=True)
-        return self._parsed(lambda d: wire.parse_documents(d, self._tz), data, what)
+        listing = self._listing(read_json(response, what=what, idempotent=True), what)
+        documents = DocumentList(listing.documents)
+        documents.unreadable = len(listing.unreadable)
+        return documents
 
     def fetch(self, file_id: str, dest: BinaryIO) -> str | None:
         """Stream a file into `dest`; the name from Content-Disposition, never safe as a path."""
@@ -367,24 +388,54 @@ class DocsProvider:
             **kwargs,
         )
 
-    def _list_all(self, start: str, end: str) -> list[ReceivedDocument]:
+    def _list_all(self, start: str, end: str) -> wire.Listing:
         """Every document whose faxTime reads within [start, end] (wall times as sent),
-        splitting windows that return a full page."""
+        and every record that could not be read, splitting windows that return a full page
+        (unreadable records count towards it)."""
         what = f"{self.name}: listing of documents from {start} to {end}"
         response = self._call(
             "POST", wire.RETRIEVE, what, idempotent=True, json={"dateFrom": start, "dateTo": end}
         )
-        data = read_json(response, what=what, idempotent=True)
-        documents = self._parsed(lambda d: wire.parse_documents(d, self._tz), data, what)
+        listing = self._listing(read_json(response, what=what, idempotent=True), what)
         low, high = datetime.fromisoformat(start), datetime.fromisoformat(end)
-        if len(documents) < self.page_limit or high - low <= _MIN_WINDOW:
-            return documents
+        if listing.records < self.page_limit or high - low <= _MIN_WINDOW:
+            return listing
         middle = (low + (high - low) / 2).replace(microsecond=0).isoformat()
         seen: dict[str, ReceivedDocument] = {}
+        broken: dict[str, wire.Unreadable] = {}
         # Both halves include the middle second: a document there may come back twice.
-        for document in self._list_all(start, middle) + self._list_all(middle, end):
-            seen.setdefault(document.remote_id, document)
-        return list(seen.values())
+        for half in (self._list_all(start, middle), self._list_all(middle, end)):
+            for document in half.documents:
+                seen.setdefault(document.remote_id, document)
+            for record in half.unreadable:
+                broken.setdefault(record.key, record)
+        return wire.Listing(list(seen.values()), list(broken.values()))
+
+    def _listing(self, data: Any, what: str) -> wire.Listing:
+        """A date-range answer read record by record; each unreadable one said once."""
+        listing = self._parsed(lambda d: wire.parse_listing(d, self._tz), data, what)
+        for record in listing.unreadable:
+            if self._first_time(record.key):
+                log.warning(
+                    "a document in the provider's listing cannot be read and is left out; if it"
+                    " was received for the office it is not in the inbox: look it up at the"
+                    " provider (said once)",
+                    provider=self.name,
+                    remote_id=record.fax_id,
+                    problem=record.problem,
+                )
+        return listing
+
+    def _first_time(self, key: str) -> bool:
+        """True the first time `key` is seen (among the last _TOLD_MAX keys)."""
+        with self._told_lock:
+            if key in self._told:
+                self._told.move_to_end(key)
+                return False
+            self._told[key] = None
+            if len(self._told) > _TOLD_MAX:
+                self._told.popitem(last=False)
+            return True
 
     def _parsed(self, parse: Callable[[Any], T], data: Any, what: str) -> T:
         try:

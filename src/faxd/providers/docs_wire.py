@@ -12,6 +12,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -251,8 +252,84 @@ def parse_document(data: Any, tz: ZoneInfo) -> ReceivedDocument:
 
 def parse_documents(data: Any, tz: ZoneInfo) -> list[ReceivedDocument]:
     """A date-range Retrieve answer: a list of documents (a lone object or a wrapper
-    object holding one list is read as that list)."""
+    object holding one list is read as that list). Strict: one unreadable record fails
+    the whole answer (`parse_listing` leaves it out instead)."""
     return [parse_document(item, tz) for item in _as_list(data)]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A record of a date-range listing that cannot be read as a document, with whatever
+    can still be read of it (None: that field is missing or unreadable too)."""
+
+    key: str  # its faxId, or a digest of the record when it has none
+    problem: str
+    fax_id: str | None
+    sender: str | None
+    recipients: tuple[str, ...] | None
+    file_count: int | None
+    file_names: tuple[str, ...]  # the names that can be read (maybe fewer than file_count)
+
+    def tokens(self) -> frozenset[str]:
+        """The transmission tokens its readable file names carry."""
+        return frozenset(m.lower() for name in self.file_names for m in _TOKEN.findall(name))
+
+    def all_names_read(self) -> bool:
+        return self.file_count is not None and len(self.file_names) == self.file_count
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A date-range Retrieve answer read record by record: the documents, and the records
+    that could not be read (left out, so one broken record does not hide the others)."""
+
+    documents: list[ReceivedDocument]
+    unreadable: list[Unreadable]
+
+    @property
+    def records(self) -> int:
+        """How many records the provider listed: what counts against its page limit."""
+        return len(self.documents) + len(self.unreadable)
+
+
+def parse_listing(data: Any, tz: ZoneInfo) -> Listing:
+    """A date-range Retrieve answer, each record on its own: an unreadable one is kept
+    aside as `Unreadable`. An answer that is not a list of records at all still raises
+    WireError."""
+    documents: list[ReceivedDocument] = []
+    unreadable: list[Unreadable] = []
+    for item in _as_list(data):
+        try:
+            documents.append(parse_document(item, tz))
+        except WireError as exc:
+            unreadable.append(_unreadable(item, str(exc)))
+    return Listing(documents, unreadable)
+
+
+def _unreadable(item: Any, problem: str) -> Unreadable:
+    fields = _keys(item) if isinstance(item, Mapping) else {}
+    fax_id = _id(fields.get("faxid"))
+    digest = hashlib.sha256(repr(item).encode("utf-8", "backslashreplace")).hexdigest()[:16]
+    sender = _text(fields.get("senderfaxnumber")) or None
+    raw_files = fields.get("files")
+    names: tuple[str, ...] = ()
+    if isinstance(raw_files, list):
+        names = tuple(
+            name
+            for entry in raw_files
+            if isinstance(entry, Mapping)
+            for name in [_keys(entry).get("filename")]
+            if isinstance(name, str)
+        )
+    return Unreadable(
+        key=fax_id or f"record-{digest}",
+        problem=problem,
+        fax_id=fax_id,
+        sender=sender,
+        recipients=_all_numbers(fields.get("recipientfaxnumber")),
+        file_count=len(raw_files) if isinstance(raw_files, list) else None,
+        file_names=names,
+    )
 
 
 def parse_status(data: Any, fax_id: str, tz: ZoneInfo) -> RemoteStatus:
@@ -409,6 +486,13 @@ def _id(value: Any) -> str | None:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _all_numbers(value: Any) -> tuple[str, ...] | None:
+    """Every number of `recipientFaxNumber`, or None when any of them cannot be read."""
+    items = value if isinstance(value, list) else [value]
+    numbers = tuple(_text(item) for item in items)
+    return numbers if numbers and all(numbers) else None
 
 
 def _numbers(value: Any) -> tuple[str, ...]:

@@ -15,7 +15,8 @@ A delivered row is final: a late writer (a poller stopped by a reload) can never
 back into `downloading` or point it at another path.
 
 A document's remote deletion is queued in the same transaction that delivers its last file,
-and done only after that commit."""
+and done only after that commit; never for a document with an unavailable file (the
+provider's Delete removes every file's content, the only copy of the one faxd gave up on)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,9 @@ class InboundState(StrEnum):
 
 
 DONE_STATES = (InboundState.DELIVERED, InboundState.UNAVAILABLE)
+# Added to the error of a document's unavailable files once the document is kept at the
+# provider instead of deleted (delete_after_download).
+KEPT_NOTE = " The document is kept at the provider, not deleted after download."
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,9 @@ class InboxLedger:
     ) -> bool:
         """Commit a file as delivered. Returns True when this completed its document and
         the document's remote deletion was queued in the same transaction. `outbox`: the
-        deliveries it causes (mail, print...), committed with it.
+        deliveries it causes (mail, print...), committed with it. The deletion is queued
+        only when every file of the document is delivered: one given up (unavailable)
+        exists nowhere but at the provider (see `keep_at_provider`).
 
         Not waited for: the file and its metadata are on disk before it, and a crash that
         loses it leaves the row `downloading` with the file in place, which the next cycle
@@ -203,11 +209,11 @@ class InboxLedger:
             )
             if not queue_delete:
                 return False
-            done = db.execute(
-                "SELECT COUNT(*) FROM inbound WHERE remote_id = ? AND state IN (?, ?)",
-                (remote_id, *(state.value for state in DONE_STATES)),
+            delivered = db.execute(
+                "SELECT COUNT(*) FROM inbound WHERE remote_id = ? AND state = ?",
+                (remote_id, InboundState.DELIVERED.value),
             ).fetchone()[0]
-            if done < files_in_document:
+            if delivered < files_in_document:
                 return False
             db.execute(
                 "INSERT OR IGNORE INTO inbound_deletes(provider, remote_id, queued_at) "
@@ -215,6 +221,42 @@ class InboxLedger:
                 (self.provider, remote_id, when),
             )
             return True
+
+    def keep_at_provider(self, remote_id: str, files_in_document: int, when: float) -> list[str]:
+        """A document whose every file is done but some given up is kept at the provider
+        (never queued for deletion): note that on its unavailable rows, once. Returns the
+        file ids newly noted; empty while the document is not done, when nothing was given
+        up, or when it was noted before."""
+        # A read first: called after most files' commits, and nearly always nothing to note.
+        seen = self._journal.query(
+            "SELECT 1 FROM inbound WHERE remote_id = ? AND state = ? LIMIT 1",
+            (remote_id, InboundState.UNAVAILABLE.value),
+            durable=False,
+        )
+        if not seen:
+            return []
+        with self._journal.transaction() as db:
+            rows = db.execute(
+                "SELECT file_id, state, error FROM inbound WHERE remote_id = ?", (remote_id,)
+            ).fetchall()
+            done = [r for r in rows if r[1] in {s.value for s in DONE_STATES}]
+            given_up = [r for r in done if r[1] == InboundState.UNAVAILABLE.value]
+            if len(done) < files_in_document or not given_up:
+                return []
+            fresh = [r for r in given_up if not (r[2] or "").endswith(KEPT_NOTE)]
+            for file_id, _, error in fresh:
+                db.execute(
+                    "UPDATE inbound SET error = ?, updated_at = ? WHERE remote_id = ? "
+                    "AND file_id = ? AND state = ?",
+                    (
+                        (error or "not downloaded.") + KEPT_NOTE,
+                        when,
+                        remote_id,
+                        file_id,
+                        InboundState.UNAVAILABLE.value,
+                    ),
+                )
+            return [str(r[0]) for r in fresh]
 
     def mark_unavailable(
         self, remote_id: str, file_id: str, error: str, meta: ReceivedMeta, when: float
