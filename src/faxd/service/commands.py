@@ -32,7 +32,8 @@ from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake, new_job_id
 from faxd.providers.registry import build_senders
 from faxd.service.channel_commands import delivery_lines
-from faxd.service.daemon import JOURNAL_NAME, open_journal
+from faxd.service.daemon import open_journal
+from faxd.service.records_commands import existing_journal
 from faxd.service.records_keeper import RecordsKeeper
 from faxd.service.release import (
     check_way_back,
@@ -47,8 +48,8 @@ RECENT = 15
 
 
 def _readonly_journal(settings: Settings) -> Journal | None:
-    path = settings.state_dir / JOURNAL_NAME
-    if not path.exists():
+    path = existing_journal(settings)
+    if path is None:
         return None
     return open_journal_file(path, readonly=True)
 
@@ -166,7 +167,12 @@ def explain(
             if not sidecar.is_file():
                 raise UsageError(f"{sidecar} is not a readable file.")
             shutil.copyfile(sidecar, copy.with_name(copy.name + ".yaml"))
-        staged = replace(settings, folders=(replace(folder, path=root),))
+        # The other folders stay: the misdial guard trusts the numbers written in every
+        # folder's `to:`, as the daemon's does, so explain and the daemon agree.
+        staged = replace(
+            settings,
+            folders=(replace(folder, path=root), *(f for f in settings.folders if f is not folder)),
+        )
         return _explain_in_place(staged, copy, shown=target / file.name)
 
 
@@ -388,6 +394,12 @@ def send(
     wait: bool,
 ) -> int:
     template = _template_folder(settings)
+    if provider is not None and provider not in settings.providers:
+        # A bad argument like a bad number: refused before any job exists.
+        known = ", ".join(sorted(settings.providers)) or "none"
+        raise UsageError(
+            f"send: --provider {provider!r} is not a configured provider (configured: {known})."
+        )
     numbers = parse_recipients(list(to), template.region, settings.contacts)
     from_number = parse_number(sender, template.region, settings.contacts) if sender else None
     for file in files:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number
-from faxd.core.printable import table
+from faxd.core.printable import shown, table
 from faxd.errors import AddressError, AlreadyRunningError, UsageError
 from faxd.host.lock import InstanceLock
 from faxd.outbound.archive import REPORT_KEY
@@ -17,7 +17,7 @@ from faxd.records.audit_log import AuditLog
 from faxd.service.daemon import JOURNAL_NAME, open_journal
 from faxd.service.records_keeper import RecordsKeeper, local_day_start, records_dir
 from faxd.settings import Settings
-from faxd.store.journal import Journal
+from faxd.store.journal import open_journal_file
 from faxd.store.records_ledger import RecordsLedger
 
 
@@ -41,9 +41,11 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
             verb = "would remove" if args.dry_run else "removed"
             for item in items:
                 for path in item.files:
-                    print(f"{verb} {item.kind}: {path}")
+                    # A name with a line break stays on its line (no forged lines).
+                    print(f"{verb} {item.kind}: {shown(path)}")
             count = sum(len(item.files) for item in items)
-            print(f"{count} file(s) {verb}.")
+            done = "would be removed" if args.dry_run else "removed"
+            print(f"{count} file(s) {done}.")
         keeper.drain_audit()
     finally:
         journal.close()
@@ -68,16 +70,43 @@ def _day(written: str | None, option: str) -> date | None:
     if written is None:
         return None
     try:
-        return date.fromisoformat(written)
+        day = date.fromisoformat(written)
     except ValueError:
         raise UsageError(f"{option} {written!r} is not a date like 2026-11-30.") from None
+    # The day's local start and end are looked up: 9999-12-31 has no next day.
+    try:
+        local_day_start(day)
+        local_day_start(day + timedelta(days=1))
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(
+            f"{option} {written!r} is too far in the past or future to look up."
+        ) from None
+    return day
+
+
+def existing_journal(settings: Settings) -> Path | None:
+    """The journal's path, or None when faxd has not run with this configuration yet.
+    UsageError when state_dir is not a folder: that is no journal "yet", it never will be."""
+    path = settings.state_dir / JOURNAL_NAME
+    if path.exists():
+        return path
+    for folder in (settings.state_dir, *settings.state_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageError(
+                    f"state_dir {settings.state_dir} cannot hold a journal: "
+                    f"{folder} is not a directory.",
+                    "Point state_dir at a folder ('faxd check-config' checks it).",
+                )
+            break
+    return None
 
 
 def audit_verify(settings: Settings) -> int:
     head = None
-    path = settings.state_dir / JOURNAL_NAME
-    if path.exists():
-        journal = Journal(path, readonly=True)
+    path = existing_journal(settings)
+    if path is not None:
+        journal = open_journal_file(path, readonly=True)
         try:
             head = RecordsLedger(journal, readonly=True).audit_head()
         finally:
@@ -105,11 +134,11 @@ def history(settings: Settings, target: str, since: date | None) -> int:
     except AddressError:
         number = None
     start = local_day_start(since) if since else 0.0
-    path = settings.state_dir / JOURNAL_NAME
-    if not path.exists():
+    path = existing_journal(settings)
+    if path is None:
         print("No journal yet: faxd has not run with this configuration.")
         return 0
-    journal = Journal(path, readonly=True)
+    journal = open_journal_file(path, readonly=True)
     try:
         ledger = RecordsLedger(journal, readonly=True)
         document = None if number else target

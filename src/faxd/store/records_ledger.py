@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from faxd.core.received_meta import ReceivedMeta
@@ -204,10 +205,21 @@ class RecordsLedger:
                 "(SELECT job_id FROM transmissions WHERE number = ?))",
                 (since, number, number),
             )
-        pattern = f"%{document}%"
+        if not document or "/" in document:
+            return []  # no document's name holds a slash (nor is part of every name asked)
+        # A document's name: the last part of its spool-relative path, and of its filed
+        # path (which may be numbered: "offer (2).pdf"). Case-sensitive, as for received
+        # documents, and `%` and `_` are letters here. A LIKE on the whole path first
+        # (cheap, and the name is part of the path) so that only candidates are cut to
+        # their name; encoded (non-UTF-8) paths are left out rather than matched by hex.
+        names = " OR ".join(
+            f"({col} LIKE ? ESCAPE '\\' AND unicode({col}) != 0 AND instr({_name_of(col)}, ?) > 0)"
+            for col in ("j.rel_path", "j.archived_path")
+        )
+        pattern = _like_escaped(document)
         return self._filed(
-            "j.received_at >= ? AND (j.rel_path LIKE ? OR j.archived_path LIKE ?)",
-            (since, pattern, pattern),
+            f"j.received_at >= ? AND ({names})",
+            (since, pattern, document, pattern, document),
         )
 
     # -- received documents ------------------------------------------------------------
@@ -253,7 +265,8 @@ class RecordsLedger:
         found = self._received("i.delivered_at >= ?", (since,))
         if number is not None:
             return [r for r in found if number in (r.meta.sender, r.meta.recipient)]
-        return [r for r in found if document and document in (r.path or "")]
+        # Its name, as for sent documents: not the inbox folder's path.
+        return [r for r in found if document and r.path and document in PurePath(r.path).name]
 
     def mark_received_purged(
         self, remote_id: str, file_id: str, removed: Sequence[str], when: float
@@ -273,6 +286,18 @@ class RecordsLedger:
 
     def put(self, key: str, value: str) -> None:
         self._journal.set_value(f"records:{key}", value)
+
+
+def _like_escaped(text: str) -> str:
+    """A LIKE pattern matching any text that contains `text` as written."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _name_of(column: str) -> str:
+    """SQL for the last part of a stored path: what follows its last slash (rtrim strips
+    every character but the slash from the right, which leaves the folder part)."""
+    return f"substr({column}, length(rtrim({column}, replace({column}, '/', ''))) + 1)"
 
 
 def _opt(stored: str | None) -> str | None:

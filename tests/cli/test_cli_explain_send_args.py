@@ -1,0 +1,67 @@
+"""`faxd explain --folder` trusts the same numbers as the daemon's misdial guard, and
+`faxd send --provider` with a provider that is not configured is a bad argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from faxd.cli import main
+from faxd.sandbox.server import SandboxServer
+
+from ..e2e.harness import Faxd, pdf
+
+NEAR = "+46812345677"  # one digit from Acme AB, +46812345678
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), environ={})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_explain_folder_trusts_every_folders_to_as_the_daemon_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
+    other = tmp_path / "branch"
+    other.mkdir()
+    faxd.folders = [{"path": str(tmp_path / "spool")}, {"path": str(other), "to": [NEAR]}]
+    cfg = str(faxd.write_config())
+    outside = tmp_path / "letter.pdf"
+    outside.write_bytes(pdf("explain-near"))
+    code, out, _ = run(
+        capsys, "explain", "--config", cfg, str(outside), "--folder", str(faxd.spool / NEAR)
+    )
+    assert code == 0, out
+    assert "held:" not in out and "nothing; it would be sent" in out
+    # The same as for the file dropped there, which the daemon's guard sees.
+    dropped = faxd.drop(f"{NEAR}/letter.pdf", pdf("explain-near"))
+    code, out, _ = run(capsys, "explain", "--config", cfg, str(dropped))
+    assert code == 0 and "held:" not in out, out
+    # A number near a contact and in no folder's `to:` is still held.
+    near_too = "+46812345679"
+    code, out, _ = run(
+        capsys, "explain", "--config", cfg, str(outside), "--folder", str(faxd.spool / near_too)
+    )
+    assert code == 1 and "held:" in out and "Acme AB" in out, out
+    assert sandbox.stats()["docs"]["requests"] == {}
+
+
+def test_send_with_an_unknown_provider_is_refused_before_any_job(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    original = tmp_path / "some.pdf"
+    original.write_bytes(pdf("unknown-provider"))
+    cfg = str(setup.config_path)
+    argv = ["send", "--config", cfg, str(original), "--to", "+46812345611"]
+    code, _, err = run(capsys, *argv, "--provider", "nosuch")
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "'nosuch'" in err and "docs" in err
+    assert not setup.failed.exists() or not any(setup.failed.rglob("*"))
+    assert not (setup.state / "outbox").exists() or not any((setup.state / "outbox").iterdir())
+    code, out, _ = run(capsys, "history", "--config", cfg, "some.pdf")
+    assert code == 0 and "No " in out, out
+    assert sandbox.stats()["docs"]["requests"] == {}
