@@ -224,6 +224,10 @@ def test_moved_back_unchanged_it_is_held_again(rig: Rig) -> None:
     for _ in range(5):
         rig.intake.step(max_wait=0.01)
     assert not back.exists()
-    assert held.exists()
+    # The first hold's report is still beside letter.pdf's name: the second hold takes a
+    # fresh number for the document and its report together.
+    again = held.with_name("letter (2).pdf")
+    assert again.exists() and not held.exists()
+    assert rig.report(again)["result"] == "held"
     assert [j.state for j in rig.journal.jobs()] == [JobState.HELD, JobState.HELD]
     assert rig.queued == 0

@@ -17,13 +17,22 @@ import structlog
 
 from faxd.clock import Clock
 from faxd.core.io_errors import explain_os_error
-from faxd.core.names import first_free, report_name
+from faxd.core.names import (
+    MAX_NUMBERED,
+    NAME_MAX,
+    cut_keeping_extensions,
+    first_free,
+    name_bytes,
+    report_name,
+    split_extension,
+)
 from faxd.core.report import (
     EarlierAttempt,
     RecipientOutcome,
     failure_summary,
     render_report,
 )
+from faxd.core.sidecar import sidecar_names
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
@@ -45,14 +54,30 @@ class SpoolAwayError(FaxdError):
     """The spool folder, or the folder a job is filed into, is not there right now."""
 
 
-def _free_path(directory: Path, name: str, planned: set[str]) -> Path:
-    """`name` in directory, numbered past names on disk and names already planned."""
+def _numbered_within(name: str, n: int, max_bytes: int) -> str:
+    """names.numbered(name, n), cut to `max_bytes` instead of NAME_MAX: room is left
+    for the suffix a sidecar adds to its document's name."""
+    if n == 1 and name_bytes(name) <= max_bytes:
+        return name
+    stem, ext = split_extension(name)
+    suffix = (f" ({n})" if n > 1 else "") + ext
+    return cut_keeping_extensions(stem, max_bytes - name_bytes(suffix)) + suffix
+
+
+def _first_free_in(directory: Path, name: str, planned: set[Path]) -> Path:
+    """`name` in directory, numbered past names on disk (a dangling link too) and names
+    this plan already chose."""
 
     def taken(candidate: str) -> bool:
         path = directory / candidate
-        return path.exists() or str(path) in planned
+        return os.path.lexists(path) or path in planned
 
     return directory / first_free(name, taken)
+
+
+def _report_pdf(report_yaml: Path) -> Path:
+    """NAME.report.pdf, drawn beside NAME.report.yaml (the records keeper's name for it)."""
+    return report_yaml.with_suffix(".pdf")
 
 
 def filing_root(job: JobRow) -> Path:
@@ -106,17 +131,52 @@ class Archiver:
         self.presence = SpoolPresence(journal)
 
     def _plan(self, job: JobRow) -> dict[str, str]:
+        """Where each of the job's files goes. The document, its sidecar and its reports
+        share one numbering: the first n for which the document's n-th name and every name
+        that pairs with it are free. So `X.report.yaml` (and `X.report.pdf`, `X.yaml`)
+        beside a filed `X` are always that job's, never an earlier attempt's left behind.
+        Attachments take their own first free names: the same `terms.pdf` attached to every
+        order must not number every order filed after the first."""
         root = Path(job.folder)
         dest_root = filing_root(job)
-        plan: dict[str, str] = {}
-        sources = [job.path, *([job.sidecar] if job.sidecar else []), *job.attachments]
-        for src in sources:
+        doc = Path(job.path)
+        doc_dir = dest_root / doc.relative_to(root).parent
+        # The sidecar is named after the document ("a.pdf.yaml"): it follows the document's
+        # numbered name, and that name is cut short enough for the sidecar's to fit too.
+        suffix = None
+        if job.sidecar:
+            sidecar = Path(job.sidecar)
+            if sidecar.parent == doc.parent and sidecar.name.startswith(doc.name):
+                suffix = sidecar.name[len(doc.name) :] or None
+        room = NAME_MAX - name_bytes(suffix or "")
+        plan: dict[str, Path] | None = None
+        for n in range(1, MAX_NUMBERED + 1):
+            name = _numbered_within(doc.name, n, room)
+            targets = {job.path: doc_dir / name}
+            if job.sidecar and suffix is not None:
+                targets[job.sidecar] = doc_dir / (name + suffix)
+            report = doc_dir / report_name(name)
+            targets[REPORT_KEY] = report
+            # Every name that pairs with this one, whether or not this job has that file:
+            # an earlier attempt's sidecar or report there would be read as this one's.
+            paired = {*targets.values(), _report_pdf(report)}
+            paired.update(doc_dir / s for s in sidecar_names(name))
+            if not any(map(os.path.lexists, paired)):
+                plan = targets
+                break
+        if plan is None:
+            raise FaxdError(
+                f"{doc.name}: no free name in {doc_dir} after {MAX_NUMBERED} numbered tries.",
+                "Clear out the destination folder; it holds far too many files of this name.",
+            )
+        own_names = [
+            *([job.sidecar] if job.sidecar and suffix is None else []),
+            *job.attachments,
+        ]
+        for src in own_names:
             rel = Path(src).relative_to(root)
-            plan[src] = str(_free_path(dest_root / rel.parent, rel.name, set(plan.values())))
-        doc_dst = Path(plan[job.path])
-        report = report_name(doc_dst.name)
-        plan[REPORT_KEY] = str(_free_path(doc_dst.parent, report, set(plan.values())))
-        return plan
+            plan[src] = _first_free_in(dest_root / rel.parent, rel.name, set(plan.values()))
+        return {src: str(dst) for src, dst in plan.items()}
 
     def try_archive(self, job: JobRow) -> bool:
         """archive(), but a filing error (an unwritable sent/ subfolder, a spool folder
