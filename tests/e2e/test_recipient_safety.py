@@ -103,7 +103,9 @@ def test_one_digit_off_a_contact_is_held_again_when_moved_back_and_sent_after_re
     back = faxd.spool / "+46812345679" / "letter.pdf"
     held.rename(back)  # moved back unchanged: checked again, held again
     wait_for(lambda: not back.exists(), 30, "the moved-back document taken")
-    again = held_report(faxd, "+46812345679/letter.pdf", count=2)
+    # Filed beside the first attempt's report, under a number of its own with its report.
+    again = held_report(faxd, "+46812345679/letter (2).pdf")
+    assert again["job"] != report["job"]
     assert "did you mean Acme AB, +46812345678?" in again["error"]
     assert uploads(sandbox) == {}
 
