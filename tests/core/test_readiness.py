@@ -5,22 +5,35 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faxd.core.readiness import Snapshot, observe, ready_at, touched
+from faxd.core.readiness import Heard, Snapshot, Track, heard, observe, ready_at, touched
 
 SNAP = Snapshot(size=100, mtime=1000.0, ino=7)
+CLOSE_WAIT = 300.0  # the folder's rescan_interval
 
 
 def test_a_file_untouched_since_before_start_up_is_ready_at_once() -> None:
     track = observe(None, SNAP, now=5000.0)
-    assert ready_at(track, settle=1.0, sidecar_wait=10.0, has_sidecar=False) <= 5000.0
+    assert (
+        ready_at(track, settle=1.0, sidecar_wait=10.0, has_sidecar=False, close_wait=CLOSE_WAIT)
+        <= 5000.0
+    )
 
 
 def test_a_new_file_waits_for_settle_and_for_a_possible_sidecar() -> None:
     fresh = Snapshot(size=100, mtime=999.9, ino=7)
     track = observe(None, fresh, now=1000.0)
-    assert ready_at(track, settle=1.0, sidecar_wait=0.0, has_sidecar=False) == 1000.9
-    assert ready_at(track, settle=1.0, sidecar_wait=10.0, has_sidecar=False) == 1009.9
-    assert ready_at(track, settle=1.0, sidecar_wait=10.0, has_sidecar=True) == 1000.9
+    assert (
+        ready_at(track, settle=1.0, sidecar_wait=0.0, has_sidecar=False, close_wait=CLOSE_WAIT)
+        == 1000.9
+    )
+    assert (
+        ready_at(track, settle=1.0, sidecar_wait=10.0, has_sidecar=False, close_wait=CLOSE_WAIT)
+        == 1009.9
+    )
+    assert (
+        ready_at(track, settle=1.0, sidecar_wait=10.0, has_sidecar=True, close_wait=CLOSE_WAIT)
+        == 1000.9
+    )
 
 
 def test_any_change_restarts_the_settle_time() -> None:
@@ -52,4 +65,97 @@ def test_a_file_that_keeps_growing_is_never_ready(
     for i, size in enumerate(sizes):
         now += gap
         track = observe(track, Snapshot(size + i + 1, now, 1), now)
-        assert ready_at(track, settle, 0.0, has_sidecar=True) > now
+        assert ready_at(track, settle, 0.0, has_sidecar=True, close_wait=CLOSE_WAIT) > now
+
+
+def _ready(track: Track, settle: float = 1.0) -> float:
+    return ready_at(track, settle, 0.0, has_sidecar=True, close_wait=CLOSE_WAIT)
+
+
+def _heard_all(events: list[tuple[Heard, int, float]]) -> Track:
+    """Fold (event, size, time) into a track as the intake does, mtime following writes."""
+    track: Track | None = None
+    for what, size, now in events:
+        track = heard(track, Snapshot(size, now, 1), what, now)
+    assert track is not None
+    return track
+
+
+def test_a_file_held_open_between_writes_waits_for_its_close() -> None:
+    # The scanner case: first page written, the file kept open while the next is placed.
+    track = _heard_all([("created", 0, 1000.0), ("written", 50, 1000.1)])
+    assert _ready(track) > 1000.1 + 60  # quiet far longer than settle, still not done
+    track = heard(track, Snapshot(100, 1010.0, 1), "written", 1010.0)
+    closed = heard(track, track.snap, "closed", 1010.2)
+    assert _ready(closed) == 1011.2  # settle after the close
+
+
+def test_a_close_followed_by_another_write_does_not_count() -> None:
+    # write, close, reopen, write: not ready until the next close.
+    track = _heard_all([("created", 0, 1000.0), ("written", 10, 1000.1), ("closed", 10, 1000.2)])
+    assert _ready(track) == 1001.2
+    track = heard(track, Snapshot(20, 1000.5, 1), "written", 1000.5)
+    assert _ready(track) > 1000.5 + 60
+    track = heard(track, track.snap, "closed", 1003.0)
+    assert _ready(track) == 1004.0
+
+
+def test_a_copy_is_ready_settle_after_its_close_as_before() -> None:
+    events: list[tuple[Heard, int, float]] = [
+        ("created", 0, 1000.0),
+        ("written", 4096, 1000.01),
+        ("written", 8192, 1000.02),
+        ("closed", 8192, 1000.03),
+    ]
+    assert _ready(_heard_all(events), settle=1.0) == 1001.03
+
+
+def test_a_missed_close_waits_the_rescan_interval_not_forever() -> None:
+    track = _heard_all([("created", 0, 1000.0), ("written", 10, 1000.1)])
+    assert _ready(track) == 1000.1 + CLOSE_WAIT
+
+
+def test_a_scan_neither_closes_nor_restarts_the_wait() -> None:
+    track = _heard_all([("created", 0, 1000.0), ("written", 10, 1000.1)])
+    scanned = heard(track, track.snap, "found", 1200.0)
+    assert scanned.unclosed
+    assert scanned.changed_at == 1000.1  # else each rescan would put the file off again
+    grown = heard(track, Snapshot(20, 1200.0, 1), "found", 1200.0)
+    assert grown.changed_at == 1200.0  # what a scan sees change still counts
+
+
+def test_files_without_word_of_closes_keep_the_quiet_rule() -> None:
+    # Found by a scan, or any event of a polled folder ("touched"), or a change of mode.
+    found = heard(None, Snapshot(10, 999.5, 1), "found", 1000.0)
+    assert _ready(found) == 1000.5
+    polled = _heard_all([("touched", 10, 1000.0), ("touched", 20, 1002.0)])
+    assert not polled.unclosed
+    assert _ready(polled) == 1003.0
+
+
+def test_created_empty_waits_for_its_writer_created_whole_does_not() -> None:
+    assert heard(None, Snapshot(0, 1000.0, 1), "created", 1000.0).unclosed
+    # A file moved in from outside the folder, which watchdog reports as created.
+    moved_in = heard(None, Snapshot(500, 900.0, 1), "created", 1000.0)
+    assert not moved_in.unclosed
+    assert _ready(moved_in) <= 1000.0  # written long ago: ready at once, as before
+    # Renamed into place after being written open: the rename is its close.
+    track = _heard_all([("written", 10, 1000.0), ("closed", 10, 1000.5)])
+    assert _ready(track) == 1001.5
+
+
+@given(
+    events=st.lists(st.sampled_from(["written", "touched", "found"]), max_size=20),
+    gaps=st.lists(st.floats(min_value=0.0, max_value=50.0), min_size=20, max_size=20),
+    settle=st.floats(min_value=0.1, max_value=5.0),
+)
+def test_a_write_with_no_close_after_it_is_never_ready_within_the_close_wait(
+    events: list[Heard], gaps: list[float], settle: float
+) -> None:
+    now = 10_000.0
+    track = heard(None, Snapshot(0, now, 1), "written", now)
+    for i, (what, gap) in enumerate(zip(events, gaps, strict=False)):
+        now += gap
+        track = heard(track, Snapshot(i + 1, now, 1), what, now)
+    assert track.unclosed
+    assert ready_at(track, settle, 0.0, has_sidecar=True, close_wait=CLOSE_WAIT) >= now + CLOSE_WAIT

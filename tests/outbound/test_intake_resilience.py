@@ -30,10 +30,10 @@ def test_an_error_on_one_file_does_not_stop_the_others(
     good.write_bytes(PDF)
     real = rig.intake._handle
 
-    def handle(change: Change, *, scanned: bool) -> None:
+    def handle(change: Change) -> None:
         if change.path == bad:
             raise OSError(5, "Input/output error", str(bad))
-        real(change, scanned=scanned)
+        real(change)
 
     monkeypatch.setattr(rig.intake, "_handle", handle)
     rig.intake.changes.put(Change(rig.spool, bad, "file"))

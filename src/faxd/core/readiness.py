@@ -1,12 +1,23 @@
-"""When is a file completely written? Pure decisions from stat snapshots and time.
+"""When is a file completely written? Pure decisions from stat snapshots, what the watcher
+heard, and time.
 
 A file is ready once nothing about it changed for `settle` seconds: no event from the
-watcher and no change in size, mtime or inode between two looks. Files found at start-up
-whose mtime is already old are ready at once; a file that keeps growing never is."""
+watcher and no change in size, mtime or inode between two looks. Where inotify reports
+writes and closes, a file the watcher saw being written must also have been closed (or
+moved into place) since its last write: a scanner that keeps a multi-page scan open while
+the next page is placed is quiet for longer than `settle`, and is not done. Files found by
+a scan and polled folders have no word of closes and keep the quiet rule. Files found at
+start-up whose mtime is already old are ready at once; a file that keeps growing never is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
+
+# What prompted a look at the file: the watcher heard it created, written, closed after a
+# write (or moved into place), or touched otherwise (a change of attributes, any event of a
+# polled folder); or a scan found it, which says nothing about writers.
+Heard = Literal["created", "written", "closed", "touched", "found"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,7 @@ class Track:
     snap: Snapshot
     changed_at: float  # wall time of the last change seen
     first_seen: float  # wall time faxd first saw the file
+    unclosed: bool = False  # the watcher heard a write and no close after it
 
 
 def observe(track: Track | None, snap: Snapshot, now: float) -> Track:
@@ -38,16 +50,46 @@ def touched(track: Track, now: float) -> Track:
     return replace(track, changed_at=max(track.changed_at, now))
 
 
+def heard(track: Track | None, snap: Snapshot, what: Heard, now: float) -> Track:
+    """Fold a look at the file, and what prompted it, into its track."""
+    known = track is not None
+    track = observe(track, snap, now)
+    if what == "found":
+        return track  # a scan's look counts only for what it saw change
+    if known:
+        track = touched(track, now)
+    if what == "written":
+        return replace(track, unclosed=True)
+    if what == "created":
+        # Empty, its writer has yet to write and close it. With content already, it was
+        # moved or linked in whole (watchdog reports a move from outside the folder, and
+        # the files of a folder moved in, as created), or it is being written, and the
+        # write events queued behind this one say so.
+        return replace(track, unclosed=snap.size == 0)
+    if what == "closed":
+        return replace(track, unclosed=False)
+    return track
+
+
 def arrival(track: Track) -> float:
     """When the file came: for a file written long ago, its mtime; else when we saw it."""
     return min(track.first_seen, track.snap.mtime)
 
 
-def ready_at(track: Track, settle: float, sidecar_wait: float, has_sidecar: bool) -> float:
+def ready_at(
+    track: Track,
+    settle: float,
+    sidecar_wait: float,
+    has_sidecar: bool,
+    *,
+    close_wait: float,
+) -> float:
     """The earliest wall time the document may be addressed and queued.
 
+    A file heard written and not closed waits `close_wait` of quiet instead of `settle`: a
+    close the watcher missed (its queue overflowed) must not hold the file forever.
     Without a sidecar yet, one may still come up to `sidecar_wait` after the document."""
-    settled = track.changed_at + settle
+    settled = track.changed_at + (max(settle, close_wait) if track.unclosed else settle)
     if has_sidecar:
         return settled
     return max(settled, arrival(track) + sidecar_wait)

@@ -1,8 +1,9 @@
 """Intake: from candidate paths to journaled jobs.
 
 Candidates come from the watcher, the start-up scan and the periodic rescan. A path is
-tracked until it has been still for `settle` seconds (and a sidecar had its chance to
-arrive). Then its facts are gathered (copied into the job's work folder, sidecar read,
+tracked until it is completely written (faxd.core.readiness: closed, where the watcher
+heard it written, and still for `settle` seconds), and a sidecar had its chance to
+arrive. Then its facts are gathered (copied into the job's work folder, sidecar read,
 print file converted, files sampled), faxd.core.intake_decision decides, and the job is
 recorded — or failed at once with a report when it has no valid recipient or the provider
 would refuse it."""
@@ -35,7 +36,7 @@ from faxd.core.io_errors import explain_os_error
 from faxd.core.job_payload import JobFile, NewJob, Source
 from faxd.core.names import fits_name_max, is_ignored_name, safe_component
 from faxd.core.preflight import FileFacts, mime_for_upload
-from faxd.core.readiness import Snapshot, Track, observe, ready_at, touched
+from faxd.core.readiness import Snapshot, Track, heard, observe, ready_at
 from faxd.core.recipient_screen import Book
 from faxd.core.sidecar import Sidecar, sidecar_names
 from faxd.crash_points import crash_point, hang_point
@@ -226,7 +227,7 @@ class Intake:
             root, files = self._scans[0]
             path = next(files, None)
             if path is not None:
-                return Change(root, path, "file")
+                return Change(root, path, "file", "found")
             self._scans.popleft()
         return None
 
@@ -333,14 +334,14 @@ class Intake:
         """_handle, but a file that trips an unforeseen error costs only itself (it is seen
         again at the next rescan), never the intake thread."""
         try:
-            self._handle(change, scanned=False)
+            self._handle(change)
         except Exception:
             log.exception(
                 "could not look at a file; it is looked at again at the next rescan",
                 document=str(change.path),
             )
 
-    def _handle(self, change: Change, *, scanned: bool) -> None:
+    def _handle(self, change: Change) -> None:
         folder = self._folder_of(change.path)
         if folder is None:
             return
@@ -367,9 +368,7 @@ class Intake:
             return
         now = self._clock.time()
         snap = Snapshot(st.st_size, st.st_mtime, st.st_ino)
-        track = observe(self._tracks.get(path), snap, now)
-        if not scanned and path in self._tracks:
-            track = touched(track, now)
+        track = heard(self._tracks.get(path), snap, change.heard, now)
         self._tracks[path] = track
         # A first guess of when it is due, from the sidecars reported so far: every event
         # of a file being written would otherwise probe the disk for sidecar names. When
@@ -436,12 +435,17 @@ class Intake:
         self, folder: FolderSettings, path: Path, track: Track, *, look: bool = True
     ) -> float:
         """look=False: as if it had no sidecar, without looking on disk."""
+        # A close the watcher missed is an event lost like any other: the file waits as
+        # long as the rescan that would catch such a loss.
+        close_wait = folder.rescan_interval
         if folder.sidecar_wait_if_seen and folder.path not in self._sidecar_roots:
             # A folder that never had a sidecar: nothing to wait or look for (a sidecar
             # that comes is reported first, and decide() looks once more).
-            return ready_at(track, folder.settle, 0.0, False)
+            return ready_at(track, folder.settle, 0.0, False, close_wait=close_wait)
         sidecar = self._sidecar_path(path) if look else None
-        when = ready_at(track, folder.settle, folder.sidecar_wait, sidecar is not None)
+        when = ready_at(
+            track, folder.settle, folder.sidecar_wait, sidecar is not None, close_wait=close_wait
+        )
         if sidecar is not None:
             with contextlib.suppress(OSError):
                 when = max(when, sidecar.lstat().st_mtime + folder.settle)

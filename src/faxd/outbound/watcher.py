@@ -31,6 +31,7 @@ from watchdog.observers import Observer
 from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
 from watchdog.observers.polling import PollingObserver
 
+from faxd.core.readiness import Heard
 from faxd.settings import WatchMode
 
 log = structlog.get_logger("faxd.outbound.watcher")
@@ -57,7 +58,8 @@ logging.getLogger("watchdog.observers.inotify").addFilter(_StopRace())
 
 # What _Handler acts on. Asked for by name, watchdog leaves IN_OPEN and IN_CLOSE_NOWRITE
 # out of its inotify mask: faxd's own read of every document it copies raised both, each
-# parsed, queued and thrown away, a tenth of the watcher's work in a burst.
+# parsed, queued and thrown away, a tenth of the watcher's work in a burst. Neither says a
+# writer is done, so neither may ever count as FileClosedEvent (IN_CLOSE_WRITE) does.
 WANTED: list[type[FileSystemEvent]] = [
     DirCreatedEvent,
     DirMovedEvent,
@@ -78,6 +80,7 @@ class Change:
     root: Path  # the spool folder the path belongs to
     path: Path
     kind: Literal["file", "dir", "wake"]  # wake: the intake loop has outcomes to collect
+    heard: Heard = "touched"  # what prompted it: a write and a close weigh differently
 
 
 def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
@@ -113,24 +116,33 @@ def choose_mode(path: Path, wanted: WatchMode, mountinfo: str | None = None) -> 
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, out: queue.SimpleQueue[Change]) -> None:
+    def __init__(self, root: Path, out: queue.SimpleQueue[Change], *, closes: bool) -> None:
+        """closes: the events tell writes from closes (inotify). A polling observer only
+        compares listings: its "created" and "modified" say nothing of a writer."""
         self._root = root
         self._out = out
+        self._closes = closes
 
-    def _put(self, raw: bytes | str, kind: Literal["file", "dir"]) -> None:
-        self._out.put(Change(self._root, Path(os.fsdecode(raw)), kind))
+    def _put(self, raw: bytes | str, kind: Literal["file", "dir"], heard: Heard) -> None:
+        if not self._closes:
+            heard = "touched"
+        self._out.put(Change(self._root, Path(os.fsdecode(raw)), kind, heard))
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if isinstance(event, DirCreatedEvent):
-            self._put(event.src_path, "dir")
+            self._put(event.src_path, "dir", "touched")
         elif isinstance(event, DirMovedEvent):
-            self._put(event.dest_path, "dir")
+            self._put(event.dest_path, "dir", "touched")
         elif isinstance(event, FileMovedEvent):
-            self._put(event.dest_path, "file")
-        elif isinstance(
-            event, FileCreatedEvent | FileModifiedEvent | FileClosedEvent | FileAttribEvent
-        ):
-            self._put(event.src_path, "file")
+            self._put(event.dest_path, "file", "closed")  # renamed into place whole
+        elif isinstance(event, FileClosedEvent):
+            self._put(event.src_path, "file", "closed")
+        elif isinstance(event, FileModifiedEvent):
+            self._put(event.src_path, "file", "written")
+        elif isinstance(event, FileCreatedEvent):
+            self._put(event.src_path, "file", "created")
+        elif isinstance(event, FileAttribEvent):
+            self._put(event.src_path, "file", "touched")
 
 
 def _reader_alive(emitter: Any) -> bool:
@@ -200,7 +212,10 @@ class FolderWatcher:
         observer = PollingObserver(timeout=self._poll_interval) if mode == "poll" else Observer()
         observer.daemon = True
         observer.schedule(
-            _Handler(self.root, self._out), str(self.root), recursive=True, event_filter=WANTED
+            _Handler(self.root, self._out, closes=mode != "poll"),
+            str(self.root),
+            recursive=True,
+            event_filter=WANTED,
         )
         observer.start()
         self._observer = observer
