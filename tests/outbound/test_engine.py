@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -219,15 +221,25 @@ class SweepingSender(FakeSender):
         return list(self.swept)
 
 
-def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
-    tmp_path: Path,
-) -> None:
+@contextmanager
+def rig_sending_through(tmp_path: Path, sender: FakeSender) -> Iterator[Rig]:
+    """A rig whose provider is `sender` (a FakeSender with other answers)."""
     rig = Rig(tmp_path)
-    sender = SweepingSender()
     sender.clock = rig.clock
     rig.engine._senders["fake"] = sender
     rig.sender = sender
     try:
+        yield rig
+    finally:
+        rig.engine.shutdown(5)
+        rig.journal.close()
+
+
+def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
+    tmp_path: Path,
+) -> None:
+    sender = SweepingSender()
+    with rig_sending_through(tmp_path, sender) as rig:
         job = rig.job()
         sender.final = False
         rig.settle()
@@ -245,9 +257,6 @@ def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
         assert sender.cleaned == ["remote-job-0001-0"]
         rig.engine._sweep("fake", sender)  # already filed: only the leftover report goes
         assert sender.cleaned == ["remote-job-0001-0", "remote-job-0001-0"]
-    finally:
-        rig.engine.shutdown(5)
-        rig.journal.close()
 
 
 def test_a_status_about_another_fax_is_never_recorded_for_this_one(tmp_path: Path) -> None:
@@ -255,32 +264,21 @@ def test_a_status_about_another_fax_is_never_recorded_for_this_one(tmp_path: Pat
         def status(self, remote_id: str) -> RemoteStatus:
             return RemoteStatus("someone-elses-fax", "Received", final=True, delivered=True)
 
-    rig = Rig(tmp_path)
     sender = MixedUp()
-    sender.clock = rig.clock
-    rig.engine._senders["fake"] = sender
-    rig.sender = sender
-    try:
+    with rig_sending_through(tmp_path, sender) as rig:
         job = rig.job()
         for _ in range(3):
             rig.settle()
             rig.clock.advance(rig.tx(job).next_attempt_at - rig.clock.time())
         assert rig.tx(job).state == TxState.SUBMITTED
         assert not (tmp_path / "sent" / "doc-1.pdf").exists()
-    finally:
-        rig.engine.shutdown(5)
-        rig.journal.close()
 
 
 def test_the_sweep_ignores_a_report_of_another_job_that_carries_our_reference(
     tmp_path: Path,
 ) -> None:
-    rig = Rig(tmp_path)
     sender = SweepingSender()
-    sender.clock = rig.clock
-    rig.engine._senders["fake"] = sender
-    rig.sender = sender
-    try:
+    with rig_sending_through(tmp_path, sender) as rig:
         job = rig.job()
         sender.final = False
         rig.settle()
@@ -293,9 +291,6 @@ def test_the_sweep_ignores_a_report_of_another_job_that_carries_our_reference(
         sender.swept = [(f"{job}-0", ours)]  # the same id, other letter case: ours
         rig.engine._sweep("fake", sender)
         assert rig.tx(job).state == TxState.DELIVERED
-    finally:
-        rig.engine.shutdown(5)
-        rig.journal.close()
 
 
 def test_a_long_retrying_transmission_is_warned_about_once(rig: Rig) -> None:
