@@ -19,11 +19,11 @@ from structlog.testing import capture_logs
 from faxd.clock import FakeClock
 from faxd.inbound.poller import InboxPoller
 from faxd.providers.docs import DocsProvider
-from faxd.settings import DocsProviderSettings, InboxSettings, Secret
+from faxd.settings import InboxSettings
 from faxd.store.inbox_ledger import KEPT_NOTE, InboundState, InboxLedger
 from faxd.store.journal import Journal
 
-from ..providers.docs_records_server import DocsRecords, docs_records_server
+from ..providers.docs_records_server import DocsRecords, docs_records_server, docs_settings
 from ..providers.rawserver import CANARY_KEY
 from .inbound_fakes import OURS, inbox_files
 
@@ -87,13 +87,7 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     records = DocsRecords()
     with docs_records_server(records) as raw:
-        settings = DocsProviderSettings(
-            name="docs",
-            api_key=Secret(CANARY_KEY),
-            base_url=raw.url + "/Docs/api/v2",
-            connect_timeout=2.0,
-            read_timeout=5.0,
-        )
+        settings = docs_settings(raw, CANARY_KEY, read_timeout=5.0)
         provider = DocsProvider(settings)
         journal = Journal(tmp_path / "state" / "faxd.sqlite")
         try:

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from faxd.settings import DocsProviderSettings, Secret
+
 from .rawserver import RawServer
 
 
@@ -77,3 +79,14 @@ def docs_records_server(records: DocsRecords) -> Iterator[RawServer]:
         yield server
     finally:
         server.stop()
+
+
+def docs_settings(server: RawServer, key: str, read_timeout: float) -> DocsProviderSettings:
+    """Provider settings for a Generic DOCS account at `server`."""
+    return DocsProviderSettings(
+        name="docs",
+        api_key=Secret(key),
+        base_url=server.url + "/Docs/api/v2",
+        connect_timeout=2.0,
+        read_timeout=read_timeout,
+    )

@@ -17,9 +17,8 @@ from faxd.errors import AmbiguousOutcomeError
 from faxd.model import OutgoingFile, Submission
 from faxd.providers import docs_wire as wire
 from faxd.providers.docs import DocsProvider
-from faxd.settings import DocsProviderSettings, Secret
 
-from .docs_records_server import DocsRecords, docs_records_server
+from .docs_records_server import DocsRecords, docs_records_server, docs_settings
 from .rawserver import CANARY_KEY
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -34,13 +33,7 @@ KEY = "job-1/0"
 def server() -> Iterator[tuple[DocsRecords, DocsProvider]]:
     records = DocsRecords()
     with docs_records_server(records) as raw:
-        settings = DocsProviderSettings(
-            name="docs",
-            api_key=Secret(CANARY_KEY),
-            base_url=raw.url + "/Docs/api/v2",
-            connect_timeout=2.0,
-            read_timeout=2.0,
-        )
+        settings = docs_settings(raw, CANARY_KEY, read_timeout=2.0)
         provider = DocsProvider(settings, clock=FakeClock(NOW.timestamp()))
         try:
             yield records, provider
