@@ -145,3 +145,15 @@ def test_two_documents_attaching_each_other_both_fail_with_reports_never_wait(
     assert all("has a sidecar of its own" in e or "not found beside it" in e for e in errors)
     assert (rig.spool / "failed" / "a8.pdf.report.yaml").exists()
     assert (rig.spool / "failed" / "a9.pdf.report.yaml").exists()
+
+
+def test_a_document_with_two_sidecars_fails_naming_both(rig: IntakeRig) -> None:
+    # Which one was meant cannot be known: the .yaml one used to win without a word.
+    (rig.spool / "b.pdf").write_bytes(PDF + b"%b\n")
+    (rig.spool / "b.pdf.yaml").write_text('to: "+46812345678"\n')
+    (rig.spool / "b.pdf.yml").write_text('to: "+46855566600"\n')
+    rig.run()
+    [job] = rig.journal.jobs()
+    assert job.error is not None and "both b.pdf.yaml and b.pdf.yml" in job.error
+    assert all(t.state.value == "failed" for t in rig.journal.transmissions(job.id))
+    assert (rig.spool / "failed" / "b.pdf.report.yaml").exists()

@@ -740,6 +740,13 @@ class Intake:
         sidecar_path = self._sidecar_path(path)
         sidecar: Sidecar | None = None
         attach: tuple[str, ...] = ()
+        other = path.with_name(sidecar_names(path.name)[1])
+        if sidecar_path is not None and other != sidecar_path and os.path.lexists(other):
+            # Two sidecars that may say different things: neither is guessed at.
+            sidecar_problems.append(
+                f"both {sidecar_path.name} and {other.name} are beside the document; keep"
+                " the one that is right, remove the other, then move the document back."
+            )
         if sidecar_path is not None:
             try:
                 data, identity = contained.read_beneath(
