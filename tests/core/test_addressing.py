@@ -79,6 +79,8 @@ def test_ambiguous_case_insensitive_contact_is_not_guessed() -> None:
         ),
         ("1-800-FLOWERS", "US", "'1-800-FLOWERS' is neither a name in contacts nor a phone"),
         ("08-123 456 78", "", "'08-123 456 78' has no country code"),
+        ("+999 1234 5678", "SE", "starts with a country code no country uses"),
+        ("00999 1234 5678", "", "starts with a country code no country uses"),
         ("", "SE", "An empty recipient"),
     ],
 )

@@ -92,6 +92,12 @@ def _as_e164(entry: str, region: str) -> str:
         parsed = phonenumbers.parse(entry, default_region)
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            if entry.lstrip().startswith(("+", "00")):
+                # It has one, but no country uses it (+999 …): the code is what is wrong.
+                raise AddressError(
+                    f"'{entry}' starts with a country code no country uses; check the digits"
+                    " after the + (or the 00)."
+                ) from None
             raise AddressError(
                 f"'{entry}' has no country code and region '{region}' cannot supply one; "
                 "write it in international form (+46 8 123 456 78) or set defaults.region."
