@@ -48,7 +48,7 @@ from faxd.host.inbox_folder import (
 )
 from faxd.model import ReceivedDocument, ReceivedFile
 from faxd.notices.plan import inbound_deliveries, inbox_routes
-from faxd.providers.base import InboxSource
+from faxd.providers.base import InboxSource, unreadable_in
 from faxd.settings import InboxSettings, RouteRule
 from faxd.store.inbox_ledger import DONE_STATES, InboundRow, InboxLedger
 from faxd.store.journal import Journal
@@ -402,7 +402,7 @@ class InboxPoller:
         not read (it left them out and said so): they filled the page too, so a full page
         is still split rather than taken as complete."""
         listed = self._list_source(window)
-        return [*listed, *[None] * int(getattr(listed, "unreadable", 0))]
+        return [*listed, *[None] * unreadable_in(listed)]
 
     def _list_source(self, window: Window) -> list[ReceivedDocument]:
         if not window.fine:

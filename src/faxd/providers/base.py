@@ -67,6 +67,18 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+class DocumentList(list[ReceivedDocument]):
+    """The documents of a listing; `unreadable`: how many more records it listed that could
+    not be read and were left out (they still count against the page limit)."""
+
+    unreadable: int = 0
+
+
+def unreadable_in(listed: list[ReceivedDocument]) -> int:
+    """How many records a listing left out as unreadable (a plain list: none)."""
+    return listed.unreadable if isinstance(listed, DocumentList) else 0
+
+
 @runtime_checkable
 class InboxSource(Protocol):
     name: str

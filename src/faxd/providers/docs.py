@@ -41,7 +41,7 @@ from faxd.model import (
 )
 from faxd.providers import docs_lookup as lookup
 from faxd.providers import docs_wire as wire
-from faxd.providers.base import Gate, open_gate
+from faxd.providers.base import DocumentList, Gate, open_gate
 from faxd.providers.convert import image_to_png
 from faxd.providers.docs_type import DOCS_LIMITS
 from faxd.providers.http import (
@@ -72,13 +72,6 @@ _MIN_WINDOW = timedelta(seconds=1)
 # Unreadable listed records already said in the log (per daemon run), at most this many:
 # beyond it the oldest is forgotten (and said again should it still be listed).
 _TOLD_MAX = 1000
-
-
-class DocumentList(list[ReceivedDocument]):
-    """The documents of a listing; `unreadable`: how many more records it listed that could
-    not be read and were left out (they still count against the page limit)."""
-
-    unreadable: int = 0
 
 
 class DocsProvider:
