@@ -448,8 +448,33 @@ def test_purge_leaves_a_document_replaced_since(
     keeper.draw_pending()
     sent.write_bytes(b"another file put here by hand")
     clock.advance(2 * DAY)
-    keeper.purge(dry_run=False)
-    assert sent.exists()
+    assert keeper.purge(dry_run=True) == []
+    assert keeper.purge(dry_run=False) == []
+    # Kept with its reports, and not recorded as purged: nothing of it was removed.
+    assert sent.exists() and sent.with_name("s.pdf.report.yaml").exists()
+    assert sent.with_name("s.pdf.report.pdf").exists()
+    row = journal.query("SELECT purged_at FROM filed_records WHERE job_id = 'js'")[0]
+    assert row["purged_at"] is None
+
+
+def test_purge_removes_the_reports_of_a_document_the_office_removed(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # The report PDF carries the first page's image: it must not outlive the limit.
+    settings = settings_for(tmp_path, RetentionSettings(sent=DAY))
+    spool = _spool(settings)
+    sent = file_job(journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="js")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    reports = {sent.with_name("s.pdf.report.yaml"), sent.with_name("s.pdf.report.pdf")}
+    sent.unlink()
+    clock.advance(2 * DAY)
+    planned = keeper.purge(dry_run=True)
+    assert {p for item in planned for p in item.files} == reports
+    done = keeper.purge(dry_run=False)
+    assert [i.key for i in done] == ["js"]
+    assert not any(p.exists() for p in reports)
+    assert keeper.purge(dry_run=True) == []
 
 
 def test_purge_never_follows_a_folder_swapped_for_a_link(

@@ -10,6 +10,7 @@ crash at any moment leaves work that the next start finishes."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -533,24 +534,30 @@ class RecordsKeeper:
             if limit is None:
                 continue
             for filed in self.ledger.purgeable_jobs(state.value, now - limit):
-                items.append(self._job_item(kind, filed))
+                if (item := self._job_item(kind, filed)) is not None:
+                    items.append(item)
         if keep.inbox is not None:
             for received in self.ledger.purgeable_received(now - keep.inbox):
-                items.append(self._received_item(received))
+                if (inbox_item := self._received_item(received)) is not None:
+                    items.append(inbox_item)
         if keep.records is not None:
             items.extend(self._records_items(now - keep.records))
         return items
 
-    def _job_item(self, kind: str, filed: FiledJob) -> PurgeItem:
+    def _job_item(self, kind: str, filed: FiledJob) -> PurgeItem | None:
+        """What retention removes of a filed job; None while its document's name holds
+        another file (changed since it was filed, or put there by hand after a retry): not
+        faxd's to delete, and its reports stay with it."""
         job = filed.job
         files: list[Path] = []
         doc = Path(job.archived_path) if job.archived_path else None
-        # The document only when it is still the one faxd filed: a file put at its name
-        # since (after a retry, by hand) is not faxd's to delete.
-        if doc is not None and _same(doc, filed.sha256):
-            files.append(doc)
-            # Sidecar, attachments and the YAML report: all named in the archive plan.
+        if doc is not None and not _gone(doc) and not _same(doc, filed.sha256):
+            return None
+        if doc is not None:
+            # The document (when the office has not removed it already), its sidecar and
+            # attachments and the YAML report, all named in the archive plan, and the PDF.
             files.extend(Path(p) for p in (job.archive_plan or {}).values() if p != str(doc))
+            files.insert(0, doc)
             if filed.report_pdf:
                 files.append(Path(filed.report_pdf))
         present = tuple(p for p in dict.fromkeys(files) if fsops.is_regular_file(p))
@@ -562,10 +569,12 @@ class RecordsKeeper:
         root = job.options.filing_root(doc) if doc is not None else None
         return PurgeItem(kind, job.id, present, mark, root)
 
-    def _received_item(self, r: Received) -> PurgeItem:
+    def _received_item(self, r: Received) -> PurgeItem | None:
         files: list[Path] = []
-        if r.path and _same(Path(r.path), r.sha256):
+        if r.path:
             doc = Path(r.path)
+            if not _gone(doc) and not _same(doc, r.sha256):
+                return None  # another file at its name: kept, with its metadata
             files = [doc, doc.parent / META_DIR / f"{doc.name}{SIDECAR_SUFFIX}"]
         present = tuple(p for p in files if fsops.is_regular_file(p))
         ledger = self.ledger
@@ -670,6 +679,11 @@ def _as_pdf(document: Path, scratch: Path) -> Path | None:
     except (FaxdError, OSError):
         return None
     return target
+
+
+def _gone(path: Path) -> bool:
+    """Nothing at all at `path` (a link, even a dangling one, is something)."""
+    return not os.path.lexists(path)
 
 
 def _same(path: Path, sha256: str | None) -> bool:
