@@ -470,6 +470,33 @@ def test_sighup_adds_and_releases_folders_without_losing_a_job(
     assert svc.stop() == 0
 
 
+def test_sighup_watches_a_folder_again_when_its_watch_mode_changed(
+    svc: ServiceFaxd, notify: NotifySocket
+) -> None:
+    # A share found unseen by inotify is set to `watch: poll` and reloaded: polled from
+    # then on, not only after the next restart (and back again).
+    share = svc.root / "share"
+    share.mkdir()
+    svc.folders = [{"path": str(share), "watch": "inotify"}]
+    svc.start(NOTIFY_SOCKET=str(notify.path))
+    notify.wait(has("READY"), "READY=1")
+    assert log_lines(svc, '"watching folder"', '"mode": "inotify"', f'"{share}"')
+    for mode in ("poll", "inotify"):
+        svc.folders = [{"path": str(share), "watch": mode}]
+        svc.write_config()
+        before = len(log_lines(svc, '"watching folder"', f'"mode": "{mode}"', f'"{share}"'))
+        svc.signal(signal.SIGHUP)
+        wait_for(
+            lambda mode=mode, before=before: (
+                len(log_lines(svc, '"watching folder"', f'"mode": "{mode}"', f'"{share}"')) > before
+            ),
+            10,
+            f"the folder watched by {mode}",
+        )
+    svc.put(share, f"{TO}/after.pdf", pdf("after the reloads"))
+    assert svc.report_for("after.pdf")["result"] == "delivered"
+
+
 def test_a_second_instance_exits_2_naming_the_holder(svc: ServiceFaxd) -> None:
     svc.start()
     wait_for(lambda: "faxd is running" in svc.log_text(), 30, "the first instance")

@@ -320,8 +320,14 @@ class Daemon:
             self._watchers.pop(path).stop()
             log.info("folder released", folder=str(path))
         for path, folder in wanted.items():
-            if path in self._watchers:
+            current = self._watchers.get(path)
+            if current is not None and current.wanted == folder.watch:
                 continue
+            if current is not None:
+                # `watch:` changed on reload: a share found unseen by inotify must be polled
+                # from now on, not after the next restart. The reload scans every folder
+                # afterwards, so what arrives in between is found.
+                self._watchers.pop(path).stop()
             self._create_folders(folder)
             if self._present(path) and (refused := self._claims.claim(path)) is not None:
                 log.error("folder not watched", folder=str(path), problem=refused)
