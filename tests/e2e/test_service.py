@@ -484,15 +484,14 @@ def test_sighup_watches_a_folder_again_when_its_watch_mode_changed(
     for mode in ("poll", "inotify"):
         svc.folders = [{"path": str(share), "watch": mode}]
         svc.write_config()
-        before = len(log_lines(svc, '"watching folder"', f'"mode": "{mode}"', f'"{share}"'))
+        needles = ('"watching folder"', f'"mode": "{mode}"', f'"{share}"')
+        before = len(log_lines(svc, *needles))
+
+        def rewatched(needles: tuple[str, ...] = needles, before: int = before) -> bool:
+            return len(log_lines(svc, *needles)) > before
+
         svc.signal(signal.SIGHUP)
-        wait_for(
-            lambda mode=mode, before=before: (
-                len(log_lines(svc, '"watching folder"', f'"mode": "{mode}"', f'"{share}"')) > before
-            ),
-            10,
-            f"the folder watched by {mode}",
-        )
+        wait_for(rewatched, 10, f"the folder watched by {mode}")
     svc.put(share, f"{TO}/after.pdf", pdf("after the reloads"))
     assert svc.report_for("after.pdf")["result"] == "delivered"
 
