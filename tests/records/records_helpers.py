@@ -3,8 +3,11 @@ look at a drawn PDF through poppler (pdftoppm, pdftotext), as a reader would see
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -159,6 +162,40 @@ def pdf_text_page(pdf: Path, page: int) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word as poppler places it: its box in mm from the page's top left corner."""
+
+    text: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+_PAGE_OR_WORD = re.compile(
+    r'<page |<word xMin="([0-9.]+)" yMin="([0-9.]+)" xMax="([0-9.]+)" yMax="([0-9.]+)">'
+    r"([^<]*)</word>"
+)
+
+
+def pdf_words(pdf: Path) -> list[list[Word]]:
+    """Each page's words with their boxes (`pdftotext -bbox`). poppler leaves out a word
+    drawn off the page, so a row drawn below the edge is missing here too."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    mm = 25.4 / 72
+    pages: list[list[Word]] = []
+    for match in _PAGE_OR_WORD.finditer(out):
+        if match.group(0) == "<page ":
+            pages.append([])
+            continue
+        left, top, right, bottom = (float(v) * mm for v in match.groups()[:4])
+        pages[-1].append(Word(html.unescape(match.group(5)), left, top, right, bottom))
+    return pages
 
 
 def render(pdf: Path, tmp: Path) -> list[Image.Image]:

@@ -93,3 +93,29 @@ def test_the_pdf_table_runs_across_pages_with_totals_at_the_end(tmp_path: Path) 
     last = pdf_text_page(pdf, len(pages))
     assert "Totals: 120 sent (108 delivered, 12 failed), 0 received, 240 pages." in last
     assert "+46812340119" in last
+
+
+def _journal_text(tmp_path: Path, rows: list[ActivityRow]) -> str:
+    pdf = tmp_path / "day.pdf"
+    pdf.write_bytes(pdf_bytes(rows, date(2026, 10, 25), "Front desk"))
+    return pdf_text_page(pdf, 1)
+
+
+def test_the_pdf_shows_each_rows_offset(tmp_path: Path) -> None:
+    """The last Sunday of October crosses the clock change: each time has its offset."""
+    rows = [_row(time="2026-10-25T01:30:00+02:00"), _row(time="2026-10-25T14:50:48+01:00")]
+    text = _journal_text(tmp_path, rows)
+    assert "01:30:00 +02:00" in text and "14:50:48 +01:00" in text
+
+
+def test_id_and_checksum_are_two_lines_without_a_replacement_character(tmp_path: Path) -> None:
+    rows = [
+        _row(id="remote-a", sha256="ab" * 32),
+        _row(id="remote-b", sha256="cd" * 32),
+    ]
+    text = _journal_text(tmp_path, rows)
+    assert "\ufffd" not in text
+    words = text.split()
+    for row in rows:
+        assert row.id in words  # on a line of its own, the checksum below it
+        assert any(w.startswith(row.sha256[:40]) for w in words)

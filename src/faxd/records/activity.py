@@ -99,6 +99,14 @@ def totals(rows: Sequence[ActivityRow]) -> dict[str, int]:
     return count
 
 
+def _time_of_day(when: str) -> str:
+    """`14:50:48 +01:00` from `2026-12-01T14:50:48+01:00`: the journal's Time column."""
+    clock, offset = when[11:19], when[19:]
+    if len(when) < 19 or when[10:11] != "T" or not clock:
+        return when
+    return f"{clock} {offset}" if offset else clock
+
+
 def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> bytes:
     from fpdf import FPDF  # slow to import: only where a PDF is drawn
     from fpdf.enums import XPos, YPos
@@ -117,7 +125,8 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
         title += f" - {station}"
     pdf.cell(0, 8, printable(title, family), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(family, "", 6.5)
-    widths = (16, 14, 27, 27, 62, 10, 15, 12, 15, 75)
+    # Time: "14:50:48 +01:00", the offset on every row (a day may cross a clock change).
+    widths = (23, 14, 27, 27, 55, 10, 15, 12, 15, 75)
     titles = ("Time", "Dir.", "Our number", "Other number", "Document", "Pages", "Result")
     titles2 = ("Method", "Provider", "Id / SHA-256")
     with pdf.table(
@@ -129,7 +138,7 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
         for r in rows:
             line = table.row()
             for value in (
-                r.time[11:19] or r.time,  # the day is in the title
+                _time_of_day(r.time),  # the day is in the title
                 r.direction,
                 r.our_number,
                 r.other_number,
@@ -138,9 +147,10 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
                 r.result,
                 r.method,
                 r.provider,
-                f"{r.id}\n{r.sha256}",
             ):
                 line.cell(printable(value, family))
+            # Each part made printable on its own: the line break between them stays.
+            line.cell("\n".join(printable(part, family) for part in (r.id, r.sha256)))
     count = totals(rows)
     pdf.ln(3)
     pdf.set_font(family, "B", 9)

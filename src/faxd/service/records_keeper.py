@@ -29,7 +29,7 @@ from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError, file_sha256
 from faxd.host.inbox_folder import META_DIR, SIDECAR_SUFFIX
 from faxd.model import JobState
-from faxd.outbound.archive import REPORT_CAP, REPORT_KEY
+from faxd.outbound.archive import REPORT_CAP, REPORT_KEY, held_outcomes
 from faxd.outbound.intake import SNAPSHOT_CAP
 from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
 from faxd.records import activity, document_facts, report_pdf
@@ -67,9 +67,14 @@ def _local(ts: float | None) -> str:
 
 
 def _short(ts: float | None) -> str | None:
+    """A time on the report PDF, with its UTC offset as the notes beside it have:
+    `2026-12-01 14:50:55 +01:00` (a report read in another zone, or across a clock
+    change, is not an hour out)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(ts).astimezone()
+    offset = moment.strftime("%z")  # +0100
+    return f"{moment:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:5]}"
 
 
 PDF_HISTORY = 3
@@ -371,6 +376,22 @@ class RecordsKeeper:
             )
             for tx, final in zip(filed.transmissions, finals, strict=False)
         ]
+        if job.state == JobState.HELD:
+            # Held before sending: no transmissions. The recipients as the YAML report
+            # lists them, each held (with the guard's reason) or not sent.
+            recipients = [
+                report_pdf.RecipientLine(
+                    number=held.number,
+                    result=held.status or "held",
+                    method=None,
+                    sent_at=None,
+                    finished_at=None,
+                    provider_id=None,
+                    attempts=held.attempts,
+                    error=held.error,
+                )
+                for held in held_outcomes(job)
+            ]
         return report_pdf.ReportData(
             result=job.state.value,
             station_name=job.options.station_name,
