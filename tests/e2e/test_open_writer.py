@@ -1,14 +1,19 @@
-"""The real daemon against the sandbox: a file still held open by its writer is not sent,
-however long the writer pauses between writes (SPEC §1.2)."""
+"""The real daemon against the sandbox: a file still held open by its writer is not sent
+while the writer pauses between writes (SPEC §1.2): not on its own, not at a name whose
+previous file is still being sent, not as another document's attachment."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from faxd.sandbox.server import SandboxServer
 
-from .harness import Faxd, wait_for
+from .harness import Faxd, for_sandbox, wait_for
 
 FIRST = b"page one of a scan that is not finished yet\n"
 SECOND = b"page two, placed on the glass a while later\n"
@@ -40,3 +45,81 @@ def test_a_file_kept_open_between_writes_goes_once_whole_after_its_close(
     uploads = sandbox.stats()["docs"]["uploads_by_sha256"]
     assert uploads == {hashlib.sha256(FIRST + SECOND).hexdigest(): 1}
     assert (faxd.sent / "+46812345678" / "slow.txt").read_bytes() == FIRST + SECOND
+
+
+def _uploads(sandbox: SandboxServer) -> dict[str, int]:
+    uploads: dict[str, int] = sandbox.stats()["docs"]["uploads_by_sha256"]
+    return uploads
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def slow_sandbox() -> Iterator[SandboxServer]:
+    # Faxes stay "Sending" for 4 s: a document is in flight, its name claimed, that long.
+    server = SandboxServer({"status_delay": 4}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def slow(tmp_path: Path, slow_sandbox: SandboxServer) -> Iterator[Faxd]:
+    instance = for_sandbox(Faxd, tmp_path, slow_sandbox)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+def test_a_name_written_again_while_its_last_file_is_sent_waits_for_the_close(
+    slow: Faxd, slow_sandbox: SandboxServer
+) -> None:
+    # A scanner that saves every scan as scan.txt: the next scan is being written while
+    # the last one is still being sent. Filing the last one frees the name; the half-written
+    # next one must still wait for its writer.
+    folder = slow.spool / "+46812345678"
+    folder.mkdir(parents=True)
+    # The wait for a missed close (rescan_interval, 5 s in the harness) must not end first.
+    slow.overrides["rescan_interval"] = 60
+    slow.start()
+    wait_for(lambda: "faxd is running" in slow.log_text(), 30, "the daemon to watch")
+    path = folder / "scan.txt"
+    path.write_bytes(b"the first scan\n")
+    wait_for(lambda: _uploads(slow_sandbox), 30, "the first scan uploaded")
+    with path.open("wb") as writer:  # the same name, rewritten while the first is in flight
+        writer.write(FIRST)
+        writer.flush()
+        wait_for(lambda: "first scan" not in path.read_text(errors="replace"), 5, "rewritten")
+        # The first is filed 4 s after its upload; the writer keeps going well past that.
+        wait_for(lambda: slow.reports(), 30, "the first scan filed")
+        time.sleep(PAUSE)
+        assert _sha(FIRST) not in _uploads(slow_sandbox), "sent while still open"
+        writer.write(SECOND)
+    wait_for(lambda: _sha(FIRST + SECOND) in _uploads(slow_sandbox), 30, "the whole scan")
+    assert _uploads(slow_sandbox) == {_sha(b"the first scan\n"): 1, _sha(FIRST + SECOND): 1}
+
+
+def test_an_attachment_still_being_written_holds_its_document_back(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    folder = faxd.spool / "+46812345678"
+    folder.mkdir(parents=True)
+    faxd.start()
+    wait_for(lambda: "faxd is running" in faxd.log_text(), 30, "the daemon to watch")
+    terms = folder / "terms.txt"
+    with terms.open("wb") as writer:
+        writer.write(FIRST)
+        writer.flush()
+        (folder / "order.txt.yaml").write_text('to: "+46812345678"\nattach: [terms.txt]\n')
+        (folder / "order.txt").write_bytes(b"the order\n")
+        time.sleep(PAUSE)
+        assert _uploads(sandbox) == {}, "sent with its attachment still open"
+        writer.write(SECOND)
+    report = faxd.report_for("order.txt")
+    assert report["result"] == "delivered"
+    assert (faxd.sent / "+46812345678" / "terms.txt").read_bytes() == FIRST + SECOND
+    assert not any(r["document"] == "terms.txt" for r in faxd.reports())

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -36,7 +36,7 @@ from faxd.core.io_errors import explain_os_error
 from faxd.core.job_payload import JobFile, NewJob, Source
 from faxd.core.names import fits_name_max, is_ignored_name, safe_component
 from faxd.core.preflight import FileFacts, mime_for_upload
-from faxd.core.readiness import Snapshot, Track, heard, observe, ready_at
+from faxd.core.readiness import Heard, Snapshot, Track, heard, observe, ready_at
 from faxd.core.recipient_screen import Book
 from faxd.core.sidecar import Sidecar, sidecar_names
 from faxd.crash_points import crash_point, hang_point
@@ -134,6 +134,8 @@ class Intake:
         # check that lists the folder for every document is O(n²) with 10,000 files.
         self._sidecars: dict[Path, set[Path]] = {}
         self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+        # Paths taken (or being taken) whose writer was heard and not heard closing since.
+        self._open_writers: set[str] = set()
         self._scans: deque[tuple[Path, Iterator[Path]]] = deque()
         self._late_checked: set[Path] = set()  # sidecars without a document, looked up
         self.progress = IntakeProgress(clock)
@@ -354,7 +356,10 @@ class Intake:
         if path.name.endswith(SIDECAR_SUFFIXES):
             self._sidecar_arrived(path)
             return
-        if self._skipped(folder, path) or str(path) in self._claims:
+        if self._skipped(folder, path):
+            return
+        if str(path) in self._claims:
+            self._note_writer(path, change.heard)
             return
         try:
             st = path.lstat()
@@ -374,6 +379,32 @@ class Intake:
         # of a file being written would otherwise probe the disk for sidecar names. When
         # it comes due, _process_due looks on disk; a sidecar reported later pushes it anew.
         self._push(path, self._ready_time(folder, path, track, look=path.parent in self._sidecars))
+
+    def _note_writer(self, path: Path, what: Heard) -> None:
+        """A file taken (or being taken) is written to again at its name: remember whether
+        its writer still has it open, for when the name is free to be taken again (the
+        job filed, the take retried). A scanner reusing one name while the previous
+        scan is still being sent was otherwise taken half-written at once."""
+        key = str(path)
+        if what == "created":
+            # As readiness.heard: empty, its writer has yet to write and close it; with
+            # content, it was moved in whole.
+            try:
+                what = "written" if path.lstat().st_size == 0 else "closed"
+            except OSError:
+                return
+        if what == "written":
+            self._open_writers.add(key)
+        elif what == "closed":
+            self._open_writers.discard(key)
+
+    def _still_open(self, path: Path) -> bool:
+        """Whether a writer was heard on `path` while it was taken, and no close since
+        (forgotten once asked: the file is looked at anew)."""
+        key = str(path)
+        found = key in self._open_writers
+        self._open_writers.discard(key)
+        return found
 
     def _sidecar_arrived(self, sidecar: Path) -> None:
         self._sidecars.setdefault(sidecar.parent, set()).add(sidecar)
@@ -449,6 +480,14 @@ class Intake:
         if sidecar is not None:
             with contextlib.suppress(OSError):
                 when = max(when, sidecar.lstat().st_mtime + folder.settle)
+            # Its attachments go in the same upload: each must be complete as well.
+            for name in self._attach_names(sidecar) or ():
+                attached = self._tracks.get(path.parent / name)
+                if attached is not None:
+                    attached_at = ready_at(
+                        attached, folder.settle, 0.0, True, close_wait=close_wait
+                    )
+                    when = max(when, attached_at)
         return when
 
     def _process_due(self, stop: threading.Event | None) -> None:
@@ -582,7 +621,10 @@ class Intake:
 
     def _apply(self, outcome: _Retake | None) -> None:
         if outcome is not None:
-            self._tracks[outcome.path] = outcome.track
+            track = outcome.track
+            if self._still_open(outcome.path):
+                track = replace(track, unclosed=True)
+            self._tracks[outcome.path] = track
             self._push(outcome.path, outcome.when)
 
     def _take_guarded(self, folder: FolderSettings, path: Path, track: Track) -> _Retake | None:
@@ -680,7 +722,8 @@ class Intake:
                     else False
                 )
                 if changed and stat.S_ISREG(st.st_mode):
-                    self.changes.put(Change(root, Path(left), "file"))
+                    what: Heard = "written" if self._still_open(Path(left)) else "touched"
+                    self.changes.put(Change(root, Path(left), "file", what))
 
     def job_dir(self, job_id: str) -> Path:
         """The job's one work folder under state_dir: its copies of the spool files, a
