@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -133,7 +134,10 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
-def test_a_spool_folder_the_backend_user_cannot_write_stops_the_queue(shared_dir: Path) -> None:
+def test_a_spool_folder_the_backend_user_cannot_write_stops_the_queue(
+    shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "alice")  # CUPS sets the job's submitter here
     backend = shared_dir / "faxd"
     shutil.copy(BACKEND, backend)
     backend.chmod(0o755)
@@ -154,6 +158,9 @@ def test_a_spool_folder_the_backend_user_cannot_write_stops_the_queue(shared_dir
     message = done.stderr.decode()
     assert message.startswith(f"ERROR: faxd: the faxd spool folder {spool} is not writable")
     assert "cupsenable" in message
+    # The account the backend runs as, which is the one that needs write access.
+    account = "nobody" if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
+    assert f"(user {account}, uid" in message and "alice" not in message
     assert visible(spool) == []
 
 
