@@ -69,3 +69,15 @@ def test_the_text_helpers() -> None:
     assert shown_lines("one\n\ttwo\r\x1b[2J") == "one\n\ttwo\\x0d\\x1b[2J"
     assert shown(LATIN1) == "caf\\xe9.pdf"
     assert table([("A", "LONG"), ("x\ny", "z")]) == "A       LONG\nx\\x0ay  z"
+
+
+def test_a_table_aligns_by_the_columns_a_name_takes_on_screen() -> None:
+    # Two columns per CJK character or emoji: padded by characters, the next column of a
+    # Japanese name's row started far to the right of the others'.
+    rows = [("NAME", "STATE"), ("請求書.pdf", "queued"), ("invoice.pdf", "sent"), ("📠.pdf", "x")]
+    lines = table(rows).splitlines()
+    starts = []
+    for line, (name, state) in zip(lines, rows, strict=True):
+        before = line[: line.index(state, len(name))]
+        starts.append(sum(2 if c >= "\u3000" else 1 for c in before))
+    assert len(set(starts)) == 1, lines

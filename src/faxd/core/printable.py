@@ -4,6 +4,7 @@ table, send a terminal an escape sequence, or end a command in an encoding error
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,10 +54,21 @@ def shown_lines(text: str) -> str:
     return safe_text(text).translate(CONTROLS_BUT_LINES)
 
 
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: East Asian wide and fullwidth characters (CJK,
+    most emoji) take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
 def table(rows: Sequence[Sequence[object]]) -> str:
-    """Rows as aligned columns, two spaces apart, every cell one printable line."""
+    """Rows as aligned columns, two spaces apart, every cell one printable line; padded by
+    the columns a cell takes on screen, so a Japanese file name keeps its row aligned."""
     cells = [[shown(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    widths = [max(width(r[i]) for r in cells) for i in range(len(cells[0]))]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+        "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
     )
