@@ -166,6 +166,22 @@ def test_a_template_that_does_not_parse_or_render_is_named_with_its_line(
     assert any("alert.txt does not render" in p for p in found)
 
 
+def test_a_template_naming_a_value_faxd_does_not_fill_is_refused(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    # {{ docment }} would render empty in every mail; the built-in names all pass.
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "notice.subject").write_text("Fax {{ docment }} {{ result }}")
+    (folder / "delivery.txt").write_text(
+        "{% for n in range(2) %}{{ n }}{% endfor %} {{ sender }} {{ path }} {{ attached }}\n"
+    )
+    path = write_config(MINIMAL + "templates: templates\n")
+    problem = only_problem(path)
+    assert "notice.subject uses {{ docment }}, which faxd does not fill" in problem.message
+    assert "document" in problem.message
+
+
 def test_a_channel_needs_a_mapping_with_a_known_type(write_config: WriteConfig) -> None:
     path = write_config(
         MINIMAL

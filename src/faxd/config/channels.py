@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 import jinja2.sandbox
+from jinja2 import meta
 
 from faxd.channels.command import argv_problem
 from faxd.config import values as v
@@ -360,6 +361,14 @@ def parse_templates(
             continue
         try:
             text = read_setting_file(entry).decode("utf-8")
+            unknown = sorted(meta.find_undeclared_variables(env.parse(text)) - _KNOWN_NAMES)
+            if unknown:
+                problems.add(
+                    node,
+                    f"{entry} uses {{{{ {unknown[0]} }}}}, which faxd does not fill (it would"
+                    f" always be empty); it fills: {', '.join(sorted(_SAMPLE))}.",
+                )
+                continue
             env.from_string(text).render(**_SAMPLE)
         except jinja2.TemplateSyntaxError as exc:
             said = (exc.message or "syntax error").rstrip(".")
@@ -399,3 +408,4 @@ _SAMPLE: dict[str, Any] = {
     "host": "faxserver",
     "channel": "mail",
 }
+_KNOWN_NAMES = frozenset(_SAMPLE) | frozenset(jinja2.sandbox.SandboxedEnvironment().globals)
