@@ -82,3 +82,18 @@ def test_a_sidecar_of_a_document_that_never_failed_is_not_called_late(rig: Intak
         rig.intake.changes.put(Change(rig.spool, sidecar, "file"))
         rig.run()
     assert _late_lines(logs) == []
+
+
+def test_a_sidecar_that_is_a_link_is_not_called_late(rig: IntakeRig, tmp_path: Path) -> None:
+    # Its document failed because of it ("a symbolic link"); retrying would fail again.
+    _failed_document(rig)
+    target = tmp_path / "elsewhere.yaml"
+    target.write_text('to: "+46812345678"\n')
+    sidecar = rig.spool / "notes.xyz.yaml"
+    sidecar.symlink_to(target)
+    then = rig.clock.time() - 3600
+    os.utime(sidecar, (then, then), follow_symlinks=False)
+    with structlog.testing.capture_logs() as logs:
+        rig.intake.changes.put(Change(rig.spool, sidecar, "file"))
+        rig.run()
+    assert _late_lines(logs) == []

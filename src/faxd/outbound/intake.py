@@ -432,11 +432,16 @@ class Intake:
         if any(sidecar.is_relative_to(x) for x in self._excluded):
             return  # filed in sent/ or failed/ inside the spool folder
         try:
-            # Young, it may be a sidecar written before its document: a rescan looks again.
-            young = folder.settle + folder.sidecar_wait + LATE_SIDECAR_AGE
-            if self._clock.time() - sidecar.lstat().st_mtime < young:
-                return
+            st = sidecar.lstat()
         except OSError:
+            return
+        if not stat.S_ISREG(st.st_mode):
+            return  # a link is never read: its document's report already said so
+        # Young, it may be a sidecar written before its document: a rescan looks again.
+        if (
+            self._clock.time() - st.st_mtime
+            < folder.settle + folder.sidecar_wait + LATE_SIDECAR_AGE
+        ):
             return
         self._late_checked.add(sidecar)  # looked up once, not at every rescan
         try:
