@@ -34,6 +34,11 @@ def test_targets() -> None:
         check_target("mail", TYPES, owner_allowed=False)
     with pytest.raises(TargetError, match="not configured"):
         check_target("fax:anna@example.com", TYPES, owner_allowed=False)
+    # A placeholder faxd does not fill would mail the literal "{user}@example.com".
+    with pytest.raises(TargetError, match=r"'\{user\}' is not filled by faxd; only \{owner\}"):
+        check_target("mail:{user}@example.com", TYPES, owner_allowed=True)
+    with pytest.raises(TargetError, match=r"\{Owner\}"):
+        check_target("mail:{Owner}.{owner}@example.com", TYPES, owner_allowed=True)
 
 
 @pytest.mark.parametrize(

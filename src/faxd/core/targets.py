@@ -14,6 +14,7 @@ _ADDRESS = re.compile(
     r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 MAIL_TYPES = frozenset({"smtp"})
 
 
@@ -52,6 +53,11 @@ def check_target(target: str, channel_types: Mapping[str, str], *, owner_allowed
         probe = address.replace(OWNER, "owner") if owner_allowed else address
         if OWNER in address and not owner_allowed:
             raise TargetError("{owner} is only known for documents handed in to a folder")
+        # Braces are legal in a mail address, but {user} here is a placeholder written
+        # by mistake: the mail would go to the literal "{user}@…".
+        other = _PLACEHOLDER.search(address.replace(OWNER, ""))
+        if other:
+            raise TargetError(f"'{other.group(0)}' is not filled by faxd; only {OWNER} is")
         check_address(probe)
     elif address:
         raise TargetError(f"'{target}': a {kind} channel takes no address; write just '{channel}'")
