@@ -201,7 +201,47 @@ def test_a_transmission_never_final_fails_after_status_timeout(rig: Rig) -> None
     tx = rig.tx(job)
     assert tx.state == TxState.FAILED
     assert "status_timeout" in (tx.error or "")
+    assert "10 min after it was accepted" in (tx.error or "")  # not "0.166667 h"
     assert rig.clock.time() - (tx.submitted_at or 0) > 600
+
+
+@pytest.mark.parametrize(
+    ("failure", "within"),
+    [
+        (TransientError("503"), 600 + 60),
+        # A Retry-After far past the status_timeout does not put the timeout off.
+        (TransientError("503", retry_after=6 * 3600), 600 + 60),
+        # A 429 pauses the whole provider, queries too: the timeout is held when it ends.
+        (TransientError("429", retry_after=3600, throttled=True), 3600 + 60),
+    ],
+)
+def test_a_transmission_whose_status_cannot_be_had_fails_at_status_timeout(
+    tmp_path: Path, failure: TransientError, within: float
+) -> None:
+    # Before, only a successful "still Sending" answer was held against the timeout: a
+    # status query failing every time kept the job in flight for ever.
+    class Unanswered(FakeSender):
+        def status(self, remote_id: str) -> RemoteStatus:
+            raise failure
+
+    sender = Unanswered()
+    with rig_sending_through(tmp_path, sender) as rig:
+        job = rig.job(status_timeout=600)
+        rig.settle()
+        pauses: set[str] = set()
+        for _ in range(200):
+            if rig.tx(job).state != TxState.SUBMITTED:
+                break
+            pauses.update(p.reason for p in rig.engine.paused().values())
+            until = [p.until for p in rig.engine.paused().values()]
+            wake = max([rig.tx(job).next_attempt_at, *until])
+            rig.clock.advance(wake - rig.clock.time())
+            rig.settle()
+        assert pauses == ({"throttled"} if failure.throttled else set())
+        tx = rig.tx(job)
+        assert tx.state == TxState.FAILED
+        assert "its status could not be had 10 min after it was accepted" in (tx.error or "")
+        assert 600 < rig.clock.time() - (tx.submitted_at or 0) < within
 
 
 def test_delivered_job_is_filed_in_sent_with_a_report(rig: Rig) -> None:

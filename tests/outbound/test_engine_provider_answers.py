@@ -127,12 +127,29 @@ def test_a_check_refused_for_one_number_is_asked_again_for_the_next(rig: Rig) ->
     assert [s.dft for s in sender_of(rig).sent] == [False, True]
 
 
-def test_a_transient_check_failure_is_still_retried_not_faxed(rig: Rig) -> None:
-    job = rig.job()
+def test_a_check_failing_for_now_sends_the_document_as_a_fax_and_asks_again_next_time(
+    rig: Rig,
+) -> None:
+    # The check never decides whether a document goes: retried like an upload, a check
+    # endpoint that kept failing failed the document without a single upload.
+    first = rig.job()
     sender_of(rig).check_answers = [TransientError("503")]
+    rig.settle()
+    assert rig.tx(first).state == TxState.SUBMITTED
+    assert rig.tx(first).method == Method.FAX and rig.tx(first).attempts == 1
+    rig.job()
+    rig.settle()
+    assert len(sender_of(rig).checks) == 2  # nothing cached from the failed check
+    assert [s.dft for s in sender_of(rig).sent] == [False, True]
+
+
+def test_a_throttled_check_waits_with_the_provider_paused(rig: Rig) -> None:
+    job = rig.job()
+    sender_of(rig).check_answers = [TransientError("429", retry_after=60, throttled=True)]
     rig.settle()
     assert rig.tx(job).state == TxState.WAITING
     assert sender_of(rig).sent == []
+    assert rig.engine.paused()["fake"].reason == "throttled"
 
 
 # --- item: a wrong address pauses the provider --------------------------------------------

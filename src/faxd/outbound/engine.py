@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from faxd.clock import Clock
-from faxd.core.deadline import transmit_by
+from faxd.core.deadline import span, transmit_by
 from faxd.core.dft import check_refused_for_every_number, should_check_dft, use_dft
 from faxd.core.failure_advice import failure_text
 from faxd.core.retry import (
@@ -473,9 +473,22 @@ class Engine:
                 with self._slots[sender.name]:  # a request like any other
                     capable = sender.check_dft(tx.number)
             except (RejectedError, AuthError) as exc:
-                # Optional: a refused check decides nothing but the method (TransientError,
-                # not caught here, is retried like any other failure before the upload).
+                # Optional: a refused check decides nothing but the method.
                 self._dft_check_failed(sender.name, tx, job, exc)
+                return False
+            except ProviderError as exc:
+                if isinstance(exc, TransientError) and exc.throttled:
+                    raise  # the provider is throttling us: the upload would be refused too
+                # Nor does one that fails for now: the document goes as a fax rather than
+                # wait (and fail after max_attempts) for a check it does not need. Nothing
+                # is cached, so the next document to this number asks again.
+                log.info(
+                    "Direct File Transfer check failed for now; sending as fax",
+                    job=job.id,
+                    recipient=tx.number,
+                    provider=sender.name,
+                    error=str(exc),
+                )
                 return False
             self._journal.store_dft(sender.name, tx.number, capable, now)
         return use_dft(sender.supports_dft, job.dft, capable)
@@ -700,15 +713,25 @@ class Engine:
                 tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + AUTH_PAUSE)
             )
         except ProviderError as exc:
+            now = self._clock.time()
+            if current.state == TxState.SUBMITTED and self._timed_out(
+                job, current, now, "its status could not be had", current.status
+            ):
+                return
             delay = (
                 exc.retry_after
                 if isinstance(exc, TransientError) and exc.retry_after
                 else QUERY_RETRY
             )
+            if isinstance(exc, TransientError) and exc.throttled:
+                # As for an upload: a 429 throttles the whole provider, and says so.
+                self._pause(provider, now + delay, "throttled")
+            if current.submitted_at is not None:
+                # Never past the status_timeout, not even on a long Retry-After.
+                ends = current.submitted_at + job.options.status_timeout
+                delay = min(delay, max(ends - now, 0.0) + QUERY_RETRY)
             log.info("status query failed; asking again later", job=job.id, error=str(exc))
-            self._journal.apply(
-                tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + delay)
-            )
+            self._journal.apply(tx.job_id, tx.idx, TxUpdate(next_attempt_at=now + delay))
 
     def _resolve_unknown(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
         now = self._clock.time()
@@ -779,24 +802,7 @@ class Engine:
         if status.final:
             self._record_final(job, tx, status)
             return
-        timeout = job.options.status_timeout
-        if tx.submitted_at is not None and now - tx.submitted_at > timeout:
-            hours = timeout / 3600
-            self._journal.apply(
-                tx.job_id,
-                tx.idx,
-                TxUpdate(
-                    state=TxState.FAILED,
-                    status=status.status,
-                    error=(
-                        f"still '{status.status}' {hours:g} h after it was accepted "
-                        "(status_timeout); ask the provider whether it arrived before "
-                        "sending it again"
-                    ),
-                    updated_at=now,
-                ),
-            )
-            self.finish_if_done(job.id)
+        if self._timed_out(job, tx, now, f"still '{status.status}'", status.status):
             return
         self._journal.apply(
             tx.job_id,
@@ -808,6 +814,27 @@ class Engine:
                 updated_at=now,
             ),
         )
+
+    def _timed_out(self, job: JobRow, tx: TxRow, now: float, what: str, status: str | None) -> bool:
+        """Fail an accepted transmission whose status_timeout ran out (True), whether the
+        provider still says "Sending" or its status cannot be had at all."""
+        timeout = job.options.status_timeout
+        if tx.submitted_at is None or now - tx.submitted_at <= timeout:
+            return False
+        error = (
+            f"{what} {span(timeout)} after it was accepted (status_timeout); ask the provider"
+            " whether it arrived before sending it again"
+        )
+        log.warning(
+            "transmission failed", job=job.id, recipient=tx.number, error=error, state="failed"
+        )
+        self._journal.apply(
+            tx.job_id,
+            tx.idx,
+            TxUpdate(state=TxState.FAILED, status=status, error=error, updated_at=now),
+        )
+        self.finish_if_done(job.id)
+        return True
 
     def _record_final(self, job: JobRow, tx: TxRow, status: RemoteStatus) -> None:
         now = self._clock.time()
