@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,27 @@ def test_the_pdf_engine_never_enters_the_process_that_asks_for_page_counts(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[2]"
+
+
+def test_a_helper_not_allowed_to_lower_its_priority_still_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd's SystemCallFilter=~@resources answers setpriority with EPERM: the helper
+    # crashed at its first line, and no report PDF was ever drawn.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import errno, os\n"
+        "def _refused(increment):\n"
+        "    raise PermissionError(errno.EPERM, 'Operation not permitted')\n"
+        "os.nice = _refused\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), *sys.path])))
+    doc = write_pdf(tmp_path / "a.pdf", pages=2)
+    pool = DrawPool()
+    try:
+        made = pool.make(doc, DATA, draw=True, problem=None)
+        assert made.error is None and not made.interrupted
+        assert made.pdf is not None and made.pdf.startswith(b"%PDF") and made.pages == 2
+    finally:
+        pool.close()

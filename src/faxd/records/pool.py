@@ -179,7 +179,10 @@ def _serve(idle_exit: float) -> None:
 
 
 def _answer(idle_exit: float) -> None:
-    os.nice(19)  # the lowest: under load the fax path gets the CPU, reports wait
+    # The lowest: under load the fax path gets the CPU, reports wait. A seccomp filter
+    # without setpriority refuses it: then drawn at faxd's own priority.
+    with contextlib.suppress(OSError):
+        os.nice(19)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
