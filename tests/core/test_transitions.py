@@ -161,3 +161,36 @@ def test_credentials_refused_give_the_attempt_back_and_pause() -> None:
 def test_update_columns_carry_only_what_changes() -> None:
     update = TxUpdate(TxState.SUBMITTED, method=Method.DFT, polls=0, clear_error=True)
     assert update.columns() == {"state": "submitted", "method": "dft", "polls": 0, "error": None}
+
+
+def test_giving_up_names_the_limit_and_drops_the_promise_to_try_again() -> None:
+    # The report said "...503. faxd tries again later." after faxd had stopped, and a
+    # give_up_after of 60 s read as if max_attempts were the number of attempts made.
+    by_count = after_failure(
+        Failure.TRANSIENT,
+        TxFacts(TxState.SUBMITTING, 3, 1000.0),
+        RetryPolicy(max_attempts=3),
+        1100.0,
+        lambda: 0.5,
+        error="upload failed: HTTP 503. faxd tries again later.",
+        counted=True,
+        reason="upload failed: HTTP 503.",
+    )
+    assert (
+        by_count.update.error
+        == "gave up after 3 attempts (max_attempts 3): upload failed: HTTP 503."
+    )
+    by_time = after_failure(
+        Failure.TRANSIENT,
+        TxFacts(TxState.SUBMITTING, 4, 1000.0),
+        RetryPolicy(max_attempts=50, give_up_after=60.0),
+        1033.0,
+        lambda: 0.5,
+        error="upload failed: HTTP 503. faxd tries again later.",
+        counted=True,
+        reason="upload failed: HTTP 503.",
+    )
+    assert by_time.update.error == (
+        "gave up after 4 attempts (give_up_after 60 s, 33 s since the first): "
+        "upload failed: HTTP 503."
+    )

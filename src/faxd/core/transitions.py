@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from faxd.core.deadline import span
 from faxd.core.retry import RetryPolicy, next_attempt_at, outcome_lookup_delay
 from faxd.errors import (
     AuthError,
@@ -129,6 +130,16 @@ class Step:
     gave_up: bool = False
 
 
+def _gave_up(policy: RetryPolicy, attempts: int, first: float, now: float, reason: str) -> str:
+    """Why faxd stopped: which limit ended it, and the last failure without its "faxd
+    tries again later" (it does not)."""
+    if attempts >= policy.max_attempts:
+        limit = f"max_attempts {policy.max_attempts}"
+    else:
+        limit = f"give_up_after {span(policy.give_up_after)}, {span(now - first)} since the first"
+    return f"gave up after {attempts} attempts ({limit}): {reason}"
+
+
 def after_failure(
     failure: Failure,
     tx: TxFacts,
@@ -140,6 +151,7 @@ def after_failure(
     counted: bool,
     retry_after: float | None = None,
     throttled: bool = False,
+    reason: str | None = None,
 ) -> Step:
     """The next value of a transmission after `failure`.
 
@@ -185,7 +197,7 @@ def after_failure(
                     _F,
                     attempts=attempts,
                     first_attempt_at=first,
-                    error=f"gave up after {attempts} attempts: {error}",
+                    error=_gave_up(policy, attempts, first, now, reason or error),
                     updated_at=now,
                 ),
                 pause_until=pause_until,

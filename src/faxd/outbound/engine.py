@@ -504,7 +504,7 @@ class Engine:
             job=job.id,
             recipient=tx.number,
             provider=provider,
-            error=str(exc),
+            error=exc.message,  # its hint is about documents; this one goes as a fax
             hint=(
                 "faxd stops asking until it is reloaded (systemctl reload faxd)"
                 if for_all
@@ -599,6 +599,7 @@ class Engine:
             counted=counted,
             retry_after=retry_after,
             throttled=isinstance(exc, TransientError) and exc.throttled,
+            reason=exc.message,
         )
         first_config_pause = False
         if step.pause_until is not None and step.pause_reason is not None:
