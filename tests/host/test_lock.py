@@ -108,3 +108,23 @@ def test_a_second_command_waits_for_the_first_and_then_gives_up_in_a_sentence(
         pass
     with one_command_at_a_time(state, wait=0.2):  # free again once the first is done
         pass
+
+
+def test_a_full_disk_does_not_keep_the_lock_from_being_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pid could not be written (ENOSPC): faxd stopped at start-up with an internal
+    # error, and systemd gave up restarting it before the disk was freed.
+    import errno
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    lock = InstanceLock(tmp_path)
+    lock.acquire()
+    try:
+        with pytest.raises(AlreadyRunningError):
+            InstanceLock(tmp_path).acquire()  # held all the same
+    finally:
+        lock.release()

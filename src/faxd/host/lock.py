@@ -61,8 +61,11 @@ class InstanceLock:
             ) from exc
         data = f"{os.getpid()}\n".encode()
         # Write before truncating, so a reader never sees an empty file while we hold it.
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
+        # The pid only helps a second faxd name this one: on a full disk the lock holds
+        # without it (the failure to start is the journal's to say, once).
+        with contextlib.suppress(OSError):
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
         self._fd = fd
 
     def release(self) -> None:
