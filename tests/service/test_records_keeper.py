@@ -748,3 +748,24 @@ def test_while_documents_are_sent_the_keeper_takes_one_round_a_second(
     assert 1 <= busy_rounds <= 3, rounds
     # ... and woken at once again when the uploads pause.
     assert len(rounds) - idle_since >= 5
+
+
+def test_a_records_part_failing_again_and_again_is_said_once_until_it_works(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # On a full state disk the audit drain failed twice a second, each with a traceback.
+    keeper = RecordsKeeper(settings_for(tmp_path, RetentionSettings()), journal, clock)
+    failing = True
+
+    def drain() -> None:
+        if failing:
+            raise OSError(28, "No space left on device")
+
+    with capture_logs() as logs:
+        for _ in range(20):
+            keeper._guarded("audit log", drain)
+        failing = False
+        keeper._guarded("audit log", drain)
+        keeper._guarded("audit log", drain)
+    events = [e["event"] for e in logs]
+    assert events == ["records task failed; tried again shortly", "records task works again"]

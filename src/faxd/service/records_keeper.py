@@ -38,7 +38,7 @@ from faxd.records.audit_log import AuditLog, Verdict
 from faxd.records.making import Made, make
 from faxd.records.pool import DrawError
 from faxd.settings import Settings
-from faxd.store.journal import Journal
+from faxd.store.journal import Journal, JournalWriteError
 from faxd.store.records_ledger import FiledJob, Received, RecordsLedger
 
 log = structlog.get_logger("faxd.service.records")
@@ -172,6 +172,7 @@ class RecordsKeeper:
         self._stop = threading.Event()  # the daemon's, once run() has it
         self._journal_problem: str | None = None  # said once, until a journal is written
         self._audit_problem: str | None = None  # the same for the audit log
+        self._failing: dict[str, str] = {}  # part -> its failure, said once (_guarded)
 
     def configure(self, settings: Settings) -> None:
         self._settings = settings
@@ -211,12 +212,24 @@ class RecordsKeeper:
             self._guarded("daily records", self.daily)
         self._guarded("audit log", self._drain_unless_busy)
 
-    @staticmethod
-    def _guarded(what: str, task: Callable[[], Any]) -> None:
+    def _guarded(self, what: str, task: Callable[[], Any]) -> None:
+        """Run one part; a failure is said once until that part works again (on a full
+        state disk the audit drain failed twice a second, each with its traceback)."""
         try:
             task()
-        except Exception:  # a bug in the records must never stop faxd sending
-            log.exception("records task failed; tried again shortly", task=what)
+        except Exception as exc:  # a bug in the records must never stop faxd sending
+            said = f"{exc.__class__.__name__}: {exc}"
+            if self._failing.get(what) == said:
+                return
+            self._failing[what] = said
+            if isinstance(exc, JournalWriteError):
+                # The journal says its own outage once; this part only waits for it.
+                log.warning("records task waits for the journal", task=what, error=str(exc))
+            else:
+                log.exception("records task failed; tried again shortly", task=what)
+        else:
+            if self._failing.pop(what, None) is not None:
+                log.info("records task works again", task=what)
 
     # -- audit -------------------------------------------------------------------------
 
