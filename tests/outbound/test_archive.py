@@ -46,3 +46,31 @@ def test_the_sweep_removes_work_folders_no_unfiled_job_owns(rig: IntakeRig, tmp_
 
 def test_the_sweep_without_a_work_folder_does_nothing(rig: IntakeRig, tmp_path: Path) -> None:
     assert Archiver(rig.journal, rig.clock, work_root=tmp_path / "none").sweep_work() == 0
+
+
+def test_a_filing_error_naming_a_new_temporary_file_each_time_is_said_once(
+    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Out of inodes, every try failed on a temporary file of another random name, and the
+    # error was logged again every 5 s for every job.
+    import os
+
+    import structlog
+
+    from faxd.errors import FaxdError
+
+    archiver = rig.intake._archiver
+
+    def full(_job: object) -> Path:
+        name = f".faxd-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        raise FaxdError(f"{name}: the disk is full; free some space.")
+
+    monkeypatch.setattr(archiver, "archive", full)
+    (rig.spool / "notes.xyz").write_bytes(b"\x00\x01 not a fax \x02")
+    with structlog.testing.capture_logs() as logs:
+        rig.run()  # refused at intake, and filing it fails
+        [job] = rig.journal.jobs()
+        for _ in range(4):
+            assert not archiver._try_archive(job.id)
+    said = [e for e in logs if e["event"].startswith("could not file the document")]
+    assert len(said) == 1

@@ -15,7 +15,8 @@ _ADVICE = {
     errno.ENOTDIR: "a part of its path is a file, not a folder; correct the path",
     errno.ENOENT: "it does not exist (any more); check the name and the folder",
     errno.ENAMETOOLONG: "the name is too long for the file system; shorten it",
-    errno.ENOSPC: "the disk is full; free some space",
+    # Also what a file system out of inodes says, with blocks still free in `df`.
+    errno.ENOSPC: "the disk is full (out of space, or of inodes: see df -i); free some space",
     errno.EDQUOT: "the disk quota of faxd's user is used up; free some space",
     errno.EROFS: "the file system is read-only; remount it read-write",
     errno.ELOOP: "it is a symbolic link, which faxd never follows; use the file itself",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import threading
@@ -62,6 +63,9 @@ def _numbered_within(name: str, n: int, max_bytes: int) -> str:
     stem, ext = split_extension(name)
     suffix = (f" ({n})" if n > 1 else "") + ext
     return cut_keeping_extensions(stem, max_bytes - name_bytes(suffix)) + suffix
+
+
+_TEMP_NAME = re.compile(r"\.faxd-\d+-\w+\.tmp")
 
 
 def _first_free_in(directory: Path, name: str, planned: set[Path]) -> Path:
@@ -202,8 +206,10 @@ class Archiver:
             self.archive(job)
         except (OSError, FaxdError) as exc:
             reason = str(exc) if isinstance(exc, FaxdError) else explain_os_error(exc)
-            if self._failing.get(job.id) != reason:
-                self._failing[job.id] = reason
+            # The same trouble names another temporary file at each try: said once.
+            same = _TEMP_NAME.sub(".faxd-….tmp", reason)
+            if self._failing.get(job.id) != same:
+                self._failing[job.id] = same
                 log.error(
                     "could not file the document; it stays where it is and faxd keeps trying",
                     job=job.id,
