@@ -234,3 +234,40 @@ def test_rename_noreplace_at_moves_within_folder_descriptors_and_never_replaces(
         os.close(dst_fd)
     assert (dst / "c").read_bytes() == b"new"
     assert not (src / "a").exists()
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> collections.abc.Iterator[Path]:
+    """A real file system of 256 KiB (tmpfs), mounted for the test: root only."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (and a mount namespace that allows it)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_download_that_fills_the_disk_leaves_nothing_in_tmp(full_disk: Path) -> None:
+    # Closing the file flushed the same bytes again and failed again, so the removal
+    # after it never ran: one .part was left behind at every poll.
+    inbox = InboxFolder(full_disk / "inbox")
+    inbox.ensure()
+    filler = full_disk / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as fh:
+        while True:
+            fh.write(b"f" * 65536)
+    for _ in range(3):
+        # A small document: it sits in the file's buffer until the flush fails.
+        with pytest.raises(OSError) as caught, inbox.tmp_file(max_size=1 << 30) as sink:
+            sink.write(b"%PDF-1.4 a received page")
+        assert caught.value.errno == errno.ENOSPC
+    assert list((inbox.path / ".tmp").iterdir()) == []

@@ -890,3 +890,26 @@ def test_a_download_broken_off_midway_does_not_stop_the_others(env: Env) -> None
     env.clock.advance(60)
     assert env.poller().poll_once().delivered == 1
     expect_exactly_once(env, file_ids(docs))
+
+
+def test_a_journal_that_cannot_record_a_download_leaves_no_copy_in_tmp(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full state disk: each poll downloaded the file again and left the copy in the
+    # inbox's .tmp/ until faxd restarted, filling the inbox's disk as well.
+    from faxd.store.journal import JournalWriteError
+
+    docs = [env.source.add(at(NOW, -60))]
+    poller = env.poller()
+
+    def full(*args: object, **kwargs: object) -> bool:
+        raise JournalWriteError("the journal cannot be written (disk full)")
+
+    monkeypatch.setattr(poller.ledger, "plan", full)
+    for _ in range(3):
+        result = poller.poll_once()
+        assert result.error is not None
+    assert tmp_leftovers(env.tmp) == []
+    monkeypatch.undo()
+    assert poller.poll_once().error is None
+    expect_exactly_once(env, file_ids(docs))

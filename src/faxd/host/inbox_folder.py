@@ -170,7 +170,10 @@ class InboxFolder:
             os.fsync(fh.fileno())
             fh.close()
         except BaseException:
-            fh.close()
+            # On a full disk closing flushes the same bytes again and fails again: the
+            # file is removed all the same (it was left in .tmp/ at every poll).
+            with suppress(OSError):
+                fh.close()
             self.discard(sink)
             raise
 

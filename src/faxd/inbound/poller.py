@@ -590,6 +590,11 @@ class InboxPoller:
                 f"Could not put {where} into {folder.path}: {exc.strerror or exc}.",
                 "Free space or fix the folder's permissions; faxd tries again on the next poll.",
             ) from None
+        except FaxdError:
+            # The journal could not record it (a full state disk): the next poll downloads
+            # it again, so this copy must not stay behind in .tmp/ at every poll.
+            folder.discard(sink)
+            raise
         crash_point("inbound_before_commit")
         self._commit(doc.remote_id, item.file_id, len(doc.files), result, folder.path / name, meta)
         result.count("delivered")
