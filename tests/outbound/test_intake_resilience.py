@@ -3,8 +3,10 @@ only that file, and a journal that takes no writes makes it wait, not fail docum
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -69,4 +71,39 @@ def test_a_journal_that_takes_no_writes_keeps_the_document_for_later(
         assert rig.jobs() == ["a.pdf"]
     finally:
         rig.intake.close()
+        rig.journal.close()
+
+
+def test_a_spool_folder_faxd_may_not_list_is_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its documents were never seen, and nothing said so. (Root lists any folder, so the
+    # refusal is the operating system's answer put in its place.)
+    import errno
+
+    import structlog
+
+
+    rig = IntakeRig(tmp_path)
+    try:
+        locked = rig.spool / "+46812345622"
+        locked.mkdir()
+        (locked / "p3.pdf").write_bytes(PDF)
+        real = os.scandir
+
+        def scandir(path: Any) -> Any:
+            if Path(path) == locked:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        with structlog.testing.capture_logs() as logs:
+            rig.run()
+            rig.intake.scan(rig.spool)  # a rescan meets it again
+            rig.run()
+        said = [e for e in logs if e["event"].startswith("a folder in the spool cannot be read")]
+        assert len(said) == 1 and said[0]["folder"] == str(locked)
+        assert "permission" in said[0]["error"]
+        assert rig.journal.jobs() == []
+    finally:
         rig.journal.close()

@@ -189,16 +189,22 @@ def walk_files(root: Path, skip_dir: Callable[[Path], bool]) -> list[Path]:
 
 
 def iter_files(
-    root: Path, skip_dir: Callable[[Path], bool], first: Callable[[str], bool]
+    root: Path,
+    skip_dir: Callable[[Path], bool],
+    first: Callable[[str], bool],
+    unreadable: Callable[[Path, OSError], None] | None = None,
 ) -> Iterator[Path]:
     """walk_files one folder at a time, lazily: a backlog of 100,000 files is read as it
-    is worked off, never held whole. In each folder the names `first` picks come first."""
+    is worked off, never held whole. In each folder the names `first` picks come first.
+    A folder that cannot be listed is passed to `unreadable` (its files wait unseen)."""
     stack = [root]
     while stack:
         current = stack.pop()
         try:
             entries = list(os.scandir(current))
-        except OSError:
+        except OSError as exc:
+            if unreadable is not None and not isinstance(exc, FileNotFoundError):
+                unreadable(current, exc)
             continue
         entries.sort(key=lambda e: not first(e.name))
         for entry in entries:

@@ -136,6 +136,7 @@ class Intake:
         self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
         # Paths taken (or being taken) whose writer was heard and not heard closing since.
         self._open_writers: set[str] = set()
+        self._unreadable_said: set[Path] = set()  # spool folders that could not be listed
         self._scans: deque[tuple[Path, Iterator[Path]]] = deque()
         self._late_checked: set[Path] = set()  # sidecars without a document, looked up
         self.progress = IntakeProgress(clock)
@@ -213,12 +214,27 @@ class Intake:
         memory, and the watcher's events are handled between its batches. Sidecars come
         first in each folder, so every document is checked against all of its folder's
         sidecars (`_attachment_owner` looks nowhere else)."""
-        files = fsops.iter_files(root, self.skip_dir, lambda n: n.endswith(SIDECAR_SUFFIXES))
+        files = fsops.iter_files(
+            root, self.skip_dir, lambda n: n.endswith(SIDECAR_SUFFIXES), self._unreadable_folder
+        )
         if first:  # a new subfolder: a few files, not to wait behind a backlog
             self._scans.appendleft((root, files))
         else:
             self._scans.append((root, files))
         self._last_rescan[root] = self._clock.monotonic()
+
+    def _unreadable_folder(self, folder: Path, exc: OSError) -> None:
+        """Said once per folder (a rescan meets it every few minutes): documents in a
+        folder faxd may not list are never seen, and nothing else would say so."""
+        if folder in self._unreadable_said:
+            return
+        self._unreadable_said.add(folder)
+        log.warning(
+            "a folder in the spool cannot be read; documents in it are not sent",
+            folder=str(folder),
+            error=explain_os_error(exc),
+            hint="give faxd's user read and search access to it (chmod g+rx, group faxd)",
+        )
 
     def scanning(self, root: Path | None = None) -> bool:
         """A scan (of root) is still being read."""
