@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,31 @@ def test_send_with_an_unknown_provider_is_refused_before_any_job(
     code, out, _ = run(capsys, "history", "--config", cfg, "some.pdf")
     assert code == 0 and "No " in out, out
     assert sandbox.stats()["docs"]["requests"] == {}
+
+
+def test_explain_of_a_file_faxd_may_not_look_at_says_why_in_one_sentence(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The README sends an admin to explain when a file stays in the spool; for a file in
+    # a folder faxd's user may not search it was "internal error (PermissionError)".
+    # (Root may look anywhere, so the refusal is the operating system's answer put in.)
+    import errno
+
+    faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
+    cfg = str(faxd.write_config())
+    locked = faxd.drop(f"{NEAR}/p3.pdf", pdf("locked away"))
+    real = Path.lstat
+
+    def lstat(self: Path) -> Any:
+        if self == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "lstat", lstat)
+    code, out, err = run(capsys, "explain", "--config", cfg, str(locked))
+    assert code == 2, (out, err)
+    assert "cannot be looked at" in err and "permission" in err
+    assert "internal error" not in err

@@ -178,8 +178,13 @@ def explain(
 
 def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None) -> int:
     path = file.resolve()
-    if not path.exists() and not path.is_symlink():
-        raise UsageError(f"{file} does not exist.")
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        raise UsageError(f"{file} does not exist.") from None
+    except OSError as exc:
+        # What makes the daemon leave it in the spool too: say which, not a traceback.
+        raise UsageError(f"{file} cannot be looked at: {explain_os_error(exc)}.") from None
     folder = _folder_for(settings, path)
     senders = build_senders(settings)
     # The real journal (read-only) when there is one: the misdial guard asks it which
