@@ -83,7 +83,6 @@ def test_a_spool_folder_faxd_may_not_list_is_said_once(
 
     import structlog
 
-
     rig = IntakeRig(tmp_path)
     try:
         locked = rig.spool / "+46812345622"
