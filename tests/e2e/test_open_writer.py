@@ -23,15 +23,20 @@ SECOND = b"page two, placed on the glass a while later\n"
 PAUSE = 2.5
 
 
-def test_a_file_kept_open_between_writes_goes_once_whole_after_its_close(
-    faxd: Faxd, sandbox: SandboxServer
-) -> None:
-    # The folder is watched before the file is written: a file written before its watch
-    # is found by a scan, which knows nothing of writers.
+def _watched(faxd: Faxd) -> Path:
+    """A recipient subfolder, watched before anything is written into it: a file written
+    before its watch is found by a scan, which knows nothing of writers."""
     folder = faxd.spool / "+46812345678"
     folder.mkdir(parents=True)
     faxd.start()
     wait_for(lambda: "faxd is running" in faxd.log_text(), 30, "the daemon to watch")
+    return folder
+
+
+def test_a_file_kept_open_between_writes_goes_once_whole_after_its_close(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    folder = _watched(faxd)
     path = folder / "slow.txt"
     with path.open("wb") as writer:
         writer.write(FIRST)
@@ -81,12 +86,9 @@ def test_a_name_written_again_while_its_last_file_is_sent_waits_for_the_close(
     # A scanner that saves every scan as scan.txt: the next scan is being written while
     # the last one is still being sent. Filing the last one frees the name; the half-written
     # next one must still wait for its writer.
-    folder = slow.spool / "+46812345678"
-    folder.mkdir(parents=True)
     # The wait for a missed close (rescan_interval, 5 s in the harness) must not end first.
     slow.overrides["rescan_interval"] = 60
-    slow.start()
-    wait_for(lambda: "faxd is running" in slow.log_text(), 30, "the daemon to watch")
+    folder = _watched(slow)
     path = folder / "scan.txt"
     path.write_bytes(b"the first scan\n")
     wait_for(lambda: _uploads(slow_sandbox), 30, "the first scan uploaded")
@@ -106,10 +108,7 @@ def test_a_name_written_again_while_its_last_file_is_sent_waits_for_the_close(
 def test_an_attachment_still_being_written_holds_its_document_back(
     faxd: Faxd, sandbox: SandboxServer
 ) -> None:
-    folder = faxd.spool / "+46812345678"
-    folder.mkdir(parents=True)
-    faxd.start()
-    wait_for(lambda: "faxd is running" in faxd.log_text(), 30, "the daemon to watch")
+    folder = _watched(faxd)
     terms = folder / "terms.txt"
     with terms.open("wb") as writer:
         writer.write(FIRST)
