@@ -58,17 +58,25 @@ def heard(track: Track | None, snap: Snapshot, what: Heard, now: float) -> Track
         return track  # a scan's look counts only for what it saw change
     if known:
         track = touched(track, now)
+    writing = still_writing(what, snap.size)
+    return track if writing is None else replace(track, unclosed=writing)
+
+
+def still_writing(what: Heard, size: int) -> bool | None:
+    """What an event says of the file's writer: True while it has yet to close the file,
+    False once it is done, None when the event says nothing of writers.
+
+    Created empty, its writer has yet to write and close it. Created with content, it was
+    moved or linked in whole (watchdog reports a move from outside the folder, and the
+    files of a folder moved in, as created), or it is being written, and the write events
+    queued behind this one say so."""
     if what == "written":
-        return replace(track, unclosed=True)
+        return True
     if what == "created":
-        # Empty, its writer has yet to write and close it. With content already, it was
-        # moved or linked in whole (watchdog reports a move from outside the folder, and
-        # the files of a folder moved in, as created), or it is being written, and the
-        # write events queued behind this one say so.
-        return replace(track, unclosed=snap.size == 0)
+        return size == 0
     if what == "closed":
-        return replace(track, unclosed=False)
-    return track
+        return False
+    return None
 
 
 def arrival(track: Track) -> float:

@@ -36,7 +36,15 @@ from faxd.core.io_errors import explain_os_error
 from faxd.core.job_payload import JobFile, NewJob, Source
 from faxd.core.names import fits_name_max, is_ignored_name, safe_component
 from faxd.core.preflight import FileFacts, mime_for_upload
-from faxd.core.readiness import Heard, Snapshot, Track, heard, observe, ready_at
+from faxd.core.readiness import (
+    Heard,
+    Snapshot,
+    Track,
+    heard,
+    observe,
+    ready_at,
+    still_writing,
+)
 from faxd.core.recipient_screen import Book
 from faxd.core.sidecar import Sidecar, sidecar_names
 from faxd.crash_points import crash_point, hang_point
@@ -402,16 +410,15 @@ class Intake:
         job filed, the take retried). A scanner reusing one name while the previous
         scan is still being sent was otherwise taken half-written at once."""
         key = str(path)
-        if what == "created":
-            # As readiness.heard: empty, its writer has yet to write and close it; with
-            # content, it was moved in whole.
-            try:
-                what = "written" if path.lstat().st_size == 0 else "closed"
-            except OSError:
-                return
-        if what == "written":
+        try:
+            # The size matters only to "created" (see readiness.still_writing).
+            size = path.lstat().st_size if what == "created" else 0
+        except OSError:
+            return
+        writing = still_writing(what, size)
+        if writing:
             self._open_writers.add(key)
-        elif what == "closed":
+        elif writing is not None:
             self._open_writers.discard(key)
 
     def _still_open(self, path: Path) -> bool:
