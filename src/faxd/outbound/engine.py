@@ -675,7 +675,8 @@ class Engine:
                 self._pauses[provider] = Pause(until, reason)
         self._journal.pause_provider(provider, until, reason)
 
-    def _fail(self, job: JobRow, tx: TxRow, error: str) -> None:
+    def _fail(self, job: JobRow, tx: TxRow, error: str, *, status: str | None = None) -> None:
+        """`status`: the provider's last word on it, kept in the report (None: unchanged)."""
         now = self._clock.time()
         log.warning(
             "transmission failed",
@@ -686,7 +687,9 @@ class Engine:
             state="failed",
         )
         self._journal.apply(
-            tx.job_id, tx.idx, TxUpdate(state=TxState.FAILED, error=error, updated_at=now)
+            tx.job_id,
+            tx.idx,
+            TxUpdate(state=TxState.FAILED, status=status, error=error, updated_at=now),
         )
         self.finish_if_done(job.id)
 
@@ -826,15 +829,7 @@ class Engine:
             f"{what} {span(timeout)} after it was accepted (status_timeout); ask the provider"
             " whether it arrived before sending it again"
         )
-        log.warning(
-            "transmission failed", job=job.id, recipient=tx.number, error=error, state="failed"
-        )
-        self._journal.apply(
-            tx.job_id,
-            tx.idx,
-            TxUpdate(state=TxState.FAILED, status=status, error=error, updated_at=now),
-        )
-        self.finish_if_done(job.id)
+        self._fail(job, tx, error, status=status)
         return True
 
     def _record_final(self, job: JobRow, tx: TxRow, status: RemoteStatus) -> None:
