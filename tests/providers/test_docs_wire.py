@@ -143,10 +143,17 @@ def test_parse_document_from_the_page_example() -> None:
     ]
 
 
-def test_parse_documents_reads_list_and_wrapped_pascal_case() -> None:
-    (only,) = wire.parse_documents(fixture("retrieve_range.json"), STOCKHOLM)
+def documents(data: Any) -> list[Any]:
+    """The documents of a listing, every record read (none set aside)."""
+    listing = wire.parse_listing(data, STOCKHOLM)
+    assert listing.unreadable == []
+    return listing.documents
+
+
+def test_parse_listing_reads_list_and_wrapped_pascal_case() -> None:
+    (only,) = documents(fixture("retrieve_range.json"))
     assert only.type == "DirectFileTransfer"
-    first, second = wire.parse_documents(fixture("retrieve_range_pascal_case.json"), STOCKHOLM)
+    first, second = documents(fixture("retrieve_range_pascal_case.json"))
     assert first.time == datetime(2026, 1, 15, 7, 0, 5, 123000, tzinfo=UTC)  # CET, fraction
     assert [f.name for f in first.files] == ["a.pdf", "b.docx"]
     assert second.time == datetime(2026, 1, 15, 8, 30, tzinfo=UTC)  # its own offset wins
@@ -154,26 +161,31 @@ def test_parse_documents_reads_list_and_wrapped_pascal_case() -> None:
 
 
 @pytest.mark.parametrize(("data", "count"), [([], 0), ({}, 0), (fixture("status_fax.json"), 1)])
-def test_parse_documents_accepts_empty_and_lone_objects(data: Any, count: int) -> None:
-    assert len(wire.parse_documents(data, STOCKHOLM)) == count
+def test_parse_listing_accepts_empty_and_lone_objects(data: Any, count: int) -> None:
+    assert len(documents(data)) == count
+
+
+@pytest.mark.parametrize("data", ["nonsense", {"a": [], "b": []}])
+def test_an_answer_that_is_no_list_of_records_raises_wire_error(data: Any) -> None:
+    with pytest.raises(wire.WireError):
+        wire.parse_listing(data, STOCKHOLM)
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        "nonsense",
         [1],
         [{"faxTime": "2023-05-01T14:47:33"}],  # no faxId
         [{"faxId": "x"}],  # no time
         [{"faxId": "x", "faxTime": "yesterday"}],
         [{"faxId": "x", "faxTime": "2023-05-01T14:47:33", "files": [{"fileName": "a"}]}],
         [{"faxId": "x", "faxTime": "2023-05-01T14:47:33", "files": "a.pdf"}],
-        {"a": [], "b": []},
     ],
 )
-def test_malformed_listings_raise_wire_error(data: Any) -> None:
-    with pytest.raises(wire.WireError):
-        wire.parse_documents(data, STOCKHOLM)
+def test_a_malformed_record_is_set_aside_never_taken_for_a_document(data: Any) -> None:
+    listing = wire.parse_listing(data, STOCKHOLM)
+    assert listing.documents == []
+    assert len(listing.unreadable) == 1 and listing.unreadable[0].problem
 
 
 def status_answer(word: str, type_: str = "Fax", **extra: str) -> dict[str, Any]:
@@ -246,7 +258,7 @@ def test_a_status_answer_may_spell_the_fax_id_in_other_case() -> None:
 
 
 def test_method_of_a_listed_document() -> None:
-    (dft,) = wire.parse_documents(fixture("retrieve_range.json"), STOCKHOLM)
+    (dft,) = documents(fixture("retrieve_range.json"))
     assert wire.method_of(dft) == Method.DFT
     assert wire.method_of(wire.parse_document(fixture("status_fax.json"), STOCKHOLM)) == Method.FAX
 

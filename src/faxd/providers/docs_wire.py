@@ -250,13 +250,6 @@ def parse_document(data: Any, tz: ZoneInfo) -> ReceivedDocument:
     )
 
 
-def parse_documents(data: Any, tz: ZoneInfo) -> list[ReceivedDocument]:
-    """A date-range Retrieve answer: a list of documents (a lone object or a wrapper
-    object holding one list is read as that list). Strict: one unreadable record fails
-    the whole answer (`parse_listing` leaves it out instead)."""
-    return [parse_document(item, tz) for item in _as_list(data)]
-
-
 @dataclass(frozen=True)
 class Unreadable:
     """A record of a date-range listing that cannot be read as a document, with whatever
@@ -293,9 +286,10 @@ class Listing:
 
 
 def parse_listing(data: Any, tz: ZoneInfo) -> Listing:
-    """A date-range Retrieve answer, each record on its own: an unreadable one is kept
-    aside as `Unreadable`. An answer that is not a list of records at all still raises
-    WireError."""
+    """A date-range Retrieve answer (a list of documents; a lone object or a wrapper
+    object holding one list is read as that list), each record on its own: an unreadable
+    one is kept aside as `Unreadable`. An answer that is not a list of records at all
+    raises WireError."""
     documents: list[ReceivedDocument] = []
     unreadable: list[Unreadable] = []
     for item in _as_list(data):
