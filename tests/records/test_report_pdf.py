@@ -156,3 +156,26 @@ def test_the_method_heading_is_one_word(tmp_path: Path) -> None:
     words = [w.text for w in pages[0]]
     assert "Method" in words
     assert not [w for w in words if w in ("Metho", "d")]
+
+
+def test_the_widest_ids_and_numbers_stay_whole_on_one_line(tmp_path: Path) -> None:
+    # DejaVu's digits are its widest hex characters, so an all-digit UUID is the widest a
+    # provider can send; E.164 allows 15 digits. A broken id cannot be matched by eye or
+    # by a search against the provider's records.
+    widest = RecipientLine(
+        number="+" + "4" * 15,
+        result="delivered",
+        method="fax",
+        sent_at=SENT,
+        finished_at=FINAL,
+        provider_id="08080808-0808-4808-8808-080808080808",
+        attempts=10,
+        error=None,
+    )
+    pdf = _draw(tmp_path, _data([widest]))
+    words = [w.text for page in pdf_words(pdf) for w in page]
+    assert widest.provider_id in words
+    assert widest.number in words
+    assert "14:50:55" in words and "2026-12-01" in words
+    for heading in ("Recipient", "Result", "Method", "Provider", "Tries"):
+        assert heading in words

@@ -24,15 +24,18 @@ THUMB_BOX = (15.0, 165.0, 90.0, 120.0)
 PAGE_BOTTOM = 285.0  # mm from the top of the A4 page: nothing is drawn lower
 MIN_THUMB_HEIGHT = 60.0  # a smaller image of the first page goes to a page of its own
 MAX_RECIPIENTS = 50  # more continue in the YAML report only (a document has at most 10)
-# The recipients table: the times ("2026-12-01" over "14:50:55 +01:00") and a provider's
-# UUID fit their columns, and no heading is broken ("Method").
+# The recipients table, 180 mm wide: the times ("2026-12-01" over "14:50:55 +01:00"), a
+# 15-digit number and any UUID fit their columns at 7.5 pt with the cells' 1 mm padding
+# each side, and no bold heading is broken ("Method"). DejaVu's digits are its widest hex
+# characters: an all-digit UUID is 57.7 mm of text; a 59 mm column broke one random
+# UUID in fourteen.
 COLUMNS = (
-    ("Recipient", 27.0),
-    ("Result", 16.0),
-    ("Method", 16.0),
-    ("Sent", 26.0),
-    ("Final", 26.0),
-    ("Provider id", 59.0),
+    ("Recipient", 30.0),
+    ("Result", 15.0),
+    ("Method", 14.0),
+    ("Sent", 25.0),
+    ("Final", 25.0),
+    ("Provider id", 61.0),
     ("Tries", 10.0),
 )
 
