@@ -913,3 +913,29 @@ def test_a_journal_that_cannot_record_a_download_leaves_no_copy_in_tmp(
     monkeypatch.undo()
     assert poller.poll_once().error is None
     expect_exactly_once(env, file_ids(docs))
+
+
+def test_an_outage_is_logged_when_it_starts_hourly_and_when_it_ends(env: Env) -> None:
+    # A provider down for an hour fails 60 polls at the default interval; the admin's log
+    # must show the outage, not bury everything else under 60 copies of it.
+    down = TransientError("503 Service Unavailable from Generic DOCS")
+    poller = env.poller()
+    env.source.list_errors = [down] * 70
+    with capture_logs() as logs:
+        for _ in range(65):
+            assert poller.poll_once().error is not None
+            env.clock.advance(60)
+    loud = [e for e in logs if e["log_level"] in ("warning", "error")]
+    assert [e["event"] for e in loud] == ["inbox poll interrupted"] * 2  # at 0 and 60 min
+    assert all("503" in e["error"] for e in loud)
+    env.source.list_errors = [AuthError("401 Unauthorized from Generic DOCS")]
+    with capture_logs() as logs:
+        poller.poll_once()  # another failure is said at once
+        env.source.list_errors = []
+        env.source.add(at(NOW, -60))
+        env.clock.advance(60)
+        assert poller.poll_once().error is None
+        poller.poll_once()
+    events = [(e["log_level"], e["event"]) for e in logs if e["log_level"] != "debug"]
+    assert events.count(("info", "inbox poll works again")) == 1
+    assert any(level == "error" and "credentials" in event for level, event in events)

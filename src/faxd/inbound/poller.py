@@ -64,6 +64,7 @@ DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
 MAX_MISSING_ATTEMPTS = 3
 # Downloads in flight at once: overlaps network waits with fsyncs and journal commits.
 DEFAULT_WORKERS = 4
+FAILURE_REPEAT = 3600.0  # seconds: a failure that lasts is logged again this often
 # A document in one of these states has no files to take yet: listed again later.
 NOT_READY_STATUSES = frozenset({"sending"})
 # A document that failed at the provider may come without files, and none will come.
@@ -191,6 +192,9 @@ class InboxPoller:
         self._stop: threading.Event | None = None
         # Said once per document or window, not on every poll that finds it again.
         self._told: set[str] = set()
+        # The failure last logged and when: an outage is said when it starts, changes or
+        # has lasted another FAILURE_REPEAT, and its end is said once.
+        self._failure_said: tuple[str, float] | None = None
 
     # -- the service -------------------------------------------------------------------
 
@@ -240,23 +244,37 @@ class InboxPoller:
                 self._cycle(result)
             except AuthError as exc:
                 result.error = str(exc)
-                log.error(
+                self._say_failure(
+                    "error",
                     "inbox poll refused: the provider does not accept faxd's credentials; "
                     "no document is received until the API key is fixed",
-                    provider=self.source.name,
-                    error=str(exc),
+                    result.error,
                 )
             except TransientError as exc:
                 result.error = str(exc)
                 self._retry_after = exc.retry_after
-                log.warning("inbox poll interrupted", provider=self.source.name, error=str(exc))
+                self._say_failure("warning", "inbox poll interrupted", result.error)
             except (FaxdError, OSError) as exc:
                 result.error = str(exc)
-                log.error("inbox poll failed", provider=self.source.name, error=str(exc))
+                self._say_failure("error", "inbox poll failed", result.error)
             self._last_error = result.error
             if result.error is None:
                 self._last_success = self._last_poll
+                if self._failure_said is not None:
+                    log.info("inbox poll works again", provider=self.source.name)
+                    self._failure_said = None
             return result
+
+    def _say_failure(self, level: str, event: str, error: str) -> None:
+        """A provider that is down for an hour fails every poll: its log says so when it
+        starts, when the error changes and once per FAILURE_REPEAT, not 60 times."""
+        now = self.clock.monotonic()
+        said = self._failure_said
+        if said is not None and said[0] == f"{event}\n{error}" and now - said[1] < FAILURE_REPEAT:
+            log.debug(event, provider=self.source.name, error=error)
+            return
+        self._failure_said = (f"{event}\n{error}", now)
+        getattr(log, level)(event, provider=self.source.name, error=error)
 
     # -- one cycle ---------------------------------------------------------------------
 
