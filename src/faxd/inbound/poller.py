@@ -714,8 +714,9 @@ class InboxPoller:
         return True
 
     def _finish_in_place(self, row: InboundRow, files: int, result: PollResult) -> bool:
-        """A crash hit between renaming a file into place and committing it: if the planned file is
-        there with the recorded bytes, finish its bookkeeping instead of downloading again."""
+        """A crash or a failed write (of the .meta) came between renaming a file into place
+        and committing it: if the planned file is there with the recorded bytes, finish its
+        bookkeeping instead of downloading again."""
         if row.path is None or row.sha256 is None:
             return False
         try:
@@ -734,7 +735,8 @@ class InboxPoller:
         self._commit(row.remote_id, row.file_id, files, result, row.path, row.meta)
         result.count("recovered")
         log.info(
-            "received document found in place after a restart",
+            # A crash, or a failed write of its .meta on an earlier poll, left it here.
+            "received document already in its folder; its bookkeeping is finished now",
             provider=self.source.name,
             remote_id=row.remote_id,
             document=str(row.path),
