@@ -215,6 +215,21 @@ def test_hard_linked_file_is_refused(faxd: Faxd, tmp_path: Path) -> None:
     assert "hard link" in report["error"]
 
 
+def test_a_hard_linked_sidecar_is_refused_with_its_document(faxd: Faxd, tmp_path: Path) -> None:
+    # A second name for a file elsewhere: its lines would address (and be quoted in the
+    # report of) a fax its owner never handed in.
+    faxd.start()
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("to: '+46812345678'\n")
+    (faxd.spool / "outbox").mkdir()
+    os.link(elsewhere, faxd.spool / "outbox" / "memo.pdf.yaml")
+    faxd.drop("outbox/memo.pdf", pdf("memo"))
+    report = faxd.report_for("memo.pdf")
+    assert report["result"] == "failed"
+    assert "memo.pdf.yaml has 2 hard links" in report["error"]
+    assert elsewhere.read_text() == "to: '+46812345678'\n"
+
+
 def test_nothing_is_overwritten_in_sent(faxd: Faxd) -> None:
     (faxd.sent / "+46812345678").mkdir(parents=True)
     (faxd.sent / "+46812345678" / "a.pdf").write_bytes(b"older")

@@ -206,9 +206,13 @@ def _human(size: int) -> str:
     return f"{size} bytes"
 
 
-def read_beneath(root: Path, path: Path, cap: int, what: str = "file") -> tuple[bytes, Identity]:
-    """A small file below root (a sidecar), read without following links, at most `cap`."""
-    fd = open_beneath(root, path, single_link=False)
+def read_beneath(
+    root: Path, path: Path, cap: int, what: str = "file", *, single_link: bool = False
+) -> tuple[bytes, Identity]:
+    """A small file below root (a sidecar, a report), read without following links, at
+    most `cap`. `single_link` for what a user hands in (a sidecar) rather than what faxd
+    filed itself, which a backup may have hard-linked since."""
+    fd = open_beneath(root, path, single_link=single_link)
     try:
         identity = Identity.of(os.fstat(fd))
         return read_all(fd, cap, path.name, what), identity

@@ -589,7 +589,9 @@ class Intake:
         try:
             if folder is None:
                 raise FileNotFoundError(sidecar)
-            data, _ = contained.read_beneath(folder.path, sidecar, SIDECAR_CAP, "sidecar")
+            data, _ = contained.read_beneath(
+                folder.path, sidecar, SIDECAR_CAP, "sidecar", single_link=True
+            )
             names = frozenset(parse_sidecar_bytes(data, sidecar.name).attach)
         except SidecarError as exc:
             names = frozenset(exc.attach)  # its document fails, and they go with it
@@ -821,7 +823,7 @@ class Intake:
         if sidecar_path is not None:
             try:
                 data, identity = contained.read_beneath(
-                    folder.path, sidecar_path, SIDECAR_CAP, "sidecar"
+                    folder.path, sidecar_path, SIDECAR_CAP, "sidecar", single_link=True
                 )
                 kept = self.job_dir(job_id) / "sidecar" / sidecar_path.name
                 contained.write_new(kept, data)
