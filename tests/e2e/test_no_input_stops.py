@@ -304,6 +304,17 @@ def small_state_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+def _status(faxd: Faxd) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "faxd", "status", "--config", str(faxd.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
 def _provider_requests(sandbox: SandboxServer) -> int:
     return sum(sandbox.stats()["docs"]["requests"].values())
 
@@ -332,6 +343,11 @@ def test_a_full_state_disk_pauses_sending_says_so_once_and_resumes(
             # made hundreds a second).
             assert _provider_requests(sandbox) - requests_while_full <= 4
             assert faxd.log_text().count("journal write failed") == 1
+            # `faxd status` reads the journal the daemon cannot write: without its own
+            # look at the disk it showed "0 queued" and nothing wrong.
+            said = _status(faxd)
+            assert f"the journal's folder {small_state_disk} has " in said
+            assert "KiB free: faxd can record nothing" in said
             ours = ("faxd.outbound", "faxd.service.daemon", "faxd.store.journal")
             assert not [
                 line
@@ -349,6 +365,7 @@ def test_a_full_state_disk_pauses_sending_says_so_once_and_resumes(
                 lambda: "the journal can be written again" in faxd.log_text(), 60, "the all-clear"
             )
             assert faxd.log_text().count("the journal can be written again") == 1
+            assert "journal's folder" not in _status(faxd)
         finally:
             faxd.stop()
 

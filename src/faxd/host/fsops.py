@@ -74,6 +74,23 @@ def sample_regular(path: Path) -> FileSample:
         os.close(fd)
 
 
+def no_room(folder: Path, minimum: int) -> str | None:
+    """Why nothing can be written in `folder` (its file system read-only, full or out of
+    inodes), or None. Measured as an unprivileged user: the daemon is one."""
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return "is on a read-only file system"
+    free = fs.f_bavail * fs.f_frsize
+    if free < minimum:
+        return f"has {free // 1024} KiB free"
+    if fs.f_files and fs.f_favail == 0:
+        return "has no free inodes"
+    return None
+
+
 def is_regular_file(path: Path) -> bool:
     try:
         st = path.lstat()

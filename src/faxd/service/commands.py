@@ -45,6 +45,7 @@ from faxd.store.journal import Journal, open_journal_file
 from faxd.store.journal_rows import JobRow, TxRow
 
 RECENT = 15
+JOURNAL_ROOM = 1024 * 1024  # bytes: with less free, a journal write can fail any moment
 
 
 def _readonly_journal(settings: Settings) -> Journal | None:
@@ -79,6 +80,14 @@ def status(settings: Settings) -> int:
     finally:
         journal.close()
     print(f"{counts.queued} queued, {counts.in_flight} in flight, {len(held)} held")
+    full = fsops.no_room(settings.state_dir, JOURNAL_ROOM)
+    if full is not None:
+        # The daemon cannot record this in the journal it cannot write.
+        print(
+            f"the journal's folder {settings.state_dir} {full}: faxd can record nothing, so it"
+            " takes no document in and sends nothing until it can (documents wait where"
+            " they are, and are not counted above)"
+        )
     if stall is not None:
         print(f"not taking documents in {stall} (see Troubleshooting in the README)")
     for line in deliveries:
