@@ -4,9 +4,9 @@ Candidates come from the watcher, the start-up scan and the periodic rescan. A p
 tracked until it is completely written (faxd.core.readiness: closed, where the watcher
 heard it written, and still for `settle` seconds), and a sidecar had its chance to
 arrive. Then its facts are gathered (copied into the job's work folder, sidecar read,
-print file converted, files sampled), faxd.core.intake_decision decides, and the job is
-recorded — or failed at once with a report when it has no valid recipient or the provider
-would refuse it."""
+print file converted, files sampled: faxd.outbound.gathering), faxd.core.intake_decision
+decides, and the job is recorded — or failed at once with a report when it has no valid
+recipient or the provider would refuse it."""
 
 from __future__ import annotations
 
@@ -25,17 +25,16 @@ from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import structlog
 
 from faxd.clock import Clock
 from faxd.config.sidecar import SidecarError, parse_sidecar_bytes
-from faxd.core.intake_decision import Decision, GatheredFile, IntakeFacts, decide
+from faxd.core.intake_decision import Decision, IntakeFacts, decide
 from faxd.core.io_errors import explain_os_error
-from faxd.core.job_payload import JobFile, NewJob, Source
-from faxd.core.names import fits_name_max, is_ignored_name, safe_component
-from faxd.core.preflight import FileFacts, mime_for_upload
+from faxd.core.job_payload import NewJob
+from faxd.core.names import is_ignored_name
 from faxd.core.readiness import (
     Heard,
     Snapshot,
@@ -46,17 +45,16 @@ from faxd.core.readiness import (
     still_writing,
 )
 from faxd.core.recipient_screen import Book
-from faxd.core.sidecar import Sidecar, sidecar_names
 from faxd.crash_points import crash_point, hang_point
-from faxd.errors import AddressError, FaxdError
+from faxd.errors import FaxdError
 from faxd.host import contained, fsops
-from faxd.notices.owner import file_owner
 from faxd.notices.plan import job_notices
+from faxd.outbound import gathering
 from faxd.outbound.archive import Archiver
 from faxd.outbound.claims import Claims
+from faxd.outbound.gathering import SIDECAR_CAP, sidecar_beside
 from faxd.outbound.intake_progress import IntakeProgress
 from faxd.outbound.watcher import Change
-from faxd.printing.print_input import PrintInput, examine
 from faxd.providers.base import Sender
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, JournalWriteError
@@ -69,8 +67,6 @@ JOURNAL_RETRY = 10.0  # seconds before a document is taken again after a journal
 # A sidecar without its document for this long (seconds, past the folder's settle and
 # sidecar_wait) is looked up: did its document fail before it came?
 LATE_SIDECAR_AGE = 10.0
-SIDECAR_CAP = 64 * 1024  # a sidecar is a few lines; more is not a sidecar
-SNAPSHOT_CAP = 64 * 1024 * 1024  # a print file may be larger than the PDF it becomes
 SCAN_TRACKED = 10  # scans are read while fewer files than this wait to be taken
 DUE_BATCH = 200  # due files looked at before the next batch of watcher events
 PARENT_CACHE = 10_000  # folders whose spool folder and skipping are remembered
@@ -85,15 +81,6 @@ class _Retake:
     path: Path
     track: Track
     when: float
-
-
-def upload_name(name: str) -> str:
-    """The name the provider sees: as on disk, unless it holds bytes that are not UTF-8."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return safe_component(name)
-    return name
 
 
 def new_job_id(now: float) -> str:
@@ -480,16 +467,6 @@ class Intake:
                 hint=f"faxd retry {failed.id} puts the document back beside this sidecar",
             )
 
-    def _sidecar_path(self, path: Path) -> Path | None:
-        for name in sidecar_names(path.name):
-            if not fits_name_max(name):
-                continue  # a document name near NAME_MAX cannot have a sidecar
-            candidate = path.with_name(name)
-            # lexists: a sidecar that is a link is still the document's sidecar, and refused.
-            if os.path.lexists(candidate):
-                return candidate
-        return None
-
     def _ready_time(
         self, folder: FolderSettings, path: Path, track: Track, *, look: bool = True
     ) -> float:
@@ -501,7 +478,7 @@ class Intake:
             # A folder that never had a sidecar: nothing to wait or look for (a sidecar
             # that comes is reported first, and decide() looks once more).
             return ready_at(track, folder.settle, 0.0, False, close_wait=close_wait)
-        sidecar = self._sidecar_path(path) if look else None
+        sidecar = sidecar_beside(path) if look else None
         when = ready_at(
             track, folder.settle, folder.sidecar_wait, sidecar is not None, close_wait=close_wait
         )
@@ -560,7 +537,7 @@ class Intake:
         known = self._sidecars.get(path.parent)
         if not known:
             return None
-        if self._sidecar_path(path) is not None:
+        if sidecar_beside(path) is not None:
             # A file with a sidecar of its own is a document, never another's attachment:
             # two sidecars attaching each other's documents made both wait for ever.
             return None
@@ -796,155 +773,12 @@ class Intake:
     def gather(
         self, folder: FolderSettings, path: Path, first_seen: float, job_id: str
     ) -> IntakeFacts:
-        """Read what deciding needs; what cannot be read is a problem in the facts.
-
-        The document, its sidecar and attachments are copied into the job's work folder
-        first, each through one descriptor that follows no link: everything after
-        (addressing, checks, conversion, upload, filing) uses those copies, so what is
-        sent and filed is exactly what was checked, whatever happens in the spool."""
-        now = self._clock.time()
-        snap_dir = self.snapshot_dir(job_id)
-        # spool path -> what it was when taken, and the copy: filing compares and files it.
-        sources: dict[str, Source] = {}
-        sidecar_problems: list[str] = []
-        document_problems: list[str] = []
-        file_problems: list[str] = []
-        rel = PurePosixPath(path.relative_to(folder.path).as_posix())
-        sidecar_path = self._sidecar_path(path)
-        sidecar: Sidecar | None = None
-        attach: tuple[str, ...] = ()
-        other = path.with_name(sidecar_names(path.name)[1])
-        if sidecar_path is not None and other != sidecar_path and os.path.lexists(other):
-            # Two sidecars that may say different things: neither is guessed at.
-            sidecar_problems.append(
-                f"both {sidecar_path.name} and {other.name} are beside the document; keep"
-                " the one that is right, remove the other, then move the document back."
-            )
-        if sidecar_path is not None:
-            try:
-                data, identity = contained.read_beneath(
-                    folder.path, sidecar_path, SIDECAR_CAP, "sidecar", single_link=True
-                )
-                kept = self.job_dir(job_id) / "sidecar" / sidecar_path.name
-                contained.write_new(kept, data)
-                sources[str(sidecar_path)] = _source(identity, str(kept), None)
-                sidecar = parse_sidecar_bytes(data, sidecar_path.name)
-                attach = sidecar.attach
-            except fsops.NotRegularFileError as exc:
-                sidecar_problems.append(
-                    f"{exc} Replace the sidecar with a regular file of a few lines, then move "
-                    "the document back into the spool folder."
-                )
-            except OSError as exc:
-                sidecar_problems.append(explain_os_error(exc, sidecar_path.name))
-            except (AddressError, UnicodeDecodeError) as exc:
-                sidecar_problems.append(str(exc))
-                if isinstance(exc, SidecarError):
-                    attach = exc.attach  # filed with the failed document, never sent alone
-        document = self._snapshot(folder, path, snap_dir, sources, document_problems)
-        # Print-to-fax: clues from the file name, PJL and embedded codes, and a converted
-        # or cleaned file to upload in place of the document, in the job's work folder.
-        printed = (
-            examine(
-                folder,
-                document,
-                self.job_dir(job_id),
-                addressed=sidecar_path is not None or len(rel.parts) > 1,
-            )
-            if document is not None
-            else PrintInput()
-        )
-        for note in printed.notes:
-            log.info("embedded codes not searched", document=str(path), reason=note)
-        attachments = []
-        for name in attach:
-            attached = path.parent / name
-            if self._sidecar_path(attached) is not None:
-                file_problems.append(
-                    f"{name} has a sidecar of its own, so it is a document of its own, not an"
-                    " attachment; remove it from attach: or remove its sidecar."
-                )
-            else:
-                attachments.append(attached)
-        files: list[GatheredFile] = []
-        for index, file_path in enumerate([path, *attachments]):
-            copy: Path | None = document
-            if index > 0:
-                copy = self._snapshot(
-                    folder, file_path, snap_dir, sources, file_problems, attachment=True
-                )
-            if copy is None:
-                continue
-            upload = printed.upload if index == 0 and printed.upload else copy
-            if index == 0 and printed.problems:
-                continue  # it could not be converted; preflight would only repeat that
-            try:
-                sample = fsops.sample_regular(upload)
-            except OSError as exc:
-                file_problems.append(explain_os_error(exc, file_path.name))
-                continue
-            except FaxdError as exc:
-                file_problems.append(str(exc))
-                continue
-            fact = FileFacts(name=upload.name, size=sample.size, head=sample.head, tail=sample.tail)
-            job_file = JobFile(
-                str(upload), upload_name(upload.name), mime_for_upload(fact), sample.size
-            )
-            files.append(GatheredFile(job_file, fact))
-        there = tuple(str(a) for a in attachments if a.exists())
-        wanted = bool(folder.notify) or (sidecar is not None and bool(sidecar.notify))
-        owner = file_owner(path) if wanted else None
-        # Last, so nothing after it can fail: the free ones are this take's until it ends.
-        claimed = self._claims.reserve_free(there)
-        return IntakeFacts(
+        """The document's facts (faxd.outbound.gathering), its copies in the job's folder."""
+        return gathering.gather(
+            folder,
+            path,
             job_id=job_id,
-            path=str(path),
-            rel=rel,
-            received_at=min(now, first_seen),
-            sidecar_path=str(sidecar_path) if sidecar_path else None,
-            sidecar=sidecar,
-            clues=tuple(printed.clues),
-            files=tuple(files),
-            attachments=there,
-            claimed=claimed,
-            sources=sources,
-            ino=sources[str(path)].ino if str(path) in sources else None,
-            file_owner=owner,
-            sidecar_problems=tuple(sidecar_problems),
-            document_problems=tuple(document_problems),
-            print_problems=tuple(printed.problems),
-            file_problems=tuple(file_problems),
+            work=self.job_dir(job_id),
+            received_at=min(self._clock.time(), first_seen),
+            claims=self._claims,
         )
-
-    def _snapshot(
-        self,
-        folder: FolderSettings,
-        path: Path,
-        snap_dir: Path,
-        sources: dict[str, Source],
-        problems: list[str],
-        *,
-        attachment: bool = False,
-    ) -> Path | None:
-        """Copy a spool file into the job's folder (None, with a problem, when it cannot be)."""
-        try:
-            snap = contained.snapshot(folder.path, path, snap_dir / path.name, SNAPSHOT_CAP)
-        except contained.ChangedError:
-            raise
-        except FileNotFoundError:
-            if not attachment:
-                raise contained.ChangedError(f"{path.name} is gone.") from None
-            problems.append(f"{path.name}: named in the sidecar but not found beside it.")
-            return None
-        except fsops.NotRegularFileError as exc:
-            problems.append(str(exc))
-            return None
-        except OSError as exc:
-            problems.append(explain_os_error(exc, path.name))
-            return None
-        sources[str(path)] = _source(snap.source, str(snap.path), snap.sha256)
-        return snap.path
-
-
-def _source(identity: contained.Identity, snapshot: str, sha256: str | None) -> Source:
-    return Source(identity.dev, identity.ino, identity.size, identity.mtime_ns, snapshot, sha256)

@@ -30,7 +30,7 @@ from faxd.host.fsops import NotRegularFileError, file_sha256
 from faxd.host.inbox_folder import META_DIR, SIDECAR_SUFFIX
 from faxd.model import JobState
 from faxd.outbound.archive import REPORT_CAP, REPORT_KEY, held_outcomes
-from faxd.outbound.intake import SNAPSHOT_CAP
+from faxd.outbound.gathering import SNAPSHOT_CAP
 from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
 from faxd.records import activity, document_facts, report_pdf
 from faxd.records.activity import ActivityRow
