@@ -75,10 +75,10 @@ fi
 # ------------------------------------------------------------- Debian packages
 # python3-systemd comes from Debian because systemd-python has no wheels on PyPI and
 # would otherwise need a compiler and libsystemd-dev; the venv sees it through
-# --system-site-packages.
+# --system-site-packages. The fonts draw the report PDFs' file names in any script.
 if ((USE_APT)) && command -v apt-get >/dev/null 2>&1; then
     missing=()
-    for pkg in python3 python3-venv python3-systemd; do
+    for pkg in python3 python3-venv python3-systemd fonts-dejavu-core fonts-droid-fallback; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
             missing+=("$pkg")
     done

@@ -179,3 +179,14 @@ def test_the_widest_ids_and_numbers_stay_whole_on_one_line(tmp_path: Path) -> No
     assert "14:50:55" in words and "2026-12-01" in words
     for heading in ("Recipient", "Result", "Method", "Provider", "Tries"):
         assert heading in words
+
+
+def test_a_chinese_name_is_drawn_and_a_character_no_font_has_is_marked(tmp_path: Path) -> None:
+    # DejaVu has no CJK: before the fallback font those letters were left out silently,
+    # and "請求書-3.pdf" read as "-3.pdf". A character no font has (a fax machine emoji)
+    # is marked, never dropped.
+    recipient = _recipient(1, error=None)
+    pdf = _draw(tmp_path, _data([recipient], document="請求書-3.pdf", reference="予約\U0001f4e0"))
+    text = pdf_text(pdf)
+    assert "請求書-3.pdf" in text
+    assert "予約\ufffd" in text

@@ -123,7 +123,7 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
     title = f"Activity journal {day.isoformat()}"
     if station:
         title += f" - {station}"
-    pdf.cell(0, 8, printable(title, family), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 8, printable(title, pdf), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(family, "", 6.5)
     # Time: "14:50:48 +01:00", the offset on every row (a day may cross a clock change).
     widths = (23, 14, 27, 27, 55, 10, 15, 12, 15, 75)
@@ -148,9 +148,9 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
                 r.method,
                 r.provider,
             ):
-                line.cell(printable(value, family))
+                line.cell(printable(value, pdf))
             # Each part made printable on its own: the line break between them stays.
-            line.cell("\n".join(printable(part, family) for part in (r.id, r.sha256)))
+            line.cell("\n".join(printable(part, pdf) for part in (r.id, r.sha256)))
     count = totals(rows)
     pdf.ln(3)
     pdf.set_font(family, "B", 9)

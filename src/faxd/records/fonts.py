@@ -1,6 +1,8 @@
-"""The TrueType font the records are drawn with. PDF's built-in fonts cover Latin-1 only;
+"""The TrueType fonts the records are drawn with. PDF's built-in fonts cover Latin-1 only;
 an embedded DejaVu Sans (Debian: fonts-dejavu-core) shows file names in any European
-script. Without it the records still draw, with non-Latin-1 characters as '?'."""
+script, and Droid Sans Fallback (fonts-droid-fallback), where installed, the Chinese,
+Japanese and Korean ones. A character no font has is drawn as U+FFFD (or '?' without
+DejaVu), never left out: a name missing letters looks like another file's."""
 
 from __future__ import annotations
 
@@ -17,12 +19,18 @@ FONT_DIRS = (
     Path("/usr/local/share/fonts/dejavu"),
 )
 FAMILY = "DejaVu"
+FALLBACK_DIRS = (
+    Path("/usr/share/fonts/truetype/droid"),
+    Path("/usr/share/fonts/droid"),
+    Path("/usr/local/share/fonts/droid"),
+)
+FALLBACK = "DroidFallback"
 # fontTools reports each font subset at INFO; that is noise in faxd's log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
-def _find(name: str) -> Path | None:
-    for directory in FONT_DIRS:
+def _find(name: str, dirs: tuple[Path, ...] = FONT_DIRS) -> Path | None:
+    for directory in dirs:
         candidate = directory / name
         if candidate.is_file():
             return candidate
@@ -39,13 +47,30 @@ def set_up(pdf: FPDF) -> str:
     return FAMILY
 
 
-def printable(text: str | None, family: str) -> str:
-    """Text the font can show: undecodable file-name bytes and control characters become
-    U+FFFD (DejaVu) or '?' (built-in font)."""
+def _add_fallback(pdf: FPDF) -> bool:
+    """Add the fallback font to `pdf` (False when it is not installed, or added already).
+    Only for a text that needs it: reading its 4 MB takes 0.3 s of every PDF drawn."""
+    fallback = _find("DroidSansFallbackFull.ttf", FALLBACK_DIRS)
+    if fallback is None or FALLBACK.lower() in pdf.fonts:
+        return False
+    pdf.add_font(FALLBACK, "", str(fallback))
+    # exact_match=False: its one style stands in for bold too (a station's name).
+    pdf.set_fallback_fonts([FALLBACK], exact_match=False)
+    return True
+
+
+def printable(text: str | None, pdf: FPDF) -> str:
+    """Text `pdf`'s fonts can show: undecodable file-name bytes, control characters and
+    characters no font has become U+FFFD (DejaVu) or '?' (built-in font)."""
     if text is None:
         return "-"
     cleaned = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     cleaned = "".join(c if c.isprintable() else "\ufffd" for c in cleaned)
-    if family != FAMILY:
-        cleaned = cleaned.encode("latin-1", "replace").decode("latin-1")
-    return cleaned
+    from fpdf.fonts import TTFFont  # loaded already: `pdf` is an FPDF
+
+    maps = [font.cmap for font in pdf.fonts.values() if isinstance(font, TTFFont)]
+    if not maps:
+        return cleaned.encode("latin-1", "replace").decode("latin-1")
+    if any(all(ord(c) not in m for m in maps) for c in cleaned) and _add_fallback(pdf):
+        maps = [font.cmap for font in pdf.fonts.values() if isinstance(font, TTFFont)]
+    return "".join(c if any(ord(c) in m for m in maps) else "\ufffd" for c in cleaned)

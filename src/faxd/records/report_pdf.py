@@ -135,11 +135,11 @@ def draw(data: ReportData, first_page: Image.Image | None, why_no_image: str | N
     pdf.set_margins(15, 15, 15)
     pdf.set_creator("faxd")
     family = set_up(pdf)
-    pdf.set_title(printable(f"Transmission report: {data.document}", family))
+    pdf.set_title(printable(f"Transmission report: {data.document}", pdf))
     pdf.add_page()
 
     def text(value: str | None) -> str:
-        return printable(value, family)
+        return printable(value, pdf)
 
     pdf.set_font(family, "B", 16)
     pdf.cell(0, 9, "TRANSMISSION REPORT", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
