@@ -288,14 +288,16 @@ def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
             "remote-job-0001-0", "BUSY", final=True, delivered=False, reason="busy"
         )
         sender.swept = [(f"{job}-0", failed), ("someone-elses-9", failed)]
-        rig.engine._sweep("fake", sender)
+        rig.engine.queries.sweep("fake", sender, set())
         tx = rig.tx(job)
         assert tx.state == TxState.FAILED
         assert tx.status == "BUSY" and "'BUSY'" in (tx.error or "")
         assert "send it again later" in (tx.error or "")
         assert (tmp_path / "failed" / "doc-1.pdf").exists()
         assert sender.cleaned == ["remote-job-0001-0"]
-        rig.engine._sweep("fake", sender)  # already filed: only the leftover report goes
+        rig.engine.queries.sweep(
+            "fake", sender, set()
+        )  # already filed: only the leftover report goes
         assert sender.cleaned == ["remote-job-0001-0", "remote-job-0001-0"]
 
 
@@ -325,11 +327,11 @@ def test_the_sweep_ignores_a_report_of_another_job_that_carries_our_reference(
         assert rig.tx(job).remote_id == "remote-job-0001-0"
         delivered = RemoteStatus("another-job", "OK", final=True, delivered=True)
         sender.swept = [(f"{job}-0", delivered)]
-        rig.engine._sweep("fake", sender)
+        rig.engine.queries.sweep("fake", sender, set())
         assert rig.tx(job).state == TxState.SUBMITTED
         ours = RemoteStatus("REMOTE-JOB-0001-0", "OK", final=True, delivered=True)
         sender.swept = [(f"{job}-0", ours)]  # the same id, other letter case: ours
-        rig.engine._sweep("fake", sender)
+        rig.engine.queries.sweep("fake", sender, set())
         assert rig.tx(job).state == TxState.DELIVERED
 
 
@@ -355,4 +357,4 @@ def test_a_long_retrying_transmission_is_warned_about_once(rig: Rig) -> None:
         rig.clock.advance(max(1.0, rig.tx(job).next_attempt_at - rig.clock.time()))
     assert rig.tx(job).state == TxState.DELIVERED
     rig.engine.finish_if_done(job)
-    assert rig.engine._delay_warned == set()
+    assert rig.engine.outcomes.delay_warned == set()

@@ -1,9 +1,11 @@
-"""The outbound engine: uploads, outcome lookups, status tracking and filing.
+"""The outbound engine: when each transmission is uploaded or asked about, and the uploads.
 
 A dispatcher thread picks transmissions whose time has come from the journal and hands
-them to a bounded pool per provider (uploads) and a small one (queries). Every state is
-committed before the effect it allows: SUBMITTING before the upload leaves, the
-provider's id the moment it answers."""
+them to a bounded pool per provider (uploads) and a small one (status queries, in
+faxd.outbound.status_queries). Every state is committed before the effect it allows:
+SUBMITTING before the upload leaves, the provider's id the moment it answers
+(faxd.outbound.outcomes, which also records results and files finished jobs). A failure
+goes where faxd.core.transitions says, and pauses the provider when it must."""
 
 from __future__ import annotations
 
@@ -21,55 +23,46 @@ from typing import Any
 import structlog
 
 from faxd.clock import Clock
-from faxd.core.deadline import span, transmit_by
+from faxd.core.deadline import transmit_by
 from faxd.core.dft import check_refused_for_every_number, should_check_dft, use_dft
-from faxd.core.failure_advice import failure_text
 from faxd.core.retry import (
-    OUTCOME_LOOKUP_FIRST,
-    STATUS_POLL_FIRST,
     RetryPolicy,
-    outcome_lookup_delay,
-    status_poll_delay,
 )
 from faxd.core.transitions import (
-    AUTH_PAUSE,
     Failure,
     Step,
     TxFacts,
     TxUpdate,
-    after_empty_lookup,
     after_failure,
     classify,
 )
 from faxd.crash_points import crash_point
 from faxd.errors import (
-    AmbiguousOutcomeError,
     AuthError,
     FaxdError,
     ProviderError,
     RejectedError,
     TransientError,
 )
-from faxd.model import Accepted, JobState, Method, OutgoingFile, RemoteStatus, Submission, TxState
+from faxd.model import Method, TxState
 from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
+from faxd.outbound.outcomes import Outcomes, files_of, submission_for, work_dir
+from faxd.outbound.status_queries import QUERY_STATES, StatusQueries
 from faxd.providers.base import GateShut, ReportSweeper, Sender
-from faxd.providers.registry import label as provider_label
 from faxd.settings import Settings
 from faxd.store.journal import Journal, JournalWriteError
-from faxd.store.journal_rows import DueTx, JobRow, TxRow, all_final
+from faxd.store.journal_rows import DueTx, JobRow, TxRow
 from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.engine")
 
 UPLOAD_STATES = (TxState.READY, TxState.WAITING)
-QUERY_STATES = (TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
 QUERY_WORKERS = 2
 JOURNAL_BACKOFF_MAX = 60.0  # longest wait between tries of a journal that takes no writes
 JOURNAL_QUICK = 5.0  # shortest, once other writes got through again
 SWEEP_INTERVAL = 600.0  # seconds between provider-wide result sweeps (Retarus reports)
 DELAY_WARNING = 4 * 3600.0  # a transmission retried this long gets one warning in the log
-QUERY_RETRY = 5.0  # seconds before a failed status query or lookup is asked again
 # Uploads under way per request slot: while `concurrency` requests are at the provider,
 # as many more read their rows and check their files, so a slot that frees is taken by an
 # upload ready to leave. A slot covers the SUBMITTING commit and the request.
@@ -101,7 +94,6 @@ class Engine:
         self._senders = dict(senders)
         self._archiver = archiver
         self._clock = clock
-        self._on_archived = on_archived
         self._retry = retry or RetryPolicy()
         self._rand = rand
         self._wake = threading.Condition()
@@ -113,8 +105,6 @@ class Engine:
         self._uploads: dict[str, int] = {}
         self._queries: dict[str, int] = {}
         self._pauses: dict[str, Pause] = {}
-        self._finish_lock = threading.Lock()
-        self._delay_warned: set[str] = set()
         self._dft_check_refused: set[str] = set()  # providers whose DFT check said no for all
         self._accepting = True
         self._pools: dict[str, ThreadPoolExecutor] = {}
@@ -128,6 +118,16 @@ class Engine:
         self._journal_failures_seen = journal.write_failures
         self._journal_recheck = False
         self._journal_successes_then = 0
+        self.outcomes = Outcomes(settings, journal, self._senders, archiver, clock, on_archived)
+        self.queries = StatusQueries(
+            journal,
+            self._senders,
+            clock,
+            self.outcomes,
+            pause=self._pause,
+            policy=self._policy,
+            rand=rand,
+        )
         self._make_pools()
 
     def _make_pools(self) -> None:
@@ -153,6 +153,7 @@ class Engine:
     def reconfigure(self, settings: Settings, senders: Mapping[str, Sender]) -> None:
         with self._wake:
             self._settings = settings
+            self.outcomes.settings = settings
             self._senders.update(senders)
             # SIGHUP resumes paused providers: new credentials get a try at once.
             now = self._clock.time()
@@ -301,7 +302,7 @@ class Engine:
             self._inflight.add(tx.key)
             counter[provider] = counter.get(provider, 0) + 1
         pool = self._pools[provider] if upload else self._query_pool
-        work = self._upload if upload else self._query
+        work = self._upload if upload else self.queries.query
         try:
             pool.submit(self._guard, work, tx, provider, counter)
         except RuntimeError:  # the pool is shutting down
@@ -334,27 +335,6 @@ class Engine:
 
     # -- uploads -----------------------------------------------------------------------
 
-    def _submission(
-        self, job: JobRow, tx: TxRow, files: tuple[OutgoingFile, ...], dft: bool
-    ) -> Submission:
-        return Submission(
-            key=tx.key,
-            job_id=job.id,
-            sender=job.sender or "",
-            recipient=tx.number,
-            files=files,
-            dft=dft,
-            reference=job.reference,
-            retarus=job.options.retarus,
-        )
-
-    @staticmethod
-    def _files(job: JobRow) -> tuple[OutgoingFile, ...]:
-        return tuple(
-            OutgoingFile(path=Path(f.path), name=f.name, mime=f.mime, size=f.size)
-            for f in job.files
-        )
-
     def _upload(self, due: DueTx, provider: str) -> None:
         sender = self._senders[provider]
         fresh_after = self._clock.time() - self._settings.dft_cache
@@ -363,7 +343,7 @@ class Engine:
             return
         tx, job, cached_dft = view
         bound = log.bind(job=job.id, document=job.rel_path, recipient=tx.number, provider=provider)
-        files = self._files(job)
+        files = files_of(job)
         missing = [f.name for f in files if not f.path.is_file()]
         if missing:
             if self._archiver.presence.away(Path(job.folder)):
@@ -372,21 +352,21 @@ class Engine:
                     tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + 60)
                 )
                 return
-            self._fail(
+            self.outcomes.fail(
                 job,
                 tx,
                 f"{', '.join(missing)} was removed from the spool folder before it was sent.",
             )
             return
         try:
-            prepared = sender.prepare(files, self._workdir(job))
+            prepared = sender.prepare(files, work_dir(self._settings, job))
             dft = self._decide_dft(sender, job, tx, cached_dft)
         except FaxdError as exc:
             self._handle_error(job, tx, sender, exc, counted=False)
             return
         timeout = job.options.status_timeout
         submission = replace(
-            self._submission(job, tx, prepared, dft),
+            submission_for(job, tx, prepared, dft),
             valid_until=datetime.fromtimestamp(transmit_by(self._clock.time(), timeout), UTC),
         )
         started: TxRow | None = None  # the row as committed SUBMITTING, once the gate opened
@@ -422,7 +402,7 @@ class Engine:
         assert started is not None  # the provider answered, so the gate was entered
         tx = started
         crash_point("after_accept_before_commit")
-        self._accepted(tx, accepted, provider, answered=True)
+        self.outcomes.accepted(tx, accepted, provider, answered=True)
         bound.info(
             "accepted",
             remote_id=accepted.remote_id,
@@ -457,9 +437,6 @@ class Engine:
         started = replace(tx, attempts=tx.attempts + 1, first_attempt_at=tx.first_attempt_at or now)
         bound.info("uploading", attempt=started.attempts, state="submitting", dft=dft)
         return started
-
-    def _workdir(self, job: JobRow) -> Path:
-        return self._settings.state_dir / "work" / job.id
 
     def _decide_dft(self, sender: Sender, job: JobRow, tx: TxRow, capable: bool | None) -> bool:
         """capable: the recipient's cached answer, None when none is fresh."""
@@ -511,47 +488,6 @@ class Engine:
                 else "only this transmission is affected"
             ),
         )
-
-    def _accepted(
-        self, tx: TxRow, accepted: Accepted, provider: str, *, answered: bool = False
-    ) -> bool:
-        """Credit the provider's id to this transmission; False when another one holds it.
-
-        `answered`: the id came in the provider's answer to this upload, which outranks
-        an id an outcome lookup credited to another transmission."""
-        now = self._clock.time()
-        holder = self._journal.claim_remote_id(
-            provider,
-            tx.job_id,
-            tx.idx,
-            accepted.remote_id,
-            take_over=answered,
-            state=TxState.SUBMITTED,
-            method=accepted.method,
-            submitted_at=now,
-            polls=0,
-            next_attempt_at=now + self._poll_delay(provider, 0),
-            error=None,
-            updated_at=now,
-        )
-        if holder is None:
-            return True
-        if answered:
-            log.error(
-                "the provider's id had been credited to another transmission by a lookup;"
-                " that one asks the provider again",
-                job=tx.job_id,
-                remote_id=accepted.remote_id,
-                other=holder,
-            )
-            return True
-        log.info(
-            "the upload found belongs to another transmission; looking again",
-            job=tx.job_id,
-            remote_id=accepted.remote_id,
-            other=holder,
-        )
-        return False
 
     def _policy(self, job: JobRow, provider: str) -> RetryPolicy:
         options = job.options
@@ -612,7 +548,7 @@ class Engine:
             assert step.update.error is not None
             if step.update.attempts is not None:
                 self._journal.apply(tx.job_id, tx.idx, TxUpdate(attempts=step.update.attempts))
-            self._fail(job, tx, step.update.error)
+            self.outcomes.fail(job, tx, step.update.error)
             return
         outbox: tuple[NewDelivery, ...] = ()
         if failure is Failure.TRANSIENT:
@@ -661,8 +597,9 @@ class Engine:
                 "temporary failure; will retry", error=str(exc), retry_in=round(at - now, 1)
             )
             first = step.update.first_attempt_at or now
-            if now - first >= DELAY_WARNING and tx.key not in self._delay_warned:
-                self._delay_warned.add(tx.key)
+            warned = self.outcomes.delay_warned
+            if now - first >= DELAY_WARNING and tx.key not in warned:
+                warned.add(tx.key)
                 bound.warning(
                     "still not sent after hours of retrying",
                     hours=round((now - first) / 3600, 1),
@@ -675,292 +612,14 @@ class Engine:
                 self._pauses[provider] = Pause(until, reason)
         self._journal.pause_provider(provider, until, reason)
 
-    def _fail(self, job: JobRow, tx: TxRow, error: str, *, status: str | None = None) -> None:
-        """`status`: the provider's last word on it, kept in the report (None: unchanged)."""
-        now = self._clock.time()
-        log.warning(
-            "transmission failed",
-            job=job.id,
-            document=job.rel_path,
-            recipient=tx.number,
-            error=error,
-            state="failed",
-        )
-        self._journal.apply(
-            tx.job_id,
-            tx.idx,
-            TxUpdate(state=TxState.FAILED, status=status, error=error, updated_at=now),
-        )
-        self.finish_if_done(job.id)
-
-    # -- queries -----------------------------------------------------------------------
-
-    def _query(self, tx: DueTx, provider: str) -> None:
-        job, txs = self._journal.job_and_transmissions(tx.job_id)
-        current = next((t for t in txs if t.idx == tx.idx), None)
-        if current is None or job is None or current.state not in QUERY_STATES:
-            return
-        sender = self._senders[provider]
-        try:
-            if current.state == TxState.OUTCOME_UNKNOWN:
-                self._resolve_unknown(job, current, sender)
-            else:
-                self._track(job, current, sender)
-        except AuthError as exc:
-            self._pause(provider, self._clock.time() + AUTH_PAUSE, "auth")
-            log.error(
-                "provider refused our credentials; its queue is paused",
-                provider=provider,
-                error=str(exc),
-            )
-            self._journal.apply(
-                tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + AUTH_PAUSE)
-            )
-        except ProviderError as exc:
-            now = self._clock.time()
-            if current.state == TxState.SUBMITTED and self._timed_out(
-                job, current, now, "its status could not be had", current.status
-            ):
-                return
-            delay = (
-                exc.retry_after
-                if isinstance(exc, TransientError) and exc.retry_after
-                else QUERY_RETRY
-            )
-            if isinstance(exc, TransientError) and exc.throttled:
-                # As for an upload: a 429 throttles the whole provider, and says so.
-                self._pause(provider, now + delay, "throttled")
-            if current.submitted_at is not None:
-                # Never past the status_timeout, not even on a long Retry-After.
-                ends = current.submitted_at + job.options.status_timeout
-                delay = min(delay, max(ends - now, 0.0) + QUERY_RETRY)
-            log.info("status query failed; asking again later", job=job.id, error=str(exc))
-            self._journal.apply(tx.job_id, tx.idx, TxUpdate(next_attempt_at=now + delay))
-
-    def _resolve_unknown(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
-        now = self._clock.time()
-        files = self._files(job)
-        try:
-            # As uploaded (converted where the provider needed it): a lookup compares bytes.
-            files = sender.prepare(files, self._workdir(job))
-        except FaxdError as exc:
-            log.info("lookup without the prepared files", job=job.id, error=str(exc))
-        submission = self._submission(job, tx, files, dft=tx.method == Method.DFT)
-        since = tx.submit_started_at or job.received_at
-        bound = log.bind(
-            job=job.id, document=job.rel_path, recipient=tx.number, provider=sender.name
-        )
-        ambiguous: AmbiguousOutcomeError | None = None
-        try:
-            found = sender.find_submission(
-                submission,
-                datetime.fromtimestamp(since, UTC),
-                self._journal.remote_ids(sender.name),
-            )
-        except AmbiguousOutcomeError as exc:
-            found, ambiguous = None, exc
-        if found is not None:
-            if not self._accepted(tx, found, sender.name):
-                # Another lookup credited it a moment ago: list again without it.
-                self._journal.apply(tx.job_id, tx.idx, TxUpdate(next_attempt_at=now + QUERY_RETRY))
-                return
-            bound.info("the lost upload had been accepted", remote_id=found.remote_id)
-            return
-        step = after_empty_lookup(
-            TxFacts(TxState.OUTCOME_UNKNOWN, tx.attempts, tx.first_attempt_at, tx.lookups),
-            self._policy(job, sender.name),
-            now,
-            self._rand,
-            lost_error=f"upload of {Path(job.path).name} was lost on the way",
-            ambiguous=str(ambiguous) if ambiguous is not None else None,
-        )
-        if step.gave_up:
-            assert step.update.error is not None
-            self._fail(job, tx, step.update.error)
-            return
-        outbox: tuple[NewDelivery, ...] = ()
-        if step.update.state is TxState.WAITING:
-            bound.warning("the provider has no trace of the lost upload; sending it again")
-            outbox = tuple(
-                job_notices(
-                    job.id,
-                    job.options.notice,
-                    "requeued",
-                    now,
-                    occasion=f"{tx.idx}.{step.update.attempts}",
-                )
-            )
-        self._journal.apply(tx.job_id, tx.idx, step.update, outbox=outbox)
-
-    def _track(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
-        assert tx.remote_id is not None
-        now = self._clock.time()
-        status = sender.status(tx.remote_id)
-        if not status.about(tx.remote_id):
-            # Whatever the provider code made of the answer, a result filed for this fax
-            # must be about this fax.
-            raise TransientError(
-                f"the provider answered about {status.remote_id}, not {tx.remote_id}.",
-                "faxd asks again later.",
-            )
-        if status.final:
-            self._record_final(job, tx, status)
-            return
-        if self._timed_out(job, tx, now, f"still '{status.status}'", status.status):
-            return
-        self._journal.apply(
-            tx.job_id,
-            tx.idx,
-            TxUpdate(
-                status=status.status,
-                polls=tx.polls + 1,
-                next_attempt_at=now + self._poll_delay(sender.name, tx.polls + 1),
-                updated_at=now,
-            ),
-        )
-
-    def _timed_out(self, job: JobRow, tx: TxRow, now: float, what: str, status: str | None) -> bool:
-        """Fail an accepted transmission whose status_timeout ran out (True), whether the
-        provider still says "Sending" or its status cannot be had at all."""
-        timeout = job.options.status_timeout
-        if tx.submitted_at is None or now - tx.submitted_at <= timeout:
-            return False
-        error = (
-            f"{what} {span(timeout)} after it was accepted (status_timeout); ask the provider"
-            " whether it arrived before sending it again"
-        )
-        self._fail(job, tx, error, status=status)
-        return True
-
-    def _record_final(self, job: JobRow, tx: TxRow, status: RemoteStatus) -> None:
-        now = self._clock.time()
-        state = TxState.DELIVERED if status.delivered else TxState.FAILED
-        error = (
-            None
-            if status.delivered
-            else failure_text(
-                status.status,
-                status.reason,
-                self._provider_label(job.provider),
-                status.remote_id or tx.remote_id,
-            )
-        )
-        self._journal.apply(
-            tx.job_id,
-            tx.idx,
-            TxUpdate(
-                state=state,
-                status=status.status,
-                method=status.method or tx.method,
-                error=error,
-                updated_at=now,
-            ),
-        )
-        log.info(
-            "final status",
-            job=job.id,
-            document=job.rel_path,
-            recipient=tx.number,
-            remote_id=tx.remote_id,
-            status=status.status,
-            state=state.value,
-        )
-        self.finish_if_done(job.id)
-
-    def _lookup_delay(self, provider: str, lookups_done: int) -> float:
-        settings = self._settings.providers.get(provider)
-        first = settings.lookup_delay if settings is not None else OUTCOME_LOOKUP_FIRST
-        return outcome_lookup_delay(lookups_done, first)
-
-    def _poll_delay(self, provider: str, polls_done: int) -> float:
-        settings = self._settings.providers.get(provider)
-        first = settings.status_poll if settings is not None else STATUS_POLL_FIRST
-        return status_poll_delay(polls_done, first)
-
-    def _provider_label(self, provider: str) -> str:
-        return provider_label(self._settings.providers, provider)
+    def finish_if_done(self, job_id: str) -> None:
+        """Give a job whose transmissions are all final its result, and file it."""
+        self.outcomes.finish_if_done(job_id)
 
     def _start_sweeps(self) -> None:
         for name, sender in self._senders.items():
             if isinstance(sender, ReportSweeper) and name not in self.paused():
                 try:
-                    self._query_pool.submit(self._sweep, name, sender)
+                    self._query_pool.submit(self.queries.sweep, name, sender, self._inflight)
                 except RuntimeError:
                     return
-
-    def _sweep(self, provider: str, sender: Sender) -> None:
-        """Catch results the per-transmission polling missed (a report listing)."""
-        if not isinstance(sender, ReportSweeper):
-            return
-        try:
-            finished = sender.sweep()
-        except FaxdError as exc:
-            log.info("result sweep failed; trying again later", provider=provider, error=str(exc))
-            return
-        for reference, status in finished:
-            job_id, _, idx = reference.rpartition("-")
-            tx = self._journal.transmission(job_id, int(idx)) if idx.isdigit() else None
-            job = self._journal.job(job_id) if tx is not None else None
-            if tx is None or job is None or job.provider != provider:
-                continue  # not one of ours
-            if job.archived_at is not None:
-                # Recorded and filed, but the report outlived a crash: forget it now.
-                self._cleanup(sender, [status.remote_id])
-                continue
-            if tx.state not in QUERY_STATES or tx.key in self._inflight:
-                continue
-            if tx.remote_id is not None and not status.about(tx.remote_id):
-                # Our reference on a report of another job: not this upload's result.
-                log.warning(
-                    "the sweep found a report with this job's reference but another job id;"
-                    " ignored",
-                    job=job_id,
-                    remote_id=tx.remote_id,
-                    reported=status.remote_id,
-                )
-                continue
-            log.info("result found by the sweep", job=job_id, remote_id=status.remote_id)
-            if tx.state == TxState.OUTCOME_UNKNOWN:
-                if not self._accepted(tx, Accepted(status.remote_id, Method.FAX), provider):
-                    continue
-                tx = self._journal.transmission(job_id, tx.idx) or tx
-            self._record_final(job, tx, status)
-
-    # -- finishing ---------------------------------------------------------------------
-
-    def finish_if_done(self, job_id: str) -> None:
-        with self._finish_lock:
-            job, txs = self._journal.job_and_transmissions(job_id)
-            if job is None or job.archived_at is not None:
-                return
-            if not all_final(txs):
-                return
-            self._delay_warned.difference_update(tx.key for tx in txs)  # a daemon runs years
-            if job.state not in (JobState.DELIVERED, JobState.FAILED):
-                result = (
-                    JobState.DELIVERED
-                    if txs and all(t.state == TxState.DELIVERED for t in txs)
-                    else JobState.FAILED
-                )
-                now = self._clock.time()
-                # Notices are owed from the moment the result is: committed with it.
-                notices = job_notices(job_id, job.options.notice, result.value, now)
-                self._journal.set_job_state(job_id, result, finished_at=now, outbox=notices)
-            # Filing reads the job's row as it is now.
-            if not self._archiver.try_archive(job):
-                return  # logged; the daemon tries filing it again later
-        self._on_archived(job_id)
-        sender = self._senders.get(job.provider)
-        if sender is not None:
-            self._cleanup(sender, [tx.remote_id for tx in txs if tx.remote_id])
-
-    @staticmethod
-    def _cleanup(sender: Sender, remote_ids: list[str]) -> None:
-        for remote_id in remote_ids:
-            try:
-                sender.cleanup(remote_id)
-            except FaxdError as exc:
-                # The report sweep finds the report again and retries.
-                log.warning(
-                    "could not clean up at the provider", remote_id=remote_id, error=str(exc)
-                )
