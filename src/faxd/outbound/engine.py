@@ -45,7 +45,6 @@ from faxd.errors import (
     TransientError,
 )
 from faxd.model import Method, TxState
-from faxd.notices.plan import job_notices
 from faxd.outbound.archive import Archiver
 from faxd.outbound.outcomes import Outcomes, files_of, submission_for, work_dir
 from faxd.outbound.status_queries import QUERY_STATES, StatusQueries
@@ -53,7 +52,6 @@ from faxd.providers.base import GateShut, ReportSweeper, Sender
 from faxd.settings import Settings
 from faxd.store.journal import Journal, JournalWriteError
 from faxd.store.journal_rows import DueTx, JobRow, TxRow
-from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.engine")
 
@@ -550,18 +548,7 @@ class Engine:
                 self._journal.apply(tx.job_id, tx.idx, TxUpdate(attempts=step.update.attempts))
             self.outcomes.fail(job, tx, step.update.error)
             return
-        outbox: tuple[NewDelivery, ...] = ()
-        if failure is Failure.TRANSIENT:
-            outbox = tuple(
-                job_notices(
-                    job.id,
-                    job.options.notice,
-                    "requeued",
-                    now,
-                    occasion=f"{tx.idx}.{step.update.attempts}",
-                )
-            )
-        self._journal.apply(tx.job_id, tx.idx, step.update, outbox=outbox)
+        self.outcomes.step(job, tx, step.update, now, requeued=failure is Failure.TRANSIENT)
 
     def _say(
         self,

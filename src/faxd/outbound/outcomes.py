@@ -123,6 +123,22 @@ class Outcomes:
         )
         return False
 
+    def step(self, job: JobRow, tx: TxRow, update: TxUpdate, now: float, *, requeued: bool) -> None:
+        """Write a step that is not final; `requeued` (it is to be sent again) owes the
+        job's `requeued` notice, committed with it."""
+        outbox = (
+            job_notices(
+                job.id,
+                job.options.notice,
+                "requeued",
+                now,
+                occasion=f"{tx.idx}.{update.attempts}",
+            )
+            if requeued
+            else []
+        )
+        self._journal.apply(tx.job_id, tx.idx, update, outbox=outbox)
+
     def fail(self, job: JobRow, tx: TxRow, error: str, *, status: str | None = None) -> None:
         """`status`: the provider's last word on it, kept in the report (None: unchanged)."""
         now = self._clock.time()

@@ -18,12 +18,10 @@ from faxd.core.retry import RetryPolicy
 from faxd.core.transitions import AUTH_PAUSE, TxFacts, TxUpdate, after_empty_lookup
 from faxd.errors import AmbiguousOutcomeError, AuthError, FaxdError, ProviderError, TransientError
 from faxd.model import Accepted, Method, TxState
-from faxd.notices.plan import job_notices
 from faxd.outbound.outcomes import Outcomes, cleanup, files_of, submission_for, work_dir
 from faxd.providers.base import ReportSweeper, Sender
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import DueTx, JobRow, TxRow
-from faxd.store.outbox import NewDelivery
 
 log = structlog.get_logger("faxd.outbound.engine")
 
@@ -136,19 +134,10 @@ class StatusQueries:
             assert step.update.error is not None
             self._outcomes.fail(job, tx, step.update.error)
             return
-        outbox: tuple[NewDelivery, ...] = ()
-        if step.update.state is TxState.WAITING:
+        requeued = step.update.state is TxState.WAITING
+        if requeued:
             bound.warning("the provider has no trace of the lost upload; sending it again")
-            outbox = tuple(
-                job_notices(
-                    job.id,
-                    job.options.notice,
-                    "requeued",
-                    now,
-                    occasion=f"{tx.idx}.{step.update.attempts}",
-                )
-            )
-        self._journal.apply(tx.job_id, tx.idx, step.update, outbox=outbox)
+        self._outcomes.step(job, tx, step.update, now, requeued=requeued)
 
     def _track(self, job: JobRow, tx: TxRow, sender: Sender) -> None:
         assert tx.remote_id is not None
