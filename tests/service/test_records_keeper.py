@@ -457,6 +457,57 @@ def test_purge_leaves_a_document_replaced_since(
     assert row["purged_at"] is None
 
 
+def test_purge_of_a_retried_attempt_leaves_the_next_attempt_filed_under_its_names(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # `faxd retry` moves the document back and removes its reports; the next attempt is
+    # filed under the same names with the same bytes. The first attempt's retention
+    # deleted the second's document and proof seconds after it was filed.
+    settings = settings_for(tmp_path, RetentionSettings(failed=DAY))
+    spool = _spool(settings)
+    first = file_job(journal, settings, clock, write_pdf(spool / "s.pdf"), [False], job_id="j1")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    journal.record_retry("j1", str(spool / "s.pdf"), None, None, None, clock.time())
+    first.rename(spool / "s.pdf")
+    for report in (first.with_name("s.pdf.report.yaml"), first.with_name("s.pdf.report.pdf")):
+        report.unlink()
+    clock.advance(2 * DAY)
+    second = file_job(journal, settings, clock, spool / "s.pdf", [False], job_id="j2")
+    keeper.draw_pending()
+    theirs = {second, second.with_name("s.pdf.report.yaml"), second.with_name("s.pdf.report.pdf")}
+    assert second == first and all(p.exists() for p in theirs)
+    planned = keeper.purge(dry_run=True)
+    assert [(i.key, i.files) for i in planned] == [("j1", ())]
+    keeper.purge(dry_run=False)
+    assert all(p.exists() for p in theirs)
+    marked = journal.query("SELECT job_id FROM filed_records WHERE purged_at IS NOT NULL")
+    assert [r["job_id"] for r in marked] == ["j1"]
+
+
+def test_purge_leaves_names_a_later_job_was_filed_under(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # The office removed a filed document and its reports; the same document sent again
+    # later was filed under the free names. Same bytes, so the checksum cannot tell.
+    settings = settings_for(tmp_path, RetentionSettings(sent=DAY))
+    spool = _spool(settings)
+    first = file_job(journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="j1")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    again = first.read_bytes()
+    for gone in (first, first.with_name("s.pdf.report.yaml"), first.with_name("s.pdf.report.pdf")):
+        gone.unlink()
+    clock.advance(2 * DAY)
+    (spool / "s.pdf").write_bytes(again)
+    second = file_job(journal, settings, clock, spool / "s.pdf", [True], job_id="j2")
+    keeper.draw_pending()
+    assert second == first
+    assert [(i.key, i.files) for i in keeper.purge(dry_run=False)] == [("j1", ())]
+    assert second.exists() and second.with_name("s.pdf.report.pdf").exists()
+    assert second.with_name("s.pdf.report.yaml").exists()
+
+
 def test_purge_removes_the_reports_of_a_document_the_office_removed(
     tmp_path: Path, journal: Journal, clock: FakeClock
 ) -> None:

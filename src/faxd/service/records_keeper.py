@@ -567,8 +567,14 @@ class RecordsKeeper:
         ):
             if limit is None:
                 continue
-            for filed in self.ledger.purgeable_jobs(state.value, now - limit):
-                if (item := self._job_item(kind, filed)) is not None:
+            due = self.ledger.purgeable_jobs(state.value, now - limit)
+            if not due:
+                continue
+            retried = self.ledger.retried([filed.job.id for filed in due])
+            since = min(filed.job.archived_at or 0.0 for filed in due)
+            filings = self.ledger.filings_after(since)
+            for filed in due:
+                if (item := self._job_item(kind, filed, retried, filings)) is not None:
                     items.append(item)
         if keep.inbox is not None:
             for received in self.ledger.purgeable_received(now - keep.inbox):
@@ -578,13 +584,20 @@ class RecordsKeeper:
             items.extend(self._records_items(now - keep.records))
         return items
 
-    def _job_item(self, kind: str, filed: FiledJob) -> PurgeItem | None:
+    def _job_item(
+        self, kind: str, filed: FiledJob, retried: set[str], filings: dict[str, float]
+    ) -> PurgeItem | None:
         """What retention removes of a filed job; None while its document's name holds
         another file (changed since it was filed, or put there by hand after a retry): not
-        faxd's to delete, and its reports stay with it."""
+        faxd's to delete, and its reports stay with it.
+
+        `retried`: jobs `faxd retry` put back, whose files all left with them; `filings`:
+        the latest filing at each name. A name a later job was filed under holds that
+        job's file (the same bytes, when a retry was filed where the first attempt was):
+        it goes with that job, never with this one."""
         job = filed.job
         files: list[Path] = []
-        doc = Path(job.archived_path) if job.archived_path else None
+        doc = Path(job.archived_path) if job.archived_path and job.id not in retried else None
         if doc is not None and not _gone(doc) and not _same(doc, filed.sha256):
             return None
         if doc is not None:
@@ -594,6 +607,8 @@ class RecordsKeeper:
             files.insert(0, doc)
             if filed.report_pdf:
                 files.append(Path(filed.report_pdf))
+        filed_at = job.archived_at or 0.0
+        files = [p for p in files if filings.get(str(p), filed_at) <= filed_at]
         present = tuple(p for p in dict.fromkeys(files) if fsops.is_regular_file(p))
         ledger = self.ledger
 

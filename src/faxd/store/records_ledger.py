@@ -4,6 +4,7 @@ purged, and the read-only views the activity journal and `faxd history` are made
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,6 +191,38 @@ class RecordsLedger:
             "AND r.state IN ('done', 'retry') AND r.purged_at IS NULL",
             (state, before),
         )
+
+    def filings_after(self, since: float) -> dict[str, float]:
+        """Each name a job filed after `since` used (document, sidecar, attachments, YAML
+        and PDF reports), with the latest filing there. One name can hold two jobs' files in
+        turn: `faxd retry` moves a job's files back, and the next attempt (or another job's
+        attachment) may be filed under the same free name."""
+        latest: dict[str, float] = {}
+        rows = self._journal.query(
+            "SELECT j.archived_at, j.archived_path, j.archive_plan, r.report_pdf AS r_pdf "
+            "FROM jobs j LEFT JOIN filed_records r ON r.job_id = j.id "
+            "WHERE j.archived_at > ?",
+            (since,),
+        )
+        for row in rows:
+            when = float(row["archived_at"])
+            plan = json.loads(row["archive_plan"]) if row["archive_plan"] else {}
+            names = [row["archived_path"], row["r_pdf"], *plan.values()]
+            for name in names:
+                if name:
+                    path = decode_path(str(name))
+                    latest[path] = max(when, latest.get(path, when))
+        return latest
+
+    def retried(self, job_ids: Sequence[str]) -> set[str]:
+        """Those of `job_ids` that `faxd retry` put back: their files left with them."""
+        if not self._journal.has_table("retries"):
+            return set()
+        found: set[str] = set()
+        for chunk, marks in in_chunks(job_ids):
+            sql = f"SELECT job_id FROM retries WHERE job_id IN ({marks})"  # noqa: S608
+            found.update(str(row["job_id"]) for row in self._journal.query(sql, chunk))
+        return found
 
     def mark_job_purged(self, job_id: str, removed: Sequence[str], when: float) -> None:
         with self._journal.transaction() as db:
