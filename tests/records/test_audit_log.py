@@ -161,3 +161,66 @@ def test_the_log_is_never_written_or_cut_back_through_a_link(tmp_path: Path, wha
         assert verdict.ok  # the log itself is as it was
     else:
         assert not verdict.ok and verdict.problem and "cannot be read" in verdict.problem
+
+
+def test_a_name_holding_unicode_line_breaks_stays_one_line(tmp_path: Path) -> None:
+    # U+2028, U+2029 and NEL are line breaks to str.splitlines() and some editors: a
+    # file name holding one split its line, and verify called an intact log broken.
+    log = AuditLog(tmp_path / "audit")
+    name = "memo\u2028v2\x85final\u2029.pdf"
+    head = log.append([Ev(1, T0, "picked up", {"document": name}), Ev(2, T0 + 1, "filed")])
+    assert head is not None
+    (path,) = log.files()
+    raw = path.read_text(encoding="utf-8")
+    assert not any(c in raw for c in "\u2028\u2029\x85")
+    assert json.loads(raw.split("\n")[0])["document"] == name
+    assert log.verify(f"{head[0]}:{head[1]}").ok
+
+
+def test_a_line_written_with_raw_unicode_line_breaks_still_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Logs written before those characters were escaped hold them raw.
+    import faxd.records.audit_log as audit_log
+
+    log = AuditLog(tmp_path / "audit")
+    monkeypatch.setattr(audit_log, "_LINE_BREAKS", {})
+    log.append([Ev(1, T0, "picked up", {"document": "memo\u2028v2.pdf"})])
+    monkeypatch.undo()
+    head = log.append([Ev(2, T0 + 1, "filed")])
+    assert head is not None
+    (path,) = log.files()
+    assert "\u2028" in path.read_text(encoding="utf-8")
+    verdict = log.verify(f"{head[0]}:{head[1]}")
+    assert verdict.ok and verdict.lines == 2
+
+
+def test_a_chain_rewritten_and_carried_past_the_head_is_found(tmp_path: Path) -> None:
+    # sha256 has no key: whoever can write the file can rewrite every hash after a
+    # changed line, and one line more took the forged chain past the journal's head.
+    log, path, head = _log(tmp_path)
+    forged = AuditLog(tmp_path / "forged")
+    events = [
+        Ev(
+            n,
+            T0 + n,
+            "filed",
+            {"job": "j0" if n == 2 else f"j{n}", "path": f"/srv/fax/sent/ä{n}.pdf"},
+        )
+        for n in range(1, 8)
+    ]
+    forged.append(events)
+    (forged_path,) = forged.files()
+    path.write_bytes(forged_path.read_bytes())
+    assert log.verify(None).ok  # the file alone cannot tell …
+    verdict = log.verify(head)  # … the journal's record of its last line can
+    assert not verdict.ok
+    assert "line 6:" in (verdict.problem or "") and "rewritten" in (verdict.problem or "")
+
+
+def test_a_log_that_runs_on_past_the_journals_head_is_intact(tmp_path: Path) -> None:
+    # A crash after a line was written and before the journal noted it as the head.
+    log, _, head = _log(tmp_path)
+    assert log.append([Ev(7, T0 + 7, "filed", {"job": "j7"})]) is not None
+    verdict = log.verify(head)
+    assert verdict.ok and verdict.lines == 7

@@ -55,6 +55,11 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Not escaped by json.dumps, and line breaks to str.splitlines() and some editors (a file
+# name may hold them): escaped, so that a line is a line to every reader.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 def render_line(seq: int, ts: float, event: str, data: Mapping[str, Any], prev: str) -> str:
     """One line without its newline: the fields, then the hash of everything before it."""
     body: dict[str, Any] = {
@@ -67,7 +72,7 @@ def render_line(seq: int, ts: float, event: str, data: Mapping[str, Any], prev: 
     # A file name that is not valid UTF-8 arrives with lone surrogates, which UTF-8 cannot
     # write: they become JSON's own \udcXX escapes, so the line reads back to the same name.
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").translate(_LINE_BREAKS)
     return f'{text[:-1]}{_HASH_FIELD}{sha256_text(text)}"}}'
 
 
@@ -187,14 +192,18 @@ class AuditLog:
         """Walk every file in order. `head` ("seq:sha256", kept by the journal) also
         catches lines removed from the end."""
         prev, count, last_seq = GENESIS, 0, 0
+        head_seq, _, head_hash = (head or "").partition(":")
+        at_head = int(head_seq) if head_seq.isdigit() else None
+        head_seen = False
         for path in self.files():
             try:
                 text = self._read(path.name)
             except (OSError, UnicodeDecodeError, NotRegularFileError) as exc:
                 return Verdict(False, count, f"{path.name}: cannot be read ({exc}).")
-            if text and not text.endswith("\n"):
-                text += "\n"  # a line cut short is judged like any other line
-            for number, line in enumerate(text.splitlines(), start=1):
+            # Lines end at "\n" only: a line written before U+2028 and its kind were
+            # escaped holds them raw, and is still one line.
+            lines = text.removesuffix("\n").split("\n") if text else []
+            for number, line in enumerate(lines, start=1):
                 where = f"{path.name} line {number}"
                 try:
                     fields = json.loads(line)
@@ -213,13 +222,25 @@ class AuditLog:
                 if seq <= last_seq:
                     return Verdict(False, count, f"{where}: out of order (seq {seq}).")
                 prev, last_seq, count = sha256_text(line), seq, count + 1
-        if head:
-            head_seq, _, head_hash = head.partition(":")
-            if int(head_seq) > last_seq or (int(head_seq) == last_seq and head_hash != prev):
-                return Verdict(
-                    False,
-                    count,
-                    f"the log ends at seq {last_seq}, but the journal recorded seq {head_seq} "
-                    "as written: lines were removed from the end.",
-                )
+                if seq == at_head:
+                    # Lines after it may be newer than the journal's note, but this one
+                    # is as written: a chain rewritten from an earlier line and carried
+                    # past the head by a line more would pass every other check.
+                    if prev != head_hash:
+                        return Verdict(
+                            False,
+                            count - 1,
+                            f"{where}: is not the line the journal recorded as written "
+                            f"(seq {seq}): the log was rewritten.",
+                        )
+                    head_seen = True
+        if at_head is not None and not head_seen:
+            return Verdict(
+                False,
+                count,
+                f"the log ends at seq {last_seq}, but the journal recorded seq {at_head} "
+                "as written: lines were removed from the end."
+                if at_head > last_seq
+                else f"the line the journal recorded as written (seq {at_head}) is missing.",
+            )
         return Verdict(True, count)
