@@ -46,6 +46,15 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_defused() -> None:
     assert row["our_number"] == "\t+4612345678"  # a number is not a formula
 
 
+def test_a_plus_and_a_digit_do_not_make_a_formula_a_number() -> None:
+    # A received document's name comes from a remote sender.
+    data = csv_bytes([_row(document="+1+1+cmd|' -C calc'!A0.pdf", other_number="+46(0)8-123")])
+    (row,) = _read(data)
+    assert row["document"] == "'+1+1+cmd|' -C calc'!A0.pdf"
+    assert row["other_number"] == "'+46(0)8-123"
+    assert row["our_number"] == "\t+4612345678"
+
+
 def test_excel_dialect_puts_a_tab_before_numbers_and_ids_only() -> None:
     """A double-click in Excel keeps a cell that starts with a tab as text: `+46…` and
     `08…` survive. Only all-digit values get it, in the number and id columns."""
@@ -62,7 +71,7 @@ def test_excel_dialect_puts_a_tab_before_numbers_and_ids_only() -> None:
     )
     assert (first["pages"], first["sha256"]) == ("12", "1234")  # not number columns
     assert (second["other_number"], second["id"], second["document"]) == (
-        "+46 8 123",
+        "'+46 8 123",  # a formula (an intersection) to a spreadsheet, not a number
         "job-7",
         "4711",
     )
@@ -70,7 +79,7 @@ def test_excel_dialect_puts_a_tab_before_numbers_and_ids_only() -> None:
     # spreadsheets strip before they evaluate what follows).
     assert (third["our_number"], third["other_number"]) == ("'-46812345678", "")
     stripped = _read(csv_bytes(rows, "standard"))
-    assert [r["other_number"] for r in stripped] == ["0812345678", "+46 8 123", ""]
+    assert [r["other_number"] for r in stripped] == ["0812345678", "'+46 8 123", ""]
     assert [r["id"] for r in stripped] == ["123456789012345678", "job-7", ""]
 
 

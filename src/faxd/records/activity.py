@@ -3,8 +3,9 @@ spreadsheets and a PDF table for people (`YYYY/YYYY-MM-DD.csv` and `.pdf`).
 
 The CSV is UTF-8 with a byte-order mark, because Excel takes a file without one for the
 local ANSI code page (LibreOffice reads the mark too); every field is quoted. A cell
-that a spreadsheet would run as a formula (`=`, `@`, `-`, or `+` not followed by a
-digit, e.g. from a received document's name) gets a leading apostrophe.
+that a spreadsheet would run as a formula (`=`, `@`, `-`, or `+` where the cell is not
+a number such as `+46812345678`, e.g. from a received document's name) gets a leading
+apostrophe.
 
 Excel opened with a double-click ignores the quotes and turns `+46812345678` into
 4.68123E+10 (and `0812…` loses its 0). The `excel` dialect (the default) therefore
@@ -60,14 +61,19 @@ class ActivityRow:
 assert tuple(f.name for f in fields(ActivityRow)) == HEADER
 
 
+_DIGITS = re.compile(r"\+?[0-9]+")
+
+
 def _cell(value: str) -> str:
     value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    if value[:1] in ("=", "@", "-", "\t", "\r") or (value[:1] == "+" and not value[1:2].isdigit()):
+    # A `+` starts a formula unless the whole cell is a number (`+1+1+cmd|…` is not).
+    if value[:1] in ("=", "@", "-", "\t", "\r") or (
+        value[:1] == "+" and not _DIGITS.fullmatch(value)
+    ):
         return "'" + value
     return value
 
 
-_DIGITS = re.compile(r"\+?[0-9]+")
 _AS_TEXT = frozenset(HEADER.index(name) for name in ("our_number", "other_number", "id"))
 
 
