@@ -125,3 +125,20 @@ def test_only_the_built_in_default_depends_on_seen_sidecars(
     path.write_text(text)
     (folder,) = load(path).folders
     assert folder.sidecar_wait_if_seen is if_seen
+
+
+def test_a_report_filed_in_sent_inside_the_spool_folder_is_no_sidecar(
+    rig: DefaultWaitRig,
+) -> None:
+    # sent/ and failed/ inside the spool folder are the default layout: the first filed
+    # YAML report was taken for a sidecar, and every later document waited 10 s more.
+    rig.run()
+    for tree in ("sent", "failed"):
+        report = rig.spool / tree / "+46812345678" / "a.pdf.report.yaml"
+        report.parent.mkdir(parents=True)
+        report.write_text("result: delivered\n")
+        rig.intake.changes.put(Change(rig.spool, report, "file"))
+    rig.run()
+    rig.drop("+46812345678/letter.pdf")
+    assert rig.after(1.1) == ["+46812345678/letter.pdf"]
+    assert not rig.journal.sidecars_seen(rig.spool)

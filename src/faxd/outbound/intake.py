@@ -181,6 +181,11 @@ class Intake:
     def _skipped(self, folder: FolderSettings, path: Path) -> bool:
         """Names never picked up (hidden, temporary and office lock files, sidecars), and
         our own output trees."""
+        return self._in_skipped_tree(folder, path) or is_ignored_name(path.name)
+
+    def _in_skipped_tree(self, folder: FolderSettings, path: Path) -> bool:
+        """In a hidden folder or one of our own output trees (sent/, failed/ and hold/
+        inside the spool folder, whose filed reports are no sidecars)."""
         parent = path.parent
         if path != folder.path and path not in self._excluded:
             skipped = self._parent_skipped.get(parent)
@@ -191,13 +196,11 @@ class Intake:
                 )
                 if len(self._parent_skipped) < PARENT_CACHE:
                     self._parent_skipped[parent] = skipped
-            return skipped or is_ignored_name(path.name)
+            return skipped
         rel = path.relative_to(folder.path)
         if any(part.startswith((".", "~")) for part in rel.parts[:-1]):
             return True
-        if any(path.is_relative_to(x) for x in self._excluded):
-            return True
-        return is_ignored_name(path.name)
+        return any(path.is_relative_to(x) for x in self._excluded)
 
     # -- feeding -----------------------------------------------------------------------
 
@@ -365,7 +368,8 @@ class Intake:
             return
         path = change.path
         if path.name.endswith(SIDECAR_SUFFIXES):
-            self._sidecar_arrived(path)
+            if not self._in_skipped_tree(folder, path):
+                self._sidecar_arrived(path)
             return
         if self._skipped(folder, path):
             return
