@@ -38,7 +38,7 @@ CREDENTIALS=$ETC/credentials
 CREDENTIAL_NAMES=(docs-api-key retarus-password)
 SPOOL=/srv/fax
 # Every folder config/faxd.example.yaml names (a test keeps the two in step); parents first.
-SPOOL_DIRS=(out scanner abroad inbox inbox/support inbox/orders sent failed records)
+SPOOL_DIRS=(out scanner abroad inbox inbox/support inbox/orders sent failed hold records)
 VENV=/opt/faxd
 BIN_LINK=/usr/local/bin/faxd
 UNIT_SRC=$SRC/systemd/faxd.service

@@ -188,3 +188,29 @@ def test_a_sent_dir_two_levels_under_nothing_is_refused(write_config: WriteConfi
     found = config.check_environment(settings_for(write_config, "    sent_dir: nas/fax/sent\n"))
     assert [p.path for p in found] == ["folders[0].sent_dir"]
     assert "nor does the folder" in found[0].message
+
+
+def test_a_hold_folder_faxd_cannot_create_is_named(
+    write_config: WriteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # scripts/install.sh made sent/ and failed/ under a root:faxd 0750 /srv/fax, and not
+    # hold/: check-config said OK, and `faxd run` stopped with an internal error.
+    srv = tmp_path / "srv"
+    for name in ("out", "sent", "failed"):
+        (srv / name).mkdir(parents=True)
+    settings = load(
+        write_config(
+            "providers:\n  docs:\n    type: generic-docs\n    api_key_env: DOCS_KEY\n"
+            f"defaults:\n  sent_dir: {srv}/sent\n  failed_dir: {srv}/failed\n"
+            f"folders:\n  - path: {srv}/out\nstate_dir: state\n"
+        )
+    )
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(str(path)) != srv and real_access(str(path), mode)
+    )
+    found = config.check_environment(settings)
+    assert [p.path for p in found] == ["defaults.failed_dir"]
+    assert f"{srv}/hold does not exist and cannot be created" in found[0].message
+    (srv / "hold").mkdir()
+    assert config.check_environment(settings) == []

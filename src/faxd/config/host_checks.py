@@ -121,15 +121,29 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
     spools = _created_at_start(
         {f.path for f in settings.folders} | {r for f in settings.folders for r in f.filing_roots}
     )
+    for root in dict.fromkeys(r for f in settings.folders for r in f.filing_roots):
+        # A sent/failed/hold root under `defaults:`, made at start for every folder's own.
+        check(
+            [f"defaults.{key}" for key in ("sent_dir", "failed_dir", "hold_dir")] + ["defaults"],
+            directory_problem(root) or creatable_problem(root, spools),
+        )
     for index, folder in enumerate(settings.folders):
         at = f"folders[{index}]"
         check(
             [f"{at}.path", at],
             directory_problem(folder.path) or creatable_problem(folder.path, spools),
         )
-        for key in ("sent_dir", "failed_dir"):
-            target: Path = getattr(folder, key)
+        before = len(found)
+        for key in ("sent_dir", "failed_dir", "hold_dir"):
             paths = [f"{at}.{key}", f"defaults.{key}", f"{at}.path", at]
+            target: Path = getattr(folder, key)
+            if key == "hold_dir":
+                # Where held documents are filed, beside failed/ unless set: what is wrong
+                # with it is mostly what is wrong with sent/ and failed/, said already.
+                if len(found) > before:
+                    continue
+                target = folder.hold_folder
+                paths[2:2] = [f"{at}.failed_dir", "defaults.failed_dir"]
             check(paths, directory_problem(target) or creatable_problem(target, spools))
             check(paths, _same_device(target, folder.path, f"{key} {target}", "the spool folder"))
     if settings.inbox is not None:

@@ -365,7 +365,16 @@ class Daemon:
                 continue
             if self._journal.folder_seen(path):
                 continue
-            if create_if_missing(path):
+            try:
+                made = create_if_missing(path)
+            except OSError as exc:
+                # Checked at start (check_environment); this is a change since, or root's
+                # view of a share: a sentence and exit 2, never an internal error.
+                raise ConfigError(
+                    str(self._config_path),
+                    [ConfigProblem("folders", f"{path} cannot be created ({exc.strerror}).")],
+                ) from None
+            if made:
                 self._journal.note_folder_seen(path)
                 log.info("created a missing folder named in the configuration", folder=str(path))
 
