@@ -94,3 +94,30 @@ def test_explain_of_a_file_faxd_may_not_look_at_says_why_in_one_sentence(
     assert code == 2, (out, err)
     assert "cannot be looked at" in err and "permission" in err
     assert "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    ("rel", "why"),
+    [
+        (".scan.pdf", "starts with '.'"),
+        ("~$offer.docx", "starts with '~'"),
+        ("scan.pdf.part", "ends in .part"),
+        ("Thumbs.db", "operating system"),
+        (".hidden/scan.pdf", "hidden folder .hidden"),
+        ("../sent/a.pdf", "faxd files into itself"),
+    ],
+)
+def test_explain_of_a_file_the_daemon_never_picks_up_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rel: str, why: str
+) -> None:
+    # The README's troubleshooting sends an admin to explain when a file stays in the
+    # spool; for a hidden file it said "it would be sent", and the file stayed forever.
+    faxd = Faxd(root=tmp_path, docs_url="http://127.0.0.1:9")
+    # The default layout: filed inside the spool folder.
+    faxd.folders = [{"path": str(faxd.spool), "sent_dir": str(faxd.spool / "sent")}]
+    cfg = str(faxd.write_config())
+    left = faxd.drop(f"{NEAR}/{rel}", pdf("never picked up"))
+    code, out, _ = run(capsys, "explain", "--config", cfg, str(left))
+    assert code == 1, out
+    assert "faxd never picks this file up" in out and why in out, out
+    assert "it would be sent" not in out

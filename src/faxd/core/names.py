@@ -204,7 +204,21 @@ def inbox_name(received_at: datetime, sender: str, original: str | bytes) -> str
 
 def is_ignored_name(name: str) -> bool:
     """True for names a spool folder never picks up: hidden, junk, partial, sidecars."""
-    if not name or name[0] in ".~":
-        return True
+    return ignored_because(name) is not None
+
+
+def ignored_because(name: str) -> str | None:
+    """Why a spool folder never picks up `name` (for `faxd explain`), None if it does."""
+    if not name or name[0] == ".":
+        return "its name starts with '.': a hidden file"
+    if name[0] == "~":
+        return "its name starts with '~': an office program's lock or temporary file"
     lower = name.lower()
-    return lower in _IGNORED_NAMES or lower.endswith(_IGNORED_SUFFIXES)
+    if lower in _IGNORED_NAMES:
+        return "it is a file the operating system keeps in folders"
+    suffix = next((s for s in _IGNORED_SUFFIXES if lower.endswith(s)), None)
+    if suffix is None:
+        return None
+    if suffix in (".yaml", ".yml"):
+        return f"its name ends in {suffix}: a sidecar or a report, never a document"
+    return f"its name ends in {suffix}: a file still being written or a temporary one"

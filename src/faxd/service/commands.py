@@ -20,7 +20,7 @@ from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.io_errors import explain_os_error
-from faxd.core.names import first_free
+from faxd.core.names import first_free, ignored_because
 from faxd.core.printable import table
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
@@ -195,6 +195,11 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
         # What makes the daemon leave it in the spool too: say which, not a traceback.
         raise UsageError(f"{file} cannot be looked at: {explain_os_error(exc)}.") from None
     folder = _folder_for(settings, path)
+    never = ignored_because(path.name) or _in_skipped_folder(settings, folder, path)
+    if never is not None:
+        print(f"file:       {shown or path}")
+        print(f"ignored:    faxd never picks this file up: {never}")
+        return 1
     senders = build_senders(settings)
     # The real journal (read-only) when there is one: the misdial guard asks it which
     # numbers faxd has delivered to.
@@ -234,6 +239,22 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
         return 1
     print("refused:    nothing; it would be sent")
     return 0
+
+
+def _in_skipped_folder(settings: Settings, folder: FolderSettings, path: Path) -> str | None:
+    """Why the daemon never looks into the folder `path` is in, or None."""
+    for part in path.parent.relative_to(folder.path).parts:
+        if part.startswith((".", "~")):
+            return f"it is in the hidden folder {part}"
+    own = [settings.state_dir]
+    if settings.inbox is not None:
+        own += [settings.inbox.path, *settings.inbox.routes.values()]
+    for f in settings.folders:
+        own += [f.sent_dir, f.failed_dir, f.hold_folder]
+    for tree in own:
+        if path.is_relative_to(tree):
+            return f"it is in {tree}, a folder faxd files into itself"
+    return None
 
 
 def retry(settings: Settings, target: str) -> int:
