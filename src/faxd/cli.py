@@ -39,6 +39,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{prefix}{message}.", hint)
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse (0: any free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535)")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -90,10 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser(
         "sandbox", parents=[common], help="local emulator of both provider APIs"
     )
-    sandbox.add_argument("--port", type=int, default=8025)
+    sandbox.add_argument("--port", type=_port, default=8025)
     sandbox.add_argument("--scenario", type=Path)
     sandbox.add_argument(
-        "--smtp-port", type=int, default=8026, help="SMTP sink for notices (0: none)"
+        "--smtp-port", type=_port, default=8026, help="SMTP sink for notices (0: none)"
     )
     sandbox.add_argument(
         "--mail-dir", type=Path, default=Path("sandbox-mail"), help="where the sink stores mails"

@@ -308,3 +308,12 @@ def test_explain_takes_a_file_from_anywhere_with_folder(
     assert "offer.pdf.yaml: line 3, retarus.resolution: 'hgih' is not one of HIGH | LOW" in out
     assert "did you mean 'HIGH'?" in out
     assert sandbox.stats()["docs"]["requests"] == {}
+
+
+@pytest.mark.parametrize("argv", [["--port", "99999"], ["--smtp-port", "-1"], ["--port", "x"]])
+def test_sandbox_with_an_impossible_port_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, _, err = run(capsys, "sandbox", *argv)
+    assert code == 2, err
+    assert "internal error" not in err and "port" in err

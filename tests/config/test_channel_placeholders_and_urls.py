@@ -83,3 +83,36 @@ def test_a_provider_base_url_with_an_unusable_port_is_refused(
     found = only_problem(write_config(text))
     assert found.path == "providers.docs.base_url"
     assert "has the port '65536'" in found.message
+
+
+def test_an_smtp_port_past_65535_is_refused(write_config: WriteConfig, tmp_path: Path) -> None:
+    # It passed, and test-channel then said the server refused the connection.
+    (tmp_path / "out").mkdir()
+    mail = "channels:\n  mail:\n    type: smtp\n    host: 127.0.0.1\n    port: 99999\n"
+    found = only_problem(write_config(MINIMAL + mail + "    security: none\n    from: a@b.c\n"))
+    assert found.path == "channels.mail.port"
+    assert "at most 65535" in found.message
+
+
+@pytest.mark.parametrize("key", ["read_timeout", "connect_timeout"])
+def test_a_provider_timeout_past_an_hour_is_refused(
+    write_config: WriteConfig, tmp_path: Path, key: str
+) -> None:
+    # 99999999999 s passed check-config, and every upload then died of an OverflowError
+    # (a traceback in the log, the document retried for ever).
+    (tmp_path / "out").mkdir()
+    text = MINIMAL.replace(
+        "    api_key_env: DOCS_KEY\n", f"    api_key_env: DOCS_KEY\n    {key}: 99999999999\n"
+    )
+    found = only_problem(write_config(text))
+    assert found.path == f"providers.docs.{key}"
+    assert "must be at most an hour" in found.message
+
+
+def test_any_duration_past_a_hundred_years_is_refused(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "out").mkdir()
+    found = only_problem(write_config(MINIMAL + "retention:\n  sent: 99999999999d\n"))
+    assert found.path == "retention.sent"
+    assert "must be at most 100 years" in found.message

@@ -162,7 +162,7 @@ def _smtp(
         security = v.choice(e["security"], ("starttls", "tls", "none"), problems) or security
     port = _PORTS[security]
     if "port" in e:
-        port = v.integer(e["port"], problems, minimum=1) or port
+        port = v.integer(e["port"], problems, minimum=1, maximum=65535) or port
     if host is not None and security == "none" and host.lower() not in _LOOPBACK:
         problems.add(
             e.get("security", node),

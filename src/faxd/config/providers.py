@@ -168,10 +168,12 @@ def _timeouts(
     entries: dict[str, Node], problems: Problems, read_default: float
 ) -> tuple[float, float]:
     connect = read = None
+    # A request that waits longer than an hour for an answer is a provider that is down.
+    most = (3600.0, "an hour")
     if "connect_timeout" in entries:
-        connect = v.duration(entries["connect_timeout"], problems, positive=True)
+        connect = v.duration(entries["connect_timeout"], problems, positive=True, maximum=most)
     if "read_timeout" in entries:
-        read = v.duration(entries["read_timeout"], problems, positive=True)
+        read = v.duration(entries["read_timeout"], problems, positive=True, maximum=most)
     return (connect or 10.0), (read or read_default)
 
 

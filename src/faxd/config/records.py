@@ -29,6 +29,9 @@ def keep_for(node: Node, problems: Problems) -> float | None:
         match = _LONG.match(node.value)
         if match:
             seconds = float(match.group(1)) * _LONG_UNITS[match.group(2).lower()]
+            if seconds > v.MAX_DURATION:
+                problems.add(node, f"must be at most {v.MAX_DURATION_TEXT}, or `forever`.")
+                return None
             if seconds > 0:
                 return seconds
     return v.duration(node, problems, positive=True)

@@ -186,7 +186,20 @@ def _parse_duration_text(value: str) -> float:
     return total
 
 
-def duration(node: Node, problems: Problems, *, positive: bool = False) -> float | None:
+# Longer than any retention, and short enough that every wait, deadline and date faxd
+# computes from it stays inside what the clock functions take (about 292 years).
+MAX_DURATION = 100 * 365.25 * 86400
+MAX_DURATION_TEXT = "100 years"
+
+
+def duration(
+    node: Node,
+    problems: Problems,
+    *,
+    positive: bool = False,
+    maximum: tuple[float, str] = (MAX_DURATION, MAX_DURATION_TEXT),
+) -> float | None:
+    """`maximum`: the most it may be, in seconds and in words."""
     value = node.text if isinstance(node.value, str) else node.value
     try:
         seconds = parse_duration(value)
@@ -199,6 +212,9 @@ def duration(node: Node, problems: Problems, *, positive: bool = False) -> float
         return None
     if positive and seconds <= 0:
         problems.add(node, "must be more than 0 seconds.")
+        return None
+    if seconds > maximum[0]:
+        problems.add(node, f"must be at most {maximum[1]}, not {describe(node)}.")
         return None
     return seconds
 
