@@ -160,7 +160,10 @@ def test_send_to_a_failing_number_exits_1(
     argv = ["send", "--config", str(setup.config_path), str(original), "--to", "+46812345699"]
     code, _, _ = run(capsys, *argv, "--wait")
     assert code == 1
-    assert (setup.failed / "doomed.pdf.report.yaml").exists()
+    report = setup.failed / "doomed.pdf.report.yaml"
+    # Its advice names the command that sends it again: `faxd retry` refuses it.
+    assert "send it again later (faxd send)" in report.read_text(encoding="utf-8")
+    assert "faxd retry" not in report.read_text(encoding="utf-8")
     retry = ["retry", "--config", str(setup.config_path), str(setup.failed / "doomed.pdf")]
     code, _, err = run(capsys, *retry)
     assert code == 2

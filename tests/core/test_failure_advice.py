@@ -43,3 +43,9 @@ def test_the_failure_text_keeps_the_providers_words_first() -> None:
     assert failure_text("Failed", None, "Generic DOCS", "x").startswith(
         "Generic DOCS reports 'Failed'. Check the number"
     )
+
+
+def test_a_document_handed_in_by_faxd_send_is_sent_again_with_it() -> None:
+    for status in ("BUSY", "Failed"):
+        text = failure_text(status, None, "Retarus", "FJ1", again="faxd send")
+        assert "(faxd send)" in text and "faxd retry" not in text

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 # Retarus status codes (and their group), from the provider notes; Generic DOCS only says
 # "Failed", which gets the general advice.
-_LINE = "The line was busy, did not answer or broke off: send it again later (faxd retry)."
+_LINE = "The line was busy, did not answer or broke off: send it again later ({again})."
 _NUMBER = (
     "No fax machine took the call: check the number with the recipient before sending it again."
 )
@@ -24,7 +24,7 @@ _DOCUMENT = (
 )
 _CANCELLED = "It was cancelled at the provider (in its portal); send it again if still wanted."
 _GENERAL = (
-    "Check the number with the recipient, then send it again later (faxd retry); if it fails again"
+    "Check the number with the recipient, then send it again later ({again}); if it fails again"
 )
 
 
@@ -63,17 +63,28 @@ _ADVICE: dict[str, str] = {
 }
 
 
-def failure_advice(status: str | None, provider: str, remote_id: str | None) -> str:
+def failure_advice(
+    status: str | None, provider: str, remote_id: str | None, *, again: str = "faxd retry"
+) -> str:
     """One or two sentences for a failed transmission's report: what to try, and whom to
-    ask with which id. `provider` names the service ("Retarus", "Generic DOCS")."""
+    ask with which id. `provider` names the service ("Retarus", "Generic DOCS"); `again`
+    the command that sends it again (`faxd send` for a document that came from it)."""
     quote = f" quoting id {remote_id}" if remote_id else ""
     specific = _ADVICE.get((status or "").strip().upper())
     if specific is None:
-        return f"{_GENERAL}, contact {provider} support{quote}."
+        return f"{_GENERAL.format(again=again)}, contact {provider} support{quote}."
+    specific = specific.format(again=again)
     return f"{specific} If that does not help, contact {provider} support{quote}."
 
 
-def failure_text(status: str, reason: str | None, provider: str, remote_id: str | None) -> str:
+def failure_text(
+    status: str,
+    reason: str | None,
+    provider: str,
+    remote_id: str | None,
+    *,
+    again: str = "faxd retry",
+) -> str:
     """The error recorded for a transmission the provider reports failed: its own words,
     then `failure_advice`."""
     said = (reason or "").strip()
@@ -83,4 +94,4 @@ def failure_text(status: str, reason: str | None, provider: str, remote_id: str 
         said = f"{said} ({status.strip()})"
     if not said.endswith((".", "!", "?")):
         said += "."
-    return f"{said} {failure_advice(status, provider, remote_id)}"
+    return f"{said} {failure_advice(status, provider, remote_id, again=again)}"

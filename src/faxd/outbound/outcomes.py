@@ -168,6 +168,10 @@ class Outcomes:
                 status.reason,
                 provider_label(self.settings.providers, job.provider),
                 status.remote_id or tx.remote_id,
+                # `faxd retry` refuses what `faxd send` handed in: it names its own way.
+                again="faxd send"
+                if Path(job.folder).is_relative_to(self.settings.state_dir / "outbox")
+                else "faxd retry",
             )
         )
         self._journal.apply(
