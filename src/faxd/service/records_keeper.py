@@ -572,7 +572,7 @@ class RecordsKeeper:
                 continue
             retried = self.ledger.retried([filed.job.id for filed in due])
             since = min(filed.job.archived_at or 0.0 for filed in due)
-            filings = self.ledger.filings_after(since)
+            filings = self.ledger.filings_after(since, {str(p) for f in due for p in _names(f)})
             for filed in due:
                 if (item := self._job_item(kind, filed, retried, filings)) is not None:
                     items.append(item)
@@ -596,17 +596,10 @@ class RecordsKeeper:
         job's file (the same bytes, when a retry was filed where the first attempt was):
         it goes with that job, never with this one."""
         job = filed.job
-        files: list[Path] = []
         doc = Path(job.archived_path) if job.archived_path and job.id not in retried else None
         if doc is not None and not _gone(doc) and not _same(doc, filed.sha256):
             return None
-        if doc is not None:
-            # The document (when the office has not removed it already), its sidecar and
-            # attachments and the YAML report, all named in the archive plan, and the PDF.
-            files.extend(Path(p) for p in (job.archive_plan or {}).values() if p != str(doc))
-            files.insert(0, doc)
-            if filed.report_pdf:
-                files.append(Path(filed.report_pdf))
+        files = _names(filed) if doc is not None else []
         filed_at = job.archived_at or 0.0
         files = [p for p in files if filings.get(str(p), filed_at) <= filed_at]
         present = tuple(p for p in dict.fromkeys(files) if fsops.is_regular_file(p))
@@ -728,6 +721,19 @@ def _as_pdf(document: Path, scratch: Path) -> Path | None:
     except (FaxdError, OSError):
         return None
     return target
+
+
+def _names(filed: FiledJob) -> list[Path]:
+    """The names a filed job's files were given: the document, its sidecar and attachments
+    and the YAML report (all in the archive plan), and the PDF report."""
+    job = filed.job
+    if not job.archived_path:
+        return []
+    doc = Path(job.archived_path)
+    files = [doc, *(Path(p) for p in (job.archive_plan or {}).values() if p != str(doc))]
+    if filed.report_pdf:
+        files.append(Path(filed.report_pdf))
+    return files
 
 
 def _gone(path: Path) -> bool:

@@ -192,11 +192,12 @@ class RecordsLedger:
             (state, before),
         )
 
-    def filings_after(self, since: float) -> dict[str, float]:
-        """Each name a job filed after `since` used (document, sidecar, attachments, YAML
-        and PDF reports), with the latest filing there. One name can hold two jobs' files in
-        turn: `faxd retry` moves a job's files back, and the next attempt (or another job's
-        attachment) may be filed under the same free name."""
+    def filings_after(self, since: float, among: set[str]) -> dict[str, float]:
+        """Each name of `among` a job filed after `since` used (document, sidecar,
+        attachments, YAML and PDF reports), with the latest filing there. One name can
+        hold two jobs' files in turn: `faxd retry` moves a job's files back, and the next
+        attempt (or another job's attachment) may be filed under the same free name.
+        Only `among` is kept: a year of filings would hold millions of names."""
         latest: dict[str, float] = {}
         rows = self._journal.query(
             "SELECT j.archived_at, j.archived_path, j.archive_plan, r.report_pdf AS r_pdf "
@@ -209,8 +210,7 @@ class RecordsLedger:
             plan = json.loads(row["archive_plan"]) if row["archive_plan"] else {}
             names = [row["archived_path"], row["r_pdf"], *plan.values()]
             for name in names:
-                if name:
-                    path = decode_path(str(name))
+                if name and (path := decode_path(str(name))) in among:
                     latest[path] = max(when, latest.get(path, when))
         return latest
 
