@@ -50,8 +50,10 @@ def set_up(pdf: FPDF) -> str:
 def _add_fallback(pdf: FPDF) -> bool:
     """Add the fallback font to `pdf` (False when it is not installed, or added already).
     Only for a text that needs it: reading its 4 MB takes 0.3 s of every PDF drawn."""
+    if FALLBACK.lower() in pdf.fonts:
+        return False
     fallback = _find("DroidSansFallbackFull.ttf", FALLBACK_DIRS)
-    if fallback is None or FALLBACK.lower() in pdf.fonts:
+    if fallback is None:
         return False
     pdf.add_font(FALLBACK, "", str(fallback))
     # exact_match=False: its one style stands in for bold too (a station's name).
