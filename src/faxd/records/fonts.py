@@ -6,6 +6,7 @@ DejaVu), never left out: a name missing letters looks like another file's."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ FALLBACK = "DroidFallback"
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
+@functools.cache  # a font installed later is found after a restart
 def _find(name: str, dirs: tuple[Path, ...] = FONT_DIRS) -> Path | None:
     for directory in dirs:
         candidate = directory / name
