@@ -156,3 +156,111 @@ def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     [printed] = list(queue.iterdir())
     assert printed.name == f"job-{held.rpartition('-')[2]}"
     assert printed.read_bytes() == message.print_file.path.read_bytes()
+
+
+def test_a_job_followed_while_cupsd_restarts_is_followed_again_never_printed_twice(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    # lpstat failing while the scheduler was down read as "the job is gone": the next
+    # attempt queued it again, and CUPS printed both once it was back.
+    from faxd.channels.printer import JobUnknownError
+    from faxd.clock import FakeClock
+    from faxd.core.outbox_payload import DeliveryPayload
+    from faxd.notices.worker import OutboxWorker
+    from faxd.store.journal import Journal
+    from faxd.store.outbox import NewDelivery, Outbox
+
+    channel = PrintChannel(name="desk", queue="FrontDesk", timeout=30)
+    settings = bare_settings(tmp_path, channels={"desk": channel})
+    journal = Journal(tmp_path / "journal.sqlite")
+    clock = FakeClock()
+    message = job(tmp_path)
+    assert message.print_file is not None
+    held = sender().submit(message.print_file, "queued before the restart", hold=True)
+    payload = DeliveryPayload(path=str(message.print_file.path), attach="document", cups_job=held)
+    Outbox(journal).add(
+        [NewDelivery("d.x.0", "delivery", "received", "desk", clock.time(), "x", payload)]
+    )
+    cups.stop()
+    with pytest.raises(JobUnknownError):
+        sender().follow(held)
+    worker = OutboxWorker(settings, journal, clock)
+    worker.drain("desk", PrintSender(channel))
+    [row] = Outbox(journal).rows()
+    assert row.state == "pending"
+    assert isinstance(row.payload, DeliveryPayload) and row.payload.cups_job == held
+    cups.start()
+    clock.advance(3600)
+    worker.drain("desk", PrintSender(channel))
+    assert Outbox(journal).counts() == {"done": 1}
+    [printed] = list(queue.iterdir())
+    assert printed.name == f"job-{held.rpartition('-')[2]}"
+
+
+def test_a_scheduler_that_is_down_is_no_missing_queue(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    # lp says "The printer or class does not exist" while cupsd is down: given up for
+    # good, the fax was never printed although the server was back seconds later.
+    cups.stop()
+    with pytest.raises(ChannelError) as caught:
+        sender().send(job(tmp_path))
+    assert not caught.value.permanent
+
+
+def test_without_ipptool_nothing_is_printed(
+    queue: Path, tmp_path: Path, cups: Cups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without ipptool a job CUPS aborted (a paper jam) counted as printed.
+    import shutil
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("lp", "lpstat", "cancel"):
+        found = shutil.which(name)
+        assert found is not None
+        (tools / name).symlink_to(found)
+    monkeypatch.setenv("PATH", str(tools))
+    with pytest.raises(ChannelError, match="cups-ipp-utils") as caught:
+        sender().send(job(tmp_path))
+    assert caught.value.permanent
+    assert cups.run("lpstat", "-W", "all", "-o", "FrontDesk").stdout.strip() == ""
+
+
+def test_the_cups_tools_run_in_the_c_locale(
+    queue: Path, tmp_path: Path, cups: Cups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under LANG=de_DE lp says "Anfrage-ID ist FrontDesk-1": faxd found no job id, and
+    # every retry left one more held job. This machine has no German locale, so lp's
+    # translation is played by a wrapper that answers in German unless LC_ALL=C.
+    import shutil
+
+    real = shutil.which("lp")
+    assert real is not None
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "lp").write_text(
+        "#!/bin/sh\n"
+        f'out=$("{real}" "$@") || exit $?\n'
+        'if [ "$LC_ALL" = C ]; then echo "$out"; '
+        "else echo \"$out\" | sed 's/request id is/Anfrage-ID ist/'; fi\n"
+    )
+    (tools / "lp").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    sender().send(job(tmp_path))
+    assert len(list(queue.iterdir())) == 1
+
+
+def test_a_server_named_in_client_conf_is_asked_about_aborted_jobs(
+    queue: Path, tmp_path: Path, cups: Cups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client of a print server names it in client.conf, not in CUPS_SERVER: ipptool
+    # asked localhost, learnt nothing, and a jammed job counted as printed.
+    home = tmp_path / "home"
+    (home / ".cups").mkdir(parents=True)
+    (home / ".cups" / "client.conf").write_text(f"ServerName {cups.socket}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CUPS_SERVER")
+    with pytest.raises(ChannelError, match=r"aborted job .*: told to fail"):
+        sender().send(job(tmp_path, title="FAIL this one"))

@@ -33,6 +33,7 @@ class Cups:
     socket: Path
     backend_dir: Path
     log: Path
+    proc: subprocess.Popen[bytes] | None = None
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -45,6 +46,42 @@ class Cups:
 
     def error_log(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def start(self) -> None:
+        """Start cupsd (again: its queues and held jobs are in its state folders)."""
+        with (self.root / "log" / "stderr").open("ab") as stderr:
+            self.proc = subprocess.Popen(
+                [
+                    "cupsd",
+                    "-f",
+                    "-c",
+                    str(self.root / "cupsd.conf"),
+                    "-s",
+                    str(self.root / "cups-files.conf"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        proc = self.proc
+        wait_for(
+            lambda: proc.poll() is not None or self.run("lpstat", "-r").returncode == 0,
+            30,
+            "cupsd to start",
+            step=0.1,
+        )
+        if proc.poll() is not None:
+            said = (self.root / "log" / "stderr").read_text(errors="replace")
+            pytest.fail(f"cupsd exited with {proc.returncode}: {said}\n{self.error_log()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def _write_config(root: Path) -> None:
@@ -93,30 +130,11 @@ def cups() -> Iterator[Cups]:
             (root / "bin" / name).symlink_to(CUPS_LIBEXEC / name)
     _write_config(root)
     cups = Cups(root, root / "cups.sock", root / "bin" / "backend", root / "log" / "error_log")
-    with (root / "log" / "stderr").open("wb") as stderr:
-        proc = subprocess.Popen(
-            ["cupsd", "-f", "-c", str(root / "cupsd.conf"), "-s", str(root / "cups-files.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
     try:
-        wait_for(
-            lambda: proc.poll() is not None or cups.run("lpstat", "-r").returncode == 0,
-            30,
-            "cupsd to start",
-            step=0.1,
-        )
-        if proc.poll() is not None:
-            said = (root / "log" / "stderr").read_text(errors="replace")
-            pytest.fail(f"cupsd exited with {proc.returncode}: {said}\n{cups.error_log()}")
+        cups.start()
         yield cups
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        cups.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -1,12 +1,17 @@
 """Printing on a CUPS queue: `lp -d QUEUE`, then follow the job with `lpstat` until CUPS
 has completed it. A stopped printer, a job CUPS aborts or one that sits past the time
 limit is cancelled (so it cannot come out later, after faxd printed it again) and
-counts as a failure to retry."""
+counts as a failure to retry. A job CUPS cannot be asked about (the scheduler is
+restarting) is followed again later, never queued again: it may still print.
+
+The CUPS tools run in the C locale: faxd reads their English words (`request id is`),
+which a German or French system locale translates."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,6 +25,15 @@ POLL = 1.0
 RUN_TIMEOUT = 30.0
 
 
+class JobUnknownError(ChannelError):
+    """CUPS could not be asked about a queued job: it may still print, so the next
+    attempt follows it rather than queueing it again."""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "LC_ALL": "C", "LANG": "C"}
+
+
 def _run(*argv: str, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
@@ -29,6 +43,7 @@ def _run(*argv: str, stdin: int | None = None) -> subprocess.CompletedProcess[st
             text=True,
             timeout=RUN_TIMEOUT,
             check=False,
+            env=_env(),
         )
     except FileNotFoundError:
         raise ChannelError(
@@ -41,6 +56,13 @@ def _run(*argv: str, stdin: int | None = None) -> subprocess.CompletedProcess[st
 
 def _said(proc: subprocess.CompletedProcess[str]) -> str:
     return " ".join((proc.stderr or proc.stdout).split())[:200]
+
+
+def _asked(proc: subprocess.CompletedProcess[str], job: str) -> subprocess.CompletedProcess[str]:
+    """`proc` if it answered; else the job's fate is not known (JobUnknownError)."""
+    if proc.returncode != 0:
+        raise JobUnknownError(f"CUPS could not be asked about job {job}: {_said(proc)}")
+    return proc
 
 
 class PrintSender:
@@ -69,6 +91,14 @@ class PrintSender:
         the job id first: a crash then never prints it twice). lp reads it from a
         descriptor faxd opened, not by its name: a link put in its place is never printed."""
         queue = self._settings.queue
+        if shutil.which("ipptool", path=_env().get("PATH")) is None:
+            # lpstat shows a job CUPS aborted like one it printed: without ipptool a jam
+            # would count as printed.
+            raise ChannelError(
+                "ipptool is not installed; faxd needs it to tell a printed job from an "
+                "aborted one (apt install cups-ipp-utils)",
+                permanent=True,
+            )
         title = " ".join(title.split())[:100] or file.name
         held = ["-H", "hold"] if hold else []
         fd = open_attachment(file)
@@ -78,7 +108,9 @@ class PrintSender:
             os.close(fd)
         if proc.returncode != 0:
             said = _said(proc)
-            missing = "does not exist" in said or "not exist" in said
+            # lp says the same of every queue while the scheduler is down (a print
+            # server rebooting): only a running one's answer is final.
+            missing = ("does not exist" in said or "not exist" in said) and _scheduler_up()
             raise ChannelError(
                 f"CUPS did not take the job for queue '{queue}': {said}", permanent=missing
             )
@@ -91,10 +123,10 @@ class PrintSender:
         queue = self._settings.queue
         deadline = self._monotonic() + self._settings.timeout
         while True:
-            waiting = _run("lpstat", "-W", "not-completed", "-o", queue)
+            waiting = _asked(_run("lpstat", "-W", "not-completed", "-o", queue), job)
             if not _lists(waiting.stdout, job):
                 break
-            printer = _run("lpstat", "-p", queue)
+            printer = _asked(_run("lpstat", "-p", queue), job)
             if " disabled" in printer.stdout or "stopped" in printer.stdout.lower():
                 self._cancel(job)
                 raise ChannelError(f"the printer '{queue}' is stopped; job {job} was cancelled")
@@ -111,7 +143,7 @@ class PrintSender:
             said = _status(_job_block(done.stdout, job))
             raise ChannelError(f"CUPS {state} job {job} on '{queue}'{said}")
         if state is None:
-            done = _run("lpstat", "-W", "completed", "-o", queue)
+            done = _asked(_run("lpstat", "-W", "completed", "-o", queue), job)
             if not _lists(done.stdout, job):
                 raise ChannelError(f"CUPS lost job {job} on '{queue}' (cancelled by someone?)")
 
@@ -126,10 +158,18 @@ class PrintSender:
         pass
 
 
+def _scheduler_up() -> bool:
+    said = _run("lpstat", "-r")
+    return said.returncode == 0 and "scheduler is running" in said.stdout
+
+
 def _server_uri() -> str:
-    """The scheduler as an IPP URI host: CUPS_SERVER (a socket path is %-encoded, as CUPS
-    itself accepts), else localhost."""
-    server = os.environ.get("CUPS_SERVER", "").strip()
+    """The scheduler as an IPP URI host, as the CUPS tools find it (CUPS_SERVER, else
+    ServerName in client.conf, else localhost); a socket path is %-encoded, as CUPS
+    itself accepts."""
+    said = _run("lpstat", "-H")
+    server = said.stdout.strip() if said.returncode == 0 else ""
+    server = server or os.environ.get("CUPS_SERVER", "").strip()
     if server.startswith("/"):
         return server.replace("/", "%2F")
     return server or "localhost"
@@ -137,7 +177,8 @@ def _server_uri() -> str:
 
 def _job_state(job: str) -> str | None:
     """The IPP job-state (completed, aborted, canceled...) from ipptool: lpstat shows a
-    finished job the same whether it printed or CUPS aborted it. None: not known."""
+    finished job the same whether it printed or CUPS aborted it. None: CUPS does not know
+    the job (any more); JobUnknownError: CUPS could not be asked."""
     number = job.rpartition("-")[2]
     if not number.isdigit():
         return None
@@ -155,11 +196,16 @@ def _job_state(job: str) -> str | None:
             text=True,
             timeout=RUN_TIMEOUT,
             check=False,
+            env=_env(),
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
+        raise JobUnknownError(f"CUPS could not be asked about job {job} (ipptool)") from None
     found = _JOB_STATE.search(proc.stdout)
-    return found.group(1) if found else None
+    if found:
+        return found.group(1)
+    if "client-error-not-found" in proc.stdout:
+        return None
+    raise JobUnknownError(f"CUPS could not be asked about job {job}: {_said(proc)}")
 
 
 def _status(block: str | None) -> str:

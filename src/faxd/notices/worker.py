@@ -21,7 +21,7 @@ import yaml
 
 from faxd.channels.base import Channel, ChannelError, Message
 from faxd.channels.command import CommandRunner
-from faxd.channels.printer import PrintSender
+from faxd.channels.printer import JobUnknownError, PrintSender
 from faxd.channels.smtp import SmtpSender
 from faxd.channels.templates import TemplateProblem, Templates
 from faxd.channels.webhook import WebhookSender
@@ -274,6 +274,8 @@ class OutboxWorker:
         printer.resume(job)
         try:
             printer.follow(job)
+        except JobUnknownError:
+            raise  # it may still print: the next attempt follows it again
         except ChannelError:
             # That job is cancelled or gone: the next attempt queues a new one.
             self._outbox.set_payload(row.id, replace(payload, cups_job=None))
