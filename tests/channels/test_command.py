@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,3 +83,49 @@ def test_a_missing_program_is_permanent() -> None:
     with pytest.raises(ChannelError) as caught:
         runner.send(message())
     assert caught.value.permanent
+
+
+def test_a_program_that_exits_0_leaving_a_child_in_the_background_is_done(
+    tmp_path: Path,
+) -> None:
+    # faxd waited for the end of stderr, which the background child holds: the program
+    # that had done its work counted as hung, and was run again at every retry.
+    runs = tmp_path / "runs.log"
+    script = f"echo ran >> {runs}; sleep 30 & exit 0"
+    runner = CommandRunner(CommandChannel(name="c", argv=("/bin/sh", "-c", script), timeout=5))
+    started = time.monotonic()
+    runner.send(message())
+    assert time.monotonic() - started < 4
+    assert runs.read_text() == "ran\n"
+
+
+def test_a_flood_on_stderr_keeps_only_its_end() -> None:
+    # A program writing gigabytes to stderr (a debug flag left on) grew the daemon to
+    # the size of the flood; its last words are what the error needs. Run in a process
+    # of its own, whose peak memory is then measured.
+    flood = (
+        "import sys\n"
+        "for _ in range(300):\n"
+        "    sys.stderr.write('x' * 1_000_000)\n"
+        "sys.stderr.write(' the disk is full'); sys.exit(4)\n"
+    )
+    probe = (
+        "import resource, sys\n"
+        "from faxd.channels.base import ChannelError, Message\n"
+        "from faxd.channels.command import CommandRunner\n"
+        "from faxd.settings import CommandChannel\n"
+        f"argv = (sys.executable, '-c', {flood!r})\n"
+        "runner = CommandRunner(CommandChannel(name='c', argv=argv))\n"
+        "message = Message(event_id='e', kind='notice', event='failed', subject='s', text='')\n"
+        "try:\n"
+        "    runner.send(message)\n"
+        "except ChannelError as exc:\n"
+        "    print(str(exc)[-60:])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    said, peak_kib = done.stdout.strip().splitlines()
+    assert said.endswith("x the disk is full") and "status 4" not in said[-20:]
+    assert int(peak_kib) < 150 * 1024, f"peak {int(peak_kib) // 1024} MiB for a 300 MB flood"

@@ -4,10 +4,13 @@ past the limit the program and everything it started are killed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import selectors
 import signal
 import string
 import subprocess
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +18,7 @@ from faxd.channels.base import ChannelError, Message
 from faxd.settings import CommandChannel
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL at the limit
+ERR_KEPT = 4096  # bytes of a program's stderr kept for its error (the end, where it says why)
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
 
 # The event fields of each kind of message: its webhook JSON, its FAXD_* variables and the
@@ -109,7 +113,7 @@ class CommandRunner:
                 permanent=isinstance(exc, FileNotFoundError),
             ) from None
         try:
-            _, err = proc.communicate(timeout=s.timeout)
+            err = _wait(proc, s.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise ChannelError(
@@ -124,6 +128,47 @@ class CommandRunner:
         pass
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The end of the program's stderr once it exits (TimeoutExpired past `timeout`).
+
+    It ends when the program does, not its stderr: a child left running in the
+    background may hold the pipe for hours, and the program that exited 0 would count as
+    failed and run again. Only the last ERR_KEPT bytes are kept: a program that writes
+    gigabytes there must not fill the daemon's memory."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    os.set_blocking(fd, False)
+    deadline = time.monotonic() + timeout
+    kept = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while proc.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            if not selector.get_map():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(min(left, 0.2))  # stderr closed: only its end is awaited
+                continue
+            if selector.select(min(left, 0.2)):
+                chunk = _read(fd)
+                if chunk:
+                    kept = (kept + chunk)[-ERR_KEPT:]
+                else:
+                    selector.unregister(fd)  # closed (EOF) by the program
+        if selector.get_map():
+            kept = (kept + _read(fd))[-ERR_KEPT:]  # what it wrote just before it ended
+    proc.stderr.close()
+    return kept
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b""
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 10.0)):
         try:
@@ -131,7 +176,9 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             break
         try:
-            proc.communicate(timeout=wait)
+            proc.wait(timeout=wait)
             break
         except subprocess.TimeoutExpired:
             continue
+    if proc.stderr is not None:
+        proc.stderr.close()
