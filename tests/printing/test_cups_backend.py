@@ -178,3 +178,18 @@ def test_setup_script_refuses_a_spool_folder_that_does_not_exist(tmp_path: Path)
     assert done.returncode == 1
     assert f"the spool folder {tmp_path / 'nope'} does not exist" in done.stderr
     assert not (backends / "faxd").exists()  # nothing installed half-way
+
+
+def test_a_long_title_in_a_wide_script_still_fits_a_file_name(spool: Path, tmp_path: Path) -> None:
+    # 84 Japanese letters are 252 bytes: cut to 80 letters, "-job101.pdf.yaml" made the
+    # sidecar's name 256 bytes, the backend failed the job as "could not write to the
+    # spool folder", and CUPS retried it for ever.
+    job = tmp_path / "d00101-001"
+    job.write_bytes(PDF)
+    title = "東京本社" * 21
+    done = run_backend(spool, "101", "anna", title, "1", "fax-number=+46812345678", str(job))
+    assert done.returncode == 0, done.stderr
+    names = visible(spool)
+    assert len(names) == 2 and all(len(n.encode()) <= 255 for n in names)
+    document = next(n for n in names if n.endswith(".pdf"))
+    assert document.startswith("東京本社") and document.endswith("-job101.pdf")
