@@ -129,3 +129,15 @@ def test_a_flood_on_stderr_keeps_only_its_end() -> None:
     said, peak_kib = done.stdout.strip().splitlines()
     assert said.endswith("x the disk is full") and "status 4" not in said[-20:]
     assert int(peak_kib) < 150 * 1024, f"peak {int(peak_kib) // 1024} MiB for a 300 MB flood"
+
+
+def test_a_nul_in_a_field_is_dropped_from_its_argument(tmp_path: Path) -> None:
+    # A sidecar's reference with a NUL gave the notice up as "faxd could not build or
+    # send it (ValueError)", with a traceback in the log.
+    out = tmp_path / "out.txt"
+    script = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
+    runner = CommandRunner(
+        CommandChannel(name="c", argv=(sys.executable, "-c", script, str(out), "{reference}"))
+    )
+    runner.send(message(reference="order\x004711"))
+    assert out.read_text() == "order4711"

@@ -69,7 +69,8 @@ class _Fields(string.Formatter):
 def fill_argv(argv: tuple[str, ...], fields: Mapping[str, Any]) -> list[str]:
     """Fill `{name}` in each argument; a value is always one argument, never re-split."""
     formatter = _Fields(fields)
-    return [formatter.vformat(arg, (), {}) for arg in argv]
+    # An argument cannot hold NUL (a sidecar's reference may): dropped, as in FAXD_*.
+    return [formatter.vformat(arg, (), {}).replace("\x00", "") for arg in argv]
 
 
 def environment(message: Message) -> dict[str, str]:
