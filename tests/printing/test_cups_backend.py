@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from faxd.config.sidecar import parse_sidecar_bytes
+from faxd.notices.owner import file_owner
 
 BACKEND = Path(__file__).resolve().parents[2] / "cups" / "faxd"
 PDF = b"%PDF-1.4\n% rendered by the queue\n%%EOF\n"
@@ -82,6 +83,9 @@ def test_a_job_without_fax_number_is_only_the_document_read_from_stdin(spool: Pa
     assert done.returncode == 0, done.stderr
     assert visible(spool) == ["report-job8.pdf"]
     assert "folder rules" in done.stderr.decode()
+    # With no sidecar to carry `owner:`, the document itself names the job's user: the
+    # file is the backend's (lp), and notices to {owner} went to lp@….
+    assert file_owner(spool / "report-job8.pdf") == "bo"
 
 
 def test_names_are_made_safe_and_never_taken_twice(spool: Path) -> None:
