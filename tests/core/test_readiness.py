@@ -159,3 +159,35 @@ def test_a_write_with_no_close_after_it_is_never_ready_within_the_close_wait(
         track = heard(track, Snapshot(i + 1, now, 1), what, now)
     assert track.unclosed
     assert ready_at(track, settle, 0.0, has_sidecar=True, close_wait=CLOSE_WAIT) >= now + CLOSE_WAIT
+
+
+def test_a_file_that_appeared_in_a_new_folder_waits_for_a_close_at_most_30_s() -> None:
+    # Written before its folder was watched (the folder created a moment before): the
+    # writer may still have it open, and a pause longer than settle sent half of it.
+    appeared = heard(None, Snapshot(14, 999.9, 1), "appeared", 1000.0)
+    assert appeared.unclosed
+    assert _ready(appeared) == 999.9 + 30.0  # not settle; not the whole rescan_interval
+    # Its writer goes on, and closes: settle after the close, as for any heard file.
+    written = heard(appeared, Snapshot(28, 1003.0, 1), "written", 1003.0)
+    assert _ready(written) == 1003.0 + CLOSE_WAIT  # heard open now: the real wait
+    closed = heard(written, written.snap, "closed", 1003.1)
+    assert _ready(closed) == 1004.1
+    # Moved in whole long ago (mv of a folder): ready at once.
+    old = heard(None, Snapshot(14, 500.0, 1), "appeared", 1000.0)
+    assert _ready(old) <= 1000.0
+    # A file the watcher already heard of keeps what it heard.
+    heard_closed = _heard_all(
+        [("created", 0, 1000.0), ("written", 9, 1000.1), ("closed", 9, 1000.2)]
+    )
+    assert not heard(heard_closed, heard_closed.snap, "appeared", 1000.3).unclosed
+
+
+def test_created_with_content_is_no_close_for_a_file_that_appeared() -> None:
+    # watchdog reports such a file twice, in either order: found by its walk of the new
+    # folder, and created (with its first page already in it).
+    snap = Snapshot(44, 1000.0, 1)
+    orders: list[tuple[Heard, Heard]] = [("appeared", "created"), ("created", "appeared")]
+    for first, second in orders:
+        track = heard(heard(None, snap, first, 1000.0), snap, second, 1000.01)
+        assert track.unclosed and track.assumed_open, (first, second)
+        assert _ready(track) == track.changed_at + 30.0

@@ -52,6 +52,29 @@ def test_a_file_kept_open_between_writes_goes_once_whole_after_its_close(
     assert (faxd.sent / "+46812345678" / "slow.txt").read_bytes() == FIRST + SECOND
 
 
+def test_a_file_opened_in_a_folder_made_a_moment_before_waits_for_its_close(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # Opened and written before the new folder's watch began, it is found by that
+    # folder's scan, which knows nothing of its writer: its first page alone was faxed
+    # and reported delivered, and sent/ held both pages.
+    faxd.start()
+    wait_for(lambda: "faxd is running" in faxd.log_text(), 30, "the daemon to watch")
+    folder = faxd.spool / "+46831234567"
+    folder.mkdir()
+    path = folder / "new-folder.txt"
+    with path.open("wb") as writer:
+        writer.write(FIRST)
+        writer.flush()
+        time.sleep(PAUSE)
+        assert _uploads(sandbox) == {}, "sent while still open"
+        assert path.exists(), "taken while still open"
+        writer.write(SECOND)
+    report = faxd.report_for("new-folder.txt")
+    assert report["result"] == "delivered"
+    assert _uploads(sandbox) == {_sha(FIRST + SECOND): 1}
+
+
 def _uploads(sandbox: SandboxServer) -> dict[str, int]:
     uploads: dict[str, int] = sandbox.stats()["docs"]["uploads_by_sha256"]
     return uploads

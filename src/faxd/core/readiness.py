@@ -6,8 +6,11 @@ watcher and no change in size, mtime or inode between two looks. Where inotify r
 writes and closes, a file the watcher saw being written must also have been closed (or
 moved into place) since its last write: a scanner that keeps a multi-page scan open while
 the next page is placed is quiet for longer than `settle`, and is not done. Files found by
-a scan and polled folders have no word of closes and keep the quiet rule. Files found at
-start-up whose mtime is already old are ready at once; a file that keeps growing never is."""
+a scan and polled folders have no word of closes and keep the quiet rule, except a file
+that appeared in a folder created a moment ago: its writer may have opened it before the
+folder was watched, so it waits for a close, at most APPEARED_CLOSE_WAIT of quiet. Files
+found at start-up whose mtime is already old are ready at once; a file that keeps growing
+never is."""
 
 from __future__ import annotations
 
@@ -16,8 +19,13 @@ from typing import Literal
 
 # What prompted a look at the file: the watcher heard it created, written, closed after a
 # write (or moved into place), or touched otherwise (a change of attributes, any event of a
-# polled folder); or a scan found it, which says nothing about writers.
-Heard = Literal["created", "written", "closed", "touched", "found"]
+# polled folder); or a scan found it, which says nothing about writers; or the scan of a
+# folder just created found it ("appeared"): written before its folder was watched, its
+# writer may still have it open.
+Heard = Literal["created", "written", "closed", "touched", "found", "appeared"]
+# How long a file that appeared in a new folder, and was heard of no more, waits for a
+# close: it may have been closed before the watch began, and no close will come then.
+APPEARED_CLOSE_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,9 @@ class Track:
     changed_at: float  # wall time of the last change seen
     first_seen: float  # wall time faxd first saw the file
     unclosed: bool = False  # the watcher heard a write and no close after it
+    # Not heard, assumed: it appeared in a new folder before the watch (APPEARED_CLOSE_WAIT).
+    assumed_open: bool = False
+    closed_seen: bool = False  # the watcher heard it closed after a write, or moved in
 
 
 def observe(track: Track | None, snap: Snapshot, now: float) -> Track:
@@ -56,10 +67,21 @@ def heard(track: Track | None, snap: Snapshot, what: Heard, now: float) -> Track
     track = observe(track, snap, now)
     if what == "found":
         return track  # a scan's look counts only for what it saw change
+    if what == "appeared":
+        if track.closed_seen or track.unclosed:
+            return track  # the watcher's word on its writer is better
+        return replace(track, unclosed=True, assumed_open=True)
     if known:
         track = touched(track, now)
+    if what == "created" and snap.size > 0 and track.assumed_open:
+        # Created with content says "moved in whole" or "being written"; for a file that
+        # appeared before its folder's watch it is no word of a close.
+        return track
     writing = still_writing(what, snap.size)
-    return track if writing is None else replace(track, unclosed=writing)
+    if writing is None:
+        return track
+    closed = track.closed_seen or what == "closed"
+    return replace(track, unclosed=writing, assumed_open=False, closed_seen=closed)
 
 
 def still_writing(what: Heard, size: int) -> bool | None:
@@ -95,8 +117,11 @@ def ready_at(
     """The earliest wall time the document may be addressed and queued.
 
     A file heard written and not closed waits `close_wait` of quiet instead of `settle`: a
-    close the watcher missed (its queue overflowed) must not hold the file forever.
+    close the watcher missed (its queue overflowed) must not hold the file forever; one
+    only assumed open (it appeared in a new folder) waits at most APPEARED_CLOSE_WAIT.
     Without a sidecar yet, one may still come up to `sidecar_wait` after the document."""
+    if track.assumed_open:
+        close_wait = min(close_wait, APPEARED_CLOSE_WAIT)
     settled = track.changed_at + (max(settle, close_wait) if track.unclosed else settle)
     if has_sidecar:
         return settled

@@ -132,7 +132,8 @@ class Intake:
         # Paths taken (or being taken) whose writer was heard and not heard closing since.
         self._open_writers: set[str] = set()
         self._unreadable_said: set[Path] = set()  # spool folders that could not be listed
-        self._scans: deque[tuple[Path, Iterator[Path]]] = deque()
+        # Scans under way: a folder, its files still to look at, and what a scan of it says.
+        self._scans: deque[tuple[Path, Iterator[Path], Heard]] = deque()
         self._late_checked: set[Path] = set()  # sidecars without a document, looked up
         self.progress = IntakeProgress(clock)
         self.configure(settings)
@@ -216,9 +217,9 @@ class Intake:
             root, self.skip_dir, lambda n: n.endswith(SIDECAR_SUFFIXES), self._unreadable_folder
         )
         if first:  # a new subfolder: a few files, not to wait behind a backlog
-            self._scans.appendleft((root, files))
+            self._scans.appendleft((root, files, "appeared"))
         else:
-            self._scans.append((root, files))
+            self._scans.append((root, files, "found"))
         self._last_rescan[root] = self._clock.monotonic()
 
     def _unreadable_folder(self, folder: Path, exc: OSError) -> None:
@@ -236,14 +237,14 @@ class Intake:
 
     def scanning(self, root: Path | None = None) -> bool:
         """A scan (of root) is still being read."""
-        return any(root is None or r == root for r, _ in list(self._scans))
+        return any(root is None or r == root for r, _, _ in list(self._scans))
 
     def _next_scanned(self) -> Change | None:
         while self._scans:
-            root, files = self._scans[0]
+            root, files, what = self._scans[0]
             path = next(files, None)
             if path is not None:
-                return Change(root, path, "file", "found")
+                return Change(root, path, "file", what)
             self._scans.popleft()
         return None
 

@@ -140,7 +140,9 @@ class _Handler(FileSystemEventHandler):
         elif isinstance(event, FileModifiedEvent):
             self._put(event.src_path, "file", "written")
         elif isinstance(event, FileCreatedEvent):
-            self._put(event.src_path, "file", "created")
+            # Synthetic: found by watchdog's walk of a folder just created (or moved in),
+            # written before its watch began, perhaps by a writer that still has it open.
+            self._put(event.src_path, "file", "appeared" if event.is_synthetic else "created")
         elif isinstance(event, FileAttribEvent):
             self._put(event.src_path, "file", "touched")
 
