@@ -444,8 +444,6 @@ class Intake:
         once, and how to send the document again with it."""
         if os.path.lexists(document) or str(sidecar) in self._claims:
             return
-        if any(sidecar.is_relative_to(x) for x in self._excluded):
-            return  # filed in sent/ or failed/ inside the spool folder
         try:
             st = sidecar.lstat()
         except OSError:
@@ -740,7 +738,7 @@ class Intake:
     def job_dir(self, job_id: str) -> Path:
         """The job's one work folder under state_dir: its copies of the spool files, a
         converted print file, and the provider's conversions. Removed once it is filed."""
-        return self._settings.state_dir / "work" / job_id
+        return self._settings.work_root / job_id
 
     def snapshot_dir(self, job_id: str) -> Path:
         """Where a job's copies of its spool files live until it is filed."""
