@@ -240,6 +240,11 @@ class Settings:
     warnings: tuple[str, ...] = ()  # accepted, but worth changing (old key names)
     records: RecordsSettings = field(default_factory=RecordsSettings)
 
+    @property
+    def work_root(self) -> Path:
+        """Where each job's work folder is (`work/JOB`): its copies, conversions."""
+        return self.state_dir / "work"
+
     def our_numbers(self) -> frozenset[str]:
         """Every number that is ours: senders, inbox routes and inbox numbers."""
         numbers = {f.sender for f in self.folders if f.sender}

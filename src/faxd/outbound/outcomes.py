@@ -53,7 +53,7 @@ def submission_for(
 
 
 def work_dir(settings: Settings, job: JobRow) -> Path:
-    return settings.state_dir / "work" / job.id
+    return settings.work_root / job.id
 
 
 class Outcomes:

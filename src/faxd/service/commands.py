@@ -503,7 +503,7 @@ def _send_now(
 ) -> int:
     clock = SystemClock()
     senders = build_senders(settings)
-    archiver = Archiver(journal, clock, work_root=settings.state_dir / "work")
+    archiver = Archiver(journal, clock, work_root=settings.work_root)
     engine = Engine(settings, journal, senders, archiver, clock)
     intake = Intake(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
@@ -582,7 +582,7 @@ def cancel(settings: Settings, job_id: str) -> int:
                 "Watch it with 'faxd status'; its report tells the outcome.",
             )
         senders = build_senders(settings)
-        archiver = Archiver(journal, clock, work_root=settings.state_dir / "work")
+        archiver = Archiver(journal, clock, work_root=settings.work_root)
         Engine(settings, journal, senders, archiver, clock).finish_if_done(job_id)
         filed = journal.job(job_id)
     finally:

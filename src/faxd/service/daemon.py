@@ -154,7 +154,7 @@ class Daemon:
         )
         self._records.configuration_loaded(self._config_path)
         self._senders = build_senders(settings, requests_at_once(settings))
-        self._archiver = Archiver(self._journal, self._clock, work_root=settings.state_dir / "work")
+        self._archiver = Archiver(self._journal, self._clock, work_root=settings.work_root)
         # Before anything is reconciled or taken: another faxd working these folders would
         # send every document in them a second time.
         problems = claim_configured(self._claims, settings, self._present)
