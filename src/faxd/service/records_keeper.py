@@ -561,19 +561,23 @@ class RecordsKeeper:
         keep = self._settings.records.retention
         now = self._clock.time()
         items: list[PurgeItem] = []
-        for kind, limit, state in (
-            ("sent", keep.sent, JobState.DELIVERED),
-            ("failed", keep.failed, JobState.FAILED),
-        ):
-            if limit is None:
-                continue
-            due = self.ledger.purgeable_jobs(state.value, now - limit)
-            if not due:
-                continue
-            retried = self.ledger.retried([filed.job.id for filed in due])
-            since = min(filed.job.archived_at or 0.0 for filed in due)
-            filings = self.ledger.filings_after(since, {str(p) for f in due for p in _names(f)})
-            for filed in due:
+        due = [
+            (kind, filed)
+            for kind, limit, state in (
+                ("sent", keep.sent, JobState.DELIVERED),
+                ("failed", keep.failed, JobState.FAILED),
+            )
+            if limit is not None
+            for filed in self.ledger.purgeable_jobs(state.value, now - limit)
+        ]
+        if due:
+            # One look at the later filings for sent and failed alike: it reads every job
+            # filed since the oldest one due.
+            retried = self.ledger.retried([filed.job.id for _, filed in due])
+            since = min(filed.job.archived_at or 0.0 for _, filed in due)
+            names = {str(p) for _, filed in due for p in _names(filed)}
+            filings = self.ledger.filings_after(since, names)
+            for kind, filed in due:
                 if (item := self._job_item(kind, filed, retried, filings)) is not None:
                     items.append(item)
         if keep.inbox is not None:
