@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from faxd.errors import FaxdError
 
@@ -78,6 +79,11 @@ def report_name(document_name: str) -> str:
     NAME_MAX is cut so the report's own name still fits."""
     limit = NAME_MAX - name_bytes(REPORT_SUFFIX)
     return cut_keeping_extensions(document_name, limit) + REPORT_SUFFIX
+
+
+def report_pdf_path(report_yaml: Path) -> Path:
+    """NAME.report.pdf, drawn beside NAME.report.yaml."""
+    return report_yaml.with_suffix(".pdf")
 
 
 def name_bytes(name: str) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from faxd.channels.base import Attachment, Message
 from faxd.channels.command import EVENT_FIELDS
 from faxd.channels.templates import Templates
+from faxd.core.names import report_pdf_path
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.printable import shown, shown_lines
 from faxd.model import JobState, TxState
@@ -122,7 +123,7 @@ class Composer:
         attachments: list[Attachment] = []
         report_yaml = Path(plan[REPORT_KEY]) if REPORT_KEY in plan else None
         if final and attach in ("report", "document") and report_yaml is not None:
-            report_pdf = report_yaml.with_suffix(".pdf")
+            report_pdf = report_pdf_path(report_yaml)
             drawing = bool(job.options.report_pdf) and not report_pdf.is_file()
             if drawing and now - row.created_at < FILING_WAIT:
                 raise NotReady  # the PDF report is drawn just after filing: attach it

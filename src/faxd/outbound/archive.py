@@ -25,6 +25,7 @@ from faxd.core.names import (
     first_free,
     name_bytes,
     report_name,
+    report_pdf_path,
     split_extension,
 )
 from faxd.core.report import (
@@ -77,11 +78,6 @@ def _first_free_in(directory: Path, name: str, planned: set[Path]) -> Path:
         return os.path.lexists(path) or path in planned
 
     return directory / first_free(name, taken)
-
-
-def _report_pdf(report_yaml: Path) -> Path:
-    """NAME.report.pdf, drawn beside NAME.report.yaml (the records keeper's name for it)."""
-    return report_yaml.with_suffix(".pdf")
 
 
 def filing_root(job: JobRow) -> Path:
@@ -163,7 +159,7 @@ class Archiver:
             targets[REPORT_KEY] = report
             # Every name that pairs with this one, whether or not this job has that file:
             # an earlier attempt's sidecar or report there would be read as this one's.
-            paired = {*targets.values(), _report_pdf(report)}
+            paired = {*targets.values(), report_pdf_path(report)}
             paired.update(doc_dir / s for s in sidecar_names(name))
             if not any(map(os.path.lexists, paired)):
                 plan = targets

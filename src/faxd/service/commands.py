@@ -20,7 +20,7 @@ from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.io_errors import explain_os_error
-from faxd.core.names import first_free, ignored_because
+from faxd.core.names import first_free, ignored_because, report_pdf_path
 from faxd.core.printable import table
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import AlreadyRunningError, FaxdError, UsageError
@@ -377,7 +377,7 @@ def _read_report(root: Path, path: Path) -> str | None:
 def _remove_reports(report_yaml: Path) -> list[tuple[Path, str]]:
     """Remove a retried job's report files; the ones that could not be removed, and why."""
     left: list[tuple[Path, str]] = []
-    for path in (report_yaml, report_yaml.with_suffix(".pdf")):
+    for path in (report_yaml, report_pdf_path(report_yaml)):
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:

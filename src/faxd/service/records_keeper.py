@@ -24,6 +24,7 @@ import yaml
 
 from faxd.clock import Clock
 from faxd.core.io_errors import explain_os_error
+from faxd.core.names import report_pdf_path
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError, file_sha256
@@ -311,7 +312,7 @@ class RecordsKeeper:
         if draw:
             assert job.archive_plan is not None
             report_yaml = Path(job.archive_plan[REPORT_KEY])
-            target = report_yaml.with_suffix(".pdf")
+            target = report_pdf_path(report_yaml)
             # Drawn before a crash took the commit that said so: keep it, never redraw. No
             # YAML report: `faxd retry` put the document back and took its report away.
             draw = not target.exists() and report_yaml.exists()
