@@ -194,7 +194,7 @@ class InboxPoller:
         self._told: set[str] = set()
         # The failure last logged and when: an outage is said when it starts, changes or
         # has lasted another FAILURE_REPEAT, and its end is said once.
-        self._failure_said: tuple[str, float] | None = None
+        self._failure_said: tuple[str, str, float] | None = None
 
     # -- the service -------------------------------------------------------------------
 
@@ -270,10 +270,10 @@ class InboxPoller:
         starts, when the error changes and once per FAILURE_REPEAT, not 60 times."""
         now = self.clock.monotonic()
         said = self._failure_said
-        if said is not None and said[0] == f"{event}\n{error}" and now - said[1] < FAILURE_REPEAT:
+        if said is not None and said[:2] == (event, error) and now - said[2] < FAILURE_REPEAT:
             log.debug(event, provider=self.source.name, error=error)
             return
-        self._failure_said = (f"{event}\n{error}", now)
+        self._failure_said = (event, error, now)
         getattr(log, level)(event, provider=self.source.name, error=error)
 
     # -- one cycle ---------------------------------------------------------------------
