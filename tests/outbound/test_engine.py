@@ -295,9 +295,8 @@ def test_the_sweep_records_results_the_polling_missed_and_forgets_old_reports(
         assert "send it again later" in (tx.error or "")
         assert (tmp_path / "failed" / "doc-1.pdf").exists()
         assert sender.cleaned == ["remote-job-0001-0"]
-        rig.engine.queries.sweep(
-            "fake", sender, set()
-        )  # already filed: only the leftover report goes
+        # Already filed: only the leftover report goes.
+        rig.engine.queries.sweep("fake", sender, set())
         assert sender.cleaned == ["remote-job-0001-0", "remote-job-0001-0"]
 
 
