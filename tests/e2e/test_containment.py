@@ -174,7 +174,7 @@ def test_a_recipient_folder_swapped_for_a_link_before_filing_moves_nothing_from_
     assert_contained(fx, held_sandbox)
 
 
-def test_a_document_rewritten_in_place_in_flight_is_filed_as_sent_and_sent_again(
+def test_a_document_rewritten_in_place_in_flight_is_moved_aside_and_sent_too(
     fx: Faxd, held_sandbox: SandboxServer
 ) -> None:
     fx.start()
@@ -190,7 +190,7 @@ def test_a_document_rewritten_in_place_in_flight_is_filed_as_sent_and_sent_again
     assert (fx.sent / "+46812345678" / "a.pdf").read_bytes() == v1
     assert (fx.sent / "+46812345678" / "a (2).pdf").read_bytes() == v2
     assert by_file["a.pdf.report.yaml"]["result"] == "delivered"
-    assert any("changed in the spool folder" in n for n in by_file["a.pdf.report.yaml"]["notes"])
+    assert any("moved to a (2).pdf" in n for n in by_file["a.pdf.report.yaml"]["notes"])
     assert by_file["a (2).pdf.report.yaml"]["result"] == "delivered"
     assert not path.exists()
     # Each report names the transmission that carried its bytes.
@@ -202,6 +202,35 @@ def test_a_document_rewritten_in_place_in_flight_is_filed_as_sent_and_sent_again
         assert txs[report["recipients"][0]["id"]]["sha256"] == [sha(data)]
     # The copies are removed once filed; the report is written just before that.
     wait_for(lambda: not any((fx.state / "work").glob("*/snap")), 10, "the copies removed")
+
+
+def test_a_scanner_saving_three_scans_under_one_name_sends_all_three(
+    fx: Faxd, held_sandbox: SandboxServer
+) -> None:
+    # Every scan is saved as scan.pdf, each sooner than the first is sent (3 s).
+    fx.start()
+    scans = [pdf(f"scan number {n}") for n in (1, 2, 3)]
+    path = fx.drop("+46812345678/scan.pdf", scans[0])
+
+    def save(data: bytes) -> None:
+        tmp = path.with_name(".scan.pdf.part")
+        tmp.write_bytes(data)
+        tmp.rename(path)  # over the last scan, as most scanners save
+
+    wait_for(lambda: held_sandbox.stats()["docs"]["accepted"] == 1, 30, "the first upload")
+    save(scans[1])
+    wait_for(lambda: not path.exists(), 10, "the second scan moved aside")
+    assert held_sandbox.stats()["docs"]["accepted"] < 3
+    save(scans[2])
+    wait_for(lambda: len(fx.reports()) == 3, 90, "three reports")
+    assert uploaded(held_sandbox) == {sha(data): 1 for data in scans}
+    folder = fx.sent / "+46812345678"
+    assert [
+        (folder / name).read_bytes() for name in ("scan.pdf", "scan (2).pdf", "scan (3).pdf")
+    ] == scans
+    assert all(r["result"] == "delivered" for r in fx.reports())
+    assert "moved aside" in fx.log_text()
+    assert not path.exists()
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "credential-link"])

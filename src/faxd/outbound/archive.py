@@ -321,6 +321,12 @@ class Archiver:
         if moved == "moved":
             return
         copy = Path(source.snapshot) if source and source.snapshot else None
+        aside = self._journal.moved_aside(job.id) if str(src) == job.path else []
+        if aside:
+            notes.append(
+                f"A new version saved as {src.name} while this one was being sent was moved"
+                f" to {', '.join(aside)} and is sent as a document of its own."
+            )
         if copy is None or not fsops.is_regular_file(copy):
             if moved == "missing" and os.path.lexists(src):
                 notes.append(f"{src.name} is not a regular file; faxd left it where it is.")
@@ -338,6 +344,8 @@ class Archiver:
                 "the content faxd checked and sent, and the changed file is sent as a new "
                 "document."
             )
+        elif aside:
+            notes.append("Filed here is the content faxd checked and sent.")
         else:
             notes.append(
                 f"{src.name} was no longer in the spool folder when faxd filed it; filed here "

@@ -21,6 +21,11 @@ class Claims:
         with self._lock:
             return path in self._held or path in self._taking
 
+    def being_taken(self, path: str) -> bool:
+        """Reserved by a take under way (not yet, or no longer, a job's)."""
+        with self._lock:
+            return path in self._taking and path not in self._held
+
     def reserve(self, path: str) -> bool:
         """Reserve one file for a take; False when a job has it or another take reserved it."""
         with self._lock:

@@ -49,7 +49,7 @@ from faxd.crash_points import crash_point, hang_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.notices.plan import job_notices
-from faxd.outbound import gathering
+from faxd.outbound import gathering, new_version
 from faxd.outbound.archive import Archiver
 from faxd.outbound.claims import Claims
 from faxd.outbound.gathering import SIDECAR_CAP, sidecar_beside
@@ -376,7 +376,10 @@ class Intake:
             return
         if str(path) in self._claims:
             self._note_writer(path, change.heard)
-            return
+            if change.heard in ("found", "appeared"):
+                return  # a scan's look at a file a job has: only a writer is news
+            # Heard written at a job's name: tracked like any file, and once complete
+            # moved aside to be sent on its own (_claimed_due).
         try:
             st = path.lstat()
         except OSError:
@@ -593,7 +596,11 @@ class Intake:
             log.debug("attachment of another document; not sent on its own", document=str(path))
             return
         if not self._claims.reserve(str(path)):
-            return  # a job has it, or another take has it right now
+            try:
+                self._claimed_due(folder, path, track)
+            except Exception:  # it stays where it is, and is taken once the name is free
+                log.exception("could not look at a new version of a document", document=str(path))
+            return
         if self._pool is None:
             self._apply(self._take_guarded(folder, path, track))
             return
@@ -602,6 +609,44 @@ class Intake:
         with self._takes_lock:
             self._takes[future] = path
         future.add_done_callback(functools.partial(self._taken, path, track))
+
+    def _claimed_due(self, folder: FolderSettings, path: Path, track: Track) -> None:
+        """A complete file at a name a job or a take has: a new version of a document
+        still being sent is moved aside and taken from there (faxd.outbound.new_version)."""
+        if self._claims.being_taken(str(path)):
+            # Its take may yet end without a job and free the name: look again later.
+            self._tracks[path] = track
+            self._push(path, self._clock.time() + folder.settle)
+            return
+        try:
+            found = new_version.superseded_job(self._journal, path)
+            if found is None or sidecar_beside(path) is not None:
+                return  # the job's own file, or one that waits until the job is filed
+            job, st = found
+            target = new_version.move_aside(
+                folder.path, path, st, lambda p: str(p) in self._claims, folder.name_pattern
+            )
+        except (OSError, FaxdError) as exc:
+            log.warning(
+                "could not move a new version aside; it is taken once the document at its"
+                " name is filed",
+                document=str(path),
+                error=explain_os_error(exc, path.name) if isinstance(exc, OSError) else str(exc),
+            )
+            return
+        if target is None:
+            return  # changed or gone meanwhile: its events bring it back
+        log.info(
+            "new version at the name of a document still being sent; moved aside, to be"
+            " sent as a document of its own",
+            document=str(path),
+            moved_to=str(target),
+            job=job.id,
+        )
+        with contextlib.suppress(JournalWriteError):  # said by the journal; only a note
+            self._journal.note_moved_aside(job.id, str(path), str(target))
+        self._tracks[target] = track  # the same file: what was seen of its writer holds
+        self._push(target, self._clock.time())
 
     def _taken(self, path: Path, track: Track, future: Future[_Retake | None]) -> None:
         # On the taker's thread: an outcome always goes back (else its place among the

@@ -62,6 +62,7 @@ ACTIVE_TX_STATES = (
 
 
 _PAUSE = "pause:"
+_MOVED_ASIDE = "moved-aside:"  # + job id: JSON list of the names new versions went to
 # The reads of one job and its transmissions, alone or together with others.
 _JOB = "SELECT * FROM jobs WHERE id = ?"
 _JOB_TXS = "SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx"
@@ -419,6 +420,24 @@ class Journal:
     def note_sidecars_seen(self, folder: Path) -> None:
         self.set_value(f"sidecars_seen:{folder}", "1")
 
+    def note_moved_aside(self, job_id: str, document: str, moved_to: str) -> None:
+        """A new version saved at the name of job_id's document was moved aside (audited);
+        its report says where, once it is filed."""
+        key = f"{_MOVED_ASIDE}{job_id}"
+        names = [*self.moved_aside(job_id), Path(moved_to).name]
+        self.set_value(
+            key, json.dumps(names), event="moved aside", job=job_id, path=document, to=moved_to
+        )
+
+    def moved_aside(self, job_id: str) -> list[str]:
+        """The names new versions of job_id's document were moved to, oldest first."""
+        value = self.get_value(f"{_MOVED_ASIDE}{job_id}")
+        with suppress(ValueError, TypeError):
+            names = json.loads(value) if value else []
+            if isinstance(names, list):
+                return [str(n) for n in names]
+        return []
+
     def folder_seen(self, path: Path) -> bool:
         """faxd has seen this configured folder exist (so a missing one is an outage)."""
         return self.get_value(f"folder-seen:{path}") is not None
@@ -642,6 +661,11 @@ class Journal:
         )
         return rows[0] if rows else None
 
+    def unfiled_job_at(self, path: str) -> JobRow | None:
+        """The unfiled job that took the spool file `path` as its document."""
+        rows = self.jobs("archived_at IS NULL AND path = ?", (encode_path(path),), limit=1)
+        return rows[0] if rows else None
+
     def has_unfiled_job_from(self, folder: Path) -> bool:
         return bool(self.jobs("archived_at IS NULL AND folder = ?", (str(folder),), limit=1))
 
@@ -679,6 +703,7 @@ class Journal:
                 "VALUES (?, 'pending', ?)",
                 (job_id, when),
             )
+            db.execute("DELETE FROM kv WHERE key = ?", (f"{_MOVED_ASIDE}{job_id}",))
             state = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             audit_outbox.record(
                 db, "filed", job=job_id, result=state[0] if state else None, path=archived_path

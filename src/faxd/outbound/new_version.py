@@ -1,0 +1,83 @@
+"""A new version saved at the name of a document that is still being sent.
+
+A scanner that saves every scan under one name overwrites the last one whenever it likes.
+faxd took the first version (its copy is what is sent and filed), but the name stays the
+first job's until that job is filed; a third save before then used to overwrite the
+second, unsent and unsaid. So a complete new version is moved aside, in its own folder,
+to the first free numbered name (`scan (2).pdf`), and taken from there as a document of
+its own. Only the document itself moves: a job's sidecar or attachments, or a document
+with a sidecar beside it, wait for the job to be filed as before, since moving one of them
+alone would part it from the files that say where it goes."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from faxd.core.names import first_free
+from faxd.core.print_clues import name_clue
+from faxd.errors import FaxdError
+from faxd.host import contained, fsops
+from faxd.store.journal import Journal
+from faxd.store.journal_rows import JobRow
+
+
+def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result] | None:
+    """The unfiled job whose document is `path` and what is at `path` now, when that is a
+    regular file other than the one the job took; None when there is nothing to move."""
+    job = journal.unfiled_job_at(str(path))
+    if job is None or job.path != str(path) or job.sidecar is not None:
+        return None
+    source = job.options.sources.get(str(path))
+    if source is None or source.snapshot is None:
+        return None  # journaled before faxd kept copies: its filing needs the spool file
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if contained.Identity.from_json(source.identity_json()).unchanged(st):
+        return None
+    return job, st
+
+
+def move_aside(
+    root: Path,
+    path: Path,
+    st: os.stat_result,
+    taken: Callable[[Path], bool],
+    name_pattern: str | None = None,
+) -> Path | None:
+    """Move the file `path` (below root), if it is still what `st` describes, to the first
+    numbered name beside it that is neither on disk nor `taken`. Returns the new path;
+    None when the file changed or went away meanwhile (it is looked at again then).
+    Raises OSError or FaxdError when it cannot be moved (a read-only share, no free name,
+    or a folder whose file-name pattern would read another recipient in the new name)."""
+    expect = contained.Identity.of(st)
+    while True:
+        name = first_free(
+            path.name, lambda n: os.path.lexists(path.with_name(n)) or taken(path.with_name(n))
+        )
+        if _recipients(name_pattern, name) != _recipients(name_pattern, path.name):
+            # "fax +4930 123.pdf" -> "fax +4930 123 (2).pdf": a pattern that reads to the
+            # dot would dial another number.
+            raise FaxdError(
+                f"{path.name}: the folder's file-name pattern would read another recipient"
+                f" in {name}."
+            )
+        target = path.with_name(name)
+        try:
+            moved = contained.move_checked(root, path, root, target, expect)
+        except FileExistsError:
+            continue  # written between the look and the move: the next free name
+        except fsops.NotRegularFileError as exc:
+            raise FaxdError(str(exc)) from None
+        return target if moved == "moved" else None
+
+
+def _recipients(pattern: str | None, name: str) -> str | None:
+    clue = name_clue(pattern, name)
+    return clue.recipients if clue else None

@@ -1,0 +1,175 @@
+"""A new version saved at the name of a document still being sent is moved aside to a
+numbered name and taken from there, so a scanner that reuses one name loses no scan."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from faxd.model import JobState
+from faxd.outbound.archive import Archiver
+from faxd.outbound.watcher import Change
+
+from .test_intake import PDF, IntakeRig
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[IntakeRig]:
+    r = IntakeRig(tmp_path)
+    yield r
+    r.journal.close()
+
+
+def version(n: int) -> bytes:
+    return PDF.replace(b"%%EOF", f"% version {n}\n%%EOF".encode())
+
+
+def save(rig: IntakeRig, path: Path, data: bytes, *, in_place: bool = True) -> None:
+    """What a scanner does, and what the watcher then reports."""
+    if in_place:
+        with path.open("r+b" if path.exists() else "wb") as out:
+            out.truncate(0)
+            out.write(data)
+    else:
+        tmp = path.with_name(f".{path.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    rig.intake.changes.put(Change(rig.spool, path, "file", "written"))
+    rig.intake.changes.put(Change(rig.spool, path, "file", "closed"))
+
+
+def copies(rig: IntakeRig) -> dict[str, bytes]:
+    """Each job's document name and the bytes it would send."""
+    return {j.rel_path: Path(j.files[0].path).read_bytes() for j in rig.journal.jobs()}
+
+
+def file_job(rig: IntakeRig, rel: str) -> dict[str, object]:
+    job = next(j for j in rig.journal.jobs() if j.rel_path == rel)
+    rig.journal.set_job_state(job.id, JobState.DELIVERED, finished_at=rig.clock.time())
+    stored = rig.journal.job(job.id)
+    assert stored is not None
+    Archiver(rig.journal, rig.clock).archive(stored)
+    rig.intake.release(job.id)
+    report: dict[str, object] = yaml.safe_load(
+        (rig.spool / "sent" / f"{Path(rel).name}.report.yaml").read_text()
+    )
+    return report
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["rewritten", "replaced"])
+def test_every_version_saved_at_one_name_in_flight_becomes_a_job(
+    rig: IntakeRig, in_place: bool
+) -> None:
+    scan = rig.spool / "scan.pdf"
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    save(rig, scan, version(2), in_place=in_place)
+    rig.run()
+    save(rig, scan, version(3), in_place=in_place)
+    rig.run()
+    assert copies(rig) == {
+        "scan.pdf": version(1),
+        "scan (2).pdf": version(2),
+        "scan (3).pdf": version(3),
+    }
+    assert not scan.exists()
+    report = file_job(rig, "scan.pdf")
+    assert (rig.spool / "sent" / "scan.pdf").read_bytes() == version(1)
+    notes = " ".join(str(n) for n in report["notes"])  # type: ignore[attr-defined]
+    assert "moved to scan (2).pdf, scan (3).pdf" in notes
+    assert "no longer in the spool folder" not in notes
+    rig.run()
+    assert len(rig.journal.jobs()) == 3  # freeing the name takes nothing again
+    assert rig.journal.moved_aside(rig.journal.jobs()[0].id) == []
+
+
+def test_a_version_still_being_written_is_not_moved(rig: IntakeRig) -> None:
+    scan = rig.spool / "scan.pdf"
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    with scan.open("r+b") as out:
+        out.truncate(0)
+        out.write(version(2)[:100])
+    now = rig.clock.time()
+    os.utime(scan, (now, now))  # written "now" on the test's clock
+    rig.intake.changes.put(Change(rig.spool, scan, "file", "written"))
+    rig.run()
+    rig.clock.advance(5)  # quiet for longer than settle, but never closed
+    rig.run()
+    assert scan.exists()
+    assert sorted(copies(rig)) == ["scan.pdf"]
+
+
+def test_the_jobs_own_file_touched_is_not_moved(rig: IntakeRig) -> None:
+    scan = rig.spool / "scan.pdf"
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    os.chmod(scan, 0o640)
+    rig.intake.changes.put(Change(rig.spool, scan, "file", "touched"))
+    rig.run()
+    assert scan.read_bytes() == version(1)
+    assert sorted(copies(rig)) == ["scan.pdf"]
+
+
+def test_a_document_with_a_sidecar_waits_for_its_job_to_be_filed(rig: IntakeRig) -> None:
+    scan = rig.spool / "scan.pdf"
+    (rig.spool / "scan.pdf.yaml").write_text("to: '+4930123456'\n")
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    save(rig, scan, version(2))
+    rig.run()
+    assert scan.read_bytes() == version(2)  # not parted from the sidecar it may have
+    assert sorted(copies(rig)) == ["scan.pdf"]
+    file_job(rig, "scan.pdf")
+    rig.run()
+    sent = sorted(Path(j.files[0].path).read_bytes() for j in rig.journal.jobs())
+    assert sent == [version(1), version(2)]
+
+
+def test_the_next_free_name_skips_names_on_disk_and_names_a_job_holds(rig: IntakeRig) -> None:
+    scan = rig.spool / "scan.pdf"
+    (rig.spool / "scan (2).pdf").write_bytes(version(9))  # a document of its own
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    (rig.spool / "scan (2).pdf").unlink()  # gone from the folder, still its job's name
+    save(rig, scan, version(2))
+    rig.run()
+    assert copies(rig) == {
+        "scan.pdf": version(1),
+        "scan (2).pdf": version(9),
+        "scan (3).pdf": version(2),
+    }
+
+
+@pytest.mark.parametrize(
+    ("pattern", "moved"),
+    [(r"^fax (?P<to>\+\d+)", True), (r"^fax (?P<to>[^.]+)", False)],
+    ids=["number-only", "up-to-the-dot"],
+)
+def test_a_name_the_folders_pattern_would_read_otherwise_is_not_moved(
+    rig: IntakeRig, pattern: str, moved: bool
+) -> None:
+    folder = replace(rig.folder, to=(), name_pattern=pattern)
+    rig.folder = folder
+    rig.intake.configure(replace(rig.intake._settings, folders=(folder,)))
+    scan = rig.spool / "fax +46812345678.pdf"
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    save(rig, scan, version(2))
+    rig.run()
+    numbered = rig.spool / "fax +46812345678 (2).pdf"
+    assert numbered.exists() is moved
+    assert scan.exists() is not moved  # "+46812345678 (2)" would be dialled otherwise
+    numbers = sorted(t.number for j in rig.journal.jobs() for t in rig.journal.transmissions(j.id))
+    assert numbers == ["+46812345678"] * (2 if moved else 1)
