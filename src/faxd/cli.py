@@ -303,13 +303,15 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check_config(path: Path, env: dict[str, str]) -> int:
+    """Exit 1 when it finds problems (SPEC §4): it did its job, and a script tells "the file
+    is wrong" from "check-config was called wrong" (2, as for every usage error)."""
     try:
         settings = config.load(path, env)
     except ConfigError as exc:
         print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        return Exit.USAGE
+        return Exit.FAILURE
     problems = config.check_environment(settings)
     print(config.render_effective(settings), end="")
     for warning in settings.warnings:
@@ -318,7 +320,7 @@ def _check_config(path: Path, env: dict[str, str]) -> int:
         print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
-        return Exit.USAGE
+        return Exit.FAILURE
     print(f"{path}: OK", file=sys.stderr)
     return Exit.OK
 

@@ -92,11 +92,22 @@ def test_check_config_lists_every_problem_with_its_line(
     text = text.replace("settle:", "setle:").replace("region: SE", "region: XX")
     setup.config_path.write_text(text + "bogus_key: 1\n")
     code, _, err = run(capsys, "check-config", "--config", str(setup.config_path))
-    assert code == 2
+    assert code == 1  # problems found; 2 is for a command line it cannot parse
     assert "setle" in err and "settle" in err
     assert "XX" in err
     assert "bogus_key" in err
     assert err.count("line ") >= 3
+
+
+def test_check_config_exits_1_for_problems_and_2_for_a_bad_command_line(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "check-config", "--config", str(tmp_path / "missing.yaml"))
+    assert code == 1
+    assert "missing.yaml does not exist" in err
+    code, _, err = run(capsys, "check-config", "--config", str(setup.config_path), "--bogus")
+    assert code == 2
+    assert "--bogus" in err
 
 
 def test_explain_names_the_rule_numbers_and_method(
