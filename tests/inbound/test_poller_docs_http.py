@@ -165,3 +165,59 @@ def test_a_document_whose_only_file_is_refused_is_kept_and_said_once(rig: Rig) -
     assert rig.records.deletes == []
     kept = [e for e in logs if "kept at the provider" in e["event"]]
     assert [e["remote_id"] for e in kept] == ["refused"]
+
+
+PAGE = b"\n<!DOCTYPE html>\n<html><body>Please log in</body></html>\n"
+
+
+@pytest.mark.parametrize("body", [b"", PAGE], ids=["empty", "web-page"])
+def test_an_empty_file_or_a_web_page_is_not_saved_as_the_fax(rig: Rig, body: bytes) -> None:
+    rig.document("broken", -30, sizes=(500,))
+    rig.document("fine", -20, sizes=(500,))
+    good = rig.records.files["broken-f0"]
+    rig.records.files["broken-f0"] = body
+    poller = rig.poller(delete_after_download=True)
+    with capture_logs() as logs:
+        first = poller.poll_once()
+        rig.clock.advance(60)
+        rig.records.files["broken-f0"] = good  # the provider's glitch is over
+        second = poller.poll_once()
+    assert (first.delivered, second.delivered) == (1, 1)
+    assert saved(rig) == sorted([good, rig.records.files["fine-f0"]])
+    assert not list((rig.tmp / "inbox" / ".tmp").iterdir())
+    assert sorted(rig.records.deletes) == ["broken", "fine"]  # each once it was saved
+    retried = [e for e in logs if "not available yet" in e["event"]]
+    assert [e["remote_id"] for e in retried] == ["broken"]
+    assert "empty file" in retried[0]["error"] or "web page" in retried[0]["error"]
+
+
+def test_a_file_that_stays_a_web_page_is_given_up_and_kept_at_the_provider(rig: Rig) -> None:
+    rig.document("broken", -30, sizes=(500,))
+    rig.records.files["broken-f0"] = PAGE
+    poller = rig.poller(delete_after_download=True)
+    for _ in range(4):
+        poller.poll_once()
+        rig.clock.advance(60)
+    assert saved(rig) == []
+    assert rig.records.deletes == []
+    row = rig.ledger().row("broken", "broken-f0")
+    assert row is not None and row.state is InboundState.UNAVAILABLE
+    assert row.error is not None and "web page" in row.error
+
+
+def test_a_web_page_sent_as_one_by_direct_file_transfer_is_saved(rig: Rig) -> None:
+    rig.records.files["dft-f0"] = PAGE
+    rig.records.add(
+        WALL,
+        {
+            "faxId": "dft",
+            "faxTime": WALL.isoformat(),
+            "senderFaxNumber": SENDER,
+            "recipientFaxNumber": OURS,
+            "status": "Received",
+            "type": "DirectFileTransfer",
+            "files": [{"fileId": "dft-f0", "fileName": "menu.html"}],
+        },
+    )
+    assert rig.poller().poll_once().delivered == 1
+    assert saved(rig) == [PAGE]

@@ -25,6 +25,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
+from faxd.core.received_check import HEAD_BYTES
 from faxd.host.fsops import rename_noreplace_at
 
 TMP_DIR = ".tmp"
@@ -65,6 +66,7 @@ class TmpSink:
         self.path = path
         self.max_size = max_size
         self.size = 0
+        self.head = bytearray()  # the first HEAD_BYTES: is it the document at all?
         self.error: OSError | None = None
         self._hash = hashlib.sha256()
         self._deadline = deadline
@@ -87,6 +89,8 @@ class TmpSink:
             self.error = exc
             raise
         self._hash.update(data)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
         self.size += size
         return written
 

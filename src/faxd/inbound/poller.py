@@ -36,6 +36,7 @@ from faxd.core.poll_windows import (
     walk,
     watermark_after,
 )
+from faxd.core.received_check import unusable_download
 from faxd.core.received_meta import ReceivedMeta
 from faxd.crash_points import crash_point
 from faxd.errors import AuthError, FaxdError, ProviderError, RejectedError, TransientError
@@ -570,14 +571,18 @@ class InboxPoller:
                 raise
             return self._retry_later(doc, item, where, str(exc), result, say=True)
         except RejectedError as exc:
-            return self._missing(doc, item, where, exc, result)
+            return self._missing(doc, item, where, str(exc), result)
         except OSError as exc:
             raise InboxWriteError(
                 f"Could not write {where} into {folder.path}: {exc.strerror or exc}.",
                 "Free space or fix the folder's permissions; faxd tries again on the next poll.",
             ) from None
-        crash_point("inbound_after_tmp")
         original = original_name(item.name, disposition, item.file_id)
+        problem = unusable_download(sink.size, bytes(sink.head), original)
+        if problem is not None:
+            folder.discard(sink)
+            return self._missing(doc, item, where, problem, result)
+        crash_point("inbound_after_tmp")
         meta = self._meta(doc, item, original).downloaded(sink.size, sink.sha256)
         local_time = doc.time.astimezone(self.timezone)
         wanted = inbox_name(local_time, _decodable(doc.sender), _decodable(original))
@@ -675,9 +680,11 @@ class InboxPoller:
         doc: ReceivedDocument,
         item: ReceivedFile,
         where: str,
-        exc: RejectedError,
+        reason: str,
         result: PollResult,
     ) -> bool:
+        """Refused, or answered with an empty file or a web page: tried again on the next
+        polls, then given up (kept at the provider, and said)."""
         row = self.ledger.row(doc.remote_id, item.file_id)
         attempts = (row.attempts if row else 0) + 1
         if attempts < MAX_MISSING_ATTEMPTS:
@@ -686,12 +693,12 @@ class InboxPoller:
                 provider=self.source.name,
                 remote_id=doc.remote_id,
                 file=where,
-                error=str(exc),
+                error=reason,
             )
             meta = self._meta(doc, item, original_name(item.name, None, item.file_id))
-            self.ledger.note_attempt(doc.remote_id, item.file_id, str(exc), meta, self.clock.time())
+            self.ledger.note_attempt(doc.remote_id, item.file_id, reason, meta, self.clock.time())
             return False
-        return self._give_up(doc, item, where, f"refused {attempts} times: {exc}", result)
+        return self._give_up(doc, item, where, f"failed {attempts} times: {reason}", result)
 
     def _give_up(
         self,
