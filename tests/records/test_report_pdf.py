@@ -190,3 +190,13 @@ def test_a_chinese_name_is_drawn_and_a_character_no_font_has_is_marked(tmp_path:
     text = pdf_text(pdf)
     assert "請求書-3.pdf" in text
     assert "予約\ufffd" in text
+
+
+def test_an_arabic_name_is_joined_and_reads_in_its_order(tmp_path: Path) -> None:
+    # Drawn one glyph per character, Arabic came out unjoined and backwards: poppler
+    # read "ليمعلا ةروتاف" for "فاتورة العميل", a name no reader recognises.
+    recipient = _recipient(1, error=None)
+    pdf = _draw(tmp_path, _data([recipient], document="فاتورة العميل.pdf"))
+    text = pdf_text(pdf)
+    assert "فاتورة العميل" in text
+    assert f"{recipient.provider_id}" in text  # the shaping of later lines keeps it whole

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,28 @@ def _add_fallback(pdf: FPDF) -> bool:
     return True
 
 
+# Scripts whose letters join or reorder (Hebrew, Arabic, Syriac, Thaana, N'Ko, the Indic
+# scripts, Tibetan, Myanmar, Khmer, and the Arabic presentation forms): drawn one glyph
+# per character they come out unjoined and in the wrong order, a name nobody can read.
+_NEEDS_SHAPING = re.compile(
+    "[\u0590-\u08ff\u0900-\u0dff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\ufb1d-\ufdff\ufe70-\ufefc]"
+)
+
+
+def _shape_from_now_on(text: str, pdf: FPDF) -> None:
+    """Let HarfBuzz (uharfbuzz) shape the text drawn from here on, once a text needs it:
+    only then, as shaping costs every later line of the PDF some time."""
+    if pdf.text_shaping or not _NEEDS_SHAPING.search(text):
+        return
+    from fpdf.errors import FPDFException  # loaded already: `pdf` is an FPDF
+
+    try:
+        # Left to right as a whole, like the report around it and a file manager's list.
+        pdf.set_text_shaping(True, direction="ltr")
+    except FPDFException:
+        return  # uharfbuzz is not installed: drawn unjoined, still every letter
+
+
 def printable(text: str | None, pdf: FPDF) -> str:
     """Text `pdf`'s fonts can show: undecodable file-name bytes, control characters and
     characters no font has become U+FFFD (DejaVu) or '?' (built-in font)."""
@@ -77,4 +100,6 @@ def printable(text: str | None, pdf: FPDF) -> str:
         return cleaned.encode("latin-1", "replace").decode("latin-1")
     if any(all(ord(c) not in m for m in maps) for c in cleaned) and _add_fallback(pdf):
         maps = [font.cmap for font in pdf.fonts.values() if isinstance(font, TTFFont)]
-    return "".join(c if any(ord(c) in m for m in maps) else "\ufffd" for c in cleaned)
+    shown = "".join(c if any(ord(c) in m for m in maps) else "\ufffd" for c in cleaned)
+    _shape_from_now_on(shown, pdf)
+    return shown
