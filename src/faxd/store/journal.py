@@ -21,24 +21,22 @@ from typing import Any, NoReturn
 
 import structlog
 
-from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import NewJob as NewJob  # the journal's callers import it here
 from faxd.core.job_payload import files_to_json
 from faxd.core.transitions import TxUpdate, is_legal
 from faxd.errors import FaxdError
 from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
 from faxd.store import audit_outbox
+from faxd.store.journal_notes import JournalNotes, moved_aside_key
+from faxd.store.journal_retries import JournalRetries
 from faxd.store.journal_rows import (
     DueTx,
     JobRow,
-    ProviderPause,
     QueueCounts,
-    RetryRow,
     TxRow,
     decode_path,
     encode_path,
     job_row,
-    retry_row,
     tx_row,
 )
 from faxd.store.journal_schema import COLUMN_MIGRATIONS, SCHEMA
@@ -61,27 +59,11 @@ ACTIVE_TX_STATES = (
 )
 
 
-_PAUSE = "pause:"
-_MOVED_ASIDE = "moved-aside:"  # + job id: JSON list of the names new versions went to
 # The reads of one job and its transmissions, alone or together with others.
 _JOB = "SELECT * FROM jobs WHERE id = ?"
 _JOB_TXS = "SELECT * FROM transmissions WHERE job_id = ? ORDER BY idx"
 _TX = "SELECT * FROM transmissions WHERE job_id = ? AND idx = ?"
-_INBOX_STATUS = "inbox:status"
-_INTAKE_STALL = "intake:stalled"
 _IN_FLIGHT = (TxState.SUBMITTING, TxState.OUTCOME_UNKNOWN, TxState.SUBMITTED)
-
-
-def _pause(provider: str, value: str) -> ProviderPause | None:
-    until, _, reason = value.partition(":")
-    try:
-        return ProviderPause(provider, float(until), reason)
-    except ValueError:
-        return None
-
-
-# A report lists at most this many earlier attempts of its document.
-MAX_HISTORY = 50
 
 
 # Writes must succeed this long after the last failure before the journal is called
@@ -175,7 +157,7 @@ def _for_one(failure: BaseException, job_id: str) -> BaseException:
     return error
 
 
-class Journal:
+class Journal(JournalNotes, JournalRetries):
     """The durable record of every job. Thread-safe."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
@@ -340,121 +322,6 @@ class Journal:
     def pragma(self, name: str) -> Any:
         with self._turns.turn():
             return self._db.execute(f"PRAGMA {name}").fetchone()[0]
-
-    # -- key/value ---------------------------------------------------------------------
-
-    def get_value(self, key: str) -> str | None:
-        rows = self.query("SELECT value FROM kv WHERE key = ?", (key,))
-        return str(rows[0]["value"]) if rows else None
-
-    def set_value(self, key: str, value: str, *, event: str | None = None, **data: Any) -> None:
-        """`event`: an audit event committed with the value (a provider paused)."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO kv(key, value) VALUES(?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-            if event is not None:
-                audit_outbox.record(db, event, **data)
-
-    def delete_value(self, key: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM kv WHERE key = ?", (key,))
-
-    # -- what the daemon leaves for the next start and for `faxd status` ----------------
-    # Kept in kv under keys whose format stays inside this module (old journals keep them).
-
-    def pause_provider(self, provider: str, until: float, reason: str) -> None:
-        """Remember a provider's pause (audited), so `faxd status` and alerts see it."""
-        self.set_value(
-            f"{_PAUSE}{provider}",
-            f"{until}:{reason}",
-            event="provider paused",
-            provider=provider,
-            until=until,
-            reason=reason,
-        )
-
-    def clear_pause(self, provider: str) -> None:
-        self.delete_value(f"{_PAUSE}{provider}")
-
-    def pause_of(self, provider: str) -> ProviderPause | None:
-        value = self.get_value(f"{_PAUSE}{provider}")
-        return _pause(provider, value) if value is not None else None
-
-    def pauses(self) -> list[ProviderPause]:
-        """Every provider pause recorded (past ones included; the caller compares)."""
-        rows = self.query(
-            "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key", (_PAUSE + "%",)
-        )
-        found = (_pause(str(r["key"])[len(_PAUSE) :], str(r["value"])) for r in rows)
-        return [p for p in found if p is not None]
-
-    def set_inbox_status(self, status: InboxStatus) -> None:
-        self.set_value(_INBOX_STATUS, status.dumps())
-
-    def set_intake_stall(self, said: str | None) -> None:
-        """What the daemon said keeps documents from being taken in, None once they are
-        (for `faxd status`, which runs in another process)."""
-        self.set_value(_INTAKE_STALL, said or "")
-
-    def intake_stall(self) -> str | None:
-        return self.get_value(_INTAKE_STALL) or None
-
-    def inbox_statuses(self) -> list[InboxStatus]:
-        """What the daemon's inbox poller last published (none without an inbox)."""
-        rows = self.query("SELECT value FROM kv WHERE key LIKE 'inbox:%' ORDER BY key")
-        found: list[InboxStatus] = []
-        for row in rows:
-            with suppress(ValueError, TypeError):
-                value = json.loads(str(row["value"]))
-                if isinstance(value, dict):
-                    found.append(InboxStatus.from_json(value))
-        return found
-
-    def sidecars_seen(self, folder: Path) -> bool:
-        """A sidecar was seen in this spool folder once: its documents wait for theirs."""
-        return self.get_value(f"sidecars_seen:{folder}") is not None
-
-    def note_sidecars_seen(self, folder: Path) -> None:
-        self.set_value(f"sidecars_seen:{folder}", "1")
-
-    def note_moved_aside(self, job_id: str, document: str, moved_to: str) -> None:
-        """A new version saved at the name of job_id's document was moved aside (audited);
-        its report says where, once it is filed."""
-        key = f"{_MOVED_ASIDE}{job_id}"
-        names = [*self.moved_aside(job_id), Path(moved_to).name]
-        self.set_value(
-            key, json.dumps(names), event="moved aside", job=job_id, path=document, to=moved_to
-        )
-
-    def moved_aside(self, job_id: str) -> list[str]:
-        """The names new versions of job_id's document were moved to, oldest first."""
-        value = self.get_value(f"{_MOVED_ASIDE}{job_id}")
-        with suppress(ValueError, TypeError):
-            names = json.loads(value) if value else []
-            if isinstance(names, list):
-                return [str(n) for n in names]
-        return []
-
-    def folder_seen(self, path: Path) -> bool:
-        """faxd has seen this configured folder exist (so a missing one is an outage)."""
-        return self.get_value(f"folder-seen:{path}") is not None
-
-    def note_folder_seen(self, path: Path) -> None:
-        self.set_value(f"folder-seen:{path}", "1")
-
-    def folder_device(self, root: Path) -> int | None:
-        """The file system (st_dev) a spool folder was on when last recorded."""
-        value = self.get_value(f"folder-device:{root}")
-        try:
-            return int(value) if value is not None else None
-        except ValueError:
-            return None
-
-    def set_folder_device(self, root: Path, device: int) -> None:
-        self.set_value(f"folder-device:{root}", str(device))
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -703,7 +570,7 @@ class Journal:
                 "VALUES (?, 'pending', ?)",
                 (job_id, when),
             )
-            db.execute("DELETE FROM kv WHERE key = ?", (f"{_MOVED_ASIDE}{job_id}",))
+            db.execute("DELETE FROM kv WHERE key = ?", (moved_aside_key(job_id),))
             state = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             audit_outbox.record(
                 db, "filed", job=job_id, result=state[0] if state else None, path=archived_path
@@ -1042,95 +909,6 @@ class Journal:
         if rows:
             self._tables.add(name)
         return bool(rows)
-
-    def start_release(
-        self, job_id: str, numbers: Sequence[str], plan: Sequence[tuple[str, str]], when: float
-    ) -> None:
-        """Remember a held job's numbers and the moves that put it back, in one commit."""
-        with self.transaction() as db:
-            for number in numbers:
-                db.execute(
-                    "INSERT OR IGNORE INTO known_numbers(number, added_at, job_id) VALUES (?,?,?)",
-                    (number, when, job_id),
-                )
-            db.execute(
-                "INSERT INTO releases(job_id, plan, started_at) VALUES (?,?,?)",
-                (job_id, json.dumps([[encode_path(a), encode_path(b)] for a, b in plan]), when),
-            )
-
-    def release_of(self, job_id: str) -> tuple[list[tuple[str, str]], float | None] | None:
-        """A release's planned moves and when it finished (None: still under way)."""
-        if not self.has_table("releases"):
-            return None
-        rows = self.query("SELECT plan, done_at FROM releases WHERE job_id = ?", (job_id,))
-        if not rows:
-            return None
-        plan = [(decode_path(a), decode_path(b)) for a, b in json.loads(rows[0]["plan"])]
-        return plan, rows[0]["done_at"]
-
-    def finish_release(self, job_id: str, when: float) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE releases SET done_at = ? WHERE job_id = ?", (when, job_id))
-
-    # -- retries ---------------------------------------------------------------------
-
-    def record_retry(
-        self,
-        job_id: str,
-        path: str,
-        ino: int | None,
-        report: str | None,
-        note: str | None,
-        when: float,
-    ) -> None:
-        """Remember, before its files move, that a failed job's document goes back to
-        `path` for another attempt (again after a retry interrupted half way)."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO retries(job_id, path, ino, retried_at, report, note) "
-                "VALUES (?,?,?,?,?,?)",
-                (job_id, encode_path(path), ino, when, report, note),
-            )
-
-    def set_retry_path(self, job_id: str, path: str) -> None:
-        """The document landed under another free name than planned."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE retries SET path = ? WHERE job_id = ? AND next_job IS NULL",
-                (encode_path(path), job_id),
-            )
-
-    def retry_of(self, job_id: str) -> RetryRow | None:
-        """How a failed job was put back for retry, if it was."""
-        return self.retries_of([job_id]).get(job_id)
-
-    def retries_of(self, job_ids: Sequence[str]) -> dict[str, RetryRow]:
-        """How each of these jobs was put back for retry, for those that were: a query per
-        few hundred jobs, so `faxd history` over a year asks a handful of times."""
-        found: dict[str, RetryRow] = {}
-        if not job_ids or not self.has_table("retries"):
-            return found
-        for chunk, marks in in_chunks(job_ids):
-            sql = f"SELECT * FROM retries WHERE job_id IN ({marks})"  # noqa: S608
-            for row in self.query(sql, chunk):
-                found[str(row["job_id"])] = retry_row(row)
-        return found
-
-    def earlier_attempts(self, job_id: str) -> list[tuple[JobRow, RetryRow]]:
-        """The attempts before this job of the same document, newest first: each failed
-        job `faxd retry` put back, with how it was put back."""
-        found: list[tuple[JobRow, RetryRow]] = []
-        if not self.has_table("retries"):
-            return found
-        current = job_id
-        while len(found) < MAX_HISTORY:
-            rows = self.query("SELECT * FROM retries WHERE next_job = ?", (current,))
-            job = self.job(rows[0]["job_id"]) if rows else None
-            if job is None or any(j.id == job.id for j, _ in found):
-                break
-            found.append((job, retry_row(rows[0])))
-            current = job.id
-        return found
 
     def held_jobs(self, limit: int = 1000) -> list[JobRow]:
         """Held jobs not released (whether their files are still in hold/ is not checked)."""

@@ -1,0 +1,164 @@
+"""What the daemon leaves in the journal's key/value table for its next start and for
+`faxd status` (another process): provider pauses, the inbox poller's last word, why the
+intake stalls, the folders and sidecars seen, and where new versions of a document were
+moved aside. The keys' format stays inside this module: old journals keep them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faxd.core.inbox_status import InboxStatus
+from faxd.store import audit_outbox
+from faxd.store.journal_rows import ProviderPause
+
+_PAUSE = "pause:"
+_MOVED_ASIDE = "moved-aside:"  # + job id: JSON list of the names new versions went to
+_INBOX_STATUS = "inbox:status"
+_INTAKE_STALL = "intake:stalled"
+
+
+def moved_aside_key(job_id: str) -> str:
+    """The key of a job's moved-aside names: filing the job removes it."""
+    return f"{_MOVED_ASIDE}{job_id}"
+
+
+def _pause(provider: str, value: str) -> ProviderPause | None:
+    until, _, reason = value.partition(":")
+    try:
+        return ProviderPause(provider, float(until), reason)
+    except ValueError:
+        return None
+
+
+class JournalNotes:
+    """The journal's key/value notes (mixed into faxd.store.journal.Journal)."""
+
+    if TYPE_CHECKING:  # the journal's own, see faxd.store.journal.Journal
+
+        def query(
+            self, sql: str, params: Sequence[Any] = (), *, durable: bool = True
+        ) -> list[sqlite3.Row]: ...
+
+        def transaction(
+            self, *, durable: bool = True, first: bool = False
+        ) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    # -- key/value ---------------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM kv WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_value(self, key: str, value: str, *, event: str | None = None, **data: Any) -> None:
+        """`event`: an audit event committed with the value (a provider paused)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO kv(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+            if event is not None:
+                audit_outbox.record(db, event, **data)
+
+    def delete_value(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    # -- what the daemon leaves for the next start and for `faxd status` ----------------
+    # Kept in kv under keys whose format stays inside this module (old journals keep them).
+
+    def pause_provider(self, provider: str, until: float, reason: str) -> None:
+        """Remember a provider's pause (audited), so `faxd status` and alerts see it."""
+        self.set_value(
+            f"{_PAUSE}{provider}",
+            f"{until}:{reason}",
+            event="provider paused",
+            provider=provider,
+            until=until,
+            reason=reason,
+        )
+
+    def clear_pause(self, provider: str) -> None:
+        self.delete_value(f"{_PAUSE}{provider}")
+
+    def pause_of(self, provider: str) -> ProviderPause | None:
+        value = self.get_value(f"{_PAUSE}{provider}")
+        return _pause(provider, value) if value is not None else None
+
+    def pauses(self) -> list[ProviderPause]:
+        """Every provider pause recorded (past ones included; the caller compares)."""
+        rows = self.query(
+            "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key", (_PAUSE + "%",)
+        )
+        found = (_pause(str(r["key"])[len(_PAUSE) :], str(r["value"])) for r in rows)
+        return [p for p in found if p is not None]
+
+    def set_inbox_status(self, status: InboxStatus) -> None:
+        self.set_value(_INBOX_STATUS, status.dumps())
+
+    def set_intake_stall(self, said: str | None) -> None:
+        """What the daemon said keeps documents from being taken in, None once they are
+        (for `faxd status`, which runs in another process)."""
+        self.set_value(_INTAKE_STALL, said or "")
+
+    def intake_stall(self) -> str | None:
+        return self.get_value(_INTAKE_STALL) or None
+
+    def inbox_statuses(self) -> list[InboxStatus]:
+        """What the daemon's inbox poller last published (none without an inbox)."""
+        rows = self.query("SELECT value FROM kv WHERE key LIKE 'inbox:%' ORDER BY key")
+        found: list[InboxStatus] = []
+        for row in rows:
+            with suppress(ValueError, TypeError):
+                value = json.loads(str(row["value"]))
+                if isinstance(value, dict):
+                    found.append(InboxStatus.from_json(value))
+        return found
+
+    def sidecars_seen(self, folder: Path) -> bool:
+        """A sidecar was seen in this spool folder once: its documents wait for theirs."""
+        return self.get_value(f"sidecars_seen:{folder}") is not None
+
+    def note_sidecars_seen(self, folder: Path) -> None:
+        self.set_value(f"sidecars_seen:{folder}", "1")
+
+    def note_moved_aside(self, job_id: str, document: str, moved_to: str) -> None:
+        """A new version saved at the name of job_id's document was moved aside (audited);
+        its report says where, once it is filed."""
+        key = moved_aside_key(job_id)
+        names = [*self.moved_aside(job_id), Path(moved_to).name]
+        self.set_value(
+            key, json.dumps(names), event="moved aside", job=job_id, path=document, to=moved_to
+        )
+
+    def moved_aside(self, job_id: str) -> list[str]:
+        """The names new versions of job_id's document were moved to, oldest first."""
+        value = self.get_value(moved_aside_key(job_id))
+        with suppress(ValueError, TypeError):
+            names = json.loads(value) if value else []
+            if isinstance(names, list):
+                return [str(n) for n in names]
+        return []
+
+    def folder_seen(self, path: Path) -> bool:
+        """faxd has seen this configured folder exist (so a missing one is an outage)."""
+        return self.get_value(f"folder-seen:{path}") is not None
+
+    def note_folder_seen(self, path: Path) -> None:
+        self.set_value(f"folder-seen:{path}", "1")
+
+    def folder_device(self, root: Path) -> int | None:
+        """The file system (st_dev) a spool folder was on when last recorded."""
+        value = self.get_value(f"folder-device:{root}")
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def set_folder_device(self, root: Path, device: int) -> None:
+        self.set_value(f"folder-device:{root}", str(device))
