@@ -173,3 +173,27 @@ def test_a_name_the_folders_pattern_would_read_otherwise_is_not_moved(
     assert scan.exists() is not moved  # "+46812345678 (2)" would be dialled otherwise
     numbers = sorted(t.number for j in rig.journal.jobs() for t in rig.journal.transmissions(j.id))
     assert numbers == ["+46812345678"] * (2 if moved else 1)
+
+
+def test_a_file_at_a_name_being_taken_waits_without_spinning(
+    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan = rig.spool / "scan.pdf"
+    scan.write_bytes(version(1))
+    assert rig.intake._claims.reserve(str(scan))  # a take of it under way on a taker
+    looks: list[str] = []
+    being_taken = rig.intake._claims.being_taken
+
+    def counted(path: str) -> bool:
+        looks.append(path)
+        return being_taken(path)
+
+    monkeypatch.setattr(rig.intake._claims, "being_taken", counted)
+    rig.intake.changes.put(Change(rig.spool, scan, "file", "closed"))
+    rig.intake.step(max_wait=0.01)
+    assert len(looks) == 1  # looked at again later, not 200 times in one step (settle 0)
+    assert scan in rig.intake._tracks
+    rig.intake._claims.settle([str(scan)])  # that take ended without a job
+    rig.clock.advance(1)
+    rig.run()
+    assert copies(rig) == {"scan.pdf": version(1)}

@@ -72,6 +72,8 @@ DUE_BATCH = 200  # due files looked at before the next batch of watcher events
 PARENT_CACHE = 10_000  # folders whose spool folder and skipping are remembered
 TAKES_QUEUED = 2  # per taker thread: due documents handed over ahead of the takers
 RETAKE_AFTER_ERROR = 30.0  # seconds until a document that tripped an error is looked at again
+# seconds before a file at a name being taken right now is looked at again (at least)
+TAKE_UNDER_WAY_WAIT = 0.25
 
 
 @dataclass(frozen=True)
@@ -616,7 +618,7 @@ class Intake:
         if self._claims.being_taken(str(path)):
             # Its take may yet end without a job and free the name: look again later.
             self._tracks[path] = track
-            self._push(path, self._clock.time() + folder.settle)
+            self._push(path, self._clock.time() + max(folder.settle, TAKE_UNDER_WAY_WAIT))
             return
         try:
             found = new_version.superseded_job(self._journal, path)
