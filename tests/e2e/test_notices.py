@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import random
+import re
 import sqlite3
 import time
 from collections import Counter
@@ -403,6 +404,8 @@ def test_a_fax_not_final_after_delayed_after_is_noticed_and_alerted_once(
         h for h in hooks.hooks if h.body["event"] == "delayed" and h.body["kind"] == "notice"
     ]
     assert notice.body["document"] == "slow.pdf"
+    # how long it has waited, as an office reads it ("0 min" before, for a few seconds)
+    assert re.search(r"\(\d+ s since it was handed in\)", notice.body["text"])
     db = sqlite3.connect(faxd.state / "journal.sqlite")
     try:
         [(noted,)] = db.execute("SELECT delay_noted_at FROM jobs").fetchall()

@@ -11,6 +11,7 @@ from typing import Any
 from faxd.channels.base import Attachment, Message
 from faxd.channels.command import EVENT_FIELDS
 from faxd.channels.templates import Templates
+from faxd.core.deadline import span
 from faxd.core.names import report_pdf_path
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.printable import shown, shown_lines
@@ -29,14 +30,6 @@ class NotReady(Exception):
 
 class ComposeError(Exception):
     """The row can never be composed (its job is gone); the message says why."""
-
-
-def _duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 90:
-        return f"{minutes} min"
-    hours = minutes / 60
-    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 class Composer:
@@ -147,7 +140,7 @@ class Composer:
             "filed": filed,
             "folder": job.folder,
             "owner": job.options.notice.owner,
-            "waited": _duration(now - job.received_at),
+            "waited": span(now - job.received_at),
             "result": job.state.value,
         }
         fields = _fields(
