@@ -197,3 +197,28 @@ def test_a_file_at_a_name_being_taken_waits_without_spinning(
     rig.clock.advance(1)
     rig.run()
     assert copies(rig) == {"scan.pdf": version(1)}
+
+
+@pytest.mark.parametrize("how", ["touched", "written-again"])
+def test_the_same_bytes_saved_again_are_filed_once_and_not_sent_again(
+    rig: IntakeRig, how: str
+) -> None:
+    # A touch, or a share's client that writes the file a second time: the same fax.
+    scan = rig.spool / "scan.pdf"
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    if how == "touched":
+        os.utime(scan, (1_000_000, 1_000_000))
+        rig.intake.changes.put(Change(rig.spool, scan, "file", "touched"))
+    else:
+        save(rig, scan, version(1), in_place=False)
+    rig.run()
+    assert scan.exists()  # not moved aside: nothing new to send
+    report = file_job(rig, "scan.pdf")
+    assert (rig.spool / "sent" / "scan.pdf").read_bytes() == version(1)
+    assert not scan.exists()
+    assert not report.get("notes")
+    rig.clock.advance(1)
+    rig.run()
+    assert len(rig.journal.jobs()) == 1  # sent once

@@ -220,6 +220,33 @@ def read_beneath(
         os.close(fd)
 
 
+def same_content_beneath(root: Path, path: Path, sha256: str) -> Identity | None:
+    """What the spool file `path` below root is now, if it holds exactly the bytes whose
+    digest is `sha256` (saved again unchanged: a touch, a client writing it twice); None
+    when it holds others, changes while read, or cannot be read."""
+    try:
+        fd = open_beneath(root, path)
+    except (OSError, NotRegularFileError):
+        return None
+    try:
+        before = os.fstat(fd)
+        digest = hashlib.sha256()
+        buffer = bytearray(min(_CHUNK, before.st_size + 1))
+        offset = 0
+        while count := os.preadv(fd, [buffer], offset):
+            offset += count
+            if offset > before.st_size:
+                return None  # growing
+            digest.update(memoryview(buffer)[:count])
+        if not Identity.of(before).unchanged(os.fstat(fd)):
+            return None
+        return Identity.of(before) if digest.hexdigest() == sha256 else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def read_file(path: Path, cap: int, what: str = "file") -> bytes:
     fd = open_file(path)
     try:

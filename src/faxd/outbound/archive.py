@@ -318,6 +318,12 @@ class Archiver:
                     return
         # A destination folder swapped for a link raises: the job stays unfiled, and says so.
         moved = contained.move_checked(Path(job.folder), src, dest_root, dst, expect)
+        if moved == "changed" and source is not None and source.sha256:
+            # Saved again with the very bytes faxd sent (a touch, a client writing it
+            # twice): still the document, so it is filed, not taken and sent again.
+            again = contained.same_content_beneath(Path(job.folder), src, source.sha256)
+            if again is not None:
+                moved = contained.move_checked(Path(job.folder), src, dest_root, dst, again)
         if moved == "moved":
             return
         copy = Path(source.snapshot) if source and source.snapshot else None

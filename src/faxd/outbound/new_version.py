@@ -26,7 +26,7 @@ from faxd.store.journal_rows import JobRow
 
 def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result] | None:
     """The unfiled job whose document is `path` and what is at `path` now, when that is a
-    regular file other than the one the job took; None when there is nothing to move."""
+    regular file with other bytes than the job took; None when there is nothing to move."""
     job = journal.unfiled_job_at(str(path))
     if job is None or job.path != str(path) or job.sidecar is not None:
         return None
@@ -41,6 +41,8 @@ def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result
         return None
     if contained.Identity.from_json(source.identity_json()).unchanged(st):
         return None
+    if source.sha256 and contained.same_content_beneath(Path(job.folder), path, source.sha256):
+        return None  # the same bytes saved again: the job files it, nothing new to send
     return job, st
 
 
