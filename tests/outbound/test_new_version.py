@@ -43,6 +43,15 @@ def save(rig: IntakeRig, path: Path, data: bytes, *, in_place: bool = True) -> N
     rig.intake.changes.put(Change(rig.spool, path, "file", "closed"))
 
 
+def first_taken(rig: IntakeRig, name: str = "scan.pdf") -> Path:
+    """Version 1 saved as `name` and taken: its job is in flight."""
+    scan = rig.spool / name
+    scan.write_bytes(version(1))
+    rig.intake.scan(rig.spool)
+    rig.run()
+    return scan
+
+
 def copies(rig: IntakeRig) -> dict[str, bytes]:
     """Each job's document name and the bytes it would send."""
     return {j.rel_path: Path(j.files[0].path).read_bytes() for j in rig.journal.jobs()}
@@ -65,10 +74,7 @@ def file_job(rig: IntakeRig, rel: str) -> dict[str, object]:
 def test_every_version_saved_at_one_name_in_flight_becomes_a_job(
     rig: IntakeRig, in_place: bool
 ) -> None:
-    scan = rig.spool / "scan.pdf"
-    scan.write_bytes(version(1))
-    rig.intake.scan(rig.spool)
-    rig.run()
+    scan = first_taken(rig)
     save(rig, scan, version(2), in_place=in_place)
     rig.run()
     save(rig, scan, version(3), in_place=in_place)
@@ -90,10 +96,7 @@ def test_every_version_saved_at_one_name_in_flight_becomes_a_job(
 
 
 def test_a_version_still_being_written_is_not_moved(rig: IntakeRig) -> None:
-    scan = rig.spool / "scan.pdf"
-    scan.write_bytes(version(1))
-    rig.intake.scan(rig.spool)
-    rig.run()
+    scan = first_taken(rig)
     with scan.open("r+b") as out:
         out.truncate(0)
         out.write(version(2)[:100])
@@ -108,10 +111,7 @@ def test_a_version_still_being_written_is_not_moved(rig: IntakeRig) -> None:
 
 
 def test_the_jobs_own_file_touched_is_not_moved(rig: IntakeRig) -> None:
-    scan = rig.spool / "scan.pdf"
-    scan.write_bytes(version(1))
-    rig.intake.scan(rig.spool)
-    rig.run()
+    scan = first_taken(rig)
     os.chmod(scan, 0o640)
     rig.intake.changes.put(Change(rig.spool, scan, "file", "touched"))
     rig.run()
@@ -162,10 +162,7 @@ def test_a_name_the_folders_pattern_would_read_otherwise_is_not_moved(
     folder = replace(rig.folder, to=(), name_pattern=pattern)
     rig.folder = folder
     rig.intake.configure(replace(rig.intake._settings, folders=(folder,)))
-    scan = rig.spool / "fax +46812345678.pdf"
-    scan.write_bytes(version(1))
-    rig.intake.scan(rig.spool)
-    rig.run()
+    scan = first_taken(rig, "fax +46812345678.pdf")
     save(rig, scan, version(2))
     rig.run()
     numbered = rig.spool / "fax +46812345678 (2).pdf"
@@ -204,10 +201,7 @@ def test_the_same_bytes_saved_again_are_filed_once_and_not_sent_again(
     rig: IntakeRig, how: str
 ) -> None:
     # A touch, or a share's client that writes the file a second time: the same fax.
-    scan = rig.spool / "scan.pdf"
-    scan.write_bytes(version(1))
-    rig.intake.scan(rig.spool)
-    rig.run()
+    scan = first_taken(rig)
     if how == "touched":
         os.utime(scan, (1_000_000, 1_000_000))
         rig.intake.changes.put(Change(rig.spool, scan, "file", "touched"))

@@ -6,14 +6,13 @@ moved aside. The keys' format stays inside this module: old journals keep them."
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, suppress
+from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faxd.core.inbox_status import InboxStatus
 from faxd.store import audit_outbox
+from faxd.store.journal_part import JournalPart
 from faxd.store.journal_rows import ProviderPause
 
 _PAUSE = "pause:"
@@ -35,18 +34,8 @@ def _pause(provider: str, value: str) -> ProviderPause | None:
         return None
 
 
-class JournalNotes:
+class JournalNotes(JournalPart):
     """The journal's key/value notes (mixed into faxd.store.journal.Journal)."""
-
-    if TYPE_CHECKING:  # the journal's own, see faxd.store.journal.Journal
-
-        def query(
-            self, sql: str, params: Sequence[Any] = (), *, durable: bool = True
-        ) -> list[sqlite3.Row]: ...
-
-        def transaction(
-            self, *, durable: bool = True, first: bool = False
-        ) -> AbstractContextManager[sqlite3.Connection]: ...
 
     # -- key/value ---------------------------------------------------------------------
 

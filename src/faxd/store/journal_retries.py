@@ -5,11 +5,10 @@ reports' history and retention read."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from faxd.store.journal_part import JournalPart
 from faxd.store.journal_rows import JobRow, RetryRow, decode_path, encode_path, retry_row
 from faxd.store.rows import in_chunks
 
@@ -17,18 +16,10 @@ from faxd.store.rows import in_chunks
 MAX_HISTORY = 50
 
 
-class JournalRetries:
+class JournalRetries(JournalPart):
     """Release and retry records (mixed into faxd.store.journal.Journal)."""
 
-    if TYPE_CHECKING:  # the journal's own, see faxd.store.journal.Journal
-
-        def query(
-            self, sql: str, params: Sequence[Any] = (), *, durable: bool = True
-        ) -> list[sqlite3.Row]: ...
-
-        def transaction(
-            self, *, durable: bool = True, first: bool = False
-        ) -> AbstractContextManager[sqlite3.Connection]: ...
+    if TYPE_CHECKING:  # Journal's own, see faxd.store.journal.Journal
 
         def has_table(self, name: str) -> bool: ...
 
