@@ -153,3 +153,39 @@ def test_retry_refuses_to_choose_between_two_sidecars_and_to_retry_twice(
     assert again.returncode == 2
     assert "put back for retry already" in again.stderr
     assert faxd.stop() == 0
+
+
+def test_a_retry_while_a_new_scan_holds_the_name_keeps_its_history(tmp_path: Path) -> None:
+    # scan.pdf failed; the next scan.pdf is in flight (held 12 s at the provider), and the
+    # one after was moved aside. The retried document must not go back to the name that
+    # job still holds: it would be moved aside as a "new version" and lose its history.
+    from .harness import for_sandbox
+
+    slow = SandboxServer({"status_delay": 12}).start()
+    faxd = for_sandbox(Faxd, tmp_path, slow)
+    try:
+        slow.add_fault(
+            {"api": "docs", "endpoint": "send", "action": "status", "status": 400, "times": 1}
+        )
+        faxd.start()
+        v0, v1, v2 = (pdf(f"scan number {n}") for n in (0, 1, 2))
+        path = faxd.drop("+46812345678/scan.pdf", v0)
+        first = faxd.report_for("scan.pdf")
+        assert first["result"] == "failed"
+        path = faxd.drop("+46812345678/scan.pdf", v1)
+        wait_for(lambda: slow.stats()["docs"]["accepted"] >= 1, 30, "the upload of v1")
+        tmp = path.with_name(".scan.pdf.part")
+        tmp.write_bytes(v2)
+        tmp.rename(path)
+        wait_for(lambda: not path.exists(), 10, "v2 moved aside")
+        out = retry(faxd, faxd.failed / "+46812345678" / "scan.pdf")
+        assert "scan (3).pdf" in out  # not scan.pdf, which v1's job still holds
+        wait_for(lambda: len(faxd.reports(faxd.sent)) == 3, 90, "three documents sent")
+        by_name = {Path(r["_path"]).name: r for r in faxd.reports(faxd.sent)}
+        retried = by_name["scan (3).pdf.report.yaml"]
+        assert [h["job"] for h in retried["history"]] == [first["job"]]
+        notes = " ".join(by_name["scan.pdf.report.yaml"].get("notes", []))
+        assert "moved to scan (2).pdf" in notes and "scan (3).pdf" not in notes
+    finally:
+        faxd.stop()
+        slow.stop()

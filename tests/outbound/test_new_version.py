@@ -7,11 +7,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from faxd.model import JobState
+from faxd.outbound import new_version
 from faxd.outbound.archive import Archiver
 from faxd.outbound.watcher import Change
 
@@ -216,3 +218,68 @@ def test_the_same_bytes_saved_again_are_filed_once_and_not_sent_again(
     rig.clock.advance(1)
     rig.run()
     assert len(rig.journal.jobs()) == 1  # sent once
+
+
+def test_a_new_version_only_a_scan_sees_is_moved_aside_too(rig: IntakeRig) -> None:
+    # Saved while faxd was down, or its events lost (the watcher's queue overflowed): only
+    # the start-up scan or a rescan sees it, and the next save must not destroy it.
+    scan = first_taken(rig)
+    tmp = scan.with_name(".scan.pdf.part")
+    tmp.write_bytes(version(2))
+    tmp.replace(scan)  # no event
+    rig.intake.scan(rig.spool)
+    rig.run()
+    assert copies(rig) == {"scan.pdf": version(1), "scan (2).pdf": version(2)}
+    save(rig, scan, version(3))
+    rig.run()
+    assert sorted(copies(rig).values()) == [version(1), version(2), version(3)]
+
+
+def test_a_rescan_looks_up_a_held_name_once(
+    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan = first_taken(rig)
+    asked: list[str] = []
+    lookup = rig.journal.unfiled_job_at
+
+    def counted(path: str) -> object:
+        asked.append(path)
+        return lookup(path)
+
+    monkeypatch.setattr(rig.journal, "unfiled_job_at", counted)
+    for _ in range(3):
+        rig.intake.scan(rig.spool)
+        rig.run()
+    assert asked == [str(scan)]  # remembered, not asked at every rescan
+    assert sorted(copies(rig)) == ["scan.pdf"]
+
+
+def test_a_numbered_name_with_a_sidecar_waiting_is_skipped(rig: IntakeRig) -> None:
+    # A sidecar that came after its document failed waits in the spool for `faxd retry`:
+    # a version moved to its name would be faxed to that sidecar's recipient.
+    (rig.spool / "scan (2).pdf.yaml").write_text("to: '+46855555555'\n")
+    scan = first_taken(rig)
+    save(rig, scan, version(2))
+    rig.run()
+    assert copies(rig) == {"scan.pdf": version(1), "scan (3).pdf": version(2)}
+    numbers = {t.number for j in rig.journal.jobs() for t in rig.journal.transmissions(j.id)}
+    assert numbers == {"+46812345678"}
+
+
+def test_a_filing_during_the_move_still_names_where_the_version_went(
+    rig: IntakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan = first_taken(rig)
+    real = new_version.move
+
+    def move_then_file(*args: Any) -> Any:
+        moved = real(*args)
+        file_job(rig, "scan.pdf")  # the engine's thread files the first job meanwhile
+        return moved
+
+    monkeypatch.setattr(new_version, "move", move_then_file)
+    save(rig, scan, version(2))
+    rig.run()
+    report = yaml.safe_load((rig.spool / "sent" / "scan.pdf.report.yaml").read_text())
+    assert any("moved to scan (2).pdf" in n for n in report["notes"]), report["notes"]
+    assert copies(rig)["scan (2).pdf"] == version(2)

@@ -133,6 +133,9 @@ class Intake:
         self._attach_cache: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
         # Paths taken (or being taken) whose writer was heard and not heard closing since.
         self._open_writers: set[str] = set()
+        # Files at the names jobs hold, as they were when last looked at (None: not a
+        # job's document), until the job is filed (_held_file_changed).
+        self._held_seen: dict[str, contained.Identity | None] = {}
         self._unreadable_said: set[Path] = set()  # spool folders that could not be listed
         # Scans under way: a folder, its files still to look at, and what a scan of it says.
         self._scans: deque[tuple[Path, Iterator[Path], Heard]] = deque()
@@ -378,8 +381,8 @@ class Intake:
             return
         if str(path) in self._claims:
             self._note_writer(path, change.heard)
-            if change.heard in ("found", "appeared"):
-                return  # a scan's look at a file a job has: only a writer is news
+            if change.heard in ("found", "appeared") and not self._held_file_changed(path):
+                return  # a scan's look at the very file a job took
             # Heard written at a job's name: tracked like any file, and once complete
             # moved aside to be sent on its own (_claimed_due).
         try:
@@ -612,6 +615,26 @@ class Intake:
             self._takes[future] = path
         future.add_done_callback(functools.partial(self._taken, path, track))
 
+    def _held_file_changed(self, path: Path) -> bool:
+        """Whether the file at a job's name is no longer the one the job took, as a scan
+        sees it (a version saved while faxd was down, or whose events the watcher lost).
+        What each name held is looked up once and remembered until the job is filed:
+        every rescan looks at every file a job holds."""
+        try:
+            now = contained.Identity.of(path.lstat())
+        except OSError:
+            return False
+        key = str(path)
+        if key not in self._held_seen:
+            job = self._journal.unfiled_job_at(key)
+            if job is None:
+                return False  # being taken, or an attachment: nothing to remember yet
+            source = job.options.sources.get(key)
+            self._held_seen[key] = (
+                contained.Identity.from_json(source.identity_json()) if source else None
+            )
+        return self._held_seen[key] not in (None, now)
+
     def _claimed_due(self, folder: FolderSettings, path: Path, track: Track) -> None:
         """A complete file at a name a job or a take has: a new version of a document
         still being sent is moved aside and taken from there (faxd.outbound.new_version)."""
@@ -620,24 +643,17 @@ class Intake:
             self._tracks[path] = track
             self._push(path, self._clock.time() + max(folder.settle, TAKE_UNDER_WAY_WAIT))
             return
-        try:
-            found = new_version.superseded_job(self._journal, path)
-            if found is None or sidecar_beside(path) is not None:
-                return  # the job's own file, or one that waits until the job is filed
-            job, st = found
-            target = new_version.move_aside(
-                folder.path, path, st, lambda p: str(p) in self._claims, folder.name_pattern
-            )
-        except (OSError, FaxdError) as exc:
-            log.warning(
-                "could not move a new version aside; it is taken once the document at its"
-                " name is filed",
-                document=str(path),
-                error=explain_os_error(exc, path.name) if isinstance(exc, OSError) else str(exc),
-            )
+        found = new_version.superseded_job(self._journal, path)
+        if found is None or sidecar_beside(path) is not None:
+            # The job's own file, or one that waits until the job is filed: rescans
+            # need not look again at what is there now.
+            with contextlib.suppress(OSError):
+                self._held_seen[str(path)] = contained.Identity.of(path.lstat())
             return
+        job, st = found
+        target = self._move_aside(folder, path, job.id, st)
         if target is None:
-            return  # changed or gone meanwhile: its events bring it back
+            return  # changed or gone meanwhile (its events bring it back), or stays
         log.info(
             "new version at the name of a document still being sent; moved aside, to be"
             " sent as a document of its own",
@@ -645,10 +661,49 @@ class Intake:
             moved_to=str(target),
             job=job.id,
         )
-        with contextlib.suppress(JournalWriteError):  # said by the journal; only a note
-            self._journal.note_moved_aside(job.id, str(path), str(target))
+        with contextlib.suppress(JournalWriteError):  # said by the journal
+            self._journal.audit("moved aside", job=job.id, path=str(path), to=str(target))
         self._tracks[target] = track  # the same file: what was seen of its writer holds
         self._push(target, self._clock.time())
+
+    def _move_aside(
+        self, folder: FolderSettings, path: Path, job_id: str, st: os.stat_result
+    ) -> Path | None:
+        """Move the new version `path` to a free numbered name; None when it stays. The
+        name is noted for job_id's report before the move, so a filing of that job in
+        between still says where it went."""
+        while True:
+            try:
+                target = new_version.free_name(
+                    path, lambda p: str(p) in self._claims, folder.name_pattern
+                )
+                self._journal.note_moved_aside(job_id, target.name)
+            except JournalWriteError:
+                return None  # said by the journal; looked at again at its next event
+            except (OSError, FaxdError) as exc:
+                self._cannot_move_aside(path, exc)
+                return None
+            try:
+                moved = new_version.move(folder.path, path, target, st)
+            except FileExistsError:
+                moved = None  # taken between the look and the move: the next free name
+            except (OSError, FaxdError) as exc:
+                self._cannot_move_aside(path, exc)
+                moved = "missing"
+            if moved == "moved":
+                return target
+            with contextlib.suppress(JournalWriteError):
+                self._journal.withdraw_moved_aside(job_id, target.name)
+            if moved is not None:
+                return None
+
+    def _cannot_move_aside(self, path: Path, exc: OSError | FaxdError) -> None:
+        log.warning(
+            "could not move a new version aside; it is taken once the document at its"
+            " name is filed",
+            document=str(path),
+            error=explain_os_error(exc, path.name) if isinstance(exc, OSError) else str(exc),
+        )
 
     def _taken(self, path: Path, track: Track, future: Future[_Retake | None]) -> None:
         # On the taker's thread: an outcome always goes back (else its place among the
@@ -762,6 +817,8 @@ class Intake:
         if job is not None:
             paths = {job.path, *([job.sidecar] if job.sidecar else []), *job.attachments}
             self._claims.forget(paths)
+            for path in paths:
+                self._held_seen.pop(path, None)
             # A file at those names that is not the one faxd took was written after it took
             # the job (filing left it in place): a new document, taken now rather than at
             # the next rescan.

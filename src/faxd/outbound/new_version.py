@@ -18,6 +18,7 @@ from pathlib import Path
 
 from faxd.core.names import first_free
 from faxd.core.print_clues import name_clue
+from faxd.core.sidecar import sidecar_names
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.store.journal import Journal
@@ -46,38 +47,36 @@ def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result
     return job, st
 
 
-def move_aside(
-    root: Path,
-    path: Path,
-    st: os.stat_result,
-    taken: Callable[[Path], bool],
-    name_pattern: str | None = None,
-) -> Path | None:
-    """Move the file `path` (below root), if it is still what `st` describes, to the first
-    numbered name beside it that is neither on disk nor `taken`. Returns the new path;
-    None when the file changed or went away meanwhile (it is looked at again then).
-    Raises OSError or FaxdError when it cannot be moved (a read-only share, no free name,
-    or a folder whose file-name pattern would read another recipient in the new name)."""
-    expect = contained.Identity.of(st)
-    while True:
-        name = first_free(
-            path.name, lambda n: os.path.lexists(path.with_name(n)) or taken(path.with_name(n))
+def free_name(path: Path, taken: Callable[[Path], bool], name_pattern: str | None = None) -> Path:
+    """The first numbered name beside `path` that is free: not on disk, not `taken` (a
+    job's), and with no sidecar waiting under it, which would address the version moved
+    there. Raises FaxdError when there is none, or when the folder's file-name pattern
+    would read another recipient in it."""
+
+    def used(name: str) -> bool:
+        candidate = path.with_name(name)
+        if os.path.lexists(candidate) or taken(candidate):
+            return True
+        return any(os.path.lexists(path.with_name(s)) for s in sidecar_names(name))
+
+    name = first_free(path.name, used)
+    if _recipients(name_pattern, name) != _recipients(name_pattern, path.name):
+        # "fax +4930 123.pdf" -> "fax +4930 123 (2).pdf": a pattern that reads to the dot
+        # would dial another number.
+        raise FaxdError(
+            f"{path.name}: the folder's file-name pattern would read another recipient in {name}."
         )
-        if _recipients(name_pattern, name) != _recipients(name_pattern, path.name):
-            # "fax +4930 123.pdf" -> "fax +4930 123 (2).pdf": a pattern that reads to the
-            # dot would dial another number.
-            raise FaxdError(
-                f"{path.name}: the folder's file-name pattern would read another recipient"
-                f" in {name}."
-            )
-        target = path.with_name(name)
-        try:
-            moved = contained.move_checked(root, path, root, target, expect)
-        except FileExistsError:
-            continue  # written between the look and the move: the next free name
-        except fsops.NotRegularFileError as exc:
-            raise FaxdError(str(exc)) from None
-        return target if moved == "moved" else None
+    return path.with_name(name)
+
+
+def move(root: Path, path: Path, target: Path, st: os.stat_result) -> contained.MoveResult:
+    """Move the file `path` (below root) to `target` if it is still what `st` describes.
+    FileExistsError when `target` was taken meanwhile; OSError or FaxdError when it
+    cannot be moved (a read-only share)."""
+    try:
+        return contained.move_checked(root, path, root, target, contained.Identity.of(st))
+    except fsops.NotRegularFileError as exc:
+        raise FaxdError(str(exc)) from None
 
 
 def _recipients(pattern: str | None, name: str) -> str | None:

@@ -291,8 +291,14 @@ def _retry(settings: Settings, target: str) -> int:
                 "Run 'faxd status' to see the attempt that followed.",
             )
         original = Path(job.path)
+        # Nor a name an unfiled job still holds: a new version at it would be moved
+        # aside, and this attempt would lose its history.
         planned = original.parent / first_free(
-            original.name, lambda n: os.path.lexists(original.parent / n)
+            original.name,
+            lambda n: (
+                os.path.lexists(original.parent / n)
+                or journal.unfiled_job_at(str(original.parent / n)) is not None
+            ),
         )
         note = None
         if late is not None and planned == original:
@@ -312,7 +318,7 @@ def _retry(settings: Settings, target: str) -> int:
             note,
             time.time(),
         )
-        moved = _move_back(job)
+        moved = _move_back(job, planned)
         doc_dst = next((dst for src, dst in moved if src == doc_src), None)
         if doc_dst is not None and doc_dst != planned:
             journal.set_retry_path(job.id, str(doc_dst))
@@ -395,12 +401,15 @@ def _filed_files(job: JobRow) -> list[tuple[str, Path, Path]]:
     ]
 
 
-def _move_back(job: JobRow) -> list[tuple[Path, Path]]:
-    """Put a failed job's files back where they were found, under free names, through
-    folder descriptors that follow no link (check_way_back looked at the way first)."""
+def _move_back(job: JobRow, planned: Path) -> list[tuple[Path, Path]]:
+    """Put a failed job's files back where they were found, under free names (the
+    document under `planned`), through folder descriptors that follow no link
+    (check_way_back looked at the way first)."""
     moved: list[tuple[Path, Path]] = []
     sidecar_target: Path | None = None
     for original, src, dst in _filed_files(job):
+        if original == job.path:
+            dst = planned
         if original == job.sidecar and moved:
             # The sidecar must keep naming the document, wherever the document landed.
             doc_dst = moved[0][1]

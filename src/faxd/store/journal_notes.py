@@ -116,14 +116,20 @@ class JournalNotes(JournalPart):
     def note_sidecars_seen(self, folder: Path) -> None:
         self.set_value(f"sidecars_seen:{folder}", "1")
 
-    def note_moved_aside(self, job_id: str, document: str, moved_to: str) -> None:
-        """A new version saved at the name of job_id's document was moved aside (audited);
-        its report says where, once it is filed."""
-        key = moved_aside_key(job_id)
-        names = [*self.moved_aside(job_id), Path(moved_to).name]
-        self.set_value(
-            key, json.dumps(names), event="moved aside", job=job_id, path=document, to=moved_to
-        )
+    def note_moved_aside(self, job_id: str, name: str) -> None:
+        """A new version of job_id's document is moved aside to `name` next (noted before
+        the move, so a filing meanwhile still says where it went)."""
+        names = [*self.moved_aside(job_id), name]
+        self.set_value(moved_aside_key(job_id), json.dumps(names))
+
+    def withdraw_moved_aside(self, job_id: str, name: str) -> None:
+        """The move to `name` did not happen after all."""
+        names = self.moved_aside(job_id)
+        if name in names:
+            names.reverse()
+            names.remove(name)
+            names.reverse()
+            self.set_value(moved_aside_key(job_id), json.dumps(names))
 
     def moved_aside(self, job_id: str) -> list[str]:
         """The names new versions of job_id's document were moved to, oldest first."""

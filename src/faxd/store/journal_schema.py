@@ -30,6 +30,8 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
 -- `faxd status` lists the newest jobs: without this, a year of jobs is sorted on every call.
 CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_at);
 CREATE INDEX IF NOT EXISTS jobs_active_received ON jobs(received_at) WHERE archived_at IS NULL;
+-- "which unfiled job has this spool file": a new version saved at its name, a retry's name.
+CREATE INDEX IF NOT EXISTS jobs_active_path ON jobs(path) WHERE archived_at IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, received_at);
 CREATE TABLE IF NOT EXISTS transmissions (
     job_id TEXT NOT NULL REFERENCES jobs(id),
