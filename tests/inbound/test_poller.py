@@ -546,6 +546,38 @@ def test_a_file_the_provider_will_not_hand_out_is_retried_then_given_up(env: Env
     assert poller.poll_once().delivered == 0  # given up for good
 
 
+def test_only_answers_that_were_no_file_count_toward_giving_up(env: Env) -> None:
+    # Two downloads that broke off half way, then one refusal: the refusal is the first,
+    # not the third, and the file arrives on the next poll.
+    doc = env.source.add(at(NOW, -60))
+    file_id = doc.files[0].file_id
+    real_fetch = env.source.fetch
+    plan = ["break", "break", "refused", "file"]
+
+    def fetch(wanted: str, dest: Any) -> str | None:
+        step = plan.pop(0) if wanted == file_id else "file"
+        if step == "break":
+            dest.write(b"%PDF-1.4 half")
+            raise TransientError("the download broke off after 13 bytes.")
+        if step == "refused":
+            raise RejectedError(
+                "404 Not Found", "Sending it again unchanged fails the same way.", status_code=404
+            )
+        return real_fetch(wanted, dest)
+
+    env.source.fetch = fetch  # type: ignore[method-assign,assignment]
+    poller = env.poller()
+    with capture_logs() as logs:
+        for _ in range(4):
+            poller.poll_once()
+            env.clock.advance(60)
+    row = env.ledger().row(doc.remote_id, file_id)
+    assert row is not None and row.state == InboundState.DELIVERED
+    assert plan == []
+    refused = [e for e in logs if "not available yet" in e["event"]]
+    assert [e["error"] for e in refused] == ["404 Not Found"]  # no advice for sending
+
+
 def test_an_auth_error_is_logged_loudly(env: Env) -> None:
     env.source.list_errors = [AuthError("401 Unauthorized from Generic DOCS")]
     with capture_logs() as logs:

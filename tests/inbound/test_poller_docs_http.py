@@ -205,7 +205,9 @@ def test_a_file_that_stays_a_web_page_is_given_up_and_kept_at_the_provider(rig: 
     assert row.error is not None and "web page" in row.error
 
 
-def test_a_web_page_sent_as_one_by_direct_file_transfer_is_saved(rig: Rig) -> None:
+@pytest.mark.parametrize("name", ["menu.html", "order.txt", "notes"])
+def test_a_web_page_sent_as_one_by_direct_file_transfer_is_saved(rig: Rig, name: str) -> None:
+    # The sender's own file: a page, or text that quotes one, is not the provider failing.
     rig.records.files["dft-f0"] = PAGE
     rig.records.add(
         WALL,
@@ -216,7 +218,7 @@ def test_a_web_page_sent_as_one_by_direct_file_transfer_is_saved(rig: Rig) -> No
             "recipientFaxNumber": OURS,
             "status": "Received",
             "type": "DirectFileTransfer",
-            "files": [{"fileId": "dft-f0", "fileName": "menu.html"}],
+            "files": [{"fileId": "dft-f0", "fileName": name}],
         },
     )
     assert rig.poller().poll_once().delivered == 1

@@ -571,14 +571,17 @@ class InboxPoller:
                 raise
             return self._retry_later(doc, item, where, str(exc), result, say=True)
         except RejectedError as exc:
-            return self._missing(doc, item, where, str(exc), result)
+            # The message alone: its hint is advice for sending, not receiving.
+            return self._missing(doc, item, where, exc.message, result)
         except OSError as exc:
             raise InboxWriteError(
                 f"Could not write {where} into {folder.path}: {exc.strerror or exc}.",
                 "Free space or fix the folder's permissions; faxd tries again on the next poll.",
             ) from None
         original = original_name(item.name, disposition, item.file_id)
-        problem = unusable_download(sink.size, bytes(sink.head), original)
+        problem = unusable_download(
+            sink.size, bytes(sink.head), original, rendered=doc.type == "Fax"
+        )
         if problem is not None:
             folder.discard(sink)
             return self._missing(doc, item, where, problem, result)
@@ -686,7 +689,8 @@ class InboxPoller:
         """Refused, or answered with an empty file or a web page: tried again on the next
         polls, then given up (kept at the provider, and said)."""
         row = self.ledger.row(doc.remote_id, item.file_id)
-        attempts = (row.attempts if row else 0) + 1
+        # Only answers that were no file count: a timeout or a stop says nothing of it.
+        attempts = (row.refusals if row else 0) + 1
         if attempts < MAX_MISSING_ATTEMPTS:
             log.warning(
                 "received file not available yet; trying again next poll",

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS inbound (
     meta TEXT NOT NULL DEFAULT '{}',
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    refusals INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL,
     delivered_at REAL,
     PRIMARY KEY (remote_id, file_id)
@@ -84,7 +85,8 @@ class InboundRow:
     size: int | None
     meta: ReceivedMeta
     error: str | None
-    attempts: int
+    attempts: int  # every try: downloads begun, stopped, refused
+    refusals: int = 0  # answers that were no file: refused, empty, a web page
 
 
 class InboxLedger:
@@ -98,6 +100,10 @@ class InboxLedger:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            # A journal from before refusals were counted apart from other tries.
+            have = {row[1] for row in db.execute("PRAGMA table_info(inbound)")}
+            if "refusals" not in have:
+                db.execute("ALTER TABLE inbound ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0")
 
     # -- the watermark -----------------------------------------------------------------
 
@@ -272,13 +278,16 @@ class InboxLedger:
         error: str,
         meta: ReceivedMeta,
         when: float,
+        *,
+        refused: bool = False,
     ) -> None:
         with self._journal.transaction() as db:
             db.execute(
                 "INSERT INTO inbound(provider, remote_id, file_id, state, meta, error, attempts, "
-                "updated_at) VALUES (?,?,?,?,?,?,1,?) "
+                "refusals, updated_at) VALUES (?,?,?,?,?,?,1,?,?) "
                 "ON CONFLICT(remote_id, file_id) DO UPDATE SET state = excluded.state, "
-                "error = excluded.error, attempts = attempts + 1, updated_at = excluded.updated_at "
+                "error = excluded.error, attempts = attempts + 1, "
+                "refusals = refusals + excluded.refusals, updated_at = excluded.updated_at "
                 "WHERE inbound.state != 'delivered'",
                 (
                     self.provider,
@@ -287,6 +296,7 @@ class InboxLedger:
                     state.value,
                     meta.dumps(),
                     error,
+                    int(refused),
                     when,
                 ),
             )
@@ -295,7 +305,9 @@ class InboxLedger:
         self, remote_id: str, file_id: str, error: str, meta: ReceivedMeta, when: float
     ) -> None:
         """Count a failed try at a file the provider would not hand out (yet)."""
-        self._upsert_failure(remote_id, file_id, InboundState.MISSING, error, meta, when)
+        self._upsert_failure(
+            remote_id, file_id, InboundState.MISSING, error, meta, when, refused=True
+        )
 
     def note_retry(
         self, remote_id: str, file_id: str, error: str, meta: ReceivedMeta, when: float
@@ -353,4 +365,5 @@ def _row(row: Any) -> InboundRow:
         meta=ReceivedMeta.loads(row["meta"]),
         error=row["error"],
         attempts=row["attempts"],
+        refusals=row["refusals"],
     )
