@@ -22,7 +22,12 @@ import faxd.inbound.poller
 from faxd.clock import FakeClock
 from faxd.core.poll_windows import ZONE_MARGIN
 from faxd.errors import AuthError, RejectedError, TransientError
-from faxd.inbound.poller import MAX_MISSING_ATTEMPTS, InboxPoller, original_name
+from faxd.inbound.poller import (
+    FILE_ERRORS_PER_CYCLE,
+    MAX_MISSING_ATTEMPTS,
+    InboxPoller,
+    original_name,
+)
 from faxd.settings import InboxSettings
 from faxd.store.inbox_ledger import InboundState, InboxLedger
 from faxd.store.journal import Journal
@@ -524,6 +529,47 @@ def test_a_provider_error_ends_the_cycle_and_the_next_one_continues(env: Env) ->
     assert second.error is None
     expect_exactly_once(env, file_ids(docs))
     assert env.ledger().watermark() == NOW + timedelta(seconds=60)
+
+
+def test_one_file_that_answers_a_server_error_holds_up_no_other_document(env: Env) -> None:
+    # Listed in the first of several parts (the window is split): the parts after it
+    # were never looked at while that one file kept failing.
+    broken = env.source.add(at(NOW, -7 * 400))
+    docs = [env.source.add(at(NOW, -7 * i - 1)) for i in range(350)]
+    env.source.fetch_errors[broken.files[0].file_id] = [
+        TransientError("500 Internal Server Error", status_code=500) for _ in range(5)
+    ]
+    poller = env.poller()
+    with capture_logs() as logs:
+        first = poller.poll_once()
+        env.clock.advance(60)
+        second = poller.poll_once()
+    assert (first.error, second.error) == (None, None)
+    assert first.windows >= 4 and first.delivered == 350
+    assert (first.file_errors, second.file_errors) == (1, 1)
+    expect_exactly_once(env, file_ids(docs))
+    said = [e for e in logs if "server error" in e["event"]]
+    assert [e["remote_id"] for e in said] == [broken.remote_id]  # once, not per poll
+    env.source.fetch_errors.clear()
+    env.clock.advance(60)
+    assert poller.poll_once().delivered == 1  # and it arrives once it can
+
+
+def test_server_errors_for_several_files_end_the_cycle_as_an_outage(env: Env) -> None:
+    docs = [env.source.add(at(NOW, -60 * i)) for i in range(6)]
+    for doc in docs:
+        env.source.fetch_errors[doc.files[0].file_id] = [
+            TransientError("503 Service Unavailable", status_code=503)
+        ]
+    poller = env.poller(tuning={"workers": 1})
+    first = poller.poll_once()
+    assert first.error is not None and "503" in first.error
+    # Not one request per document (the one worker may have begun the next meanwhile).
+    assert FILE_ERRORS_PER_CYCLE <= first.file_errors <= FILE_ERRORS_PER_CYCLE + 1 < len(docs)
+    env.source.fetch_errors.clear()
+    env.clock.advance(60)
+    assert poller.poll_once().error is None
+    expect_exactly_once(env, file_ids(docs))
 
 
 def test_a_file_the_provider_will_not_hand_out_is_retried_then_given_up(env: Env) -> None:

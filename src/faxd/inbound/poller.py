@@ -70,6 +70,16 @@ FAILURE_REPEAT = 3600.0  # seconds: a failure that lasts is logged again this of
 NOT_READY_STATUSES = frozenset({"sending"})
 # A document that failed at the provider may come without files, and none will come.
 FAILED_STATUSES = frozenset({"failed"})
+# Server errors for single files in one cycle before it is taken for an outage and ends.
+FILE_ERRORS_PER_CYCLE = 3
+_CUT_OFF = (
+    "received file downloads too slowly or breaks off; stopped it so the other documents go"
+    " on, and trying again on the next poll"
+)
+_FILE_ERROR = (
+    "received file answered with a server error; the other documents go on, and it is"
+    " tried again on the next poll"
+)
 # A window whose listing stays cut off is listed again on every poll for this long.
 UNRESOLVED_KEEP = timedelta(days=7)
 # One cycle at a time in the whole process: a poller replaced by a reload finishes (or
@@ -98,6 +108,7 @@ class PollResult:
     tmp_removed: int = 0
     not_ready: int = 0  # documents listed before their files are there
     retry: int = 0  # downloads past their deadline (or stopped): tried again later
+    file_errors: int = 0  # server errors for single files: tried again later
     error: str | None = None
 
     def count(self, name: str) -> None:
@@ -565,10 +576,18 @@ class InboxPoller:
         except DownloadStoppedError as exc:
             return self._retry_later(doc, item, where, str(exc), result, say=exc.too_slow)
         except TransientError as exc:
-            # Cut off in the middle of its body: this file's connection, not an outage,
-            # so the other files go on. An answer that never began ends the cycle.
-            if exc.status_code is not None or exc.throttled or not sink.size:
+            # Cut off in the middle of its body, or a server error for this one file: the
+            # other files go on (one broken file must not hold up the inbox). No answer
+            # at all, throttling, or server errors for several files end the cycle.
+            if exc.throttled or (exc.status_code is None and not sink.size):
                 raise
+            if exc.status_code is not None:
+                result.count("file_errors")
+                if result.file_errors >= FILE_ERRORS_PER_CYCLE:
+                    raise
+                return self._retry_later(
+                    doc, item, where, str(exc), result, say=True, event=_FILE_ERROR
+                )
             return self._retry_later(doc, item, where, str(exc), result, say=True)
         except RejectedError as exc:
             # The message alone: its hint is advice for sending, not receiving.
@@ -658,10 +677,11 @@ class InboxPoller:
         result: PollResult,
         *,
         say: bool,
+        event: str = _CUT_OFF,
     ) -> bool:
-        """A download cut off (its deadline, a broken connection, a stop): the others go
-        on, this one is tried again on a later poll. Said once per file, however many
-        polls it takes; a stop is not worth saying."""
+        """A download cut off (its deadline, a broken connection, a stop) or answered
+        with a server error: the others go on, this one is tried again on a later poll.
+        Said once per file, however many polls it takes; a stop is not worth saying."""
         meta = self._meta(doc, item, original_name(item.name, None, item.file_id))
         self.ledger.note_retry(doc.remote_id, item.file_id, reason, meta, self.clock.time())
         result.count("retry")
@@ -669,8 +689,7 @@ class InboxPoller:
         if say and told not in self._told:
             self._told.add(told)
             log.warning(
-                "received file downloads too slowly or breaks off; stopped it so the other "
-                "documents go on, and trying again on the next poll",
+                event,
                 provider=self.source.name,
                 remote_id=doc.remote_id,
                 file=where,
