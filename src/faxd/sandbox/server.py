@@ -54,6 +54,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-request (a daemon killed, a reset) is not the
+        # emulator's error: the standard library would print a traceback for it.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -213,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._started = False
         try:
             self._route()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away: nobody to answer
         except Exception:
             # a bug in the emulator: answer like a real server would, and show it
             traceback.print_exc(file=sys.stderr)
