@@ -4,6 +4,7 @@ sentence naming the file, said once, and a counter the engine backs off on."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,29 @@ def test_a_full_disk_is_one_sentence_said_once_until_writes_go_through(
     # The failed writes left nothing behind; the good one is there.
     assert journal.get_value("filler-0") is None
     assert journal.get_value("filler-10") is not None
+
+
+def test_a_journal_another_program_holds_locked_is_waited_out_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # An sqlite3 shell or a backup tool holding the journal past the busy timeout ended
+    # the daemon with "internal error: database is locked".
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    journal.pragma("busy_timeout = 100")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(JournalWriteError) as caught:
+            journal.set_value("k", "1")
+        assert "end the program that holds it open" in str(caught.value)
+        assert "free space" not in str(caught.value)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    journal.set_value("k", "2")  # the lock is gone: written
+    assert journal.get_value("k") == "2"
+    assert journal.write_error is None
 
 
 def test_a_statement_error_is_still_a_bug_not_a_full_disk(tmp_path: Path) -> None:

@@ -84,8 +84,13 @@ _WRITE_FAILURES = frozenset(
         sqlite3.SQLITE_READONLY,
         sqlite3.SQLITE_CANTOPEN,
         sqlite3.SQLITE_PERM,
+        # Held by another program past busy_timeout (an sqlite3 shell, a backup tool):
+        # waited out like a full disk, never the end of the daemon.
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
     }
 )
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 def _is_write_failure(exc: sqlite3.OperationalError) -> bool:
@@ -282,10 +287,14 @@ class Journal(JournalNotes, JournalRetries):
     def _write_failed(self, exc: sqlite3.OperationalError | OSError) -> NoReturn:
         """A full or failing state disk: said once, then JournalWriteError for each write
         until one succeeds (the engine starts nothing meanwhile, see probe_write)."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and (code & 0xFF) in _LOCKED:
+            remedy = "end the program that holds it open (an sqlite3 shell, a backup tool)"
+        else:
+            remedy = f"free space on the disk of {self.path.parent} or fix its permissions"
         sentence = (
             f"the journal {self.path} cannot be written ({exc}); faxd starts no upload or "
-            f"status query until it can and tries again by itself: free space on the disk "
-            f"of {self.path.parent} or fix its permissions."
+            f"status query until it can and tries again by itself: {remedy}."
         )
         with self._status:
             first = not self._outage_said
