@@ -163,6 +163,33 @@ def test_send_wait_delivers_a_copy_and_status_shows_it(
     assert "delivered" in out
 
 
+def test_send_before_the_daemon_ever_ran_makes_its_sent_and_failed_folders(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    # A new admin's first hour: check-config says OK, no daemon has run yet. `send --wait`
+    # reached "delivered", could not file, and never returned.
+    # Two spool folders share sent/ and failed/, each filing into a subfolder of its own.
+    setup.folders = [{"path": str(setup.spool)}, {"path": str(setup.root / "scanner")}]
+    setup.write_config()
+    assert not setup.sent.exists() and not setup.failed.exists()
+    letter, empty = tmp_path / "letter.pdf", tmp_path / "empty.pdf"
+    letter.write_bytes(pdf("first-hour"))
+    empty.write_bytes(b"")
+    code, out, err = run(
+        capsys, "send", "--config", str(setup.config_path), str(letter), "--to", "+46812345611",
+        "--wait",
+    )  # fmt: skip
+    assert code == 0, err
+    [filed] = setup.sent.rglob("letter.pdf")
+    assert filed.read_bytes() == letter.read_bytes()
+    code, out, err = run(
+        capsys, "send", "--config", str(setup.config_path), str(empty), "--to", "+46812345611"
+    )
+    assert code == 1
+    assert "empty" in out + err and "mount the share" not in out + err
+    assert list(setup.failed.rglob("empty.pdf.report.yaml"))
+
+
 def test_send_to_a_failing_number_exits_1(
     capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
 ) -> None:

@@ -33,6 +33,7 @@ from faxd.outbound.intake import Intake, new_job_id
 from faxd.providers.registry import build_senders
 from faxd.service.channel_commands import delivery_lines
 from faxd.service.daemon import open_journal
+from faxd.service.folder_setup import make_missing
 from faxd.service.records_commands import existing_journal
 from faxd.service.records_keeper import RecordsKeeper
 from faxd.service.release import (
@@ -474,6 +475,15 @@ def send(
         )
     journal = open_journal(settings)
     try:
+        # Before the daemon ever ran, its sent/ and failed/ may not be there yet.
+        try:
+            make_missing(journal, (*template.filing_roots, template.sent_dir, template.failed_dir))
+        except OSError as exc:
+            raise FaxdError(
+                f"{exc.filename} cannot be created ({exc.strerror}), so the document could "
+                "not be filed.",
+                "Create the folder or fix its permissions, then send again.",
+            ) from None
         return _send_now(settings, journal, folder, copies[0], job_id, reference, wait)
     finally:
         journal.close()

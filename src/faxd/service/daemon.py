@@ -26,7 +26,6 @@ from faxd.clock import Clock, SystemClock
 from faxd.crash_points import hanging
 from faxd.errors import ConfigError, ConfigProblem
 from faxd.host.folder_claims import FolderClaims, claim_configured, configured_folders
-from faxd.host.folders import create_if_missing
 from faxd.host.lock import InstanceLock
 from faxd.host.sd_notify import Notifier, format_status
 from faxd.notices.worker import OutboxWorker
@@ -37,6 +36,7 @@ from faxd.outbound.watcher import FolderWatcher
 from faxd.providers.base import InboxSource
 from faxd.providers.registry import build_senders, provider_type
 from faxd.records.pool import DrawPool
+from faxd.service.folder_setup import make_missing
 from faxd.service.records_keeper import RecordsKeeper
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, JournalWriteError, open_journal_file
@@ -358,25 +358,18 @@ class Daemon:
         or a folder renamed away, an outage that must not get a fresh, empty folder."""
         self._archiver.presence.record(folder.path)
         # A shared sent/failed/hold root first: this folder files into a subfolder of it.
-        for path in (*folder.filing_roots, folder.path, folder.sent_dir, folder.failed_dir):
-            if path.is_dir():
-                if not self._journal.folder_seen(path):
-                    self._journal.note_folder_seen(path)
-                continue
-            if self._journal.folder_seen(path):
-                continue
-            try:
-                made = create_if_missing(path)
-            except OSError as exc:
-                # Checked at start (check_environment); this is a change since, or root's
-                # view of a share: a sentence and exit 2, never an internal error.
-                raise ConfigError(
-                    str(self._config_path),
-                    [ConfigProblem("folders", f"{path} cannot be created ({exc.strerror}).")],
-                ) from None
-            if made:
-                self._journal.note_folder_seen(path)
-                log.info("created a missing folder named in the configuration", folder=str(path))
+        paths = (*folder.filing_roots, folder.path, folder.sent_dir, folder.failed_dir)
+        try:
+            made = make_missing(self._journal, paths)
+        except OSError as exc:
+            # Checked at start (check_environment); this is a change since, or root's
+            # view of a share: a sentence and exit 2, never an internal error.
+            raise ConfigError(
+                str(self._config_path),
+                [ConfigProblem("folders", f"{exc.filename} cannot be created ({exc.strerror}).")],
+            ) from None
+        for path in made:
+            log.info("created a missing folder named in the configuration", folder=str(path))
 
     # -- running -----------------------------------------------------------------------
 
