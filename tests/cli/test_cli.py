@@ -4,6 +4,8 @@ effect against the sandbox."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
 
-from ..e2e.harness import Faxd, pdf
+from ..e2e.harness import Faxd, pdf, wait_for
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -99,6 +101,45 @@ def test_check_config_lists_every_problem_with_its_line(
     assert err.count("line ") >= 3
 
 
+def test_check_config_escapes_controls_in_what_it_quotes(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    setup.config_path.write_text(setup.config_path.read_text() + '"\\e]0;pwned\\a\\e[2Jbogus": 1\n')
+    code, _, err = run(capsys, "check-config", "--config", str(setup.config_path))
+    assert code == 1
+    assert "bogus" in err
+    assert "\x1b" not in err and "\x07" not in err  # shown escaped, never sent to the terminal
+
+
+def test_check_config_keeps_its_verdict_when_its_output_is_cut_off(setup: Faxd) -> None:
+    # `faxd check-config | head -1`: the configuration's problems still count and are said.
+    # A problem only the machine check finds: a spool folder on a share not mounted.
+    setup.folders = [{"path": str(setup.root / "nas" / "fax" / "abroad")}]
+    setup.write_config()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "faxd", "check-config", "--config", str(setup.config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before the first line
+    err = child.stderr.read().decode()
+    assert child.wait(30) == 1, err
+    assert "abroad does not exist" in err and "Traceback" not in err
+
+
+def test_an_internal_error_is_one_sentence_and_the_advice(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> int:
+        raise RuntimeError("no stop at the end")
+
+    monkeypatch.setattr("faxd.cli._dispatch", broken)
+    code, _, err = run(capsys, "status", "--config", str(setup.config_path))
+    assert code == 1
+    assert "no stop at the end. Run again with --debug" in err
+
+
 def test_check_config_exits_1_for_problems_and_2_for_a_bad_command_line(
     capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
 ) -> None:
@@ -121,6 +162,59 @@ def test_explain_names_the_rule_numbers_and_method(
     assert "Direct File Transfer" in out
     assert "nothing; it would be sent" in out
     assert doc.exists()
+
+
+def test_explain_of_a_folder_or_a_link_says_so_in_a_sentence(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    doc = setup.drop("+46812345678/real.pdf", pdf("explain-link"))
+    for folder in (setup.spool, doc.parent):
+        code, _, err = run(capsys, "explain", "--config", str(setup.config_path), str(folder))
+        assert code == 2
+        assert "is a folder" in err and "internal error" not in err
+    secret = tmp_path / "private.pdf"
+    secret.write_bytes(pdf("private"))
+    link = doc.parent / "link.pdf"
+    link.symlink_to(secret)
+    code, out, err = run(capsys, "explain", "--config", str(setup.config_path), str(link))
+    assert code == 1
+    assert "symbolic link" in out and str(link) in out
+    assert "private" not in err
+
+
+@pytest.mark.parametrize("command", ["retry", "cancel", "release", "history"])
+def test_an_argument_that_is_not_utf8_is_a_sentence_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, command: str
+) -> None:
+    setup.start()  # a journal to look in
+    try:
+        wait_for(lambda: (setup.state / "journal.sqlite").exists(), 30, "the journal")
+    finally:
+        setup.stop()
+    code, out, err = run(capsys, command, "--config", str(setup.config_path), "lat\udce9n")
+    assert "internal error" not in err
+    assert code == (0 if command == "history" else 2), err
+    if command == "history":
+        assert "No transmissions" in out
+
+
+def test_send_refuses_bad_arguments_as_usage_errors_before_any_copy(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    letter = tmp_path / "a.pdf"
+    letter.write_bytes(pdf("bad-arguments"))
+    config = ["--config", str(setup.config_path)]
+    cases = {
+        "not a valid phone number": ["send", *config, str(letter), "--to", "12"],
+        "at most 5": ["send", *config, *[str(letter)] * 6, "--to", "+46812345611"],
+        "not UTF-8": ["send", *config, str(letter), "--to", "+46812345611", "--reference",
+                      "r\udce9f"],
+    }  # fmt: skip
+    for said, argv in cases.items():
+        code, _, err = run(capsys, *argv)
+        assert code == 2, (said, err)
+        assert said in err and "internal error" not in err and ".yaml" not in err
+    assert not list(setup.state.glob("outbox/*/*"))  # nothing copied for a refused send
 
 
 def test_explain_lists_what_would_be_refused(

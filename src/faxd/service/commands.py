@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -17,13 +18,14 @@ from pathlib import Path
 import yaml
 
 from faxd.clock import SystemClock
+from faxd.config.sidecar import MAX_ATTACHMENTS
 from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free, ignored_because, report_pdf_path
 from faxd.core.printable import table
 from faxd.core.sidecar import sidecar_names
-from faxd.errors import AlreadyRunningError, FaxdError, UsageError
+from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
 from faxd.host import contained, fsops
 from faxd.host.lock import InstanceLock, one_command_at_a_time
 from faxd.model import JobState, TxState
@@ -44,6 +46,7 @@ from faxd.service.release import (
 from faxd.settings import FolderSettings, Settings
 from faxd.store.journal import Journal, open_journal_file
 from faxd.store.journal_rows import JobRow, TxRow
+from faxd.store.rows import is_text
 
 RECENT = 15
 JOURNAL_ROOM = 1024 * 1024  # bytes: with less free, a journal write can fail any moment
@@ -187,16 +190,24 @@ def explain(
 
 
 def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None) -> int:
-    path = file.resolve()
+    # The folders on the way resolved, the file itself not: a link in the spool is what
+    # the daemon sees there (and ignores), not the file it points to.
+    path = file.absolute().parent.resolve() / file.name
     try:
-        path.lstat()
+        st = path.lstat()
     except FileNotFoundError:
         raise UsageError(f"{file} does not exist.") from None
     except OSError as exc:
         # What makes the daemon leave it in the spool too: say which, not a traceback.
         raise UsageError(f"{file} cannot be looked at: {explain_os_error(exc)}.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{file} is a folder; faxd explain looks at one document in it.")
     folder = _folder_for(settings, path)
-    never = ignored_because(path.name) or _in_skipped_folder(settings, folder, path)
+    never = (
+        ignored_because(path.name)
+        or _in_skipped_folder(settings, folder, path)
+        or _not_a_regular_file(st)
+    )
     if never is not None:
         print(f"file:       {shown or path}")
         print(f"ignored:    faxd never picks this file up: {never}")
@@ -240,6 +251,14 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
         return 1
     print("refused:    nothing; it would be sent")
     return 0
+
+
+def _not_a_regular_file(st: os.stat_result) -> str | None:
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link, and faxd never follows one out of its folders"
+    if not stat.S_ISREG(st.st_mode):
+        return "it is not a regular file (a FIFO, a device or a socket)"
+    return None
 
 
 def _in_skipped_folder(settings: Settings, folder: FolderSettings, path: Path) -> str | None:
@@ -445,14 +464,30 @@ def send(
         raise UsageError(
             f"send: --provider {provider!r} is not a configured provider (configured: {known})."
         )
-    numbers = parse_recipients(list(to), template.region, settings.contacts)
-    from_number = parse_number(sender, template.region, settings.contacts) if sender else None
+    try:
+        numbers = parse_recipients(list(to), template.region, settings.contacts)
+        from_number = parse_number(sender, template.region, settings.contacts) if sender else None
+    except AddressError as exc:
+        raise UsageError(f"send: {exc}") from None
+    if reference is not None and not is_text(reference):
+        raise UsageError("send: --reference holds bytes that are not UTF-8 text.")
+    if len(files) > MAX_ATTACHMENTS + 1:
+        # The sidecar faxd writes for them would be refused, naming a file nobody wrote.
+        raise UsageError(
+            f"send: {len(files)} files given; at most {MAX_ATTACHMENTS + 1} go in one transmission."
+        )
     for file in files:
         if not file.is_file():
             raise UsageError(f"{file} is not a readable file.")
     job_id = new_job_id(time.time())
     outbox = settings.state_dir / "outbox" / job_id
-    outbox.mkdir(parents=True)
+    try:
+        outbox.mkdir(parents=True)
+    except OSError as exc:
+        raise FaxdError(
+            f"faxd cannot write into its state_dir {settings.state_dir} ({exc.strerror or exc}).",
+            "Free space there or fix its permissions, then send again.",
+        ) from None
     copies = [_copy_in(file, outbox) for file in files]
     folder = replace(
         template,

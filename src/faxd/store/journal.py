@@ -42,7 +42,7 @@ from faxd.store.journal_rows import (
 from faxd.store.journal_schema import COLUMN_MIGRATIONS, SCHEMA
 from faxd.store.outbox import NewDelivery
 from faxd.store.outbox import insert as insert_outbox
-from faxd.store.rows import in_chunks
+from faxd.store.rows import in_chunks, is_text
 from faxd.store.shared_commits import Entry, SharedCommits
 from faxd.store.turns import Turns
 from faxd.store.wal_sync import WalSync
@@ -438,6 +438,8 @@ class Journal(JournalNotes, JournalRetries):
             audit_outbox.record(db, "failed", job=job.id, error=job.error)
 
     def job(self, job_id: str) -> JobRow | None:
+        if not is_text(job_id):
+            return None  # typed by hand with bytes no job id has
         rows = self.query(_JOB, (job_id,))
         return job_row(rows[0]) if rows else None
 

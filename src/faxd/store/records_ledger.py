@@ -16,7 +16,7 @@ from faxd.store import audit_outbox
 from faxd.store.audit_outbox import AuditRow
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import JobRow, TxRow, decode_path, encode_path, job_row, tx_row
-from faxd.store.rows import in_chunks
+from faxd.store.rows import in_chunks, is_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS purged_inbound (
@@ -238,8 +238,10 @@ class RecordsLedger:
                 "(SELECT job_id FROM transmissions WHERE number = ?))",
                 (since, number, number),
             )
-        if not document or "/" in document:
-            return []  # no document's name holds a slash (nor is part of every name asked)
+        if not document or "/" in document or not is_text(document):
+            # No name holds a slash (nor is part of every name asked); names that are not
+            # UTF-8 are kept encoded, and not searched.
+            return []
         # A document's name: the last part of its spool-relative path, and of its filed
         # path (which may be numbered: "offer (2).pdf"). Case-sensitive, as for received
         # documents, and `%` and `_` are letters here. A LIKE on the whole path first

@@ -37,3 +37,13 @@ def in_chunks(values: Sequence[V]) -> Iterator[tuple[list[V], str]]:
     for start in range(0, len(values), IN_CHUNK):
         chunk = list(values[start : start + IN_CHUNK])
         yield chunk, ",".join("?" * len(chunk))
+
+
+def is_text(value: str) -> bool:
+    """Whether `value` can be stored as text: an argument with bytes that are not UTF-8
+    (surrogate escapes) is no job id, number or name in the journal."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
