@@ -160,8 +160,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        said = logs.redact(str(exc)).rstrip()
         text = (
-            f"internal error ({type(exc).__name__}): {logs.redact(str(exc))} "
+            f"internal error ({type(exc).__name__}): {said}"
+            f"{'' if said.endswith(('.', '!', '?')) else '.'} "
             "Run again with --debug for details, and please report it."
         )
         if logs.machine_output():
@@ -308,21 +310,29 @@ def _check_config(path: Path, env: dict[str, str]) -> int:
     try:
         settings = config.load(path, env)
     except ConfigError as exc:
-        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _say_problems(path, [str(p) for p in exc.problems])
         return Exit.FAILURE
     problems = config.check_environment(settings)
-    print(config.render_effective(settings), end="")
+    try:
+        print(config.render_effective(settings), end="")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `faxd check-config | head`: the verdict below still counts, and is still said.
+        _silence_stdout()
     for warning in settings.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {shown_lines(warning)}", file=sys.stderr)
     if problems:
-        print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
+        _say_problems(path, [str(p) for p in problems])
         return Exit.FAILURE
-    print(f"{path}: OK", file=sys.stderr)
+    print(f"{shown_lines(str(path))}: OK", file=sys.stderr)
     return Exit.OK
+
+
+def _say_problems(path: Path, problems: Sequence[str]) -> None:
+    # Escaped like every other message: a contact's name may hold terminal controls.
+    print(f"{shown_lines(str(path))}: {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {shown_lines(problem)}", file=sys.stderr)
 
 
 def main_entry() -> None:
