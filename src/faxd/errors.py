@@ -31,7 +31,8 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.path}: {self.message}"
+        key = f"{self.path}: " if self.path else ""  # the file as a whole has no key
+        return f"{where}{key}{self.message}"
 
 
 class ConfigError(FaxdError):

@@ -72,6 +72,7 @@ def test_an_empty_file_is_a_problem(write_config: WriteConfig) -> None:
 def test_a_top_level_list_is_a_problem(write_config: WriteConfig) -> None:
     problem = only_problem(write_config("- a\n- b\n"))
     assert "must be a mapping" in problem.message
+    assert str(problem).startswith("line 1: must be")  # no empty key before the message
 
 
 def test_the_error_counts_its_problems_and_names_the_file(write_config: WriteConfig) -> None:
