@@ -536,8 +536,8 @@ class InboxPoller:
                 continue
             if row is not None and self._finish_in_place(row, len(doc.files), result):
                 continue
-            if self._stopping():
-                return False
+            if self._stopping() or result.file_errors >= FILE_ERRORS_PER_CYCLE:
+                return False  # stopping, or an outage ends this cycle: the next one goes on
             done = self._download(doc, index, item, result) and done
         return done
 
