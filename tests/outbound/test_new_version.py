@@ -283,3 +283,18 @@ def test_a_filing_during_the_move_still_names_where_the_version_went(
     report = yaml.safe_load((rig.spool / "sent" / "scan.pdf.report.yaml").read_text())
     assert any("moved to scan (2).pdf" in n for n in report["notes"]), report["notes"]
     assert copies(rig)["scan (2).pdf"] == version(2)
+
+
+def test_the_report_names_a_version_moved_aside_when_the_first_was_saved_again(
+    rig: IntakeRig,
+) -> None:
+    scan = first_taken(rig)
+    save(rig, scan, version(2), in_place=False)
+    rig.run()
+    save(rig, scan, version(1), in_place=False)  # the first one's bytes, once more
+    rig.run()
+    assert copies(rig) == {"scan.pdf": version(1), "scan (2).pdf": version(2)}
+    report = file_job(rig, "scan.pdf")
+    assert (rig.spool / "sent" / "scan.pdf").read_bytes() == version(1)
+    notes = " ".join(str(n) for n in report["notes"])  # type: ignore[attr-defined]
+    assert "moved to scan (2).pdf" in notes

@@ -318,21 +318,26 @@ class Archiver:
                     return
         # A destination folder swapped for a link raises: the job stays unfiled, and says so.
         moved = contained.move_checked(Path(job.folder), src, dest_root, dst, expect)
+        saved_again = False
         if moved == "changed" and source is not None and source.sha256:
             # Saved again with the very bytes faxd sent (a touch, a client writing it
             # twice): still the document, so it is filed, not taken and sent again.
             again = contained.same_content_beneath(Path(job.folder), src, source.sha256)
             if again is not None:
                 moved = contained.move_checked(Path(job.folder), src, dest_root, dst, again)
-        if moved == "moved":
-            return
-        copy = Path(source.snapshot) if source and source.snapshot else None
+                saved_again = moved == "moved"
+        if moved == "moved" and not saved_again:
+            return  # the very file faxd took: nothing happened at its name meanwhile
+        # Other versions saved at its name meanwhile may have been moved aside.
         aside = self._journal.moved_aside(job.id) if str(src) == job.path else []
         if aside:
             notes.append(
                 f"A new version saved as {src.name} while this one was being sent was moved"
                 f" to {', '.join(aside)} and is sent as a document of its own."
             )
+        if moved == "moved":
+            return
+        copy = Path(source.snapshot) if source and source.snapshot else None
         if copy is None or not fsops.is_regular_file(copy):
             if moved == "missing" and os.path.lexists(src):
                 notes.append(f"{src.name} is not a regular file; faxd left it where it is.")
