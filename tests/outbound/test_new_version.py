@@ -4,7 +4,6 @@ numbered name and taken from there, so a scanner that reuses one name loses no s
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,8 @@ from .test_intake import PDF, IntakeRig
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[IntakeRig]:
-    r = IntakeRig(tmp_path)
-    yield r
-    r.journal.close()
+def rig(intake_rig: IntakeRig) -> IntakeRig:
+    return intake_rig
 
 
 def version(n: int) -> bytes:
