@@ -651,7 +651,9 @@ class Intake:
                 self._held_seen[str(path)] = contained.Identity.of(path.lstat())
             return
         job, st = found
-        target = self._move_aside(folder, path, job.id, st)
+        target = new_version.move_aside(
+            self._journal, folder, path, job.id, st, lambda p: str(p) in self._claims
+        )
         if target is None:
             return  # changed or gone meanwhile (its events bring it back), or stays
         log.info(
@@ -665,45 +667,6 @@ class Intake:
             self._journal.audit("moved aside", job=job.id, path=str(path), to=str(target))
         self._tracks[target] = track  # the same file: what was seen of its writer holds
         self._push(target, self._clock.time())
-
-    def _move_aside(
-        self, folder: FolderSettings, path: Path, job_id: str, st: os.stat_result
-    ) -> Path | None:
-        """Move the new version `path` to a free numbered name; None when it stays. The
-        name is noted for job_id's report before the move, so a filing of that job in
-        between still says where it went."""
-        while True:
-            try:
-                target = new_version.free_name(
-                    path, lambda p: str(p) in self._claims, folder.name_pattern
-                )
-                self._journal.note_moved_aside(job_id, target.name)
-            except JournalWriteError:
-                return None  # said by the journal; looked at again at its next event
-            except (OSError, FaxdError) as exc:
-                self._cannot_move_aside(path, exc)
-                return None
-            try:
-                moved = new_version.move(folder.path, path, target, st)
-            except FileExistsError:
-                moved = None  # taken between the look and the move: the next free name
-            except (OSError, FaxdError) as exc:
-                self._cannot_move_aside(path, exc)
-                moved = "missing"
-            if moved == "moved":
-                return target
-            with contextlib.suppress(JournalWriteError):
-                self._journal.withdraw_moved_aside(job_id, target.name)
-            if moved is not None:
-                return None
-
-    def _cannot_move_aside(self, path: Path, exc: OSError | FaxdError) -> None:
-        log.warning(
-            "could not move a new version aside; it is taken once the document at its"
-            " name is filed",
-            document=str(path),
-            error=explain_os_error(exc, path.name) if isinstance(exc, OSError) else str(exc),
-        )
 
     def _taken(self, path: Path, track: Track, future: Future[_Retake | None]) -> None:
         # On the taker's thread: an outcome always goes back (else its place among the

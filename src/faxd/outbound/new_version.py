@@ -11,18 +11,25 @@ alone would part it from the files that say where it goes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import structlog
+
+from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
 from faxd.core.print_clues import name_clue
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
-from faxd.store.journal import Journal
+from faxd.settings import FolderSettings
+from faxd.store.journal import Journal, JournalWriteError
 from faxd.store.journal_rows import JobRow
+
+log = structlog.get_logger("faxd.outbound.intake")
 
 
 def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result] | None:
@@ -77,6 +84,49 @@ def move(root: Path, path: Path, target: Path, st: os.stat_result) -> contained.
         return contained.move_checked(root, path, root, target, contained.Identity.of(st))
     except fsops.NotRegularFileError as exc:
         raise FaxdError(str(exc)) from None
+
+
+def move_aside(
+    journal: Journal,
+    folder: FolderSettings,
+    path: Path,
+    job_id: str,
+    st: os.stat_result,
+    taken: Callable[[Path], bool],
+) -> Path | None:
+    """Move the new version `path` to a free numbered name (`taken`: names jobs hold);
+    None when it stays. The name is noted for job_id's report before the move, so a
+    filing of that job in between still says where it went."""
+    while True:
+        try:
+            target = free_name(path, taken, folder.name_pattern)
+            journal.note_moved_aside(job_id, target.name)
+        except JournalWriteError:
+            return None  # said by the journal; looked at again at its next event
+        except (OSError, FaxdError) as exc:
+            _cannot_move(path, exc)
+            return None
+        try:
+            moved = move(folder.path, path, target, st)
+        except FileExistsError:
+            moved = None  # taken between the look and the move: the next free name
+        except (OSError, FaxdError) as exc:
+            _cannot_move(path, exc)
+            moved = "missing"
+        if moved == "moved":
+            return target
+        with contextlib.suppress(JournalWriteError):
+            journal.withdraw_moved_aside(job_id, target.name)
+        if moved is not None:
+            return None
+
+
+def _cannot_move(path: Path, exc: OSError | FaxdError) -> None:
+    log.warning(
+        "could not move a new version aside; it is taken once the document at its name is filed",
+        document=str(path),
+        error=explain_os_error(exc, path.name) if isinstance(exc, OSError) else str(exc),
+    )
 
 
 def _recipients(pattern: str | None, name: str) -> str | None:
