@@ -123,8 +123,10 @@ def test_documents_arrive_from_a_server_in_another_zone_with_their_own_metadata(
     server, faxd = run({"timezone": server_zone})
     wait_for(lambda: polled(server, 2), 30, "two polls")
     contents = {key: pdf(key) for key in ("scan", "scan-yaml", "array", "late")}
-    server.add_received(received(contents["scan"], "scan.pdf"))
-    server.add_received(received(contents["scan-yaml"], "scan.pdf.yaml"))
+    # One second for both (their inbox names are stamped to the second), local to the server.
+    now = datetime.now(server.scenario.tz).replace(microsecond=0, tzinfo=None).isoformat()
+    server.add_received(received(contents["scan"], "scan.pdf", faxTime=now))
+    server.add_received(received(contents["scan-yaml"], "scan.pdf.yaml", faxTime=now))
     server.add_received(received(contents["array"], "array.pdf", [STRANGER, OTHER_OURS]))
     server.add_received(received(contents["late"], "late.pdf", ready_after=2))
     got = wait_documents(faxd, 4)
