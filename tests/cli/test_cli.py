@@ -198,6 +198,21 @@ def test_an_argument_that_is_not_utf8_is_a_sentence_not_an_internal_error(
         assert "No transmissions" in out
 
 
+def test_bytes_that_are_not_utf8_are_shown_as_bytes_in_messages(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
+) -> None:
+    letter = tmp_path / "a.pdf"
+    letter.write_bytes(pdf("shown-bytes"))
+    config = ["--config", str(setup.config_path)]
+    for argv in (
+        ["journal", *config, "--day", "2026-01-0\udcff"],
+        ["send", *config, str(letter), "--to", "+46812345611", "--provider", "no\udcffpe"],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 2
+        assert "\\xff" in err and "udcff" not in err  # as every other message shows them
+
+
 def test_send_refuses_bad_arguments_as_usage_errors_before_any_copy(
     capsys: pytest.CaptureFixture[str], setup: Faxd, tmp_path: Path
 ) -> None:

@@ -23,7 +23,7 @@ from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free, ignored_because, report_pdf_path
-from faxd.core.printable import table
+from faxd.core.printable import shown, table
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
 from faxd.host import contained, fsops
@@ -462,7 +462,8 @@ def send(
         # A bad argument like a bad number: refused before any job exists.
         known = ", ".join(sorted(settings.providers)) or "none"
         raise UsageError(
-            f"send: --provider {provider!r} is not a configured provider (configured: {known})."
+            f"send: --provider '{shown(provider)}' is not a configured provider"
+            f" (configured: {known})."
         )
     try:
         numbers = parse_recipients(list(to), template.region, settings.contacts)

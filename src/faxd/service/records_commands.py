@@ -72,7 +72,7 @@ def _day(written: str | None, option: str) -> date | None:
     try:
         day = date.fromisoformat(written)
     except ValueError:
-        raise UsageError(f"{option} {written!r} is not a date like 2026-11-30.") from None
+        raise UsageError(f"{option} '{shown(written)}' is not a date like 2026-11-30.") from None
     # The day's local start and end are looked up: 9999-12-31 has no next day.
     try:
         local_day_start(day)
