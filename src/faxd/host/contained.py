@@ -230,17 +230,11 @@ def same_content_beneath(root: Path, path: Path, sha256: str) -> Identity | None
         return None
     try:
         before = os.fstat(fd)
-        digest = hashlib.sha256()
-        buffer = bytearray(min(_CHUNK, before.st_size + 1))
-        offset = 0
-        while count := os.preadv(fd, [buffer], offset):
-            offset += count
-            if offset > before.st_size:
-                return None  # growing
-            digest.update(memoryview(buffer)[:count])
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
         if not Identity.of(before).unchanged(os.fstat(fd)):
-            return None
-        return Identity.of(before) if digest.hexdigest() == sha256 else None
+            return None  # written to while read
+        return Identity.of(before) if digest == sha256 else None
     except OSError:
         return None
     finally:

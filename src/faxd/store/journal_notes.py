@@ -125,10 +125,8 @@ class JournalNotes(JournalPart):
     def withdraw_moved_aside(self, job_id: str, name: str) -> None:
         """The move to `name` did not happen after all."""
         names = self.moved_aside(job_id)
-        if name in names:
-            names.reverse()
+        if name in names:  # each name once: a noted name is not free until withdrawn
             names.remove(name)
-            names.reverse()
             self.set_value(moved_aside_key(job_id), json.dumps(names))
 
     def moved_aside(self, job_id: str) -> list[str]:
