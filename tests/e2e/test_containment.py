@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,38 @@ def test_a_scanner_saving_three_scans_under_one_name_sends_all_three(
     assert all(r["result"] == "delivered" for r in fx.reports())
     assert "moved aside" in fx.log_text()
     assert not path.exists()
+
+
+def test_a_moved_aside_scan_written_back_by_a_share_client_is_not_sent_twice(
+    fx: Faxd, held_sandbox: SandboxServer
+) -> None:
+    # The share's client saw scan.pdf go when faxd moved the second scan aside, and wrote
+    # its copy back.
+    fx.start()
+    scans = [pdf("scan number 1"), pdf("scan number 2")]
+    path = fx.drop("+46812345678/scan.pdf", scans[0])
+
+    def save(data: bytes) -> None:
+        tmp = path.with_name(".scan.pdf.part")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+
+    wait_for(lambda: held_sandbox.stats()["docs"]["accepted"] == 1, 30, "the first upload")
+    save(scans[1])
+    wait_for(lambda: not path.exists(), 10, "the second scan moved aside")
+    save(scans[1])
+    wait_for(lambda: len(fx.reports()) == 2, 90, "two reports")
+    wait_for(lambda: not path.exists(), 10, "the copy written back filed")
+    assert uploaded(held_sandbox) == {sha(data): 1 for data in scans}
+    folder = fx.sent / "+46812345678"
+    assert (folder / "scan.pdf").read_bytes() == scans[0]
+    assert (folder / "scan (2).pdf").read_bytes() == scans[1]
+    assert (folder / "scan (2) (saved again).pdf").read_bytes() == scans[1]
+    by_file = {Path(r["_path"]).name: r for r in fx.reports()}
+    notes = " ".join(by_file["scan.pdf.report.yaml"]["notes"])
+    assert "saved again with the bytes of scan (2).pdf" in notes
+    time.sleep(1.5)  # settle and more: the name is free, nothing is taken from it
+    assert held_sandbox.stats()["docs"]["accepted"] == 2
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "credential-link"])

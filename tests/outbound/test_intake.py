@@ -24,7 +24,7 @@ PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 class IntakeRig:
     def __init__(self, tmp: Path, *, takers: int = 0) -> None:
         self.spool = tmp / "spool"
-        self.spool.mkdir()
+        self.spool.mkdir(exist_ok=True)  # a second rig on the same tmp: faxd restarted
         self.clock = FakeClock()
         self.journal = Journal(tmp / "state" / "journal.sqlite")
         self.folder = folder_settings(

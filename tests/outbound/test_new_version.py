@@ -295,3 +295,67 @@ def test_the_report_names_a_version_moved_aside_when_the_first_was_saved_again(
     assert (rig.spool / "sent" / "scan.pdf").read_bytes() == version(1)
     notes = " ".join(str(n) for n in report["notes"])  # type: ignore[attr-defined]
     assert "moved to scan (2).pdf" in notes
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["rewritten", "replaced"])
+def test_a_version_moved_aside_saved_again_at_the_name_is_not_sent_twice(
+    rig: IntakeRig, in_place: bool
+) -> None:
+    # A share's client sees scan.pdf moved away and writes its copy back: the bytes of the
+    # version faxd moved aside and sends already.
+    scan = first_taken(rig)
+    save(rig, scan, version(2), in_place=in_place)
+    rig.run()
+    save(rig, scan, version(2), in_place=in_place)
+    rig.run()
+    assert scan.read_bytes() == version(2)  # not moved aside a second time
+    assert copies(rig) == {"scan.pdf": version(1), "scan (2).pdf": version(2)}
+    report = file_job(rig, "scan.pdf")
+    sent = rig.spool / "sent"
+    assert (sent / "scan.pdf").read_bytes() == version(1)
+    assert (sent / "scan (2) (saved again).pdf").read_bytes() == version(2)
+    assert not scan.exists()
+    notes = " ".join(str(n) for n in report["notes"])  # type: ignore[attr-defined]
+    assert "saved again with the bytes of scan (2).pdf" in notes
+    assert "sent as a new document" not in notes
+    rig.clock.advance(1)
+    rig.run()
+    assert len(rig.journal.jobs()) == 2  # freeing the name took nothing again
+    file_job(rig, "scan (2).pdf")  # its own filing keeps its own name
+    assert (sent / "scan (2).pdf").read_bytes() == version(2)
+
+
+def test_other_bytes_after_a_version_saved_again_are_moved_aside(rig: IntakeRig) -> None:
+    scan = first_taken(rig)
+    save(rig, scan, version(2))
+    rig.run()
+    save(rig, scan, version(2))
+    rig.run()
+    save(rig, scan, version(3))
+    rig.run()
+    assert copies(rig) == {
+        "scan.pdf": version(1),
+        "scan (2).pdf": version(2),
+        "scan (3).pdf": version(3),
+    }
+    report = file_job(rig, "scan.pdf")
+    notes = " ".join(str(n) for n in report["notes"])  # type: ignore[attr-defined]
+    assert "moved to scan (2).pdf, scan (3).pdf" in notes
+    assert "saved again" not in notes
+
+
+def test_what_was_moved_aside_is_remembered_across_a_restart(tmp_path: Path) -> None:
+    first = IntakeRig(tmp_path)
+    scan = first_taken(first)
+    save(first, scan, version(2))
+    first.run()
+    first.journal.close()
+    again = IntakeRig(tmp_path)  # the same folders and journal, a new daemon
+    tmp = scan.with_name(".scan.pdf.part")
+    tmp.write_bytes(version(2))
+    tmp.replace(scan)  # while faxd was down
+    again.intake.scan(again.spool, first=True)
+    again.run()
+    assert scan.exists()
+    assert sorted(copies(again).values()) == [version(1), version(2)]
+    again.journal.close()

@@ -11,6 +11,7 @@ from faxd.core.job_payload import JobFile, JobOptions, Source
 from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
 from faxd.store.journal import Journal
+from faxd.store.journal_notes import moved_aside_key
 from faxd.store.journal_rows import ProviderPause, QueueCounts
 
 from .test_journal import new_job
@@ -171,5 +172,28 @@ def test_a_journal_from_before_delay_notes_gets_the_column_and_keeps_its_jobs(
         assert [j.id for j in journal.delay_ran_out(1060.0, None, 10)] == ["OLD"]
         journal.note_delay(["OLD"], 1060.0)
         assert journal.delay_ran_out(1060.0, None, 10) == []
+    finally:
+        journal.close()
+
+
+def test_moved_aside_names_keep_their_digests_and_an_older_note_still_reads(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        # Noted by a faxd that kept only the names.
+        journal.set_value(moved_aside_key("J1"), '["scan (2).pdf"]')
+        journal.note_moved_aside("J1", "scan (3).pdf", "ab" * 32)
+        journal.note_moved_aside("J1", "scan (4).pdf", "cd" * 32)
+        assert journal.moved_aside("J1") == ["scan (2).pdf", "scan (3).pdf", "scan (4).pdf"]
+        assert journal.moved_aside_digests("J1") == {
+            "ab" * 32: "scan (3).pdf",
+            "cd" * 32: "scan (4).pdf",
+        }
+        journal.withdraw_moved_aside("J1", "scan (3).pdf")
+        journal.withdraw_moved_aside("J1", "scan (2).pdf")
+        assert journal.moved_aside("J1") == ["scan (4).pdf"]
+        assert journal.moved_aside_digests("J1") == {"cd" * 32: "scan (4).pdf"}
+        assert journal.moved_aside_digests("J2") == {}
     finally:
         journal.close()

@@ -62,6 +62,13 @@ def numbered(name: str, n: int) -> str:
     return cut_keeping_extensions(stem, NAME_MAX - name_bytes(suffix)) + suffix
 
 
+def labelled(name: str, label: str) -> str:
+    """ "a (label).pdf" for "a.pdf", cut to fit NAME_MAX."""
+    stem, ext = split_extension(name)
+    suffix = f" ({label}){ext}"
+    return cut_keeping_extensions(stem, NAME_MAX - name_bytes(suffix)) + suffix
+
+
 def first_free(name: str, taken: Callable[[str], bool]) -> str:
     """`name`, else "name (2)", "name (3)" … : the first one `taken` says is free."""
     for n in range(1, MAX_NUMBERED + 1):

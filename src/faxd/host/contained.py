@@ -224,6 +224,13 @@ def same_content_beneath(root: Path, path: Path, sha256: str) -> Identity | None
     """What the spool file `path` below root is now, if it holds exactly the bytes whose
     digest is `sha256` (saved again unchanged: a touch, a client writing it twice); None
     when it holds others, changes while read, or cannot be read."""
+    found = digest_beneath(root, path)
+    return found[1] if found is not None and found[0] == sha256 else None
+
+
+def digest_beneath(root: Path, path: Path) -> tuple[str, Identity] | None:
+    """The sha256 of the spool file `path` below root and what the file was while read;
+    None when it changes while read or cannot be read."""
     try:
         fd = open_beneath(root, path)
     except (OSError, NotRegularFileError):
@@ -234,7 +241,7 @@ def same_content_beneath(root: Path, path: Path, sha256: str) -> Identity | None
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         if not Identity.of(before).unchanged(os.fstat(fd)):
             return None  # written to while read
-        return Identity.of(before) if digest == sha256 else None
+        return digest, Identity.of(before)
     except OSError:
         return None
     finally:

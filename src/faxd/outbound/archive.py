@@ -23,6 +23,7 @@ from faxd.core.names import (
     NAME_MAX,
     cut_keeping_extensions,
     first_free,
+    labelled,
     name_bytes,
     report_name,
     report_pdf_path,
@@ -349,6 +350,8 @@ class Archiver:
                 )
             return
         contained.copy_in(copy, dest_root, dst)
+        if moved == "changed" and self._file_resaved_aside(job, src, dest_root, dst, notes):
+            return
         if moved == "changed":
             notes.append(
                 f"{src.name} was changed in the spool folder after faxd took it; filed here is "
@@ -362,6 +365,45 @@ class Archiver:
                 f"{src.name} was no longer in the spool folder when faxd filed it; filed here "
                 "is the content faxd checked and sent."
             )
+
+    def _file_resaved_aside(
+        self, job: JobRow, src: Path, dest_root: Path, dst: Path, notes: list[str]
+    ) -> bool:
+        """The file at the job's name holds the bytes of a version moved aside from it
+        (a share's client restoring the file it saw go): that version is sent on its own,
+        so this file is filed beside the job's, not taken and sent a second time."""
+        if str(src) != job.path:
+            return False
+        found = contained.digest_beneath(Path(job.folder), src)
+        if found is None:
+            return False
+        sha256, identity = found
+        name = self._journal.moved_aside_digests(job.id).get(sha256)
+        if name is None:
+            return False
+        # Named apart from that version's own filing, which may come here later.
+        label = labelled(name, "saved again")
+        try:
+            there = dst.parent / first_free(label, lambda n: os.path.lexists(dst.parent / n))
+            moved = contained.move_checked(Path(job.folder), src, dest_root, there, identity)
+        except (OSError, FaxdError):
+            return False  # left where it is, as a changed file
+        if moved != "moved":
+            return False  # changed again meanwhile: a new version, taken once this is filed
+        log.info(
+            "the bytes of a version moved aside were saved again at the document's name;"
+            " filed, not sent twice",
+            job=job.id,
+            document=str(src),
+            filed_as=str(there),
+            sent_as=name,
+        )
+        notes.append(
+            f"{src.name} was then saved again with the bytes of {name}; rather than send them"
+            f" twice, faxd filed that file here as {there.name}. Filed as {dst.name} is the"
+            " content faxd checked and sent."
+        )
+        return True
 
     def _outcomes(self, job_id: str) -> list[RecipientOutcome]:
         return [

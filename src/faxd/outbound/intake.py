@@ -650,9 +650,9 @@ class Intake:
             with contextlib.suppress(OSError):
                 self._held_seen[str(path)] = contained.Identity.of(path.lstat())
             return
-        job, st = found
+        job = found.job
         target = new_version.move_aside(
-            self._journal, folder, path, job.id, st, lambda p: str(p) in self._claims
+            self._journal, folder, path, found, lambda p: str(p) in self._claims
         )
         if target is None:
             return  # changed or gone meanwhile (its events bring it back), or stays

@@ -15,6 +15,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -32,9 +33,20 @@ from faxd.store.journal_rows import JobRow
 log = structlog.get_logger("faxd.outbound.intake")
 
 
-def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result] | None:
-    """The unfiled job whose document is `path` and what is at `path` now, when that is a
-    regular file with other bytes than the job took; None when there is nothing to move."""
+@dataclass(frozen=True)
+class Superseded:
+    """A new version at the name of the unfiled `job`'s document: what it was while its
+    bytes (whose digest is `sha256`) were read."""
+
+    job: JobRow
+    identity: contained.Identity
+    sha256: str
+
+
+def superseded_job(journal: Journal, path: Path) -> Superseded | None:
+    """The unfiled job whose document is `path` and the new version at `path`, when that
+    is a regular file with other bytes than the job took or any version moved aside from
+    that name before; None when there is nothing to move."""
     job = journal.unfiled_job_at(str(path))
     if job is None or job.path != str(path) or job.sidecar is not None:
         return None
@@ -49,9 +61,15 @@ def superseded_job(journal: Journal, path: Path) -> tuple[JobRow, os.stat_result
         return None
     if contained.Identity.from_json(source.identity_json()).unchanged(st):
         return None
-    if source.sha256 and contained.same_content_beneath(Path(job.folder), path, source.sha256):
-        return None  # the same bytes saved again: the job files it, nothing new to send
-    return job, st
+    found = contained.digest_beneath(Path(job.folder), path)
+    if found is None:
+        return None  # changed while read, or gone: its events bring it back
+    sha256, identity = found
+    if sha256 == source.sha256 or sha256 in journal.moved_aside_digests(job.id):
+        # The same bytes saved again (a touch, a share's client writing it twice, or
+        # restoring a file it saw moved away): the job files it, nothing new to send.
+        return None
+    return Superseded(job, identity, sha256)
 
 
 def free_name(path: Path, taken: Callable[[Path], bool], name_pattern: str | None = None) -> Path:
@@ -76,12 +94,14 @@ def free_name(path: Path, taken: Callable[[Path], bool], name_pattern: str | Non
     return path.with_name(name)
 
 
-def move(root: Path, path: Path, target: Path, st: os.stat_result) -> contained.MoveResult:
-    """Move the file `path` (below root) to `target` if it is still what `st` describes.
+def move(
+    root: Path, path: Path, target: Path, identity: contained.Identity
+) -> contained.MoveResult:
+    """Move the file `path` (below root) to `target` if it is still what `identity` describes.
     FileExistsError when `target` was taken meanwhile; OSError or FaxdError when it
     cannot be moved (a read-only share)."""
     try:
-        return contained.move_checked(root, path, root, target, contained.Identity.of(st))
+        return contained.move_checked(root, path, root, target, identity)
     except fsops.NotRegularFileError as exc:
         raise FaxdError(str(exc)) from None
 
@@ -90,24 +110,24 @@ def move_aside(
     journal: Journal,
     folder: FolderSettings,
     path: Path,
-    job_id: str,
-    st: os.stat_result,
+    found: Superseded,
     taken: Callable[[Path], bool],
 ) -> Path | None:
     """Move the new version `path` to a free numbered name (`taken`: names jobs hold);
-    None when it stays. The name is noted for job_id's report before the move, so a
-    filing of that job in between still says where it went."""
+    None when it stays. The name (and the version's digest) is noted for the job's report
+    before the move, so a filing of that job in between still says where it went."""
+    job_id = found.job.id
     while True:
         try:
             target = free_name(path, taken, folder.name_pattern)
-            journal.note_moved_aside(job_id, target.name)
+            journal.note_moved_aside(job_id, target.name, found.sha256)
         except JournalWriteError:
             return None  # said by the journal; looked at again at its next event
         except (OSError, FaxdError) as exc:
             _cannot_move(path, exc)
             return None
         try:
-            moved = move(folder.path, path, target, st)
+            moved = move(folder.path, path, target, found.identity)
         except FileExistsError:
             moved = None  # taken between the look and the move: the next free name
         except (OSError, FaxdError) as exc:

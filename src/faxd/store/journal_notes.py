@@ -116,26 +116,41 @@ class JournalNotes(JournalPart):
     def note_sidecars_seen(self, folder: Path) -> None:
         self.set_value(f"sidecars_seen:{folder}", "1")
 
-    def note_moved_aside(self, job_id: str, name: str) -> None:
-        """A new version of job_id's document is moved aside to `name` next (noted before
-        the move, so a filing meanwhile still says where it went)."""
-        names = [*self.moved_aside(job_id), name]
-        self.set_value(moved_aside_key(job_id), json.dumps(names))
+    def note_moved_aside(self, job_id: str, name: str, sha256: str | None = None) -> None:
+        """A new version of job_id's document, whose bytes have the digest `sha256`, is
+        moved aside to `name` next (noted before the move, so a filing meanwhile still
+        says where it went)."""
+        entries = [*self._moved_aside_entries(job_id), {"name": name, "sha256": sha256}]
+        self.set_value(moved_aside_key(job_id), json.dumps(entries))
 
     def withdraw_moved_aside(self, job_id: str, name: str) -> None:
         """The move to `name` did not happen after all."""
-        names = self.moved_aside(job_id)
-        if name in names:  # each name once: a noted name is not free until withdrawn
-            names.remove(name)
-            self.set_value(moved_aside_key(job_id), json.dumps(names))
+        entries = self._moved_aside_entries(job_id)
+        kept = [e for e in entries if e["name"] != name]
+        if len(kept) != len(entries):
+            self.set_value(moved_aside_key(job_id), json.dumps(kept))
 
     def moved_aside(self, job_id: str) -> list[str]:
         """The names new versions of job_id's document were moved to, oldest first."""
+        return [str(e["name"]) for e in self._moved_aside_entries(job_id)]
+
+    def moved_aside_digests(self, job_id: str) -> dict[str, str]:
+        """The sha256 of each version moved aside from job_id's name -> where it went."""
+        found = self._moved_aside_entries(job_id)
+        return {str(e["sha256"]): str(e["name"]) for e in found if e.get("sha256")}
+
+    def _moved_aside_entries(self, job_id: str) -> list[dict[str, str | None]]:
         value = self.get_value(moved_aside_key(job_id))
         with suppress(ValueError, TypeError):
-            names = json.loads(value) if value else []
-            if isinstance(names, list):
-                return [str(n) for n in names]
+            entries = json.loads(value) if value else []
+            if isinstance(entries, list):
+                # A bare name: noted by a faxd that did not keep the digest.
+                return [
+                    {"name": str(e.get("name")), "sha256": str(e.get("sha256") or "") or None}
+                    if isinstance(e, dict)
+                    else {"name": str(e), "sha256": None}
+                    for e in entries
+                ]
         return []
 
     def folder_seen(self, path: Path) -> bool:
