@@ -9,12 +9,18 @@ the file cannot be one, a fax the provider rendered or a name of a binary format
 
 from __future__ import annotations
 
+from faxd.core.preflight import HTML, PRIMARY_MIME, TEXT
+
 HEAD_BYTES = 512  # what is kept of a download's beginning to look at
-# Formats whose files never begin with text like "<html".
+# Formats whose files never begin with text like "<html": every one faxd sends but text
+# and pages, and those only a sender's own system sends by Direct File Transfer.
 _BINARY_NAMES = (
-    ".pdf", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".rtf",
-    ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp",
-)  # fmt: skip
+    *(f".{ext}" for ext, mime in PRIMARY_MIME.items() if mime not in (TEXT, HTML)),
+    ".rtf",
+    ".odt",
+    ".ods",
+    ".odp",
+)
 _PAGE_STARTS = (b"<!doctype html", b"<html")
 
 
