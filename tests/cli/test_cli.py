@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
@@ -457,3 +458,21 @@ def test_sandbox_with_an_impossible_port_is_a_usage_error(
     code, _, err = run(capsys, "sandbox", *argv)
     assert code == 2, err
     assert "internal error" not in err and "port" in err
+
+
+def test_send_dials_the_number_typed_whatever_the_document_says(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # A letter printed with another number's fax code in it: the number on the command
+    # line is the confirmation, the code is only cleaned out of what is sent.
+    letter = tmp_path / "letter.txt"
+    letter.write_text("Dear customer,\n@@FAX +46 8 555 000 01@@\nregards\n")
+    code, _, err = run(
+        capsys, "send", "--config", str(setup.config_path), str(letter), "--to", "+46812345678",
+        "--wait",
+    )  # fmt: skip
+    assert code == 0, err
+    [tx] = sandbox.stats()["docs"]["transmissions"].values()
+    assert tx["recipient"] == "+46812345678"
+    report = yaml.safe_load((setup.sent / "letter.txt.report.yaml").read_text())
+    assert [r["number"] for r in report["recipients"]] == ["+46812345678"]

@@ -183,3 +183,13 @@ def test_check_config_names_the_file_and_line_of_each_problem(tmp_path: Path) ->
     assert problem.path == "contacts_file"
     assert problem.line == 9
     assert f"{tmp_path / 'contacts.csv'}, line 2: Broken:" in problem.message
+
+
+def test_a_contacts_file_name_that_is_another_number_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(
+            tmp_path, "Beta;+46812345611\n08-123 456 79;+46855500001\n+46812345622;+46812345622\n"
+        )
+    [problem] = caught.value.problems
+    assert "line 2:" in problem.message
+    assert "is itself the phone number +46812345679" in problem.message

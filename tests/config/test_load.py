@@ -746,3 +746,11 @@ def test_one_run_names_file_problems_and_machine_problems_together(
     messages = " ".join(p.message for p in found)
     assert "bogus_key" in messages
     assert str(blocker) in messages
+
+
+def test_a_contact_named_as_another_number_is_refused(write_config: WriteConfig) -> None:
+    # A document addressed to 08-123 456 79 would have gone to the contact's number.
+    text = MINIMAL + 'contacts:\n  0812345679: "+46855500001"\n  "08 123 456 78": "+46812345678"\n'
+    problem = only_problem(write_config(text))
+    assert "'0812345679' is itself the phone number +46812345679" in problem.message
+    assert "give the contact a name that is not a number" in problem.message

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from faxd.config.sidecar import SidecarError, parse_sidecar, parse_sidecar_bytes
+from faxd.core.addressing import parse_recipients
 from faxd.core.sidecar import Sidecar
 from faxd.errors import AddressError
 from faxd.settings import RetarusOptions
@@ -88,10 +89,13 @@ def test_yaml_1_1_words_and_dates_stay_text() -> None:
 
 def test_recipient_lists_and_separated_strings() -> None:
     assert parse_sidecar("to: [a, '+46 31 123 45 67']", SRC).to == ("a", "+46 31 123 45 67")
-    assert parse_sidecar("to: '+46812345678; +46311234567, Acme AB'", SRC).to == (
+    # Kept as written: only the contacts tell "Smith, John" (one contact) from two.
+    written = parse_sidecar("to: '+46812345678; +46311234567, Acme AB'", SRC).to
+    assert written == ("+46812345678; +46311234567, Acme AB",)
+    assert parse_recipients(written, "SE", {"Acme AB": "+46855500001"}) == (
         "+46812345678",
         "+46311234567",
-        "Acme AB",
+        "+46855500001",
     )
 
 

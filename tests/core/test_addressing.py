@@ -256,3 +256,31 @@ def test_many_contacts_are_summarised_in_the_hint() -> None:
         resolve_address(PurePosixPath("Nobody/x.pdf"), None, (), "SE", contacts)
     assert info.value.hint is not None
     assert "'Contact 07' and 12 more" in info.value.hint
+
+
+ADDRESS_BOOK = {"Smith, John": "+46812345601", "Smith": "+46812345602", "John": "+46812345603"}
+
+
+@pytest.mark.parametrize(
+    ("written", "numbers"),
+    [
+        ("Smith, John", ("+46812345601",)),  # as address books write names: one contact
+        ("smith, john", ("+46812345601",)),
+        (["Smith, John", "Smith"], ("+46812345601", "+46812345602")),
+        ("Smith; John", ("+46812345602", "+46812345603")),  # no contact of that name: two
+        ("Smith,John", ("+46812345602", "+46812345603")),
+    ],
+)
+def test_a_contact_whose_name_holds_a_separator_is_one_recipient(
+    written: str | list[str], numbers: tuple[str, ...]
+) -> None:
+    assert parse_recipients(written, "SE", ADDRESS_BOOK) == numbers
+
+
+def test_every_rule_reads_a_contact_with_a_comma_whole() -> None:
+    def numbers(path: str, side: Sidecar | None = None, to: tuple[str, ...] = ()) -> object:
+        return resolve_address(PurePosixPath(path), side, to, "SE", ADDRESS_BOOK).numbers
+
+    assert numbers("Smith, John/letter.pdf") == ("+46812345601",)
+    assert numbers("letter.pdf", sidecar("Smith, John")) == ("+46812345601",)
+    assert numbers("letter.pdf", to=("Smith, John",)) == ("+46812345601",)

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faxd.config.values import parse_number
+from faxd.config.values import contact_name_problem, parse_number
 from faxd.host.setting_files import read_setting_file
 
 MAX_PROBLEMS = 20
@@ -105,6 +105,10 @@ class ContactsFile:
                     key = f"{name} ({label or 'fax'} {count})"
                     count += 1
             taken.add(key)
+            shadowing = contact_name_problem(key, number, region)
+            if shadowing is not None:
+                self.problem(line, shadowing)
+                continue
             self._set(key, number, line)
 
     def _set(self, name: str, number: str, line: int) -> None:

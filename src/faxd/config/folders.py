@@ -254,8 +254,13 @@ def parse_contacts(node: Node | None, region: str, problems: Problems) -> dict[s
             problems.add(child, "a contact needs a name.")
             continue
         e164 = v.number(child, region, problems)
-        if e164 is not None:
-            contacts[name] = e164
+        if e164 is None:
+            continue
+        shadowing = v.contact_name_problem(name, e164, region)
+        if shadowing is not None:
+            problems.add(child, shadowing)
+            continue
+        contacts[name] = e164
     return contacts
 
 

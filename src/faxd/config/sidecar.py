@@ -12,6 +12,7 @@ import codecs
 from faxd.config import values as v
 from faxd.config.retarus import retarus_options
 from faxd.config.yaml_tree import FILE, Node, Problems, parse_tree
+from faxd.core.addressing import looks_like_number, split_recipients
 from faxd.core.sidecar import MAX_RECIPIENTS, Sidecar, document_of
 from faxd.errors import AddressError, ConfigProblem
 
@@ -88,6 +89,7 @@ def _to(node: Node | None, problems: Problems) -> tuple[str, ...]:
         return ()
     empty = f"is empty: give a number or a list of up to {MAX_RECIPIENTS}."
     entries: list[str] = []
+    counted = 0
     bad_items = False
     for item in [] if node.is_null else _items(node):
         written = _scalar(item)
@@ -95,11 +97,16 @@ def _to(node: Node | None, problems: Problems) -> tuple[str, ...]:
             bad_items = True
             problems.add(item, f"holds {_what(item)}, not a number or a contact name.")
             continue
-        entries.extend(p.strip() for p in written.replace(";", ",").split(",") if p.strip())
+        parts = split_recipients(written)
+        if parts:
+            # Kept as written: "Smith, John" may be one contact, which only the contacts
+            # can tell (core.addressing). Numbers alone are counted here, with their line.
+            entries.append(written.strip())
+            counted += len(parts) if all(map(looks_like_number, parts)) else 1
     if not entries and not bad_items:
         problems.add(node, empty)
-    if len(entries) > MAX_RECIPIENTS:
-        problems.add(node, f"lists {len(entries)} recipients, at most {MAX_RECIPIENTS} allowed.")
+    if counted > MAX_RECIPIENTS:
+        problems.add(node, f"lists {counted} recipients, at most {MAX_RECIPIENTS} allowed.")
     return tuple(entries)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from faxd.config.yaml_tree import Node, Problems
+from faxd.core.addressing import looks_like_number
 from faxd.host.setting_files import read_setting_file
 from faxd.settings import Secret
 
@@ -236,6 +237,24 @@ def parse_number(written: str, region: str) -> str:
             "or write it in E.164 like +46812345678."
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def contact_name_problem(name: str, number: str, region: str) -> str | None:
+    """What is wrong with a contact whose name is itself another valid phone number: a
+    document addressed to that number would go to the contact instead."""
+    if not looks_like_number(name):
+        return None
+    try:
+        read = parse_number(name.strip(), region)
+    except ValueError:
+        return None
+    if read == number:
+        return None  # the number's own name: harmless
+    return (
+        f"the contact name '{name}' is itself the phone number {read}, so a document"
+        f" addressed to {read} would go to this contact's {number}; give the contact a"
+        " name that is not a number."
+    )
 
 
 def number(node: Node, region: str, problems: Problems) -> str | None:

@@ -111,9 +111,17 @@ def _as_e164(entry: str, region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _entries(value: str | Sequence[str]) -> list[str]:
+def _entries(value: str | Sequence[str], contacts: Mapping[str, str]) -> list[str]:
     items = [value] if isinstance(value, str) else list(value)
-    return [entry for item in items for entry in split_recipients(item)]
+    # A contact named "Smith, John" (as address books write names) is one recipient, not
+    # the contacts "Smith" and "John".
+    return [
+        entry
+        for item in items
+        for entry in (
+            [item.strip()] if find_contact(item.strip(), contacts) else split_recipients(item)
+        )
+    ]
 
 
 def parse_recipients(
@@ -121,9 +129,9 @@ def parse_recipients(
 ) -> tuple[str, ...]:
     """Every recipient in `value` as E.164, de-duplicated in order; at most 10.
 
-    A string may hold several entries separated by ',' or ';' (contact names may contain
-    spaces but not those). Raises AddressError listing every bad entry at once."""
-    entries = _entries(value)
+    A string may hold several entries separated by ',' or ';', unless the whole string is
+    a contact's name. Raises AddressError listing every bad entry at once."""
+    entries = _entries(value, contacts)
     if not entries:
         raise AddressError("No recipient was given.")
     numbers: list[str] = []

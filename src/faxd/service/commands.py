@@ -499,16 +499,16 @@ def send(
         dft="prefer" if dft else "never",
         sidecar_wait=0.0,
     )
+    # Always a sidecar: it is the first rule, so the numbers typed are the ones dialled,
+    # whatever a code in the document, a PJL header or the template folder's file-name
+    # pattern would read (those are still cleaned out of what is sent).
+    addressed: dict[str, object] = {"to": list(numbers)}
     if len(copies) > 1:
-        sidecar = outbox / f"{copies[0].name}.yaml"
-        # Written by the YAML library: a file name may hold quotes, colons or newlines.
-        sidecar.write_text(
-            yaml.safe_dump(
-                {"to": list(numbers), "attach": [c.name for c in copies[1:]]},
-                allow_unicode=True,
-            ),
-            encoding="utf-8",
-        )
+        addressed["attach"] = [c.name for c in copies[1:]]
+    # Written by the YAML library: a file name may hold quotes, colons or newlines.
+    (outbox / f"{copies[0].name}.yaml").write_text(
+        yaml.safe_dump(addressed, allow_unicode=True), encoding="utf-8"
+    )
     journal = open_journal(settings)
     try:
         # Before the daemon ever ran, its sent/ and failed/ may not be there yet.
