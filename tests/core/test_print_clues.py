@@ -77,6 +77,32 @@ def test_fax_number_variable_is_the_pjl_clue_before_anything_else() -> None:
     assert clue == Clue("pjl", "+46812345678", "PJL SET FAXNUMBER")
 
 
+@pytest.mark.parametrize(
+    ("lines", "number", "source"),
+    [
+        # The printer's default is not this job's number: the job's SET is.
+        (
+            ["DEFAULT FAXNUMBER=+46855500001", "SET FAXNUMBER=+46812345678"],
+            "+46812345678",
+            "PJL SET FAXNUMBER",
+        ),
+        # A later SET replaces an earlier one, as the printer reads it.
+        (
+            ["SET FAXNUMBER=+46855500001", "SET FAX_NUMBER=+46812345678"],
+            "+46812345678",
+            "PJL SET FAX_NUMBER",
+        ),
+        # Without a SET, the default is what the printer would dial.
+        (["DEFAULT FAXNUMBER=+46812345678"], "+46812345678", "PJL DEFAULT FAXNUMBER"),
+    ],
+)
+def test_the_jobs_last_set_fax_number_wins_over_defaults_and_earlier_sets(
+    lines: list[str], number: str, source: str
+) -> None:
+    header = parse_pjl(pjl_job(*lines))
+    assert pjl_clue(header, DEFAULT_EMBEDDED_CODE, NAME_PATTERN) == Clue("pjl", number, source)
+
+
 def test_comment_fax_then_code_in_job_name_then_name_pattern_on_job_name() -> None:
     comment = parse_pjl(pjl_job('JOB NAME="+4681_x"', "COMMENT FAX: 08-123 456 78"))
     assert pjl_clue(comment, DEFAULT_EMBEDDED_CODE, NAME_PATTERN) == Clue(

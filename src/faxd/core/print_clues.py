@@ -25,7 +25,7 @@ UEL = b"\x1b%-12345X"
 PRINT_EXTENSIONS = frozenset({"ps", "prn", "pjl", "pcl", "eps"})
 
 _PJL_LINE = re.compile(rb"@PJL[ \t]*([^\r\n]*)\r?\n?", re.IGNORECASE)
-_PJL_SET = re.compile(r"^(?:SET|DEFAULT)\s+([A-Za-z][\w\-]*)\s*=\s*(.*)$", re.IGNORECASE)
+_PJL_SET = re.compile(r"^(SET|DEFAULT)\s+([A-Za-z][\w\-]*)\s*=\s*(.*)$", re.IGNORECASE)
 _PJL_JOB = re.compile(r"^JOB(?:\s+NAME\s*=\s*(.*?))?(?:\s+(?:START|END|DISPLAY)\s*=.*)?$", re.I)
 _PJL_ENTER = re.compile(r"^ENTER\s+LANGUAGE\s*=\s*([A-Za-z0-9]+)", re.IGNORECASE)
 _PJL_COMMENT = re.compile(r"^COMMENT\b\s*(.*)$", re.IGNORECASE)
@@ -53,6 +53,7 @@ class PjlHeader:
     job_name: str | None = None
     comments: tuple[str, ...] = ()
     variables: tuple[tuple[str, str], ...] = ()  # @PJL SET NAME=value, names upper case
+    defaults: tuple[tuple[str, str], ...] = ()  # @PJL DEFAULT NAME=value: the printer's own
     payload_start: int = 0
     payload_end: int = 0
 
@@ -137,6 +138,7 @@ def parse_pjl(data: bytes) -> PjlHeader:
     job_name: str | None = None
     comments: list[str] = []
     variables: list[tuple[str, str]] = []
+    defaults: list[tuple[str, str]] = []
     while pos < len(view):
         while pos < len(view) and view[pos : pos + 1] in (b"\r", b"\n", b" ", b"\t"):
             pos += 1
@@ -151,7 +153,10 @@ def parse_pjl(data: bytes) -> PjlHeader:
         if comment := _PJL_COMMENT.match(line):
             comments.append(comment.group(1).strip())
         elif setting := _PJL_SET.match(line):
-            name, value = setting.group(1).upper(), _unquote(setting.group(2))
+            name, value = setting.group(2).upper(), _unquote(setting.group(3))
+            if setting.group(1).upper() == "DEFAULT":
+                defaults.append((name, value))
+                continue
             variables.append((name, value))
             if name == "JOBNAME" and value:
                 job_name = value
@@ -163,6 +168,7 @@ def parse_pjl(data: bytes) -> PjlHeader:
         job_name=job_name,
         comments=tuple(comments),
         variables=tuple(variables),
+        defaults=tuple(defaults),
         payload_start=pos,
         payload_end=len(data) if end < 0 else end,
     )
@@ -195,9 +201,12 @@ def _code_matches(pattern: re.Pattern[str], text: str) -> list[str]:
 def pjl_clue(header: PjlHeader, embedded_code: str | None, name_pattern: str | None) -> Clue | None:
     """The PJL rule: a fax-number variable, then `COMMENT FAX=…`, then an embedded code
     in the job name or a comment, then the file-name pattern applied to the job name."""
-    for name, value in header.variables:
-        if name.replace("_", "").replace("-", "") in _FAX_VARIABLES and value:
-            return Clue("pjl", value, f"PJL SET {name}")
+    # As the printer reads them: the job's last SET wins, and a DEFAULT (the printer's
+    # setting, for jobs that set none) counts only when the job sets no fax number.
+    for command, settings in (("SET", header.variables), ("DEFAULT", header.defaults)):
+        for name, value in reversed(settings):
+            if name.replace("_", "").replace("-", "") in _FAX_VARIABLES and value:
+                return Clue("pjl", value, f"PJL {command} {name}")
     for comment in header.comments:
         if match := _COMMENT_FAX.match(comment):
             return Clue("pjl", _unquote(match.group(1)), "PJL COMMENT")
