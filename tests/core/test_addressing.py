@@ -284,3 +284,50 @@ def test_every_rule_reads_a_contact_with_a_comma_whole() -> None:
     assert numbers("Smith, John/letter.pdf") == ("+46812345601",)
     assert numbers("letter.pdf", sidecar("Smith, John")) == ("+46812345601",)
     assert numbers("letter.pdf", to=("Smith, John",)) == ("+46812345601",)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "+46\u202f8\u202f123\u202f456\u202f78",  # narrow no-break spaces, as typeset
+        "+46\u20098\u2009123\u2009456\u200978",  # thin spaces
+        "08\u2212123 456 78",  # a minus sign
+        "08\u2010123\u00a0456\u00a078",  # a Unicode hyphen, no-break spaces
+        "\uff0b46 8 123 456 78",  # a full-width plus
+    ],
+)
+def test_look_alike_spaces_dashes_and_plus_signs_read_as_the_number_they_show(
+    written: str,
+) -> None:
+    assert parse_number(written, "SE", {}) == "+46812345678"
+
+
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        ("08-123\u00ad456 78", "U+00AD SOFT HYPHEN"),
+        ("+46 8 123 \u202e87 654", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("\ufeff+46812345678", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ],
+)
+def test_an_invisible_character_is_named_and_never_dropped(written: str, named: str) -> None:
+    # Dropped, a direction override would dial the digits in another order than shown.
+    with pytest.raises(AddressError) as info:
+        parse_number(written, "SE", {})
+    assert f"holds an invisible character ({named})" in info.value.message
+
+
+def test_a_name_written_decomposed_finds_its_contact() -> None:
+    contacts = {"Müller GmbH": "+46812345601"}
+    assert parse_number("Mu\u0308ller GmbH", "SE", contacts) == "+46812345601"
+    assert parse_number("MU\u0308LLER GMBH", "SE", contacts) == "+46812345601"
+
+
+def test_a_name_matching_contacts_that_differ_in_case_says_so() -> None:
+    contacts = {"Acme AB": "+46812345601", "ACME AB": "+46812345602"}
+    with pytest.raises(AddressError) as info:
+        parse_number("acme ab", "SE", contacts)
+    assert info.value.message == (
+        "'acme ab' matches the contacts 'ACME AB' and 'Acme AB', which differ only in case"
+        " and have different numbers; write the name exactly as one of them."
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -51,20 +52,69 @@ def split_recipients(text: str) -> list[str]:
 
 
 def find_contact(name: str, contacts: Mapping[str, str]) -> str | None:
-    """The number of contact `name`: exact match first, then ignoring case."""
+    """The number of contact `name`: exact match first, then as the same characters
+    (a folder name a Mac or an SMB client wrote decomposed, "Mu\u0308ller"), then
+    ignoring case; None when no contact or several differing in case match."""
     if name in contacts:
         return contacts[name]
-    wanted = name.casefold()
-    matches = {number for key, number in contacts.items() if key.casefold() == wanted}
-    if len(matches) == 1:
-        return matches.pop()
-    return None
+    numbers = set(_case_matches(name, contacts).values())
+    return numbers.pop() if len(numbers) == 1 else None
+
+
+def _case_matches(name: str, contacts: Mapping[str, str]) -> dict[str, str]:
+    """The contacts whose names are `name` once composed the same way and case-folded."""
+    wanted = _folded(name)
+    return {key: number for key, number in contacts.items() if _folded(key) == wanted}
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _not_a_number(text: str, contacts: Mapping[str, str]) -> AddressError:
+    several = _case_matches(text, contacts)
+    if len(set(several.values())) > 1:
+        names = " and ".join(f"'{key}'" for key in sorted(several))
+        return AddressError(
+            f"'{text}' matches the contacts {names}, which differ only in case and have"
+            " different numbers; write the name exactly as one of them."
+        )
+    hidden = _invisible(text)
+    if hidden is not None:
+        return AddressError(
+            f"'{text}' holds an invisible character ({hidden}); type the number or name"
+            " again without it."
+        )
     close = difflib.get_close_matches(text, list(contacts), n=1, cutoff=0.6)
     guess = f" (did you mean the contact '{close[0]}'?)" if close else ""
     return AddressError(f"'{text}' is neither a name in contacts nor a phone number{guess}.")
+
+
+def _invisible(text: str) -> str | None:
+    """The first format character in `text` (a soft hyphen, a direction mark, a BOM), named.
+    Never dropped: a direction mark shows digits in another order than they are dialled."""
+    for char in text:
+        if unicodedata.category(char) == "Cf":
+            return f"U+{ord(char):04X} {unicodedata.name(char, 'FORMAT CHARACTER')}"
+    return None
+
+
+def _plain_separators(text: str) -> str:
+    """Look-alike spaces, dashes and plus signs as ASCII (a typeset "+46 8 123" with thin
+    spaces, "08−123" with a minus sign): they separate digits and change no digit."""
+    out = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Zs":
+            out.append(" ")
+        elif category == "Pd" or char == "\u2212":
+            out.append("-")
+        elif char == "\uff0b":
+            out.append("+")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def parse_number(text: str, region: str, contacts: Mapping[str, str]) -> str:
@@ -77,9 +127,10 @@ def parse_number(text: str, region: str, contacts: Mapping[str, str]) -> str:
     contact = find_contact(entry, contacts)
     if contact is not None:
         return contact
-    if not looks_like_number(entry):
+    plain = _plain_separators(entry)
+    if not looks_like_number(plain):
         raise _not_a_number(entry, contacts)
-    return _as_e164(entry, region)
+    return _as_e164(plain, region)
 
 
 @functools.lru_cache(maxsize=1024)
