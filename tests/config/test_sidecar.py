@@ -268,3 +268,14 @@ def test_retarus_problems_read_the_same_in_the_config_and_a_sidecar(
 )
 def test_sidecar_bytes_in_the_encodings_office_editors_write(data: bytes) -> None:
     assert parse_sidecar_bytes(data, SRC).reference == "Räksmörgås"
+
+
+def test_a_key_two_merged_mappings_both_give_is_not_guessed() -> None:
+    # YAML's rule (the first mapping wins) is one few readers know: two numbers, refused.
+    problems = problems_of("<<: [{to: '+46812345679'}, {to: '+46812345678'}]\n")
+    assert problems == (
+        "line 1, to: key 'to' is given by two merged mappings; write it beside the '<<'",
+    )
+    # A key written beside the merge overrides it, as everyone expects.
+    side = parse_sidecar("<<: {to: '+46812345679', reference: R1}\nto: '+46812345678'\n", SRC)
+    assert (side.to, side.reference) == (("+46812345678",), "R1")

@@ -218,6 +218,7 @@ def _convert_mapping(
     depth: int,
 ) -> Node:
     seen: dict[str, int] = {}
+    explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
             continue
@@ -235,6 +236,7 @@ def _convert_mapping(
         loader.flatten_mapping(node)
     except yaml.YAMLError as exc:
         problems.add(path, f"cannot merge this mapping ({exc}); fix the '<<' entry.", line)
+    _merged_twice(node.value[: len(node.value) - explicit], path, line, problems)
     entries: dict[str, Node] = {}
     for key_node, value_node in node.value:
         key_line = key_node.start_mark.line + 1
@@ -246,6 +248,26 @@ def _convert_mapping(
             loader, value_node, child_path(path, key), key_line, problems, depth + 1
         )
     return Node(path, line, "map", entries)
+
+
+def _merged_twice(
+    merged: list[tuple[yaml.Node, yaml.Node]], path: str, line: int, problems: Problems
+) -> None:
+    """A key that two mappings merged with `<<: [*a, *b]` both give: which one counts is a
+    rule few readers know (the first), so it is not guessed at; a key written beside the
+    `<<` still overrides merged ones, as everyone expects."""
+    given: set[str] = set()
+    for key_node, _ in merged:
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        if key is None:
+            continue
+        if key in given:
+            problems.add(
+                child_path(path, key),
+                f"key '{key}' is given by two merged mappings; write it beside the '<<'.",
+                line,
+            )
+        given.add(key)
 
 
 def _code(character: int | str) -> int:
