@@ -3,13 +3,16 @@ look at a drawn PDF through poppler (pdftoppm, pdftotext), as a reader would see
 
 from __future__ import annotations
 
+import contextlib
 import html
+import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw
 
 from faxd.clock import FakeClock
@@ -243,3 +246,23 @@ def record_received(
     ledger.plan("r1", "f1", path, file_sha256(path), path.stat().st_size, meta, delivered_at)
     ledger.deliver("r1", "f1", delivered_at, files_in_document=1, queue_delete=False)
     return path
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` as a share mounted read-only: a bind mount for root (who writes whatever
+    the mode says), the mode 0555 for anyone else."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], check=False).returncode:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -30,6 +30,7 @@ from tests.records.records_helpers import (
     dark_share,
     file_job,
     pdf_text,
+    read_only,
     record_received,
     render,
     settings_for,
@@ -820,3 +821,33 @@ def test_a_records_part_failing_again_and_again_is_said_once_until_it_works(
         keeper._guarded("audit log", drain)
     events = [e["event"] for e in logs]
     assert events == ["records task failed; tried again shortly", "records task works again"]
+
+
+def test_a_file_that_cannot_be_removed_is_left_and_the_rest_is_purged(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # A recipient's folder on a share mounted read-only: its files stay (said once each,
+    # in a sentence), the received document due too is removed, and nothing fails.
+    settings = settings_for(tmp_path, RetentionSettings(sent=DAY, inbox=DAY))
+    spool = _spool(settings)
+    sent = file_job(
+        journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="js", under="+4681"
+    )
+    received = _received(journal, tmp_path / "inbox", clock, "+4940123456")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    ours = {sent, sent.with_name("s.pdf.report.yaml"), sent.with_name("s.pdf.report.pdf")}
+    clock.advance(2 * DAY)
+    with read_only(sent.parent), capture_logs() as logs:
+        keeper.step()  # the daemon's round: the daily purge among it
+    assert not any(e["event"].startswith("records task failed") for e in logs)
+    left = [e for e in logs if e["event"].startswith("past its retention but left in place")]
+    assert sorted(e["file"] for e in left) == sorted(str(p) for p in ours)
+    assert all(
+        "remount it read-write" in e["reason"] or "permission denied" in e["reason"] for e in left
+    )
+    assert all(p.exists() for p in ours) and not received.exists()
+    row = journal.query("SELECT purged_at FROM filed_records WHERE job_id = 'js'")[0]
+    assert row["purged_at"] is None  # looked at again the next day
+    keeper.purge(dry_run=False)
+    assert not any(p.exists() for p in ours)

@@ -688,6 +688,17 @@ class RecordsKeeper:
                 reason=str(exc),
             )
             return False
+        except OSError as exc:
+            # A read-only or failing share: this file waits for the next day's purge, and
+            # the rest of this one goes on.
+            log.error(
+                "past its retention but left in place: it could not be removed",
+                kind=item.kind,
+                key=item.key,
+                file=str(path),
+                reason=explain_os_error(exc, path.name),
+            )
+            return False
         return True
 
 
