@@ -12,7 +12,8 @@ from faxd import config
 from faxd.cli import main
 from faxd.clock import FakeClock, SystemClock
 from faxd.service.daemon import open_journal
-from tests.records.records_helpers import file_job, write_pdf
+from faxd.service.records_keeper import RecordsKeeper
+from tests.records.records_helpers import file_job, read_only, write_pdf
 
 ENV = {"DOCS_KEY": "docs-key-for-tests"}
 
@@ -108,3 +109,28 @@ def test_purge_dry_run_lists_what_purge_removes(
     assert run(cfg, "purge") == 0
     assert not any(Path(p).exists() for p in listed)
     assert (root / "sent").is_dir()
+
+
+def test_purge_counts_only_what_it_removed_and_says_what_it_left(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = cfg.parent
+    settings = config.load(cfg, ENV)
+    journal = open_journal(settings)
+    try:
+        RecordsKeeper(settings, journal, SystemClock()).draw_pending()
+    finally:
+        journal.close()
+    filed = [root / "sent" / name for name in ("a.pdf", "a.pdf.report.pdf", "a.pdf.report.yaml")]
+    with read_only(root / "sent"):
+        assert run(cfg, "purge") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert all(p.exists() for p in filed)
+    assert not any(line.startswith("removed") for line in out)
+    left = sorted(line for line in out if line.startswith("left in place: "))
+    assert [line.split(" (", 1)[0] for line in left] == [f"left in place: {p}" for p in filed]
+    assert all("read-only" in line or "permission denied" in line for line in left)
+    assert out[-1] == "0 file(s) removed, 3 left in place (looked at again at the next purge)."
+    assert run(cfg, "purge") == 0  # the share writable again
+    assert capsys.readouterr().out.splitlines()[-1] == "3 file(s) removed."
+    assert not any(p.exists() for p in filed)

@@ -552,7 +552,11 @@ def test_purge_never_follows_a_folder_swapped_for_a_link(
     (tmp_path / "records" / "2024").symlink_to(victim, target_is_directory=True)
     clock.advance(2 * DAY)
     with capture_logs() as logs:
-        keeper.purge(dry_run=False)
+        done = keeper.purge(dry_run=False)
+    assert not any(item.files for item in done)  # nothing counted as removed
+    assert sorted(p.name for item in done for p, _ in item.left) == sorted(
+        ["s.pdf", "s.pdf.report.yaml", "s.pdf.report.pdf", "2024-01-05.csv"]
+    )
     assert sorted(p.name for p in victim.iterdir()) == sorted(
         ["s.pdf", "s.pdf.report.yaml", "s.pdf.report.pdf", "2024-01-05.csv"]
     )

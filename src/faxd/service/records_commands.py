@@ -43,9 +43,13 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 for path in item.files:
                     # A name with a line break stays on its line (no forged lines).
                     print(f"{verb} {item.kind}: {shown(path)}")
+                for path, why in item.left:
+                    print(f"left in place: {shown(path)} ({shown(why)})")
             count = sum(len(item.files) for item in items)
+            left = sum(len(item.left) for item in items)
             done = "would be removed" if args.dry_run else "removed"
-            print(f"{count} file(s) {done}.")
+            also = f", {left} left in place (looked at again at the next purge)" if left else ""
+            print(f"{count} file(s) {done}{also}.")
         keeper.drain_audit()
     finally:
         journal.close()

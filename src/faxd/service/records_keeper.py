@@ -118,6 +118,8 @@ class PurgeItem:
     # The folder faxd was given that holds the files: nothing below it is followed as a
     # link when they are removed.
     root: Path | None = field(default=None, compare=False)
+    # After a purge `files` are those removed; these stayed, each with why.
+    left: tuple[tuple[Path, str], ...] = ()
 
 
 class Deferral:
@@ -651,14 +653,24 @@ class RecordsKeeper:
         return items
 
     def purge(self, *, dry_run: bool) -> list[PurgeItem]:
+        """The items due, as planned on a dry run; else each with the files it removed
+        (`files`) and those it left in place (`left`)."""
         items = self.purge_plan()
         if dry_run:
             return items
         now = self._clock.time()
+        done = []
         for item in items:
             removed: list[str] = []
-            kept = [path for path in item.files if not self._remove(item, path, removed)]
-            if kept:
+            left: list[tuple[Path, str]] = []
+            for path in item.files:
+                why = self._remove(item, path, removed)
+                if why is not None:
+                    left.append((path, why))
+            done.append(
+                dataclasses.replace(item, files=tuple(map(Path, removed)), left=tuple(left))
+            )
+            if left:
                 # Not marked: it is looked at again tomorrow, and said again, until someone
                 # has looked at the folder.
                 if removed:
@@ -669,11 +681,11 @@ class RecordsKeeper:
             elif removed:
                 self.ledger.audit("purged", files=removed)
             log.info("purged", kind=item.kind, key=item.key, files=len(removed))
-        return items
+        return done
 
     @staticmethod
-    def _remove(item: PurgeItem, path: Path, removed: list[str]) -> bool:
-        """Remove one file of a purge (noted in `removed`); False when it was left."""
+    def _remove(item: PurgeItem, path: Path, removed: list[str]) -> str | None:
+        """Remove one file of a purge (noted in `removed`); why it was left, if it was."""
         root = item.root if item.root is not None else path.parent
         try:
             if contained.unlink_beneath(root, path):
@@ -687,19 +699,21 @@ class RecordsKeeper:
                 file=str(path),
                 reason=str(exc),
             )
-            return False
+            return str(exc).rstrip(".")
         except OSError as exc:
             # A read-only or failing share: this file waits for the next day's purge, and
             # the rest of this one goes on.
+            why = explain_os_error(exc, "").rstrip(".")
+            why = why[:1].lower() + why[1:]  # the file is named beside it
             log.error(
                 "past its retention but left in place: it could not be removed",
                 kind=item.kind,
                 key=item.key,
                 file=str(path),
-                reason=explain_os_error(exc, path.name),
+                reason=why,
             )
-            return False
-        return True
+            return why
+        return None
 
 
 def _said(exc: OSError | NotRegularFileError, name: str | None = None) -> str:
