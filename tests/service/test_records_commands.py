@@ -134,3 +134,32 @@ def test_purge_counts_only_what_it_removed_and_says_what_it_left(
     assert run(cfg, "purge") == 0  # the share writable again
     assert capsys.readouterr().out.splitlines()[-1] == "3 file(s) removed."
     assert not any(p.exists() for p in filed)
+
+
+def test_journal_on_a_read_only_records_folder_names_the_journal_file(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = cfg.parent / "records"
+    records.mkdir(exist_ok=True)
+    with read_only(records):
+        assert run(cfg, "journal", "--day", "2026-11-19") == 1
+    err = capsys.readouterr().err
+    # Besides the log's line for the audit events it could not copy there either:
+    (said,) = [line for line in err.splitlines() if line.startswith("faxd: ")]
+    assert said.startswith(f"faxd: activity journal not written: {records}/2026/2026-11-19.csv: ")
+    assert "read-only" in said or "permission denied" in said
+    assert "internal error" not in err and ".tmp" not in err
+
+
+def test_journal_through_a_year_folder_swapped_for_a_link_names_the_journal_file(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = cfg.parent / "records"
+    records.mkdir(exist_ok=True)
+    (cfg.parent / "elsewhere").mkdir()
+    (records / "2026").symlink_to(cfg.parent / "elsewhere", target_is_directory=True)
+    assert run(cfg, "journal", "--day", "2026-11-19") == 1
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("faxd: ")]
+    assert said.startswith(f"faxd: activity journal not written: {records}/2026/2026-11-19.csv: ")
+    assert "symbolic link" in said
+    assert not any((cfg.parent / "elsewhere").iterdir())

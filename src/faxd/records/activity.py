@@ -170,6 +170,12 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
     return bytes(pdf.output())
 
 
+def day_paths(directory: Path, day: date) -> tuple[Path, Path]:
+    """The day's `YYYY/YYYY-MM-DD.csv` and `.pdf` below `directory`."""
+    stem = directory / f"{day.year:04d}" / day.isoformat()
+    return stem.with_suffix(".csv"), stem.with_suffix(".pdf")
+
+
 def write_day(
     directory: Path,
     day: date,
@@ -185,10 +191,8 @@ def write_day(
     Written through folder descriptors opened below `directory`: records.path may be a
     share the office can write, and a year folder swapped for a link must not carry the
     journal (or a file named like it) elsewhere (NotRegularFileError)."""
-    folder = directory / f"{day.year:04d}"
-    stem = day.isoformat()
     pdf = (draw or pdf_bytes)(rows, day, station)
-    csv_path, pdf_path = folder / f"{stem}.csv", folder / f"{stem}.pdf"
+    csv_path, pdf_path = day_paths(directory, day)
     contained.write_beneath(directory, csv_path, csv_bytes(rows, dialect))
     contained.write_beneath(directory, pdf_path, pdf)
     return csv_path, pdf_path

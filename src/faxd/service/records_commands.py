@@ -10,12 +10,19 @@ from pathlib import Path
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number
 from faxd.core.printable import shown, table
-from faxd.errors import AddressError, AlreadyRunningError, UsageError
+from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
+from faxd.host.fsops import NotRegularFileError
 from faxd.host.lock import InstanceLock
 from faxd.outbound.archive import REPORT_KEY
+from faxd.records.activity import day_paths
 from faxd.records.audit_log import AuditLog
 from faxd.service.daemon import JOURNAL_NAME, open_journal
-from faxd.service.records_keeper import RecordsKeeper, local_day_start, records_dir
+from faxd.service.records_keeper import (
+    RecordsKeeper,
+    local_day_start,
+    records_dir,
+    said_of,
+)
 from faxd.settings import Settings
 from faxd.store.journal import open_journal_file
 from faxd.store.records_ledger import RecordsLedger
@@ -33,7 +40,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         if command == "journal":
             day = _day(args.day, "--day") or keeper.today() - timedelta(days=1)
             _draw_if_alone(settings, keeper)
-            csv_path, pdf_path = keeper.write_journal(day)
+            csv_path, pdf_path = _write_journal(keeper, day)
             print(csv_path)
             print(pdf_path)
         else:
@@ -54,6 +61,19 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         journal.close()
     return 0
+
+
+def _write_journal(keeper: RecordsKeeper, day: date) -> tuple[Path, Path]:
+    """The day's journal; a records folder faxd may not write is said in a sentence that
+    names the journal file, not the temp file written first."""
+    try:
+        return keeper.write_journal(day)
+    except (OSError, NotRegularFileError) as exc:
+        csv_path = day_paths(keeper.directory, day)[0]
+        said = said_of(exc, str(csv_path))
+        if isinstance(exc, NotRegularFileError):
+            said = f"{csv_path}: {said}"  # the link's own words name a folder, not the file
+        raise FaxdError(f"activity journal not written: {said}") from None
 
 
 def _draw_if_alone(settings: Settings, keeper: RecordsKeeper) -> None:

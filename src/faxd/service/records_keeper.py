@@ -255,7 +255,7 @@ class RecordsKeeper:
             try:
                 head = self.audit_log.append(rows)
             except (OSError, NotRegularFileError) as exc:
-                said = _said(exc)
+                said = said_of(exc)
                 if said != self._audit_problem:  # every second otherwise
                     self._audit_problem = said
                     log.error(
@@ -340,7 +340,7 @@ class RecordsKeeper:
                 contained.write_beneath(job.options.filing_root(target), target, made.pdf)
                 pdf_path = target
             except (OSError, NotRegularFileError) as exc:
-                said = _said(exc, target.name)
+                said = said_of(exc, target.name)
                 made = dataclasses.replace(made, error=f"the report PDF cannot be written: {said}")
                 unwritten = True
         if made.error and draw:
@@ -539,7 +539,7 @@ class RecordsKeeper:
                     log.warning("activity journal not written; tried again shortly", error=str(exc))
                 return
             except (OSError, NotRegularFileError) as exc:
-                said = _said(exc, f"{day.year:04d}/{day.isoformat()}.csv")
+                said = said_of(exc, f"{day.year:04d}/{day.isoformat()}.csv")
                 if said != self._journal_problem:  # every second otherwise
                     self._journal_problem = said
                     log.error(
@@ -716,7 +716,7 @@ class RecordsKeeper:
         return None
 
 
-def _said(exc: OSError | NotRegularFileError, name: str | None = None) -> str:
+def said_of(exc: OSError | NotRegularFileError, name: str | None = None) -> str:
     """One sentence for a records file faxd could not write: a link or odd file in its
     place says so itself; an OSError names `name`, not the temp file written first."""
     return str(exc) if isinstance(exc, NotRegularFileError) else explain_os_error(exc, name)
