@@ -79,10 +79,11 @@ def file_job(
     job_id: str,
     reference: str | None = "Invoice 4711",
     under: str | None = None,
+    filed: bool = True,
 ) -> Path:
     """Record a job for `source` (already in the spool folder) as the engine would, move
     it to sent/ or failed/ (into its subfolder `under`) with a YAML report, and commit it
-    as filed."""
+    as filed. Not `filed`: finished, and left for `archive_job` (filing was held up)."""
     folder = settings.folders[0]
     numbers = [f"+4681234567{i}" for i in range(len(results))]
     now = clock.time()
@@ -139,6 +140,26 @@ def file_job(
     journal.set_job_state(
         job_id, JobState.DELIVERED if delivered else JobState.FAILED, finished_at=now + 30
     )
+    if not filed:
+        return source
+    return archive_job(journal, settings, source, job_id=job_id, under=under, when=now + 31)
+
+
+def archive_job(
+    journal: Journal,
+    settings: Settings,
+    source: Path,
+    *,
+    job_id: str,
+    under: str | None = None,
+    when: float,
+) -> Path:
+    """File a finished job as the archiver would: its document and a YAML report moved to
+    sent/ or failed/ (into `under`), committed as filed at `when`."""
+    folder = settings.folders[0]
+    job = journal.job(job_id)
+    assert job is not None
+    delivered = job.state == JobState.DELIVERED
     dest = folder.sent_dir if delivered else folder.failed_dir
     if under is not None:
         dest = dest / under
@@ -148,7 +169,7 @@ def file_job(
     journal.set_archive_plan(job_id, {str(source): str(target), REPORT_KEY: str(report)})
     source.rename(target)
     report.write_text("result: x\n", encoding="utf-8")
-    journal.mark_archived(job_id, str(target), now + 31)
+    journal.mark_archived(job_id, str(target), when)
     return target
 
 

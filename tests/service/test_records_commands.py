@@ -163,3 +163,28 @@ def test_journal_through_a_year_folder_swapped_for_a_link_names_the_journal_file
     assert said.startswith(f"faxd: activity journal not written: {records}/2026/2026-11-19.csv: ")
     assert "symbolic link" in said
     assert not any((cfg.parent / "elsewhere").iterdir())
+
+
+def test_history_lists_a_transmission_whose_document_is_not_filed_yet(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = cfg.parent
+    settings = config.load(cfg, ENV)
+    journal = open_journal(settings)
+    try:
+        file_job(
+            journal,
+            settings,
+            FakeClock(time.time() - 60),
+            write_pdf(root / "out" / "waiting.pdf"),
+            [False],
+            job_id="jw",
+            filed=False,  # finished; its failed/ folder is on a share that is down
+        )
+    finally:
+        journal.close()
+    assert run(cfg, "history", "+46812345670") == 0
+    lines = capsys.readouterr().out.splitlines()
+    (waiting,) = [line for line in lines if "waiting.pdf" in line]
+    assert "failed" in waiting and "remote-jw-0" in waiting and "(not filed yet)" in waiting
+    assert any("a.pdf" in line and "a.pdf.report" in line for line in lines)

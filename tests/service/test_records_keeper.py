@@ -22,11 +22,12 @@ from faxd.host import fsops
 from faxd.host.fsops import file_sha256
 from faxd.records.audit_log import AuditLog
 from faxd.records.making import Made
-from faxd.service.records_keeper import MAX_DEFER, RecordsKeeper
+from faxd.service.records_keeper import FILING_WAIT_DAYS, MAX_DEFER, RecordsKeeper
 from faxd.settings import RetentionSettings, Settings
 from faxd.store.journal import Journal
 from tests.records.records_helpers import (
     SENDER,
+    archive_job,
     dark_share,
     file_job,
     pdf_text,
@@ -855,3 +856,68 @@ def test_a_file_that_cannot_be_removed_is_left_and_the_rest_is_purged(
     assert row["purged_at"] is None  # looked at again the next day
     keeper.purge(dry_run=False)
     assert not any(p.exists() for p in ours)
+
+
+def _journal_rows(tmp_path: Path, day: str) -> list[dict[str, str]]:
+    csv_path = tmp_path / "records" / day[:4] / f"{day}.csv"
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_day_s_journal_waits_for_a_job_that_finished_that_day_to_be_filed(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # The share holding sent/ was down across midnight: the job finished yesterday and is
+    # filed today, after the daily round. Its day's journal must still list it.
+    settings = settings_for(tmp_path)
+    clock.advance(-DAY)  # yesterday noon
+    spool = _spool(settings)
+    doc = file_job(
+        journal, settings, clock, write_pdf(spool / "late.pdf"), [True], job_id="jl", filed=False
+    )
+    clock.advance(DAY)
+    keeper = RecordsKeeper(settings, journal, clock)
+    with capture_logs() as logs:
+        keeper.daily()
+        keeper.daily()  # every round looks; said once
+    csv_path = tmp_path / "records" / "2026" / "2026-11-19.csv"
+    assert not csv_path.exists()
+    waits = [e for e in logs if e["event"].startswith("activity journal waits")]
+    assert len(waits) == 1 and waits[0]["jobs"] == ["jl"] and waits[0]["day"] == "2026-11-19"
+    filed = archive_job(journal, settings, doc, job_id="jl", when=clock.time())
+    keeper.daily()
+    rows = _journal_rows(tmp_path, "2026-11-19")
+    assert [(r["other_number"], r["result"], r["id"]) for r in rows] == [
+        ("\t+46812345670", "delivered", "remote-jl-0")
+    ]
+    assert rows[0]["sha256"] == file_sha256(filed) and rows[0]["pages"] == "2"
+    assert rows[0]["time"].startswith("2026-11-19T12:00:30")
+
+
+def test_a_job_never_filed_is_in_its_day_s_journal_after_the_wait_saying_so(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path)
+    clock.advance(-DAY)
+    spool = _spool(settings)
+    file_job(
+        journal, settings, clock, write_pdf(spool / "stuck.pdf"), [False], job_id="js", filed=False
+    )
+    clock.advance(DAY)
+    keeper = RecordsKeeper(settings, journal, clock)
+    for _ in range(FILING_WAIT_DAYS):
+        keeper.daily()
+        assert not (tmp_path / "records" / "2026" / "2026-11-19.csv").exists()
+        clock.advance(DAY)
+    with capture_logs() as logs:
+        keeper.daily()
+    rows = _journal_rows(tmp_path, "2026-11-19")
+    assert [(r["document"], r["result"], r["pages"], r["sha256"]) for r in rows] == [
+        ("stuck.pdf", "failed", "", "not filed")
+    ]
+    text = pdf_text(tmp_path / "records" / "2026" / "2026-11-19.pdf")
+    assert "1 transmission(s) of documents not filed" in " ".join(text.split())
+    said = [e for e in logs if e["event"].startswith("activity journal written with documents")]
+    assert len(said) == 1 and said[0]["jobs"] == ["js"]
+    # The days after it, held back behind it, are written too.
+    assert (tmp_path / "records" / "2026" / "2026-11-22.csv").exists()

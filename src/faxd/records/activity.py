@@ -60,6 +60,10 @@ class ActivityRow:
 
 assert tuple(f.name for f in fields(ActivityRow)) == HEADER
 
+# The sha256 of a sent document not filed when the journal was written: its checksum and
+# pages are taken at filing, and an empty cell would not say why they are missing.
+NOT_FILED = "not filed"
+
 
 _DIGITS = re.compile(r"\+?[0-9]+")
 
@@ -165,6 +169,17 @@ def pdf_bytes(rows: Sequence[ActivityRow], day: date, station: str | None) -> by
         f"{count['failed']} failed), {count['received']} received, {count['pages']} pages."
     )
     pdf.cell(0, 6, summary, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    unfiled = sum(1 for r in rows if r.sha256 == NOT_FILED)
+    if unfiled:
+        pdf.set_font(family, "", 9)
+        pdf.cell(
+            0,
+            6,
+            f"{unfiled} transmission(s) of documents not filed when this journal was written: "
+            "their pages and SHA-256 are not known.",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
     if not rows:
         pdf.cell(0, 6, "No documents were sent or received on this day.")
     return bytes(pdf.output())

@@ -175,6 +175,8 @@ def history(settings: Settings, target: str, since: date | None) -> int:
     for filed in jobs:
         job = filed.job
         report = filed.report_pdf or _yaml_report(job.archive_plan)
+        if job.archived_at is None:
+            report = "(not filed yet)"
         if filed.purged_at is not None:
             report = f"(purged) {report}"
         retry = retried.get(job.id)

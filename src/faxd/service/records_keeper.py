@@ -34,7 +34,7 @@ from faxd.outbound.archive import REPORT_CAP, REPORT_KEY, held_outcomes
 from faxd.outbound.gathering import SNAPSHOT_CAP
 from faxd.printing.postscript import find_ghostscript, postscript_to_pdf
 from faxd.records import activity, document_facts, report_pdf
-from faxd.records.activity import ActivityRow
+from faxd.records.activity import NOT_FILED, ActivityRow
 from faxd.records.audit_log import AuditLog, Verdict
 from faxd.records.making import Made, make
 from faxd.records.pool import DrawError
@@ -51,6 +51,9 @@ BUSY_PACE = 1.0  # seconds between rounds while documents are being sent
 MAX_DEFER = 30.0
 MAX_CATCH_UP_DAYS = 31  # activity journals written for days faxd was down
 DAY_GRACE = 600.0  # seconds into a day before the day before is written up
+# Days past its usual time a day's journal waits for a job that finished that day to be
+# filed (a share down over a weekend); then it is written with what is known.
+FILING_WAIT_DAYS = 3
 
 
 def records_dir(settings: Settings) -> Path:
@@ -174,6 +177,7 @@ class RecordsKeeper:
         self._wake = threading.Event()
         self._stop = threading.Event()  # the daemon's, once run() has it
         self._journal_problem: str | None = None  # said once, until a journal is written
+        self._waiting_day: date | None = None  # the day whose journal waits for filings
         self._audit_problem: str | None = None  # the same for the audit log
         self._failing: dict[str, str] = {}  # part -> its failure, said once (_guarded)
 
@@ -463,7 +467,7 @@ class RecordsKeeper:
                         method=tx.method.value if tx.method else "",
                         provider=job.provider,
                         id=tx.remote_id or "",
-                        sha256=filed.sha256 or "",
+                        sha256=NOT_FILED if job.archived_at is None else filed.sha256 or "",
                     ),
                 )
             )
@@ -532,6 +536,14 @@ class RecordsKeeper:
                 today - timedelta(days=MAX_CATCH_UP_DAYS),
             )
         while day <= yesterday:
+            unfiled = self.ledger.unfiled_finished_between(
+                local_day_start(day), local_day_start(day + timedelta(days=1))
+            )
+            if unfiled and (today - day).days <= FILING_WAIT_DAYS:
+                self._wait_for_filing(day, unfiled)
+                if last is None:  # the first day ever: tomorrow starts from it, not after it
+                    self.ledger.put("journal_day", (day - timedelta(days=1)).isoformat())
+                break  # the days after it wait too: journal_day only moves on
             try:
                 self.write_journal(day)
             except DrawError as exc:
@@ -551,12 +563,35 @@ class RecordsKeeper:
                     )
                 return
             self._journal_problem = None
+            if unfiled:
+                log.warning(
+                    "activity journal written with documents still not filed: their sha256 "
+                    "reads 'not filed', their pages are empty",
+                    day=day.isoformat(),
+                    jobs=unfiled[:10],
+                    count=len(unfiled),
+                    hint=f"once they are filed, 'faxd journal --day {day.isoformat()}' "
+                    "writes the day again",
+                )
             self.ledger.put("journal_day", day.isoformat())
             day += timedelta(days=1)
         if self.ledger.get("purge_day") != today.isoformat():
             self.ledger.requeue_reports()  # PDFs a full disk or a link kept from being written
             self.purge(dry_run=False)
             self.ledger.put("purge_day", today.isoformat())
+
+    def _wait_for_filing(self, day: date, unfiled: Sequence[str]) -> None:
+        """Said once a day: the journal is checked every round."""
+        if self._waiting_day == day:
+            return
+        self._waiting_day = day
+        log.warning(
+            "activity journal waits for documents that finished that day to be filed",
+            day=day.isoformat(),
+            jobs=list(unfiled[:10]),
+            count=len(unfiled),
+            latest=(day + timedelta(days=FILING_WAIT_DAYS + 1)).isoformat(),
+        )
 
     # -- retention ---------------------------------------------------------------------
 

@@ -31,11 +31,13 @@ AUDIT_HEAD = "records:audit_head"
 
 @dataclass(frozen=True)
 class FiledJob:
-    """A filed outbound job with its transmissions and what the records know of it."""
+    """An outbound job with its transmissions and what the records know of it: filed, or
+    (for the activity journal and `faxd history`) not filed yet."""
 
     job: JobRow
     transmissions: tuple[TxRow, ...]
-    state: str  # pending | done | retry (the report PDF could not be written: drawn again)
+    # pending | done | retry (the report PDF could not be written: drawn again) | unfiled
+    state: str
     sha256: str | None
     pages: int | None
     report_pdf: str | None
@@ -101,9 +103,11 @@ class RecordsLedger:
         order: str = "j.finished_at, j.id",
     ) -> list[FiledJob]:
         rows = self._journal.query(
-            "SELECT j.*, r.state AS r_state, r.sha256 AS r_sha256, r.pages AS r_pages, "  # noqa: S608
-            "r.report_pdf AS r_pdf, r.purged_at AS r_purged FROM jobs j "
-            f"JOIN filed_records r ON r.job_id = j.id WHERE {where} "
+            "SELECT j.*, COALESCE(r.state, 'unfiled') AS r_state, r.sha256 AS r_sha256, "  # noqa: S608
+            "r.pages AS r_pages, r.report_pdf AS r_pdf, r.purged_at AS r_purged FROM jobs j "
+            # A finished job is traffic of its day before it is filed (a share down at
+            # midnight): the journal and `faxd history` list it with what is known.
+            f"LEFT JOIN filed_records r ON r.job_id = j.id WHERE {where} "
             f"ORDER BY {order} LIMIT ?",
             (*params, limit),
         )
@@ -183,6 +187,15 @@ class RecordsLedger:
 
     def finished_between(self, start: float, end: float) -> list[FiledJob]:
         return self._filed("j.finished_at >= ? AND j.finished_at < ?", (start, end))
+
+    def unfiled_finished_between(self, start: float, end: float) -> list[str]:
+        """The ids of jobs that finished in [start, end) and are not filed yet."""
+        rows = self._journal.query(
+            "SELECT id FROM jobs WHERE finished_at >= ? AND finished_at < ? "
+            "AND archived_at IS NULL ORDER BY finished_at, id",
+            (start, end),
+        )
+        return [str(row["id"]) for row in rows]
 
     def purgeable_jobs(self, state: str, before: float) -> list[FiledJob]:
         """Filed jobs in `state` finished before `before`, checksummed and not yet purged."""
