@@ -257,6 +257,8 @@ class Settings:
 # -- channels: notices, deliveries and alerts --------------------------------------------
 
 NOTIFY_EVENTS = ("failed", "delivered", "delayed", "requeued", "held")
+# The events of a filed job: only their notices carry its report or document.
+FINAL_NOTICE_EVENTS = ("failed", "delivered")
 ALERT_EVENTS = ("auth", "delayed", "inbox_stalled", "delivery_failed", "disk_low")
 
 

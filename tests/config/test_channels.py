@@ -193,3 +193,36 @@ def test_a_channel_needs_a_mapping_with_a_known_type(write_config: WriteConfig) 
         messages["channels.untyped"] == "missing 'type': one of smtp | print | webhook | command."
     )
     assert "did you mean 'smtp'?" in messages["channels.typo.type"]
+
+
+PRINT_CHANNELS = """\
+providers:
+  docs:
+    type: generic-docs
+    api_key_env: DOCS_KEY
+channels:
+  desk: {type: print, queue: FrontDesk}
+  mail: {type: smtp, host: 127.0.0.1, security: none, from: fax@example.com}
+folders:
+  - path: spool
+"""
+
+
+def test_a_print_channel_that_could_never_print_is_a_problem(write_config: WriteConfig) -> None:
+    # Every such notice failed at once with "nothing to print", after check-config said OK.
+    cases = {
+        "alerts:\n  to: [desk]\n": "an alert has neither",
+        "    notify: {on: [failed], to: [desk], attach: none}\n": "with attach: none",
+        "    notify: {on: [failed, held], to: [desk]}\n": "held come before there is one",
+    }
+    for extra, said in cases.items():
+        problem = only_problem(write_config(PRINT_CHANNELS + extra))
+        assert "'desk' is a print channel" in problem.message and said in problem.message
+
+
+def test_a_print_channel_prints_the_reports_of_finished_jobs(write_config: WriteConfig) -> None:
+    text = PRINT_CHANNELS + "    notify:\n      - {on: [failed, delivered], to: [desk]}\n"
+    text += "      - {on: [held], to: ['mail:it@example.com']}\n"
+    text += "alerts:\n  to: ['mail:it@example.com']\n"
+    rules = load(write_config(text)).folders[0].notify
+    assert [r.to for r in rules] == [("desk",), ("mail:it@example.com",)]

@@ -4,7 +4,7 @@ channels (`notify`, `inbox.deliver`, routes' `deliver`, `alerts.to`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,11 @@ from jinja2 import meta
 from faxd.channels.command import argv_problem
 from faxd.config import values as v
 from faxd.config.yaml_tree import Node, Problems
-from faxd.core.targets import TargetError, check_address, check_target
+from faxd.core.targets import TargetError, check_address, check_target, split_target
 from faxd.host.setting_files import read_setting_file
 from faxd.settings import (
     ALERT_EVENTS,
+    FINAL_NOTICE_EVENTS,
     NOTIFY_EVENTS,
     AlertSettings,
     ChannelSettings,
@@ -262,6 +263,30 @@ def targets(
     return tuple(found) if valid else None
 
 
+def _print_targets(to: Sequence[str], types: Mapping[str, str]) -> list[str]:
+    return [t for t in to if types.get(split_target(t)[0]) == "print"]
+
+
+def _nothing_to_print(printers: Sequence[str], on: Sequence[str], attach: str) -> str | None:
+    """Why a notify rule's print channel would never print (every such notice would fail)."""
+    if not printers:
+        return None
+    names = ", ".join(f"'{p}'" for p in printers)
+    if attach == "none":
+        return (
+            f"{names} is a print channel, which prints the report or the document; with"
+            " attach: none there is nothing to print. Set attach: report or document."
+        )
+    unfinished = [event for event in on if event not in FINAL_NOTICE_EVENTS]
+    if unfinished:
+        return (
+            f"{names} is a print channel, which prints a finished job's report or document;"
+            f" {', '.join(unfinished)} come before there is one. Send those events to another"
+            " channel in a rule of their own."
+        )
+    return None
+
+
 def _events(node: Node, allowed: tuple[str, ...], problems: Problems) -> tuple[str, ...] | None:
     items = node.value if node.kind == "seq" else [node]
     found = [v.choice(item, allowed, problems) for item in items]
@@ -296,6 +321,11 @@ def notify_rules(
         if to is None or on is None or attach is None:
             valid = False
             continue
+        nothing = _nothing_to_print(_print_targets(to, types), on, attach)
+        if nothing is not None:
+            problems.add(e["to"], nothing)
+            valid = False
+            continue
         rules.append(NotifyRule(on=on, to=to, attach=attach))
     return tuple(rules) if valid else None
 
@@ -314,6 +344,13 @@ def parse_alerts(
         )
         return None
     to = targets(e["to"], types, problems, owner_allowed=False)
+    for printer in _print_targets(to or (), types):
+        problems.add(
+            e["to"],
+            f"'{printer}' is a print channel, which prints a job's report or document; an"
+            " alert has neither. Send alerts by mail, webhook or command.",
+        )
+        to = None
     on = _events(e["on"], ALERT_EVENTS, problems) if "on" in e else ALERT_EVENTS
     stalled = (
         v.duration(e["inbox_stalled_after"], problems, positive=True)

@@ -16,6 +16,7 @@ from faxd.core.names import report_pdf_path
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload, NoticePayload
 from faxd.core.printable import shown, shown_lines
 from faxd.model import JobState, TxState
+from faxd.settings import FINAL_NOTICE_EVENTS
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import JobRow
 from faxd.store.outbox import DeliveryRow
@@ -92,7 +93,7 @@ class Composer:
         job = self._journal.job(row.subject or "")
         if job is None:
             raise ComposeError(f"job {row.subject} is no longer in the journal")
-        final = row.event in ("failed", "delivered")
+        final = row.event in FINAL_NOTICE_EVENTS
         if final and job.archived_at is None and now - row.created_at < FILING_WAIT:
             raise NotReady
         txs = self._journal.transmissions(job.id)
