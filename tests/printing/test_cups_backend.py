@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -197,3 +198,49 @@ def test_a_long_title_in_a_wide_script_still_fits_a_file_name(spool: Path, tmp_p
     assert len(names) == 2 and all(len(n.encode()) <= 255 for n in names)
     document = next(n for n in names if n.endswith(".pdf"))
     assert document.startswith("東京本社") and document.endswith("-job101.pdf")
+
+
+UUID = "urn:uuid:5f1c2e8a-0b7d-4c1e-9a3f-2d6e8b1c4a70"
+JOB_OPTIONS = f"fax-number=+46812345678 job-uuid={UUID}"
+
+
+def documents(spool: Path) -> list[str]:
+    return [name for name in visible(spool) if not name.startswith(".")]
+
+
+def test_a_job_cupsd_runs_again_after_a_restart_is_handed_over_once(spool: Path) -> None:
+    # cupsd restarted after the backend renamed the files but before it saw the job end:
+    # it runs the job again with the same uuid.
+    assert run_backend(spool, "35", "u", "small", "1", JOB_OPTIONS, stdin=PDF).returncode == 0
+    taken = spool.parent / "taken"
+    taken.mkdir()
+    for name in documents(spool):  # faxd took them meanwhile
+        (spool / name).rename(taken / name)
+    again = run_backend(spool, "35", "u", "small", "1", JOB_OPTIONS, stdin=PDF)
+    assert again.returncode == 0, again.stderr
+    assert "was handed to faxd before; not handed again" in again.stderr.decode()
+    assert documents(spool) == []
+    other = "fax-number=+46812345678 job-uuid=urn:uuid:0f1c2e8a-0b7d-4c1e-9a3f-2d6e8b1c4a71"
+    assert run_backend(spool, "36", "u", "small", "1", other, stdin=PDF).returncode == 0
+    assert documents(spool) == ["small-job36.pdf", "small-job36.pdf.yaml"]
+
+
+def test_a_run_stopped_between_its_renames_is_finished_by_the_next(spool: Path) -> None:
+    assert run_backend(spool, "37", "u", "small", "1", JOB_OPTIONS, stdin=PDF).returncode == 0
+    [mark] = [p for p in spool.iterdir() if p.name.startswith(".faxd-cups-job-")]
+    moves = json.loads(mark.read_text())["moves"]
+    Path(moves[-1][1]).rename(moves[-1][0])  # as if killed before the document's rename
+    assert documents(spool) == ["small-job37.pdf.yaml"]
+    again = run_backend(spool, "37", "u", "small", "1", JOB_OPTIONS, stdin=b"%PDF- other")
+    assert again.returncode == 0, again.stderr
+    assert documents(spool) == ["small-job37.pdf", "small-job37.pdf.yaml"]
+    assert (spool / "small-job37.pdf").read_bytes() == PDF  # the first run's, not a second
+
+
+def test_a_partial_file_of_a_killed_attempt_is_removed_by_the_next(spool: Path) -> None:
+    left = spool / ".faxd-cups-5f1c2e8a-0b7d-4c1e-9a3f-2d6e8b1c4a70-x1y2.partial"
+    left.write_bytes(PDF[:10])  # cupsd SIGKILLed the backend mid-copy
+    assert run_backend(spool, "38", "u", "big", "1", JOB_OPTIONS, stdin=PDF).returncode == 0
+    assert not left.exists()
+    assert not [n for n in visible(spool) if n.endswith(".partial")]
+    assert documents(spool) == ["big-job38.pdf", "big-job38.pdf.yaml"]
