@@ -49,6 +49,7 @@ def test_a_stop_lets_a_take_under_way_end_before_the_journal_closes(
     wired: Any = daemon  # only what _shutdown touches
     wired._journal = rig.journal
     wired._engine = SimpleNamespace(shutdown=lambda timeout: None)
+    wired._outbox = SimpleNamespace(shutdown=lambda wait: None)
     wired._draw_pool = SimpleNamespace(close=lambda kill: None)
     wired._senders = {}
     wired._intake = rig.intake

@@ -24,6 +24,11 @@ class ChannelError(FaxdError):
         self.auth = auth  # the server refused faxd's credentials: the admin is alerted
 
 
+class ChannelStopped(ChannelError):
+    """faxd stopped the channel under the message (a stop): not an attempt that failed.
+    The message stays pending and is sent at the next start."""
+
+
 # A mail server refuses far less; a file this large is an error, not memory to fill.
 ATTACH_CAP = 100 * 1024 * 1024
 

@@ -10,11 +10,12 @@ import selectors
 import signal
 import string
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from faxd.channels.base import ChannelError, Message
+from faxd.channels.base import ChannelError, ChannelStopped, Message
 from faxd.settings import CommandChannel
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL at the limit
@@ -94,20 +95,27 @@ class CommandRunner:
     def __init__(self, settings: CommandChannel) -> None:
         self.name = settings.name
         self._settings = settings
+        # close() comes from the stopping daemon's thread while send() waits in the
+        # channel's: the program it started, and whether faxd itself stopped it.
+        self._lock = threading.Lock()
+        self._running: subprocess.Popen[bytes] | None = None
+        self._stopped: subprocess.Popen[bytes] | None = None
 
     def send(self, message: Message) -> None:
         s = self._settings
         fields = {"event_id": message.event_id, "event": message.event, **message.fields}
         argv = fill_argv(s.argv, fields)
         try:
-            proc = subprocess.Popen(
-                argv,
-                env=environment(message),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # its own process group: the limit kills its children too
-            )
+            with self._lock:
+                proc = subprocess.Popen(
+                    argv,
+                    env=environment(message),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,  # its own process group: a kill reaches its children
+                )
+                self._running = proc
         except OSError as exc:
             raise ChannelError(
                 f"cannot run {argv[0]} ({exc.strerror})",
@@ -120,13 +128,27 @@ class CommandRunner:
             raise ChannelError(
                 f"{argv[0]} was still running after {s.timeout:g} s and was stopped"
             ) from None
+        finally:
+            with self._lock:
+                self._running = None
+                stopped, self._stopped = self._stopped is proc, None
+        if stopped and proc.returncode != 0:  # one that had just ended 0 did its work
+            raise ChannelStopped(f"{argv[0]} was stopped because faxd stopped")
         if proc.returncode != 0:
             tail = " ".join(err.decode("utf-8", "replace").split())[-200:]
             said = f": {tail}" if tail else ""
             raise ChannelError(f"{argv[0]} exited with status {proc.returncode}{said}")
 
     def close(self) -> None:
-        pass
+        """Stop a program still running (faxd is stopping), with everything it started:
+        left running, it would run a second time at the next start while still at work."""
+        with self._lock:
+            proc = self._running
+            if proc is None:
+                return
+            self._stopped = proc
+        # Its stderr is the sending thread's to close: that thread still reads it.
+        _kill_group(proc, close_err=False)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
@@ -170,7 +192,7 @@ def _read(fd: int) -> bytes:
         return b""
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], *, close_err: bool = True) -> None:
     for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 10.0)):
         try:
             os.killpg(proc.pid, sig)
@@ -181,5 +203,5 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-    if proc.stderr is not None:
+    if close_err and proc.stderr is not None:
         proc.stderr.close()

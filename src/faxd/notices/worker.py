@@ -19,8 +19,8 @@ from pathlib import Path
 import structlog
 import yaml
 
-from faxd.channels.base import Channel, ChannelError, Message
-from faxd.channels.command import CommandRunner
+from faxd.channels.base import Channel, ChannelError, ChannelStopped, Message
+from faxd.channels.command import KILL_GRACE, CommandRunner
 from faxd.channels.printer import JobUnknownError, PrintSender
 from faxd.channels.smtp import SmtpSender
 from faxd.channels.templates import TemplateProblem, Templates
@@ -58,6 +58,7 @@ META_CAP = 1024 * 1024  # a received document's metadata is a few lines
 ALERT_DELAY = 4 * 3600.0  # a job not final this long raises a `delayed` alert
 DELAYED_PAGE = 200  # jobs whose delay ran out, read and noted at a time
 DELAYED_PAGES = 50  # pages per look
+STOPPED_WAIT = 5.0  # after a program is killed at a stop, for its row to be recorded
 
 
 def build_channel(settings: ChannelSettings) -> Channel:
@@ -96,6 +97,7 @@ class OutboxWorker:
         self._inbox_status = inbox_status
         self._wake = threading.Condition()
         self._threads: dict[str, threading.Thread] = {}
+        self._channels: dict[str, Channel] = {}  # each thread's, for a stop to reach
         self._meta_lock = threading.Lock()
         self._auth_refused: set[str] = set()  # channels with an open `auth` alert
         self._started_at = clock.time()
@@ -153,6 +155,8 @@ class OutboxWorker:
                         generation = self._generation
                         found = self._settings.channels.get(name)
                         channel = self._build(found) if found is not None else None
+                        if channel is not None:
+                            self._channels[name] = channel
                     wait = self.drain(name, channel, stop)
                     if channel is not None and wait > 0:
                         channel.close()  # do not hold an SMTP connection open while idle
@@ -168,6 +172,26 @@ class OutboxWorker:
         thread = threading.Thread(target=body, name=f"faxd-channel-{name}", daemon=True)
         thread.start()
         self._threads[name] = thread
+
+    def shutdown(self, wait: float) -> None:
+        """At a stop (`stop` set): a message under way has `wait` seconds to end and be
+        recorded. A program still running then is killed with its children, and its row
+        stays pending: left running, it would run again at the next start beside itself.
+        A mail, webhook or print under way is left to the process's end, as before: those
+        repeat as the same message, which receivers drop."""
+        deadline = time.monotonic() + wait
+        threads = list(self._threads.items())
+        for _, thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for name, thread in threads:
+            channel = self._channels.get(name)
+            if not thread.is_alive() or not isinstance(channel, CommandRunner):
+                continue
+            log.warning("stopping a channel's program that is still running", channel=name)
+            ends = time.monotonic() + KILL_GRACE + STOPPED_WAIT
+            while thread.is_alive() and time.monotonic() < ends:
+                channel.close()  # again: the thread may have started it only just now
+                thread.join(0.2)
 
     # -- draining ------------------------------------------------------------------------
 
@@ -213,6 +237,10 @@ class OutboxWorker:
                 self._print(row, channel, message)
             else:
                 channel.send(message)
+        except ChannelStopped as exc:
+            self._outbox.mark_retry(row.id, str(exc), now, count=False)
+            bound.info("stopped with faxd; sent at the next start")
+            return IDLE_WAIT
         except ChannelError as exc:
             if exc.auth:
                 self._auth_refused.add(row.channel)

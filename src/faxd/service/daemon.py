@@ -52,6 +52,9 @@ TAKE_STALL = 300.0
 # A stop waits this long from its start for the takes under way: a take blocked on a hung
 # share would otherwise hold the stop until systemd kills faxd (TimeoutStopSec=60).
 TAKES_STOP_WAIT = 40.0
+# A command channel's program under way has this long from the start of a stop to end;
+# then it is killed and runs once at the next start (SIGKILL 2 s after SIGTERM).
+OUTBOX_STOP_WAIT = 10.0
 HANG_TEST_STALL = 2.0  # with a FAXD_HANG_AT test hook, stalls are said within seconds
 FILING_RETRY = 60.0  # how often every finished but unfiled job is looked for
 FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) is tried again
@@ -586,6 +589,7 @@ class Daemon:
             watcher.stop()
         self._poller_stop.set()
         self._engine.shutdown(STOP_TIMEOUT)
+        self._outbox.shutdown(max(0.0, began + OUTBOX_STOP_WAIT - self._clock.monotonic()))
         # Before the joins: the records thread may be waiting on a drawing at the lowest CPU
         # priority, which on a loaded machine outlasts any join timeout; the journal would
         # then close under its last audit-log write. An unfinished report is drawn at the
