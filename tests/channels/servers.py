@@ -99,6 +99,7 @@ class SmtpBehaviour:
 
     temp_failures: int = 0
     refuse: set[str] = field(default_factory=set)  # addresses answered 550 at RCPT
+    defer: set[str] = field(default_factory=set)  # addresses answered 452 (mailbox full)
 
 
 class _Handler:
@@ -110,6 +111,8 @@ class _Handler:
     ) -> str:
         if address in self.sink.behaviour.refuse:
             return "550 5.1.1 no such user"
+        if address in self.sink.behaviour.defer:
+            return "452 4.2.2 mailbox full"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

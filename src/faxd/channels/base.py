@@ -14,14 +14,23 @@ from faxd.host.fsops import NotRegularFileError
 
 class ChannelError(FaxdError):
     """The channel did not accept the message. `permanent`: trying again cannot help
-    (a 550 for the address, a queue that does not exist); else retried with backoff."""
+    (a 550 for the address, a queue that does not exist); else retried with backoff.
+    `recipient`: only this message's address was refused (a full mailbox, greylisting),
+    so the channel's messages to others go on meanwhile."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, auth: bool = False, hint: str | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        auth: bool = False,
+        recipient: bool = False,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message, hint)
         self.permanent = permanent
         self.auth = auth  # the server refused faxd's credentials: the admin is alerted
+        self.recipient = recipient
 
 
 class ChannelStopped(ChannelError):

@@ -156,7 +156,7 @@ class SmtpSender:
                 # A kept connection the server timed out: one new connection, same message.
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
-                raise _answer_error("refused the address", code, text) from None
+                raise _answer_error("refused the address", code, text, recipient=True) from None
             except smtplib.SMTPResponseException as exc:
                 self.close()
                 raise _answer_error(
@@ -177,10 +177,16 @@ class SmtpSender:
                 conn.close()
 
 
-def _answer_error(what: str, code: int, text: bytes | str) -> ChannelError:
+def _answer_error(
+    what: str, code: int, text: bytes | str, *, recipient: bool = False
+) -> ChannelError:
     said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     said = " ".join(said.split())[:200]
-    return ChannelError(f"the SMTP server {what}: {code} {said}", permanent=500 <= code < 600)
+    return ChannelError(
+        f"the SMTP server {what}: {code} {said}",
+        permanent=500 <= code < 600,
+        recipient=recipient,
+    )
 
 
 def _why(exc: BaseException) -> str:

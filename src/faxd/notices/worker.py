@@ -98,6 +98,9 @@ class OutboxWorker:
         self._wake = threading.Condition()
         self._threads: dict[str, threading.Thread] = {}
         self._channels: dict[str, Channel] = {}  # each thread's, for a stop to reach
+        # Until when a channel that failed as a whole (its server down) is left alone: its
+        # messages to other targets would only fail the same way, one attempt each.
+        self._paused: dict[str, float] = {}
         self._meta_lock = threading.Lock()
         self._auth_refused: set[str] = set()  # channels with an open `auth` alert
         self._started_at = clock.time()
@@ -198,24 +201,30 @@ class OutboxWorker:
     def drain(
         self, name: str, channel: Channel | None, stop: threading.Event | None = None
     ) -> float:
-        """Send a channel's due rows in order; the seconds until the next one is due (0:
-        call again at once)."""
-        rows = self._outbox.pending(name, 200)
+        """Send a channel's due rows in order per target; the seconds until the next one
+        is due (0: call again at once)."""
+        now = self._clock.time()
+        if self._paused.get(name, 0.0) > now:
+            return self._paused[name] - now
+        rows = self._outbox.due(name, now, 200)
         if not rows:
-            return IDLE_WAIT
+            soonest = self._outbox.next_retry(name, now)
+            return IDLE_WAIT if soonest is None else soonest - now
+        waiting: set[str] = set()  # targets that met a retry in this round
         for row in rows:
             if stop is not None and stop.is_set():
                 return IDLE_WAIT
+            if row.target in waiting:
+                continue  # in order: a later row never overtakes one that waits
             now = self._clock.time()
-            if row.next_attempt_at > now:
-                # In order: a later row never overtakes one that waits for its retry.
-                return row.next_attempt_at - now
             if channel is None:
                 self._give_up(row, f"the channel '{name}' is not configured (any more)", now)
                 continue
             wait = self._attempt(row, channel, now)
-            if wait > 0:
+            if self._paused.get(name, 0.0) > now:
                 return wait
+            if wait > 0:
+                waiting.add(row.target)
         return 0.0
 
     def _attempt(self, row: DeliveryRow, channel: Channel, now: float) -> float:
@@ -259,6 +268,8 @@ class OutboxWorker:
                 return 0.0
             delay = backoff(row.attempts + 1, settings.retry_max)
             self._outbox.mark_retry(row.id, str(exc), now + delay)
+            if not exc.recipient:
+                self._paused[row.channel] = now + delay
             bound.warning(
                 "channel did not take the message; trying again later",
                 error=str(exc),

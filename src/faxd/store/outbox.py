@@ -4,7 +4,8 @@ A row is inserted in the same transaction as the state change that causes it (a 
 failing, a document received), attempted only after that commit, and marked done only
 after its channel accepted it. Its id is stable, so the one window a crash can hit (the
 channel accepted, the `done` commit was lost) repeats the same Message-ID or event id,
-which receivers use to drop the duplicate. Rows are tried in order per channel."""
+which receivers use to drop the duplicate. Rows are tried in order per target (a channel
+and its address): a recipient whose server defers it holds up only its own rows."""
 
 from __future__ import annotations
 
@@ -138,6 +139,29 @@ class Outbox:
             (OutboxState.PENDING.value, channel, limit),
         )
         return [_row(r) for r in rows]
+
+    def due(self, channel: str, now: float, limit: int = 100) -> list[DeliveryRow]:
+        """A channel's unfinished rows, oldest first, but for targets with a row waiting
+        for its retry (a later row never overtakes one to the same target)."""
+        pending = OutboxState.PENDING.value
+        rows = self._journal.query(
+            "SELECT * FROM outbox WHERE state = ? AND channel = ? AND target NOT IN "
+            "(SELECT target FROM outbox WHERE state = ? AND channel = ? AND next_attempt_at > ?)"
+            " ORDER BY seq LIMIT ?",
+            (pending, channel, pending, channel, now, limit),
+        )
+        return [_row(r) for r in rows]
+
+    def next_retry(self, channel: str, now: float) -> float | None:
+        """When the channel's first row waiting for its retry is due (None: none waits).
+        The rows behind one wait with it, whatever their own time says."""
+        rows = self._journal.query(
+            "SELECT MIN(next_attempt_at) AS t FROM outbox "
+            "WHERE state = ? AND channel = ? AND next_attempt_at > ?",
+            (OutboxState.PENDING.value, channel, now),
+        )
+        found = rows[0]["t"]
+        return None if found is None else float(found)
 
     def last_seq(self) -> int:
         rows = self._journal.query("SELECT MAX(seq) AS s FROM outbox")
