@@ -155,12 +155,15 @@ class OutboxWorker:
                     if generation != self._generation:
                         if channel is not None:
                             channel.close()
-                        generation = self._generation
-                        found = self._settings.channels.get(name)
+                        with self._wake:
+                            generation, settings = self._generation, self._settings
+                        found = settings.channels.get(name)
                         channel = self._build(found) if found is not None else None
                         if channel is not None:
                             self._channels[name] = channel
-                    wait = self.drain(name, channel, stop)
+                        else:
+                            self._channels.pop(name, None)
+                    wait = self.drain(name, channel, stop, generation)
                     if channel is not None and wait > 0:
                         channel.close()  # do not hold an SMTP connection open while idle
                     with self._wake:
@@ -199,10 +202,20 @@ class OutboxWorker:
     # -- draining ------------------------------------------------------------------------
 
     def drain(
-        self, name: str, channel: Channel | None, stop: threading.Event | None = None
+        self,
+        name: str,
+        channel: Channel | None,
+        stop: threading.Event | None = None,
+        generation: int | None = None,
     ) -> float:
         """Send a channel's due rows in order per target; the seconds until the next one
-        is due (0: call again at once)."""
+        is due (0: call again at once). `channel` was built from the configuration of
+        `generation`: once it is reloaded, the caller builds the channel anew first."""
+        with self._wake:
+            settings, current = self._settings, self._generation
+        if generation is not None and generation != current:
+            return 0.0
+        configured = settings.channels.get(name)
         now = self._clock.time()
         if self._paused.get(name, 0.0) > now:
             return self._paused[name] - now
@@ -216,19 +229,22 @@ class OutboxWorker:
                 return IDLE_WAIT
             if row.target in waiting:
                 continue  # in order: a later row never overtakes one that waits
+            if self._generation != current:
+                return 0.0  # reloaded while sending: the channel may be changed or gone
             now = self._clock.time()
-            if channel is None:
+            if channel is None or configured is None:
                 self._give_up(row, f"the channel '{name}' is not configured (any more)", now)
                 continue
-            wait = self._attempt(row, channel, now)
+            wait = self._attempt(row, channel, configured, now)
             if self._paused.get(name, 0.0) > now:
                 return wait
             if wait > 0:
                 waiting.add(row.target)
         return 0.0
 
-    def _attempt(self, row: DeliveryRow, channel: Channel, now: float) -> float:
-        settings = self._settings.channels[row.channel]
+    def _attempt(
+        self, row: DeliveryRow, channel: Channel, settings: ChannelSettings, now: float
+    ) -> float:
         bound = log.bind(channel=row.channel, about=row.event, kind=row.kind, id=row.id)
         try:
             message = self._composer.compose(row, now)
