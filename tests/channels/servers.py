@@ -245,3 +245,44 @@ class WebhookReceiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class BigAnswer:
+    """An HTTP receiver whose answer (`status`) has a body of `size` bytes, written until
+    the client stops reading; `written` counts what got out before it hung up."""
+
+    def __init__(self, status: int, size: int) -> None:
+        self.written = 0
+        self.done = threading.Event()
+        answer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(status)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                chunk = b"no such hook here " * 3641  # 64 KB
+                try:
+                    while answer.written < size:
+                        self.wfile.write(chunk[: size - answer.written])
+                        answer.written += min(len(chunk), size - answer.written)
+                except OSError:
+                    pass  # the client closed the connection
+                finally:
+                    answer.done.set()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> BigAnswer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

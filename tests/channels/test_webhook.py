@@ -13,7 +13,7 @@ from faxd.channels.base import ChannelError, Message
 from faxd.channels.webhook import WebhookSender
 from faxd.settings import Secret, WebhookChannel
 
-from .servers import WEBHOOK_SECRET, WebhookReceiver, make_cert
+from .servers import WEBHOOK_SECRET, BigAnswer, WebhookReceiver, make_cert
 
 
 def message(event_id: str = "d.doc1.0") -> Message:
@@ -112,3 +112,23 @@ def test_the_receivers_certificate_is_checked_against_the_systems_cas_or_ca_bund
         )
         WebhookSender(channel).send(message("d.doc3.0"))
     assert [h.event_id for h in receiver.hooks] == ["d.doc2.0", "d.doc3.0"]
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_of_a_huge_answer_only_its_start_is_read(status: int) -> None:
+    # A 400 MB answer was read whole into memory (RSS from 31 MB to 835 MB).
+    size = 256 * 1024 * 1024
+    with BigAnswer(status, size) as answer:
+        hook = sender(answer.url)
+        if status == 200:
+            hook.send(message())
+        else:
+            with pytest.raises(ChannelError) as caught:
+                hook.send(message())
+            said = str(caught.value)
+            assert said.startswith(f"{answer.url} answered HTTP 400: no such hook here")
+            assert len(said) < 300 and caught.value.permanent
+        hook.close()
+        assert answer.done.wait(10)
+        # What the socket buffers hold, not the answer.
+        assert answer.written < 32 * 1024 * 1024

@@ -11,10 +11,16 @@ import ssl
 from pathlib import Path
 
 import requests
+import urllib3
 
 from faxd.channels.base import ChannelError, Message
-from faxd.core.printable import safe_values
+from faxd.core.printable import safe_values, shown
 from faxd.settings import WebhookChannel
+
+# Of an answer only its start is read, for the error: a receiver answering hundreds of MB
+# (a proxy's error page, a misrouted download) must not fill the daemon's memory.
+ANSWER_READ = 4096
+ANSWER_SHOWN = 200  # characters of it in the error
 
 
 def event_body(message: Message) -> bytes:
@@ -71,16 +77,33 @@ class WebhookSender:
                 timeout=s.timeout,
                 verify=self._verify,
                 allow_redirects=False,
+                stream=True,  # the body is read below, at most ANSWER_READ bytes of it
             )
         except requests.Timeout:
             raise ChannelError(f"{s.url} did not answer within {s.timeout:g} s") from None
         except requests.RequestException as exc:
             raise ChannelError(f"cannot reach {s.url} ({exc.__class__.__name__})") from None
-        if 200 <= answer.status_code < 300:
-            return
+        with answer:
+            status = answer.status_code
+            if 200 <= status < 300:
+                return
+            said = _start_of(answer)
         # 4xx other than 408/429 means the receiver refuses this event: retrying cannot help.
-        permanent = 400 <= answer.status_code < 500 and answer.status_code not in (408, 409, 429)
-        raise ChannelError(f"{s.url} answered HTTP {answer.status_code}", permanent=permanent)
+        permanent = 400 <= status < 500 and status not in (408, 409, 429)
+        raise ChannelError(
+            f"{s.url} answered HTTP {status}{': ' + said if said else ''}", permanent=permanent
+        )
 
     def close(self) -> None:
         self._session.close()
+
+
+def _start_of(answer: requests.Response) -> str:
+    """The first words of an answer, on one line; the rest is left unread (closing the
+    answer drops the connection)."""
+    try:
+        data = answer.raw.read(ANSWER_READ, decode_content=True)
+    except (OSError, urllib3.exceptions.HTTPError, requests.RequestException):
+        return ""  # the status says enough
+    text = " ".join(data.decode("utf-8", "replace").split())
+    return shown(text[:ANSWER_SHOWN])
