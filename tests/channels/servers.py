@@ -3,6 +3,7 @@ AUTH against a certificate made for the test, and an HTTP receiver checking sign
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hashlib
@@ -100,6 +101,7 @@ class SmtpBehaviour:
     temp_failures: int = 0
     refuse: set[str] = field(default_factory=set)  # addresses answered 550 at RCPT
     defer: set[str] = field(default_factory=set)  # addresses answered 452 (mailbox full)
+    data_delay: float = 0.0  # seconds between taking a mail and saying so
 
 
 class _Handler:
@@ -124,6 +126,8 @@ class _Handler:
                 return "451 4.3.0 try again later"
             content = envelope.original_content or b""
             self.sink.received.append(Received(list(envelope.rcpt_tos), bytes(content)))
+        if self.sink.behaviour.data_delay:
+            await asyncio.sleep(self.sink.behaviour.data_delay)
         return "250 OK queued"
 
 
@@ -286,3 +290,30 @@ class BigAnswer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def greeting_server(line: bytes) -> Iterator[int]:
+    """A server on loopback that greets every connection with `line` and hangs up (a
+    554 "no service for you", a 421 "too busy"); yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(line + b"\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

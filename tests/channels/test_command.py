@@ -143,3 +143,15 @@ def test_a_nul_in_a_field_is_dropped_from_its_argument(tmp_path: Path) -> None:
     )
     runner.send(message(reference="order\x004711"))
     assert out.read_text() == "order4711"
+
+
+def test_a_program_killed_by_a_signal_says_so() -> None:
+    runner = CommandRunner(
+        CommandChannel(
+            name="c",
+            argv=(sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"),
+        )
+    )
+    with pytest.raises(ChannelError) as caught:
+        runner.send(message())
+    assert str(caught.value) == f"{sys.executable} was killed by signal 9 (SIGKILL)"

@@ -12,7 +12,7 @@ from faxd.channels.base import Attachment, ChannelError, Message
 from faxd.channels.smtp import SmtpSender, build_mail
 from faxd.settings import Secret, SmtpChannel
 
-from .servers import SMTP_PASSWORD, SMTP_USER, SmtpSink, smtp_sink
+from .servers import SMTP_PASSWORD, SMTP_USER, SmtpSink, greeting_server, smtp_sink
 
 
 def channel(sink: SmtpSink, cert: Path, **kw: object) -> SmtpChannel:
@@ -268,3 +268,46 @@ def test_a_file_reached_through_a_link_is_never_attached(
     assert caught.value.permanent
     assert "symbolic link" in str(caught.value)
     assert smtp.messages() == []
+
+
+def test_a_username_against_a_server_without_auth_is_permanent(tmp_path: Path) -> None:
+    # It said "cannot reach the SMTP server (SMTPNotSupportedError)" and was retried a day.
+    with smtp_sink(None, auth=False) as sink:
+        sender = SmtpSender(channel(sink, tmp_path / "none.pem", security="none"))
+        with pytest.raises(ChannelError) as caught:
+            sender.send(message(tmp_path))
+    said = str(caught.value)
+    assert caught.value.permanent and not caught.value.auth
+    assert f"127.0.0.1:{sink.port} does not offer AUTH (login)" in said
+    assert SMTP_PASSWORD not in said + str(caught.value.hint)
+
+
+@pytest.mark.parametrize(
+    "greeting", [b"554 5.7.1 no SMTP service for you", b"421 4.3.2 too busy, try later"]
+)
+def test_a_refusing_greeting_is_quoted(greeting: bytes, tmp_path: Path) -> None:
+    with greeting_server(greeting) as port:
+        settings = channel(SmtpSink(None, auth=False, port=port), tmp_path, security="none")
+        with pytest.raises(ChannelError) as caught:
+            SmtpSender(settings).send(message(tmp_path))
+    assert str(caught.value) == (
+        f"the SMTP server 127.0.0.1:{port} refused the connection: {greeting.decode()}"
+    )
+    assert not caught.value.permanent  # about the connection, not this mail
+
+
+def test_no_answer_after_the_data_is_a_timeout_and_the_mail_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    with smtp_sink(None, auth=False) as sink:
+        sender = SmtpSender(channel(sink, tmp_path, security="none", username=None, timeout=1.0))
+        sender.send(message(tmp_path, event_id="n.J1.failed.0"))  # the kept connection
+        sink.behaviour.data_delay = 2.0
+        with pytest.raises(ChannelError) as caught:
+            sender.send(message(tmp_path, event_id="n.J2.failed.0"))
+        assert str(caught.value) == "the SMTP server 127.0.0.1 did not answer within 1 s"
+        assert not caught.value.permanent
+        sender.close()
+        ids = [m.message_id for m in sink.messages()]
+    # The slow server took it before going quiet: faxd did not hand it over again at once.
+    assert ids.count("<n.J2.failed.0@example.com>") == 1

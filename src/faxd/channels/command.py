@@ -137,7 +137,7 @@ class CommandRunner:
         if proc.returncode != 0:
             tail = " ".join(err.decode("utf-8", "replace").split())[-200:]
             said = f": {tail}" if tail else ""
-            raise ChannelError(f"{argv[0]} exited with status {proc.returncode}{said}")
+            raise ChannelError(f"{argv[0]} {_ended(proc.returncode)}{said}")
 
     def close(self) -> None:
         """Stop a program still running (faxd is stopping), with everything it started:
@@ -149,6 +149,16 @@ class CommandRunner:
             self._stopped = proc
         # Its stderr is the sending thread's to close: that thread still reads it.
         _kill_group(proc, close_err=False)
+
+
+def _ended(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        name = f" ({signal.Signals(-returncode).name})"
+    except ValueError:
+        name = ""
+    return f"was killed by signal {-returncode}{name}"
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bytes:

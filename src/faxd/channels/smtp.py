@@ -120,6 +120,18 @@ class SmtpSender:
                     conn.starttls(context=self._context())
                     conn.ehlo()
             if s.username and s.password is not None:
+                conn.ehlo_or_helo_if_needed()
+                if not conn.has_extn("auth"):
+                    conn.close()
+                    # Not a passing fault: every attempt would meet the same server.
+                    raise ChannelError(
+                        f"the SMTP server {s.host}:{s.port} does not offer AUTH (login), "
+                        "but the channel has a username",
+                        permanent=True,
+                        hint="Remove username and the password from the channel if the "
+                        "server takes mail without a login, or use the port and security "
+                        "that offer it (often 587 with starttls).",
+                    )
                 conn.login(s.username, s.password.reveal())
         except smtplib.SMTPAuthenticationError as exc:
             raise ChannelError(
@@ -131,6 +143,17 @@ class SmtpSender:
             raise ChannelError(
                 f"TLS with {s.host}:{s.port} failed ({exc.reason or exc.__class__.__name__})",
                 hint="Check security and port (starttls: 587, tls: 465) and ca_bundle.",
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            # The server is there and said why (a 554 or 421 greeting, a refused EHLO).
+            # Retried: it is about the connection, not this mail.
+            what = (
+                "refused the connection"
+                if isinstance(exc, smtplib.SMTPConnectError)
+                else "answered"
+            )
+            raise ChannelError(
+                f"the SMTP server {s.host}:{s.port} {what}: {_said(exc.smtp_code, exc.smtp_error)}"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise ChannelError(
@@ -149,8 +172,14 @@ class SmtpSender:
             try:
                 self._conn.send_message(mail, from_addr=envelope_from, to_addrs=[message.address])
                 return
-            except smtplib.SMTPServerDisconnected:
+            except smtplib.SMTPServerDisconnected as exc:
                 self.close()
+                if "timed out" in str(exc):  # smtplib reports a read timeout as a hang-up
+                    # It may have taken the mail before going quiet: not sent again at once.
+                    raise ChannelError(
+                        f"the SMTP server {self._settings.host} did not answer within "
+                        f"{self._settings.timeout:g} s"
+                    ) from None
                 if fresh or attempt == 2:
                     raise ChannelError(f"the SMTP server {self._settings.host} hung up") from None
                 # A kept connection the server timed out: one new connection, same message.
@@ -180,13 +209,16 @@ class SmtpSender:
 def _answer_error(
     what: str, code: int, text: bytes | str, *, recipient: bool = False
 ) -> ChannelError:
-    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    said = " ".join(said.split())[:200]
     return ChannelError(
-        f"the SMTP server {what}: {code} {said}",
+        f"the SMTP server {what}: {_said(code, text)}",
         permanent=500 <= code < 600,
         recipient=recipient,
     )
+
+
+def _said(code: int, text: bytes | str) -> str:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return shown(f"{code} {' '.join(said.split())}"[:200])
 
 
 def _why(exc: BaseException) -> str:
