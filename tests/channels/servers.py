@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -293,9 +294,10 @@ class BigAnswer:
 
 
 @contextmanager
-def greeting_server(line: bytes) -> Iterator[int]:
+def greeting_server(line: bytes, *, trickle: float = 0.0) -> Iterator[int]:
     """A server on loopback that greets every connection with `line` and hangs up (a
-    554 "no service for you", a 421 "too busy"); yields its port."""
+    554 "no service for you", a 421 "too busy"), a byte each `trickle` seconds if given;
+    yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     stop = threading.Event()
@@ -307,7 +309,15 @@ def greeting_server(line: bytes) -> Iterator[int]:
             except TimeoutError:
                 continue
             with conn:
-                conn.sendall(line + b"\r\n")
+                if not trickle:
+                    conn.sendall(line + b"\r\n")
+                    continue
+                try:
+                    for byte in line:
+                        conn.sendall(bytes([byte]))
+                        time.sleep(trickle)
+                except OSError:
+                    pass  # the client hung up
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -316,4 +326,48 @@ def greeting_server(line: bytes) -> Iterator[int]:
     finally:
         stop.set()
         thread.join(5)
+        listener.close()
+
+
+@contextmanager
+def trickling_http(answer: bytes, every: float) -> Iterator[str]:
+    """An HTTP receiver that reads each request, then answers `answer` a byte each `every`
+    seconds (and hangs up); yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                request = b""
+                try:
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    length = next(
+                        int(line.split(b":")[1])
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length:")
+                    )
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    for byte in answer:
+                        conn.sendall(bytes([byte]))
+                        time.sleep(every)
+                except OSError:
+                    pass  # the client hung up
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    finally:
+        stop.set()
+        thread.join(10)
         listener.close()

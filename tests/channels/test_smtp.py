@@ -4,6 +4,8 @@ LOGIN, a certificate made for the test, and the server's answers read back."""
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -311,3 +313,18 @@ def test_no_answer_after_the_data_is_a_timeout_and_the_mail_is_not_sent_again(
         ids = [m.message_id for m in sink.messages()]
     # The slow server took it before going quiet: faxd did not hand it over again at once.
     assert ids.count("<n.J2.failed.0@example.com>") == 1
+
+
+def test_a_server_that_trickles_is_cut_off_at_the_deadline(tmp_path: Path) -> None:
+    # `timeout` bounds each read: a byte every 0.2 s held a 1 s channel for as long as the
+    # server liked (here 8 s; 37 s for a tester's 3 s channel).
+    with greeting_server(b"220 " + b"x" * 36, trickle=0.2) as port:
+        settings = channel(SmtpSink(None, auth=False, port=port), tmp_path, security="none")
+        sender = SmtpSender(replace(settings, timeout=1.0))
+        began = time.monotonic()
+        with pytest.raises(ChannelError) as caught:
+            sender.send(message(tmp_path))
+        took = time.monotonic() - began
+    assert "did not take the mail within 2 s" in str(caught.value)
+    assert 1.9 < took < 4
+    assert not caught.value.permanent

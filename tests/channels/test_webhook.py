@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import ssl
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from faxd.channels.base import ChannelError, Message
 from faxd.channels.webhook import WebhookSender
 from faxd.settings import Secret, WebhookChannel
 
-from .servers import WEBHOOK_SECRET, BigAnswer, WebhookReceiver, make_cert
+from .servers import WEBHOOK_SECRET, BigAnswer, WebhookReceiver, make_cert, trickling_http
 
 
 def message(event_id: str = "d.doc1.0") -> Message:
@@ -132,3 +133,18 @@ def test_of_a_huge_answer_only_its_start_is_read(status: int) -> None:
         assert answer.done.wait(10)
         # What the socket buffers hold, not the answer.
         assert answer.written < 32 * 1024 * 1024
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline() -> None:
+    # `timeout` bounds each read: headers sent a byte every 0.2 s held a 1 s webhook for
+    # as long as the receiver liked (here 8 s; 37 s for a tester's 3 s channel).
+    answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 20 + b"\r\nContent-Length: 0\r\n\r\n"
+    with trickling_http(answer, 0.2) as url:
+        hook = WebhookSender(WebhookChannel(name="tickets", url=url, timeout=1))
+        began = time.monotonic()
+        with pytest.raises(ChannelError) as caught:
+            hook.send(message())
+        took = time.monotonic() - began
+        hook.close()
+    assert str(caught.value) == f"{url} did not answer within 2 s (it answers, but too slowly)"
+    assert 1.9 < took < 4

@@ -18,12 +18,17 @@ import ssl
 from email.headerregistry import BaseHeader
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from typing import Any
 
 from faxd.channels.base import ChannelError, Message, read_attachment
+from faxd.channels.deadline import Deadline, cut
 from faxd.core.printable import shown, shown_lines
 from faxd.settings import SmtpChannel
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# One mail may take twice `timeout`, plus a second per this many bytes of attachments
+# (a slow line to the server), before its connection is cut.
+DATA_RATE = 25_000
 
 
 def message_id(event_id: str, sender: str) -> str:
@@ -86,6 +91,35 @@ def build_mail(settings: SmtpChannel, message: Message) -> EmailMessage:
     return mail
 
 
+class _Plain(smtplib.SMTP):
+    """smtplib's connection, watched by a deadline from before the server's greeting."""
+
+    def __init__(self, deadline: Deadline, host: str, port: int, timeout: float) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout=timeout)
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        # The socket as it is then: after STARTTLS, the TLS one.
+        self._deadline.watch(lambda: cut(self.sock))
+        return super().connect(host, port, source_address)
+
+
+class _Tls(smtplib.SMTP_SSL):
+    def __init__(
+        self, deadline: Deadline, host: str, port: int, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout=timeout, context=context)
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self._deadline.watch(lambda: cut(self.sock))
+        return super().connect(host, port, source_address)
+
+
 class SmtpSender:
     def __init__(self, settings: SmtpChannel) -> None:
         self.name = settings.name
@@ -96,7 +130,7 @@ class SmtpSender:
         cafile = str(self._settings.ca_bundle) if self._settings.ca_bundle else None
         return ssl.create_default_context(cafile=cafile)
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, deadline: Deadline) -> smtplib.SMTP:
         s = self._settings
         if s.security == "none" and s.host not in LOOPBACK:
             raise ChannelError(
@@ -106,9 +140,9 @@ class SmtpSender:
         try:
             conn: smtplib.SMTP
             if s.security == "tls":
-                conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
+                conn = _Tls(deadline, s.host, s.port, s.timeout, self._context())
             else:
-                conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                conn = _Plain(deadline, s.host, s.port, s.timeout)
                 if s.security == "starttls":
                     conn.ehlo()
                     if not conn.has_extn("starttls"):
@@ -163,14 +197,31 @@ class SmtpSender:
 
     def send(self, message: Message) -> None:
         mail = build_mail(self._settings, message)
+        size = sum(len(str(part.get_payload())) for part in mail.iter_attachments())
+        limit = 2 * self._settings.timeout + size / DATA_RATE
+        with Deadline(limit) as deadline:
+            try:
+                self._send(mail, message, deadline)
+            except ChannelError:
+                if not deadline.passed:
+                    raise
+                self.close()
+                raise ChannelError(
+                    f"the SMTP server {self._settings.host} did not take the mail within "
+                    f"{limit:.0f} s (it answers, but too slowly)"
+                ) from None
+
+    def _send(self, mail: EmailMessage, message: Message, deadline: Deadline) -> None:
         envelope_from = parseaddr(self._settings.sender)[1]
         assert message.address is not None
         for attempt in (1, 2):
             fresh = self._conn is None
             if self._conn is None:
-                self._conn = self._connect()
+                self._conn = self._connect(deadline)
+            conn = self._conn
+            deadline.watch(functools.partial(_cut, conn))
             try:
-                self._conn.send_message(mail, from_addr=envelope_from, to_addrs=[message.address])
+                conn.send_message(mail, from_addr=envelope_from, to_addrs=[message.address])
                 return
             except smtplib.SMTPServerDisconnected as exc:
                 self.close()
@@ -180,7 +231,7 @@ class SmtpSender:
                         f"the SMTP server {self._settings.host} did not answer within "
                         f"{self._settings.timeout:g} s"
                     ) from None
-                if fresh or attempt == 2:
+                if fresh or attempt == 2 or deadline.passed:
                     raise ChannelError(f"the SMTP server {self._settings.host} hung up") from None
                 # A kept connection the server timed out: one new connection, same message.
             except smtplib.SMTPRecipientsRefused as exc:
@@ -204,6 +255,10 @@ class SmtpSender:
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
+
+
+def _cut(conn: smtplib.SMTP) -> None:
+    cut(conn.sock)
 
 
 def _answer_error(

@@ -13,7 +13,9 @@ from pathlib import Path
 import requests
 import urllib3
 
+from faxd.channels import watched_http
 from faxd.channels.base import ChannelError, Message
+from faxd.channels.deadline import Deadline
 from faxd.core.printable import safe_values, shown
 from faxd.settings import WebhookChannel
 
@@ -54,11 +56,24 @@ class WebhookSender:
     def __init__(self, settings: WebhookChannel) -> None:
         self.name = settings.name
         self._settings = settings
-        self._session = requests.Session()
+        self._session = watched_http.session()
         # A path, so REQUESTS_CA_BUNDLE cannot replace it; the proxy settings still count.
         self._verify = trusted_cas(settings.ca_bundle)
 
     def send(self, message: Message) -> None:
+        s = self._settings
+        limit = 2 * s.timeout  # for the whole exchange: `timeout` bounds each read
+        with watched_http.within(Deadline(limit)) as deadline:
+            try:
+                self._post(message)
+            except ChannelError:
+                if not deadline.passed:
+                    raise
+                raise ChannelError(
+                    f"{s.url} did not answer within {limit:.0f} s (it answers, but too slowly)"
+                ) from None
+
+    def _post(self, message: Message) -> None:
         s = self._settings
         body = event_body(message)
         headers = {
