@@ -8,6 +8,7 @@ import hashlib
 import random
 import re
 import sqlite3
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -412,3 +413,46 @@ def test_a_fax_not_final_after_delayed_after_is_noticed_and_alerted_once(
     finally:
         db.close()
     assert noted is not None
+
+
+# Appends its pid to `runs`, then works until `hang` is gone (no braces: argv is filled in).
+STOPPABLE = (
+    "import os, sys, time\n"
+    "open(sys.argv[1], 'a').write(str(os.getpid()) + chr(10))\n"
+    "while os.path.exists(sys.argv[2]):\n"
+    "    time.sleep(0.05)\n"
+)
+
+
+def test_a_command_running_at_sigterm_is_stopped_and_runs_once_at_the_next_start(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    runs, hang = tmp_path / "runs", tmp_path / "hang"
+    hang.touch()
+    faxd = for_sandbox(NoticeFaxd, tmp_path, sandbox)
+    argv = [sys.executable, "-c", STOPPABLE, str(runs), str(hang)]
+    faxd.top = {"channels": {"archive": {"type": "command", "argv": argv}}}
+    faxd.overrides = {"notify": [{"on": ["failed"], "to": ["archive"]}]}
+    faxd.drop("+46812345699/c.pdf", pdf("c"))
+    try:
+        faxd.start()
+        try:
+            wait_for(lambda: runs.exists() and runs.read_text().endswith("\n"), 60, "the program")
+        finally:
+            assert faxd.stop() == 0
+        [first] = [int(pid) for pid in runs.read_text().split()]
+        # Stopped with faxd: it could not run on beside the next start's run.
+        assert not Path(f"/proc/{first}").exists() or (
+            Path(f"/proc/{first}/stat").read_text().split()[2] == "Z"
+        )
+        assert outbox_states(faxd) == {"pending": 1}
+        hang.unlink()
+        faxd.start()
+        try:
+            wait_for(lambda: outbox_states(faxd) == {"done": 1}, 60, "the notice done")
+            time.sleep(0.5)
+        finally:
+            faxd.stop()
+        assert len(runs.read_text().split()) == 2
+    finally:
+        hang.unlink(missing_ok=True)  # a program left running ends

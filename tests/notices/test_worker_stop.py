@@ -74,7 +74,11 @@ def test_a_program_running_at_a_stop_is_killed_and_runs_once_at_the_next_start(
     [first] = [int(pid) for pid in runs.read_text().split()]
     stop.set()
     thread.join(5)
-    work.shutdown(0.5)
+    try:
+        work.shutdown(0.5)
+    finally:
+        if running(first):
+            hang.unlink()  # not stopped: it must not outlive the test
     # Gone before the next start can run it again.
     assert not running(first)
     [row] = outbox.rows()
