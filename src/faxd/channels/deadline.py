@@ -15,6 +15,7 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.passed = False
+        self._over = False
         self._lock = threading.Lock()
         self._cuts: list[Callable[[], None]] = []
         self._timer = threading.Timer(seconds, self._fire)
@@ -25,6 +26,8 @@ class Deadline:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._over = True  # a timer already firing must not cut a kept connection
         self._timer.cancel()
 
     def watch(self, cut: Callable[[], None]) -> None:
@@ -38,6 +41,8 @@ class Deadline:
 
     def _fire(self) -> None:
         with self._lock:
+            if self._over:
+                return
             self.passed = True
             cuts = list(self._cuts)
         for cut in cuts:
