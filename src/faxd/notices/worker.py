@@ -1,6 +1,7 @@
-"""The outbox worker: one thread per channel hands the channel's rows to it in order, and
-a monitor raises the notices and alerts that time causes (delayed jobs, a stalled inbox,
-a low disk, a provider paused for credentials).
+"""The outbox worker: one thread per channel hands the channel's rows to it, in order per
+target (the channel and its address), and a monitor raises the notices and alerts that
+time causes (delayed jobs, a stalled inbox, a low disk, a provider paused for
+credentials).
 
 It runs beside the fax path and never inside it: the engine and the intake only commit
 rows, which costs one INSERT in a transaction they make anyway."""
@@ -183,8 +184,8 @@ class OutboxWorker:
         """At a stop (`stop` set): a message under way has `wait` seconds to end and be
         recorded. A program still running then is killed with its children, and its row
         stays pending: left running, it would run again at the next start beside itself.
-        A mail, webhook or print under way is left to the process's end, as before: those
-        repeat as the same message, which receivers drop."""
+        A mail, webhook or print under way is not waited for longer: it is repeated as the
+        same message (Message-ID, event id, the CUPS job followed), which receivers drop."""
         deadline = time.monotonic() + wait
         threads = list(self._threads.items())
         for _, thread in threads:
