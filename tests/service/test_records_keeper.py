@@ -552,6 +552,12 @@ def test_purge_never_follows_a_folder_swapped_for_a_link(
     (tmp_path / "records").mkdir(exist_ok=True)
     (tmp_path / "records" / "2024").symlink_to(victim, target_is_directory=True)
     clock.advance(2 * DAY)
+    # A dry run says so beforehand: exactly what the purge would remove, and what not.
+    planned = keeper.purge(dry_run=True)
+    assert not any(item.files for item in planned)
+    assert sorted(p.name for item in planned for p, _ in item.left) == sorted(
+        ["s.pdf", "s.pdf.report.yaml", "s.pdf.report.pdf", "2024-01-05.csv"]
+    )
     with capture_logs() as logs:
         done = keeper.purge(dry_run=False)
     assert not any(item.files for item in done)  # nothing counted as removed

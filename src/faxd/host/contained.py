@@ -469,6 +469,18 @@ def write_beneath(root: Path, path: Path, data: bytes) -> None:
     _write_via_temp(root, path, lambda out: _write_all(out, data), replace=True)
 
 
+def link_on_the_way(root: Path, path: Path) -> str | None:
+    """Why unlink_beneath would refuse `path` (a folder on the way is a link), or None:
+    what a dry run of retention says it would leave in place."""
+    try:
+        os.close(open_dir(root, _parts(root, path)[:-1]))
+    except NotRegularFileError as exc:
+        return str(exc).rstrip(".")
+    except OSError:
+        return None  # not there, or unreadable: the purge itself says what it finds
+    return None
+
+
 def unlink_beneath(root: Path, path: Path) -> bool:
     """Remove `path` below root (retention) through folder descriptors opened here, and
     sync its folder; False when it is not there. A folder on the way swapped for a link

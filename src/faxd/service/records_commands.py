@@ -51,7 +51,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                     # A name with a line break stays on its line (no forged lines).
                     print(f"{verb} {item.kind}: {shown(path)}")
                 for path, why in item.left:
-                    print(f"left in place: {shown(path)} ({shown(why)})")
+                    where = "would be left in place" if args.dry_run else "left in place"
+                    print(f"{where}: {shown(path)} ({shown(why)})")
             count = sum(len(item.files) for item in items)
             left = sum(len(item.left) for item in items)
             done = "would be removed" if args.dry_run else "removed"

@@ -692,7 +692,7 @@ class RecordsKeeper:
         (`files`) and those it left in place (`left`)."""
         items = self.purge_plan()
         if dry_run:
-            return items
+            return [self._planned(item) for item in items]
         now = self._clock.time()
         done = []
         for item in items:
@@ -717,6 +717,21 @@ class RecordsKeeper:
                 self.ledger.audit("purged", files=removed)
             log.info("purged", kind=item.kind, key=item.key, files=len(removed))
         return done
+
+    @staticmethod
+    def _planned(item: PurgeItem) -> PurgeItem:
+        """A dry run's item: the files a purge would remove, and those below a folder
+        swapped for a link, which it would leave in place."""
+        files: list[Path] = []
+        left: list[tuple[Path, str]] = []
+        for path in item.files:
+            root = item.root if item.root is not None else path.parent
+            why = contained.link_on_the_way(root, path)
+            if why is None:
+                files.append(path)
+            else:
+                left.append((path, why))
+        return dataclasses.replace(item, files=tuple(files), left=tuple(left))
 
     @staticmethod
     def _remove(item: PurgeItem, path: Path, removed: list[str]) -> str | None:
