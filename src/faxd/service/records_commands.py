@@ -35,6 +35,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if command == "history":
         return history(settings, args.target, _day(args.since, "--since"))
     journal = open_journal(settings)
+    code = 0
     try:
         keeper = RecordsKeeper(settings, journal, SystemClock())
         if command == "journal":
@@ -58,10 +59,12 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> int:
             done = "would be removed" if args.dry_run else "removed"
             also = f", {left} left in place (looked at again at the next purge)" if left else ""
             print(f"{count} file(s) {done}{also}.")
+            # A script running the purge learns that it did not do all it was asked.
+            code = 1 if left and not args.dry_run else 0
         keeper.drain_audit()
     finally:
         journal.close()
-    return 0
+    return code
 
 
 def _write_journal(keeper: RecordsKeeper, day: date) -> tuple[Path, Path]:
