@@ -100,6 +100,24 @@ def test_a_line_cut_short_by_a_crash_is_rewritten_not_duplicated(tmp_path: Path)
     assert len(_lines(path)) == 5
 
 
+def test_a_line_cut_short_before_the_daemon_writes_again_is_named_not_called_tampering(
+    tmp_path: Path,
+) -> None:
+    log, path, head = _log(tmp_path, 3)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"seq":4,"time":"2026')  # the write a crash interrupted
+    verdict = log.verify(head)
+    assert verdict.ok and verdict.lines == 3
+    assert verdict.note == (
+        f"{path.name} line 4 was cut short by a crash while faxd wrote it; faxd writes it"
+        " again at its next write."
+    )
+    # Cutting a line that was acknowledged is still found: the journal's head names it.
+    path.write_text("".join(_lines(path)[:2]) + _lines(path)[2][:20], encoding="utf-8")
+    verdict = log.verify(head)
+    assert not verdict.ok and "removed from the end" in (verdict.problem or "")
+
+
 def test_the_chain_runs_across_month_files(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit")
     head = log.append([Ev(1, T0, "picked up"), Ev(2, T0 + 40 * 86400, "filed")])

@@ -144,6 +144,8 @@ def audit_verify(settings: Settings) -> int:
     files = len(log.files())
     if verdict.ok:
         print(f"audit log intact: {verdict.lines} line(s) in {files} file(s).")
+        if verdict.note:
+            print(verdict.note)
         return 0
     print(f"audit log broken: {verdict.problem}")
     return 1
