@@ -4,6 +4,7 @@ Against a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,34 +21,50 @@ from tests.settings_helpers import bare_settings
 FULL, OTHER = "full@example.com", "anna@example.com"
 
 
-def test_a_deferred_recipient_holds_up_only_its_own_mail(tmp_path: Path) -> None:
+@dataclass
+class Rig:
+    journal: Journal
+    clock: FakeClock
+    outbox: Outbox
+    work: OutboxWorker
+    mail: SmtpChannel
+
+
+def _queued(tmp_path: Path, port: int, addresses: tuple[str, ...]) -> Rig:
+    """A mail channel to the sink on `port`, one alert queued to each address in turn."""
     journal = Journal(tmp_path / "journal.sqlite")
     clock = FakeClock()
     outbox = Outbox(journal)
-    with smtp_sink(None, auth=False) as sink:
-        mail = SmtpChannel(
-            name="mail",
-            host="127.0.0.1",
-            port=sink.port,
-            sender="fax@example.com",
-            security="none",
-            timeout=5.0,
-        )
-        work = OutboxWorker(bare_settings(tmp_path, channels={"mail": mail}), journal, clock)
-        for n, address in enumerate((FULL, OTHER, FULL, OTHER)):
-            outbox.add(
-                alert_rows(
-                    AlertSettings(to=(f"mail:{address}",)),
-                    "auth",
-                    f"k{n}",
-                    clock.time(),
-                    title=f"m{n}",
-                    text="x",
-                    advice="-",
-                )
+    mail = SmtpChannel(
+        name="mail",
+        host="127.0.0.1",
+        port=port,
+        sender="fax@example.com",
+        security="none",
+        timeout=5.0,
+    )
+    work = OutboxWorker(bare_settings(tmp_path, channels={"mail": mail}), journal, clock)
+    for n, address in enumerate(addresses):
+        outbox.add(
+            alert_rows(
+                AlertSettings(to=(f"mail:{address}",)),
+                "auth",
+                f"k{n}",
+                clock.time(),
+                title=f"m{n}",
+                text="x",
+                advice="-",
             )
+        )
+    return Rig(journal, clock, outbox, work, mail)
+
+
+def test_a_deferred_recipient_holds_up_only_its_own_mail(tmp_path: Path) -> None:
+    with smtp_sink(None, auth=False) as sink:
+        rig = _queued(tmp_path, sink.port, (FULL, OTHER, FULL, OTHER))
+        work, clock, outbox = rig.work, rig.clock, rig.outbox
         sink.behaviour.defer = {FULL}
-        channel = work._build(mail)
+        channel = work._build(rig.mail)
         try:
             while (wait := work.drain("mail", channel)) == 0.0:
                 pass
@@ -68,39 +85,17 @@ def test_a_deferred_recipient_holds_up_only_its_own_mail(tmp_path: Path) -> None
         subjects = [str(m.message["Subject"]) for m in sink.messages()]
         assert subjects[2:] == ["faxd needs attention: m0", "faxd needs attention: m2"]
     assert outbox.counts() == {"done": 4}
-    journal.close()
+    rig.journal.close()
 
 
 def test_a_server_that_fails_as_a_whole_holds_the_whole_channel(tmp_path: Path) -> None:
     # A refusal of the mail itself (451 after DATA) is the server's, not one address's:
     # every other address would fail the same way, one attempt each.
-    journal = Journal(tmp_path / "journal.sqlite")
-    clock = FakeClock()
-    outbox = Outbox(journal)
     with smtp_sink(None, auth=False) as sink:
-        mail = SmtpChannel(
-            name="mail",
-            host="127.0.0.1",
-            port=sink.port,
-            sender="fax@example.com",
-            security="none",
-            timeout=5.0,
-        )
-        work = OutboxWorker(bare_settings(tmp_path, channels={"mail": mail}), journal, clock)
-        for n, address in enumerate((FULL, OTHER)):
-            outbox.add(
-                alert_rows(
-                    AlertSettings(to=(f"mail:{address}",)),
-                    "auth",
-                    f"k{n}",
-                    clock.time(),
-                    title=f"m{n}",
-                    text="x",
-                    advice="-",
-                )
-            )
+        rig = _queued(tmp_path, sink.port, (FULL, OTHER))
+        work = rig.work
         sink.behaviour.temp_failures = 5
-        channel = work._build(mail)
+        channel = work._build(rig.mail)
         try:
             wait = work.drain("mail", channel)
             assert 4 < wait <= 6
@@ -108,5 +103,5 @@ def test_a_server_that_fails_as_a_whole_holds_the_whole_channel(tmp_path: Path) 
         finally:
             channel.close()
         assert sink.refused == 1
-    assert [r.attempts for r in outbox.rows()] == [0, 1]
-    journal.close()
+    assert [r.attempts for r in rig.outbox.rows()] == [0, 1]
+    rig.journal.close()

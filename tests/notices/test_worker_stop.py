@@ -55,9 +55,10 @@ def wait_for(check: object, timeout: float = 10.0) -> None:
     raise AssertionError("timed out")
 
 
-def test_a_program_running_at_a_stop_is_killed_and_runs_once_at_the_next_start(
+def running_one(
     tmp_path: Path,
-) -> None:
+) -> tuple[Journal, Outbox, OutboxWorker, threading.Event, threading.Thread]:
+    """One alert to the command channel, whose program is running (until `hang` goes)."""
     runs, hang = tmp_path / "runs", tmp_path / "hang"
     hang.touch()
     journal = Journal(tmp_path / "journal.sqlite")
@@ -71,6 +72,14 @@ def test_a_program_running_at_a_stop_is_killed_and_runs_once_at_the_next_start(
     work = OutboxWorker(settings(tmp_path, runs, hang), journal, clock)
     stop, thread = start(work)
     wait_for(lambda: runs.exists() and runs.read_text().endswith("\n"))
+    return journal, outbox, work, stop, thread
+
+
+def test_a_program_running_at_a_stop_is_killed_and_runs_once_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    runs, hang = tmp_path / "runs", tmp_path / "hang"
+    journal, outbox, work, stop, thread = running_one(tmp_path)
     [first] = [int(pid) for pid in runs.read_text().split()]
     stop.set()
     thread.join(5)
@@ -86,7 +95,7 @@ def test_a_program_running_at_a_stop_is_killed_and_runs_once_at_the_next_start(
     assert row.error is not None and "stopped because faxd stopped" in row.error
 
     hang.unlink()  # the next start's run ends
-    again = OutboxWorker(settings(tmp_path, runs, hang), journal, clock)
+    again = OutboxWorker(settings(tmp_path, runs, hang), journal, SystemClock())
     stop, thread = start(again)
     try:
         assert wait_idle(outbox, 10)
@@ -101,18 +110,7 @@ def test_a_program_running_at_a_stop_is_killed_and_runs_once_at_the_next_start(
 
 def test_a_program_that_ends_within_the_stop_budget_is_recorded_done(tmp_path: Path) -> None:
     runs, hang = tmp_path / "runs", tmp_path / "hang"
-    hang.touch()
-    journal = Journal(tmp_path / "journal.sqlite")
-    clock = SystemClock()
-    outbox = Outbox(journal)
-    outbox.add(
-        alert_rows(
-            AlertSettings(to=("hook",)), "auth", "k", clock.time(), title="t", text="x", advice="-"
-        )
-    )
-    work = OutboxWorker(settings(tmp_path, runs, hang), journal, clock)
-    stop, thread = start(work)
-    wait_for(lambda: runs.exists() and runs.read_text().endswith("\n"))
+    journal, outbox, work, stop, thread = running_one(tmp_path)
     stop.set()
     threading.Timer(0.3, hang.unlink).start()
     work.shutdown(5)
