@@ -50,6 +50,15 @@ def test_a_syntax_error_names_its_line(write_config: WriteConfig) -> None:
     assert problem.line == 4
 
 
+def test_a_tab_used_to_indent_says_to_use_spaces(write_config: WriteConfig) -> None:
+    path = write_config("folders:\n\t- path: /srv/fax/out\n")
+    problem = only_problem(path)
+    assert problem.line == 2
+    assert problem.message.endswith(
+        "YAML is indented with spaces, never tabs: replace the tab with spaces."
+    )
+
+
 def test_a_control_character_is_a_problem_naming_its_line(write_config: WriteConfig) -> None:
     path = write_config("folders: []\n# pasted from a terminal \x1b[0m\n")
     problem = only_problem(path)

@@ -132,9 +132,14 @@ def _parse(loader: yaml.SafeLoader, problems: Problems, empty: str) -> Node | No
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
+        remedy = (
+            "YAML is indented with spaces, never tabs: replace the tab with spaces"
+            if "'\\t'" in what
+            else "fix the file's syntax"
+        )
         problems.add(
             FILE,
-            f"YAML syntax error: {what}; fix the file's syntax.",
+            f"YAML syntax error: {what}; {remedy}.",
             mark.line + 1 if mark else None,
         )
         return None
