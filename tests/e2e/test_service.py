@@ -536,6 +536,27 @@ def test_a_second_faxd_with_its_own_state_dir_leaves_the_spool_folder_alone(
     assert other.stop() == 0
 
 
+def test_an_inbox_faxd_created_at_start_is_claimed_against_a_second_faxd(
+    svc: ServiceFaxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Made by the poller after the folder claims, the inbox had no claim, and a second
+    faxd with its own state_dir delivered every received document into it again."""
+    inbox = tmp_path / "inbox"
+    svc.inbox = {"path": str(inbox), "poll_interval": 0.5}
+    svc.start()
+    wait_for(lambda: "faxd is running" in svc.log_text(), 30, "the first instance")
+    assert (inbox / ".faxd.lock").is_file()
+    other_root = tmp_path / "other"
+    other_root.mkdir()
+    other = for_sandbox(ServiceFaxd, other_root, sandbox)
+    other.inbox = {"path": str(inbox), "poll_interval": 0.5}
+    other.write_config()
+    second = other.cli("run")
+    assert second.returncode == 2
+    assert f"{inbox} is worked by another faxd (pid {svc.pid} on " in second.stderr
+    assert svc.alive()
+
+
 def test_a_folder_another_faxd_took_while_it_was_away_is_left_to_that_faxd(
     svc: ServiceFaxd, sandbox: SandboxServer, tmp_path: Path
 ) -> None:

@@ -26,6 +26,7 @@ from faxd.clock import Clock, SystemClock
 from faxd.crash_points import hanging
 from faxd.errors import ConfigError, ConfigProblem
 from faxd.host.folder_claims import FolderClaims, claim_configured, configured_folders
+from faxd.host.inbox_folder import InboxFolder
 from faxd.host.lock import InstanceLock
 from faxd.host.sd_notify import Notifier, format_status
 from faxd.notices.worker import OutboxWorker
@@ -160,6 +161,7 @@ class Daemon:
         self._archiver = Archiver(self._journal, self._clock, work_root=settings.work_root)
         # Before anything is reconciled or taken: another faxd working these folders would
         # send every document in them a second time.
+        self._create_inbox(settings)
         problems = claim_configured(self._claims, settings, self._present)
         if problems:
             self._journal.close()
@@ -354,6 +356,16 @@ class Daemon:
     def _present(self, path: Path) -> bool:
         """A folder that is there, and not the bare mount point of a share away."""
         return path.is_dir() and not self._archiver.presence.away(path)
+
+    def _create_inbox(self, settings: Settings) -> None:
+        """Make a missing inbox now, not at the poller's first cycle: made there, after the
+        folder claims, it went unclaimed, and a second faxd delivered every received
+        document into it again."""
+        if settings.inbox is None or settings.inbox.path.is_dir():
+            return
+        # One that cannot be made is the poller's to say in words, and to try again.
+        with contextlib.suppress(OSError):
+            InboxFolder(settings.inbox.path).ensure()
 
     def _create_folders(self, folder: FolderSettings) -> None:
         """Create a spool folder (and its sent/ and failed/) that is missing but whose parent
@@ -551,6 +563,7 @@ class Daemon:
             self._refuse_reload(exc.problems)
             return
         before = self._claims.held()
+        self._create_inbox(settings)
         problems = claim_configured(self._claims, settings, self._present)
         if problems:
             for claimed in self._claims.held() - before:
