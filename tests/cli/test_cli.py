@@ -3,10 +3,12 @@ effect against the sandbox."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -86,6 +88,35 @@ def test_check_config_prints_the_effective_configuration(
     assert "***" in out
     assert "sandbox-docs-key" not in out + err
     assert "OK" in err
+
+
+def test_a_spool_folder_faxd_cannot_look_into_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Owned by another user with mode 0700: Path.exists() on sent/ inside raised
+    PermissionError, an internal error. Simulated, as root looks into any folder."""
+    closed = setup.spool
+    inside = {"sent_dir": str(closed / "sent"), "failed_dir": str(closed / "failed")}
+    setup.folders = [{"path": str(closed), **inside}]
+    setup.write_config()
+    real_stat, real_access = os.stat, os.access
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if isinstance(path, (str, Path)) and Path(path).parent == closed:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    def access(path: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
+        return Path(path) != closed and real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(os, "access", access)
+    for command in ("check-config", "run"):
+        code, _, err = run(capsys, command, "--config", str(setup.config_path))
+        assert code in (1, 2), err
+        assert "internal error" not in err and "Traceback" not in err
+        assert f"cannot look into {closed}, so it cannot use {closed / 'sent'}" in err
+        assert "give that user access" in err
 
 
 def test_check_config_lists_every_problem_with_its_line(

@@ -26,8 +26,35 @@ def _existing_ancestor(path: Path) -> Path:
     return Path("/")
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False  # a folder faxd cannot look into: said by directory_problem
+
+
+def _unsearchable(path: Path) -> Path | None:
+    """The folder above `path` that faxd's user may not look into, or None. Path.exists()
+    raises on EACCES, which ended check-config and `faxd run` in an internal error."""
+    try:
+        path.stat()
+    except PermissionError:
+        for folder in reversed(path.parents):
+            if not os.access(folder, os.X_OK):
+                return folder
+        return path.parent
+    except OSError:
+        return None
+    return None
+
+
 def directory_problem(path: Path) -> str | None:
     """Why faxd could not use `path` as a folder it writes into, or None."""
+    if (closed := _unsearchable(path)) is not None:
+        return (
+            f"faxd's user (uid {os.getuid()}) cannot look into {closed}, so it cannot use "
+            f"{path}; give that user access to {closed} (chown, or chmod g+x for its group)."
+        )
     if path.exists():
         if not path.is_dir():
             return f"{path} is not a directory; point the key at a folder."
@@ -67,13 +94,18 @@ def _created_at_start(folders: set[Path]) -> frozenset[Path]:
     while grew:
         grew = False
         for path in folders - made:
-            if path.is_dir() or path.parent.is_dir() or path.parent in made:
+            if _is_dir(path) or _is_dir(path.parent) or path.parent in made:
                 made.add(path)
                 grew = True
     return frozenset(made)
 
 
 def _readable_file_problem(path: Path, what: str) -> str | None:
+    if (closed := _unsearchable(path)) is not None:
+        return (
+            f"faxd's user (uid {os.getuid()}) cannot look into {closed}, so it cannot read "
+            f"{what} {path}; give that user access to {closed} (chown, or chmod g+x)."
+        )
     if not path.is_file():
         return f"{what} {path} does not exist or is not a file; correct the path."
     try:
