@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
+from faxd.store.journal import Journal
 
 from ..e2e.harness import Faxd, pdf, wait_for
 
@@ -507,3 +509,28 @@ def test_send_dials_the_number_typed_whatever_the_document_says(
     assert tx["recipient"] == "+46812345678"
     report = yaml.safe_load((setup.sent / "letter.txt.report.yaml").read_text())
     assert [r["number"] for r in report["recipients"]] == ["+46812345678"]
+
+
+def test_status_and_history_read_an_empty_journal_as_nothing_recorded(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    """0 bytes, as a first start on a full disk leaves it: "no such table: jobs"."""
+    setup.state.mkdir(parents=True, exist_ok=True)
+    (setup.state / "journal.sqlite").write_bytes(b"")
+    for argv in (("status",), ("history", "+46812345678"), ("history", "order")):
+        code, out, err = run(capsys, *argv, "--config", str(setup.config_path))
+        assert (code, err) == (0, ""), argv
+    assert "No transmissions" in out
+
+
+def test_history_reads_a_journal_from_before_filed_records(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    setup.state.mkdir(parents=True, exist_ok=True)
+    path = setup.state / "journal.sqlite"
+    Journal(path).close()
+    with sqlite3.connect(path) as db:  # as an older faxd left it
+        db.execute("DROP TABLE filed_records")
+    code, out, err = run(capsys, "history", "+46812345678", "--config", str(setup.config_path))
+    assert (code, err) == (0, "")
+    assert "No transmissions" in out

@@ -179,6 +179,7 @@ class Journal(JournalNotes, JournalRetries):
         # create_job: jobs that takers create at once share a commit.
         self._creations = SharedCommits[_Creation](self._turns, self._create_batch)
         self._tables: set[str] = set()  # seen to exist (tables are never dropped)
+        self._readonly = readonly
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -319,7 +320,7 @@ class Journal(JournalNotes, JournalRetries):
     ) -> list[list[sqlite3.Row]]:
         """Several reads under one lock (one snapshot), and one wait for the disk."""
         with self._turns.turn():
-            results = [list(self._db.execute(sql, params)) for sql, params in statements]
+            results = [self._read(sql, params) for sql, params in statements]
             seq = self._durable.committed
         if durable:
             # Nothing is acted on before it is durable: a row another thread committed a
@@ -327,6 +328,16 @@ class Journal(JournalNotes, JournalRetries):
             # wait is an fsync or two). A failed fsync is the writer's to report.
             self._durable.wait(seq)
         return results
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        try:
+            return list(self._db.execute(sql, params))
+        except sqlite3.OperationalError as exc:
+            # A reader never makes tables: a journal left empty by a first start on a full
+            # disk, or written by an older faxd, has recorded nothing of that kind yet.
+            if self._readonly and str(exc).startswith("no such table"):
+                return []
+            raise
 
     def pragma(self, name: str) -> Any:
         with self._turns.turn():
