@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,42 @@ def test_a_helper_not_allowed_to_lower_its_priority_still_draws(
         assert made.pdf is not None and made.pdf.startswith(b"%PDF") and made.pages == 2
     finally:
         pool.close()
+
+
+CTRL_C_PROBE = """
+import signal, sys, threading, time
+from pathlib import Path
+from faxd.records.pool import DrawPool
+stop = threading.Event()
+signal.signal(signal.SIGINT, lambda *_: stop.set())  # as faxd run does
+pool = DrawPool()
+print(pool.page_counts([Path(sys.argv[1])]), flush=True)
+assert stop.wait(60), "no SIGINT came"
+time.sleep(1.0)  # what a helper hit by the Ctrl-C would print, it has printed by now
+print("helper alive" if pool._proc is not None and pool._proc.poll() is None else "helper gone")
+pool.close()
+"""
+
+
+def test_ctrl_c_in_a_terminal_leaves_the_helper_to_faxd(tmp_path: Path) -> None:
+    """The terminal sends SIGINT to the whole foreground process group: the idle helper
+    died in _read_exact with a KeyboardInterrupt traceback under `faxd run`'s last lines."""
+    doc = write_pdf(tmp_path / "fax.pdf", pages=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_PROBE, str(doc)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a shell gives a command
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "[1]"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, err) == (0, "")
+    assert out.strip() == "helper alive"

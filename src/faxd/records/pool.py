@@ -84,6 +84,9 @@ class DrawPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
+                # Out of the terminal's foreground group: a Ctrl-C of `faxd run` killed
+                # the idle helper with a KeyboardInterrupt traceback. faxd stops it itself.
+                process_group=0,
             )
         return self._proc
 
