@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"faxd: {shown_lines(exc.message)}", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {shown_lines(str(problem))}", file=sys.stderr)
-        return Exit.USAGE
+        return Exit.FAILURE if exc.passing else Exit.USAGE
     except (UsageError, AlreadyRunningError) as exc:
         print(f"faxd: {shown_lines(str(exc))}", file=sys.stderr)
         return Exit.USAGE

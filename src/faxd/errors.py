@@ -28,6 +28,9 @@ class ConfigProblem:
     path: str
     message: str
     line: int | None = None
+    # A fault of the machine that may pass by itself (a file system mounted read-only),
+    # not of the configuration: `faxd run` exits 1 for it, which systemd retries.
+    passing: bool = False
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
@@ -47,6 +50,11 @@ class ConfigError(FaxdError):
         )
         self.source = source
         self.problems = problems
+
+    @property
+    def passing(self) -> bool:
+        """Every problem may pass by itself: a start worth trying again."""
+        return bool(self.problems) and all(p.passing for p in self.problems)
 
 
 class UsageError(FaxdError):

@@ -534,3 +534,25 @@ def test_history_reads_a_journal_from_before_filed_records(
     code, out, err = run(capsys, "history", "+46812345678", "--config", str(setup.config_path))
     assert (code, err) == (0, "")
     assert "No transmissions" in out
+
+
+def test_run_on_a_read_only_state_disk_exits_1_for_systemd_to_try_again(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    """It said "not writable by faxd's user; fix its owner" and exited 2, which systemd
+    never restarts (RestartPreventExitStatus=2): a disk remounted read-only stayed down."""
+    setup.state.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(setup.state)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a read-only file system needs root (CAP_SYS_ADMIN)")
+    try:
+        code, _, err = run(capsys, "run", "--config", str(setup.config_path))
+    finally:
+        subprocess.run(["umount", str(setup.state)], check=True)
+    assert code == 1, err
+    assert f"{setup.state} is on a read-only file system; remount it read-write." in err
+    assert "fix its owner" not in err

@@ -4,6 +4,7 @@ Nothing here creates or changes anything."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,19 @@ def _existing_ancestor(path: Path) -> Path:
         if candidate.exists():
             return candidate
     return Path("/")
+
+
+class _Passing(str):
+    """A problem of the machine that may pass by itself: a disk the kernel remounted
+    read-only after an error, or one being repaired. Exit 2 would keep systemd from ever
+    trying again (RestartPreventExitStatus=2)."""
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _is_dir(path: Path) -> bool:
@@ -59,12 +73,19 @@ def directory_problem(path: Path) -> str | None:
         if not path.is_dir():
             return f"{path} is not a directory; point the key at a folder."
         if not os.access(path, os.W_OK | os.X_OK):
+            if _read_only(path):
+                return _Passing(f"{path} is on a read-only file system; remount it read-write.")
             return f"{path} is not writable by faxd's user (uid {os.getuid()}); fix its owner."
         return None
     ancestor = _existing_ancestor(path)
     if not ancestor.is_dir():
         return f"{path} cannot be created because {ancestor} is not a directory."
     if not os.access(ancestor, os.W_OK | os.X_OK):
+        if _read_only(ancestor):
+            return _Passing(
+                f"{path} cannot be created: {ancestor} is on a read-only file system; "
+                "remount it read-write."
+            )
         return (
             f"{path} does not exist and cannot be created: {ancestor} is not writable by "
             f"faxd's user (uid {os.getuid()}); create it or fix the permissions."
@@ -147,7 +168,10 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
 
     def check(paths: list[str], message: str | None) -> None:
         if message is not None:
-            found.append(lines.problem(paths, message))
+            problem = lines.problem(paths, message)
+            if isinstance(message, _Passing):
+                problem = dataclasses.replace(problem, passing=True)
+            found.append(problem)
 
     check(["state_dir"], directory_problem(settings.state_dir))
     spools = _created_at_start(
