@@ -68,3 +68,19 @@ def test_a_missing_shared_root_under_an_existing_folder_is_no_problem(
     settings = load(write_config(text))
     assert settings.folders[0].sent_dir == tmp_path / "sent" / "out"
     assert config.check_environment(settings) == []
+
+
+def test_shared_roots_under_a_missing_folder_are_said_once_each_at_their_own_key(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    # /nonexistent is missing: seven lines, all on sent_dir's, named one cause before.
+    text = TWO + "defaults:\n  sent_dir: /nonexistent/sent\n  failed_dir: /nonexistent/failed\n"
+    settings = load(write_config(text))
+    (tmp_path / "out").mkdir(exist_ok=True)
+    (tmp_path / "scanner").mkdir(exist_ok=True)
+    found = [p for p in config.check_environment(settings) if "nonexistent" in p.message]
+    assert [(p.path, p.message.split(" does not exist")[0]) for p in found] == [
+        ("defaults.sent_dir", "/nonexistent/sent"),
+        ("defaults.failed_dir", "/nonexistent/failed"),
+        ("defaults.failed_dir", "/nonexistent/hold"),  # hold/ beside failed/
+    ]

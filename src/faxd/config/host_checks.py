@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from faxd.config.yaml_tree import Node, Problems, read_tree
 from faxd.errors import ConfigProblem
 from faxd.providers.registry import PROVIDERS
-from faxd.settings import Settings
+from faxd.settings import FolderSettings, Settings
 
 
 def device_of(path: Path) -> int:
@@ -161,6 +161,17 @@ def _walk(node: Node) -> Iterator[tuple[str, int | None]]:
             yield from _walk(child)
 
 
+def _filing_key(folders: Sequence[FolderSettings], root: Path) -> str:
+    """Which `defaults:` key a shared filing root came from (for the line to name)."""
+    for folder in folders:
+        if root in folder.filing_roots:
+            if folder.sent_dir.parent == root:
+                return "sent_dir"
+            if folder.failed_dir.parent == root:
+                return "failed_dir"
+    return "hold_dir"
+
+
 def check_environment(settings: Settings) -> list[ConfigProblem]:
     """Every reason the configured folders, files and state directory would fail at run time."""
     lines = _Lines(settings.source)
@@ -177,12 +188,14 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
     spools = _created_at_start(
         {f.path for f in settings.folders} | {r for f in settings.folders for r in f.filing_roots}
     )
+    missing_roots: list[Path] = []
     for root in dict.fromkeys(r for f in settings.folders for r in f.filing_roots):
         # A sent/failed/hold root under `defaults:`, made at start for every folder's own.
-        check(
-            [f"defaults.{key}" for key in ("sent_dir", "failed_dir", "hold_dir")] + ["defaults"],
-            directory_problem(root) or creatable_problem(root, spools),
-        )
+        key = _filing_key(settings.folders, root)
+        message = directory_problem(root) or creatable_problem(root, spools)
+        if message is not None:
+            missing_roots.append(root)
+        check([f"defaults.{key}", "defaults.failed_dir", "defaults"], message)
     for index, folder in enumerate(settings.folders):
         at = f"folders[{index}]"
         check(
@@ -200,6 +213,8 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
                     continue
                 target = folder.hold_folder
                 paths[2:2] = [f"{at}.failed_dir", "defaults.failed_dir"]
+            if any(target.is_relative_to(root) for root in missing_roots):
+                continue  # its root's problem is said once, not once per spool folder
             check(paths, directory_problem(target) or creatable_problem(target, spools))
             check(paths, _same_device(target, folder.path, f"{key} {target}", "the spool folder"))
     if settings.inbox is not None:
