@@ -189,3 +189,41 @@ def test_a_retry_while_a_new_scan_holds_the_name_keeps_its_history(tmp_path: Pat
     finally:
         faxd.stop()
         slow.stop()
+
+
+def test_a_retry_sends_only_to_the_recipients_not_delivered(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # One of two recipients refused once: the retry must not fax the other a second time.
+    sandbox.add_fault(
+        {
+            "api": "docs",
+            "endpoint": "send",
+            "action": "status",
+            "status": 400,
+            "times": 1,
+            "match": "301112298",
+        }
+    )
+    faxd.overrides["dft"] = "never"
+    faxd.start()
+    faxd.drop("+46401234567,+46301112298/both.pdf", pdf("partly delivered"))
+    first = faxd.report_for("both.pdf")
+    assert first["result"] == "failed"
+    assert {r["number"]: r["status"] for r in first["recipients"]}["+46401234567"] != "Failed"
+
+    out = retry(faxd, first["job"])
+    assert "not sent again: +46401234567" in out
+
+    wait_for(lambda: faxd.reports(faxd.sent), 60, "the retried document delivered")
+    [second] = faxd.reports(faxd.sent)
+    assert second["result"] == "delivered"
+    assert [r["number"] for r in second["recipients"]] == ["+46301112298"]
+    [earlier] = second["history"]
+    assert earlier["job"] == first["job"]
+    assert earlier["delivered"] == ["+46401234567"]
+    assert any("+46401234567 was delivered by job" in n for n in second["notes"])
+    sent_to = [t.get("recipient") for t in sandbox.stats()["docs"]["transmissions"].values()]
+    assert sent_to.count("+46401234567") == 1
+    assert sent_to.count("+46301112298") == 1
+    assert faxd.stop() == 0

@@ -30,6 +30,7 @@ class EarlierAttempt:
     error: str | None
     retried_at: float
     note: str | None = None
+    delivered: Sequence[str] = ()  # reached by that attempt, so not sent again since
 
 
 def iso(ts: float | None, tz: tzinfo | None) -> str | None:
@@ -89,12 +90,23 @@ def render_report(
                 "error": h.error,
                 "retried_at": iso(h.retried_at, tz),
                 **({"note": h.note} if h.note else {}),
+                **({"delivered": list(h.delivered)} if h.delivered else {}),
             }
             for h in history
         ]
+    notes = [*carried_notes(history), *notes]
     if notes:
-        report["notes"] = list(notes)
+        report["notes"] = notes
     return yaml_text.dump(report)
+
+
+def carried_notes(history: Sequence[EarlierAttempt]) -> list[str]:
+    """One sentence per recipient an earlier attempt reached: this attempt left it out."""
+    return [
+        f"{number} was delivered by job {h.job} already and was not sent again."
+        for h in history
+        for number in h.delivered
+    ]
 
 
 def failure_summary(recipients: Sequence[RecipientOutcome]) -> str | None:

@@ -40,7 +40,7 @@ from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.folders import create_if_missing
-from faxd.model import JobState
+from faxd.model import JobState, TxState
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
 from faxd.store.journal import Journal
@@ -428,6 +428,11 @@ class Archiver:
                 error=earlier.error or failure_summary(self._outcomes(earlier.id)),
                 retried_at=retry.retried_at,
                 note=retry.note,
+                delivered=[
+                    t.number
+                    for t in self._journal.transmissions(earlier.id)
+                    if t.state == TxState.DELIVERED
+                ],
             )
             for earlier, retry in reversed(self._journal.earlier_attempts(job.id))
         ]

@@ -326,6 +326,7 @@ def _retry(settings: Settings, target: str) -> int:
                 f"a sidecar {late.name} arrived after the document failed; it is used for "
                 "this retry."
             )
+        reached = _reached(journal, job)
         check_way_back(job, [(src, dst) for _, src, dst in _filed_files(job)])
         report_yaml = Path(job.archive_plan[REPORT_KEY])
         # Committed before anything moves: the next attempt's report names this one, and
@@ -360,8 +361,23 @@ def _retry(settings: Settings, target: str) -> int:
         )
     for path, why in left:
         print(f"the old report {path} stays ({why}).")
-    print("faxd picks it up from the spool folder and sends it again.")
+    if reached:
+        print(
+            f"Delivered already, so not sent again: {', '.join(reached)}; "
+            "the new report's history names them."
+        )
+        print("faxd picks it up from the spool folder and sends it to the other recipients.")
+    else:
+        print("faxd picks it up from the spool folder and sends it again.")
     return 0
+
+
+def _reached(journal: Journal, job: JobRow) -> list[str]:
+    """The numbers this attempt or an earlier one delivered: the retry leaves them out."""
+    jobs = [job.id, *(earlier.id for earlier, _ in journal.earlier_attempts(job.id))]
+    return sorted(
+        {t.number for j in jobs for t in journal.transmissions(j) if t.state == TxState.DELIVERED}
+    )
 
 
 def _late_sidecar(job: JobRow) -> Path | None:

@@ -28,7 +28,7 @@ from faxd.errors import FaxdError
 from faxd.model import FINAL_TX_STATES, JobState, Method, TxState
 from faxd.store import audit_outbox
 from faxd.store.journal_notes import JournalNotes, moved_aside_key
-from faxd.store.journal_retries import JournalRetries
+from faxd.store.journal_retries import JournalRetries, delivered_before
 from faxd.store.journal_rows import (
     DueTx,
     JobRow,
@@ -388,10 +388,29 @@ class Journal(JournalNotes, JournalRetries):
     def _insert_job(
         self, db: sqlite3.Connection, job: NewJob, outbox: Sequence[NewDelivery]
     ) -> None:
-        state = JobState.FAILED if job.error else JobState.READY
+        insert_outbox(db, outbox)
+        # The document `faxd retry` put back (same place, same inode): this job is
+        # its next attempt.
+        db.execute(
+            "UPDATE retries SET next_job = ? WHERE path = ? AND next_job IS NULL "
+            "AND (ino IS NULL OR ? IS NULL OR ino = ?)",
+            (job.id, encode_path(job.path), job.ino, job.ino),
+        )
+        error = job.error
+        numbers = list(job.numbers)
+        if not job.hold:
+            # A recipient an earlier attempt reached is not faxed again; the report's
+            # history names it.
+            done = delivered_before(db, job.id)
+            numbers = [n for n in job.numbers if n not in done]
+            if job.numbers and not numbers and error is None:
+                error = (
+                    "every recipient was reached by an earlier attempt already "
+                    f"({', '.join(sorted(set(done.values())))}); nothing was sent again."
+                )
+        state = JobState.FAILED if error else JobState.READY
         if job.hold:
             state = JobState.HELD
-        insert_outbox(db, outbox)
         db.execute(
             "INSERT INTO jobs(id, folder, rel_path, path, sidecar, attachments, files, "
             "provider, sender, dft, reference, rule, options, state, error, ino, "
@@ -411,20 +430,13 @@ class Journal(JournalNotes, JournalRetries):
                 job.rule,
                 job.options.dumps(),
                 state.value,
-                job.error,
+                error,
                 job.ino,
                 job.received_at,
-                job.received_at if job.error else None,
+                job.received_at if error else None,
             ),
         )
-        # The document `faxd retry` put back (same place, same inode): this job is
-        # its next attempt.
-        db.execute(
-            "UPDATE retries SET next_job = ? WHERE path = ? AND next_job IS NULL "
-            "AND (ino IS NULL OR ? IS NULL OR ino = ?)",
-            (job.id, encode_path(job.path), job.ino, job.ino),
-        )
-        for idx, number in enumerate(job.numbers):
+        for idx, number in enumerate(numbers):
             db.execute(
                 "INSERT INTO transmissions(job_id, idx, number, state, next_attempt_at, "
                 "updated_at) VALUES (?,?,?,?,?,?)",
@@ -432,7 +444,7 @@ class Journal(JournalNotes, JournalRetries):
                     job.id,
                     idx,
                     number,
-                    (TxState.FAILED if job.error else TxState.READY).value,
+                    (TxState.FAILED if error else TxState.READY).value,
                     job.received_at,
                     job.received_at,
                 ),
@@ -442,11 +454,11 @@ class Journal(JournalNotes, JournalRetries):
             "picked up",
             job=job.id,
             document=job.path,
-            recipients=list(job.numbers),
+            recipients=numbers,
             provider=job.provider,
         )
-        if job.error:
-            audit_outbox.record(db, "failed", job=job.id, error=job.error)
+        if error:
+            audit_outbox.record(db, "failed", job=job.id, error=error)
 
     def job(self, job_id: str) -> JobRow | None:
         if not is_text(job_id):

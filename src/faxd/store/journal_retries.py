@@ -5,15 +5,37 @@ reports' history and retention read."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from faxd.model import TxState
 from faxd.store.journal_part import JournalPart
 from faxd.store.journal_rows import JobRow, RetryRow, decode_path, encode_path, retry_row
 from faxd.store.rows import in_chunks
 
 # A report lists at most this many earlier attempts of its document.
 MAX_HISTORY = 50
+
+
+def delivered_before(db: sqlite3.Connection, job_id: str) -> dict[str, str]:
+    """Each number an earlier attempt of this job's document (put back by `faxd retry`)
+    delivered, with the job that delivered it: a retry must not fax it a second time."""
+    found: dict[str, str] = {}
+    seen = {job_id}
+    current = job_id
+    while len(seen) <= MAX_HISTORY:
+        row = db.execute("SELECT job_id FROM retries WHERE next_job = ?", (current,)).fetchone()
+        if row is None or row[0] in seen:
+            break
+        current = str(row[0])
+        seen.add(current)
+        for (number,) in db.execute(
+            "SELECT number FROM transmissions WHERE job_id = ? AND state = ?",
+            (current, TxState.DELIVERED.value),
+        ):
+            found.setdefault(str(number), current)
+    return found
 
 
 class JournalRetries(JournalPart):
