@@ -117,3 +117,33 @@ def test_wrong_api_key_pauses_the_queue_and_sighup_resumes_it(
     report = faxd.report_for("paused.pdf", timeout=60)
     assert report["result"] == "delivered"
     assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
+
+
+def test_a_lost_upload_whose_lookups_are_refused_fails_at_its_deadline(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # The upload's answer is lost, then every lookup is refused: faxd cannot learn whether
+    # the fax went, so it must fail (never "delivered", never sent twice), not wait forever.
+    sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "drop_after"})
+    sandbox.add_fault(
+        {
+            "api": "docs",
+            "endpoint": "retrieve",
+            "action": "status",
+            "status": 400,
+            "times": "always",
+        }
+    )
+    faxd.overrides.update({"dft": "never", "give_up_after": "20s", "max_attempts": 2})
+    faxd.start()
+    faxd.drop("+46401234567/lost.pdf", pdf("lost and unaskable"))
+    report = faxd.report_for("lost.pdf", timeout=90)
+    assert report["result"] == "failed"
+    error = report["recipients"][0]["error"]
+    assert "could not ask whether it arrived" in error
+    assert "with this transmission's reference fx" in error
+    assert "before you run faxd retry" in error
+    assert docs_stats(sandbox)["send_requests"] == 1
+    refusals = [line for line in faxd.log_text().splitlines() if "refused the status query" in line]
+    assert len(refusals) == 1 and "warning" in refusals[0]
+    assert faxd.stop() == 0

@@ -20,6 +20,7 @@ from faxd.errors import AmbiguousOutcomeError, AuthError, FaxdError, ProviderErr
 from faxd.model import Accepted, Method, TxState
 from faxd.outbound.outcomes import Outcomes, cleanup, files_of, submission_for, work_dir
 from faxd.providers.base import ReportSweeper, Sender
+from faxd.providers.docs_wire import upload_token
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import DueTx, JobRow, TxRow
 
@@ -50,6 +51,7 @@ class StatusQueries:
         self._pause = pause
         self._policy = policy
         self._rand = rand
+        self._refused: set[str] = set()  # transmissions whose refused query was logged loud
 
     def query(self, tx: DueTx, provider: str) -> None:
         job, txs = self._journal.job_and_transmissions(tx.job_id)
@@ -78,6 +80,19 @@ class StatusQueries:
                 job, current, now, "its status could not be had", current.status
             ):
                 return
+            if current.state == TxState.OUTCOME_UNKNOWN and self._unknowable(
+                job, current, provider, now, exc
+            ):
+                return
+            if _refused(exc) and current.key not in self._refused:
+                # A refusal is not the network's hiccup: someone should look, but once.
+                self._refused.add(current.key)
+                log.warning(
+                    "the provider refused the status query or lookup; asking again later",
+                    job=job.id,
+                    recipient=current.number,
+                    error=str(exc),
+                )
             delay = (
                 exc.retry_after
                 if isinstance(exc, TransientError) and exc.retry_after
@@ -179,6 +194,26 @@ class StatusQueries:
         self._outcomes.fail(job, tx, error, status=status)
         return True
 
+    def _unknowable(
+        self, job: JobRow, tx: TxRow, provider: str, now: float, exc: ProviderError
+    ) -> bool:
+        """Fail a lost upload the provider could not be asked about until its deadline ran
+        out (True): never delivered, and never sent again, since it may have arrived."""
+        started = tx.submit_started_at or tx.first_attempt_at or job.received_at
+        limit = min(self._policy(job, provider).give_up_after, job.options.status_timeout)
+        if now - started <= limit:
+            return False
+        self._refused.discard(tx.key)
+        reference = _reference(self._outcomes, provider, tx)
+        error = (
+            f"the upload to {tx.number} may have reached the provider, but for {span(limit)}"
+            f" after it started faxd could not ask whether it arrived ({exc.message});"
+            f" check at the provider, with this transmission's reference {reference},"
+            " whether it arrived before you run faxd retry"
+        )
+        self._outcomes.fail(job, tx, error)
+        return True
+
     def sweep(self, provider: str, sender: Sender, in_flight: Container[str]) -> None:
         """Catch results the per-transmission polling missed (a report listing).
         `in_flight`: transmissions an upload or query is working on now, left to it."""
@@ -219,3 +254,19 @@ class StatusQueries:
                     continue
                 tx = self._journal.transmission(job_id, tx.idx) or tx
             self._outcomes.record_final(job, tx, status)
+
+
+def _reference(outcomes: Outcomes, provider: str, tx: TxRow) -> str:
+    """How the provider's own pages name this transmission."""
+    settings = outcomes.settings.providers.get(provider)
+    if settings is not None and settings.type == "generic-docs":
+        return f"fx{upload_token(tx.key)} (in the uploaded file names)"
+    return f"{tx.key} (Retarus: the job's customerDefinedId)"
+
+
+def _refused(exc: ProviderError) -> bool:
+    """The provider answered the query with a refusal (a 4xx but 408/429), not a hiccup."""
+    code = getattr(exc, "status_code", None)
+    if isinstance(code, int):
+        return 400 <= code < 500 and code not in (408, 429)
+    return not isinstance(exc, TransientError)

@@ -255,6 +255,8 @@ class DocsProvider:
                 f"{what} was accepted ({exc.message})",
                 "faxd asks again later.",
                 retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
+                # Kept so a refusal (a 400 every time) is told from a hiccup.
+                status_code=getattr(exc, "status_code", None),
             ) from None
         digests = _digests(submission.files)
         # Records that cannot be read are ruled out only by what can be read of them: one
