@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -117,6 +118,43 @@ def test_wrong_api_key_pauses_the_queue_and_sighup_resumes_it(
     report = faxd.report_for("paused.pdf", timeout=60)
     assert report["result"] == "delivered"
     assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
+
+
+def test_sighup_resumes_status_queries_and_lookups_paused_by_a_401(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    import signal
+
+    # One upload accepted, one whose answer is lost; then the key stops working for the
+    # status queries and lookups, so the provider pauses for 300 s.
+    sandbox.add_fault(
+        {"api": "docs", "endpoint": "send", "action": "drop_after", "match": "401234588"}
+    )
+    sandbox.add_fault(
+        {
+            "api": "docs",
+            "endpoint": "retrieve",
+            "action": "status",
+            "status": 401,
+            "times": "always",
+        }
+    )
+    faxd.overrides["dft"] = "never"
+    faxd.start()
+    faxd.drop("+46401234567/tracked.pdf", pdf("tracked"))
+    faxd.drop("+46401234588/lost.pdf", pdf("lost"))
+    wait_for(lambda: "its queue is paused" in faxd.log_text(), 60, "the pause")
+    time.sleep(2)
+    sandbox.clear_faults()
+    assert faxd.proc is not None
+    faxd.proc.send_signal(signal.SIGHUP)
+    # "At once": well before the 300 s pause would have run out.
+    assert faxd.report_for("tracked.pdf", timeout=30)["result"] == "delivered"
+    # Found by its lookup, not uploaded again.
+    lost = faxd.report_for("lost.pdf", timeout=30)
+    assert lost["result"] == "delivered"
+    assert docs_stats(sandbox)["send_requests"] == 2
+    assert faxd.stop() == 0
 
 
 def test_a_lost_upload_whose_lookups_are_refused_fails_at_its_deadline(

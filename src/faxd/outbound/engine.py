@@ -159,6 +159,8 @@ class Engine:
                 if pause.reason in ("auth", "config"):
                     self._journal.wake_waiting(provider, now)
                 self._journal.clear_pause(provider)
+            for provider in self._senders:
+                self._journal.wake_queries(self.queries.take_parked(provider), now)
             self._pauses.clear()
             self._dft_check_refused.clear()
             self._make_pools()

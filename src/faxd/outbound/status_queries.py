@@ -6,6 +6,7 @@ the polling missed. The engine (faxd.outbound.engine) decides when each runs."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Container, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,15 @@ class StatusQueries:
         self._policy = policy
         self._rand = rand
         self._refused: set[str] = set()  # transmissions whose refused query was logged loud
+        # Transmissions put off by a credentials pause, which a reload asks about at once;
+        # only these: any other wait (a lookup's) keeps its pace.
+        self._parked: dict[str, set[tuple[str, int]]] = {}
+        self._parked_lock = threading.Lock()
+
+    def take_parked(self, provider: str) -> set[tuple[str, int]]:
+        """The provider's transmissions waiting out a credentials pause, forgotten here."""
+        with self._parked_lock:
+            return self._parked.pop(provider, set())
 
     def query(self, tx: DueTx, provider: str) -> None:
         job, txs = self._journal.job_and_transmissions(tx.job_id)
@@ -59,6 +69,8 @@ class StatusQueries:
         if current is None or job is None or current.state not in QUERY_STATES:
             return
         sender = self._senders[provider]
+        with self._parked_lock:
+            self._parked.get(provider, set()).discard((tx.job_id, tx.idx))
         try:
             if current.state == TxState.OUTCOME_UNKNOWN:
                 self._resolve_unknown(job, current, sender)
@@ -74,6 +86,8 @@ class StatusQueries:
             self._journal.apply(
                 tx.job_id, tx.idx, TxUpdate(next_attempt_at=self._clock.time() + AUTH_PAUSE)
             )
+            with self._parked_lock:
+                self._parked.setdefault(provider, set()).add((tx.job_id, tx.idx))
         except ProviderError as exc:
             now = self._clock.time()
             if current.state == TxState.SUBMITTED and self._timed_out(

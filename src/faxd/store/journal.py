@@ -881,6 +881,29 @@ class Journal(JournalNotes, JournalRetries):
             )
             return cur.rowcount
 
+    def wake_queries(self, keys: Collection[tuple[str, int]], now: float) -> int:
+        """Make these transmissions' status queries or lookups due now, those still
+        waiting for one (a reload lifted the credentials pause they waited out)."""
+        if not keys:
+            return 0
+        woken = 0
+        with self.transaction() as db:
+            for job_id, idx in keys:
+                cur = db.execute(
+                    "UPDATE transmissions SET next_attempt_at = ? WHERE job_id = ? AND idx = ? "
+                    "AND state IN (?, ?) AND next_attempt_at > ?",
+                    (
+                        now,
+                        job_id,
+                        idx,
+                        TxState.SUBMITTED.value,
+                        TxState.OUTCOME_UNKNOWN.value,
+                        now,
+                    ),
+                )
+                woken += cur.rowcount
+        return woken
+
     def counts(self) -> dict[str, int]:
         """Transmissions per unfinished state. Finished ones are not counted: after a year
         there are millions, and nothing asks how many."""
