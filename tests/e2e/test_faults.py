@@ -185,3 +185,19 @@ def test_a_lost_upload_whose_lookups_are_refused_fails_at_its_deadline(
     refusals = [line for line in faxd.log_text().splitlines() if "refused the status query" in line]
     assert len(refusals) == 1 and "warning" in refusals[0]
     assert faxd.stop() == 0
+
+
+def test_https_against_a_plain_http_server_fails_as_never_sent(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    faxd.docs_url = faxd.docs_url.replace("http://", "https://")
+    faxd.overrides.update({"dft": "never", "give_up_after": "10s"})
+    faxd.start()
+    faxd.drop("+46401234567/tls.pdf", pdf("tls"))
+    report = faxd.report_for("tls.pdf", timeout=60)
+    assert report["result"] == "failed"
+    error = report["recipients"][0]["error"]
+    assert "TLS handshake failed" in error and "scheme" in error
+    assert "may have" not in error  # not an upload whose outcome is unknown
+    assert docs_stats(sandbox)["send_requests"] == 0
+    assert faxd.stop() == 0

@@ -608,6 +608,40 @@ def test_self_signed_server_is_refused_without_its_ca_and_accepted_with_it(
     trusting.close()
 
 
+def answers_in_plain_http(conn: socket.socket, server: RawServer) -> None:
+    conn.recv(65536)  # the TLS ClientHello, read as a garbled request
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+@pytest.mark.parametrize("behaviour", [answers_in_plain_http, close_on_accept])
+def test_a_failed_tls_handshake_means_the_upload_never_left(
+    raw_server: Start, session: faxd_http.Session, behaviour: Callable[..., None]
+) -> None:
+    # https:// in base_url against a plain-HTTP port: no request byte went out, so the
+    # upload is simply tried again, never "outcome unknown".
+    server = raw_server(behaviour)
+    with pytest.raises(TransientError) as info:
+        post(session, server.url.replace("http://", "https://"))
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert "TLS handshake failed" in str(info.value)
+    assert "scheme" in (info.value.hint or "") and "port" in (info.value.hint or "")
+    assert_no_secret(info.value)
+
+
+def test_a_tls_connection_dropped_after_the_request_is_still_outcome_unknown(
+    raw_server: Start, self_signed: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = raw_server(close_after_request, tls=context)
+    trusting = make_session(cert, "ua")
+    with pytest.raises(OutcomeUnknownError):
+        post(trusting, server.url)
+    trusting.close()
+    assert len(server.received) == 1
+
+
 # --- the environment's proxy ---------------------------------------------------------------
 
 

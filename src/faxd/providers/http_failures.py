@@ -3,7 +3,7 @@
 `failure` reads a urllib3 error raised while a request was under way; `status_error` an
 answer outside 2xx. The distinction that matters most is *when* a request failed:
 
-- before it left (refused, DNS, connect timeout, TLS verification): nothing reached the
+- before it left (refused, DNS, connect timeout, a failed TLS handshake): nothing reached the
   provider, so it is always safe to send again -> `TransientError`;
 - after it left (read timeout, connection reset or closed without an answer, a cut-off
   answer): the provider may have acted on it -> `OutcomeUnknownError` for a request that
@@ -25,6 +25,7 @@ import errno
 import json
 import re
 import ssl
+import traceback
 from collections.abc import Collection
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -120,6 +121,10 @@ def _may_have_been_sent(reason: BaseException) -> bool:
     # NewConnectionError and NameResolutionError subclass, means the request never left.
     if isinstance(reason, u3.ConnectTimeoutError):
         return False
+    if _in_handshake(reason):
+        # The TLS handshake comes before any byte of the request: a server that answered
+        # it in plain HTTP, an alert, a close half way. None of them saw the request.
+        return False
     if isinstance(reason, u3.SSLError | ssl.SSLError):
         # Certificate checks happen in the handshake, before any byte of the request.
         return not _is_verification_failure(reason)
@@ -141,7 +146,29 @@ def _is_verification_failure(reason: BaseException | None) -> bool:
     return False
 
 
+def _in_handshake(reason: BaseException | None) -> bool:
+    """Whether the error came out of the TLS handshake: told by where it was raised,
+    since the same EOF or reset after the handshake may follow a request that left."""
+    seen = 0
+    while reason is not None and seen < 8:
+        if not _is_verification_failure(reason) and any(
+            frame.f_code.co_name == "do_handshake"
+            for frame, _ in traceback.walk_tb(reason.__traceback__)
+        ):
+            return True
+        nested = next((a for a in reason.args if isinstance(a, BaseException)), None)
+        reason = nested or reason.__cause__ or reason.__context__
+        seen += 1
+    return False
+
+
 def _not_sent_description(reason: BaseException, timeout: tuple[float, float]) -> str:
+    if _in_handshake(reason):
+        # In the message, not only the hint: a report quotes the message.
+        return (
+            "the TLS handshake failed (check that base_url's scheme, https:// or http://,"
+            " and port match the server)"
+        )
     if isinstance(reason, u3.SSLError | ssl.SSLError):
         return "its TLS certificate could not be verified"
     if isinstance(reason, u3.NameResolutionError):
@@ -157,6 +184,11 @@ def _not_sent_description(reason: BaseException, timeout: tuple[float, float]) -
 
 
 def _not_sent_hint(reason: BaseException) -> str:
+    if _in_handshake(reason):
+        return (
+            "The server did not speak TLS as base_url expects: check that its scheme "
+            "(https:// or http://) and port match the server; faxd tries again later."
+        )
     if isinstance(reason, u3.SSLError | ssl.SSLError):
         return (
             "If the provider's certificate is signed by a private CA, set ca_bundle in the "
