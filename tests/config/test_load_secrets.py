@@ -139,3 +139,22 @@ def test_a_key_file_ending_in_one_newline_is_fine(
     provider = load(path).providers["docs"]
     assert isinstance(provider, DocsProviderSettings)
     assert provider.api_key.reveal() == CANARY
+
+
+@pytest.mark.parametrize("pasted", ["sk_live_Zq81hW0\u2013canary", "sk_live_\u201cZq81hW0canary"])
+def test_a_key_with_a_typographic_character_is_refused_without_showing_it(
+    write_config: WriteConfig, tmp_path: Path, pasted: str
+) -> None:
+    # An en dash or smart quote from a portal cannot go into an HTTP header: every upload
+    # would die on it, so check-config must say so.
+    (tmp_path / "key").write_text(pasted + "\n", encoding="utf-8")
+    from_file = write_config(MINIMAL.replace("api_key_env: DOCS_KEY", "api_key_file: ./key"))
+    found = problems(from_file)
+    assert [p.path for p in found] == ["providers.docs.api_key_file"]
+    assert "not plain ASCII" in found[0].message
+    assert pasted not in all_text(from_file, ENV)
+
+    from_env = write_config(MINIMAL)
+    shown = all_text(from_env, {**ENV, "DOCS_KEY": pasted})
+    assert "not plain ASCII" in shown and "api_key_env" in shown
+    assert pasted not in shown

@@ -725,3 +725,17 @@ def test_https_goes_through_the_environments_proxy_in_a_tunnel(
     (request,) = target.received
     assert request.request_line == "POST /Send HTTP/1.1"
     assert request.header("Authorization") == f"Bearer {CANARY_KEY}"
+
+
+def test_a_credential_no_header_can_carry_is_a_clear_error_without_the_key(
+    raw_server: Start,
+) -> None:
+    key = "canary-\u20ac-key-7f3e9b1c"  # pasted with a character HTTP headers cannot hold
+    server = raw_server(respond("201 Created", {"Content-Type": "application/json"}, b"{}"))
+    s = make_session(None, "faxd-test/1", auth=BearerAuth(Secret(key)))
+    with pytest.raises(AuthError) as info:
+        post(s, server.url)
+    s.close()
+    assert "not plain ASCII" in str(info.value)
+    assert_no_secret(info.value, key)
+    assert server.received == []

@@ -132,7 +132,8 @@ def _channel(
             problems.add(node, "missing 'url': where faxd posts the events.")
         secret: Secret | None = None
         if "secret_file" in e or "secret_env" in e:
-            secret, _, _ = v.secret(e, node, "secret", base, environ, problems)
+            # An HMAC key, never sent itself: any text will do.
+            secret, _, _ = v.secret(e, node, "secret", base, environ, problems, header=False)
             if secret is None:
                 return None
         ca = v.path(e["ca_bundle"], base, environ, problems) if "ca_bundle" in e else None

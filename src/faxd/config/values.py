@@ -386,9 +386,12 @@ def secret(
     environ: Mapping[str, str],
     problems: Problems,
     label: str | None = None,
+    *,
+    header: bool = True,
 ) -> tuple[Secret | None, Path | None, str | None]:
     """The credential from `<stem>_file` or `<stem>_env` (exactly one), with its source;
-    `label` is what messages call it ("an API key").
+    `label` is what messages call it ("an API key"); `header`: it is sent in an HTTP or
+    SMTP header, so only plain ASCII can go.
 
     Messages name the key and, for a file, the path; never the content, and never the
     variable's name, in case the secret itself was pasted there by mistake."""
@@ -402,9 +405,13 @@ def secret(
         if secret_path is None:
             return None, None, None
         value = _read_secret_file(file_node, secret_path, base, problems)
+        if header:
+            value = _plain_ascii(value, file_node, file_key, problems)
         return _long_enough(value, file_node, file_key, problems), secret_path, None
     if env_node is not None:
         value, _, name = _read_secret_env(env_node, env_key, environ, problems)
+        if header:
+            value = _plain_ascii(value, env_node, env_key, problems)
         return _long_enough(value, env_node, env_key, problems), None, name
     if parent.kind == "map" and stem in parent.value:
         return None, None, None  # written inline: refused already, with what to do instead
@@ -426,6 +433,19 @@ def shown_path(node: Node, resolved: Path, base: Path) -> str:
 # Every secret is masked wherever it appears in a log line; a very short one would mask
 # ordinary text ("a" in every word), and is too weak to be a real credential anyway.
 MIN_SECRET_LENGTH = 8
+
+
+def _plain_ascii(value: Secret | None, node: Node, key: str, problems: Problems) -> Secret | None:
+    # A dash or quote a web portal turned typographic cannot go into a header: every
+    # request would die on it, so it is refused here, where the admin is looking.
+    if value is None or value.reveal().isascii():
+        return value
+    problems.add(
+        node,
+        f"the credential named by {key} holds a character that is not plain ASCII (a "
+        "typographic dash or quote copied from a web page, perhaps); type it again.",
+    )
+    return None
 
 
 def _long_enough(value: Secret | None, node: Node, key: str, problems: Problems) -> Secret | None:

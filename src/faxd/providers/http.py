@@ -38,7 +38,7 @@ from urllib3._collections import HTTPHeaderDict
 from urllib3.response import BaseHTTPResponse
 from urllib3.util import create_urllib3_context, make_headers
 
-from faxd.errors import OutcomeUnknownError, TransientError
+from faxd.errors import AuthError, OutcomeUnknownError, RejectedError, TransientError
 from faxd.providers.http_failures import (
     MAX_RETRY_AFTER,
     MAYBE_HINT,
@@ -316,6 +316,10 @@ def call(
             what=what,
             reading_body=reading,
         )
+    except UnicodeEncodeError:
+        # Headers are encoded as the request is written, before a byte of it leaves.
+        # The exception holds the header's text (maybe the credential): never shown.
+        error = _unsendable_header(what, authorization)
     # Raised here, outside the except block, so the urllib3 exception is not chained.
     if error is not None:
         raise error
@@ -325,6 +329,20 @@ def call(
     error = status_error(response, what, idempotent=idempotent)
     response.close()
     raise error
+
+
+def _unsendable_header(what: str, authorization: str | None) -> Exception:
+    if authorization is not None and not authorization.isascii():
+        return AuthError(
+            f"{what} was not sent: the provider's credential holds a character that is not "
+            "plain ASCII, which an HTTP header cannot carry.",
+            "Write the credential again with plain characters (api_key_file, password_file), "
+            "then systemctl reload faxd; faxd holds this provider's queue until then.",
+        )
+    return RejectedError(
+        f"{what} was not sent: one of its HTTP headers holds a character that is not plain ASCII.",
+        "Check the provider's configuration for such a character.",
+    )
 
 
 def _read_all(raw: BaseHTTPResponse) -> bytes:
