@@ -55,15 +55,11 @@ def numbered(name: str, n: int) -> str:
     """The n-th candidate for `name`: n=1 is the name itself, n=2 "a (2).pdf"."""
     if n < 1:
         raise ValueError(f"numbered() needs n >= 1, got {n}")
-    if n == 1:
-        return name
-    stem, ext = split_extension(name)
-    suffix = f" ({n}){ext}"
-    return cut_keeping_extensions(stem, NAME_MAX - name_bytes(suffix)) + suffix
+    return name if n == 1 else labelled(name, str(n))
 
 
 def labelled(name: str, label: str) -> str:
-    """ "a (label).pdf" for "a.pdf", cut to fit NAME_MAX."""
+    """The name "a (label).pdf" for "a.pdf", cut to fit NAME_MAX."""
     stem, ext = split_extension(name)
     suffix = f" ({label}){ext}"
     return cut_keeping_extensions(stem, NAME_MAX - name_bytes(suffix)) + suffix

@@ -643,8 +643,11 @@ class Intake:
             self._tracks[path] = track
             self._push(path, self._clock.time() + max(folder.settle, TAKE_UNDER_WAY_WAIT))
             return
-        found = new_version.superseded_job(self._journal, path)
-        if found is None or sidecar_beside(path) is not None:
+        # The sidecar first: a file that waits for its job's filing anyway is not read
+        # through (superseded_job hashes it, up to 64 MiB).
+        waits = sidecar_beside(path) is not None
+        found = None if waits else new_version.superseded_job(self._journal, path)
+        if found is None:
             # The job's own file, or one that waits until the job is filed: rescans
             # need not look again at what is there now.
             with contextlib.suppress(OSError):
