@@ -86,18 +86,21 @@ def test_history_journal_and_audit(cfg: Path, capsys: pytest.CaptureFixture[str]
     assert "line " in capsys.readouterr().out
 
 
+def draw_pending(cfg: Path) -> None:
+    """The report PDFs a daemon would have drawn: retention removes them with the rest."""
+    settings = config.load(cfg, ENV)
+    journal = open_journal(settings)
+    try:
+        RecordsKeeper(settings, journal, SystemClock()).draw_pending()
+    finally:
+        journal.close()
+
+
 def test_purge_dry_run_lists_what_purge_removes(
     cfg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = cfg.parent
-    journal_settings = config.load(cfg, ENV)
-    from faxd.service.records_keeper import RecordsKeeper
-
-    journal = open_journal(journal_settings)
-    try:
-        RecordsKeeper(journal_settings, journal, SystemClock()).draw_pending()
-    finally:
-        journal.close()
+    draw_pending(cfg)
     assert run(cfg, "purge", "--dry-run") == 0
     listed = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()[:-1]]
     assert sorted(Path(p).name for p in listed) == [
@@ -115,12 +118,7 @@ def test_purge_counts_only_what_it_removed_and_says_what_it_left(
     cfg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = cfg.parent
-    settings = config.load(cfg, ENV)
-    journal = open_journal(settings)
-    try:
-        RecordsKeeper(settings, journal, SystemClock()).draw_pending()
-    finally:
-        journal.close()
+    draw_pending(cfg)
     filed = [root / "sent" / name for name in ("a.pdf", "a.pdf.report.pdf", "a.pdf.report.yaml")]
     with read_only(root / "sent"):
         assert run(cfg, "purge") == 1  # a script learns it did not do all it was asked
