@@ -375,11 +375,14 @@ def measure_latency(
     `after` runs before the daemon stops (to wait for what the run caused)."""
     with rig(defaults=defaults, extra=extra or {}) as (daemon, sandbox):
         uploads = Uploads(sandbox)
+        # Made before the start, as an office's recipient folders are: a file written into
+        # a folder made a moment ago, before its watch began, waits for a close that may
+        # never come (up to 30 s, see core/readiness.py), which is not what this measures.
+        target = daemon.spool / NUMBER if subfolder else daemon.spool
+        target.mkdir(parents=True, exist_ok=True)
         daemon.start()
         daemon.wait_running()
         warm_up(daemon, uploads, daemon.spool)
-        target = daemon.spool / NUMBER if subfolder else daemon.spool
-        target.mkdir(exist_ok=True)
         latencies: list[float] = []
         for i in range(count):
             data = pdf(f"latency {i}")
