@@ -22,7 +22,8 @@ from faxd.host import fsops
 from faxd.host.fsops import file_sha256
 from faxd.records.audit_log import AuditLog
 from faxd.records.making import Made
-from faxd.service.records_keeper import FILING_WAIT_DAYS, MAX_DEFER, RecordsKeeper
+from faxd.service.records_activity import FILING_WAIT_DAYS
+from faxd.service.records_keeper import MAX_DEFER, RecordsKeeper
 from faxd.settings import RetentionSettings, Settings
 from faxd.store.journal import Journal
 from tests.records.records_helpers import (

@@ -17,12 +17,9 @@ from faxd.outbound.archive import REPORT_KEY
 from faxd.records.activity import day_paths
 from faxd.records.audit_log import AuditLog
 from faxd.service.daemon import JOURNAL_NAME, open_journal
-from faxd.service.records_keeper import (
-    RecordsKeeper,
-    local_day_start,
-    records_dir,
-    said_of,
-)
+from faxd.service.records_activity import local_day_start
+from faxd.service.records_files import records_dir, said_of
+from faxd.service.records_keeper import RecordsKeeper
 from faxd.settings import Settings
 from faxd.store.journal import open_journal_file
 from faxd.store.records_ledger import RecordsLedger
