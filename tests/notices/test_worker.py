@@ -16,8 +16,9 @@ from faxd.clock import FakeClock
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobOptions
 from faxd.core.outbox_payload import DeliveryPayload
+from faxd.notices.monitor import DELAYED_PAGE
 from faxd.notices.plan import alert_rows, job_notices, notify_options
-from faxd.notices.worker import DELAYED_PAGE, OutboxWorker
+from faxd.notices.worker import OutboxWorker
 from faxd.settings import (
     AlertSettings,
     ChannelSettings,

@@ -1,7 +1,7 @@
 """The outbox worker: one thread per channel hands the channel's rows to it, in order per
-target (the channel and its address), and a monitor raises the notices and alerts that
-time causes (delayed jobs, a stalled inbox, a low disk, a provider paused for
-credentials).
+target (the channel and its address). Its own thread also runs the monitor (monitor.py)
+every ten seconds, which raises the notices and alerts that time causes (delayed jobs, a
+stalled inbox, a low disk, a provider paused for credentials).
 
 It runs beside the fax path and never inside it: the engine and the intake only commit
 rows, which costs one INSERT in a transaction they make anyway."""
@@ -9,7 +9,6 @@ rows, which costs one INSERT in a transaction they make anyway."""
 from __future__ import annotations
 
 import random
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -34,11 +33,10 @@ from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained
 from faxd.host.logs import register_secret
-from faxd.model import JobState
 from faxd.notices.compose import ComposeError, Composer, NotReady
-from faxd.notices.plan import alert_rows, job_notices, wants
+from faxd.notices.monitor import MONITOR_EVERY, Monitor
+from faxd.notices.plan import alert_rows
 from faxd.settings import (
-    AlertSettings,
     ChannelSettings,
     CommandChannel,
     PrintChannel,
@@ -46,19 +44,14 @@ from faxd.settings import (
     SmtpChannel,
 )
 from faxd.store.journal import Journal, JournalWriteError
-from faxd.store.journal_rows import JobRow
 from faxd.store.outbox import DeliveryRow, NewDelivery, Outbox
 
 log = structlog.get_logger("faxd.notices.worker")
 
-MONITOR_EVERY = 10.0
 FIRST_RETRY = 5.0
 NOT_READY_WAIT = 1.0
 IDLE_WAIT = 30.0
 META_CAP = 1024 * 1024  # a received document's metadata is a few lines
-ALERT_DELAY = 4 * 3600.0  # a job not final this long raises a `delayed` alert
-DELAYED_PAGE = 200  # jobs whose delay ran out, read and noted at a time
-DELAYED_PAGES = 50  # pages per look
 STOPPED_WAIT = 5.0  # after a program is killed at a stop, for its row to be recorded
 
 
@@ -95,7 +88,6 @@ class OutboxWorker:
         self._outbox = Outbox(journal)
         self._clock = clock
         self._build = build
-        self._inbox_status = inbox_status
         self._wake = threading.Condition()
         self._threads: dict[str, threading.Thread] = {}
         self._channels: dict[str, Channel] = {}  # each thread's, for a stop to reach
@@ -103,13 +95,13 @@ class OutboxWorker:
         # messages to other targets would only fail the same way, one attempt each.
         self._paused: dict[str, float] = {}
         self._meta_lock = threading.Lock()
-        self._auth_refused: set[str] = set()  # channels with an open `auth` alert
-        self._started_at = clock.time()
+        self._monitor = Monitor(settings, journal, self._outbox, clock, inbox_status)
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
         with self._wake:
             self._settings = settings
+            self._monitor.configure(settings)
             self._composer = Composer(self._journal, Templates(settings.templates))
             for channel in settings.channels.values():
                 secret = getattr(channel, "password", None) or getattr(channel, "secret", None)
@@ -146,6 +138,9 @@ class OutboxWorker:
             stop.wait(0.5)
         with self._wake:
             self._wake.notify_all()
+
+    def monitor(self) -> None:
+        self._monitor.look()
 
     def _start_channel(self, name: str, stop: threading.Event) -> None:
         def body() -> None:
@@ -269,17 +264,7 @@ class OutboxWorker:
             return IDLE_WAIT
         except ChannelError as exc:
             if exc.auth:
-                self._auth_refused.add(row.channel)
-                self._condition(
-                    now,
-                    "auth",
-                    f"channel.{row.channel}",
-                    True,
-                    title=f"the channel {row.channel} refused faxd's credentials",
-                    text=f"{exc} Notices through '{row.channel}' wait until it is fixed.",
-                    advice="Put the right password into the file or variable the channel "
-                    f"names, reload faxd, and run 'faxd test-channel {row.channel}'.",
-                )
+                self._monitor.channel_refused(row.channel, str(exc), now)
             if exc.permanent or now - row.created_at >= settings.give_up_after:
                 self._give_up(row, str(exc), now)
                 return 0.0
@@ -306,9 +291,7 @@ class OutboxWorker:
             return 0.0
         crash_point("outbox_after_send")
         self._outbox.mark_done(row.id, self._clock.time())
-        if row.channel in self._auth_refused:
-            self._auth_refused.discard(row.channel)
-            self._outbox.clear_flag(f"alerted:auth:channel.{row.channel}")
+        self._monitor.channel_works(row.channel)
         crash_point("outbox_after_done")
         self._record_outcome(row, "delivered", None)
         bound.info("message handed over", target=_shown_target(row))
@@ -366,136 +349,6 @@ class OutboxWorker:
             target=_shown_target(row),
             error=error,
         )
-
-    # -- what time causes ---------------------------------------------------------------
-
-    def monitor(self) -> None:
-        now = self._clock.time()
-        self._delayed(now)
-        alerts = self._settings.alerts
-        if alerts is None:
-            return
-        self._auth_pauses(now)
-        self._inbox_stalled(now, alerts.inbox_stalled_after)
-        self._disk(now, alerts.disk_free_min)
-
-    def _delayed(self, now: float) -> None:
-        """A job's delay ran out: its `delayed` notice and alert are queued, once. Only jobs
-        whose delay ran out are read, a page at a time, and each is noted once seen to.
-        Every unfinished job was read at each look before: with 100,000 documents queued
-        that was over a second of CPU and tens of MB at every look, every ten seconds.
-
-        A job is noted under the alerts configured when its delay ran out: alerts turned on
-        later do not reach back to jobs already noted."""
-        alerts = self._settings.alerts
-        alert_after = ALERT_DELAY if alerts is not None and "delayed" in alerts.on else None
-        for _ in range(DELAYED_PAGES):  # the rest at the next look
-            jobs = self._journal.delay_ran_out(now, alert_after, DELAYED_PAGE)
-            for job in jobs:
-                self._queue_delayed(job, now, alerts)
-            if jobs:
-                self._journal.note_delay([job.id for job in jobs], now)
-            if len(jobs) < DELAYED_PAGE:
-                return
-
-    def _queue_delayed(self, job: JobRow, now: float, alerts: AlertSettings | None) -> None:
-        if job.state in (JobState.DELIVERED, JobState.FAILED):
-            return
-        # Rows already there (a restart between queueing and noting) are not added again.
-        after = job.options.notice.delayed_after
-        if after is not None and wants(job.options.notice, "delayed"):
-            rows = job_notices(job.id, job.options.notice, "delayed", now)
-            if rows and self._outbox.get(rows[0].id) is None:
-                self._outbox.add(rows)
-        rows = alert_rows(
-            alerts,
-            "delayed",
-            job.id,
-            now,
-            title=f"{Path(job.path).name} is not sent yet",
-            text=(
-                f"The fax {Path(job.path).name} (job {job.id}) has not reached a final "
-                f"result {int((now - job.received_at) // 60)} minutes after it was "
-                "handed in."
-            ),
-            advice="Look at 'faxd status' and the log; faxd keeps trying.",
-        )
-        if rows and self._outbox.get(rows[0].id) is None:
-            self._outbox.add(rows)
-
-    def _condition(
-        self, now: float, event: str, key: str, active: bool, title: str, text: str, advice: str
-    ) -> None:
-        """Alert once when a condition starts; forget it when it ends."""
-        flag = f"alerted:{event}:{key}"
-        raised = self._outbox.flag(flag)
-        if active and not raised:
-            rows = alert_rows(
-                self._settings.alerts,
-                event,
-                f"{key}.{int(now)}",
-                now,
-                title=title,
-                text=text,
-                advice=advice,
-            )
-            self._outbox.add(rows, flag=flag)
-        elif not active and raised:
-            self._outbox.clear_flag(flag)
-
-    def _auth_pauses(self, now: float) -> None:
-        for provider in self._settings.providers:
-            pause = self._journal.pause_of(provider)
-            active = pause is not None and pause.reason == "auth" and pause.until > now
-            self._condition(
-                now,
-                "auth",
-                provider,
-                active,
-                title=f"the provider {provider} refused faxd's credentials",
-                text=f"The provider {provider} refused faxd's credentials; its faxes wait.",
-                advice="Put the right credential into the file or variable the configuration "
-                "names, then reload faxd (systemctl reload faxd).",
-            )
-
-    def _inbox_stalled(self, now: float, after: float) -> None:
-        status = self._inbox_status()
-        if status is None:
-            return
-        last = status.last_success
-        since = datetime.fromisoformat(last).timestamp() if last else self._started_at
-        active = bool(status.last_error) and now - since >= after
-        self._condition(
-            now,
-            "inbox_stalled",
-            "inbox",
-            active,
-            title="received faxes are not being fetched",
-            text=(
-                f"The inbox poller has failed for {int((now - since) // 60)} minutes: "
-                f"{status.last_error}"
-            ),
-            advice="Check the provider's status and credentials and the inbox folder.",
-        )
-
-    def _disk(self, now: float, minimum: int) -> None:
-        folders = {self._settings.state_dir, *(f.path for f in self._settings.folders)}
-        if self._settings.inbox is not None:
-            folders.add(self._settings.inbox.path)
-        for folder in sorted(folders):
-            try:
-                free = shutil.disk_usage(folder).free
-            except OSError:
-                continue
-            self._condition(
-                now,
-                "disk_low",
-                str(folder),
-                free < minimum,
-                title=f"little free disk space for {folder}",
-                text=f"Only {free // (1024 * 1024)} MB are free on the disk holding {folder}.",
-                advice="Free space (old sent/ and failed/ documents, logs) or enlarge the disk.",
-            )
 
     def _record_outcome(self, row: DeliveryRow, result: str, error: str | None) -> None:
         """A received document's metadata YAML lists each delivery and how it ended."""
