@@ -3,12 +3,15 @@
 A server that stamps its offset-less times in another zone than faxd assumes, a remote
 file named like another document's metadata, a recipient listed as an array, a document
 listed before its files are there, a download that trickles, a reload in the middle of a
-download, and a received document hidden in a second that holds a full page of others."""
+download, a received document hidden in a second that holds a full page of others, and a
+route's folder inside the inbox swapped for a symbolic link."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +29,8 @@ OURS = "+4612345678"  # the folders' sender: ours
 OTHER_OURS = "+4612345670"  # listed under inbox.numbers
 STRANGER = "+4698765432"
 SENDER = "+46927654321"
+POLL_INTERVAL = 0.5
+ROUTED = "+4612345679"  # a route's number, its folder inside the inbox
 
 
 @pytest.fixture
@@ -39,7 +44,7 @@ def run(tmp_path: Path) -> Iterator[Any]:
         started.append((server, faxd))
         faxd.inbox = {
             "path": str(tmp_path / "inbox"),
-            "poll_interval": 0.5,
+            "poll_interval": POLL_INTERVAL,
             "numbers": [OTHER_OURS],
             **inbox,
         }
@@ -220,3 +225,34 @@ def test_a_document_in_a_second_holding_a_full_page_of_others_is_fetched(run: An
     assert list(got.values()) == [ours]
     assert "full page" not in faxd.log_text()
     assert error_lines(faxd) == []
+
+
+def test_a_route_folder_swapped_for_a_link_gets_nothing_written_or_removed(
+    run: Any, tmp_path: Path
+) -> None:
+    """Staff who may write in the inbox replace the route's folder `support` with a link
+    to another folder. faxd neither clears that folder's `.tmp/` at its start nor writes a
+    received fax there: it says so, and delivers into a real `support` once it is back."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".tmp").mkdir(parents=True)
+    (elsewhere / ".tmp" / "keep.part").write_bytes(b"not faxd's")
+    support = tmp_path / "inbox" / "support"
+    server, faxd = run({}, routes={ROUTED: str(support)})
+    wait_for(lambda: (support / ".tmp").is_dir(), 30, "the route's folder")
+    faxd.stop()
+    support.rename(tmp_path / "support.moved")
+    support.symlink_to(elsewhere, target_is_directory=True)
+    faxd.start()
+    content = pdf("routed")
+    server.add_received(received(content, "routed.pdf", ROUTED))
+    wait_for(lambda: "does not follow links" in faxd.log_text(), 30, "the link to be refused")
+    # Every poll tries again and says nothing new: give a few of them the chance to go
+    # through the link.
+    time.sleep(4 * POLL_INTERVAL)
+    assert sorted(p.relative_to(elsewhere) for p in elsewhere.rglob("*")) == [
+        Path(".tmp"),
+        Path(".tmp/keep.part"),
+    ]
+    os.unlink(support)
+    wait_for(lambda: support.is_dir() and any(support.glob("*routed.pdf")), 30, "the fax")
+    assert [p.read_bytes() for p in support.glob("*routed.pdf")] == [content]

@@ -11,7 +11,11 @@ Office staff may write in an inbox folder (they remove and rename what came), so
 and `.meta/` are faxd's own only as long as nobody swaps one for a link. Every step after
 the inbox folder itself therefore goes through a descriptor of `.tmp/` or `.meta/` opened
 without following a link, never through their paths: a link put there between a check
-and a write cannot make faxd write a received document, or move a file, anywhere else."""
+and a write cannot make faxd write a received document, or move a file, anywhere else.
+The same holds for a route's folder inside the inbox (`inbox/support`): only the
+configured inbox itself is opened as a path, each folder below it without following a
+link, so staff who swap `support` for a link cannot have faxes written (or `.tmp/`
+cleared out) wherever it leads."""
 
 from __future__ import annotations
 
@@ -108,8 +112,13 @@ class TmpSink:
 class InboxFolder:
     """One inbox folder (the main inbox or a route's)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
+        """`root`: the configured folder `path` lies in (the inbox, for a route's folder
+        inside it), trusted as written; every folder below it is opened without following
+        a link."""
         self.path = path
+        self.root = root or path
+        self._below = _parts_below(self.root, path)
         self.tmp = path / TMP_DIR
         self.meta = path / META_DIR
         self._names: set[str] | None = None
@@ -118,17 +127,21 @@ class InboxFolder:
     def ensure(self) -> None:
         """Make the folder, `.tmp/` and `.meta/`; either one swapped for a link is an
         error (OSError ELOOP, in words), not a place to write."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        for own in (TMP_DIR, META_DIR):
-            with suppress(FileExistsError):
-                (self.path / own).mkdir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = self._open_folder(create=True)
+        try:
+            for own in (TMP_DIR, META_DIR):
+                with suppress(FileExistsError):
+                    os.mkdir(own, 0o777, dir_fd=fd)
+        finally:
+            os.close(fd)
         with self._opened(TMP_DIR, META_DIR):
             pass
 
     @contextmanager
     def _opened(self, *own: str) -> Iterator[list[int]]:
         """Descriptors of the folder and of its `own` subfolders, in that order."""
-        fds = [os.open(self.path, _DIR)]
+        fds = [self._open_folder()]
         try:
             for name in own:
                 fds.append(self._open_own(fds[0], name))
@@ -137,18 +150,28 @@ class InboxFolder:
             for fd in fds:
                 os.close(fd)
 
-    def _open_own(self, root: int, name: str) -> int:
+    def _open_folder(self, *, create: bool = False) -> int:
+        """The folder itself: the configured root as a path, each folder below it by
+        descriptor (a route's folder swapped for a link is an error, not followed)."""
+        fd = os.open(self.root, _DIR)
+        for depth in range(len(self._below)):
+            fd = self._step_into(fd, depth, create=create)
+        return fd
+
+    def _step_into(self, parent: int, depth: int, *, create: bool = False) -> int:
+        """The folder `depth` steps below the root, inside `parent` (which is closed),
+        never through a link."""
+        part = self._below[depth]
         try:
-            return os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=root)
-        except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                raise
-        raise OSError(
-            errno.ELOOP,
-            f"its {name} folder is a symbolic link or not a folder, and faxd does not "
-            f"follow links out of its folders; remove {self.path / name} and faxd makes it "
-            "anew",
-        )
+            if create:
+                with suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=parent)
+            return _open_below(parent, part, self.root.joinpath(*self._below[: depth + 1]))
+        finally:
+            os.close(parent)
+
+    def _open_own(self, root: int, name: str) -> int:
+        return _open_below(root, name, self.path / name)
 
     def clean_tmp(self) -> int:
         """Remove what a crash left in `.tmp/`: never visible, never complete for sure."""
@@ -267,6 +290,30 @@ class InboxFolder:
             os.mkdir(META_DIR, 0o777, dir_fd=root)
         os.fsync(root)  # the new folder itself survives a crash
         return self._open_own(root, META_DIR)
+
+
+def _parts_below(root: Path, path: Path) -> tuple[str, ...]:
+    if path == root:
+        return ()
+    parts = path.relative_to(root).parts
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{path} is not a plain path below {root}")
+    return parts
+
+
+def _open_below(parent: int, name: str, where: Path) -> int:
+    """The folder `name` inside `parent`, opened without following a link; a link (or
+    a file) there is an OSError ELOOP saying what to do, in words."""
+    try:
+        return os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+    raise OSError(
+        errno.ELOOP,
+        f"its {name} folder is a symbolic link or not a folder, and faxd does not "
+        f"follow links out of its folders; remove {where} and faxd makes it anew",
+    )
 
 
 def _meta_name(document: str) -> str:

@@ -517,8 +517,15 @@ class InboxPoller:
         with self._folders_lock:
             folder = self._folders.get(path)
             if folder is None:
-                folder = self._folders[path] = InboxFolder(path)
+                folder = self._folders[path] = InboxFolder(path, self._root_of(path))
             return folder
+
+    def _root_of(self, path: Path) -> Path:
+        """The configured folder `path` is opened from: the inbox for a route's folder
+        inside it (staff may write there, and swap the route's folder for a link), else
+        the folder itself."""
+        inbox = self.settings.path
+        return inbox if path.is_relative_to(inbox) else path
 
     def _handle(self, doc: ReceivedDocument, outbound: Container[str], result: PollResult) -> bool:
         """Deliver a document's files. False: something is left for a later cycle."""
