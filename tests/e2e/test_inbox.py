@@ -3,14 +3,16 @@
 A server that stamps its offset-less times in another zone than faxd assumes, a remote
 file named like another document's metadata, a recipient listed as an array, a document
 listed before its files are there, a download that trickles, a reload in the middle of a
-download, a received document hidden in a second that holds a full page of others, and a
-route's folder inside the inbox swapped for a symbolic link."""
+download, a received document hidden in a second that holds a full page of others, a route's
+folder inside the inbox swapped for a symbolic link, and an inbox on a share that is
+unmounted."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -256,3 +258,38 @@ def test_a_route_folder_swapped_for_a_link_gets_nothing_written_or_removed(
     os.unlink(support)
     wait_for(lambda: support.is_dir() and any(support.glob("*routed.pdf")), 30, "the fax")
     assert [p.read_bytes() for p in support.glob("*routed.pdf")] == [content]
+
+
+def test_an_inbox_on_a_share_that_is_unmounted_gets_no_fresh_folder_on_the_mount_point(
+    run: Any, tmp_path: Path
+) -> None:
+    """The inbox lives on a share; the share drops while faxd runs, and is still away when
+    faxd restarts. A fresh inbox made on the bare mount point would take the fax (and,
+    with delete_after_download, delete the provider's copy) only for it to vanish under
+    the share once it is back. faxd says the inbox is away, leaves the fax at the
+    provider, and delivers it into the share once it is mounted again."""
+    exported = tmp_path / "server"
+    exported.mkdir()
+    share = tmp_path / "share"
+    share.mkdir()
+    if subprocess.run(["mount", "--bind", exported, share], check=False).returncode:
+        pytest.skip("cannot bind-mount here")
+    inbox = share / "inbox"
+    try:
+        server, faxd = run({}, path=str(inbox), delete_after_download=True)
+        server.add_received(received(pdf("before"), "before.pdf"))
+        wait_for(lambda: any(inbox.glob("*before.pdf")), 30, "the first fax")
+        subprocess.run(["umount", "-l", share], check=True)
+        content = pdf("meanwhile")
+        server.add_received(received(content, "meanwhile.pdf"))
+        wait_for(lambda: "is not there" in faxd.log_text(), 30, "the inbox to be missed")
+        faxd.stop()
+        faxd.start()
+        wait_for(lambda: faxd.log_text().count("is not there") >= 2, 30, "the restart's poll")
+        time.sleep(4 * POLL_INTERVAL)
+        assert list(share.iterdir()) == []
+        subprocess.run(["mount", "--bind", exported, share], check=True)
+        wait_for(lambda: any(inbox.glob("*meanwhile.pdf")), 30, "the fax")
+        assert [p.read_bytes() for p in inbox.glob("*meanwhile.pdf")] == [content]
+    finally:
+        subprocess.run(["umount", "-l", share], check=False)

@@ -112,12 +112,20 @@ class TmpSink:
 class InboxFolder:
     """One inbox folder (the main inbox or a route's)."""
 
-    def __init__(self, path: Path, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        root: Path | None = None,
+        *,
+        may_make_root: Callable[[Path], bool] = lambda _root: True,
+    ) -> None:
         """`root`: the configured folder `path` lies in (the inbox, for a route's folder
         inside it), trusted as written; every folder below it is opened without following
-        a link."""
+        a link. `may_make_root`: whether a missing root may be made afresh (not when it
+        is a share that is not mounted)."""
         self.path = path
         self.root = root or path
+        self._may_make_root = may_make_root
         self._below = _parts_below(self.root, path)
         self.tmp = path / TMP_DIR
         self.meta = path / META_DIR
@@ -127,7 +135,8 @@ class InboxFolder:
     def ensure(self) -> None:
         """Make the folder, `.tmp/` and `.meta/`; either one swapped for a link is an
         error (OSError ELOOP, in words), not a place to write."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            self._make_root()
         fd = self._open_folder(create=True)
         try:
             for own in (TMP_DIR, META_DIR):
@@ -137,6 +146,13 @@ class InboxFolder:
             os.close(fd)
         with self._opened(TMP_DIR, META_DIR):
             pass
+
+    def _make_root(self) -> None:
+        if not self._may_make_root(self.root):
+            # Made on a bare mount point, it would take received documents that vanish
+            # under the share once it is mounted again.
+            raise OSError(errno.ENOENT, missing_text(self.root), str(self.root))
+        self.root.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
     def _opened(self, *own: str) -> Iterator[list[int]]:
@@ -290,6 +306,15 @@ class InboxFolder:
             os.mkdir(META_DIR, 0o777, dir_fd=root)
         os.fsync(root)  # the new folder itself survives a crash
         return self._open_own(root, META_DIR)
+
+
+def missing_text(root: Path) -> str:
+    """Why nothing is delivered into `root`, a folder faxd delivered into before."""
+    return (
+        f"the inbox folder {root} is not there (a share that is not mounted, or a folder "
+        "renamed away); faxd does not make a fresh, empty one in its place, and received "
+        "documents wait at the provider until it is back"
+    )
 
 
 def _parts_below(root: Path, path: Path) -> tuple[str, ...]:

@@ -46,6 +46,7 @@ from faxd.host.inbox_folder import (
     DownloadStoppedError,
     FileTooLargeError,
     InboxFolder,
+    missing_text,
 )
 from faxd.model import ReceivedDocument, ReceivedFile
 from faxd.notices.plan import inbound_deliveries, inbox_routes
@@ -182,6 +183,7 @@ class InboxPoller:
         self.settings = settings
         self.source = source
         self.ledger = InboxLedger(journal, source.name)
+        self._journal = journal
         self.clock = clock
         self.timezone = timezone
         self.overlap = overlap
@@ -291,6 +293,7 @@ class InboxPoller:
     # -- one cycle ---------------------------------------------------------------------
 
     def _cycle(self, result: PollResult) -> None:
+        self._check_folders_there()
         if not self._recovered:
             self._recover(result)
             self._recovered = True
@@ -517,8 +520,28 @@ class InboxPoller:
         with self._folders_lock:
             folder = self._folders.get(path)
             if folder is None:
-                folder = self._folders[path] = InboxFolder(path, self._root_of(path))
+                folder = self._folders[path] = InboxFolder(
+                    path, self._root_of(path), may_make_root=self._may_make
+                )
             return folder
+
+    def _may_make(self, root: Path) -> bool:
+        """A configured folder faxd has delivered into before and now finds missing is a
+        share that is not mounted or a folder renamed away: an outage, never made afresh."""
+        return not self._journal.folder_seen(root)
+
+    def _configured_roots(self) -> set[Path]:
+        return {self._root_of(p) for p in (self.settings.path, *self.settings.routes.values())}
+
+    def _check_folders_there(self) -> None:
+        """End the cycle before anything is listed while a folder is away: its documents
+        wait at the provider (the watermark stays), none is delivered out of sight."""
+        for root in sorted(self._configured_roots()):
+            if not root.is_dir() and not self._may_make(root):
+                raise InboxWriteError(
+                    f"Received documents are not delivered: {missing_text(root)}.",
+                    "Mount the share or put the folder back; faxd delivers into it by itself.",
+                )
 
     def _root_of(self, path: Path) -> Path:
         """The configured folder `path` is opened from: the inbox for a route's folder
@@ -858,6 +881,8 @@ class InboxPoller:
             if removed:
                 log.info("removed unfinished downloads", folder=str(folder.tmp), count=removed)
             result.tmp_removed += removed
+            if self._may_make(folder.root):
+                self._journal.note_folder_seen(folder.root)
         for row in self.ledger.interrupted():
             self._finish_in_place(row, row.meta.files, result)
 

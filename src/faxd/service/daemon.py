@@ -363,9 +363,13 @@ class Daemon:
         document into it again."""
         if settings.inbox is None or settings.inbox.path.is_dir():
             return
-        # One that cannot be made is the poller's to say in words, and to try again.
+        # One that cannot be made, or that must not be (a share that is not mounted), is
+        # the poller's to say in words, and to try again.
+        journal = self._journal
         with contextlib.suppress(OSError):
-            InboxFolder(settings.inbox.path).ensure()
+            InboxFolder(
+                settings.inbox.path, may_make_root=lambda root: not journal.folder_seen(root)
+            ).ensure()
 
     def _create_folders(self, folder: FolderSettings) -> None:
         """Create a spool folder (and its sent/ and failed/) that is missing but whose parent
