@@ -470,6 +470,27 @@ def test_sighup_adds_and_releases_folders_without_losing_a_job(
     assert svc.stop() == 0
 
 
+def test_sighup_with_a_new_state_dir_is_refused_and_leaves_nothing_there(
+    svc: ServiceFaxd, notify: NotifySocket
+) -> None:
+    """A new state_dir takes a restart: the journal stays open where it was. Reloaded
+    half, each document's copy went into the new state_dir's work/ and stayed there after
+    the document was filed, while `faxd status` found no journal at all."""
+    svc.start(NOTIFY_SOCKET=str(notify.path))
+    notify.wait(has("READY"), "READY=1")
+    moved = svc.root / "state-new"
+    document = yaml.safe_load(svc.config_path.read_text())
+    document["state_dir"] = str(moved)
+    svc.config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+    svc.signal(signal.SIGHUP)
+    wait_for(lambda: "new configuration refused" in svc.log_text(), 15, "the refusal")
+    assert log_lines(svc, "new configuration refused", "state_dir", "restart")
+    svc.put(svc.spool, f"{TO}/after.pdf", pdf("after"))
+    assert svc.report_for("after.pdf")["result"] == "delivered"
+    assert not moved.exists()
+    assert svc.alive()
+
+
 def test_sighup_watches_a_folder_again_when_its_watch_mode_changed(
     svc: ServiceFaxd, notify: NotifySocket
 ) -> None:

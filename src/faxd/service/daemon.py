@@ -559,12 +559,29 @@ class Daemon:
             log.error("new configuration refused; the old one stays", problem=str(problem))
         self._notifier.ready(self._status_text())
 
+    def _state_dir_moved(self, settings: Settings) -> ConfigProblem | None:
+        """A new state_dir cannot be taken on while running: the journal and its lock stay
+        open in the old one. Taken half (work folders, provider state and records moved,
+        the journal not), documents' copies were left behind in the new one and the
+        commands looked for a journal where there was none."""
+        old = self._settings.state_dir
+        if settings.state_dir == old:
+            return None
+        return ConfigProblem(
+            "state_dir",
+            f"changed from {old} to {settings.state_dir}, which takes a restart "
+            "(systemctl restart faxd): a running faxd keeps its journal where it opened it.",
+        )
+
     def _reload(self) -> None:
         self._notifier.reloading()
         try:
             settings = self._load()
         except ConfigError as exc:
             self._refuse_reload(exc.problems)
+            return
+        if (moved := self._state_dir_moved(settings)) is not None:
+            self._refuse_reload([moved])
             return
         before = self._claims.held()
         self._create_inbox(settings)
