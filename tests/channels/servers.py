@@ -331,8 +331,8 @@ def greeting_server(line: bytes, *, trickle: float = 0.0) -> Iterator[int]:
 
 @contextmanager
 def trickling_http(answer: bytes, every: float) -> Iterator[str]:
-    """An HTTP receiver that reads each request, then answers `answer` a byte each `every`
-    seconds (and hangs up); yields its URL."""
+    """An HTTP receiver (or proxy: a CONNECT has no body) that reads each request, then
+    answers `answer` a byte each `every` seconds (and hangs up); yields its URL."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     stop = threading.Event()
@@ -351,9 +351,12 @@ def trickling_http(answer: bytes, every: float) -> Iterator[str]:
                         request += conn.recv(65536)
                     head, _, body = request.partition(b"\r\n\r\n")
                     length = next(
-                        int(line.split(b":")[1])
-                        for line in head.lower().split(b"\r\n")
-                        if line.startswith(b"content-length:")
+                        (
+                            int(line.split(b":")[1])
+                            for line in head.lower().split(b"\r\n")
+                            if line.startswith(b"content-length:")
+                        ),
+                        0,
                     )
                     while len(body) < length:
                         body += conn.recv(65536)
@@ -371,3 +374,61 @@ def trickling_http(answer: bytes, every: float) -> Iterator[str]:
         stop.set()
         thread.join(10)
         listener.close()
+
+
+def _line(conn: socket.socket) -> bytes:
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = conn.recv(1)
+        if not chunk:
+            raise ConnectionError("the client hung up")
+        got += chunk
+    return got
+
+
+def _trickle(conn: socket.socket, data: bytes, every: float) -> None:
+    for byte in data:
+        conn.sendall(bytes([byte]))
+        time.sleep(every)
+
+
+@contextmanager
+def slow_starttls(
+    tls: tuple[Path, Path], *, greeting: bytes, handshake_after: float, every: float
+) -> Iterator[int]:
+    """An SMTP server that offers STARTTLS, slowly: it trickles `greeting` a byte each
+    `every` seconds, waits `handshake_after` seconds before its TLS handshake, then
+    trickles its answer to the EHLO that follows; yields its port."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls[0]), str(tls[1]))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return  # no client came
+        conn.settimeout(30)
+        try:
+            _trickle(conn, greeting + b"\r\n", every)
+            _line(conn)  # EHLO
+            conn.sendall(b"250-slow.example\r\n250 STARTTLS\r\n")
+            _line(conn)  # STARTTLS
+            conn.sendall(b"220 go ahead\r\n")
+            time.sleep(handshake_after)
+            with context.wrap_socket(conn, server_side=True) as secure:
+                _line(secure)  # EHLO again
+                _trickle(secure, b"250 slow.example " + b"x" * 60 + b"\r\n", every)
+        except OSError:
+            pass  # the client hung up
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()
+        thread.join(30)

@@ -14,7 +14,14 @@ from faxd.channels.base import Attachment, ChannelError, Message
 from faxd.channels.smtp import SmtpSender, build_mail
 from faxd.settings import Secret, SmtpChannel
 
-from .servers import SMTP_PASSWORD, SMTP_USER, SmtpSink, greeting_server, smtp_sink
+from .servers import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    SmtpSink,
+    greeting_server,
+    slow_starttls,
+    smtp_sink,
+)
 
 
 def channel(sink: SmtpSink, cert: Path, **kw: object) -> SmtpChannel:
@@ -328,3 +335,22 @@ def test_a_server_that_trickles_is_cut_off_at_the_deadline(tmp_path: Path) -> No
     assert "did not take the mail within 2 s" in str(caught.value)
     assert 1.9 < took < 4
     assert not caught.value.permanent
+
+
+def test_the_deadline_also_cuts_the_starttls_handshake_and_what_follows(
+    tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # The deadline (4 s) passes while the server delays its TLS handshake: the cut fell on
+    # the plain socket TLS had taken over, and the EHLO after it trickled on uncut (12 s).
+    with slow_starttls(
+        tls_cert, greeting=b"220 " + b"x" * 26, handshake_after=1.5, every=0.1
+    ) as port:
+        settings = channel(SmtpSink(None, auth=False, port=port), tls_cert[0], username=None)
+        sender = SmtpSender(replace(settings, timeout=2.0))
+        began = time.monotonic()
+        with pytest.raises(ChannelError) as caught:
+            sender.send(message(tmp_path))
+        took = time.monotonic() - began
+    assert "did not take the mail within 4 s (it answers, but too slowly)" in str(caught.value)
+    assert not caught.value.permanent
+    assert took < 4 + 2

@@ -148,3 +148,25 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline() -> Non
         hook.close()
     assert str(caught.value) == f"{url} did not answer within 2 s (it answers, but too slowly)"
     assert 1.9 < took < 4
+
+
+def test_a_proxy_that_trickles_its_answer_to_connect_is_cut_off_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Opening the connection was not watched: a proxy answering CONNECT a byte every
+    # 0.2 s held a 1 s webhook for as long as it trickled (here 12 s).
+    answer = b"HTTP/1.1 200 Connection established\r\nX-Slow: " + b"x" * 20 + b"\r\n\r\n"
+    with trickling_http(answer, 0.2) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.removesuffix("/hook"))
+        for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        url = "https://127.0.0.1:9/hook"  # reached only through the proxy
+        hook = WebhookSender(WebhookChannel(name="tickets", url=url, timeout=1))
+        began = time.monotonic()
+        with pytest.raises(ChannelError) as caught:
+            hook.send(message())
+        took = time.monotonic() - began
+        hook.close()
+    assert str(caught.value) == f"{url} did not answer within 2 s (it answers, but too slowly)"
+    assert not caught.value.permanent
+    assert took < 2 + 2

@@ -18,7 +18,6 @@ import ssl
 from email.headerregistry import BaseHeader
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from typing import Any
 
 from faxd.channels.base import ChannelError, Message, read_attachment
 from faxd.channels.deadline import Deadline, cut
@@ -92,32 +91,25 @@ def build_mail(settings: SmtpChannel, message: Message) -> EmailMessage:
 
 
 class _Plain(smtplib.SMTP):
-    """smtplib's connection, watched by a deadline from before the server's greeting."""
+    """smtplib's connection, opened within a deadline and watched by it from the moment its
+    socket exists: through the greeting, the STARTTLS handshake and the login."""
 
     def __init__(self, deadline: Deadline, host: str, port: int, timeout: float) -> None:
         self._deadline = deadline
         super().__init__(host, port, timeout=timeout)
 
-    def connect(
-        self, host: str = "localhost", port: int = 0, source_address: Any = None
-    ) -> tuple[int, bytes]:
-        # The socket as it is then: after STARTTLS, the TLS one.
-        self._deadline.watch(lambda: cut(self.sock))
-        return super().connect(host, port, source_address)
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return self._deadline.connect((host, port), timeout, source_address=self.source_address)
 
 
-class _Tls(smtplib.SMTP_SSL):
+class _Tls(smtplib.SMTP_SSL, _Plain):
+    """SMTP_SSL wraps the socket _Plain opens; the deadline cuts its handshake too."""
+
     def __init__(
         self, deadline: Deadline, host: str, port: int, timeout: float, context: ssl.SSLContext
     ) -> None:
         self._deadline = deadline
         super().__init__(host, port, timeout=timeout, context=context)
-
-    def connect(
-        self, host: str = "localhost", port: int = 0, source_address: Any = None
-    ) -> tuple[int, bytes]:
-        self._deadline.watch(lambda: cut(self.sock))
-        return super().connect(host, port, source_address)
 
 
 class SmtpSender:

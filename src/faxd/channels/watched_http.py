@@ -1,12 +1,16 @@
 """A requests session whose connections a `Deadline` can cut. requests' `timeout` bounds
 each read, so a receiver trickling its answer's headers a byte at a time held a webhook
-for as long as it liked; urllib3 gives no handle on the socket while it reads them."""
+for as long as it liked; urllib3 gives no handle on the socket while it reads them.
+Connections are opened by the deadline too: otherwise a TLS handshake or a proxy's
+answer to CONNECT went on for as long as it trickled, and each address of the receiver
+had the whole `timeout` to answer the SYN."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
 import functools
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +18,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.response import HTTPResponse
 
 from faxd.channels.deadline import Deadline, cut
@@ -34,16 +39,37 @@ def _cut(conn: HTTPConnection) -> None:
     cut(conn.sock)
 
 
+def _new_socket(conn: HTTPConnection, deadline: Deadline) -> socket.socket:
+    """urllib3's own connect, with its errors, but within the deadline."""
+    try:
+        return deadline.connect(
+            (conn._dns_host, conn.port),
+            conn.timeout,  # type: ignore[arg-type]  # the connect timeout, a number here
+            source_address=conn.source_address,
+            options=conn.socket_options or (),
+        )
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from exc
+    except OSError as exc:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+
+
 class _Connection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        deadline = _CURRENT.get()
+        if deadline is None:
+            return super()._new_conn()
+        return _new_socket(self, deadline)
+
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 has it
         _watch(self)  # a new connection or a kept one: the answer is read on it now
         return super().getresponse()
 
 
-class _TlsConnection(HTTPSConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 has it
-        _watch(self)
-        return super().getresponse()
+class _TlsConnection(_Connection, HTTPSConnection):
+    """HTTPSConnection opens its socket with _Connection's `_new_conn`, then wraps it."""
 
 
 class _Pool(urllib3.HTTPConnectionPool):
