@@ -60,7 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"faxd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
-    sub.add_parser("check-config", parents=[common], help="validate and print the configuration")
+    check = sub.add_parser(
+        "check-config", parents=[common], help="validate and print the configuration"
+    )
+    check.add_argument(
+        "--service-user",
+        default=config.SERVICE_USER,
+        metavar="NAME",
+        help="when run as root, also check the folders for this user, the unit's User= "
+        f"(default: {config.SERVICE_USER})",
+    )
     send = sub.add_parser("send", parents=[common], help="send files now, through the same engine")
     # FILE may come before or after --to (the usage line shows it after): values of --to
     # that name an existing file are taken as files again, see _split_send_args.
@@ -254,7 +263,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         logs.configure(settings_level, environ=env)
         return Daemon(path, env).run()
     if command == "check-config":
-        return _check_config(path, env)
+        return _check_config(path, env, args.service_user)
     from faxd.service import commands
 
     settings = config.load(path, env)
@@ -304,7 +313,7 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
-def _check_config(path: Path, env: dict[str, str]) -> int:
+def _check_config(path: Path, env: dict[str, str], service_user: str) -> int:
     """Exit 1 when it finds problems (SPEC §4): it did its job, and a script tells "the file
     is wrong" from "check-config was called wrong" (2, as for every usage error)."""
     try:
@@ -312,14 +321,15 @@ def _check_config(path: Path, env: dict[str, str]) -> int:
     except ConfigError as exc:
         _say_problems(path, [str(p) for p in exc.problems])
         return Exit.FAILURE
-    problems = config.check_environment(settings)
+    as_service = config.check_service_user(settings, service_user)
+    problems = config.check_environment(settings) + as_service.problems
     try:
         print(config.render_effective(settings), end="")
         sys.stdout.flush()
     except BrokenPipeError:
         # `faxd check-config | head`: the verdict below still counts, and is still said.
         _silence_stdout()
-    for warning in settings.warnings:
+    for warning in (*settings.warnings, *as_service.warnings):
         print(f"warning: {shown_lines(warning)}", file=sys.stderr)
     if problems:
         _say_problems(path, [str(p) for p in problems])

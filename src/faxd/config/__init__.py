@@ -9,11 +9,15 @@ from faxd.config.load import (
     load,
     render_effective,
 )
+from faxd.config.service_user import SERVICE_USER, ServiceUserCheck, check_service_user
 
 __all__ = [
     "DEFAULT_PATH",
     "DEFAULT_STATE_DIR",
+    "SERVICE_USER",
+    "ServiceUserCheck",
     "check_environment",
+    "check_service_user",
     "config_path",
     "load",
     "render_effective",

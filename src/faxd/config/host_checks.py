@@ -151,6 +151,14 @@ class _Lines:
         return ConfigProblem(paths[0], message, None)
 
 
+def problems_at(settings: Settings, found: Sequence[tuple[list[str], str]]) -> list[ConfigProblem]:
+    """Each (key paths, message) as a problem at the line of the first key the file has."""
+    if not found:
+        return []
+    lines = _Lines(settings.source)
+    return [lines.problem(paths, message) for paths, message in found]
+
+
 def _walk(node: Node) -> Iterator[tuple[str, int | None]]:
     yield node.path, node.line
     if node.kind == "map":
