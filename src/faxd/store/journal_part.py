@@ -1,5 +1,6 @@
-"""What the parts of the journal split into modules of their own (journal_notes,
-journal_retries) use of faxd.store.journal.Journal, which they are mixed into."""
+"""What the parts of the journal split into modules of their own (journal_jobs,
+journal_transmissions, journal_queries, journal_startup, journal_notes, journal_retries)
+use of faxd.store.journal.Journal, which they are mixed into."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ class JournalPart:
             self, sql: str, params: Sequence[Any] = (), *, durable: bool = True
         ) -> list[sqlite3.Row]: ...
 
+        def query_many(
+            self, *statements: tuple[str, Sequence[Any]], durable: bool = True
+        ) -> list[list[sqlite3.Row]]: ...
+
         def transaction(
             self, *, durable: bool = True, first: bool = False
         ) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def has_table(self, name: str) -> bool: ...

@@ -41,9 +41,7 @@ def delivered_before(db: sqlite3.Connection, job_id: str) -> dict[str, str]:
 class JournalRetries(JournalPart):
     """Release and retry records (mixed into faxd.store.journal.Journal)."""
 
-    if TYPE_CHECKING:  # Journal's own, see faxd.store.journal.Journal
-
-        def has_table(self, name: str) -> bool: ...
+    if TYPE_CHECKING:  # Journal's own, see faxd.store.journal_queries.JournalQueries
 
         def job(self, job_id: str) -> JobRow | None: ...
 

@@ -7,7 +7,7 @@ each, and whatever came while it wrote goes with the next one. Each entry learns
 commit that wrote it, or its own error.
 
 Under a burst the intake's takers queued one by one behind the uploads for the journal's
-turn; taking turns as a group, their waits overlap (faxd.store.journal.create_job)."""
+turn; taking turns as a group, their waits overlap (faxd.store.journal_jobs.create_job)."""
 
 from __future__ import annotations
 
