@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from faxd.outbound import intake as intake_module
+from faxd.outbound import intake, intake_held, intake_take, intake_tracking
 from faxd.outbound.watcher import Change
 
 from .test_intake import PDF, IntakeRig
@@ -72,7 +72,8 @@ def test_a_take_whose_failure_cannot_be_reported_still_comes_back(
         raise RuntimeError("a bug in the take")
 
     monkeypatch.setattr(rig.intake, "gather", gather)
-    monkeypatch.setattr(intake_module, "log", _SilentLog())
+    for module in (intake, intake_tracking, intake_take, intake_held):
+        monkeypatch.setattr(module, "log", _SilentLog())
     rig.intake.changes.put(Change(rig.spool, doc, "file"))
     deadline = time.monotonic() + 10
     while not taken and time.monotonic() < deadline:

@@ -31,7 +31,8 @@ from faxd.host.lock import InstanceLock, one_command_at_a_time
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import REPORT_CAP, REPORT_KEY, Archiver
 from faxd.outbound.engine import Engine
-from faxd.outbound.intake import Intake, new_job_id
+from faxd.outbound.intake import Intake
+from faxd.outbound.intake_take import new_job_id
 from faxd.providers.registry import build_senders
 from faxd.service.channel_commands import delivery_lines
 from faxd.service.daemon import open_journal
