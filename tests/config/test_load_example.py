@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faxd import config
 from faxd.config.folders import DEFAULTS_KEYS, FOLDER_KEYS, INBOX_KEYS
@@ -14,6 +16,7 @@ from faxd.providers.registry import PROVIDERS
 from faxd.settings import (
     RETARUS_OPTION_KEYS,
     DocsProviderSettings,
+    InboxSettings,
     RetarusProviderSettings,
     Settings,
 )
@@ -82,6 +85,13 @@ def test_rendering_the_example_hides_both_secrets(example: Settings) -> None:
     assert DOCS_KEY not in rendered
     assert RETARUS_PASSWORD not in rendered
     assert rendered.count("'***'") == 2
+
+
+def test_rendering_the_example_shows_every_inbox_setting(example: Settings) -> None:
+    # check-config promises the effective configuration with every default applied.
+    shown = yaml.safe_load(config.render_effective(example))["inbox"]
+    assert set(shown) == {f.name for f in dataclasses.fields(InboxSettings)}
+    assert shown["download_timeout"] == 900.0
 
 
 ALL_KEYS = sorted(

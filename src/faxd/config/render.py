@@ -47,6 +47,7 @@ def render_effective(settings: Settings) -> str:
             "routes": {number: str(path) for number, path in inbox.routes.items()},
             "numbers": list(inbox.numbers),
             "delete_after_download": inbox.delete_after_download,
+            "download_timeout": inbox.download_timeout,
             "deliver": list(inbox.deliver),
             "attach": inbox.attach,
             "route_rules": _plain(inbox.route_rules),
