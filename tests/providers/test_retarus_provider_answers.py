@@ -66,6 +66,8 @@ def test_a_missing_job_address_is_a_configuration_problem(
         provider.submit(submission(tmp_path))
     assert caught.value.status_code == status
     assert "customer_number" in str(caught.value)
+    # The key that picks the data center is data_center; region is its old name.
+    assert "data_center" in str(caught.value)
     assert "fix the document" not in str(caught.value)
 
 

@@ -215,7 +215,7 @@ class RetarusProvider:
             raise EndpointError(
                 f"{misrouted.message} The job address is not there, so the submit URL or"
                 " the customer number is wrong.",
-                "Check region (or submit_url) and customer_number in the provider's"
+                "Check data_center (or submit_url) and customer_number in the provider's"
                 " configuration, then reload faxd (systemctl reload faxd); the documents"
                 " wait in the queue.",
                 status_code=misrouted.status_code,
