@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser(
         "sandbox", parents=[common], help="local emulator of both provider APIs"
     )
-    sandbox.add_argument("--port", type=_port, default=8025)
+    sandbox.add_argument(
+        "--port", type=_port, default=8025, help="both APIs on 127.0.0.1 (default: 8025)"
+    )
     sandbox.add_argument("--scenario", type=Path)
     sandbox.add_argument(
         "--smtp-port", type=_port, default=8026, help="SMTP sink for notices (0: none)"
@@ -129,7 +131,9 @@ def _records_parsers(sub: argparse._SubParsersAction[_Parser], common: _Parser) 
     purge.add_argument("--dry-run", action="store_true", help="only list what would go")
     audit = sub.add_parser("audit", parents=[common], help="check the audit log's hash chain")
     audit.add_argument("action", choices=["verify"])
-    history = sub.add_parser("history", parents=[common], help="transmissions of a number")
+    history = sub.add_parser(
+        "history", parents=[common], help="transmissions of a number or a document"
+    )
     history.add_argument("target", metavar="NUMBER|DOCUMENT")
     history.add_argument("--since", metavar="DATE", help="YYYY-MM-DD")
 

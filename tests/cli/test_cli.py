@@ -75,6 +75,12 @@ def test_a_closed_pipe_is_a_normal_end(setup: Faxd) -> None:
     assert done.returncode == 0
 
 
+def test_help_says_history_takes_a_document_too(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"], environ={})
+    assert "transmissions of a number or a document" in capsys.readouterr().out
+
+
 def test_missing_configuration_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "status", "--config", str(tmp_path / "nope.yaml"))
     assert code == 2
