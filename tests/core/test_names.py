@@ -194,6 +194,10 @@ def test_inbox_name_shape(received: datetime, sender: str, original: str | bytes
         "invoice.pdf.yaml",
         "invoice.pdf.yml",
         "invoice.pdf.report.yaml",
+        # A filed report PDF moved back into a spool folder with its document.
+        "invoice.pdf.report.pdf",
+        "scan (2).TIF.report.pdf",
+        "job.ps.report.pdf",
         ".DS_Store",
         "._x.pdf",
         "~$x.docx",
@@ -208,7 +212,17 @@ def test_ignored_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["invoice.pdf", "Faktura 4711.PDF", "a~b.pdf", "temp.pdf", "yaml.pdf", "-x.pdf", "README"],
+    [
+        "invoice.pdf",
+        "Faktura 4711.PDF",
+        "a~b.pdf",
+        "temp.pdf",
+        "yaml.pdf",
+        "-x.pdf",
+        "README",
+        "annual.report.pdf",
+        "q3.2026.report.pdf",
+    ],
 )
 def test_documents_are_not_ignored(name: str) -> None:
     assert not is_ignored_name(name)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from faxd.core.preflight import KNOWN_TYPES
+from faxd.core.print_clues import PRINT_EXTENSIONS
 from faxd.errors import FaxdError
 
 # Gives up rather than spin forever on a predicate that says everything is taken.
@@ -35,6 +37,11 @@ _IGNORED_SUFFIXES = (
     ".yaml",  # sidecars and reports
     ".yml",
 )
+# A report PDF is NAME.report.pdf for a document NAME, so its name holds the document's
+# own extension: a filed set moved back into a spool folder must not fax its report to the
+# recipient, while a document called `annual.report.pdf` is still one.
+_REPORT_PDF_SUFFIX = ".report.pdf"
+_DOCUMENT_EXTENSIONS = frozenset(KNOWN_TYPES) | PRINT_EXTENSIONS
 
 # Characters Windows clients on an SMB share cannot show: the inbox is often such a share.
 _SMB_UNSAFE = frozenset('<>:"|?*')
@@ -225,6 +232,10 @@ def ignored_because(name: str) -> str | None:
     lower = name.lower()
     if lower in _IGNORED_NAMES:
         return "it is a file the operating system keeps in folders"
+    if lower.endswith(_REPORT_PDF_SUFFIX):
+        _, extension = split_extension(lower[: -len(_REPORT_PDF_SUFFIX)])
+        if extension[1:] in _DOCUMENT_EXTENSIONS:
+            return "its name is a document's name and .report.pdf: a report, never a document"
     suffix = next((s for s in _IGNORED_SUFFIXES if lower.endswith(s)), None)
     if suffix is None:
         return None
