@@ -251,6 +251,24 @@ def test_upload_arrives_byte_for_byte_with_name_and_several_files(
     assert transmission["sha256"] == expected
 
 
+def test_an_upper_case_extension_is_uploaded_as_the_api_table_spells_it(
+    docs: Rig, tmp_path: Path
+) -> None:
+    scan = tmp_path / "SCAN.PDF"
+    scan.write_bytes(docs.pdf.path.read_bytes())
+    submission = Submission(
+        key="job3/0",
+        job_id="job3",
+        sender=docs.numbers.sender,
+        recipient=docs.numbers.delivered,
+        files=(OutgoingFile(scan, "SCAN.PDF", "application/pdf", scan.stat().st_size),),
+        dft=False,
+    )
+    accepted = docs.provider.submit(submission)
+    transmission = docs.sandbox.stats()["docs"]["transmissions"][accepted.remote_id]
+    assert transmission["files"] == [f"SCAN_fx{wire.upload_token('job3/0')}.pdf"]
+
+
 def received_doc(name: str, content: bytes, fax_time: str) -> dict[str, object]:
     return {
         "faxTime": fax_time,

@@ -426,7 +426,7 @@ def test_the_lookup_window_never_runs_backwards_in_the_autumn_fold() -> None:
     ("name", "expected"),
     [
         ("letter.pdf", "letter_fx{t}.pdf"),
-        ('brev "1"\n.PDF', "brev_1_fx{t}.PDF"),
+        ('brev "1"\n.PDF', "brev_1_fx{t}.pdf"),
         ("Offert åt Ärlig AB.docx", "Offert_at_Arlig_AB_fx{t}.docx"),
         ("../../etc/passwd", "etc_passwd_fx{t}"),
         ("日本.pdf", "document_fx{t}.pdf"),
@@ -439,6 +439,14 @@ def test_upload_names_are_plain_ascii_and_carry_the_token(name: str, expected: s
     assert result == expected.format(t=token)
     document = parse_with_names([result])
     assert wire.name_tokens(document) == {token}
+
+
+@pytest.mark.parametrize("ext", ["PDF", "Docx", "JPEG", "TIF"])
+def test_upload_names_spell_the_extension_as_the_api_table_does(ext: str) -> None:
+    # generic-docs-v2.txt: "Both the MIME type (sent from the client) and the file
+    # extension are validated"; its extension table reads pdf, docx, jpeg, tif.
+    token = wire.upload_token("job-1-0")
+    assert wire.tokened_name(f"Scan 4711.{ext}", token) == f"Scan_4711_fx{token}.{ext.lower()}"
 
 
 def test_tokens_differ_per_transmission_and_are_found_in_any_case() -> None:

@@ -184,7 +184,7 @@ def test_recipients_as_a_json_array_field(sandbox: SandboxServer, http: requests
     ("name", "content", "mime"),
     [
         ("a.pdf", PDF, "application/pdf"),
-        ("a.PNG", PNG, "image/png"),
+        ("a.png", PNG, "image/png"),
         ("a.png", PNG, "image/x-png"),
         ("a.jpg", JPEG, "image/jpeg"),
         ("a.jpeg", JPEG, "image/pjpeg"),
@@ -242,6 +242,7 @@ def _refusal(answer: requests.Response) -> str:
         ([("file", ("a.docx", ooxml("xl"), DOCX))], "not a valid .docx"),
         ([("file", ("a.doc", PDF, "application/msword"))], "not a valid .doc"),
         ([("file", ("a.pdf", PDF))], "without a Content-Type"),
+        ([("file", ("a.PDF", PDF, "application/pdf"))], "the supported spelling is .pdf"),
         ([("file", ("a.pdf", PDF, "application/pdf"))] * 6, "At most 5 files"),
         ([("document", ("a.pdf", PDF, "application/pdf"))], "Unknown form field 'document'"),
     ],

@@ -86,13 +86,15 @@ def upload_token(key: str) -> str:
 
 
 def tokened_name(name: str, token: str) -> str:
-    """`Brev till Åsa.pdf` -> `Brev_till_Asa_fx<token>.pdf`: safe on the wire, recognisable."""
+    """`Brev till Åsa.PDF` -> `Brev_till_Asa_fx<token>.pdf`: safe on the wire, recognisable."""
     stem, dot, ext = name.rpartition(".")
     if not (dot and stem and _EXTENSION.fullmatch(ext)):
         stem, ext = name, ""
     plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
     stem = _UNSAFE.sub("_", plain).strip("._-")[:_STEM_MAX] or "document"
-    return f"{stem}_fx{token}" + (f".{ext}" if ext else "")
+    # The page validates the extension against a table spelled in lower case and does not
+    # say whether case matters: `.PDF` may be refused where `.pdf` never is.
+    return f"{stem}_fx{token}" + (f".{ext.lower()}" if ext else "")
 
 
 def name_tokens(document: ReceivedDocument) -> frozenset[str]:

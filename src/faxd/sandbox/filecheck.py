@@ -96,6 +96,11 @@ def check_file(filename: str | None, content_type: str | None, data: bytes) -> s
         return "a 'file' part has no filename"
     label = repr(filename)
     ext = extension_of(filename)
+    spelled = filename.rsplit(".", 1)[-1]
+    if ext in EXTENSIONS and spelled != ext:
+        # The page's table is in lower case and says the extension is validated, not
+        # whether case matters: the emulator takes the strict reading.
+        return f"file {label} has the extension .{spelled}; the supported spelling is .{ext}"
     if ext not in EXTENSIONS:
         shown = f".{ext}" if ext else "no extension"
         return (
