@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,32 @@ def test_status_request_body(raw_server: Start) -> None:
     assert request.request_line == "POST /Docs/api/v2/Retrieve HTTP/1.1"
     assert json.loads(request.body) == {"faxId": "id/1"}
     assert request.header("Authorization") == f"Bearer {CANARY_KEY}"
+
+
+def test_an_empty_range_answered_204_no_content_is_no_documents(raw_server: Start) -> None:
+    # generic-docs-v2.txt: "204 | No Content | The request was successful but there is no
+    # content in the response."; what an empty date range answers is not shown.
+    server = raw_server(respond("204 No Content"))
+    docs = provider(server.url)
+    start = datetime(2023, 5, 1, 12, 0, tzinfo=UTC)
+    assert docs.list_received(start, start + timedelta(days=1)) == []
+    docs.close()
+    (request,) = server.received
+    assert request.request_line == "POST /Docs/api/v2/Retrieve HTTP/1.1"
+    assert json.loads(request.body) == {
+        "dateFrom": "2023-05-01T14:00:00",
+        "dateTo": "2023-05-02T14:00:00",
+    }
+
+
+def test_a_lost_upload_lookup_over_an_empty_range_answered_204_finds_nothing(
+    raw_server: Start, tmp_path: Path
+) -> None:
+    server = raw_server(respond("204 No Content"))
+    docs = provider(server.url)
+    sent = datetime(2023, 5, 1, 12, 0, tzinfo=UTC)
+    assert docs.find_submission(submission(pdf(tmp_path)), sent, frozenset()) is None
+    docs.close()
 
 
 def test_fetch_streams_and_returns_the_rfc6266_name(raw_server: Start) -> None:

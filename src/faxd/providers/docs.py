@@ -327,7 +327,7 @@ class DocsProvider:
         what = f"{self.name}: listing of documents from {start.isoformat()} to {end.isoformat()}"
         body = wire.range_body(start, end, self._tz, fractions=fractions)
         response = self._call("POST", wire.RETRIEVE, what, idempotent=True, json=body)
-        listing = self._listing(read_json(response, what=what, idempotent=True), what)
+        listing = self._listing(_range_answer(response, what), what)
         documents = DocumentList(listing.documents)
         documents.unreadable = len(listing.unreadable)
         return documents
@@ -391,7 +391,7 @@ class DocsProvider:
         response = self._call(
             "POST", wire.RETRIEVE, what, idempotent=True, json={"dateFrom": start, "dateTo": end}
         )
-        listing = self._listing(read_json(response, what=what, idempotent=True), what)
+        listing = self._listing(_range_answer(response, what), what)
         low, high = datetime.fromisoformat(start), datetime.fromisoformat(end)
         if listing.records < self.page_limit or high - low <= _MIN_WINDOW:
             return listing
@@ -466,6 +466,17 @@ class _HashSink:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+
+def _range_answer(response: Response, what: str) -> Any:
+    """The body of a date-range Retrieve. The page's code table has 204 No Content for a
+    request that succeeds with nothing to return, and does not say what an empty range
+    answers: 204 is read as no documents, not as an answer that cannot be understood
+    (which would hold up the inbox for good)."""
+    if response.status_code == 204:
+        response.close()
+        return []
+    return read_json(response, what=what, idempotent=True)
 
 
 def _digests(files: Sequence[OutgoingFile]) -> list[tuple[str, int]]:
