@@ -103,6 +103,28 @@ def test_submit_pending_then_delivered(
     assert stats["ha_report_queries"] == 0
 
 
+def test_a_server_reading_the_swagger_files_required_fields_takes_the_job(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    # retarus-cloudFaxRestAPI.swagger2.json: "required" : [ "recipients",
+    # "renderingOptions", "statusReportOptions" ], and StatusReportOptions "required" :
+    # [ "reportPurgeTs" ]; the reference pages and the SDKs send recipients alone.
+    scenario = {"status_delay": DELAY, "retarus_required": "swagger"}
+    with SandboxServer(scenario, clock=clock) as server:
+        sender = RetarusProvider(make_settings(server), clock=clock)
+        try:
+            first = sender.submit(submission(tmp_path))
+            second = sender.submit(submission(tmp_path, key="job-2#0"))
+            clock.advance(DELAY)
+            assert sender.status(first.remote_id).delivered
+        finally:
+            sender.close()
+        stats = retarus_stats(server)
+    assert set(stats["jobs"]) == {first.remote_id, second.remote_id}
+    # Refused once for lacking the fields; the next job carries them from the start.
+    assert stats["requests"]["submit"] == 3
+
+
 @pytest.mark.parametrize(
     ("number", "status"), [("+4989123456798", "BUSY"), ("+4989123456799", "NOFAX")]
 )

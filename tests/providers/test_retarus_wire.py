@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -25,6 +27,7 @@ from faxd.providers.retarus_wire import (
     safe_document_name,
     submit_url,
     unique_document_names,
+    wants_swagger_fields,
 )
 from faxd.settings import RetarusOptions
 
@@ -199,6 +202,31 @@ def test_job_with_every_option() -> None:
 def test_letter_paper_alone_sends_rendering_options() -> None:
     job = build_job(submission(retarus=RetarusOptions(paper_format="LETTER")))
     assert job["renderingOptions"] == {"paperFormat": "LETTER"}
+
+
+def test_the_swagger_files_required_fields_when_asked_for() -> None:
+    # retarus-cloudFaxRestAPI.swagger2.json requires renderingOptions (with paperFormat)
+    # and statusReportOptions (with reportPurgeTs, "format" : "date-time").
+    purge = datetime(2026, 12, 31, 23, 59, 59, tzinfo=ZoneInfo("Europe/Berlin"))
+    job = build_job(submission(), purge_after=purge)
+    assert job["renderingOptions"] == {"paperFormat": "A4"}
+    assert job["statusReportOptions"] == {"reportPurgeTs": "2026-12-31T22:59:59Z"}
+    letter = build_job(submission(retarus=RetarusOptions(paper_format="LETTER")), purge_after=purge)
+    assert letter["renderingOptions"] == {"paperFormat": "LETTER"}
+    assert "statusReportOptions" not in build_job(submission())
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("Validation of job request failed: 'renderingOptions may not be null'", True),
+        ("statusReportOptions.reportPurgeTs: must not be null", True),
+        ("Validation of job request failed: 'No number available for rcpt FNLAJR3B'", False),
+        ("Job Expiration", False),
+    ],
+)
+def test_which_refusals_ask_for_the_swagger_fields(message: str, asks: bool) -> None:
+    assert wants_swagger_fields(message) is asks
 
 
 def test_csid_is_cut_to_twenty_characters() -> None:

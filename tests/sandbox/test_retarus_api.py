@@ -122,6 +122,22 @@ def test_hash_placement_is_stable(
     assert srv.stats()["retarus"]["jobs"][job_id]["datacenter"] == expected
 
 
+def test_swagger_required_refuses_a_job_without_the_swaggers_required_fields(
+    make_sandbox: Callable[..., SandboxServer], http: requests.Session
+) -> None:
+    srv = make_sandbox({"retarus_required": "swagger"})
+    refused = submit(http, srv, job())
+    assert refused.status_code == 400
+    assert "renderingOptions is required" in refused.json()["message"]
+    no_purge = job(renderingOptions={"paperFormat": "A4"}, statusReportOptions={})
+    assert "statusReportOptions.reportPurgeTs is required" in submit(http, srv, no_purge).text
+    full = job(
+        renderingOptions={"paperFormat": "A4"},
+        statusReportOptions={"reportPurgeTs": "2018-11-03T20:14:37.098+02:00"},
+    )
+    assert submit(http, srv, full).status_code == 200
+
+
 def test_submit_to_a_data_center_lands_there(
     sandbox: SandboxServer, http: requests.Session
 ) -> None:

@@ -66,6 +66,7 @@ def test_the_example_loads_and_serves_its_documents(
         ("failing_numbers: {'+46812345699': OK}\n", "not a failure status"),
         ("failing_numbers: 5\n", "failing_numbers: must be"),
         ("retarus_placement: random\n", "retarus_placement"),
+        ("retarus_required: strict\n", "retarus_required: must be minimal or swagger"),
         ("retarus_username: 'a:b'\n", "retarus_username"),
         ("faults: [{api: docs, action: boom}]\n", "faults[0].action"),
         ("faults: {api: docs}\n", "faults: must be a list"),

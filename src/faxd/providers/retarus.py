@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from faxd import __version__
 from faxd.clock import Clock, SystemClock
 from faxd.core.names import NAME_MAX, cut_keeping_extensions
@@ -41,6 +43,7 @@ from faxd.providers.retarus_body import BodyDocument, StreamedJobBody
 from faxd.providers.retarus_type import RETARUS_LIMITS
 from faxd.providers.retarus_wire import (
     REPORT_LIST_LIMIT,
+    REPORT_RETENTION,
     STATUS_PENDING,
     DeleteResult,
     DocumentHead,
@@ -57,6 +60,7 @@ from faxd.providers.retarus_wire import (
     reports_url,
     submit_url,
     unique_document_names,
+    wants_swagger_fields,
 )
 from faxd.settings import RetarusProviderSettings
 
@@ -69,6 +73,7 @@ _NOT_FOUND = (404,)
 _DELETE_NOT_FOUND = (400, 404)
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 _READ_CHUNK = 64 * 1024
+log = structlog.get_logger("faxd.providers.retarus")
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -113,6 +118,9 @@ class RetarusProvider:
         self._office_timeout = office_timeout
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.limits = limits if limits is not None else RETARUS_LIMITS
+        # Set once a server refused a job for lacking what only the Swagger file marks
+        # required: every later job carries those fields from the start.
+        self._swagger_fields = False
 
     # --- Sender --------------------------------------------------------------------------
 
@@ -180,29 +188,12 @@ class RetarusProvider:
 
     def submit(self, submission: Submission, gate: Gate = open_gate) -> Accepted:
         what = f"Retarus fax job {submission.key} to {submission.recipient}"
-        try:
-            body = StreamedJobBody(build_job(submission), self._documents(submission))
-        except OSError as exc:
-            raise RejectedError(
-                f"{what}: a document could not be read ({exc.strerror or exc}: {exc.filename}).",
-                "Check that the file still exists and is readable, then send it again.",
-            ) from None
+        body = self._body(submission, what, swagger_fields=self._swagger_fields)
         misrouted: RejectedError | None = None
         with gate():
             started = self._clock.now()
             try:
-                response = http.call(
-                    self._session,
-                    "POST",
-                    submit_url(self._settings.submit_url, self._settings.customer_number),
-                    timeout=self._timeout,
-                    idempotent=False,
-                    what=what,
-                    accept=(409,),
-                    data=body,
-                    headers=_JSON,
-                    auth=self._auth,
-                )
+                response = self._post_job(submission, body, what)
             except RejectedError as exc:
                 if not http.wrong_address(exc.status_code):
                     raise
@@ -229,6 +220,52 @@ class RetarusProvider:
                 "faxd looks the job up by its reference before sending it again.",
             ) from None
         return Accepted(job_id, Method.FAX)
+
+    def _body(self, submission: Submission, what: str, *, swagger_fields: bool) -> StreamedJobBody:
+        purge_after = self._clock.now() + REPORT_RETENTION if swagger_fields else None
+        try:
+            return StreamedJobBody(
+                build_job(submission, purge_after=purge_after), self._documents(submission)
+            )
+        except OSError as exc:
+            raise RejectedError(
+                f"{what}: a document could not be read ({exc.strerror or exc}: {exc.filename}).",
+                "Check that the file still exists and is readable, then send it again.",
+            ) from None
+
+    def _post_job(self, submission: Submission, body: StreamedJobBody, what: str) -> http.Response:
+        """POST the job; once more with the Swagger file's required fields when a 400 asks
+        for them (a 400 means the job was not taken, so sending it again is safe)."""
+        try:
+            return self._post(body, what)
+        except RejectedError as exc:
+            retry = (
+                not self._swagger_fields
+                and exc.status_code == 400
+                and wants_swagger_fields(exc.message)
+            )
+            if not retry:
+                raise
+        log.info(
+            "Retarus asks for the fields its Swagger file marks required; jobs carry them now",
+            provider=self.name,
+        )
+        self._swagger_fields = True
+        return self._post(self._body(submission, what, swagger_fields=True), what)
+
+    def _post(self, body: StreamedJobBody, what: str) -> http.Response:
+        return http.call(
+            self._session,
+            "POST",
+            submit_url(self._settings.submit_url, self._settings.customer_number),
+            timeout=self._timeout,
+            idempotent=False,
+            what=what,
+            accept=(409,),
+            data=body,
+            headers=_JSON,
+            auth=self._auth,
+        )
 
     def _documents(self, submission: Submission) -> list[BodyDocument]:
         names = unique_document_names([f.name for f in submission.files])

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +23,10 @@ MAX_CSID_LENGTH = 20
 # Both the "get all" and "delete all" report calls answer the oldest 1000 reports only
 # (DOC-GETALL); more become visible only once older ones are deleted.
 REPORT_LIST_LIMIT = 1000
+
+# How long Retarus keeps a status report (DOC-GETALL): the reportPurgeTs faxd sends when
+# a server wants one (see `build_job`), so the report lives as long as without it.
+REPORT_RETENTION = timedelta(days=30)
 
 STATUS_PENDING = "PENDING"
 STATUS_OK = "OK"
@@ -159,10 +163,13 @@ class DocumentHead:
     charset: str | None = None
 
 
-def build_job(submission: Submission) -> dict[str, Any]:
+def build_job(submission: Submission, *, purge_after: datetime | None = None) -> dict[str, Any]:
     """The FaxJobRequest for one submission, except `documents` (see retarus_body).
 
-    Only what faxd sets is sent: the minimal job every Retarus SDK sends plus options."""
+    Only what faxd sets is sent: the minimal job every Retarus SDK sends plus options.
+    With `purge_after` (aware), also what the Swagger file marks required besides
+    `recipients`: `renderingOptions` (its `paperFormat`, A4 unless set) and
+    `statusReportOptions` with `reportPurgeTs` = `purge_after`."""
     opts = submission.retarus or RetarusOptions()
     recipient: dict[str, Any] = {"number": submission.recipient}
     if opts.recipient_properties:
@@ -182,7 +189,8 @@ def build_job(submission: Submission) -> dict[str, Any]:
         transport["isBlacklistEnabled"] = opts.blacklist
     if transport:
         job["transportOptions"] = transport
-    if opts.paper_format or opts.resolution or opts.coverpage_template or opts.header:
+    chosen = (opts.paper_format, opts.resolution, opts.coverpage_template, opts.header)
+    if any(chosen) or purge_after is not None:
         rendering: dict[str, Any] = {"paperFormat": opts.paper_format or "A4"}
         if opts.resolution:
             rendering["resolution"] = opts.resolution
@@ -191,12 +199,26 @@ def build_job(submission: Submission) -> dict[str, Any]:
         if opts.header:
             rendering["header"] = opts.header
         job["renderingOptions"] = rendering
+    if purge_after is not None:
+        job["statusReportOptions"] = {"reportPurgeTs": job_valid_time(purge_after)}
     meta: dict[str, Any] = {"customerReference": submission.reference or submission.job_id}
     if submission.valid_until is not None:
         # Without it Retarus keeps a job valid for a month, long after faxd gave up on it.
         meta["jobValid"] = {"end": job_valid_time(submission.valid_until)}
     job["meta"] = meta
     return job
+
+
+# A 400 naming one of these refuses a job for lacking what the Swagger file requires.
+_SWAGGER_FIELDS = re.compile(
+    r"renderingOptions|statusReportOptions|reportPurgeTs|paperFormat", re.I
+)
+
+
+def wants_swagger_fields(message: str) -> bool:
+    """Whether a 400 to a job without them asks for the fields only the Swagger file
+    marks required (the reference pages and the SDKs send jobs without them)."""
+    return bool(_SWAGGER_FIELDS.search(message))
 
 
 def job_valid_time(moment: datetime) -> str:

@@ -131,7 +131,9 @@ def _submit(state: SandboxState, site: str, request: Request) -> Response:
     if media_type(request.header("Content-Type")) != "application/json":
         return error(415, "Content-Type must be application/json.")
     try:
-        job = validate_job(json_body(request))
+        job = validate_job(
+            json_body(request), swagger_required=state.scenario.retarus_required == "swagger"
+        )
     except JsonBodyError as exc:
         return error(400, f"JSON not processable: {exc}")
     except JobInvalid as exc:

@@ -302,9 +302,23 @@ def _options(job: dict[str, Any]) -> None:
                         raise JobInvalid("Job Expiration: meta.jobValid.end is not after start")
 
 
-def validate_job(data: object) -> Job:
-    """Check a FaxJobRequest; JobInvalid with the first problem found."""
+# What retarus-cloudFaxRestAPI.swagger2.json marks required beyond `recipients`.
+_SWAGGER_REQUIRED = {
+    "renderingOptions": "paperFormat",
+    "statusReportOptions": "reportPurgeTs",
+}
+
+
+def validate_job(data: object, *, swagger_required: bool = False) -> Job:
+    """Check a FaxJobRequest; JobInvalid with the first problem found. `swagger_required`:
+    also require what the Swagger file marks required (see `Scenario.retarus_required`)."""
     job = _object(data, "job", _TOP)
+    if swagger_required:
+        for name, inner in _SWAGGER_REQUIRED.items():
+            if job.get(name) is None:
+                raise JobInvalid(f"{name} is required")
+            if isinstance(job[name], dict) and job[name].get(inner) is None:
+                raise JobInvalid(f"{name}.{inner} is required")
     recipients = _recipients(job.get("recipients"))
     documents = _documents(job.get("documents"))
     _options(job)

@@ -43,6 +43,7 @@ _TOP_KEYS = {
     "retarus_username",
     "retarus_password",
     "retarus_placement",
+    "retarus_required",
     "send_status",
     "status_delay",
     "timezone",
@@ -86,6 +87,10 @@ class Scenario:
     retarus_username: str = "faxd"
     retarus_password: str = "sandbox-password"  # noqa: S105 - the sandbox's public demo login
     retarus_placement: str = "alternate"  # alternate | hash: which data center gets a job
+    # minimal | swagger: which fields a job must carry. The reference pages and every SDK
+    # send recipients alone; the Swagger file also requires renderingOptions (with
+    # paperFormat) and statusReportOptions (with reportPurgeTs).
+    retarus_required: str = "minimal"
     send_status: int = 201
     status_delay: float = 1.0
     timezone: str = "Europe/Stockholm"
@@ -328,6 +333,10 @@ def parse_scenario(data: object, source: str = "scenario", base: Path | None = N
         if data["retarus_placement"] not in ("alternate", "hash"):
             raise _fail(source, "retarus_placement", "must be alternate or hash")
         values["retarus_placement"] = data["retarus_placement"]
+    if "retarus_required" in data:
+        if data["retarus_required"] not in ("minimal", "swagger"):
+            raise _fail(source, "retarus_required", "must be minimal or swagger")
+        values["retarus_required"] = data["retarus_required"]
     if "send_status" in data:
         if data["send_status"] not in (200, 201):
             raise _fail(source, "send_status", "must be 200 or 201")
