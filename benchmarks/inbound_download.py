@@ -37,7 +37,8 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from faxd.clock import SystemClock
-from faxd.inbound.poller import InboxPoller, PollResult
+from faxd.inbound.poller import InboxPoller
+from faxd.inbound.poller_result import PollResult
 from faxd.providers.docs import DocsProvider
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret
 from faxd.store.journal import Journal

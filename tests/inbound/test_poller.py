@@ -18,16 +18,14 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-import faxd.inbound.poller
+import faxd.inbound.poller_delivery
 from faxd.clock import FakeClock
 from faxd.core.poll_windows import ZONE_MARGIN
 from faxd.errors import AuthError, RejectedError, TransientError
-from faxd.inbound.poller import (
-    FILE_ERRORS_PER_CYCLE,
-    MAX_MISSING_ATTEMPTS,
-    InboxPoller,
-    original_name,
-)
+from faxd.inbound.poller import InboxPoller
+from faxd.inbound.poller_cycle import FILE_ERRORS_PER_CYCLE
+from faxd.inbound.poller_delivery import original_name
+from faxd.inbound.poller_undelivered import MAX_MISSING_ATTEMPTS
 from faxd.settings import InboxSettings
 from faxd.store.inbox_ledger import InboundState, InboxLedger
 from faxd.store.journal import Journal
@@ -329,7 +327,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
         if name == point:
             raise SimulatedCrash(name)
 
-    monkeypatch.setattr(faxd.inbound.poller, "crash_point", hook)
+    monkeypatch.setattr(faxd.inbound.poller_delivery, "crash_point", hook)
 
 
 @pytest.mark.parametrize(
