@@ -197,6 +197,39 @@ def test_a_job_followed_while_cupsd_restarts_is_followed_again_never_printed_twi
     assert printed.name == f"job-{held.rpartition('-')[2]}"
 
 
+def test_a_release_cups_did_not_take_is_not_forgotten(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    # lp -H resume failing while cupsd restarted went unheard: the job stayed held, was
+    # followed until the time limit and cancelled, never printed.
+    from faxd.channels.printer import JobUnknownError
+
+    message = job(tmp_path)
+    assert message.print_file is not None
+    held = sender().submit(message.print_file, "held over the restart", hold=True)
+    cups.stop()
+    with pytest.raises(JobUnknownError):
+        sender().resume(held)
+    cups.start()
+    again = sender(timeout=10)
+    again.resume(held)
+    again.follow(held)
+    [printed] = list(queue.iterdir())
+    assert printed.name == f"job-{held.rpartition('-')[2]}"
+
+
+def test_a_job_already_printed_or_unknown_is_left_as_it_is_by_resume(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    message = job(tmp_path)
+    assert message.print_file is not None
+    printed = sender().submit(message.print_file, "printed already")
+    sender().follow(printed)
+    sender().resume(printed)  # lp: "is finished and cannot be altered"
+    sender().resume("FrontDesk-999")  # lp: "does not exist"
+    assert len(list(queue.iterdir())) == 1
+
+
 def test_a_scheduler_that_is_down_is_no_missing_queue(
     queue: Path, tmp_path: Path, cups: Cups
 ) -> None:

@@ -148,8 +148,16 @@ class PrintSender:
                 raise ChannelError(f"CUPS lost job {job} on '{queue}' (cancelled by someone?)")
 
     def resume(self, job: str) -> None:
-        """Release a held job; one already released or finished is left as it is."""
-        _run("lp", "-i", job, "-H", "resume")
+        """Release a held job; one already released or finished is left as it is.
+        JobUnknownError: CUPS did not take the release (the scheduler is restarting) and
+        the job may still be held, so the next attempt releases it again."""
+        proc = _run("lp", "-i", job, "-H", "resume")
+        if proc.returncode == 0:
+            return
+        # lp fails alike for a job that has nothing left to release and for a scheduler
+        # that does not answer yet: only the job's state tells which.
+        if _job_state(job) == "pending-held":
+            raise JobUnknownError(f"CUPS did not release job {job}: {_said(proc)}")
 
     def _cancel(self, job: str) -> None:
         _run("cancel", job)
