@@ -8,8 +8,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from faxd.host import logs
+
+# No time limit per example: tests assert behaviour, not speed (that is benchmarks/'s), and
+# on a loaded two-core machine hypothesis's 200 ms deadline failed tests that were right.
+settings.register_profile("faxd", deadline=None)
+settings.load_profile("faxd")
 
 
 def _children() -> set[int]:
