@@ -140,14 +140,21 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline() -> Non
     # as long as the receiver liked (here 8 s; 37 s for a tester's 3 s channel).
     answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 20 + b"\r\nContent-Length: 0\r\n\r\n"
     with trickling_http(answer, 0.2) as url:
-        hook = WebhookSender(WebhookChannel(name="tickets", url=url, timeout=1))
-        began = time.monotonic()
-        with pytest.raises(ChannelError) as caught:
-            hook.send(message())
-        took = time.monotonic() - began
-        hook.close()
-    assert str(caught.value) == f"{url} did not answer within 2 s (it answers, but too slowly)"
+        error, took = _refused_within(url)
+    assert str(error) == f"{url} did not answer within 2 s (it answers, but too slowly)"
     assert 1.9 < took < 4
+
+
+def _refused_within(url: str) -> tuple[ChannelError, float]:
+    """Send to `url` on a channel with a 1 s timeout (so a 2 s deadline): the error it
+    ended with, and the seconds it took."""
+    hook = WebhookSender(WebhookChannel(name="tickets", url=url, timeout=1))
+    began = time.monotonic()
+    with pytest.raises(ChannelError) as caught:
+        hook.send(message())
+    took = time.monotonic() - began
+    hook.close()
+    return caught.value, took
 
 
 def test_a_proxy_that_trickles_its_answer_to_connect_is_cut_off_at_the_deadline(
@@ -161,12 +168,7 @@ def test_a_proxy_that_trickles_its_answer_to_connect_is_cut_off_at_the_deadline(
         for name in ("NO_PROXY", "no_proxy", "https_proxy"):
             monkeypatch.delenv(name, raising=False)
         url = "https://127.0.0.1:9/hook"  # reached only through the proxy
-        hook = WebhookSender(WebhookChannel(name="tickets", url=url, timeout=1))
-        began = time.monotonic()
-        with pytest.raises(ChannelError) as caught:
-            hook.send(message())
-        took = time.monotonic() - began
-        hook.close()
-    assert str(caught.value) == f"{url} did not answer within 2 s (it answers, but too slowly)"
-    assert not caught.value.permanent
+        error, took = _refused_within(url)
+    assert str(error) == f"{url} did not answer within 2 s (it answers, but too slowly)"
+    assert not error.permanent
     assert took < 2 + 2
