@@ -25,7 +25,7 @@ from pathlib import Path
 
 from faxd.core.job_payload import JobOptions
 from faxd.model import JobState, TxState
-from faxd.service import commands
+from faxd.service import status_view
 from faxd.service.daemon import JOURNAL_NAME
 from faxd.settings import DocsProviderSettings, FolderSettings, Secret, Settings
 from faxd.store.inbox_ledger import InboxLedger
@@ -164,7 +164,7 @@ def measure(state_dir: Path, runs: int, now: float) -> dict[str, float]:
 
     def status() -> None:
         with contextlib.redirect_stdout(io.StringIO()):
-            commands.status(settings)
+            status_view.status(settings)
 
     figures = {
         "start-up (open the journal)": median_ms(

@@ -268,22 +268,28 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         return Daemon(path, env).run()
     if command == "check-config":
         return _check_config(path, env, args.service_user)
-    from faxd.service import commands
-
     settings = config.load(path, env)
     logs.configure(level or "warning", environ=env, stream=sys.stderr)
     if command == "status":
-        return commands.status(settings)
+        from faxd.service.status_view import status
+
+        return status(settings)
     if command == "test-channel":
         from faxd.service.channel_commands import test_channel
 
         return test_channel(settings, args.name, args.target)
     if command == "explain":
-        return commands.explain(settings, args.file, args.folder, args.sidecar)
+        from faxd.service.explain import explain
+
+        return explain(settings, args.file, args.folder, args.sidecar)
     if command == "retry":
-        return commands.retry(settings, args.target)
+        from faxd.service.retry import retry
+
+        return retry(settings, args.target)
     if command == "cancel":
-        return commands.cancel(settings, args.job)
+        from faxd.service.cancel import cancel
+
+        return cancel(settings, args.job)
     if command == "release":
         from faxd.service.release import release
 
@@ -303,9 +309,9 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
 
 
 def _send(settings: Settings, args: argparse.Namespace) -> int:
-    from faxd.service import commands
+    from faxd.service.send import send
 
-    return commands.send(
+    return send(
         settings,
         files=args.files,
         to=args.to,

@@ -21,7 +21,7 @@ from faxd.service.records_activity import local_day_start
 from faxd.service.records_files import records_dir, said_of
 from faxd.service.records_keeper import RecordsKeeper
 from faxd.settings import Settings
-from faxd.store.journal import open_journal_file
+from faxd.store.journal import Journal, open_journal_file
 from faxd.store.records_ledger import RecordsLedger
 
 
@@ -125,6 +125,15 @@ def existing_journal(settings: Settings) -> Path | None:
                 )
             break
     return None
+
+
+def readonly_journal(settings: Settings) -> Journal | None:
+    """The journal opened read-only, or None when faxd has not run with this configuration
+    yet (see existing_journal)."""
+    path = existing_journal(settings)
+    if path is None:
+        return None
+    return open_journal_file(path, readonly=True)
 
 
 def audit_verify(settings: Settings) -> int:

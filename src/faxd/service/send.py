@@ -1,0 +1,242 @@
+"""`faxd send`: documents given on the command line sent to the numbers typed, through
+the state_dir's outbox; sent by this process when no daemon runs, else queued for the
+daemon, and followed until accepted (or, with --wait, until filed). Like the other
+one-shot commands it returns an exit code and prints what an admin needs; errors are
+raised as FaxdError for `cli.main` to word."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+from faxd.clock import SystemClock
+from faxd.config.sidecar import MAX_ATTACHMENTS
+from faxd.core.addressing import parse_number, parse_recipients
+from faxd.core.io_errors import explain_os_error
+from faxd.core.names import first_free
+from faxd.core.printable import shown
+from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
+from faxd.host.lock import InstanceLock
+from faxd.model import JobState, TxState
+from faxd.outbound.archive import Archiver
+from faxd.outbound.engine import Engine
+from faxd.outbound.intake import Intake
+from faxd.outbound.intake_take import new_job_id
+from faxd.providers.registry import build_senders
+from faxd.service.daemon import open_journal
+from faxd.service.folder_setup import make_missing
+from faxd.service.records_keeper import RecordsKeeper
+from faxd.settings import FolderSettings, Settings
+from faxd.store.journal import Journal
+from faxd.store.rows import is_text
+
+
+def send(
+    settings: Settings,
+    *,
+    files: Sequence[Path],
+    to: Sequence[str],
+    sender: str | None,
+    dft: bool,
+    provider: str | None,
+    reference: str | None,
+    wait: bool,
+) -> int:
+    template = _template_folder(settings)
+    if provider is not None and provider not in settings.providers:
+        # A bad argument like a bad number: refused before any job exists.
+        known = ", ".join(sorted(settings.providers)) or "none"
+        raise UsageError(
+            f"send: --provider '{shown(provider)}' is not a configured provider"
+            f" (configured: {known})."
+        )
+    try:
+        numbers = parse_recipients(list(to), template.region, settings.contacts)
+        from_number = parse_number(sender, template.region, settings.contacts) if sender else None
+    except AddressError as exc:
+        raise UsageError(f"send: {exc}") from None
+    if reference is not None and not is_text(reference):
+        raise UsageError("send: --reference holds bytes that are not UTF-8 text.")
+    if len(files) > MAX_ATTACHMENTS + 1:
+        # The sidecar faxd writes for them would be refused, naming a file nobody wrote.
+        raise UsageError(
+            f"send: {len(files)} files given; at most {MAX_ATTACHMENTS + 1} go in one transmission."
+        )
+    for file in files:
+        if not file.is_file():
+            raise UsageError(f"{file} is not a readable file.")
+    job_id = new_job_id(time.time())
+    outbox = settings.state_dir / "outbox" / job_id
+    try:
+        outbox.mkdir(parents=True)
+    except OSError as exc:
+        raise FaxdError(
+            f"faxd cannot write into its state_dir {settings.state_dir} ({exc.strerror or exc}).",
+            "Free space there or fix its permissions, then send again.",
+        ) from None
+    copies = [_copy_in(file, outbox) for file in files]
+    folder = replace(
+        template,
+        path=outbox,
+        to=numbers,
+        provider=provider or settings.default_provider,
+        sender=from_number or template.sender,
+        dft="prefer" if dft else "never",
+        sidecar_wait=0.0,
+    )
+    # Always a sidecar: it is the first rule, so the numbers typed are the ones dialled,
+    # whatever a code in the document, a PJL header or the template folder's file-name
+    # pattern would read (those are still cleaned out of what is sent).
+    addressed: dict[str, object] = {"to": list(numbers)}
+    if len(copies) > 1:
+        addressed["attach"] = [c.name for c in copies[1:]]
+    # Written by the YAML library: a file name may hold quotes, colons or newlines.
+    (outbox / f"{copies[0].name}.yaml").write_text(
+        yaml.safe_dump(addressed, allow_unicode=True), encoding="utf-8"
+    )
+    journal = open_journal(settings)
+    try:
+        # Before the daemon ever ran, its sent/ and failed/ may not be there yet.
+        try:
+            make_missing(journal, (*template.filing_roots, template.sent_dir, template.failed_dir))
+        except OSError as exc:
+            raise FaxdError(
+                f"{exc.filename} cannot be created ({exc.strerror}), so the document could "
+                "not be filed.",
+                "Create the folder or fix its permissions, then send again.",
+            ) from None
+        return _send_now(settings, journal, folder, copies[0], job_id, reference, wait)
+    finally:
+        journal.close()
+
+
+def _copy_in(file: Path, outbox: Path) -> Path:
+    # Two files of one name from different folders (a/x.pdf b/x.pdf) stay two files:
+    # "x (2).pdf", never one copied over the other.
+    dst = outbox / first_free(file.name, lambda name: os.path.lexists(outbox / name))
+    try:
+        shutil.copyfile(file, dst)
+        with dst.open("rb") as handle:
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise UsageError(explain_os_error(exc, str(file))) from None
+    return dst
+
+
+def _template_folder(settings: Settings) -> FolderSettings:
+    if settings.folders:
+        return settings.folders[0]
+    raise UsageError(
+        "faxd send needs at least one folder in the configuration.",
+        "Its sent_dir and failed_dir are where sent documents are filed.",
+    )
+
+
+def _send_now(
+    settings: Settings,
+    journal: Journal,
+    folder: FolderSettings,
+    document: Path,
+    job_id: str,
+    reference: str | None,
+    wait: bool,
+) -> int:
+    clock = SystemClock()
+    senders = build_senders(settings)
+    archiver = Archiver(journal, clock, work_root=settings.work_root)
+    engine = Engine(settings, journal, senders, archiver, clock)
+    intake = Intake(
+        replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
+    )
+    st = document.stat()
+    # The daemon's decision, without the misdial guard: the number typed is the confirmation.
+    decision = intake.decide(folder, document, st.st_mtime, job_id, guard=False)
+    job = replace(decision.final, reference=reference)
+    journal.create_job(job)
+    stored = journal.job(job_id)
+    assert stored is not None
+    if job.error:
+        archiver.archive(stored)
+        print(f"faxd: {job.error}", file=sys.stderr)
+        return 1
+    lock = InstanceLock(settings.state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunningError:
+        print(f"job {job_id} queued; the running faxd sends it.")
+        try:
+            return _follow(journal, job_id, wait)
+        except KeyboardInterrupt:
+            _interrupted(journal, job_id)
+            return 1
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        return _follow(journal, job_id, wait)
+    except KeyboardInterrupt:
+        _interrupted(journal, job_id)
+        return 1
+    finally:
+        stop.set()
+        engine.shutdown(10.0)
+        # No daemon runs (we hold its lock): the report PDF and audit lines are ours to make.
+        _keep_records(RecordsKeeper(settings, journal, clock))
+        lock.release()
+
+
+def _interrupted(journal: Journal, job_id: str) -> None:
+    """Ctrl-C or SIGTERM while `faxd send` waits: say what becomes of the job."""
+    txs = journal.transmissions(job_id)
+    left = [t for t in txs if t.state not in (TxState.READY, TxState.WAITING)]
+    if not left:
+        print(
+            f"interrupted: job {job_id} is still queued, and faxd sends it (the running "
+            f"daemon, or the next one to start). To stop it: faxd cancel {job_id}",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"interrupted: job {job_id} may already have reached the provider; faxd "
+            "follows it to its final status and files it. See 'faxd status'.",
+            file=sys.stderr,
+        )
+
+
+def _keep_records(keeper: RecordsKeeper) -> None:
+    try:
+        keeper.draw_pending()
+        keeper.drain_audit()
+    except Exception as exc:  # the daemon makes them at its next start
+        print(f"faxd: records not written yet ({exc}).", file=sys.stderr)
+
+
+def _follow(journal: Journal, job_id: str, wait: bool) -> int:
+    last = ""
+    while True:
+        job = journal.job(job_id)
+        txs = journal.transmissions(job_id)
+        assert job is not None
+        line = ", ".join(f"{t.number}: {t.status or t.state.value}" for t in txs)
+        if line != last:
+            print(f"{job_id}: {line}")
+            last = line
+        if job.archived_at is not None:
+            print(f"filed: {job.archived_path}")
+            return 0 if job.state == JobState.DELIVERED else 1
+        if not wait and all(
+            t.state
+            not in (TxState.READY, TxState.WAITING, TxState.SUBMITTING, TxState.OUTCOME_UNKNOWN)
+            for t in txs
+        ):
+            print("accepted; run with --wait to follow it to its final status.")
+            return 0
+        time.sleep(0.5)
