@@ -9,7 +9,7 @@ from faxd.inbound.poller import DEFAULT_WORKERS
 from faxd.outbound.engine import QUERY_WORKERS
 from faxd.providers.provider_type import DEFAULT_CONNECTIONS
 from faxd.providers.registry import build_senders
-from faxd.service.daemon import requests_at_once
+from faxd.service.daemon_supervision import requests_at_once
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret, Settings
 from tests.settings_helpers import bare_settings
 
