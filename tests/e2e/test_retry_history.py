@@ -4,6 +4,7 @@ arrived after its document failed is used for the retry, and said to be."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -226,4 +227,55 @@ def test_a_retry_sends_only_to_the_recipients_not_delivered(
     sent_to = [t.get("recipient") for t in sandbox.stats()["docs"]["transmissions"].values()]
     assert sent_to.count("+46401234567") == 1
     assert sent_to.count("+46301112298") == 1
+    assert faxd.stop() == 0
+
+
+def test_the_first_attempt_cannot_be_retried_again_once_its_retry_failed_too(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # Both attempts fail and are filed under the same name: a second retry of the first
+    # job's id would move the second attempt's document back and delete its report.
+    faxd.start()
+    faxd.drop("+46812345699/twice.pdf", pdf("retry the old id"))
+    first = faxd.report_for("twice.pdf")
+    retry(faxd, first["job"])
+
+    def second() -> dict[str, object] | None:
+        found = [r for r in faxd.reports(faxd.failed) if r["job"] != first["job"]]
+        return found[0] if found else None
+
+    again = wait_for(second, 60, "the retried attempt failed")
+    argv = [sys.executable, "-m", "faxd", "retry", "--config", str(faxd.config_path)]
+    refused = subprocess.run([*argv, first["job"]], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2, refused.stdout
+    assert f"job {again['job']} was its next attempt" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    report = faxd.failed / "+46812345699" / "twice.pdf.report.yaml"
+    assert report.exists() and (faxd.failed / "+46812345699" / "twice.pdf").exists()
+    assert not (faxd.spool / "+46812345699" / "twice.pdf").exists()
+    assert "retried" not in faxd_cli(faxd, "history", "twice.pdf").splitlines()[-1]
+    assert faxd.stop() == 0
+
+
+def test_a_failed_job_not_filed_yet_is_not_retried(faxd: Faxd, sandbox: SandboxServer) -> None:
+    # A file where its failed/ subfolder belongs keeps the job from being filed: the retry
+    # must not say the document went back (it did not move) nor record a retry.
+    blocker = faxd.failed / "+46812345699"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    faxd.start()
+    path = faxd.drop("+46812345699/early.pdf", pdf("retry before filing"))
+    wait_for(lambda: "could not file the document" in faxd.log_text(), 60, "filing refused")
+    line = next(x for x in faxd.log_text().splitlines() if "could not file the document" in x)
+    job = json.loads(line)["job"]
+    argv = [sys.executable, "-m", "faxd", "retry", "--config", str(faxd.config_path)]
+    early = subprocess.run([*argv, job], capture_output=True, text=True, timeout=60)
+    assert early.returncode == 1, early.stdout
+    assert "is not filed in failed/ yet" in early.stderr
+    assert path.exists()  # still its job's, not moved
+
+    blocker.unlink()
+    faxd.report_for("early.pdf")
+    out = retry(faxd, job)
+    assert f"-> {path}" in out  # back under its own name, as a first retry
     assert faxd.stop() == 0

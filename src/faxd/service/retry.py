@@ -21,7 +21,7 @@ from faxd.service.daemon import open_journal
 from faxd.service.release import check_way_back, require_spool_folder
 from faxd.settings import Settings
 from faxd.store.journal import Journal
-from faxd.store.journal_rows import JobRow
+from faxd.store.journal_rows import JobRow, RetryRow
 
 
 def retry(settings: Settings, target: str) -> int:
@@ -43,6 +43,13 @@ def _retry(settings: Settings, target: str) -> int:
             )
         if job.state != JobState.FAILED or job.archive_plan is None:
             raise UsageError(f"job {job.id} did not fail; only failed documents are sent again.")
+        if job.archived_at is None:
+            # Its files are still on their way to failed/ (filing may wait for a folder):
+            # a retry now would move nothing, yet record a retry and say it went back.
+            raise FaxdError(
+                f"job {job.id} failed but is not filed in failed/ yet.",
+                "Run faxd retry again once its report is there.",
+            )
         if Path(job.folder).is_relative_to(settings.state_dir / "outbox"):
             raise UsageError(
                 f"job {job.id} came from 'faxd send', not from a spool folder.",
@@ -51,12 +58,7 @@ def _retry(settings: Settings, target: str) -> int:
         require_spool_folder(settings, job, "failed/")
         late = _late_sidecar(job)
         doc_src = Path(job.archive_plan[job.path])
-        retried = journal.retry_of(job.id)
-        if retried is not None and not os.path.lexists(doc_src):
-            raise UsageError(
-                f"job {job.id} was put back for retry already, as {retried.path}.",
-                "Run 'faxd status' to see the attempt that followed.",
-            )
+        _refuse_second_retry(job, journal.retry_of(job.id), doc_src)
         original = Path(job.path)
         # Nor a name an unfiled job still holds: a new version at it would be moved
         # aside, and this attempt would lose its history.
@@ -117,6 +119,25 @@ def _retry(settings: Settings, target: str) -> int:
     else:
         print("faxd picks it up from the spool folder and sends it again.")
     return 0
+
+
+def _refuse_second_retry(job: JobRow, retried: RetryRow | None, doc_src: Path) -> None:
+    """A job put back once is done with. Once its next attempt was taken, the file at its
+    old place in failed/ is that attempt's (filed under the same name): moving it back
+    again would delete that attempt's report and drop it from the history."""
+    if retried is None:
+        return
+    if retried.next_job is not None:
+        raise UsageError(
+            f"job {job.id} was put back for retry already; job {retried.next_job} was its "
+            "next attempt.",
+            f"'faxd status' shows it; if it failed, retry it: faxd retry {retried.next_job}",
+        )
+    if not os.path.lexists(doc_src):
+        raise UsageError(
+            f"job {job.id} was put back for retry already, as {retried.path}.",
+            "Run 'faxd status' to see the attempt that followed.",
+        )
 
 
 def _reached(journal: Journal, job: JobRow) -> list[str]:
