@@ -91,6 +91,29 @@ class InstanceLock:
         self.release()
 
 
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of the faxd that holds the state directory's lock, as it wrote it there, if
+    that process still exists; None when none does. Read without taking the lock: a daemon
+    starting in that moment would find it held and end."""
+    try:
+        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        pid = _read_pid(fd)
+    finally:
+        os.close(fd)
+    if pid is None:
+        return None  # a faxd that stopped empties the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # killed: the kernel dropped its flock, the pid stayed
+    except PermissionError:
+        pass  # another user's process: it exists
+    return pid
+
+
 def _read_pid(fd: int) -> int | None:
     try:
         text = os.pread(fd, 32, 0).decode("ascii").strip()

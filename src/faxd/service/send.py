@@ -24,7 +24,7 @@ from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
 from faxd.core.printable import shown
 from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
-from faxd.host.lock import InstanceLock
+from faxd.host.lock import InstanceLock, running_pid
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
@@ -173,9 +173,14 @@ def _send_now(
     except AlreadyRunningError:
         print(f"job {job_id} queued; the running faxd sends it.")
         try:
-            return _follow(journal, job_id, wait)
+            return _follow(journal, job_id, wait, settings.state_dir)
         except KeyboardInterrupt:
             _interrupted(journal, job_id)
+            return 1
+        except _DaemonStopped:
+            # Not sent here: taking the daemon's lock would make a restarting faxd find it
+            # held and end (exit 2, which systemd does not restart).
+            _interrupted(journal, job_id, "the running faxd stopped")
             return 1
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
@@ -193,22 +198,27 @@ def _send_now(
         lock.release()
 
 
-def _interrupted(journal: Journal, job_id: str) -> None:
-    """Ctrl-C or SIGTERM while `faxd send` waits: say what becomes of the job."""
+def _interrupted(journal: Journal, job_id: str, why: str = "interrupted") -> None:
+    """Ctrl-C or SIGTERM while `faxd send` waits, or the daemon it waited for stopped: say
+    what becomes of the job."""
     txs = journal.transmissions(job_id)
     left = [t for t in txs if t.state not in (TxState.READY, TxState.WAITING)]
     if not left:
         print(
-            f"interrupted: job {job_id} is still queued, and faxd sends it (the running "
+            f"{why}: job {job_id} is still queued, and faxd sends it (the running "
             f"daemon, or the next one to start). To stop it: faxd cancel {job_id}",
             file=sys.stderr,
         )
     else:
         print(
-            f"interrupted: job {job_id} may already have reached the provider; faxd "
+            f"{why}: job {job_id} may already have reached the provider; faxd "
             "follows it to its final status and files it. See 'faxd status'.",
             file=sys.stderr,
         )
+
+
+class _DaemonStopped(Exception):
+    """The daemon `faxd send` left its job to stopped before the job was accepted."""
 
 
 def _keep_records(keeper: RecordsKeeper) -> None:
@@ -219,7 +229,10 @@ def _keep_records(keeper: RecordsKeeper) -> None:
         print(f"faxd: records not written yet ({exc}).", file=sys.stderr)
 
 
-def _follow(journal: Journal, job_id: str, wait: bool) -> int:
+def _follow(journal: Journal, job_id: str, wait: bool, daemon_of: Path | None = None) -> int:
+    """Print the job's progress until it is accepted (or filed, with `wait`). `daemon_of`:
+    the state_dir of the daemon the job was left to; _DaemonStopped once none runs there,
+    or the command would wait for ever for a job nobody sends."""
     last = ""
     while True:
         job = journal.job(job_id)
@@ -239,4 +252,6 @@ def _follow(journal: Journal, job_id: str, wait: bool) -> int:
         ):
             print("accepted; run with --wait to follow it to its final status.")
             return 0
+        if daemon_of is not None and running_pid(daemon_of) is None:
+            raise _DaemonStopped
         time.sleep(0.5)
