@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from faxd.channels import printer
 from faxd.channels.base import Attachment, ChannelError, Message
 from faxd.channels.printer import PrintSender
+from faxd.clock import FakeClock
+from faxd.core.outbox_payload import DeliveryPayload
+from faxd.notices.worker import OutboxWorker
 from faxd.settings import PrintChannel
+from faxd.store.journal import Journal
+from faxd.store.outbox import NewDelivery, Outbox
 from tests.e2e.test_cups_queue import Cups, cups
 from tests.settings_helpers import bare_settings
 
@@ -214,6 +220,51 @@ def test_a_release_cups_did_not_take_is_not_forgotten(
     again = sender(timeout=10)
     again.resume(held)
     again.follow(held)
+    [printed] = list(queue.iterdir())
+    assert printed.name == f"job-{held.rpartition('-')[2]}"
+
+
+def _one_print_row(tmp_path: Path) -> tuple[OutboxWorker, Outbox, FakeClock]:
+    """A worker and an outbox holding one document to print on FrontDesk."""
+    channel = PrintChannel(name="desk", queue="FrontDesk", timeout=30)
+    settings = bare_settings(tmp_path, channels={"desk": channel})
+    journal = Journal(tmp_path / "journal.sqlite")
+    clock = FakeClock()
+    message = job(tmp_path)
+    assert message.print_file is not None
+    payload = DeliveryPayload(path=str(message.print_file.path), attach="document")
+    outbox = Outbox(journal)
+    outbox.add([NewDelivery("d.x.0", "delivery", "received", "desk", clock.time(), "x", payload)])
+    return OutboxWorker(settings, journal, clock), outbox, clock
+
+
+def _kept_job(outbox: Outbox) -> str:
+    """The CUPS job the pending row still follows."""
+    [row] = outbox.rows()
+    assert row.state == "pending"
+    assert isinstance(row.payload, DeliveryPayload) and row.payload.cups_job is not None
+    return row.payload.cups_job
+
+
+def test_a_job_lpstat_hangs_on_is_followed_again_never_printed_twice(
+    queue: Path, tmp_path: Path, cups: Cups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # lpstat past its time limit read as "the job is gone": the next attempt queued the
+    # document again while the first job printed.
+    worker, outbox, clock = _one_print_row(tmp_path)
+    tools = tmp_path / "slow-bin"
+    tools.mkdir()
+    (tools / "lpstat").write_text("#!/bin/sh\nexec sleep 60\n")  # a scheduler that hangs
+    (tools / "lpstat").chmod(0o755)
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", f"{tools}:{path}")
+    monkeypatch.setattr(printer, "RUN_TIMEOUT", 1.0)
+    worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
+    held = _kept_job(outbox)
+    monkeypatch.setenv("PATH", path)
+    clock.advance(3600)
+    worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
+    assert outbox.counts() == {"done": 1}
     [printed] = list(queue.iterdir())
     assert printed.name == f"job-{held.rpartition('-')[2]}"
 

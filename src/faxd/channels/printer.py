@@ -30,6 +30,10 @@ class JobUnknownError(ChannelError):
     attempt follows it rather than queueing it again."""
 
 
+class _NoAnswerError(ChannelError):
+    """A CUPS tool did not answer within RUN_TIMEOUT (the scheduler hangs)."""
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "LC_ALL": "C", "LANG": "C"}
 
@@ -51,15 +55,20 @@ def _run(*argv: str, stdin: int | None = None) -> subprocess.CompletedProcess[st
             permanent=True,
         ) from None
     except subprocess.TimeoutExpired:
-        raise ChannelError(f"{argv[0]} did not answer within {RUN_TIMEOUT:g} s") from None
+        raise _NoAnswerError(f"{argv[0]} did not answer within {RUN_TIMEOUT:g} s") from None
 
 
 def _said(proc: subprocess.CompletedProcess[str]) -> str:
     return " ".join((proc.stderr or proc.stdout).split())[:200]
 
 
-def _asked(proc: subprocess.CompletedProcess[str], job: str) -> subprocess.CompletedProcess[str]:
-    """`proc` if it answered; else the job's fate is not known (JobUnknownError)."""
+def _ask(job: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The tool's answer about `job`; one that failed or did not come in time leaves the
+    job's fate unknown (JobUnknownError): a hanging scheduler may still print it."""
+    try:
+        proc = _run(*argv)
+    except _NoAnswerError as exc:
+        raise JobUnknownError(f"CUPS could not be asked about job {job}: {exc}") from None
     if proc.returncode != 0:
         raise JobUnknownError(f"CUPS could not be asked about job {job}: {_said(proc)}")
     return proc
@@ -123,10 +132,10 @@ class PrintSender:
         queue = self._settings.queue
         deadline = self._monotonic() + self._settings.timeout
         while True:
-            waiting = _asked(_run("lpstat", "-W", "not-completed", "-o", queue), job)
+            waiting = _ask(job, "lpstat", "-W", "not-completed", "-o", queue)
             if not _lists(waiting.stdout, job):
                 break
-            printer = _asked(_run("lpstat", "-p", queue), job)
+            printer = _ask(job, "lpstat", "-p", queue)
             if " disabled" in printer.stdout or "stopped" in printer.stdout.lower():
                 self._cancel(job)
                 raise ChannelError(f"the printer '{queue}' is stopped; job {job} was cancelled")
@@ -143,7 +152,7 @@ class PrintSender:
             said = _status(_job_block(done.stdout, job))
             raise ChannelError(f"CUPS {state} job {job} on '{queue}'{said}")
         if state is None:
-            done = _asked(_run("lpstat", "-W", "completed", "-o", queue), job)
+            done = _ask(job, "lpstat", "-W", "completed", "-o", queue)
             if not _lists(done.stdout, job):
                 raise ChannelError(f"CUPS lost job {job} on '{queue}' (cancelled by someone?)")
 
@@ -191,13 +200,17 @@ def _job_state(job: str) -> str | None:
     if not number.isdigit():
         return None
     try:
+        server = _server_uri()
+    except _NoAnswerError as exc:
+        raise JobUnknownError(f"CUPS could not be asked about job {job}: {exc}") from None
+    try:
         proc = subprocess.run(
             [
                 "ipptool",
                 "-T",
                 "10",
                 "-tv",
-                f"ipp://{_server_uri()}/jobs/{number}",
+                f"ipp://{server}/jobs/{number}",
                 "get-job-attributes.test",
             ],
             capture_output=True,
