@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
@@ -262,6 +263,33 @@ def test_a_job_lpstat_hangs_on_is_followed_again_never_printed_twice(
     worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
     held = _kept_job(outbox)
     monkeypatch.setenv("PATH", path)
+    clock.advance(3600)
+    worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
+    assert outbox.counts() == {"done": 1}
+    [printed] = list(queue.iterdir())
+    assert printed.name == f"job-{held.rpartition('-')[2]}"
+
+
+def test_a_cancel_cups_did_not_take_is_not_replaced_by_a_new_job(
+    queue: Path, tmp_path: Path, cups: Cups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cancel that failed (cupsd restarting) went unheard: the job counted as cancelled,
+    # the next attempt queued the document again, and the uncancelled job printed too.
+    worker, outbox, clock = _one_print_row(tmp_path)
+    assert cups.run("cupsdisable", "FrontDesk").returncode == 0
+    run = printer._run
+
+    def stop_cupsd_before_cancel(*argv: str, stdin: int | None = None) -> CompletedProcess[str]:
+        if argv[0] == "cancel":
+            cups.stop()
+        return run(*argv, stdin=stdin)
+
+    monkeypatch.setattr(printer, "_run", stop_cupsd_before_cancel)
+    worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
+    held = _kept_job(outbox)
+    monkeypatch.setattr(printer, "_run", run)
+    cups.start()
+    assert cups.run("cupsenable", "FrontDesk").returncode == 0
     clock.advance(3600)
     worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
     assert outbox.counts() == {"done": 1}

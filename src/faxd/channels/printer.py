@@ -2,13 +2,15 @@
 has completed it. A stopped printer, a job CUPS aborts or one that sits past the time
 limit is cancelled (so it cannot come out later, after faxd printed it again) and
 counts as a failure to retry. A job CUPS cannot be asked about (the scheduler is
-restarting) is followed again later, never queued again: it may still print.
+restarting), or whose cancel CUPS did not confirm, is followed again later, never queued
+again: it may still print.
 
 The CUPS tools run in the C locale: faxd reads their English words (`request id is`),
 which a German or French system locale translates."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -23,6 +25,9 @@ _REQUEST = re.compile(r"request id is (\S+)")
 _JOB_STATE = re.compile(r"job-state \(enum\) = ([a-z-]+)")
 POLL = 1.0
 RUN_TIMEOUT = 30.0
+# A job cancelled while its backend runs may show "processing" a moment longer.
+CANCEL_CHECKS = 5
+_GONE = (None, "canceled", "aborted")
 
 
 class JobUnknownError(ChannelError):
@@ -137,14 +142,16 @@ class PrintSender:
                 break
             printer = _ask(job, "lpstat", "-p", queue)
             if " disabled" in printer.stdout or "stopped" in printer.stdout.lower():
-                self._cancel(job)
-                raise ChannelError(f"the printer '{queue}' is stopped; job {job} was cancelled")
+                if self._cancel(job) != "completed":
+                    raise ChannelError(f"the printer '{queue}' is stopped; job {job} was cancelled")
+                break
             if self._monotonic() >= deadline:
-                self._cancel(job)
-                raise ChannelError(
-                    f"job {job} was not printed within {self._settings.timeout:g} s and was "
-                    "cancelled"
-                )
+                if self._cancel(job) != "completed":
+                    raise ChannelError(
+                        f"job {job} was not printed within {self._settings.timeout:g} s and "
+                        "was cancelled"
+                    )
+                break
             self._sleep(POLL)
         state = _job_state(job)
         if state in ("aborted", "canceled"):
@@ -168,8 +175,19 @@ class PrintSender:
         if _job_state(job) == "pending-held":
             raise JobUnknownError(f"CUPS did not release job {job}: {_said(proc)}")
 
-    def _cancel(self, job: str) -> None:
-        _run("cancel", job)
+    def _cancel(self, job: str) -> str | None:
+        """Cancel the job; its IPP state then, "completed" if it printed first.
+        JobUnknownError: CUPS did not confirm the cancel (the scheduler restarting) and the
+        job may still print, so the next attempt follows it again, never queues a new one."""
+        # cancel's answer, or its silence, proves nothing either way: only the job's state does.
+        with contextlib.suppress(_NoAnswerError):
+            _run("cancel", job)
+        for _ in range(CANCEL_CHECKS):
+            state = _job_state(job)
+            if state in _GONE or state == "completed":
+                return state
+            self._sleep(POLL)
+        raise JobUnknownError(f"CUPS did not cancel job {job} (it is {state})")
 
     def close(self) -> None:
         pass
