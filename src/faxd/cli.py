@@ -18,7 +18,13 @@ import structlog
 
 from faxd import __version__, config
 from faxd.core.printable import shown_lines
-from faxd.errors import AlreadyRunningError, ConfigError, FaxdError, UsageError
+from faxd.errors import (
+    AlreadyRunningError,
+    ConfigError,
+    FaxdError,
+    HeldByCommandError,
+    UsageError,
+)
 from faxd.host import logs
 from faxd.settings import Settings
 
@@ -160,6 +166,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         for problem in exc.problems:
             print(f"  {shown_lines(str(problem))}", file=sys.stderr)
         return Exit.FAILURE if exc.passing else Exit.USAGE
+    except HeldByCommandError as exc:
+        # Not 2: systemd does not restart a faxd that exits 2, and this one need only wait.
+        print(f"faxd: {shown_lines(str(exc))}", file=sys.stderr)
+        return Exit.FAILURE
     except (UsageError, AlreadyRunningError) as exc:
         print(f"faxd: {shown_lines(str(exc))}", file=sys.stderr)
         return Exit.USAGE

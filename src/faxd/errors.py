@@ -65,6 +65,11 @@ class AlreadyRunningError(FaxdError):
     """Another faxd holds the state directory's lock."""
 
 
+class HeldByCommandError(AlreadyRunningError):
+    """A faxd command (`faxd send` sending by itself) holds the lock for a while: a daemon
+    that finds it so starts again later, unlike one that finds another daemon."""
+
+
 class AddressError(FaxdError):
     """A document has no valid recipient, or its sidecar is invalid (permanent)."""
 

@@ -517,6 +517,31 @@ def test_sighup_watches_a_folder_again_when_its_watch_mode_changed(
     assert svc.report_for("after.pdf")["result"] == "delivered"
 
 
+def test_a_start_while_faxd_send_holds_the_lock_exits_1_so_systemd_starts_it_again(
+    svc: ServiceFaxd,
+) -> None:
+    # `faxd send` with no daemon running holds the daemon's lock while it sends; a
+    # `systemctl start` then exited 2, which the unit does not restart: faxd stayed down.
+    holder = "import sys; from pathlib import Path; from faxd.host.lock import InstanceLock; "
+    holder += "InstanceLock(Path(sys.argv[1]), 'send').acquire(); print('locked', flush=True); "
+    holder += "sys.stdin.read()"
+    sender = subprocess.Popen(
+        [sys.executable, "-c", holder, str(svc.state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sender.stdout is not None and sender.stdout.readline() == "locked\n"
+        svc.write_config()
+        started = svc.cli("run")
+    finally:
+        sender.kill()
+        sender.wait(timeout=30)
+    assert started.returncode == 1, started.stderr
+    assert f"faxd send (pid {sender.pid}) is using the state directory" in started.stderr
+
+
 def test_a_second_instance_exits_2_naming_the_holder(svc: ServiceFaxd) -> None:
     svc.start()
     wait_for(lambda: "faxd is running" in svc.log_text(), 30, "the first instance")

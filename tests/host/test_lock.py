@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from faxd.errors import AlreadyRunningError, FaxdError
+from faxd.errors import AlreadyRunningError, FaxdError, HeldByCommandError
 from faxd.host.lock import InstanceLock
 
 HOLDER = """
 import sys
 from pathlib import Path
 from faxd.host.lock import InstanceLock
-lock = InstanceLock(Path(sys.argv[1]))
+lock = InstanceLock(Path(sys.argv[1]), *sys.argv[2:])
 lock.acquire()
 print("locked", flush=True)
 sys.stdin.read()  # hold the lock until the test closes our stdin
@@ -128,3 +128,39 @@ def test_a_full_disk_does_not_keep_the_lock_from_being_taken(
             InstanceLock(tmp_path).acquire()  # held all the same
     finally:
         lock.release()
+
+
+def _hold(state: Path, *command: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(state), *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "locked\n"
+    return proc
+
+
+def test_a_lock_faxd_send_holds_is_told_from_a_daemons(tmp_path: Path) -> None:
+    # `faxd send` with no daemon running holds the lock while it sends: a daemon started
+    # meanwhile is to start again shortly, not give up as on a second daemon.
+    state = tmp_path / "state"
+    sender = _hold(state, "send")
+    try:
+        with pytest.raises(HeldByCommandError) as caught:
+            InstanceLock(state).acquire()
+        assert f"faxd send (pid {sender.pid}) is using the state directory" in str(caught.value)
+    finally:
+        sender.kill()
+        sender.wait(timeout=30)
+    other = _hold(state)
+    try:
+        with pytest.raises(AlreadyRunningError) as second:
+            InstanceLock(state).acquire()
+        assert not isinstance(second.value, HeldByCommandError)
+    finally:
+        other.kill()
+        other.wait(timeout=30)

@@ -14,16 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from faxd.errors import AlreadyRunningError, FaxdError
+from faxd.errors import AlreadyRunningError, FaxdError, HeldByCommandError
 
 LOCK_NAME = "faxd.lock"
 COMMANDS_LOCK_NAME = "commands.lock"
 
 
 class InstanceLock:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, command: str | None = None) -> None:
+        """`command`: the faxd command taking the lock instead of a daemon (`send`),
+        written after the pid, so that a daemon starting meanwhile knows it is to start
+        again shortly rather than give up on a second daemon."""
         self.state_dir = state_dir
         self.path = state_dir / LOCK_NAME
+        self.command = command
         self._fd: int | None = None
 
     @property
@@ -45,8 +49,14 @@ class InstanceLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_pid(fd)
+            holder, command = _read_holder(fd)
             os.close(fd)
+            if command is not None:
+                raise HeldByCommandError(
+                    f"faxd {command} (pid {holder or 'unknown'}) is using the state directory "
+                    f"{self.state_dir} for now.",
+                    "faxd starts once it is done (systemd starts it again after RestartSec).",
+                ) from None
             raise AlreadyRunningError(
                 f"faxd is already running (pid {holder or 'unknown'}) with state directory "
                 f"{self.state_dir}.",
@@ -59,7 +69,7 @@ class InstanceLock:
                 f"Cannot lock {self.path}: {exc.strerror}.",
                 "state_dir must be on a local filesystem that supports flock.",
             ) from exc
-        data = f"{os.getpid()}\n".encode()
+        data = f"{os.getpid()}{f' {self.command}' if self.command else ''}\n".encode()
         # Write before truncating, so a reader never sees an empty file while we hold it.
         # The pid only helps a second faxd name this one: on a full disk the lock holds
         # without it (the failure to start is the journal's to say, once).
@@ -115,11 +125,18 @@ def running_pid(state_dir: Path) -> int | None:
 
 
 def _read_pid(fd: int) -> int | None:
+    return _read_holder(fd)[0]
+
+
+def _read_holder(fd: int) -> tuple[int | None, str | None]:
+    """The pid in the lock file, and the command that holds it (None for a daemon)."""
     try:
-        text = os.pread(fd, 32, 0).decode("ascii").strip()
-        return int(text) if text else None
+        words = os.pread(fd, 64, 0).decode("ascii").split()
+        pid = int(words[0]) if words else None
     except (OSError, ValueError, UnicodeDecodeError):
-        return None
+        return None, None
+    command = words[1] if len(words) > 1 and words[1].isalpha() else None
+    return pid, command
 
 
 @contextlib.contextmanager

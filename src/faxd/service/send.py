@@ -167,7 +167,7 @@ def _send_now(
         archiver.archive(stored)
         print(f"faxd: {job.error}", file=sys.stderr)
         return 1
-    lock = InstanceLock(settings.state_dir)
+    lock = InstanceLock(settings.state_dir, command="send")
     try:
         lock.acquire()
     except AlreadyRunningError:
