@@ -4,6 +4,7 @@ AUTH against a certificate made for the test, and an HTTP receiver checking sign
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import hashlib
@@ -312,12 +313,8 @@ def greeting_server(line: bytes, *, trickle: float = 0.0) -> Iterator[int]:
                 if not trickle:
                     conn.sendall(line + b"\r\n")
                     continue
-                try:
-                    for byte in line:
-                        conn.sendall(bytes([byte]))
-                        time.sleep(trickle)
-                except OSError:
-                    pass  # the client hung up
+                with contextlib.suppress(OSError):  # the client hung up
+                    _trickle(conn, line, trickle)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -360,9 +357,7 @@ def trickling_http(answer: bytes, every: float) -> Iterator[str]:
                     )
                     while len(body) < length:
                         body += conn.recv(65536)
-                    for byte in answer:
-                        conn.sendall(bytes([byte]))
-                        time.sleep(every)
+                    _trickle(conn, answer, every)
                 except OSError:
                     pass  # the client hung up
 
@@ -387,6 +382,7 @@ def _line(conn: socket.socket) -> bytes:
 
 
 def _trickle(conn: socket.socket, data: bytes, every: float) -> None:
+    """Send `data` a byte each `every` seconds."""
     for byte in data:
         conn.sendall(bytes([byte]))
         time.sleep(every)

@@ -139,6 +139,14 @@ def test_a_queue_that_does_not_exist_is_permanent(queue: Path, tmp_path: Path, c
     assert caught.value.permanent
 
 
+def printed_once_as(queue: Path, job_id: str) -> Path:
+    """The one file the queue's printer put out, asserted to be CUPS job `job_id`'s:
+    followed again, never queued a second time."""
+    [printed] = list(queue.iterdir())
+    assert printed.name == f"job-{job_id.rpartition('-')[2]}"
+    return printed
+
+
 def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     queue: Path, tmp_path: Path, cups: Cups
 ) -> None:
@@ -160,8 +168,7 @@ def test_a_job_recorded_before_a_crash_is_followed_not_printed_again(
     worker = OutboxWorker(settings, journal, SystemClock())
     worker.drain("desk", PrintSender(channel))
     assert Outbox(journal).counts() == {"done": 1}
-    [printed] = list(queue.iterdir())
-    assert printed.name == f"job-{held.rpartition('-')[2]}"
+    printed = printed_once_as(queue, held)
     assert printed.read_bytes() == message.print_file.path.read_bytes()
 
 
@@ -200,8 +207,7 @@ def test_a_job_followed_while_cupsd_restarts_is_followed_again_never_printed_twi
     clock.advance(3600)
     worker.drain("desk", PrintSender(channel))
     assert Outbox(journal).counts() == {"done": 1}
-    [printed] = list(queue.iterdir())
-    assert printed.name == f"job-{held.rpartition('-')[2]}"
+    printed_once_as(queue, held)
 
 
 def test_a_release_cups_did_not_take_is_not_forgotten(
@@ -221,8 +227,7 @@ def test_a_release_cups_did_not_take_is_not_forgotten(
     again = sender(timeout=10)
     again.resume(held)
     again.follow(held)
-    [printed] = list(queue.iterdir())
-    assert printed.name == f"job-{held.rpartition('-')[2]}"
+    printed_once_as(queue, held)
 
 
 def _one_print_row(tmp_path: Path) -> tuple[OutboxWorker, Outbox, FakeClock]:
@@ -266,8 +271,7 @@ def test_a_job_lpstat_hangs_on_is_followed_again_never_printed_twice(
     clock.advance(3600)
     worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
     assert outbox.counts() == {"done": 1}
-    [printed] = list(queue.iterdir())
-    assert printed.name == f"job-{held.rpartition('-')[2]}"
+    printed_once_as(queue, held)
 
 
 def test_a_cancel_cups_did_not_take_is_not_replaced_by_a_new_job(
@@ -293,8 +297,7 @@ def test_a_cancel_cups_did_not_take_is_not_replaced_by_a_new_job(
     clock.advance(3600)
     worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk", timeout=30)))
     assert outbox.counts() == {"done": 1}
-    [printed] = list(queue.iterdir())
-    assert printed.name == f"job-{held.rpartition('-')[2]}"
+    printed_once_as(queue, held)
 
 
 def test_a_job_already_printed_or_unknown_is_left_as_it_is_by_resume(
