@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
+from faxd.core.readiness import APPEARED_CLOSE_WAIT
 from faxd.sandbox.server import SandboxServer
 
 from .harness import Faxd, files_under, for_sandbox, pdf, wait_for
@@ -638,7 +639,11 @@ def test_a_folder_another_faxd_took_while_it_was_away_is_left_to_that_faxd(
             assert f"{stepped_back}{first_pid} on " in other.log_text()
             worker = svc
         svc.drop(f"{TO}/once.pdf", pdf("once"))
-        assert worker.report_for("once.pdf")["result"] == "delivered"
+        # The spool was made afresh, so the drop makes its recipient folder too: written
+        # there before that folder's watch began, the document waits for a close that
+        # never comes, up to APPEARED_CLOSE_WAIT (as it would for a scanner).
+        report = worker.report_for("once.pdf", timeout=APPEARED_CLOSE_WAIT + 30)
+        assert report["result"] == "delivered"
         assert list(docs_stats(sandbox)["uploads_by_sha256"].values()) == [1]
     finally:
         assert other.stop() == 0
