@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import resource
 import shutil
 import subprocess
 import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -648,6 +650,45 @@ def test_an_audit_folder_swapped_for_a_link_keeps_the_events_in_the_journal(
     audit.unlink()
     assert keeper.drain_audit() == waiting
     assert keeper.verify_audit().ok
+
+
+def test_an_audit_log_on_a_full_disk_keeps_the_events_in_the_journal(
+    tmp_path: Path, journal: Journal, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk with room for part of the lines takes that part without an error: the
+    events were acknowledged and lost, and the chain, cut back to its last whole line,
+    still verified. A file size limit makes the kernel do just that."""
+    settings = settings_for(tmp_path)
+    spool = _spool(settings)
+    file_job(journal, settings, clock, write_pdf(spool / "a.pdf"), [True], job_id="ja")
+    keeper = RecordsKeeper(settings, journal, clock)
+    assert keeper.drain_audit() > 0
+    (month,) = keeper.audit_log.files()
+    before = month.read_bytes()
+    for n in range(3):
+        journal.audit("provider paused", provider=f"docs{n}")
+    append = keeper.audit_log.append
+
+    def on_a_full_disk(rows: Any) -> Any:
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 100, hard))
+        try:
+            return append(rows)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    monkeypatch.setattr(keeper.audit_log, "append", on_a_full_disk)
+    with capture_logs() as logs:
+        assert keeper.drain_audit() == 0
+    assert any(e["event"] == "audit log not written; the events wait in the journal" for e in logs)
+    assert len(keeper.ledger.audit_pending()) == 3
+    assert month.read_bytes() == before  # no part of a line is left behind
+    monkeypatch.undo()
+    assert keeper.drain_audit() == 3
+    logged = month.read_text(encoding="utf-8")
+    assert [f"docs{n}" in logged for n in range(3)] == [True] * 3
+    verdict = keeper.verify_audit()
+    assert verdict.ok and verdict.lines == len(before.splitlines()) + 3
 
 
 def test_audit_events_wait_in_the_journal_while_documents_are_uploaded(

@@ -11,6 +11,7 @@ interrupted between writing and acknowledging never writes an event twice."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -111,6 +112,26 @@ def _last_line(dir_fd: int, name: str) -> str | None:
         return line.decode("utf-8") or None
 
 
+def _append_whole(fd: int, data: bytes) -> None:
+    """Append `data` and sync it, or raise with the file as it was.
+
+    A nearly full disk takes only the part of a write that fits and says nothing: the
+    rest must be written (and meet ENOSPC) before the events are acknowledged, or they
+    were gone from the journal while their lines were cut off here. What did fit is taken
+    back, so the failure does not look like a crash's torn line."""
+    size = os.fstat(fd).st_size
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        raise
+
+
 class AuditLog:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -175,8 +196,7 @@ class AuditLog:
                     dir_fd, path.name, access=os.O_WRONLY | os.O_APPEND | os.O_CREAT
                 )
                 try:
-                    os.write(fd, "".join(f"{line}\n" for line in lines).encode("utf-8"))
-                    os.fsync(fd)
+                    _append_whole(fd, "".join(f"{line}\n" for line in lines).encode("utf-8"))
                 finally:
                     os.close(fd)
             return last_seq, prev
