@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from faxd.core.addressing import parse_number
+from faxd.core.misdial import refused_by
+
 from .cfg_helpers import MINIMAL, WriteConfig, load, only_problem
 
 
@@ -37,6 +40,26 @@ def test_keys_under_defaults_and_a_folders_own_values_win(
     assert folder.new_numbers == "hold"
     assert folder.misdial_guard is False
     assert folder.hold_dir == Path("/srv/fax/hold")
+
+
+def test_a_trunk_digit_in_brackets_is_read_as_in_the_numbers_it_compares_with(
+    write_config: WriteConfig,
+) -> None:
+    """A deny rule "+46 (0)900" is how an office writes the premium numbers it refuses;
+    a recipient written the same way is +46900…, so the rule must be +46900 too, not the
+    +460900 no number starts with. Brackets around other digits are punctuation."""
+    text = MINIMAL + "    deny: ['+46 (0)900', '+44(0)9', '+39 (0)6', '+1 (900)']\n"
+    [folder] = load(write_config(text)).folders
+    assert folder.deny == ("+46900", "+449", "+3906", "+1900")
+    for written, region in [
+        ("+46 (0)900 123 45 67", "SE"),
+        ("0900 123 45 67", "SE"),
+        ("+44 (0)909 879 0000", "GB"),
+        ("+39 (0)6 1234 5678", "IT"),
+        ("+1 (900) 555 0123", "US"),
+    ]:
+        number = parse_number(written, region, {})
+        assert refused_by(number, folder.allow, folder.deny), (written, number)
 
 
 def test_a_prefix_that_is_not_e164_is_named_with_its_line(write_config: WriteConfig) -> None:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
 from faxd.config import values as v
 from faxd.config.channels import notify_rules, targets
 from faxd.config.retarus import retarus_options
@@ -76,6 +79,7 @@ MAX_CONCURRENCY = 64
 _CONCURRENCY_WHY = " (uploads in flight at once per provider; providers throttle far sooner)"
 _SEPARATORS = re.compile(r"[,;]")
 _PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")
+_TRUNK = re.compile(r"\+([1-9][0-9]{0,2})\(([0-9]+)\)(.*)")
 # YAML 1.1 reads `dft: no` as false; an admin who writes it means "never".
 _DFT_ALIASES = {
     "true": "prefer",
@@ -208,14 +212,15 @@ def recipients(node: Node, region: str, ctx: Context) -> tuple[str, ...] | None:
 
 
 def prefixes(node: Node, problems: Problems) -> tuple[str, ...] | None:
-    """E.164 prefixes for allow/deny: `+46`, `+46900`; spaces and dashes are dropped."""
+    """E.164 prefixes for allow/deny: `+46`, `+46900`; spaces, dashes and brackets are
+    dropped, and a trunk digit in brackets (`+46 (0)900`) with them."""
     items = node.value if node.kind == "seq" else [node]
     found: list[str] = []
     for item in items:
         written = v.text(item, problems)
         if written is None:
             return None
-        prefix = re.sub(r"[\s\-()]", "", written)
+        prefix = re.sub(r"[()]", "", _without_trunk_digit(re.sub(r"[\s\-]", "", written)))
         if not _PREFIX.match(prefix):
             problems.add(
                 item,
@@ -225,6 +230,24 @@ def prefixes(node: Node, problems: Problems) -> tuple[str, ...] | None:
             return None
         found.append(prefix)
     return tuple(dict.fromkeys(found))
+
+
+def _without_trunk_digit(compact: str) -> str:
+    """`+44(0)20` -> `+4420`: the digit in brackets after the country code is the one
+    dialled only at home. Recipients are read the same way ("+44 (0)20 …" is
+    +4420…), so kept, it made a prefix no number starts with: a deny rule that refused
+    nothing. Brackets around other digits (`+1(212)`) are only punctuation."""
+    match = _TRUNK.fullmatch(compact)
+    if match is None:
+        return compact
+    code, digits, rest = match.groups()
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(int(code), ())
+    trunk = {
+        meta.national_prefix
+        for meta in map(phonenumbers.PhoneMetadata.metadata_for_region, regions)
+        if meta is not None and meta.national_prefix
+    }
+    return f"+{code}{rest}" if digits in trunk else compact
 
 
 def pattern(node: Node, problems: Problems) -> str | None:
