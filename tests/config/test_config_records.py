@@ -43,3 +43,26 @@ def test_the_activity_csv_dialect(write_config: WriteConfig) -> None:
     assert settings.records.csv == "standard"
     problem = only_problem(write_config(MINIMAL + "records:\n  csv: lotus\n"))
     assert problem.line == 8 and "excel | standard" in str(problem)
+
+
+def test_records_inside_a_spool_folder_is_refused(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """The daemon took its own audit log and activity journals there for documents and
+    filed them in failed/, a new month's file every few seconds."""
+    for written in ("out", "out/records", "linked/records"):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        if not (tmp_path / "linked").exists():
+            (tmp_path / "linked").symlink_to(tmp_path / "out")
+        problem = only_problem(write_config(MINIMAL + f"records:\n  path: {written}\n"))
+        assert (problem.path, problem.line) == ("records.path", 8), written
+        assert "inside, spool folder folders[0]" in problem.message
+        assert "audit log" in problem.message
+
+
+def test_records_beside_or_around_a_spool_folder_or_in_its_archive_is_fine(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    for written in ("rec", ".", "out/sent/records"):
+        settings = load(write_config(MINIMAL + f"records:\n  path: {written}\n"))
+        assert settings.records.path == (tmp_path / written).resolve()

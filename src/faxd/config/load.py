@@ -145,7 +145,16 @@ def _build(
     inbox = _inbox(top.get("inbox"), provider_types, default_provider, region, ctx)
     if "folders" not in top and "inbox" not in top:
         problems.add(tree, "nothing to do: configure folders (to send) or an inbox (to receive).")
-    check_overlaps(located, top.get("inbox"), inbox, state_dir, top.get("state_dir"), problems)
+    records = parse_records(top.get("records"), top.get("retention"), base, environ, problems)
+    check_overlaps(
+        located,
+        top.get("inbox"),
+        inbox,
+        state_dir,
+        top.get("state_dir"),
+        problems,
+        (records.path, top.get("records")),
+    )
 
     settings = Settings(
         source=source,
@@ -164,7 +173,7 @@ def _build(
         channels=channels,
         alerts=alerts,
         templates=templates,
-        records=parse_records(top.get("records"), top.get("retention"), base, environ, problems),
+        records=records,
     )
     if problems or default_provider is None:
         # The machine is checked for whatever did parse, so one run of check-config names

@@ -1,5 +1,6 @@
 """Folders that must not overlap: a spool folder is watched recursively, so anything faxd
-writes inside one (another folder's archive, the inbox, the journal) would be faxed.
+writes inside one (another folder's archive, the inbox, the journal, the records) would
+be faxed.
 
 Paths are compared as written and as they resolve on disk: one folder listed twice under
 two names (a link, `/srv/fax` being a link to `/data/fax`, a bind mount) was taken twice,
@@ -90,6 +91,7 @@ def check_overlaps(
     state_dir: Path,
     state_dir_node: Node | None,
     problems: Problems,
+    records: tuple[Path | None, Node | None] = (None, None),
 ) -> None:
     disk = _OnDisk()
     clashing = _check_spools(folders, problems, disk)
@@ -130,6 +132,39 @@ def check_overlaps(
                     f"({folder.path}); files written there would be faxed again, or the spool "
                     "would be archived into itself, so move one of them.",
                 )
+    records_path, records_node = records
+    if records_path is not None:
+        where = _at(records_node, "path")
+        _check_records(folders, Output("records.path", records_path, where, None), problems, disk)
+
+
+def _check_records(
+    folders: list[tuple[Node, int, FolderSettings]],
+    records: Output,
+    problems: Problems,
+    disk: _OnDisk,
+) -> None:
+    """records.path at or below a spool folder: the daemon took its own audit log and
+    activity journals as documents and filed them in failed/, a new month's file every
+    few seconds. A spool folder below records.path is no problem: faxd writes only its
+    year folders and audit/ there."""
+    path = records.path
+    for _, index, folder in folders:
+        if not (
+            disk.same(path, folder.path)
+            or inside(path, folder.path)
+            or inside(disk.real(path), disk.real(folder.path))
+        ):
+            continue
+        archives = (folder.sent_dir, folder.failed_dir, folder.hold_folder)
+        if any(a == path or inside(path, a) for a in archives if inside(a, folder.path)):
+            continue  # within the folder's own archive, which is never picked up
+        problems.add(
+            records.where,
+            f"{records.label} ({path}) is, or lies inside, spool folder folders[{index}] "
+            f"({folder.path}); the audit log and the activity journals written there would "
+            "be taken as documents to fax and filed in failed/, so move it out of the folder.",
+        )
 
 
 def _check_spools(
