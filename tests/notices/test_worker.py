@@ -15,7 +15,7 @@ from faxd.channels.base import Channel, ChannelError, Message
 from faxd.clock import FakeClock
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobOptions
-from faxd.core.outbox_payload import DeliveryPayload
+from faxd.core.outbox_payload import AlertPayload, DeliveryPayload
 from faxd.notices.monitor import DELAYED_PAGE
 from faxd.notices.plan import alert_rows, job_notices, notify_options
 from faxd.notices.worker import OutboxWorker
@@ -24,6 +24,7 @@ from faxd.settings import (
     ChannelSettings,
     CommandChannel,
     NotifyRule,
+    RecordsSettings,
     Settings,
 )
 from faxd.store.journal import Journal
@@ -249,6 +250,19 @@ def test_a_row_for_a_channel_no_longer_configured_fails_clearly(
     work.drain("pager", None)
     [row] = Outbox(journal).rows()
     assert row.state == "failed" and "not configured" in (row.error or "")
+
+
+def test_a_low_disk_under_the_records_folder_is_alerted(tmp_path: Path, journal: Journal) -> None:
+    """records.path may be a share of its own; full, it stops the audit log."""
+    clock = FakeClock()
+    alerts = AlertSettings(to=("admin",), disk_free_min=1 << 62)  # every disk is "low"
+    work, _ = worker(tmp_path, journal, clock, alerts)
+    records = tmp_path / "records-share"
+    records.mkdir()
+    work.configure(replace(work._settings, records=RecordsSettings(path=records)))
+    work.monitor()
+    low = [r for r in Outbox(journal).rows() if r.event == "disk_low"]
+    assert any(str(records) in r.payload.text for r in low if isinstance(r.payload, AlertPayload))
 
 
 def test_monitor_raises_delayed_once_and_alerts_once_per_condition(

@@ -178,6 +178,10 @@ class Monitor:
         folders = {self._settings.state_dir, *(f.path for f in self._settings.folders)}
         if self._settings.inbox is not None:
             folders.add(self._settings.inbox.path)
+        if self._settings.records.path is not None:
+            # Often a share of its own: full, it stops the audit log, which says so only
+            # in the log.
+            folders.add(self._settings.records.path)
         for folder in sorted(folders):
             try:
                 free = shutil.disk_usage(folder).free
