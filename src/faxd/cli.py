@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("target", metavar="PATH|ID")
     release = sub.add_parser("release", parents=[common], help="send a held document as addressed")
     release.add_argument("target", metavar="PATH|ID")
+    accept = sub.add_parser(
+        "accept-inbox",
+        parents=[common],
+        help="deliver into an inbox folder moved onto another disk on purpose",
+    )
+    accept.add_argument("folder", nargs="?", type=Path, metavar="FOLDER")
     explain = sub.add_parser("explain", parents=[common], help="how a file would be sent")
     explain.add_argument("file", type=Path, metavar="FILE")
     explain.add_argument(
@@ -304,6 +310,10 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         from faxd.service.release import release
 
         return release(settings, args.target)
+    if command == "accept-inbox":
+        from faxd.service.accept_inbox import accept_inbox
+
+        return accept_inbox(settings, args.folder)
     if command == "send":
         # SIGTERM while waiting is an interruption like Ctrl-C: say what becomes of the job.
         previous = signal.signal(signal.SIGTERM, _interrupt)

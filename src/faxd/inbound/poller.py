@@ -31,6 +31,7 @@ from faxd.core.inbox_status import InboxStatus
 from faxd.core.number_match import comparable_number
 from faxd.errors import AuthError, FaxdError, TransientError
 from faxd.host.inbox_folder import InboxFolder
+from faxd.inbound.inbox_presence import InboxPresence
 from faxd.inbound.poller_cycle import PollCycle
 from faxd.inbound.poller_delivery import FileDelivery
 from faxd.inbound.poller_result import PollResult
@@ -88,6 +89,7 @@ class InboxPoller(PollCycle, InboxRouting, FileDelivery, UndeliveredFiles):
         self._routes = {comparable_number(n): r for n, r in inbox_routes(settings).items()}
         self._folders: dict[Path, InboxFolder] = {}
         self._folders_lock = threading.Lock()
+        self._presence = InboxPresence(journal)
         self._recovered = False
         self._warned_no_numbers = False
         self._lock = threading.Lock()  # poll_once from the thread and `faxd send --wait`

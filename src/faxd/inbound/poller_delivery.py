@@ -108,6 +108,11 @@ class FileDelivery(PollerPart):
         self, doc: ReceivedDocument, index: int, item: ReceivedFile, result: PollResult
     ) -> bool:
         folder = self._folder_for(doc)
+        # Checked again here, not only when the cycle began: a share that goes away while
+        # a backlog comes in would take the rest of it onto its bare mount point.
+        self._check_on_its_disk(folder.root, folder.root)
+        if folder.path != folder.root:
+            self._check_on_its_disk(folder.path, folder.root)
         where = f"document {doc.remote_id} file {index + 1} ({item.file_id})"
         try:
             with folder.tmp_file(self.max_file_size, self._deadline()) as sink:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from faxd.clock import Clock
 from faxd.core.received_meta import ReceivedMeta
 from faxd.host.inbox_folder import InboxFolder
+from faxd.inbound.inbox_presence import InboxPresence
 from faxd.inbound.poller_result import PollResult
 from faxd.model import ReceivedDocument, ReceivedFile
 from faxd.providers.base import InboxSource
@@ -38,6 +39,7 @@ class PollerPart:
         _routes: dict[str, RouteRule]
         _folders: dict[Path, InboxFolder]
         _folders_lock: threading.Lock
+        _presence: InboxPresence
         _recovered: bool
         _warned_no_numbers: bool
         _stop: threading.Event | None
@@ -64,6 +66,8 @@ class PollerPart:
         def _may_make(self, root: Path) -> bool: ...
 
         def _check_folders_there(self) -> None: ...
+
+        def _check_on_its_disk(self, path: Path, root: Path) -> None: ...
 
         # faxd.inbound.poller_delivery
         def _meta(

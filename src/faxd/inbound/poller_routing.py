@@ -1,7 +1,7 @@
 """Which listed documents are ours to receive (not sent by faxd, for one of our numbers) and
 ready (their files there), the route each takes and the folder it goes to, and the check
-that every configured folder is there before a cycle lists anything (mixed into
-faxd.inbound.poller.InboxPoller)."""
+that every configured folder is there, on the file system faxd delivered into, before a
+cycle lists anything and before each download (mixed into faxd.inbound.poller.InboxPoller)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import structlog
 
 from faxd.core.number_match import comparable_number
 from faxd.host.inbox_folder import InboxFolder, missing_text
+from faxd.inbound.inbox_presence import moved_hint
 from faxd.inbound.poller_part import PollerPart
 from faxd.inbound.poller_result import InboxWriteError, PollResult
 from faxd.model import ReceivedDocument
@@ -109,14 +110,26 @@ class InboxRouting(PollerPart):
         return {self._root_of(p) for p in (self.settings.path, *self.settings.routes.values())}
 
     def _check_folders_there(self) -> None:
-        """End the cycle before anything is listed while a folder is away: its documents
-        wait at the provider (the watermark stays), none is delivered out of sight."""
+        """End the cycle before anything is listed while a folder is away (missing, or the
+        bare mount point of its share): its documents wait at the provider (the watermark
+        stays), none is delivered out of sight."""
         for root in sorted(self._configured_roots()):
             if not root.is_dir() and not self._may_make(root):
                 raise InboxWriteError(
                     f"Received documents are not delivered: {missing_text(root)}.",
                     "Mount the share or put the folder back; faxd delivers into it by itself.",
                 )
+        for path in sorted({self.settings.path, *self.settings.routes.values()}):
+            self._check_on_its_disk(path, self._root_of(path))
+
+    def _check_on_its_disk(self, path: Path, root: Path) -> None:
+        """InboxWriteError when `path` is no longer on the file system faxd delivered into.
+        Only the configured root is followed through a link, as it is opened."""
+        moved = self._presence.moved_away(path, follow=path == root)
+        if moved is not None:
+            raise InboxWriteError(
+                f"Received documents are not delivered: {moved}.", moved_hint(path)
+            )
 
     def _root_of(self, path: Path) -> Path:
         """The configured folder `path` is opened from: the inbox for a route's folder

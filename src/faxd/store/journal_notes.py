@@ -161,7 +161,7 @@ class JournalNotes(JournalPart):
         self.set_value(f"folder-seen:{path}", "1")
 
     def folder_device(self, root: Path) -> int | None:
-        """The file system (st_dev) a spool folder was on when last recorded."""
+        """The file system (st_dev) a spool or inbox folder was on when last recorded."""
         value = self.get_value(f"folder-device:{root}")
         try:
             return int(value) if value is not None else None
@@ -170,3 +170,7 @@ class JournalNotes(JournalPart):
 
     def set_folder_device(self, root: Path, device: int) -> None:
         self.set_value(f"folder-device:{root}", str(device))
+
+    def forget_folder_device(self, root: Path) -> None:
+        """The next file system the folder is found on is taken as its own, as at first."""
+        self.delete_value(f"folder-device:{root}")
