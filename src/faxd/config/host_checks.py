@@ -9,22 +9,17 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from faxd.config import configured_folders as configured
 from faxd.config.yaml_tree import Node, Problems, read_tree
 from faxd.errors import ConfigProblem
+from faxd.host.folders import nearest_existing
 from faxd.providers.registry import PROVIDERS
-from faxd.settings import FolderSettings, Settings
+from faxd.settings import Settings
 
 
 def device_of(path: Path) -> int:
     """The filesystem a path is (or, once created, will be) on."""
-    return os.stat(_existing_ancestor(path)).st_dev
-
-
-def _existing_ancestor(path: Path) -> Path:
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return Path("/")
+    return os.stat(nearest_existing(path)).st_dev
 
 
 class _Passing(str):
@@ -77,7 +72,7 @@ def directory_problem(path: Path) -> str | None:
                 return _Passing(f"{path} is on a read-only file system; remount it read-write.")
             return f"{path} is not writable by faxd's user (uid {os.getuid()}); fix its owner."
         return None
-    ancestor = _existing_ancestor(path)
+    ancestor = nearest_existing(path)
     if not ancestor.is_dir():
         return f"{path} cannot be created because {ancestor} is not a directory."
     if not os.access(ancestor, os.W_OK | os.X_OK):
@@ -144,14 +139,16 @@ class _Lines:
         tree = read_tree(source, Problems())
         self._lines = dict(_walk(tree)) if tree is not None else {}
 
-    def problem(self, paths: list[str], message: str) -> ConfigProblem:
+    def problem(self, paths: Sequence[str], message: str) -> ConfigProblem:
         for path in paths:
             if path in self._lines:
                 return ConfigProblem(path, message, self._lines[path])
         return ConfigProblem(paths[0], message, None)
 
 
-def problems_at(settings: Settings, found: Sequence[tuple[list[str], str]]) -> list[ConfigProblem]:
+def problems_at(
+    settings: Settings, found: Sequence[tuple[Sequence[str], str]]
+) -> list[ConfigProblem]:
     """Each (key paths, message) as a problem at the line of the first key the file has."""
     if not found:
         return []
@@ -169,23 +166,12 @@ def _walk(node: Node) -> Iterator[tuple[str, int | None]]:
             yield from _walk(child)
 
 
-def _filing_key(folders: Sequence[FolderSettings], root: Path) -> str:
-    """Which `defaults:` key a shared filing root came from (for the line to name)."""
-    for folder in folders:
-        if root in folder.filing_roots:
-            if folder.sent_dir.parent == root:
-                return "sent_dir"
-            if folder.failed_dir.parent == root:
-                return "failed_dir"
-    return "hold_dir"
-
-
 def check_environment(settings: Settings) -> list[ConfigProblem]:
     """Every reason the configured folders, files and state directory would fail at run time."""
     lines = _Lines(settings.source)
     found: list[ConfigProblem] = []
 
-    def check(paths: list[str], message: str | None) -> None:
+    def check(paths: Sequence[str], message: str | None) -> None:
         if message is not None:
             problem = lines.problem(paths, message)
             if isinstance(message, _Passing):
@@ -197,42 +183,37 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
         {f.path for f in settings.folders} | {r for f in settings.folders for r in f.filing_roots}
     )
     missing_roots: list[Path] = []
-    for root in dict.fromkeys(r for f in settings.folders for r in f.filing_roots):
+    for root in configured.filing_roots(settings):
         # A sent/failed/hold root under `defaults:`, made at start for every folder's own.
-        key = _filing_key(settings.folders, root)
-        message = directory_problem(root) or creatable_problem(root, spools)
+        message = directory_problem(root.path) or creatable_problem(root.path, spools)
         if message is not None:
-            missing_roots.append(root)
-        check([f"defaults.{key}", "defaults.failed_dir", "defaults"], message)
-    for index, folder in enumerate(settings.folders):
-        at = f"folders[{index}]"
-        check(
-            [f"{at}.path", at],
-            directory_problem(folder.path) or creatable_problem(folder.path, spools),
-        )
+            missing_roots.append(root.path)
+        check(root.keys, message)
+    for spool in configured.spools(settings):
+        home = spool.folder.path
+        check(spool.folder.keys, directory_problem(home) or creatable_problem(home, spools))
         before = len(found)
-        for key in ("sent_dir", "failed_dir", "hold_dir"):
-            paths = [f"{at}.{key}", f"defaults.{key}", f"{at}.path", at]
-            target: Path = getattr(folder, key)
-            if key == "hold_dir":
-                # Where held documents are filed, beside failed/ unless set: what is wrong
-                # with it is mostly what is wrong with sent/ and failed/, said already.
-                if len(found) > before:
-                    continue
-                target = folder.hold_folder
-                paths[2:2] = [f"{at}.failed_dir", "defaults.failed_dir"]
-            if any(target.is_relative_to(root) for root in missing_roots):
+        for filed in spool.filed:
+            # Where held documents are filed, beside failed/ unless set: what is wrong with
+            # it is mostly what is wrong with sent/ and failed/, said already.
+            if filed.key == "hold_dir" and len(found) > before:
+                continue
+            if any(filed.path.is_relative_to(root) for root in missing_roots):
                 continue  # its root's problem is said once, not once per spool folder
-            check(paths, directory_problem(target) or creatable_problem(target, spools))
-            check(paths, _same_device(target, folder.path, f"{key} {target}", "the spool folder"))
-    if settings.inbox is not None:
-        inbox = settings.inbox
-        check(["inbox.path", "inbox"], directory_problem(inbox.path))
-        for target in inbox.routes.values():
-            check(["inbox.routes", "inbox"], directory_problem(target))
+            target = filed.path
+            check(filed.keys, directory_problem(target) or creatable_problem(target, spools))
             check(
-                ["inbox.routes", "inbox"],
-                _same_device(target, inbox.path, f"inbox route {target}", "the inbox"),
+                filed.keys, _same_device(target, home, f"{filed.key} {target}", "the spool folder")
+            )
+    if (inbox := configured.inbox(settings)) is not None:
+        check(inbox.folder.keys, directory_problem(inbox.folder.path))
+        for route in inbox.routes:
+            check(route.keys, directory_problem(route.path))
+            check(
+                route.keys,
+                _same_device(
+                    route.path, inbox.folder.path, f"inbox route {route.path}", "the inbox"
+                ),
             )
     for name, provider in settings.providers.items():
         at = f"providers.{name}"

@@ -20,3 +20,13 @@ def create_if_missing(path: Path) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path`, or the nearest folder above it that is there: where the rest would be made.
+    A link to nowhere counts as missing, as it does for create_if_missing. Raises
+    PermissionError when a folder on the way cannot be looked into."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
