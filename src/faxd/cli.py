@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         "--service-user",
         default=config.SERVICE_USER,
         metavar="NAME",
-        help="when run as root, also check the folders for this user, the unit's User= "
-        f"(default: {config.SERVICE_USER})",
+        help="when run as root, also check the folders and files for this user, the "
+        f"unit's User= (default: {config.SERVICE_USER})",
     )
     send = sub.add_parser("send", parents=[common], help="send files now, through the same engine")
     # FILE may come before or after --to (the usage line shows it after): values of --to
@@ -351,7 +351,7 @@ def _check_config(path: Path, env: dict[str, str], service_user: str) -> int:
     except ConfigError as exc:
         _say_problems(path, [str(p) for p in exc.problems])
         return Exit.FAILURE
-    as_service = config.check_service_user(settings, service_user)
+    as_service = config.check_service_user(settings, service_user, env)
     problems = config.check_environment(settings) + as_service.problems
     try:
         print(config.render_effective(settings), end="")

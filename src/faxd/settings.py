@@ -272,6 +272,7 @@ class SmtpChannel:
     username: str | None = None
     password: Secret | None = None
     ca_bundle: Path | None = None
+    password_file: Path | None = None  # where password came from, for check-config
     timeout: float = 30.0
     give_up_after: float = 86400.0
     retry_max: float = 300.0  # the longest pause between two attempts
@@ -294,6 +295,7 @@ class WebhookChannel:
     url: str
     secret: Secret | None = None
     ca_bundle: Path | None = None
+    secret_file: Path | None = None  # where secret came from, for check-config
     timeout: float = 30.0
     give_up_after: float = 86400.0
     retry_max: float = 300.0  # the longest pause between two attempts

@@ -143,6 +143,136 @@ def test_a_service_user_the_machine_lacks_is_one_warning(
     warnings = [line for line in err if line.startswith("warning:")]
     assert warnings == [
         "warning: the service user faxd-test-no-such-user does not exist on this machine, "
-        "so the folders were checked only as root; create it (scripts/install.sh does), or "
-        "name the unit's User= with --service-user."
+        "so the folders and files were checked only as root; create it (scripts/install.sh "
+        "does), or name the unit's User= with --service-user."
+    ]
+
+
+def test_a_records_folder_the_service_user_cannot_write_is_a_problem(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    account = _nobody()
+    assert account is not None
+    os.chown(root / "out", account.pw_uid, -1)
+    # Made by `sudo faxd journal`: root's, where the daemon writes the journal and audit log.
+    (root / "state" / "records").mkdir(mode=0o755)
+    code, err = check_config(capsys, root)
+    assert code == 1
+    assert err[1:] == [
+        f"  line 1: state_dir: the service user nobody cannot use {root}/state/records "
+        "(root:root, mode 0755): it lacks write (w) there; give the folder to that user "
+        f"(chown nobody) or to a group it is in (chgrp, chmod g+rwx), or setfacl -m "
+        f"u:nobody:rwx {root}/state/records."
+    ]
+    (root / "records").mkdir(mode=0o755)
+    config = (root / "faxd.yaml").read_text()
+    (root / "faxd.yaml").write_text(config + f"records:\n  path: {root}/records/fax\n")
+    os.chown(root / "state" / "records", account.pw_uid, -1)
+    code, err = check_config(capsys, root)
+    assert code == 1
+    assert err[1:] == [
+        f"  line 12: records.path: the service user nobody cannot create {root}/records/fax "
+        f"in {root}/records (root:root, mode 0755): it lacks write (w) there; create it for "
+        f"that user (install -d -o nobody -g nogroup -m 2770 {root}/records/fax)."
+    ]
+
+
+def _with_files(root: Path) -> None:
+    """The provider's key, the mail password, the webhook's secret and a CA bundle in files
+    of root's, each mode 0600 (as an admin's umask leaves them under /etc/faxd)."""
+    for name in ("docs-key", "smtp-password", "hook-secret", "ca.pem"):
+        (root / name).write_text(f"{name}-for-the-test\n")
+        (root / name).chmod(0o600)
+    account = _nobody()
+    assert account is not None
+    os.chown(root / "out", account.pw_uid, -1)
+    config = (root / "faxd.yaml").read_text()
+    config = config.replace("    api_key_env: DOCS_KEY\n", f"    api_key_file: {root}/docs-key\n")
+    (root / "faxd.yaml").write_text(
+        config + "channels:\n"
+        "  mail:\n"
+        "    type: smtp\n"
+        "    host: mail.example.com\n"
+        '    from: "Office fax <fax@example.com>"\n'
+        "    username: faxd\n"
+        f"    password_file: {root}/smtp-password\n"
+        "  hook:\n"
+        "    type: webhook\n"
+        "    url: https://tickets.example.com/hooks/fax\n"
+        f"    secret_file: {root}/hook-secret\n"
+        f"    ca_bundle: {root}/ca.pem\n"
+    )
+
+
+def test_a_secret_or_ca_file_the_service_user_cannot_read_is_a_problem(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    _with_files(root)
+    account = _nobody()
+    assert account is not None
+    # Its group may read the webhook's secret: only the other three are said.
+    os.chown(root / "hook-secret", 0, account.pw_gid)
+    (root / "hook-secret").chmod(0o640)
+    code, err = check_config(capsys, root)
+    assert code == 1
+    handed = (
+        "have the unit hand it over (LoadCredential=) and name it here as "
+        "${CREDENTIALS_DIRECTORY}/NAME, or let that user read it"
+    )
+    assert err[1:] == [
+        f"  line 5: providers.docs.api_key_file: the service user nobody cannot read "
+        f"{root}/docs-key (root:root, mode 0600): it lacks read (r) on it; {handed} (chgrp "
+        f"nogroup and chmod g+r, or setfacl -m u:nobody:r {root}/docs-key).",
+        f"  line 17: channels.mail.password_file: the service user nobody cannot read "
+        f"{root}/smtp-password (root:root, mode 0600): it lacks read (r) on it; {handed} "
+        f"(chgrp nogroup and chmod g+r, or setfacl -m u:nobody:r {root}/smtp-password).",
+        f"  line 22: channels.hook.ca_bundle: the service user nobody cannot read "
+        f"{root}/ca.pem (root:root, mode 0600): it lacks read (r) on it; let that user read "
+        f"it (chgrp nogroup and chmod g+r, or setfacl -m u:nobody:r {root}/ca.pem).",
+    ]
+
+
+def test_a_credential_systemd_hands_over_is_not_checked(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    # As the README has it: CREDENTIALS_DIRECTORY=/etc/faxd/credentials, root's alone,
+    # which LoadCredential= copies for the service user at each start. The CA bundle is
+    # read where it is, so it is still checked.
+    _with_files(root)
+    credentials = root / "credentials"
+    credentials.mkdir(mode=0o700)
+    config = (root / "faxd.yaml").read_text()
+    for name in ("docs-key", "smtp-password", "hook-secret"):
+        (root / name).rename(credentials / name)
+        config = config.replace(f"{root}/{name}", f"${{CREDENTIALS_DIRECTORY}}/{name}")
+    (root / "faxd.yaml").write_text(config)
+    argv = ["check-config", "--config", str(root / "faxd.yaml"), "--service-user", "nobody"]
+    code = main(argv, environ={"CREDENTIALS_DIRECTORY": str(credentials)})
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert [line.split(": the service user")[0] for line in err[1:]] == [
+        "  line 22: channels.hook.ca_bundle"
+    ]
+
+
+def test_a_folder_closed_to_the_service_user_is_said_once_for_its_files(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    _with_files(root)
+    secrets = root / "secrets"
+    secrets.mkdir(mode=0o700)
+    for name in ("docs-key", "smtp-password", "hook-secret", "ca.pem"):
+        (root / name).rename(secrets / name)
+        (secrets / name).chmod(0o644)
+    config = (root / "faxd.yaml").read_text()
+    for name in ("docs-key", "smtp-password", "hook-secret", "ca.pem"):
+        config = config.replace(f"{root}/{name}", f"{secrets}/{name}")
+    (root / "faxd.yaml").write_text(config)
+    code, err = check_config(capsys, root)
+    assert code == 1
+    assert err[1:] == [
+        f"  line 5: providers.docs.api_key_file: the service user nobody cannot look into "
+        f"{root}/secrets (root:root, mode 0700): it lacks search (x) there, so faxd cannot "
+        "reach the folders and files below it; let it in (chmod o+x, g+x for a group it is "
+        f"in, or setfacl -m u:nobody:x {root}/secrets)."
     ]

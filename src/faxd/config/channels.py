@@ -131,16 +131,19 @@ def _channel(
         if "url" not in e:
             problems.add(node, "missing 'url': where faxd posts the events.")
         secret: Secret | None = None
+        secret_file: Path | None = None
         if "secret_file" in e or "secret_env" in e:
             # An HMAC key, never sent itself: any text will do.
-            secret, _, _ = v.secret(e, node, "secret", base, environ, problems, header=False)
+            secret, secret_file, _ = v.secret(
+                e, node, "secret", base, environ, problems, header=False
+            )
             if secret is None:
                 return None
         ca = v.path(e["ca_bundle"], base, environ, problems) if "ca_bundle" in e else None
-        return (
-            WebhookChannel(name=name, url=url, secret=secret, ca_bundle=ca, **common)
-            if url
-            else None
+        if not url:
+            return None
+        return WebhookChannel(
+            name=name, url=url, secret=secret, ca_bundle=ca, secret_file=secret_file, **common
         )
     argv = _argv(node, e.get("argv"), problems)
     return CommandChannel(name=name, argv=argv, **common) if argv else None
@@ -185,8 +188,9 @@ def _smtp(
             return None
     username = v.text(e["username"], problems) if "username" in e else None
     password: Secret | None = None
+    password_file: Path | None = None
     if "password_file" in e or "password_env" in e or username is not None:
-        password, _, _ = v.secret(e, node, "password", base, environ, problems)
+        password, password_file, _ = v.secret(e, node, "password", base, environ, problems)
         if password is None:
             return None
         if username is None:
@@ -204,6 +208,7 @@ def _smtp(
         username=username,
         password=password,
         ca_bundle=ca,
+        password_file=password_file,
         **common,
     )
 

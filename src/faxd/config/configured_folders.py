@@ -1,6 +1,6 @@
 """The folders the configuration has faxd write, each with the keys that set it. The
-machine's checks (check_environment) and the service user's walk the same folders, so a
-folder is named at the same line by both, and a key added here is checked by both."""
+machine's checks (check_environment), the service user's and the unit's take them from
+here, so each names a folder at the same line."""
 
 from __future__ import annotations
 
@@ -79,9 +79,17 @@ def inbox(settings: Settings) -> Inbox | None:
     return Inbox(Configured(settings.inbox.path, ("inbox.path", "inbox")), tuple(routes))
 
 
+def records(settings: Settings) -> Configured:
+    """The records folder: the activity journal and the audit log."""
+    if settings.records.path is None:
+        return Configured(settings.state_dir / "records", ("state_dir",))
+    return Configured(settings.records.path, ("records.path", "records"))
+
+
 def written(settings: Settings) -> Iterator[Configured]:
     """Every folder faxd writes: the state directory, each spool folder with the folders
-    it files into, the inbox and its routes (the `defaults:` roots are filing_roots)."""
+    it files into, the inbox and its routes, the records folder (the `defaults:` roots
+    are filing_roots)."""
     yield state_dir(settings)
     for spool in spools(settings):
         yield spool.folder
@@ -89,3 +97,4 @@ def written(settings: Settings) -> Iterator[Configured]:
     if (received := inbox(settings)) is not None:
         yield received.folder
         yield from received.routes
+    yield records(settings)

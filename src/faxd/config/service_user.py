@@ -1,21 +1,22 @@
-"""The folders checked again for the service user. `faxd check-config` run as root, as an
-admin runs it before `systemctl start`, asks os.access() as root, which may write
-anywhere: it said OK for folders the daemon, running as the unit's `User=faxd`, then
-could not use. So as root every folder faxd reads and writes is checked once more from
-that user's uid and groups: the owner, group and mode bits, and a POSIX ACL if present."""
+"""The folders and files checked again for the service user. `faxd check-config` run as
+root, as an admin runs it before `systemctl start`, asks os.access() as root, which may
+write anywhere: it said OK for folders the daemon, running as the unit's `User=faxd`,
+then could not use. So as root every folder faxd writes, and every file it reads (the
+credentials, CA bundles, the contacts file), is checked once more from that user's uid
+and groups: the owner, group and mode bits, and a POSIX ACL if present."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faxd.config import configured_folders as configured
+from faxd.config import configured_files, configured_folders
 from faxd.config.host_checks import problems_at
 from faxd.errors import ConfigProblem
 from faxd.host.folders import nearest_existing
-from faxd.host.user_access import SEARCH, USE, WRITE, Account, account, described, lacks
+from faxd.host.user_access import READ, SEARCH, USE, WRITE, Account, account, described, lacks
 from faxd.settings import Settings
 
 SERVICE_USER = "faxd"  # User= in systemd/faxd.service, made by scripts/install.sh
@@ -29,34 +30,36 @@ class ServiceUserCheck:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_service_user(settings: Settings, name: str = SERVICE_USER) -> ServiceUserCheck:
-    """What `name` could not do in the configured folders; nothing unless run as root (as
-    any other user, check_environment has asked the kernel as that user already)."""
+def check_service_user(
+    settings: Settings, name: str = SERVICE_USER, environ: Mapping[str, str] | None = None
+) -> ServiceUserCheck:
+    """What `name` could not do with the configured folders and files; nothing unless run
+    as root (as any other user, check_environment and the loading of the credentials
+    have asked the kernel as that user already). `environ`: check-config's, whose
+    $CREDENTIALS_DIRECTORY stands for the unit's."""
     found = ServiceUserCheck()
     if os.geteuid() != 0:
         return found
     who = account(name)
     if who is None:
         found.warnings.append(
-            f"the service user {name} does not exist on this machine, so the folders were "
-            "checked only as root; create it (scripts/install.sh does), or name the unit's "
-            "User= with --service-user."
+            f"the service user {name} does not exist on this machine, so the folders and "
+            "files were checked only as root; create it (scripts/install.sh does), or name "
+            "the unit's User= with --service-user."
         )
         return found
     said: dict[str, tuple[str, ...]] = {}  # a folder in the way of several is named once
-    for folder in _folders(settings):
-        message = _folder_problem(folder.path, who)
-        if message is not None:
+    for folder in configured_folders.written(settings):
+        if (message := _folder_problem(folder.path, who)) is not None:
             said.setdefault(message, folder.keys)
+    handed_over = (environ or {}).get("CREDENTIALS_DIRECTORY")
+    for file in configured_files.read(settings):
+        if handed_over and file.path.is_relative_to(handed_over):
+            continue  # systemd copies it for the service user (LoadCredential=)
+        if (message := _file_problem(file, who)) is not None:
+            said.setdefault(message, file.keys)
     found.problems = problems_at(settings, [(keys, message) for message, keys in said.items()])
     return found
-
-
-def _folders(settings: Settings) -> Iterator[configured.Configured]:
-    """Each folder faxd reads and writes."""
-    for folder in configured.written(settings):
-        if folder.path != SYSTEMD_STATE_DIR:
-            yield folder
 
 
 def _folder_problem(path: Path, who: Account) -> str | None:
@@ -67,14 +70,10 @@ def _folder_problem(path: Path, who: Account) -> str | None:
         return None  # check_environment says why it cannot be looked at
     if path.is_symlink():
         existing = path  # a link to nowhere holds the name: no folder can be made there
-    for folder in reversed(existing.parents):
-        if lacking := lacks(folder, who, SEARCH):
-            return (
-                f"the service user {who.name} cannot look into {folder} "
-                f"({described(folder)}): it lacks {lacking} there, so faxd cannot reach "
-                f"the folders below it; let it in (chmod o+x, g+x for a group it is in, or "
-                f"setfacl -m u:{who.name}:x {folder})."
-            )
+    if _handed_over(path, existing):
+        return None  # systemd makes the state directory for the user, and faxd the rest
+    if (closed := _closed_on_the_way(existing, who)) is not None:
+        return closed
     if not existing.is_dir():
         return None  # not a folder: said by check_environment
     if existing != path:
@@ -86,6 +85,50 @@ def _folder_problem(path: Path, who: Account) -> str | None:
             f"it is in (chgrp, chmod g+rwx), or setfacl -m u:{who.name}:rwx {path}."
         )
     return None
+
+
+def _closed_on_the_way(path: Path, who: Account) -> str | None:
+    """The folder above `path` that `who` may not look into, said once for all below it."""
+    for folder in reversed(path.parents):
+        if _handed_over(path, folder):
+            continue
+        if lacking := lacks(folder, who, SEARCH):
+            return (
+                f"the service user {who.name} cannot look into {folder} "
+                f"({described(folder)}): it lacks {lacking} there, so faxd cannot reach "
+                f"the folders and files below it; let it in (chmod o+x, g+x for a group it "
+                f"is in, or setfacl -m u:{who.name}:x {folder})."
+            )
+    return None
+
+
+def _handed_over(path: Path, folder: Path) -> bool:
+    """Whether `folder`, on the way to `path`, is systemd's state directory or above it:
+    systemd makes that folder and gives it to the service user at each start."""
+    return path.is_relative_to(SYSTEMD_STATE_DIR) and SYSTEMD_STATE_DIR.is_relative_to(folder)
+
+
+def _file_problem(file: configured_files.Read, who: Account) -> str | None:
+    """Why `who` could not read `file`, which faxd reads at start and on every reload."""
+    path = file.path
+    if (closed := _closed_on_the_way(path, who)) is not None:
+        return closed
+    if not os.path.isfile(path):
+        return None  # loading the configuration says what is wrong with it
+    if not (lacking := lacks(path, who, READ)):
+        return None
+    if file.secret:
+        advice = (
+            "have the unit hand it over (LoadCredential=) and name it here as "
+            "${CREDENTIALS_DIRECTORY}/NAME, or let that user read it"
+        )
+    else:
+        advice = "let that user read it"
+    return (
+        f"the service user {who.name} cannot read {path} ({described(path)}): it lacks "
+        f"{lacking} on it; {advice} (chgrp {who.group} and chmod g+r, or setfacl -m "
+        f"u:{who.name}:r {path})."
+    )
 
 
 def _create_problem(path: Path, existing: Path, who: Account) -> str | None:
