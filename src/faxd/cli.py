@@ -76,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         help="when run as root, also check the folders and files for this user, the "
         f"unit's User= (default: {config.SERVICE_USER})",
     )
+    check.add_argument(
+        "--unit",
+        type=Path,
+        metavar="FILE",
+        help="check that faxd may write its folders under this systemd unit file's "
+        "ReadWritePaths= (default: the installed faxd.service, as systemctl cat shows it, "
+        "when it runs this configuration)",
+    )
     send = sub.add_parser("send", parents=[common], help="send files now, through the same engine")
     # FILE may come before or after --to (the usage line shows it after): values of --to
     # that name an existing file are taken as files again, see _split_send_args.
@@ -283,7 +291,7 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         logs.configure(settings_level, environ=env)
         return Daemon(path, env).run()
     if command == "check-config":
-        return _check_config(path, env, args.service_user)
+        return _check_config(path, env, args.service_user, args.unit)
     settings = config.load(path, env)
     logs.configure(level or "warning", environ=env, stream=sys.stderr)
     if command == "status":
@@ -343,9 +351,18 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
-def _check_config(path: Path, env: dict[str, str], service_user: str) -> int:
+def _check_config(
+    path: Path, env: dict[str, str], service_user: str, unit_file: Path | None
+) -> int:
     """Exit 1 when it finds problems (SPEC §4): it did its job, and a script tells "the file
     is wrong" from "check-config was called wrong" (2, as for every usage error)."""
+    try:
+        sandbox = config.unit_sandbox(unit_file, path)
+    except OSError as exc:
+        raise UsageError(
+            f"check-config: the unit file {unit_file} cannot be read ({exc.strerror}).",
+            "Name the unit file faxd runs under with --unit, or leave it out.",
+        ) from None
     try:
         settings = config.load(path, env)
     except ConfigError as exc:
@@ -353,6 +370,8 @@ def _check_config(path: Path, env: dict[str, str], service_user: str) -> int:
         return Exit.FAILURE
     as_service = config.check_service_user(settings, service_user, env)
     problems = config.check_environment(settings) + as_service.problems
+    if sandbox is not None:
+        problems += config.check_write_paths(settings, sandbox, service_user)
     try:
         print(config.render_effective(settings), end="")
         sys.stdout.flush()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from faxd.host import systemd_unit
+
 ROOT = Path(__file__).parents[2]
 UNIT = ROOT / "systemd" / "faxd.service"
 INSTALL = ROOT / "scripts" / "install.sh"
@@ -112,3 +114,15 @@ def test_unit_and_install_script_agree_on_paths() -> None:
     }
     names = _install_variable("CREDENTIAL_NAMES").strip("()").split()
     assert sorted(names) == sorted(credentials)
+
+
+def test_check_config_reads_where_the_unit_lets_faxd_write() -> None:
+    sandbox = systemd_unit.from_file(UNIT)
+    assert sandbox is not None
+    assert [str(path) for path in sandbox.writable] == [
+        _install_variable("SPOOL"),
+        "/var/lib/faxd",  # StateDirectory=faxd
+        "/tmp",  # PrivateTmp=yes: its own, writable
+        "/var/tmp",
+    ]
+    assert sandbox.config == Path("/etc/faxd/faxd.yaml")

@@ -10,6 +10,7 @@ from faxd.config.load import (
     render_effective,
 )
 from faxd.config.service_user import SERVICE_USER, ServiceUserCheck, check_service_user
+from faxd.config.unit_write_paths import check_write_paths, unit_sandbox
 
 __all__ = [
     "DEFAULT_PATH",
@@ -18,7 +19,9 @@ __all__ = [
     "ServiceUserCheck",
     "check_environment",
     "check_service_user",
+    "check_write_paths",
     "config_path",
     "load",
     "render_effective",
+    "unit_sandbox",
 ]

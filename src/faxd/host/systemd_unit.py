@@ -1,0 +1,142 @@
+"""Where the faxd unit lets the service write. With ProtectSystem=strict systemd mounts the
+whole file system read-only for the service, but for its ReadWritePaths=, the folders of
+its StateDirectory= and the like, and /tmp with PrivateTmp=: a folder elsewhere is
+read-only for faxd however its owner and mode look.
+
+The unit is read as `systemctl cat faxd.service` prints it: the installed file with its
+drop-ins (`systemctl edit faxd` writes one), in the order systemd applies them. Anything
+read here that systemd would resolve further (a %-specifier, RootDirectory=) makes the
+answer unknown: None, rather than a guess."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from faxd.host.setting_files import read_setting_file
+
+UNIT = "faxd.service"  # systemd/faxd.service, installed by scripts/install.sh
+_SYSTEMCTL_TIMEOUT = 10.0
+# The *Directory= settings, each name a folder below its base that systemd makes writable.
+_DIRECTORIES = {
+    "StateDirectory": Path("/var/lib"),
+    "CacheDirectory": Path("/var/cache"),
+    "LogsDirectory": Path("/var/log"),
+    "RuntimeDirectory": Path("/run"),
+}
+_LISTS = ("ReadWritePaths", "ExecStart", *_DIRECTORIES)
+_UNKNOWABLE = ("RootDirectory", "RootImage")
+# The service's own /tmp (names, not files made): writable, if unseen by anyone else.
+_PRIVATE_TMP = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108
+_TRUE = ("1", "yes", "true", "on")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    source: str  # the unit as an admin names it: faxd.service, or its file
+    writable: tuple[Path, ...]  # all the service may write is below these
+    config: Path | None  # the configuration its ExecStart= names with --config
+
+
+def installed() -> Sandbox | None:
+    """The installed unit's sandbox; None without systemd, without the unit, or when it
+    does not make the file system read-only (ProtectSystem=strict)."""
+    try:
+        shown = subprocess.run(
+            ["systemctl", "cat", "--no-pager", UNIT],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=_SYSTEMCTL_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if shown.returncode != 0:
+        return None
+    return parse(shown.stdout, UNIT)
+
+
+def from_file(path: Path) -> Sandbox | None:
+    """The sandbox of the unit file at `path` (raises OSError when it cannot be read)."""
+    text = read_setting_file(path).decode("utf-8", errors="replace")
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str) -> Sandbox | None:
+    settings: dict[str, list[str]] = {key: [] for key in _LISTS}
+    last: dict[str, str] = {}
+    for key, value in _service_settings(text):
+        if key in _LISTS:
+            if value:
+                settings[key].append(value)
+            else:
+                settings[key].clear()  # an empty assignment resets the list
+        else:
+            last[key] = value
+    if any(key in last for key in _UNKNOWABLE):
+        return None
+    dynamic = last.get("DynamicUser", "").lower() in _TRUE  # implies ProtectSystem=strict
+    if last.get("ProtectSystem", "").lower() != "strict" and not dynamic:
+        return None
+    try:
+        writable = [_path(word) for value in settings["ReadWritePaths"] for word in _words(value)]
+        for key, base in _DIRECTORIES.items():
+            for value in settings[key]:
+                writable += [base / word.partition(":")[0] for word in _words(value)]
+    except ValueError:
+        return None
+    if last.get("PrivateTmp", "").lower() in (*_TRUE, "disconnected"):
+        writable += _PRIVATE_TMP
+    config = _config(settings["ExecStart"][-1]) if settings["ExecStart"] else None
+    return Sandbox(source, tuple(writable), config)
+
+
+def _service_settings(text: str) -> Iterator[tuple[str, str]]:
+    """The (key, value) assignments of the [Service] sections, continued lines joined."""
+    section = ""
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("#", ";")):
+            continue  # also inside a continued line, as systemd reads it
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = pending + line, ""
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section == "Service" and "=" in line:
+            key, _, value = line.partition("=")
+            yield key.strip(), value.strip()
+
+
+def _words(value: str) -> list[str]:
+    if "%" in value:
+        raise ValueError("a specifier systemd fills in")
+    return shlex.split(value)  # raises ValueError for an unclosed quote
+
+
+def _path(word: str) -> Path:
+    # "-": ignored when missing; "+": below RootDirectory=, which is refused above.
+    path = word.lstrip("-+")
+    if not path.startswith("/"):
+        raise ValueError("not an absolute path")
+    return Path(path)
+
+
+def _config(exec_start: str) -> Path | None:
+    """The --config of an ExecStart= line, written `--config PATH` or `--config=PATH`."""
+    try:
+        words = shlex.split(exec_start)
+    except ValueError:
+        return None
+    for index, word in enumerate(words):
+        if word == "--config" and index + 1 < len(words):
+            return Path(words[index + 1])
+        if word.startswith("--config="):
+            return Path(word.partition("=")[2])
+    return None

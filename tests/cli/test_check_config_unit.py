@@ -1,0 +1,174 @@
+"""`faxd check-config` holds the folders faxd writes to the unit's ReadWritePaths=: with
+ProtectSystem=strict a folder outside them is read-only for the service, however its
+owner and mode look. Real unit files in the test's folder; the installed unit comes from
+a stand-in `systemctl` on PATH. The service user is root (uid 0 may use every folder), so
+only the unit's paths can make a problem here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from faxd.cli import main
+
+UNIT = """\
+[Unit]
+Description=faxd fax spool daemon
+
+[Service]
+Type=notify
+ExecStart=/usr/local/bin/faxd run --config {config}
+User=faxd
+StateDirectory=faxd
+# Sandbox: faxd reads its config and writes only its state and the fax folders.
+ProtectSystem=strict
+ReadWritePaths={fax}
+"""
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    """The fax folders in fax/, the unit's ReadWritePaths=; the filed documents in
+    archive/ and the records in records/, outside it."""
+    for name in ("fax/out", "fax/state", "archive"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "faxd.yaml").write_text(
+        f"state_dir: {tmp_path}/fax/state\n"
+        "providers:\n"
+        "  docs:\n"
+        "    type: generic-docs\n"
+        "    api_key_env: DOCS_KEY\n"
+        "defaults:\n"
+        f"  sent_dir: {tmp_path}/archive/sent\n"
+        f"  failed_dir: {tmp_path}/archive/failed\n"
+        "folders:\n"
+        f"  - path: {tmp_path}/fax/out\n"
+        "records:\n"
+        f"  path: {tmp_path}/records\n"
+    )
+    return tmp_path
+
+
+def write_unit(base: Path, config: Path | None = None, extra: str = "") -> Path:
+    unit = base / "faxd.service"
+    unit.write_text(UNIT.format(config=config or "/etc/faxd/faxd.yaml", fax=base / "fax") + extra)
+    return unit
+
+
+def check_config(
+    capsys: pytest.CaptureFixture[str], base: Path, *args: str
+) -> tuple[int, list[str]]:
+    argv = ["check-config", "--config", str(base / "faxd.yaml"), "--service-user", "root", *args]
+    code = main(argv, environ={"DOCS_KEY": "docs-key-for-the-test"})
+    return code, capsys.readouterr().err.splitlines()
+
+
+def read_only(path: str, source: str, places: str, advice: str) -> str:
+    return (
+        f"{path} is read-only for the service user root whatever its permissions: {source} "
+        f"(ProtectSystem=strict) lets the service write only below {places}; {advice}."
+    )
+
+
+def test_a_folder_outside_the_unit_files_read_write_paths_is_a_problem(
+    capsys: pytest.CaptureFixture[str], base: Path
+) -> None:
+    unit = write_unit(base)
+    code, err = check_config(capsys, base, "--unit", str(unit))
+    assert code == 1
+    places = f"{base}/fax, /var/lib/faxd"
+
+    def said(line: int, key: str, path: str) -> str:
+        advice = f"add ReadWritePaths={base}/{path} to the unit"
+        return f"  line {line}: {key}: " + read_only(f"{base}/{path}", str(unit), places, advice)
+
+    # Each spool folder's own sent/ and failed/ lie inside the roots, named once.
+    assert err[1:] == [
+        said(7, "defaults.sent_dir", "archive/sent"),
+        said(8, "defaults.failed_dir", "archive/failed"),
+        said(8, "defaults.failed_dir", "archive/hold"),
+        said(12, "records.path", "records"),
+    ]
+    # A drop-in, as `systemctl edit faxd` writes one: its lines count after the unit's.
+    write_unit(base, extra=f"\n[Service]\nReadWritePaths={base}/archive \\\n  {base}/records\n")
+    assert check_config(capsys, base, "--unit", str(unit))[0] == 0
+    # An empty ReadWritePaths= drops what was said before it.
+    write_unit(base, extra=f"\n[Service]\nReadWritePaths=\nReadWritePaths={base}/archive\n")
+    code, err = check_config(capsys, base, "--unit", str(unit))
+    assert code == 1
+    assert [line.split(": ")[1] for line in err[1:]] == [
+        "state_dir",
+        "folders[0].path",
+        "records.path",
+    ]
+
+
+def test_a_folder_reached_through_a_link_counts_where_it_leads(
+    capsys: pytest.CaptureFixture[str], base: Path
+) -> None:
+    (base / "srv").mkdir()
+    (base / "srv" / "fax").symlink_to(base / "fax")
+    unit = write_unit(base, extra=f"ReadWritePaths={base}/archive -{base}/records\n")
+    text = unit.read_text().replace(
+        f"ReadWritePaths={base}/fax\n", f"ReadWritePaths={base}/srv/fax\n"
+    )
+    unit.write_text(text)
+    code, err = check_config(capsys, base, "--unit", str(unit))
+    assert code == 0, err
+
+
+def test_a_unit_it_cannot_read_for_sure_is_not_guessed_at(
+    capsys: pytest.CaptureFixture[str], base: Path
+) -> None:
+    unit = write_unit(base)
+    assert check_config(capsys, base, "--unit", str(unit))[0] == 1
+    # systemd would fill in %S (/var/lib); check-config does not pretend to.
+    write_unit(base, extra="ReadWritePaths=%S/fax-archive\n")
+    assert check_config(capsys, base, "--unit", str(unit))[0] == 0
+    # Without ProtectSystem=strict the file system is not read-only for the service.
+    unit.write_text(unit.read_text().replace("ProtectSystem=strict", "ProtectSystem=full"))
+    assert check_config(capsys, base, "--unit", str(unit))[0] == 0
+
+
+def test_a_unit_file_it_cannot_read_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], base: Path
+) -> None:
+    code, err = check_config(capsys, base, "--unit", str(base / "missing.service"))
+    assert code == 2
+    assert err == [
+        f"faxd: check-config: the unit file {base}/missing.service cannot be read (No such "
+        "file or directory). Name the unit file faxd runs under with --unit, or leave it out."
+    ]
+
+
+def test_the_installed_unit_counts_for_the_configuration_it_runs(
+    capsys: pytest.CaptureFixture[str], base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `systemctl cat faxd.service` prints the unit and its drop-ins, each under a comment
+    # naming its file.
+    (base / "bin").mkdir()
+    shown = base / "shown.service"
+    systemctl = base / "bin" / "systemctl"
+    systemctl.write_text(
+        "#!/bin/sh\n"
+        '[ "$*" = "cat --no-pager faxd.service" ] || exit 1\n'
+        "echo '# /etc/systemd/system/faxd.service'\n"
+        f"cat '{shown}'\n"
+    )
+    systemctl.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{base / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    shown.write_text(write_unit(base, config=base / "faxd.yaml").read_text())
+    code, err = check_config(capsys, base)
+    assert code == 1
+    assert err[1] == "  line 7: defaults.sent_dir: " + read_only(
+        f"{base}/archive/sent",
+        "faxd.service",
+        f"{base}/fax, /var/lib/faxd",
+        f"add it with systemctl edit faxd (ReadWritePaths={base}/archive/sent)",
+    )
+    # The installed unit runs /etc/faxd/faxd.yaml: a draft checked elsewhere is not held
+    # to it.
+    shown.write_text(write_unit(base).read_text())
+    assert check_config(capsys, base)[0] == 0
