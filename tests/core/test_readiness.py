@@ -5,7 +5,20 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faxd.core.readiness import Heard, Snapshot, Track, heard, observe, ready_at, touched
+from faxd.core.readiness import (
+    APPEARED_CLOSE_WAIT,
+    ASK_AGAIN,
+    Heard,
+    Snapshot,
+    Track,
+    Writers,
+    answered,
+    ask_at,
+    heard,
+    observe,
+    ready_at,
+    touched,
+)
 
 SNAP = Snapshot(size=100, mtime=1000.0, ino=7)
 CLOSE_WAIT = 300.0  # the folder's rescan_interval
@@ -191,3 +204,40 @@ def test_created_with_content_is_no_close_for_a_file_that_appeared() -> None:
         track = heard(heard(None, snap, first, 1000.0), snap, second, 1000.01)
         assert track.unclosed and track.assumed_open, (first, second)
         assert _ready(track) == track.changed_at + 30.0
+
+
+def test_the_kernel_is_asked_about_a_file_that_appeared_once_it_settles() -> None:
+    appeared = heard(None, Snapshot(14, 999.9, 1), "appeared", 1000.0)
+    assert ask_at(appeared, 1.0) == 1000.9
+    assert _ready(appeared) == 999.9 + APPEARED_CLOSE_WAIT  # until it is answered
+    # Nobody has it open: a close, as good as heard; a second scan's look keeps that.
+    closed = answered(appeared, "none", 1000.9)
+    assert _ready(closed) == 1000.9
+    assert ask_at(closed, 1.0) is None
+    assert _ready(heard(closed, closed.snap, "appeared", 1001.0)) == 1000.9
+    # Opened and written again, from now on heard like any file.
+    written = heard(closed, Snapshot(28, 1002.0, 1), "written", 1002.0)
+    assert _ready(written) == 1002.0 + CLOSE_WAIT
+
+
+def test_a_writer_the_kernel_sees_is_waited_for_like_one_heard() -> None:
+    appeared = heard(None, Snapshot(14, 999.9, 1), "appeared", 1000.0)
+    open_ = answered(appeared, "writing", 1000.9)
+    assert _ready(open_) == 999.9 + CLOSE_WAIT  # not APPEARED_CLOSE_WAIT: it is open
+    assert ask_at(open_, 1.0) == 1000.9 + ASK_AGAIN  # where no close is heard
+    assert heard(open_, open_.snap, "appeared", 1001.0) == open_
+    still = answered(open_, "writing", 1001.9)
+    assert ask_at(still, 1.0) == 1001.9 + ASK_AGAIN
+    assert _ready(answered(still, "none", 1002.9)) == 1000.9  # closed, quiet since 999.9
+    closed = heard(still, Snapshot(28, 1003.0, 1), "closed", 1003.0)
+    assert _ready(closed) == 1004.0
+    assert ask_at(closed, 1.0) is None
+
+
+def test_without_an_answer_a_file_that_appeared_waits_as_before() -> None:
+    appeared = heard(None, Snapshot(14, 999.9, 1), "appeared", 1000.0)
+    unanswered: list[Writers] = ["unknown", "refused"]
+    for answer in unanswered:
+        track = answered(appeared, answer, 1000.9)
+        assert ask_at(track, 1.0) is None  # asked once
+        assert _ready(track) == 999.9 + APPEARED_CLOSE_WAIT

@@ -1,6 +1,7 @@
 """The real daemon against the sandbox: a file still held open by its writer is not sent
 while the writer pauses between writes (SPEC §1.2): not on its own, not at a name whose
-previous file is still being sent, not as another document's attachment."""
+previous file is still being sent, not as another document's attachment; and one closed
+before its new folder's watch began is not held back waiting for a close never heard."""
 
 from __future__ import annotations
 
@@ -73,6 +74,26 @@ def test_a_file_opened_in_a_folder_made_a_moment_before_waits_for_its_close(
     report = faxd.report_for("new-folder.txt")
     assert report["result"] == "delivered"
     assert _uploads(sandbox) == {_sha(FIRST + SECOND): 1}
+
+
+def test_a_closed_document_in_a_folder_moved_into_the_spool_goes_once_it_settles(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Made and written elsewhere, then moved in whole: the file was there before the
+    # folder's watch began, as a scanner's first save into a new number's folder can be,
+    # and no close of it is ever heard. The kernel says nobody has it open: it goes once
+    # it settles, not after the 30 s faxd waits for a writer it cannot ask about (nor
+    # after rescan_interval, when that is shorter: 5 s in the harness).
+    faxd.overrides["rescan_interval"] = 60
+    faxd.start()
+    wait_for(lambda: "faxd is running" in faxd.log_text(), 30, "the daemon to watch")
+    made = tmp_path / "elsewhere" / "+46831234567"
+    made.mkdir(parents=True)
+    (made / "moved.txt").write_bytes(FIRST)
+    made.rename(faxd.spool / made.name)
+    wait_for(lambda: _uploads(sandbox), 10, "the upload, long before 30 s")
+    assert faxd.report_for("moved.txt")["result"] == "delivered"
+    assert _uploads(sandbox) == {_sha(FIRST): 1}
 
 
 def _uploads(sandbox: SandboxServer) -> dict[str, int]:

@@ -97,6 +97,7 @@ class Intake(IntakeTracking, IntakeTake, IntakeHeld):
         # Scans under way: a folder, its files still to look at, and what a scan of it says.
         self._scans: deque[tuple[Path, Iterator[Path], Heard]] = deque()
         self._late_checked: set[Path] = set()  # sidecars without a document, looked up
+        self._writers_refused_said = False
         self.progress = IntakeProgress(clock)
         self.configure(settings)
 
@@ -121,6 +122,8 @@ class Intake(IntakeTracking, IntakeTake, IntakeHeld):
             excluded.add(settings.state_dir)
             self._excluded = frozenset(excluded)
             self._book = Book.from_settings(settings)
+            # Per spool folder: on a local file system, where the kernel knows every writer.
+            self._local_roots: dict[Path, bool] = {}
             for path in [p for p in self._tracks if self._folder_of(p) is None]:
                 del self._tracks[path]
             self._sidecar_roots = {

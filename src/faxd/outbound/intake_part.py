@@ -56,6 +56,8 @@ class IntakePart:
         _open_writers: set[str]
         _held_seen: dict[str, contained.Identity | None]
         _late_checked: set[Path]
+        _local_roots: dict[Path, bool]
+        _writers_refused_said: bool
 
         # faxd.outbound.intake
         def _folder_of(self, path: Path) -> FolderSettings | None: ...

@@ -66,6 +66,10 @@ class IntakeTake(IntakePart):
             return
         if owner is not None and owner.exists():
             log.debug("attachment of another document; not sent on its own", document=str(path))
+            if owner in self._tracks:
+                # Its document waited for this file, maybe for longer than the kernel's
+                # answer about its writers now says was needed (faxd.core.readiness.ask_at).
+                self._push(owner, self._clock.time())
             return
         if not self._claims.reserve(str(path)):
             try:

@@ -15,12 +15,22 @@ from pathlib import Path
 import structlog
 
 from faxd.config.sidecar import SidecarError, parse_sidecar_bytes
-from faxd.core.readiness import Snapshot, Track, heard, observe, ready_at
+from faxd.core.readiness import (
+    APPEARED_CLOSE_WAIT,
+    Snapshot,
+    Track,
+    answered,
+    ask_at,
+    heard,
+    observe,
+    ready_at,
+)
 from faxd.errors import FaxdError
 from faxd.host import contained
+from faxd.host.writers import open_writers
 from faxd.outbound.gathering import SIDECAR_CAP, sidecar_beside
 from faxd.outbound.intake_part import IntakePart
-from faxd.outbound.watcher import Change
+from faxd.outbound.watcher import Change, filesystem_type, network_filesystem
 from faxd.settings import FolderSettings
 from faxd.store.journal import JournalWriteError
 
@@ -88,7 +98,8 @@ class IntakeTracking(IntakePart):
         # A first guess of when it is due, from the sidecars reported so far: every event
         # of a file being written would otherwise probe the disk for sidecar names. When
         # it comes due, _process_due looks on disk; a sidecar reported later pushes it anew.
-        self._push(path, self._ready_time(folder, path, track, look=path.parent in self._sidecars))
+        due = self._ready_time(folder, path, track, look=path.parent in self._sidecars)
+        self._push(path, self._next_look(folder, track, due))
 
     def _sidecar_arrived(self, sidecar: Path) -> None:
         self._sidecars.setdefault(sidecar.parent, set()).add(sidecar)
@@ -167,6 +178,36 @@ class IntakeTracking(IntakePart):
                     when = max(when, attached_at)
         return when
 
+    def _next_look(self, folder: FolderSettings, track: Track, due: float) -> float:
+        """When to look at the file again: when it is due, or sooner to ask the kernel about
+        its writers."""
+        asking = ask_at(track, folder.settle)
+        return due if asking is None else min(due, asking)
+
+    def _ask_writers(self, folder: FolderSettings, path: Path, track: Track, now: float) -> Track:
+        """A file only assumed open (it appeared in a new folder before the folder's watch),
+        quiet for `settle`: ask the kernel whether anyone still has it open for writing."""
+        when = ask_at(track, folder.settle)
+        if when is None or when > now:
+            return track
+        local = self._local_roots.get(folder.path)
+        if local is None:
+            fstype = filesystem_type(folder.path)
+            local = fstype is not None and not network_filesystem(fstype)
+            self._local_roots[folder.path] = local
+        answer = open_writers(folder.path, path, track.snap.ino) if local else "unknown"
+        if answer == "refused" and not self._writers_refused_said:
+            self._writers_refused_said = True  # every such file would say the same
+            log.info(
+                "faxd may not ask whether a file saved into a new folder is still being "
+                "written (the file belongs to another user); such files wait up to "
+                f"{APPEARED_CLOSE_WAIT:g} s of quiet",
+                document=str(path),
+                hint="to send them once they settle, give faxd CAP_LEASE (systemctl edit "
+                "faxd: CapabilityBoundingSet=CAP_LEASE and AmbientCapabilities=CAP_LEASE)",
+            )
+        return answered(track, answer, now)
+
     def _process_due(self, stop: threading.Event | None) -> None:
         now = self._clock.time()
         # In batches: the watcher's events are looked at between them, also in a backlog.
@@ -190,10 +231,11 @@ class IntakeTracking(IntakePart):
                 log.info("not a regular file; ignored", document=str(path))
                 continue
             track = observe(track, Snapshot(st.st_size, st.st_mtime, st.st_ino), now)
+            track = self._ask_writers(folder, path, track, now)
             self._tracks[path] = track
             due = self._ready_time(folder, path, track)
             if due > now:
-                self._push(path, due)
+                self._push(path, self._next_look(folder, track, due))
                 continue
             del self._tracks[path]
             self._dispatch(folder, path, track)

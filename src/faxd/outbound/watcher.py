@@ -106,13 +106,15 @@ def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
     return best_type
 
 
+def network_filesystem(fstype: str) -> bool:
+    """Writes on other machines (or in a FUSE process) happen out of this kernel's sight."""
+    return fstype in NETWORK_FS or fstype.startswith("fuse")
+
+
 def choose_mode(path: Path, wanted: WatchMode, mountinfo: str | None = None) -> str:
     if wanted != "auto":
         return wanted
-    fstype = filesystem_type(path, mountinfo) or ""
-    if fstype in NETWORK_FS or fstype.startswith("fuse"):
-        return "poll"
-    return "inotify"
+    return "poll" if network_filesystem(filesystem_type(path, mountinfo) or "") else "inotify"
 
 
 class _Handler(FileSystemEventHandler):
