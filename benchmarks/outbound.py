@@ -375,11 +375,7 @@ def measure_latency(
     `after` runs before the daemon stops (to wait for what the run caused)."""
     with rig(defaults=defaults, extra=extra or {}) as (daemon, sandbox):
         uploads = Uploads(sandbox)
-        # Made before the start, as an office's recipient folders are: a file written into
-        # a folder made a moment ago, before its watch began, waits for a close that may
-        # never come (up to 30 s, see core/readiness.py), which is not what this measures.
         target = daemon.spool / NUMBER if subfolder else daemon.spool
-        target.mkdir(parents=True, exist_ok=True)
         daemon.start()
         daemon.wait_running()
         warm_up(daemon, uploads, daemon.spool)
@@ -388,6 +384,11 @@ def measure_latency(
             data = pdf(f"latency {i}")
             digest = sha(data)
             before = uploads.accepted()
+            # The recipient folder is made by the first document, as a scanner makes one
+            # for a new number: written before the folder's watch begins, no close of it
+            # is heard, and it goes at settle all the same because the kernel says nobody
+            # has it open (faxd's user owns it here). A wait of 30 s would show in the max.
+            target.mkdir(exist_ok=True)
             closed = write_closed(target / f"doc-{i:03d}.pdf", data)
             # the cheap counter first: polling the full stats would compete with the sandbox
             wait_for(partial(uploads.more_than, before), 30, f"upload {i}", daemon)
