@@ -20,6 +20,7 @@ import pytest
 import structlog
 
 from faxd.core.readiness import APPEARED_CLOSE_WAIT, ASK_AGAIN, Heard, Writers
+from faxd.host import writers
 from faxd.outbound import intake_tracking
 from faxd.outbound.watcher import Change
 from tests.leases import OTHER_UID, need_refusal, without_cap_lease
@@ -59,7 +60,9 @@ class NewFolderRig(IntakeRig):
 
     def sent_bytes(self, rel: str) -> bytes:
         [job] = [j for j in self.journal.jobs() if j.rel_path == rel]
-        return Path(job.options.sources[job.path].snapshot).read_bytes()
+        snapshot = job.options.sources[job.path].snapshot
+        assert snapshot is not None
+        return Path(snapshot).read_bytes()
 
 
 @pytest.fixture
@@ -163,7 +166,7 @@ def test_a_folder_on_a_network_file_system_is_not_asked_about(
         intake_tracking, "filesystem_type", lambda p: "nfs4" if p == share else "ext4"
     )
     asked: list[Path] = []
-    real = intake_tracking.open_writers
+    real = writers.open_writers
 
     def open_writers(root: Path, path: Path, ino: int) -> Writers:
         asked.append(path)
@@ -202,7 +205,9 @@ def test_a_new_folders_attachment_holds_its_document_only_while_it_is_open(
     rig.heard(terms, "closed")
     assert rig.after(SETTLE + 0.1) == ["+46812345678/order.pdf"]
     [job] = rig.journal.jobs()
-    assert Path(job.options.sources[str(terms)].snapshot).read_bytes() == FIRST + SECOND
+    snapshot = job.options.sources[str(terms)].snapshot
+    assert snapshot is not None
+    assert Path(snapshot).read_bytes() == FIRST + SECOND
 
 
 def test_a_new_folders_closed_attachment_lets_its_document_go_at_settle(
