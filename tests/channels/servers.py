@@ -207,12 +207,15 @@ class Hook:
 
 
 class WebhookReceiver:
-    """Records each POST, checking X-Faxd-Signature; answers `statuses` in turn, then 204."""
+    """Records each POST, checking X-Faxd-Signature; answers `statuses` in turn, then 204.
+    A failing answer says `said` (empty unless set); `paths` are the paths posted to."""
 
     def __init__(self, secret: str = WEBHOOK_SECRET, tls: ssl.SSLContext | None = None) -> None:
         self.secret = secret
         self.hooks: list[Hook] = []
         self.statuses: list[int] = []
+        self.said = b""
+        self.paths: list[str] = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -222,6 +225,7 @@ class WebhookReceiver:
                 want = hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
                 got = self.headers.get("X-Faxd-Signature", "")
                 status = receiver.statuses.pop(0) if receiver.statuses else 204
+                receiver.paths.append(self.path)
                 if status < 300:
                     receiver.hooks.append(
                         Hook(
@@ -230,9 +234,11 @@ class WebhookReceiver:
                             json.loads(body),
                         )
                     )
+                said = receiver.said if status >= 300 else b""
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(said)))
                 self.end_headers()
+                self.wfile.write(said)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

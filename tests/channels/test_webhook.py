@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import ssl
 import time
@@ -9,9 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import structlog
 
 from faxd.channels.base import ChannelError, Message
 from faxd.channels.webhook import WebhookSender
+from faxd.core.secret_url import shown_url, url_secrets
+from faxd.host import logs
+from faxd.notices.worker import build_channel
 from faxd.settings import Secret, WebhookChannel
 
 from .servers import WEBHOOK_SECRET, BigAnswer, WebhookReceiver, make_cert, trickling_http
@@ -127,7 +132,7 @@ def test_of_a_huge_answer_only_its_start_is_read(status: int) -> None:
             with pytest.raises(ChannelError) as caught:
                 hook.send(message())
             said = str(caught.value)
-            assert said.startswith(f"{answer.url} answered HTTP 400: no such hook here")
+            assert said.startswith(f"{shown_url(answer.url)} answered HTTP 400: no such hook")
             assert len(said) < 300 and caught.value.permanent
         hook.close()
         assert answer.done.wait(10)
@@ -141,7 +146,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline() -> Non
     answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 20 + b"\r\nContent-Length: 0\r\n\r\n"
     with trickling_http(answer, 0.2) as url:
         error, took = _refused_within(url)
-    assert str(error) == f"{url} did not answer within 2 s (it answers, but too slowly)"
+    assert str(error) == f"{shown_url(url)} did not answer within 2 s (it answers, but too slowly)"
     assert 1.9 < took < 4
 
 
@@ -169,6 +174,68 @@ def test_a_proxy_that_trickles_its_answer_to_connect_is_cut_off_at_the_deadline(
             monkeypatch.delenv(name, raising=False)
         url = "https://127.0.0.1:9/hook"  # reached only through the proxy
         error, took = _refused_within(url)
-    assert str(error) == f"{url} did not answer within 2 s (it answers, but too slowly)"
+    assert (
+        str(error) == "https://127.0.0.1:9/… did not answer within 2 s (it answers, but too slowly)"
+    )
     assert not error.permanent
     assert took < 2 + 2
+
+
+URL_TOKEN = "tok-5f1c0e7d9b2a4242"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        f"/notify?token={URL_TOKEN}",
+        f"/notify?v=2&access_token={URL_TOKEN}",
+        f"/notify?sig={URL_TOKEN}&key=x",
+        f"/services/T0000000/B0000000/{URL_TOKEN}",  # Slack's and Teams' shape
+    ],
+)
+def test_a_token_in_the_url_is_in_no_error_and_no_log_line(tail: str) -> None:
+    # Only user:password in a URL counted as a secret: a hook's token in its query or
+    # path was in every error, so in the log, `faxd status`, notices and test-channel.
+    out = io.StringIO()
+    logs.configure("debug", environ={}, stream=out)  # urllib3 names the path it posts to
+    with WebhookReceiver() as receiver:
+        host = receiver.url.removesuffix("/hook")
+        url = host + tail
+        receiver.statuses = [500]
+        receiver.said = f"invalid token {URL_TOKEN}".encode()
+        hook = build_channel(WebhookChannel(name="tickets", url=url, secret=None, timeout=5))
+        with pytest.raises(ChannelError) as answered:
+            hook.send(message())
+        hook.close()
+    hook = build_channel(WebhookChannel(name="tickets", url=url, secret=None, timeout=5))
+    with pytest.raises(ChannelError) as refused:  # nobody listens there any more
+        hook.send(message())
+    hook.close()
+    assert receiver.paths == [tail]  # the hook got its token
+    assert str(answered.value) == f"{host}/… answered HTTP 500: invalid token ***"
+    assert str(refused.value) == f"cannot reach {host}/… (ConnectionError)"
+    structlog.get_logger().warning("posting", url=url, error=str(answered.value))
+    lines = out.getvalue()
+    assert "POST *** HTTP/1.1" in lines  # urllib3's line, its path and query masked
+    assert URL_TOKEN not in lines
+
+
+def test_a_url_is_shown_with_its_host_and_port_only() -> None:
+    assert (
+        shown_url("https://hooks.example.com:8443/x/y?token=abc")
+        == "https://hooks.example.com:8443/…"
+    )
+    assert shown_url("https://hooks.example.com?sig=abc") == "https://hooks.example.com/…"
+    assert shown_url("https://hooks.example.com/") == "https://hooks.example.com/"
+    assert shown_url("https://hooks.example.com") == "https://hooks.example.com"
+    assert shown_url("https://user:pass@hooks.example.com/x") == "https://hooks.example.com/…"
+    assert shown_url("hooks.example.com/x?token=abc") == "hooks.example.com/…"
+
+
+def test_only_parts_long_enough_to_be_a_token_are_masked_in_log_lines() -> None:
+    secrets = url_secrets("https://hooks.example.com/services/T0000000/ab?v=1&sig=c2lnbmF0dXJlAA")
+    assert "c2lnbmF0dXJlAA" in secrets and "T0000000" in secrets
+    assert "/services/T0000000/ab?v=1&sig=c2lnbmF0dXJlAA" in secrets
+    # Words of the path, short values and the parameters' names stay readable.
+    assert not {"services", "ab", "1", "v", "sig", "https://hooks.example.com"} & set(secrets)
+    assert url_secrets("https://hooks.example.com/") == ()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from faxd.cli import main
 from faxd.sandbox.server import SandboxServer
 from tests.e2e.test_cups_queue import Cups, cups
 
@@ -336,6 +337,53 @@ def test_received_documents_are_mailed_by_route_and_recorded_in_their_metadata(
         "mail:support@example.com": "delivered",
         "tickets": "delivered",
     }
+
+
+HOOK_TOKEN = "hook-token-5f1c0e7d9b2a"
+
+
+def test_a_token_in_a_failing_webhooks_url_is_in_no_log_line_status_alert_or_metadata(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    smtp: SmtpSink,
+    cert: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Only user:password in a URL counted as a secret: the token of a hook that failed
+    # was in the daemon's log, `faxd status`, the delivery_failed alert and the metadata.
+    with WebhookReceiver() as hooks:
+        hooks.statuses = [500] * 100
+        hooks.said = f"no hook for token {HOOK_TOKEN}".encode()
+        faxd = configure(tmp_path, sandbox, smtp, cert[0], f"{hooks.url}?token={HOOK_TOKEN}")
+        faxd.overrides = {}
+        faxd.top["channels"]["tickets"]["give_up_after"] = "2s"
+        faxd.top["alerts"] = {"to": ["mail:fax-admin@example.com"], "on": ["delivery_failed"]}
+        inbox = tmp_path / "inbox"
+        faxd.inbox = {"path": str(inbox), "poll_interval": 1, "deliver": ["tickets"]}
+        sandbox.add_received(
+            {
+                "sender": "+4640123456",
+                "recipient": "+4612345678",
+                "files": [{"fileName": "fax.pdf", "content": "%PDF-1.4 a fax"}],
+            }
+        )
+        faxd.start()
+        try:
+            wait_for(lambda: smtp.messages(), 60, "the delivery_failed alert")
+        finally:
+            faxd.stop()
+        assert main(["status", "--config", str(faxd.config_path)]) == 0
+    assert len(hooks.paths) >= 2 and all(HOOK_TOKEN in p for p in hooks.paths)
+    status = capsys.readouterr().out
+    shown = hooks.url.removesuffix("/hook") + "/…"
+    assert f"FAILED    delivery received to tickets: {shown} answered HTTP 500" in status
+    [alert] = smtp.messages()
+    assert f"{shown} answered HTTP 500: no hook for token ***" in alert.text
+    [meta] = (inbox / ".meta").iterdir()
+    log = faxd.log_text()
+    assert f"{shown} answered HTTP 500" in log
+    for text in (log, status, alert.raw.decode(), meta.read_text()):
+        assert HOOK_TOKEN not in text
 
 
 @needs("cupsd", "lp", "lpadmin", "lpstat", "ipptool")

@@ -48,6 +48,35 @@ def test_test_channel_through_a_webhook(tmp_path: Path, capsys: pytest.CaptureFi
     assert WEBHOOK_SECRET not in out.out + out.err
 
 
+URL_TOKEN = "hook-token-5f1c0e7d9b2a"
+
+
+def test_a_token_in_a_webhooks_url_is_not_shown_by_test_channel_or_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with WebhookReceiver() as hooks:
+        hooks.statuses = [500]
+        hooks.said = f"unknown token {URL_TOKEN}".encode()
+        url = f"{hooks.url}?token={URL_TOKEN}"
+        config = write_config(tmp_path, {"hook": {"type": "webhook", "url": url}})
+        assert main(["test-channel", "hook", "--config", str(config)]) == 1
+        assert main(["check-config", "--config", str(config)]) == 0
+    assert hooks.paths == [f"/hook?token={URL_TOKEN}"]
+    shown = hooks.url.removesuffix("/hook") + "/…"
+    out = capsys.readouterr()
+    assert f"did not take the test message: {shown} answered HTTP 500: unknown token ***" in (
+        out.err
+    )
+    assert f"url: {shown}" in out.out
+    # A URL that check-config refuses is named the same way.
+    http = f"http://hooks.example.com/services/T0000000/{URL_TOKEN}"
+    config = write_config(tmp_path, {"hook": {"type": "webhook", "url": http}})
+    assert main(["check-config", "--config", str(config)]) == 1
+    refused = capsys.readouterr()
+    assert "'http://hooks.example.com/…' must use https" in refused.out + refused.err
+    assert URL_TOKEN not in out.out + out.err + refused.out + refused.err
+
+
 def test_test_channel_reports_a_failing_command_in_one_sentence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

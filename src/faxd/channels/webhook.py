@@ -17,6 +17,7 @@ from faxd.channels import watched_http
 from faxd.channels.base import ChannelError, Message
 from faxd.channels.deadline import Deadline
 from faxd.core.printable import safe_values, shown
+from faxd.core.secret_url import shown_url, without_url_secrets
 from faxd.settings import WebhookChannel
 
 # Of an answer only its start is read, for the error: a receiver answering hundreds of MB
@@ -56,6 +57,8 @@ class WebhookSender:
     def __init__(self, settings: WebhookChannel) -> None:
         self.name = settings.name
         self._settings = settings
+        # The URL may carry the hook's token (in its path or query): errors name the host.
+        self._shown = shown_url(settings.url)
         self._session = watched_http.session()
         # A path, so REQUESTS_CA_BUNDLE cannot replace it; the proxy settings still count.
         self._verify = trusted_cas(settings.ca_bundle)
@@ -70,7 +73,8 @@ class WebhookSender:
                 if not deadline.passed:
                     raise
                 raise ChannelError(
-                    f"{s.url} did not answer within {limit:.0f} s (it answers, but too slowly)"
+                    f"{self._shown} did not answer within {limit:.0f} s "
+                    "(it answers, but too slowly)"
                 ) from None
 
     def _post(self, message: Message) -> None:
@@ -95,18 +99,20 @@ class WebhookSender:
                 stream=True,  # the body is read below, at most ANSWER_READ bytes of it
             )
         except requests.Timeout:
-            raise ChannelError(f"{s.url} did not answer within {s.timeout:g} s") from None
+            raise ChannelError(f"{self._shown} did not answer within {s.timeout:g} s") from None
         except requests.RequestException as exc:
-            raise ChannelError(f"cannot reach {s.url} ({exc.__class__.__name__})") from None
+            raise ChannelError(f"cannot reach {self._shown} ({exc.__class__.__name__})") from None
         with answer:
             status = answer.status_code
             if 200 <= status < 300:
                 return
-            said = _start_of(answer)
+            # A receiver may echo the token it refuses ("invalid token …").
+            said = without_url_secrets(_start_of(answer), s.url)
         # 4xx other than 408/429 means the receiver refuses this event: retrying cannot help.
         permanent = 400 <= status < 500 and status not in (408, 409, 429)
         raise ChannelError(
-            f"{s.url} answered HTTP {status}{': ' + said if said else ''}", permanent=permanent
+            f"{self._shown} answered HTTP {status}{': ' + said if said else ''}",
+            permanent=permanent,
         )
 
     def close(self) -> None:

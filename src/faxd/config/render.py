@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from faxd.core import yaml_text
+from faxd.core.secret_url import shown_url
 from faxd.providers.registry import PROVIDERS
 from faxd.settings import (
+    ChannelSettings,
     FolderSettings,
     ProviderSettings,
     RetarusOptions,
     Secret,
     Settings,
+    WebhookChannel,
 )
 
 HIDDEN = "***"
@@ -53,10 +56,7 @@ def render_effective(settings: Settings) -> str:
             "route_rules": _plain(inbox.route_rules),
         }
     if settings.channels:
-        document["channels"] = {
-            name: {k: val for k, val in _plain(ch).items() if k != "name"}
-            for name, ch in settings.channels.items()
-        }
+        document["channels"] = {name: _channel(ch) for name, ch in settings.channels.items()}
     if settings.alerts is not None:
         document["alerts"] = _plain(settings.alerts)
     if settings.templates is not None:
@@ -87,6 +87,13 @@ def _provider(provider: ProviderSettings) -> dict[str, Any]:
             shown[item.name] = _plain(getattr(provider, item.name))
     shown[stem] = HIDDEN
     return {key: value for key, value in shown.items() if value is not None or key == stem}
+
+
+def _channel(channel: ChannelSettings) -> dict[str, Any]:
+    shown = {k: val for k, val in _plain(channel).items() if k != "name"}
+    if isinstance(channel, WebhookChannel):
+        shown["url"] = shown_url(channel.url)  # the hook's token may be in its path or query
+    return shown
 
 
 def _folder(folder: FolderSettings) -> dict[str, Any]:

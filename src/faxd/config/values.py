@@ -17,6 +17,7 @@ import phonenumbers
 
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.addressing import looks_like_number
+from faxd.core.secret_url import MIN_SECRET_LENGTH, shown_url
 from faxd.host.setting_files import read_setting_file
 from faxd.settings import Secret
 
@@ -334,7 +335,8 @@ def path(node: Node, base: Path, environ: Mapping[str, str], problems: Problems)
 def check_url(value: str) -> str:
     """A provider URL: https, or http only to this machine (the sandbox emulator).
 
-    Raises ValueError; the message never repeats a URL that carries credentials."""
+    Raises ValueError; the message shows the URL as `shown_url` does: a webhook's token
+    may sit in its path or query."""
     try:
         parts = urlsplit(value)
     except ValueError:  # an unclosed '[' and the like; it may hold a password: not repeated
@@ -347,8 +349,9 @@ def check_url(value: str) -> str:
             "a URL must not carry a user name or password; use the *_file or *_env keys."
         )
     host = (parts.hostname or "").lower()
+    shown = shown_url(value)
     if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"'{value}' is not an http(s) URL like https://host/path.")
+        raise ValueError(f"'{shown}' is not an http(s) URL like https://host/path.")
     try:
         port = parts.port
     except ValueError:  # not a number, or above 65535
@@ -356,12 +359,12 @@ def check_url(value: str) -> str:
     if port == 0:
         written = parts.netloc.rpartition("]")[2].partition(":")[2]
         raise ValueError(
-            f"'{value}' has the port '{written}'; a port is a number from 1 to 65535, or "
+            f"'{shown}' has the port '{written}'; a port is a number from 1 to 65535, or "
             "leave it out for the scheme's own."
         )
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
         raise ValueError(
-            f"'{value}' must use https; plain http is allowed only to 127.0.0.1, localhost "
+            f"'{shown}' must use https; plain http is allowed only to 127.0.0.1, localhost "
             "or ::1 (the sandbox)."
         )
     return value.rstrip("/")
@@ -428,11 +431,6 @@ def shown_path(node: Node, resolved: Path, base: Path) -> str:
     if (node.text or "").strip().startswith(_SHOWN_PATH_PREFIXES):
         return str(resolved)
     return f"the file named here (relative to {base})"
-
-
-# Every secret is masked wherever it appears in a log line; a very short one would mask
-# ordinary text ("a" in every word), and is too weak to be a real credential anyway.
-MIN_SECRET_LENGTH = 8
 
 
 def _plain_ascii(value: Secret | None, node: Node, key: str, problems: Problems) -> Secret | None:

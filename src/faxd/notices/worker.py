@@ -29,6 +29,7 @@ from faxd.clock import Clock
 from faxd.core import yaml_text
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.outbox_payload import AlertPayload, DeliveryPayload
+from faxd.core.secret_url import url_secrets
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained
@@ -42,6 +43,7 @@ from faxd.settings import (
     PrintChannel,
     Settings,
     SmtpChannel,
+    WebhookChannel,
 )
 from faxd.store.journal import Journal, JournalWriteError
 from faxd.store.outbox import DeliveryRow, NewDelivery, Outbox
@@ -64,9 +66,15 @@ def build_channel(settings: ChannelSettings) -> Channel:
         return PrintSender(settings)
     if isinstance(settings, CommandChannel):
         return CommandRunner(settings)
+    register_webhook_secrets(settings)
+    return WebhookSender(settings)
+
+
+def register_webhook_secrets(settings: WebhookChannel) -> None:
     if settings.secret is not None:
         register_secret(settings.secret)
-    return WebhookSender(settings)
+    for part in url_secrets(settings.url):  # the hook's token may be in its URL
+        register_secret(part)
 
 
 def backoff(attempts: int, limit: float, rand: Callable[[], float] = random.random) -> float:
@@ -104,9 +112,10 @@ class OutboxWorker:
             self._monitor.configure(settings)
             self._composer = Composer(self._journal, Templates(settings.templates))
             for channel in settings.channels.values():
-                secret = getattr(channel, "password", None) or getattr(channel, "secret", None)
-                if secret is not None:
-                    register_secret(secret)
+                if isinstance(channel, WebhookChannel):
+                    register_webhook_secrets(channel)
+                elif isinstance(channel, SmtpChannel) and channel.password is not None:
+                    register_secret(channel.password)
             self._generation = getattr(self, "_generation", 0) + 1
             self._wake.notify_all()
 
