@@ -17,15 +17,18 @@ from PIL import Image, ImageDraw
 
 from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
+from faxd.core.outbox_payload import DeliveryPayload, received_subject
 from faxd.core.received_meta import ReceivedMeta
 from faxd.core.transitions import TxUpdate
 from faxd.host.fsops import file_sha256
 from faxd.model import JobState, Method, TxState
+from faxd.notices.plan import row_id
 from faxd.outbound.archive import REPORT_KEY
 from faxd.records.report_pdf import THUMB_BOX
 from faxd.settings import RecordsSettings, RetentionSettings, Settings
 from faxd.store.inbox_ledger import InboxLedger
 from faxd.store.journal import Journal, NewJob
+from faxd.store.outbox import NewDelivery
 from tests.settings_helpers import bare_settings, folder_settings
 
 SENDER = "+4612345678"
@@ -244,14 +247,22 @@ def dark_share(image: Image.Image) -> float:
 
 
 def record_received(
-    journal: Journal, inbox: Path, sender: str, delivered_at: float, *, pages: int = 1
+    journal: Journal,
+    inbox: Path,
+    sender: str,
+    delivered_at: float,
+    *,
+    pages: int = 1,
+    deliver: Sequence[str] = (),
 ) -> Path:
     """A received document as the poller leaves one: a PDF of `pages` pages in `inbox`,
-    its metadata file, and its journal rows, delivered at `delivered_at`."""
+    its metadata file, and its journal rows, delivered at `delivered_at`, with a delivery
+    to each target of `deliver` queued in the outbox."""
     inbox.mkdir(parents=True, exist_ok=True)
     path = write_pdf(inbox / f"20261119-100000_{sender[1:]}_scan.pdf", pages=pages)
     (inbox / ".meta").mkdir(exist_ok=True)
-    (inbox / ".meta" / f"{path.name}.yaml").write_text("id: r1\n", encoding="utf-8")
+    meta_path = inbox / ".meta" / f"{path.name}.yaml"
+    meta_path.write_text("id: r1\n", encoding="utf-8")
     meta = ReceivedMeta(
         remote_id="r1",
         file_id="f1",
@@ -265,7 +276,22 @@ def record_received(
     )
     ledger = InboxLedger(journal, "docs")
     ledger.plan("r1", "f1", path, file_sha256(path), path.stat().st_size, meta, delivered_at)
-    ledger.deliver("r1", "f1", delivered_at, files_in_document=1, queue_delete=False)
+    document = DeliveryPayload(
+        path=str(path), number=SENDER, sender=sender, received_id="r1", meta_path=str(meta_path)
+    )
+    rows = [
+        NewDelivery(
+            id=row_id("d", received_subject("r1", "f1"), index),
+            kind="delivery",
+            event="received",
+            target=target,
+            created_at=delivered_at,
+            subject=received_subject("r1", "f1"),
+            payload=document,
+        )
+        for index, target in enumerate(deliver)
+    ]
+    ledger.deliver("r1", "f1", delivered_at, files_in_document=1, queue_delete=False, outbox=rows)
     return path
 
 

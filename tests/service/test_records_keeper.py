@@ -20,14 +20,18 @@ import pytest
 from structlog.testing import capture_logs
 
 from faxd.clock import FakeClock
+from faxd.core.outbox_payload import NoticePayload
 from faxd.host import fsops
 from faxd.host.fsops import file_sha256
+from faxd.notices.worker import OutboxWorker, build_channel
 from faxd.records.audit_log import AuditLog
 from faxd.records.making import Made
 from faxd.service.records_activity import FILING_WAIT_DAYS
 from faxd.service.records_keeper import MAX_DEFER, RecordsKeeper
-from faxd.settings import RetentionSettings, Settings
+from faxd.settings import RetentionSettings, Settings, WebhookChannel
 from faxd.store.journal import Journal
+from faxd.store.outbox import NewDelivery, Outbox
+from tests.channels.servers import WebhookReceiver
 from tests.records.records_helpers import (
     SENDER,
     archive_job,
@@ -583,6 +587,70 @@ def test_purge_never_follows_a_folder_swapped_for_a_link(
     assert not sent.exists() and not sent.with_name("s.pdf.report.yaml").exists()
     assert not sent.with_name("s.pdf.report.pdf").exists()
     assert journal.query("SELECT purged_at FROM filed_records WHERE job_id = 'js'")[0]["purged_at"]
+
+
+def test_a_received_fax_whose_delivery_is_still_retried_outlives_its_retention(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # inbox: 1d, and a webhook that gives up after 3 days: the purge removed the fax on
+    # day 2 while its delivery was still being retried, which then gave up ("no longer
+    # there"): the fax was nowhere but at a provider that may have deleted it.
+    hook = WebhookChannel(
+        name="tickets", url="", timeout=5, give_up_after=3 * DAY, retry_max=DAY / 2
+    )
+    settings = dataclasses.replace(
+        settings_for(tmp_path, RetentionSettings(inbox=DAY)), channels={"tickets": hook}
+    )
+    keeper = RecordsKeeper(settings, journal, clock)
+    outbox = Outbox(journal)
+    with WebhookReceiver() as receiver:
+        receiver.statuses = [503] * 100
+        channel = build_channel(dataclasses.replace(hook, url=receiver.url))
+        worker = OutboxWorker(settings, journal, clock, build=lambda _: channel)
+        inbox = tmp_path / "inbox"
+        received = record_received(journal, inbox, "+4940123456", clock.time(), deliver=["tickets"])
+        meta = inbox / ".meta" / f"{received.name}.yaml"
+        for _ in range(4):  # two days of retries
+            worker.drain("tickets", channel)
+            clock.advance(DAY / 2)
+        [row] = outbox.rows("kind = 'delivery'")
+        assert row.state == "pending" and row.attempts == 4
+        assert keeper.purge(dry_run=True) == []
+        assert keeper.purge(dry_run=False) == []
+        assert received.exists() and meta.exists()
+        for _ in range(3):  # until it gives up, on day 3
+            worker.drain("tickets", channel)
+            clock.advance(DAY / 2)
+        channel.close()
+    [row] = outbox.rows("kind = 'delivery'")
+    assert row.state == "failed" and "503" in (row.error or "")
+    assert len(receiver.paths) == row.attempts
+    # The first purge after it ended removes it, as retention says.
+    [done] = keeper.purge(dry_run=False)
+    assert set(done.files) == {received, meta}
+    assert not received.exists() and not meta.exists()
+
+
+def test_a_filed_job_whose_notice_is_still_retried_outlives_its_retention(
+    tmp_path: Path, journal: Journal, clock: FakeClock
+) -> None:
+    # A notice attaches the job's report or document: its files stay until it has ended.
+    settings = settings_for(tmp_path, RetentionSettings(sent=DAY))
+    spool = _spool(settings)
+    sent = file_job(journal, settings, clock, write_pdf(spool / "s.pdf"), [True], job_id="js")
+    keeper = RecordsKeeper(settings, journal, clock)
+    keeper.draw_pending()
+    outbox = Outbox(journal)
+    notice = NewDelivery(
+        "n.js.delivered.0", "notice", "delivered", "tickets", clock.time(), "js", NoticePayload()
+    )
+    outbox.add([notice])
+    clock.advance(2 * DAY)
+    assert keeper.purge(dry_run=False) == []
+    assert sent.exists() and sent.with_name("s.pdf.report.pdf").exists()
+    outbox.mark_failed(notice.id, "the webhook answered HTTP 503", clock.time())
+    [done] = keeper.purge(dry_run=False)
+    assert done.key == "js" and not sent.exists()
 
 
 def test_records_retention_removes_old_daily_journals(

@@ -97,6 +97,11 @@ class AlertPayload:
 OutboxPayload = NoticePayload | DeliveryPayload | AlertPayload
 
 
+def received_subject(remote_id: str, file_id: str) -> str:
+    """The `subject` of the deliveries of a received file; a notice's is its job's id."""
+    return f"{remote_id}.{file_id}"
+
+
 def from_json(kind: str, data: Mapping[str, Any]) -> OutboxPayload:
     """The payload of a row of `kind`; any kind but a notice or delivery reads as an alert
     (they are composed alike)."""

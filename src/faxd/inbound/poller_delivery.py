@@ -15,7 +15,7 @@ import structlog
 
 from faxd.core import yaml_text
 from faxd.core.names import first_free, inbox_name
-from faxd.core.outbox_payload import DeliveryPayload
+from faxd.core.outbox_payload import DeliveryPayload, received_subject
 from faxd.core.received_check import unusable_download
 from faxd.core.received_meta import ReceivedMeta
 from faxd.crash_points import crash_point
@@ -290,7 +290,7 @@ class FileDelivery(PollerPart):
             meta_path=str(InboxFolder(path.parent).meta_path(path.name)),
         )
         return inbound_deliveries(
-            self.settings, route, f"{remote_id}.{file_id}", document, self.clock.time()
+            self.settings, route, received_subject(remote_id, file_id), document, self.clock.time()
         )
 
     # -- start-up and remote deletion --------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 import structlog
 
 from faxd.core.io_errors import explain_os_error
+from faxd.core.outbox_payload import received_subject
 from faxd.host import contained, fsops
 from faxd.host.fsops import NotRegularFileError, file_sha256
 from faxd.host.inbox_folder import META_DIR, SIDECAR_SUFFIX
@@ -41,8 +42,12 @@ class PurgeItem:
 def purge_plan(
     ledger: RecordsLedger, keep: RetentionSettings, directory: Path, now: float
 ) -> list[PurgeItem]:
-    """The items past their retention at `now`; `directory` holds the records."""
+    """The items past their retention at `now`; `directory` holds the records. A job or
+    received document that a notice or delivery still pending needs (a channel's
+    `give_up_after` may be longer than the retention) is not among them: it is purged at
+    the first purge after that has ended."""
     items: list[PurgeItem] = []
+    jobs_awaited, received_awaited = ledger.awaited()
     due = [
         (kind, filed)
         for kind, limit, state in (
@@ -51,6 +56,7 @@ def purge_plan(
         )
         if limit is not None
         for filed in ledger.purgeable_jobs(state.value, now - limit)
+        if not _awaited(kind, filed.job.id, jobs_awaited)
     ]
     if due:
         # One look at the later filings for sent and failed alike: it reads every job
@@ -64,11 +70,25 @@ def purge_plan(
                 items.append(item)
     if keep.inbox is not None:
         for received in ledger.purgeable_received(now - keep.inbox):
+            key = received_subject(received.remote_id, received.file_id)
+            if _awaited("inbox", key, received_awaited):
+                continue
             if (inbox_item := _received_item(ledger, received)) is not None:
                 items.append(inbox_item)
     if keep.records is not None:
         items.extend(_records_items(directory, now - keep.records))
     return items
+
+
+def _awaited(kind: str, key: str, awaited: set[str]) -> bool:
+    if key not in awaited:
+        return False
+    log.info(
+        "past its retention but kept: a notice or delivery of it is still pending",
+        kind=kind,
+        key=key,
+    )
+    return True
 
 
 def _job_item(

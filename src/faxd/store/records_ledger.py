@@ -16,6 +16,7 @@ from faxd.store import audit_outbox
 from faxd.store.audit_outbox import AuditRow
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import JobRow, TxRow, decode_path, encode_path, job_row, tx_row
+from faxd.store.outbox import OutboxState
 from faxd.store.rows import in_chunks, is_text
 
 SCHEMA = """
@@ -236,6 +237,22 @@ class RecordsLedger:
             sql = f"SELECT job_id FROM retries WHERE job_id IN ({marks})"  # noqa: S608
             found.update(str(row["job_id"]) for row in self._journal.query(sql, chunk))
         return found
+
+    def awaited(self) -> tuple[set[str], set[str]]:
+        """The subjects of the notices and deliveries still pending: jobs (by id) and
+        received files (`received_subject`). Each hands over or attaches their files (a
+        received fax, a job's report or document), so retention keeps them until it has
+        ended, done or given up."""
+        if not self._journal.has_table("outbox"):
+            return set(), set()
+        rows = self._journal.query(
+            "SELECT DISTINCT kind, subject FROM outbox WHERE state = ? "
+            "AND kind IN ('notice', 'delivery') AND subject IS NOT NULL",
+            (OutboxState.PENDING.value,),
+        )
+        jobs = {str(r["subject"]) for r in rows if r["kind"] == "notice"}
+        received = {str(r["subject"]) for r in rows if r["kind"] == "delivery"}
+        return jobs, received
 
     def mark_job_purged(self, job_id: str, removed: Sequence[str], when: float) -> None:
         with self._journal.transaction() as db:
