@@ -141,6 +141,19 @@ def test_check_config_lists_every_problem_with_its_line(
     assert err.count("line ") >= 3
 
 
+def test_a_deny_prefix_with_the_trunk_digit_is_said_by_check_config_and_refused_by_run(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    # `deny: "+460900"` (the office meant +46 900) refused nothing, and nothing said so.
+    setup.overrides = {"deny": ["+46939", "+460900"]}
+    setup.write_config()
+    for command, exit_code in (("check-config", 1), ("run", 2)):
+        code, _, err = run(capsys, command, "--config", str(setup.config_path))
+        assert code == exit_code, err
+        assert "'+460900' matches no number: after +46 it begins with 0, the trunk" in err
+        assert "write '+46900'" in err
+
+
 def test_check_config_escapes_controls_in_what_it_quotes(
     capsys: pytest.CaptureFixture[str], setup: Faxd
 ) -> None:

@@ -62,6 +62,42 @@ def test_a_trunk_digit_in_brackets_is_read_as_in_the_numbers_it_compares_with(
         assert refused_by(number, folder.allow, folder.deny), (written, number)
 
 
+def test_a_prefix_written_with_its_trunk_digit_and_no_brackets_is_refused(
+    write_config: WriteConfig,
+) -> None:
+    """`deny: "+460900"` (the office meant +46 900) was accepted and matched no number:
+    numbers are compared in E.164, +46900…, and no Swedish number begins with 0."""
+    problem = only_problem(write_config(MINIMAL + '    deny: ["+46900", "+460900"]\n'))
+    assert problem.path == "folders[0].deny[1]" and problem.line == 7
+    assert problem.message == (
+        "'+460900' matches no number: after +46 it begins with 0, the trunk prefix dialled "
+        "only inside the country, which E.164 numbers (what faxd compares) leave out; "
+        "write '+46900'."
+    )
+    for written, fix in [
+        ("+44 020", "write '+4420'"),
+        ("+3606 1", "write '+361'"),  # Hungary's trunk prefix is 06
+        ("+360", "write the digits that follow +36 in an international number"),
+        ("+1 1 900", "write '+1900'"),
+    ]:
+        text = MINIMAL.replace("folders:", f"defaults:\n  allow: ['{written}']\nfolders:")
+        problem = only_problem(write_config(text))
+        assert problem.path == "defaults.allow[0]"
+        assert problem.message.startswith(f"'{written}' matches no number: after +")
+        assert problem.message.endswith(f"; {fix}."), problem.message
+
+
+def test_a_prefix_some_real_number_begins_with_is_kept_however_it_begins(
+    write_config: WriteConfig,
+) -> None:
+    # Where the trunk digit also begins real numbers (Russia's 8 800 freephone, Belarus,
+    # Japan's 00 numbers) or is kept in E.164 (Italy's 0), the prefix is a real one.
+    kept = ["+7800", "+78", "+7 8 495", "+375 80", "+3758029", "+39 06", "+390", "+8100"]
+    text = MINIMAL + f"    deny: {kept}\n"
+    [folder] = load(write_config(text)).folders
+    assert len(folder.deny) == len(kept)
+
+
 def test_a_prefix_that_is_not_e164_is_named_with_its_line(write_config: WriteConfig) -> None:
     problem = only_problem(write_config(MINIMAL + "    allow: ['+46', '46']\n"))
     assert problem.path == "folders[0].allow[1]"

@@ -20,6 +20,7 @@ from faxd.config.channels import notify_rules, targets
 from faxd.config.retarus import retarus_options
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.print_clues import compile_pattern
+from faxd.core.trunk_prefix import TrunkPrefix, trunk_prefix
 from faxd.providers.registry import types_that_can
 from faxd.settings import (
     DeliveryAttach,
@@ -228,8 +229,32 @@ def prefixes(node: Node, problems: Problems) -> tuple[str, ...] | None:
                 "many further digits as the rule needs (+46, +46900).",
             )
             return None
+        if (trunk := trunk_prefix(prefix)) is not None:
+            problems.add(item, _trunk_problem(written, trunk))
+            return None
         found.append(prefix)
     return tuple(dict.fromkeys(found))
+
+
+def _trunk_problem(written: str, trunk: TrunkPrefix) -> str:
+    # An error, not a warning: the rule cannot do what it says, and a deny rule that
+    # refuses nothing is the very risk it was written against.
+    begins = trunk.rest[: len(trunk.trunk)]
+    what = (
+        "the trunk prefix"
+        if begins == trunk.trunk
+        else f"the start of the trunk prefix {trunk.trunk}"
+    )
+    fix = (
+        f"write '{trunk.meant}'"
+        if trunk.meant
+        else f"write the digits that follow +{trunk.code} in an international number"
+    )
+    return (
+        f"'{written}' matches no number: after +{trunk.code} it begins with {begins}, {what} "
+        f"dialled only inside the country, which E.164 numbers (what faxd compares) leave "
+        f"out; {fix}."
+    )
 
 
 def _without_trunk_digit(compact: str) -> str:
