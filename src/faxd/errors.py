@@ -126,9 +126,22 @@ class TransientError(ProviderError):
 
 
 class OutcomeUnknownError(ProviderError):
-    """The request may have been accepted (the connection died after it was sent).
+    """The request may have been accepted (the connection died after it was sent, or an
+    error status came back that a gateway may give after the service acted on it).
 
-    Never answered by uploading again: the provider must be asked first."""
+    Never answered by uploading again: the provider must be asked first, not before
+    `retry_after` (the provider's Retry-After) when it said one."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+        self.status_code = status_code
 
 
 class AmbiguousOutcomeError(ProviderError):

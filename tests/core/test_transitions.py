@@ -149,6 +149,32 @@ def test_a_throttled_answer_pauses_the_provider_for_its_retry_after() -> None:
     assert step.update.next_attempt_at is not None and step.update.next_attempt_at >= 1120.0
 
 
+def test_an_unknown_outcome_with_retry_after_is_not_looked_up_sooner() -> None:
+    # A 503 to an upload: its lookup, and so any new upload, waits for the Retry-After,
+    # believed up to retry_after_cap; a short one leaves the lookup schedule as it is.
+    tx = TxFacts(TxState.SUBMITTING, 1, 1000.0)
+    policy = RetryPolicy(retry_after_cap=3600.0)
+
+    def lookup_at(retry_after: float | None) -> float | None:
+        step = after_failure(
+            Failure.OUTCOME_UNKNOWN,
+            tx,
+            policy,
+            1000.0,
+            lambda: 0.5,
+            error="503",
+            counted=True,
+            retry_after=retry_after,
+        )
+        assert step.update.state is TxState.OUTCOME_UNKNOWN and step.pause_until is None
+        return step.update.next_attempt_at
+
+    assert lookup_at(None) == 1000.0 + policy.lookup_first
+    assert lookup_at(5.0) == 1000.0 + policy.lookup_first
+    assert lookup_at(120.0) == 1120.0
+    assert lookup_at(86400.0) == 1000.0 + 3600.0
+
+
 def test_credentials_refused_give_the_attempt_back_and_pause() -> None:
     tx = TxFacts(TxState.SUBMITTING, 3, 1000.0)
     step = after_failure(

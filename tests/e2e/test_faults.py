@@ -22,10 +22,10 @@ def docs_stats(sandbox: SandboxServer) -> dict[str, Any]:
     "fault",
     [
         {"action": "status", "status": 429, "retry_after": "2"},
-        {"action": "status", "status": 503},
+        {"action": "status", "status": 408},
         {"action": "status", "status": 500},
     ],
-    ids=["429-retry-after", "503", "500"],
+    ids=["429-retry-after", "408", "500"],
 )
 def test_transient_send_faults_are_retried_once_accepted_once(
     faxd: Faxd, sandbox: SandboxServer, fault: dict[str, Any]
@@ -39,6 +39,34 @@ def test_transient_send_faults_are_retried_once_accepted_once(
     stats = docs_stats(sandbox)
     assert stats["send_requests"] == 2
     assert list(stats["uploads_by_sha256"].values()) == [1]
+
+
+@pytest.mark.parametrize(
+    ("action", "uploads"), [("status_after", 1), ("status", 2)], ids=["processed", "not-processed"]
+)
+def test_a_503_to_the_upload_is_looked_up_after_its_retry_after_and_sent_once(
+    faxd: Faxd, sandbox: SandboxServer, action: str, uploads: int
+) -> None:
+    # A load balancer answers 503 whether or not the service behind it took the upload:
+    # faxd asks before it uploads again, and not before the Retry-After.
+    sandbox.add_fault(
+        {"api": "docs", "endpoint": "send", "action": action, "status": 503, "retry_after": "3"}
+    )
+    faxd.overrides["dft"] = "never"
+    faxd.start()
+    faxd.drop("+46812345678/unavailable.pdf", pdf(f"unavailable {action}"))
+    wait_for(lambda: docs_stats(sandbox)["send_requests"] == 1, 30, "the upload", step=0.02)
+    answered = time.monotonic()
+    wait_for(lambda: docs_stats(sandbox)["requests"].get("retrieve"), 30, "the first lookup")
+    assert time.monotonic() - answered >= 2.8  # Retry-After: 3, not lookup_delay's 1 s
+    report = faxd.report_for("unavailable.pdf", timeout=90)
+    assert report["result"] == "delivered"
+    stats = docs_stats(sandbox)
+    assert stats["accepted"] == 1
+    assert list(stats["uploads_by_sha256"].values()) == [1]
+    assert stats["send_requests"] == uploads  # again only when three lookups found nothing
+    assert "outcome unknown" in faxd.log_text()
+    assert faxd.stop() == 0
 
 
 def test_connection_dropped_before_processing_is_looked_up_then_sent_again(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,42 @@ def test_sigkill_during_a_retarus_run_gives_one_job_per_document(
     assert len(stats["uploads_by_sha256"]) == 20
     assert set(stats["uploads_by_sha256"].values()) == {1}
     assert stats["ha_report_queries"] == 0
+
+
+def _logged_at(faxd: Faxd, event: str) -> datetime:
+    for line in faxd.log_text().splitlines():
+        if line.startswith("{") and json.loads(line).get("event") == event:
+            return datetime.fromisoformat(json.loads(line)["timestamp"])
+    raise AssertionError(f"{event!r} not in the daemon log:\n{faxd.log_text()[-3000:]}")
+
+
+@pytest.mark.parametrize(
+    ("action", "submits", "next_event"),
+    [
+        ("status_after", 1, "the lost upload had been accepted"),
+        ("status", 2, "the provider has no trace of the lost upload; sending it again"),
+    ],
+    ids=["processed", "not-processed"],
+)
+def test_a_503_to_the_job_is_looked_up_by_its_reference_and_sent_once(
+    retarus_faxd: Faxd, sandbox: SandboxServer, action: str, submits: int, next_event: str
+) -> None:
+    # The job's customerDefinedId is looked up in every data center's report list before
+    # the job is submitted again, and not before the Retry-After; a second submission of a
+    # job Retarus took would lean on its 409, whose rule the API page does not give.
+    faxd = retarus_faxd
+    sandbox.add_fault(
+        {"api": "retarus", "endpoint": "submit", "action": action, "status": 503,
+         "retry_after": "3"}
+    )  # fmt: skip
+    faxd.start()
+    faxd.drop("+4930123456/unavailable.pdf", pdf(f"retarus unavailable {action}"))
+    report = faxd.report_for("unavailable.pdf", timeout=90)
+    assert report["result"] == "delivered"
+    stats = retarus(sandbox)
+    assert stats["accepted"] == 1
+    assert list(stats["uploads_by_sha256"].values()) == [1]
+    assert stats["submit_requests"] == submits
+    unknown = _logged_at(faxd, "upload outcome unknown; asking the provider before any new upload")
+    assert (_logged_at(faxd, next_event) - unknown).total_seconds() >= 2.9
+    assert faxd.stop() == 0

@@ -68,3 +68,24 @@ def test_the_default_status_polls_wait_2_4_8_seconds(rig: Rig) -> None:
 def test_a_providers_status_poll_starts_the_schedule(rig: Rig) -> None:
     configure(rig, status_poll=1.0)
     assert poll_waits(rig, 3) == [1, 2, 4]
+
+
+def test_an_unknown_outcome_with_retry_after_waits_for_it_before_the_lookup(rig: Rig) -> None:
+    # A 503 to an upload with Retry-After: 40: the first lookup waits 40 s, not 15, and the
+    # new upload after three empty lookups comes later still.
+    job = rig.job()
+    rig.sender.answers = [OutcomeUnknownError("HTTP 503", retry_after=40.0, status_code=503)]
+    rig.settle()
+    start = rig.sender.submits[0][0]
+    tx = rig.tx(job)
+    assert tx.state == TxState.OUTCOME_UNKNOWN
+    assert tx.next_attempt_at - start == 40
+    rig.clock.advance(39)
+    rig.settle()
+    assert rig.sender.lookups == 0
+    while len(rig.sender.submits) < 2:
+        rig.clock.advance(rig.tx(job).next_attempt_at - rig.clock.time())
+        rig.settle()
+    assert rig.sender.lookups == 3
+    assert rig.sender.submits[1][0] - start >= 40 + 30 + 60
+    assert rig.tx(job).state == TxState.SUBMITTED

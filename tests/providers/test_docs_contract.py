@@ -94,15 +94,34 @@ def test_429_carries_retry_after_and_throttles(rig: Rig) -> None:
     assert rig.provider.submit(rig.submission(rig.numbers.delivered)).remote_id
 
 
-def test_503_is_transient(rig: Rig) -> None:
+def test_503_to_an_upload_is_unknown_and_keeps_its_retry_after(rig: Rig) -> None:
+    # Nothing in a 503 says whether the service or the load balancer in front of it
+    # answered, so not even one that was not processed is sent again without asking.
+    started = rig.clock.now()
     rig.sandbox.add_fault(
-        {"api": rig.api, "endpoint": rig.send_endpoint, "action": "status", "status": 503}
-    )
-    with pytest.raises(TransientError) as info:
-        rig.provider.submit(rig.submission(rig.numbers.delivered))
-    assert not info.value.throttled
+        {"api": rig.api, "endpoint": rig.send_endpoint, "action": "status", "status": 503,
+         "retry_after": 17}
+    )  # fmt: skip
+    submission = rig.submission(rig.numbers.delivered)
+    with pytest.raises(OutcomeUnknownError, match="503") as info:
+        rig.provider.submit(submission)
+    assert info.value.retry_after == 17
     assert info.value.status_code == 503
     assert rig.accepted() == 0
+    assert rig.provider.find_submission(submission, started, frozenset()) is None
+
+
+def test_503_to_a_status_query_is_asked_again(rig: Rig) -> None:
+    accepted = rig.provider.submit(rig.submission(rig.numbers.delivered))
+    rig.sandbox.add_fault(
+        {"api": rig.api, "endpoint": rig.status_endpoint, "action": "status", "status": 503,
+         "retry_after": 9}
+    )  # fmt: skip
+    with pytest.raises(TransientError) as info:
+        rig.provider.status(accepted.remote_id)
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert (info.value.status_code, info.value.retry_after) == (503, 9)
+    assert rig.provider.status(accepted.remote_id).remote_id == accepted.remote_id
 
 
 def test_unreachable_provider_is_transient(rig: Rig) -> None:
@@ -142,12 +161,12 @@ def test_drop_after_processing_is_unknown_and_the_lookup_finds_it(rig: Rig) -> N
     assert rig.provider.find_submission(submission, started, frozenset({found.remote_id})) is None
 
 
-@pytest.mark.parametrize("status", [500, 502, 504])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_a_server_error_after_processing_is_unknown_and_the_lookup_finds_it(
     rig: Rig, status: int
 ) -> None:
-    # A gateway that timed out while the service accepted the upload: sending it again
-    # at once would fax it twice.
+    # A gateway that timed out, or a load balancer whose backend dropped out (503),
+    # while the service accepted the upload: sending it again at once would fax it twice.
     started = rig.clock.now()
     rig.sandbox.add_fault(
         {"api": rig.api, "endpoint": rig.send_endpoint, "action": "status_after", "status": status}
@@ -158,14 +177,6 @@ def test_a_server_error_after_processing_is_unknown_and_the_lookup_finds_it(
     assert rig.accepted() == 1
     rig.clock.advance(5)
     assert rig.provider.find_submission(submission, started, frozenset()) is not None
-
-
-def test_unavailable_is_sent_again_without_asking(rig: Rig) -> None:
-    # 503: "unavailable (maintenance or overload), retry later": not acted on.
-    rig.sandbox.add_fault({"api": rig.api, "endpoint": rig.send_endpoint, "action": "status"})
-    with pytest.raises(TransientError):
-        rig.provider.submit(rig.submission(rig.numbers.delivered))
-    assert rig.accepted() == 0
 
 
 def test_lookup_does_not_claim_another_transmission(rig: Rig) -> None:

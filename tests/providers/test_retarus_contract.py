@@ -206,7 +206,7 @@ def test_dropped_before_processing_is_unknown_then_not_found(
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(503, TransientError), (520, OutcomeUnknownError), (400, RejectedError)],
+    [(503, OutcomeUnknownError), (520, OutcomeUnknownError), (400, RejectedError)],
 )
 def test_injected_submit_statuses(
     provider: RetarusProvider,

@@ -7,6 +7,7 @@ is unknown is never uploaded again without the lookups that `OUTCOME_LOOKUPS` co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
@@ -159,11 +160,16 @@ def after_failure(
     failure before any upload (the DFT check) counts as an attempt here, or a check that
     keeps failing would be retried at the first backoff step for ever."""
     if failure is Failure.OUTCOME_UNKNOWN:
+        wait = outcome_lookup_delay(0, policy.lookup_first)
+        if retry_after is not None and retry_after >= 0 and not math.isnan(retry_after):
+            # A provider that asked for time (a 503 with Retry-After) is not asked sooner,
+            # and its lookups come first, so a new upload cannot come sooner either.
+            wait = max(wait, min(retry_after, policy.retry_after_cap))
         return Step(
             TxUpdate(
                 _U,
                 lookups=0,
-                next_attempt_at=now + outcome_lookup_delay(0, policy.lookup_first),
+                next_attempt_at=now + wait,
                 error=error,
                 updated_at=now,
             )

@@ -40,6 +40,7 @@ from faxd.crash_points import crash_point
 from faxd.errors import (
     AuthError,
     FaxdError,
+    OutcomeUnknownError,
     ProviderError,
     RejectedError,
     TransientError,
@@ -524,7 +525,9 @@ class Engine:
             tx.first_attempt_at,
             tx.lookups,
         )
-        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        retry_after = (
+            exc.retry_after if isinstance(exc, TransientError | OutcomeUnknownError) else None
+        )
         step = after_failure(
             failure,
             facts,

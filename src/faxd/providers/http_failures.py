@@ -10,11 +10,12 @@ answer outside 2xx. The distinction that matters most is *when* a request failed
   changes something (`idempotent=False`), `TransientError` for a lookup that can simply
   be repeated.
 
-HTTP answers map as: 429 -> `TransientError(throttled=True, retry_after=…)`; 408/425/503
--> `TransientError`; any other 5xx -> `TransientError` for a lookup, `OutcomeUnknownError`
-for a request that changes something (a 504 from a gateway, a 500 after the request was
-read: the provider may have acted on it); 401/403 -> `AuthError`; 3xx and every other 4xx
--> `RejectedError` with the provider's own message, from which anything like the
+HTTP answers map as: 429 -> `TransientError(throttled=True, retry_after=…)`; 408/425
+-> `TransientError`; any 5xx -> `TransientError` for a lookup, `OutcomeUnknownError` (with
+the answer's Retry-After) for a request that changes something (a 504 from a gateway, a
+500 after the request was read, a 503 from a load balancer whose backend went away while
+it worked: the provider may have acted on it); 401/403 -> `AuthError`; 3xx and every other
+4xx -> `RejectedError` with the provider's own message, from which anything like the
 request's credential is removed."""
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ _EXCERPT_CHARS = 300
 RETRY_HINT = "faxd tries again later."
 MAYBE_HINT = "The provider may have accepted it: faxd asks the provider before sending it again."
 _TRANSIENT_STATUSES = frozenset({408, 425})  # the server gave up before acting: resend
-_NOT_ACTED_ON = frozenset({503})  # "unavailable (maintenance or overload), retry later"
 _CHECK_URL = "Check base_url in the provider's configuration."
 
 
@@ -246,12 +246,17 @@ def host_of(url: str) -> str:
 def status_error(response: Response, what: str, *, idempotent: bool = True) -> Exception:
     code = response.status_code
     label = _status_label(code)
-    if code >= 500 and code not in _NOT_ACTED_ON and not idempotent:
+    if code >= 500 and not idempotent:
         # A gateway that timed out (504) or got a bad answer (502), or a server error
         # after the request was read (500), may sit behind a provider that acted on it.
+        # So may a 503, whatever the API page says it means: the load balancer in front
+        # answers it too when the backend that took the request drops out before it
+        # answered, and nothing in the answer tells which of them spoke.
         return OutcomeUnknownError(
             f"{what} may have reached the provider: it answered HTTP {label}{_quoted(response)}.",
             MAYBE_HINT,
+            retry_after=_retry_after(response),
+            status_code=code,
         )
     if code == 429:
         return TransientError(
