@@ -5,6 +5,7 @@ next start sends it."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -49,4 +50,48 @@ def test_send_ends_saying_the_job_stays_queued_when_the_daemon_it_waited_for_sto
     assert faxd.report_for("letter.pdf")["result"] == "delivered"
     assert faxd.report_for("first.pdf")["result"] == "delivered"
     assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
+    assert faxd.stop() == 0
+
+
+def test_send_by_itself_looks_up_an_upload_a_killed_daemon_left_half_way(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Killed after the provider accepted the upload, before the answer was recorded: the
+    # transmission is "submitting". A daemon's start looks it up; so must a faxd send that
+    # runs the engine itself, or it waits there until some daemon starts.
+    faxd.start(FAXD_CRASH_AT="after_accept_before_commit")
+    left = pdf("accepted, then the daemon was killed")
+    faxd.drop("+46812345678/left.pdf", left)
+    assert faxd.proc is not None
+    proc = faxd.proc
+    wait_for(lambda: proc.poll() is not None, 60, "the kill after the upload was accepted")
+    faxd.proc = None
+    left_digest = hashlib.sha256(left).hexdigest()
+    assert sandbox.stats()["docs"]["uploads_by_sha256"] == {left_digest: 1}
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(pdf("sent by the command alone"))
+    argv = [sys.executable, "-m", "faxd", "send", "--config", str(faxd.config_path)]
+    done = subprocess.run(
+        [*argv, str(document), "--to", "+46812345678", "--wait"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "uploads interrupted by a stop" in done.stderr
+    journal = sqlite3.connect(f"file:{faxd.state / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        states = journal.execute(
+            "SELECT t.state FROM transmissions t JOIN jobs j ON j.id = t.job_id"
+            " WHERE j.rel_path = ?",
+            ("+46812345678/left.pdf",),
+        ).fetchall()
+    finally:
+        journal.close()
+    assert states and states[0][0] in ("outcome_unknown", "submitted", "delivered"), states
+    faxd.start()
+    assert faxd.report_for("left.pdf", timeout=60)["result"] == "delivered"
+    assert sandbox.stats()["docs"]["uploads_by_sha256"][left_digest] == 1  # found, not resent
+    wait_for(lambda: faxd.log_text().count('"faxd is running"') == 2, 30, "the daemon's start")
     assert faxd.stop() == 0

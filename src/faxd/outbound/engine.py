@@ -604,6 +604,19 @@ class Engine:
                 self._pauses[provider] = Pause(until, reason)
         self._journal.pause_provider(provider, until, reason)
 
+    def look_up_interrupted(self) -> int:
+        """Uploads a faxd killed in flight left SUBMITTING, made OUTCOME_UNKNOWN and due now:
+        they may have reached the provider, so they are looked up before anything is sent
+        again. For the holder of the state_dir's lock, before its engine runs: any other
+        faxd's SUBMITTING rows may be uploads under way."""
+        count = self._journal.reset_interrupted(self._clock.time())
+        if count:
+            log.warning(
+                "uploads interrupted by a stop; asking the provider before sending again",
+                count=count,
+            )
+        return count
+
     def finish_if_done(self, job_id: str) -> None:
         """Give a job whose transmissions are all final its result, and file it."""
         self.outcomes.finish_if_done(job_id)

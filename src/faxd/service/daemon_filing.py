@@ -16,15 +16,9 @@ FILING_QUICK_RETRY = 5.0  # how often filing that failed (unwritable sent/ …) 
 class DaemonFiling(DaemonPart):
     def _reconcile(self) -> None:
         """Finish what a crash interrupted before anything new starts."""
-        now = self._clock.time()
         if self._journal.intake_stall() is not None:
             self._journal.set_intake_stall(None)  # said by a run that has ended
-        unknown = self._journal.reset_interrupted(now)
-        if unknown:
-            log.warning(
-                "uploads interrupted by a stop; asking the provider before sending again",
-                count=unknown,
-            )
+        self._engine.look_up_interrupted()
         # A filing error (an unwritable sent/ subfolder, a spool folder that is away) never
         # stops the start: the job stays unfiled, is logged, and is tried again later.
         for job in self._journal.unarchived_final_jobs():

@@ -182,6 +182,14 @@ def _send_now(
             # held and end (exit 2, which systemd does not restart).
             _interrupted(journal, job_id, "the running faxd stopped")
             return 1
+    try:
+        # Sending by itself, this command is the only faxd at work here: an upload a
+        # killed daemon (or an earlier faxd send) left half-way is looked up, as a
+        # starting daemon does, rather than left in "submitting" until the next start.
+        engine.look_up_interrupted()
+    except BaseException:
+        lock.release()
+        raise
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
     runner.start()
