@@ -249,6 +249,10 @@ def test_an_argument_that_is_not_utf8_is_a_sentence_not_an_internal_error(
     assert code == (0 if command == "history" else 2), err
     if command == "history":
         assert "No transmissions" in out
+    # Echoed as the byte it is, the way faxd shows every name that is not UTF-8; its repr
+    # showed Python's stand-in for it, '\udce9'.
+    assert "'lat\\xe9n'" in out + err
+    assert "udce9" not in out + err
 
 
 def test_bad_arguments_are_usage_errors_in_a_sentence_before_any_copy(

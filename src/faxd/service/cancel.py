@@ -5,6 +5,7 @@ are raised as FaxdError for `cli.main` to word."""
 from __future__ import annotations
 
 from faxd.clock import SystemClock
+from faxd.core.printable import shown
 from faxd.errors import FaxdError, UsageError
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
@@ -21,7 +22,7 @@ def cancel(settings: Settings, job_id: str) -> int:
     try:
         job = journal.job(job_id)
         if job is None:
-            raise UsageError(f"no job {job_id!r}.", "Job ids are listed by 'faxd status'.")
+            raise UsageError(f"no job '{shown(job_id)}'.", "Job ids are listed by 'faxd status'.")
         if job.archived_at is not None:
             raise UsageError(f"job {job_id} is finished already: {job.archived_path}.")
         clock = SystemClock()

@@ -104,7 +104,7 @@ def _day(written: str | None, option: str) -> date | None:
         local_day_start(day + timedelta(days=1))
     except (OverflowError, ValueError, OSError):
         raise UsageError(
-            f"{option} {written!r} is too far in the past or future to look up."
+            f"{option} '{shown(written)}' is too far in the past or future to look up."
         ) from None
     return day
 
@@ -232,7 +232,7 @@ def history(settings: Settings, target: str, since: date | None) -> int:
             )
         )
     if not rows:
-        print(f"No transmissions to, from or of {target!r}.")
+        print(f"No transmissions to, from or of '{shown(target)}'.")
         return 0
     rows.sort(key=lambda pair: pair[0])
     header = ("TIME", "DIRECTION", "NUMBER", "DOCUMENT", "RESULT", "METHOD", "ID", "REPORT")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from faxd.core.names import first_free
+from faxd.core.printable import shown
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError, UsageError
 from faxd.host import contained, fsops
@@ -32,7 +33,7 @@ def find_held(journal: Journal, target: str) -> JobRow:
         job = journal.job_filed_as(resolved)
     if job is None or job.state != JobState.HELD:
         raise UsageError(
-            f"no held document matches {target!r}.",
+            f"no held document matches '{shown(target)}'.",
             "Give the path of a document in hold/ or its job id ('faxd status' lists them).",
         )
     return job
@@ -70,8 +71,8 @@ def _release(settings: Settings, target: str) -> int:
         journal.finish_release(job.id, time.time())
     finally:
         journal.close()
-    shown = ", ".join(job.options.held_numbers())
-    print(f"{shown}: remembered; documents to it are no longer held.")
+    held_to = ", ".join(job.options.held_numbers())
+    print(f"{held_to}: remembered; documents to it are no longer held.")
     for src, dst in moved:
         print(f"{src} -> {dst}")
     print("faxd picks it up from the spool folder and sends it.")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free, report_pdf_path
+from faxd.core.printable import shown
 from faxd.core.sidecar import sidecar_names
 from faxd.errors import FaxdError, UsageError
 from faxd.host import contained, fsops
@@ -38,7 +39,7 @@ def _retry(settings: Settings, target: str) -> int:
             job = journal.job_filed_as(resolved)
         if job is None:
             raise UsageError(
-                f"no finished job matches {target!r}.",
+                f"no finished job matches '{shown(target)}'.",
                 "Give a job id from 'faxd status' or the path of a document in failed/.",
             )
         if job.state != JobState.FAILED or job.archive_plan is None:
