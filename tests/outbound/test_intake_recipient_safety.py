@@ -15,6 +15,7 @@ from faxd.core.job_payload import JobOptions
 from faxd.core.transitions import TxUpdate
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
+from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake
 from faxd.outbound.watcher import Change
 from faxd.store.journal import Journal, NewJob
@@ -52,13 +53,10 @@ class Rig:
         def on_job() -> None:
             self.queued += 1
 
+        self.settings = settings
+        self.archiver = Archiver(self.journal, self.clock)
         self.intake = Intake(
-            settings,
-            self.journal,
-            {"fake": self.sender},
-            Archiver(self.journal, self.clock),
-            self.clock,
-            on_job,
+            settings, self.journal, {"fake": self.sender}, self.archiver, self.clock, on_job
         )
 
     def drop(self, rel: str) -> Path:
@@ -154,6 +152,31 @@ def test_new_numbers_hold_holds_only_the_first_fax_to_an_unknown_number(tmp_path
     assert rig.queued == 2
     report = rig.report(rig.spool / "hold" / "+46927654321" / "new.pdf")
     assert "new numbers are held (new_numbers: hold)" in report["error"]
+    rig.journal.close()
+
+
+def test_a_held_document_whose_filing_failed_stays_held_when_filing_is_tried_again(
+    tmp_path: Path,
+) -> None:
+    # The daemon tries a failed filing again through the engine's finish_if_done. A held
+    # job has no transmission, so "every transmission final" held, and it was made a
+    # failed job: `faxd release` no longer found it, and its report said failed.
+    rig = Rig(tmp_path, new_numbers="hold")
+    in_the_way = rig.spool / "hold" / "+46855512345"
+    in_the_way.parent.mkdir()
+    in_the_way.write_text("a file where the folder goes\n")
+    rig.drop("+46855512345/new.pdf")
+    [job] = rig.journal.jobs()
+    assert job.state is JobState.HELD and job.archived_at is None
+    engine = Engine(rig.settings, rig.journal, {"fake": rig.sender}, rig.archiver, rig.clock)
+    engine.finish_if_done(job.id)
+    again = rig.journal.job(job.id)
+    assert again is not None and again.state is JobState.HELD and again.archived_at is None
+    in_the_way.unlink()
+    engine.finish_if_done(job.id)
+    filed = rig.journal.job(job.id)
+    assert filed is not None and filed.state is JobState.HELD and filed.archived_at is not None
+    assert rig.report(in_the_way / "new.pdf")["result"] == "held"
     rig.journal.close()
 
 

@@ -204,7 +204,9 @@ class Outcomes:
             if not all_final(txs):
                 return
             self.delay_warned.difference_update(tx.key for tx in txs)  # a daemon runs years
-            if job.state not in (JobState.DELIVERED, JobState.FAILED):
+            # A held job has its result, and no transmission (none is final, so all are):
+            # here only to be filed again, after its filing into hold/ failed.
+            if job.state not in (JobState.DELIVERED, JobState.FAILED, JobState.HELD):
                 result = (
                     JobState.DELIVERED
                     if txs and all(t.state == TxState.DELIVERED for t in txs)
