@@ -8,14 +8,17 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from faxd.sandbox.server import SandboxServer
+from faxd.service.daemon_filing import FILING_QUICK_RETRY
 
 from .harness import Faxd, pdf, wait_for
 
@@ -181,3 +184,47 @@ def test_contacts_file_is_read_again_on_sighup(tmp_path: Path, sandbox: SandboxS
         assert faxd.report_for("b.pdf")["recipients"][0]["number"] == "+46855512345"
     finally:
         faxd.stop()
+
+
+def test_release_of_a_held_document_not_yet_filed_in_hold_says_so(
+    faxd: Faxd, sandbox: SandboxServer
+) -> None:
+    # A file where its subfolder of hold/ goes: the held document cannot be filed there
+    # and stays where it was dropped. It was never in hold/, so "no longer in hold/" was
+    # not true; and the daemon's filing retry must not make it a failed job meanwhile.
+    faxd.overrides["new_numbers"] = "hold"
+    in_the_way = hold(faxd) / "+46855512345"
+    in_the_way.parent.mkdir()
+    in_the_way.write_text("in the way\n")
+    faxd.start()
+    body = pdf("held, filing blocked")
+    dropped = faxd.drop("+46855512345/blocked.pdf", body)
+    wait_for(lambda: "could not file the document" in faxd.log_text(), 30, "a failed filing")
+    time.sleep(FILING_QUICK_RETRY + 1.5)  # past the daemon's first filing retry
+    job_id, state = _job_of(faxd, "+46855512345/blocked.pdf")
+    assert state == "held"
+    refused = cli(faxd, "release", job_id)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "no longer in hold/" not in refused.stderr
+    assert f"job {job_id} is held but not filed in hold/ yet" in refused.stderr
+    assert f"its document is still at {dropped}" in refused.stderr
+    assert "Nothing was released" in refused.stderr and "faxd release again" in refused.stderr
+    assert "remembered" not in refused.stdout and dropped.exists()
+
+    in_the_way.unlink()  # filed at the next retry, as held
+    assert held_report(faxd, "+46855512345/blocked.pdf")["result"] == "held"
+    released = cli(faxd, "release", job_id)
+    assert released.returncode == 0, released.stderr
+    assert faxd.report_for("blocked.pdf")["result"] == "delivered"
+    assert uploads(sandbox) == {hashlib.sha256(body).hexdigest(): 1}
+    assert faxd.stop() == 0
+
+
+def _job_of(faxd: Faxd, rel: str) -> tuple[str, str]:
+    db = sqlite3.connect(f"file:{faxd.state / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT id, state FROM jobs WHERE rel_path = ?", (rel,)).fetchone()
+    finally:
+        db.close()
+    assert row is not None, rel
+    return str(row[0]), str(row[1])

@@ -61,6 +61,8 @@ def _release(settings: Settings, target: str) -> int:
         if started is not None and started[1] is not None:
             raise UsageError(f"job {job.id} was released already.")
         if started is None:
+            if job.archived_at is None:
+                raise _not_filed_yet(job)
             plan = _plan(settings, job)
             numbers = list(job.options.held_numbers())
             journal.start_release(job.id, numbers, plan, time.time())
@@ -77,6 +79,18 @@ def _release(settings: Settings, target: str) -> int:
         print(f"{src} -> {dst}")
     print("faxd picks it up from the spool folder and sends it.")
     return 0
+
+
+def _not_filed_yet(job: JobRow) -> FaxdError:
+    """A held job whose filing into hold/ has not succeeded (a folder in the way, a full
+    disk): it never was in hold/, and faxd keeps trying to put it there."""
+    where = f"; its document is still at {job.path}" if os.path.lexists(job.path) else ""
+    return FaxdError(
+        f"job {job.id} is held but not filed in hold/ yet: faxd could not move it there and"
+        f" keeps trying (its log says why){where}. Nothing was released.",
+        "Run faxd release again once it is in hold/ ('faxd status' counts the held"
+        " documents there).",
+    )
 
 
 def check_way_back(job: JobRow, moves: list[tuple[Path, Path]]) -> None:
