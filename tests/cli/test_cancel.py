@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faxd.cli import main
 from faxd.core.transitions import TxUpdate
@@ -32,7 +33,9 @@ _WITH_CTRL_C = (
 )
 
 
-def queue_with_send(setup: Faxd, tmp_path: Path, sig: int) -> tuple[str, str]:
+def queue_with_send(
+    setup: Faxd, tmp_path: Path, sig: int, to: tuple[str, ...] = ("+46812345678",)
+) -> tuple[str, str]:
     """`faxd send` while another faxd holds the state folder: the job is queued and the
     command waits; interrupt it with `sig` and return its job id and stderr."""
     doc = tmp_path / "queued.pdf"
@@ -50,7 +53,7 @@ def queue_with_send(setup: Faxd, tmp_path: Path, sig: int) -> tuple[str, str]:
                 str(setup.config_path),
                 str(doc),
                 "--to",
-                "+46812345678",
+                *to,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -113,3 +116,28 @@ def test_cancel_is_refused_once_the_upload_may_have_left(
         assert journal.transmissions(job_id)[0].state is TxState.SUBMITTING
     finally:
         journal.close()
+
+
+def test_cancel_leaves_a_recipient_refused_already_as_it_is_and_says_so(
+    capsys: pytest.CaptureFixture[str], setup: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The provider refused the first number; the second waits to be sent. Nothing is under
+    # way to stop: the second is cancelled, and the first is said to have failed already,
+    # not to "may already have reached the provider".
+    job_id, _ = queue_with_send(setup, tmp_path, signal.SIGINT, ("+46812345678", "+46812345611"))
+    refused = "upload to +46812345678 was rejected by the provider: HTTP 400 Bad Request"
+    journal = Journal(setup.state / JOURNAL_NAME)
+    try:
+        journal.apply(job_id, 0, TxUpdate(state=TxState.FAILED, error=refused))
+    finally:
+        journal.close()
+    code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "may already have reached" not in out + err
+    assert f"job {job_id} cancelled" in out
+    assert f"+46812345678: had failed already, before the cancel: {refused}" in out
+    report = yaml.safe_load((setup.failed / "queued.pdf.report.yaml").read_text())
+    errors = {r["number"]: r["error"] for r in report["recipients"]}
+    assert errors == {"+46812345678": refused, "+46812345611": "cancelled with faxd cancel"}
+    assert sandbox.stats()["docs"]["send_requests"] == 0

@@ -7,17 +7,21 @@ from __future__ import annotations
 from faxd.clock import SystemClock
 from faxd.core.printable import shown
 from faxd.errors import FaxdError, UsageError
+from faxd.model import TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
 from faxd.providers.registry import build_senders
 from faxd.service.daemon import open_journal
 from faxd.settings import Settings
 
+CANCELLED = "cancelled with faxd cancel"
+
 
 def cancel(settings: Settings, job_id: str) -> int:
     """Stop a job that has not left yet: its transmissions fail as cancelled and it is
     filed in failed/ with a report. Refused once an upload may have reached the provider,
-    because nothing faxd does then could stop the fax."""
+    because nothing faxd does then could stop the fax; a transmission that ended already
+    (delivered, or refused by the provider) is left as it is."""
     journal = open_journal(settings)
     try:
         job = journal.job(job_id)
@@ -26,7 +30,7 @@ def cancel(settings: Settings, job_id: str) -> int:
         if job.archived_at is not None:
             raise UsageError(f"job {job_id} is finished already: {job.archived_path}.")
         clock = SystemClock()
-        refused = journal.cancel_unsent(job_id, clock.time(), "cancelled with faxd cancel")
+        refused = journal.cancel_unsent(job_id, clock.time(), CANCELLED)
         if refused is not None:
             raise FaxdError(
                 f"job {job_id} cannot be cancelled: {refused}.",
@@ -36,8 +40,16 @@ def cancel(settings: Settings, job_id: str) -> int:
         archiver = Archiver(journal, clock, work_root=settings.work_root)
         Engine(settings, journal, senders, archiver, clock).finish_if_done(job_id)
         filed = journal.job(job_id)
+        txs = journal.transmissions(job_id)
     finally:
         journal.close()
     where = filed.archived_path if filed is not None and filed.archived_path else "failed/"
     print(f"job {job_id} cancelled; filed in {where}")
+    for tx in txs:
+        # Ended before the cancel, so it changed nothing for them: say what became of them.
+        if tx.state is TxState.DELIVERED:
+            print(f"  {tx.number}: delivered already, before the cancel")
+        elif tx.state is TxState.FAILED and tx.error != CANCELLED:
+            said = shown(tx.error or "no reason recorded")
+            print(f"  {tx.number}: had failed already, before the cancel: {said}")
     return 0

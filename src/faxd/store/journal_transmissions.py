@@ -94,8 +94,11 @@ class JournalTransmissions(JournalPart):
         """Fail every transmission of a job that has not left for the provider, all in one
         transaction, so an engine about to upload one (its move to SUBMITTING is a
         compare-and-set on the state) either finds it failed or has already taken it, in
-        which case nothing is cancelled. None on success, else why it cannot be cancelled."""
+        which case nothing is cancelled. Transmissions that ended already (delivered, or
+        failed: refused, given up) are left as they are: nothing is under way to stop.
+        None on success, else why it cannot be cancelled."""
         cancellable = (TxState.READY.value, TxState.WAITING.value)
+        ended = {state.value for state in FINAL_TX_STATES}
         with self.transaction() as db:
             rows = db.execute(
                 "SELECT idx, state, number, remote_id, method FROM transmissions "
@@ -105,16 +108,27 @@ class JournalTransmissions(JournalPart):
             if not rows:
                 return "it has no transmission left to cancel"
             for row in rows:
+                if row["state"] in ended:
+                    continue
+                if row["state"] == TxState.SUBMITTED.value:
+                    return (
+                        f"the provider has accepted its upload to {row['number']} (state "
+                        "submitted); cancelling now could not stop the fax"
+                    )
                 if row["state"] not in cancellable or row["remote_id"] is not None:
                     return (
                         f"its upload to {row['number']} may already have reached the provider "
                         f"(state {row['state']}); cancelling now could not stop the fax"
                     )
-            db.execute(
-                "UPDATE transmissions SET state = ?, error = ?, updated_at = ? WHERE job_id = ?",
-                (TxState.FAILED.value, reason, now, job_id),
-            )
-            for row in rows:
+            unsent = [row for row in rows if row["state"] in cancellable]
+            if not unsent:
+                return "every transmission of it has ended already; nothing is left to cancel"
+            for row in unsent:
+                db.execute(
+                    "UPDATE transmissions SET state = ?, error = ?, updated_at = ? "
+                    "WHERE job_id = ? AND idx = ?",
+                    (TxState.FAILED.value, reason, now, job_id, row["idx"]),
+                )
                 _audit_transition(db, job_id, row, {"state": TxState.FAILED.value, "error": reason})
         return None
 
