@@ -78,7 +78,7 @@ def test_a_prefix_beginning_with_the_trunk_prefix_is_found(
 def test_may_start_agrees_with_every_number_the_pattern_matches(pattern: str) -> None:
     # Short patterns, so that every number they match (up to 5 digits) can be listed.
     compiled = re.compile(pattern)
-    starts = set()
+    starts: set[str] = set()
     for length in range(1, 6):
         for digits in itertools.product("0123456789", repeat=length):
             text = "".join(digits)
