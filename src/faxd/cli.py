@@ -287,9 +287,9 @@ def _dispatch(args: argparse.Namespace, env: dict[str, str]) -> int:
         from faxd.service.daemon import Daemon
 
         limit_arenas(env)  # before any thread starts
-        settings_level = level or "info"
-        logs.configure(settings_level, environ=env)
-        return Daemon(path, env).run()
+        # At info until the configuration is read; the daemon then takes its log_level.
+        logs.configure(level or "info", environ=env)
+        return Daemon(path, env, log_level=level).run()
     if command == "check-config":
         return _check_config(path, env, args.service_user, args.unit)
     settings = config.load(path, env)

@@ -65,6 +65,7 @@ class Faxd:
     # Report PDFs cost a quarter of a second of CPU each; only tests marked `report_pdfs`
     # (the records, crash and retry tests) draw them, the rest run as faxd would without.
     report_pdf: bool = False
+    log_level: str = "info"
 
     @property
     def spool(self) -> Path:
@@ -132,7 +133,7 @@ class Faxd:
         defaults.update(self.overrides)
         document: dict[str, Any] = {
             "state_dir": str(self.state),
-            "log_level": "debug",
+            "log_level": self.log_level,
             "providers": providers,
             "defaults": defaults,
             "contacts": {"Acme AB": "+46812345678"},

@@ -470,6 +470,35 @@ def test_sighup_adds_and_releases_folders_without_losing_a_job(
     assert svc.stop() == 0
 
 
+def levels_logged(svc: Faxd, after: int = 0) -> set[str]:
+    return {json.loads(line)["level"] for line in svc.log_text()[after:].splitlines()}
+
+
+def test_the_configured_log_level_is_taken_at_start_and_at_each_reload(
+    svc: ServiceFaxd, notify: NotifySocket
+) -> None:
+    svc.log_level = "warning"
+    svc.start(NOTIFY_SOCKET=str(notify.path))
+    notify.wait(has("READY"), "READY=1")
+    svc.put(svc.spool, f"{TO}/quiet.pdf", pdf("quiet"))
+    assert svc.report_for("quiet.pdf")["result"] == "delivered"
+    # Queued, uploaded, accepted, filed: all said at info, none of it at warning.
+    assert levels_logged(svc) <= {"warning", "error"}
+
+    svc.log_level = "debug"
+    svc.write_config()
+    reload_at = len(notify.messages())
+    logged = len(svc.log_text())
+    svc.signal(signal.SIGHUP)
+    reloading = notify.wait(has("RELOADING"), "RELOADING=1", after=reload_at)
+    notify.wait(has("READY"), "READY=1 after the reload", after=reloading)
+    svc.put(svc.spool, f"{TO}/loud.pdf", pdf("loud"))
+    assert svc.report_for("loud.pdf")["result"] == "delivered"
+    wait_for(lambda: log_lines(svc, '"event": "document filed"', "loud.pdf"), 10, "the filing")
+    assert {"debug", "info"} <= levels_logged(svc, logged)
+    assert svc.stop() == 0
+
+
 def test_sighup_with_a_new_state_dir_is_refused_and_leaves_nothing_there(
     svc: ServiceFaxd, notify: NotifySocket
 ) -> None:

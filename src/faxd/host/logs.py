@@ -449,6 +449,16 @@ def configure(
     _bridge_stdlib(LEVELS[name])
 
 
+def set_level(level: str) -> None:
+    """Log from `level` up, through the sink and chain `configure` chose: the daemon's
+    `log_level` from the configuration, once it is read (at start and at each reload)."""
+    name = level.lower()
+    if name not in LEVELS:
+        raise ValueError(f"Unknown log level {level!r}; use one of {', '.join(LEVELS)}.")
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(LEVELS[name]))
+    _bridge_stdlib(LEVELS[name])
+
+
 def machine_output() -> bool:
     """Whether `configure` chose JSON lines or the journal (not a terminal): a last word
     of the process then goes through the log too, in the same form as every line."""

@@ -26,6 +26,7 @@ from faxd import config
 from faxd.clock import Clock, SystemClock
 from faxd.crash_points import hanging
 from faxd.errors import ConfigError
+from faxd.host import logs
 from faxd.host.folder_claims import FolderClaims, claim_configured
 from faxd.host.lock import InstanceLock
 from faxd.host.sd_notify import Notifier
@@ -71,8 +72,10 @@ class Daemon(DaemonFolders, DaemonFiling, DaemonSupervision, DaemonReload, Daemo
         *,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
+        log_level: str | None = None,
     ) -> None:
         self._config_path = config_path
+        self._log_level = log_level  # --debug: above the configuration's log_level
         self._environ = environ
         self._clock = clock or SystemClock()
         self._notifier = notifier or Notifier(environ)
@@ -107,8 +110,12 @@ class Daemon(DaemonFolders, DaemonFiling, DaemonSupervision, DaemonReload, Daemo
             log.warning("configuration", problem=warning)
         return settings
 
+    def _take_log_level(self, settings: Settings) -> None:
+        logs.set_level(self._log_level or settings.log_level)
+
     def run(self) -> int:
         settings = self._load()
+        self._take_log_level(settings)
         self._settings = settings
         lock = InstanceLock(settings.state_dir)
         lock.acquire()

@@ -55,6 +55,7 @@ class DaemonPart:
         _unfiled: set[str]
         _filing_checked_at: float
         _filing_tried_at: float
+        _log_level: str | None
         # set by Daemon.run
         _settings: Settings
         _journal: Journal
@@ -68,6 +69,8 @@ class DaemonPart:
 
         # faxd.service.daemon
         def _load(self) -> Settings: ...
+
+        def _take_log_level(self, settings: Settings) -> None: ...
 
         # faxd.service.daemon_folders
         def _sync_watchers(self, settings: Settings) -> None: ...

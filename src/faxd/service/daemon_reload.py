@@ -70,6 +70,7 @@ class DaemonReload(DaemonPart):
             self._threads.pop("poller").join(timeout=10)
             self._poller = None
         self._start_poller(settings)
+        self._take_log_level(settings)
         self._settings = settings
         self._records.configure(settings)
         self._records.configuration_loaded(self._config_path)
