@@ -430,6 +430,61 @@ def test_an_unmounted_share_leaving_its_empty_mount_point_is_an_outage(
             subprocess.run(["umount", "-l", str(share)], check=False)
 
 
+def test_nothing_is_taken_from_a_share_s_bare_mount_point_even_over_a_restart(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("bind mounts need root")
+    share = tmp_path / "nas-export"
+    _mount_tmpfs(share, "8m")
+    with SandboxServer({"status_delay": 4.0}) as sandbox:
+        faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
+        faxd.overrides.update(
+            {"sent_dir": str(faxd.spool / "sent"), "failed_dir": str(faxd.spool / "failed")}
+        )
+        faxd.spool.mkdir()
+        subprocess.run(["mount", "--bind", str(share), str(faxd.spool)], check=True)
+        mounted = True
+        faxd.start()
+        try:
+            faxd.drop(f"{TO}/nas.pdf", pdf("nas"))
+            wait_for(lambda: sandbox.stats()["docs"]["send_requests"] >= 1, 30, "the upload")
+            subprocess.run(["umount", "-l", str(faxd.spool)], check=True)
+            mounted = False
+            # Saved where the share was: it lies under the share once it is back, and a
+            # fax sent from there would be filed as "no longer in the spool folder".
+            faxd.drop(f"{TO}/bare.pdf", pdf("bare"))
+            time.sleep(8)  # past a rescan (every 5 s here)
+            assert sandbox.stats()["docs"]["send_requests"] == 1
+            assert "bare mount point" in faxd.log_text()
+            # nas.pdf's job waits to be filed on the share: a start keeps holding the folder.
+            assert faxd.stop() == 0
+            faxd.start()
+            wait_for(lambda: faxd.log_text().count("faxd is running") == 2, 30, "the restart")
+            time.sleep(6)
+            assert faxd.alive()
+            assert sandbox.stats()["docs"]["send_requests"] == 1
+            # Neither taken nor claimed: no .faxd.lock, no sent/ on the bare mount point.
+            assert [p.name for p in files_under(faxd.spool)] == ["bare.pdf"]
+            subprocess.run(["mount", "--bind", str(share), str(faxd.spool)], check=True)
+            mounted = True
+            faxd.drop(f"{TO}/after.pdf", pdf("after"))
+            sent = faxd.spool / "sent" / TO
+            for name in ("nas.pdf", "after.pdf"):
+                path = sent / f"{name}.report.yaml"
+                wait_for(path.exists, 120, f"the report of {name}")
+                report = yaml.safe_load(path.read_text())
+                assert report["result"] == "delivered"
+                assert "notes" not in report, report
+            assert sorted(sandbox.stats()["docs"]["uploads_by_sha256"].values()) == [1, 1]
+        finally:
+            faxd.stop()
+            if mounted:
+                subprocess.run(["umount", "-l", str(faxd.spool)], check=False)
+            subprocess.run(["umount", "-l", str(share)], check=False)
+    assert (faxd.spool / TO / "bare.pdf").read_bytes() == pdf("bare")  # never sent
+
+
 def test_a_folder_named_as_an_attachment_is_one_sentence_in_the_report(
     faxd: Faxd, sandbox: SandboxServer
 ) -> None:

@@ -265,19 +265,32 @@ class Intake(IntakeTracking, IntakeTake, IntakeHeld):
             if last is None or now - last >= folder.rescan_interval:
                 if self.scanning(root):
                     continue  # the last scan is still being read (a large backlog)
-                if not root.is_dir():
+                if self._archiver.presence.away(root):
                     if root not in self._missing_roots:  # said once per outage
                         self._missing_roots.add(root)
-                        log.warning(
-                            "spool folder is missing; jobs are kept and it is rescanned later",
-                            folder=str(root),
-                        )
+                        self._say_away(root)
                     self._last_rescan[root] = now
                     continue
                 if root in self._missing_roots:
                     self._missing_roots.discard(root)
                     log.info("spool folder is there again", folder=str(root))
                 self.scan(root)
+
+    def _say_away(self, root: Path) -> None:
+        if not root.is_dir():
+            log.warning(
+                "spool folder is missing; jobs are kept and it is rescanned later",
+                folder=str(root),
+            )
+            return
+        # Listed, its documents would be taken from the folder the share leaves behind,
+        # and lie hidden under the share once it is mounted again.
+        log.warning(
+            "spool folder is not on the file system faxd took documents from but on the "
+            "disk holding it (the bare mount point of a share that is not mounted?); "
+            "nothing is taken from it until the share is back, and jobs are kept",
+            folder=str(root),
+        )
 
     def _push(self, path: Path, when: float) -> None:
         self._seq += 1

@@ -179,7 +179,8 @@ class Daemon(DaemonFolders, DaemonFiling, DaemonSupervision, DaemonReload, Daemo
         # the intake's queue meanwhile.
         self._sync_watchers(settings)
         for folder in settings.folders:
-            if folder.path in self._watchers:
+            # A folder that is away is scanned once it is back (_health_problem).
+            if folder.path in self._watchers and folder.path not in self._outages:
                 self._intake.scan(folder.path)
         self._start_thread("engine", self._engine.run)
         # Notices, deliveries and alerts go out on their own threads, beside the fax path.

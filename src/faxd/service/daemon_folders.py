@@ -35,11 +35,22 @@ class DaemonFolders(DaemonPart):
                 # afterwards, so what arrives in between is found.
                 self._watchers.pop(path).stop()
             self._create_folders(folder)
-            if self._present(path) and (refused := self._claims.claim(path)) is not None:
+            present = self._present(path)
+            if present and (refused := self._claims.claim(path)) is not None:
                 log.error("folder not watched", folder=str(path), problem=refused)
                 continue
             watcher = FolderWatcher(path, folder.watch, self._intake.changes)
             self._watchers[path] = watcher
+            if not present and path.is_dir():
+                # The bare mount point of a share that is not mounted: a watch begun on it
+                # would go on watching that folder, under the share, once it is back.
+                self._outages.add(path)
+                log.warning(
+                    "spool folder is the bare mount point of a share that is not mounted; "
+                    "watching it once the share is back",
+                    folder=str(path),
+                )
+                continue
             try:
                 mode = watcher.start()
             except OSError:
@@ -52,6 +63,7 @@ class DaemonFolders(DaemonPart):
                     "spool folder is not there; watching it once it is back", folder=str(path)
                 )
                 continue
+            self._outages.discard(path)  # one that came back before a reload re-made its watcher
             log.info("watching folder", folder=str(path), mode=mode)
 
     def _present(self, path: Path) -> bool:

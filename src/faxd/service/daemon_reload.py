@@ -60,7 +60,8 @@ class DaemonReload(DaemonPart):
         self._engine.reconfigure(settings, senders)
         self._sync_watchers(settings)
         for folder in settings.folders:
-            if folder.path in self._watchers:
+            # A folder that is away is scanned once it is back (_health_problem).
+            if folder.path in self._watchers and folder.path not in self._outages:
                 self._intake.scan(folder.path)
         configured = {path for _, path in configured_folders(settings)}
         for unused in self._claims.held() - configured:
