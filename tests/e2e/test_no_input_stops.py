@@ -3,6 +3,7 @@ away, and filing that fails — each is handled, and faxd (and every restart) ru
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -483,6 +484,75 @@ def test_nothing_is_taken_from_a_share_s_bare_mount_point_even_over_a_restart(
                 subprocess.run(["umount", "-l", str(faxd.spool)], check=False)
             subprocess.run(["umount", "-l", str(share)], check=False)
     assert (faxd.spool / TO / "bare.pdf").read_bytes() == pdf("bare")  # never sent
+
+
+def test_a_share_mounted_again_as_another_file_system_is_taken_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounts need root")
+    # A network share gets another device number at each mount: a second tmpfs holding a
+    # copy of the first one's files, bound onto the spool path, stands in for it.
+    share = tmp_path / "nas-export"
+    _mount_tmpfs(share, "8m")
+    again = tmp_path / "nas-export-again"
+    spool = tmp_path / "spool"
+    mounted = False
+    try:
+        with SandboxServer({"status_delay": 4.0}) as sandbox:
+            faxd = Faxd(root=tmp_path, docs_url=sandbox.docs_base_url)
+            assert faxd.spool == spool
+            faxd.overrides.update(
+                {"sent_dir": str(spool / "sent"), "failed_dir": str(spool / "failed")}
+            )
+            spool.mkdir()
+            subprocess.run(["mount", "--bind", str(share), str(spool)], check=True)
+            mounted = True
+            faxd.start()
+            try:
+                for i in range(2):
+                    faxd.drop(f"{TO}/nas-{i}.pdf", pdf(f"nas-{i}"))
+                wait_for(lambda: sandbox.stats()["docs"]["send_requests"] >= 2, 30, "the uploads")
+                subprocess.run(["umount", "-l", str(faxd.spool)], check=True)
+                mounted = False
+                faxd.drop(f"{TO}/bare.pdf", pdf("bare"))
+                time.sleep(8)  # past a rescan (every 5 s here)
+                assert sandbox.stats()["docs"]["send_requests"] == 2
+                _mount_tmpfs(again, "8m")
+                subprocess.run(["cp", "-a", f"{share}/.", str(again)], check=True)
+                assert os.stat(again).st_dev != os.stat(share).st_dev
+                subprocess.run(["mount", "--bind", str(again), str(faxd.spool)], check=True)
+                mounted = True
+                faxd.drop(f"{TO}/after.pdf", pdf("after"))
+                sent = faxd.spool / "sent" / TO
+                for name in ("nas-0.pdf", "nas-1.pdf", "after.pdf"):
+                    path = sent / f"{name}.report.yaml"
+                    wait_for(path.exists, 120, f"the report of {name}")
+                    report = yaml.safe_load(path.read_text())
+                    assert report["result"] == "delivered"
+                    assert "notes" not in report, report
+                    assert (sent / name).is_file()
+                assert not list((faxd.spool / TO).iterdir())
+                assert sorted(sandbox.stats()["docs"]["uploads_by_sha256"].values()) == [1, 1, 1]
+                # Claimed again on the share as it is now, not on the one it was.
+                claim = os.open(faxd.spool / CLAIM_NAME, os.O_RDWR)
+                try:
+                    with pytest.raises(OSError):
+                        fcntl.lockf(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                finally:
+                    os.close(claim)
+                log = faxd.log_text()
+                assert "spool folder is on another mounted file system now" in log
+                assert "spool folder is back; watching it again" in log
+                assert faxd.alive()
+            finally:
+                faxd.stop()
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(spool)], check=False)
+        subprocess.run(["umount", "-l", str(again)], check=False)
+        subprocess.run(["umount", "-l", str(share)], check=False)
+    assert (spool / TO / "bare.pdf").read_bytes() == pdf("bare")  # never sent
 
 
 def test_a_folder_named_as_an_attachment_is_one_sentence_in_the_report(

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
+from faxd.outbound.archive import Archiver
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.outbound.watcher import Change
 from faxd.store.journal import Journal, NewJob
@@ -81,28 +83,141 @@ def test_missing_is_away_and_a_new_folder_is_not(journal: Journal, tmp_path: Pat
     assert not presence.away(spool)
 
 
-def test_another_file_system_is_away_while_its_documents_are_unfinished(
+def test_the_bare_mount_point_is_away_while_its_documents_are_unfinished(
     journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     presence = SpoolPresence(journal)
     spool = tmp_path / "spool"
     spool.mkdir()
+    mounts = Mounts(monkeypatch)
+    mounts.mount(spool)
     presence.record(spool)
     journal.create_job(_job(spool))
-    real_stat = os.stat
-    st = real_stat(spool)
-    # The bare mount point: a folder, on the file system that holds the mount point.
-    mount_point = os.stat_result((st.st_mode, st.st_ino + 1, st.st_dev + 1, 2, 0, 0, 4096, 0, 0, 0))
-
-    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        return mount_point if Path(str(path)) == spool else real_stat(path)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "stat", stat)
+    mounts.umount(spool)  # the folder left behind, on the disk holding it
     assert presence.away(spool)
-    presence.record(spool)  # a start while the share is away keeps the old file system
+    presence.record(spool)  # a start while the share is away keeps the share's file system
     assert presence.away(spool)
-    monkeypatch.undo()
+    assert journal.folder_device(spool) == 0x7E57
+    mounts.mount(spool)
     assert not presence.away(spool)
+
+
+def test_the_share_back_under_another_device_number_is_taken_without_a_restart(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A network share gets another anonymous device number at each mount: faxd held it
+    # as away until a restart, and for ever while documents from it were unfinished.
+    presence = SpoolPresence(journal)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    mounts = Mounts(monkeypatch)
+    mounts.mount(spool, 0x7E57)
+    presence.record(spool)
+    journal.create_job(_job(spool))
+    mounts.umount(spool)
+    assert presence.away(spool)
+    mounts.mount(spool, 0x7E58)
+    with capture_logs() as logs:
+        assert not presence.away(spool)
+        assert not presence.away(spool)
+    assert journal.folder_device(spool) == 0x7E58
+    said = [e for e in logs if e["event"].startswith("spool folder is on another mounted")]
+    assert len(said) == 1 and said[0]["log_level"] == "info"  # once, not at every look
+    mounts.umount(spool)  # and its bare mount point is away as before
+    assert presence.away(spool)
+
+
+def test_a_start_takes_the_share_mounted_again_under_another_device_number(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    mounts = Mounts(monkeypatch)
+    mounts.mount(spool, 0x7E57)
+    SpoolPresence(journal).record(spool)
+    journal.create_job(_job(spool))
+    mounts.mount(spool, 0x7E58)  # remounted while faxd was down
+    presence = SpoolPresence(journal)
+    presence.record(spool)
+    assert journal.folder_device(spool) == 0x7E58
+    assert not presence.away(spool)
+
+
+def test_a_file_system_mounted_on_a_plain_folder_is_taken_with_a_warning(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first start before the share was mounted recorded the disk holding the folder.
+    presence = SpoolPresence(journal)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    presence.record(spool)
+    journal.create_job(_job(spool))
+    mounts = Mounts(monkeypatch)
+    mounts.mount(spool)
+    with capture_logs() as logs:
+        assert not presence.away(spool)
+    [said] = [e for e in logs if e.get("folder") == str(spool)]
+    assert said["log_level"] == "warning" and "under the mount" in said["event"]
+    mounts.umount(spool)
+    assert presence.away(spool)
+
+
+def test_a_folder_found_on_another_mounted_file_system_waits_for_the_daemon_to_watch_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its claim and its watch are on the old file system until the daemon moves them.
+    rig = IntakeRig(tmp_path)
+    mounts = Mounts(monkeypatch)
+    presence = rig.intake._archiver.presence
+    try:
+        mounts.mount(rig.spool, 0x7E57)
+        presence.record(rig.spool)
+        presence.watching(rig.spool)
+        rig.run()
+        mounts.mount(rig.spool, 0x7E58)
+        doc = rig.spool / "a.pdf"
+        doc.write_bytes(PDF)
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+        rig.run()
+        assert rig.jobs() == [] and presence.remounted(rig.spool)
+        presence.watching(rig.spool)  # claimed and watched again, as the daemon does
+        assert not presence.remounted(rig.spool)
+        rig.intake.scan(rig.spool)  # with the scan that comes with it
+        rig.run()
+        assert rig.jobs() == ["a.pdf"]
+    finally:
+        rig.journal.close()
+
+
+def test_the_start_claims_a_share_back_under_another_number_but_not_its_bare_mount_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faxd.host.folder_claims import CLAIM_NAME, FolderClaims, claim_configured
+    from faxd.service.daemon import Daemon
+    from tests.settings_helpers import bare_settings, folder_settings
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    journal = Journal(tmp_path / "journal.sqlite")
+    mounts = Mounts(monkeypatch)
+    mounts.mount(spool, 0x7E57)
+    SpoolPresence(journal).record(spool)
+    journal.create_job(_job(spool))
+    daemon: Any = Daemon(tmp_path / "faxd.yaml", {})
+    daemon._journal = journal
+    daemon._archiver = Archiver(journal, FakeClock())
+    settings = bare_settings(tmp_path / "state", folders=(folder_settings(spool, spool),))
+    claims = FolderClaims("me")
+    try:
+        mounts.umount(spool)
+        assert claim_configured(claims, settings, daemon._present) == []
+        assert claims.held() == set() and not (spool / CLAIM_NAME).exists()
+        mounts.mount(spool, 0x7E58)
+        assert claim_configured(claims, settings, daemon._present) == []
+        assert claims.held() == {spool}
+    finally:
+        claims.release_all()
+        journal.close()
 
 
 def test_a_folder_moved_for_good_is_accepted_once_nothing_waits_for_it(

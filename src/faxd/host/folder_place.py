@@ -24,6 +24,13 @@ class FolderPlace:
         link to a folder on another disk): not the bare mount point of a share away."""
         return self.device != self.parent_device
 
+    def left_behind(self, known: int | None) -> bool:
+        """On the file system of the folder holding it, while faxd `known` it on another:
+        the bare mount point of a share that is not mounted (or the folder moved onto that
+        disk, which only the admin can tell). A file system mounted on the folder is not:
+        the share back, perhaps under another device number, or a new disk."""
+        return known is not None and known != self.device and not self.mounted
+
 
 def place_of(path: Path, *, follow: bool = True) -> FolderPlace | None:
     """Where the folder `path` is; None when it is missing or not a folder (with `follow`

@@ -238,10 +238,12 @@ class IntakeTracking(IntakePart):
                 self._push(path, self._next_look(folder, track, due))
                 continue
             del self._tracks[path]
-            if self._archiver.presence.away(folder.path):
+            presence = self._archiver.presence
+            if presence.away(folder.path) or presence.remounted(folder.path):
                 # Heard by a scan or a watch begun before the share went: what is at the
                 # path now is the folder it leaves behind. Once the share is back, a rescan
-                # finds its documents.
+                # finds its documents — and the scan that comes with the daemon's claim on
+                # it, when it came back as another file system.
                 continue
             self._dispatch(folder, path, track)
             now = self._clock.time()

@@ -10,6 +10,7 @@ from pathlib import Path
 import structlog
 
 from faxd.errors import ConfigError, ConfigProblem
+from faxd.host.folder_place import place_of
 from faxd.host.inbox_folder import InboxFolder
 from faxd.outbound.watcher import FolderWatcher
 from faxd.service.daemon_part import DaemonPart
@@ -64,11 +65,15 @@ class DaemonFolders(DaemonPart):
                 )
                 continue
             self._outages.discard(path)  # one that came back before a reload re-made its watcher
+            self._archiver.presence.watching(path)
             log.info("watching folder", folder=str(path), mode=mode)
 
     def _present(self, path: Path) -> bool:
-        """A folder that is there, and not the bare mount point of a share away."""
-        return path.is_dir() and not self._archiver.presence.away(path)
+        """A folder that is there, and not the bare mount point of a share away: one with a
+        file system mounted on it is (the share back, perhaps under another device number,
+        or a new disk). Asked for the inbox too, whose file system is remembered alike."""
+        place = place_of(path)
+        return place is not None and not place.left_behind(self._journal.folder_device(path))
 
     def _create_inbox(self, settings: Settings) -> None:
         """Make a missing inbox now, not at the poller's first cycle: made there, after the

@@ -139,27 +139,34 @@ class DaemonSupervision(DaemonPart):
         A crash is not repaired in place: systemd's watchdog restarts the whole process,
         whose start-up reconciliation and scan pick up whatever was missed meanwhile. A
         watcher whose folder vanished (a share unmounted) is an outage, not a crash: it is
-        restarted, and the folder scanned, once the folder is back."""
+        restarted, and the folder scanned, once the folder is back. So is the watcher of a
+        folder found on another mounted file system (the share back under another device
+        number): asked of the spool presence, which the intake and the filing keep up to
+        date, since a look at the disk here at every turn would hang with a hung share."""
         for name, thread in self._threads.items():
             if not thread.is_alive():
                 return f"the {name} thread is not running"
+        presence = self._archiver.presence
         for path, watcher in self._watchers.items():
-            if watcher.alive():
+            remounted = presence.remounted(path)
+            if watcher.alive() and not remounted:
                 continue
-            if self._archiver.presence.away(path):
+            if presence.away(path):
                 if path not in self._outages:
                     self._outages.add(path)
-                    log.warning(
-                        "spool folder vanished and its watcher with it; "
-                        "watching it again once it is back",
-                        folder=str(path),
+                    what = (
+                        "spool folder is away again"
+                        if watcher.alive()
+                        else "spool folder vanished and its watcher with it"
                     )
+                    log.warning(f"{what}; watching it again once it is back", folder=str(path))
                 continue
-            if path not in self._outages:
+            if path not in self._outages and not remounted:
                 return f"the watcher of {path} is not running"
-            # Back, perhaps as another mount of the share: claimed again before anything
-            # is taken from it. Another faxd that took it meanwhile keeps it; this one
-            # stops (and, restarted by systemd, exits 2 naming that faxd).
+            # Back, perhaps as another mount of the share (under another device number, it
+            # is found so while its watch, alive, still watches the old one): claimed again
+            # before anything is taken from it. Another faxd that took it meanwhile keeps
+            # it; this one stops (and, restarted by systemd, exits 2 naming that faxd).
             self._claims.release(path)
             refused = self._claims.claim(path)
             if refused is not None:
@@ -170,6 +177,7 @@ class DaemonSupervision(DaemonPart):
                 watcher.start()
             except OSError as exc:
                 return f"the watcher of {path} cannot be restarted ({exc.strerror})"
+            presence.watching(path)
             log.info("spool folder is back; watching it again", folder=str(path))
             self._intake.scan(path)
         silent = self._clock.monotonic() - self._engine.heartbeat
