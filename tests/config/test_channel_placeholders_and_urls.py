@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from faxd.channels.command import ARGV_NAMES
-from faxd.settings import CommandChannel
+from faxd.settings import CommandChannel, SmtpChannel
 
 from .cfg_helpers import MINIMAL, WriteConfig, load, only_problem
 
@@ -60,6 +60,9 @@ WEBHOOK = "channels:\n  hook:\n    type: webhook\n    url: {url}\n"
         ("https://hooks.example.com:http/x", "has the port 'http'; a port is a number from 1"),
         ('"http://[::1/x"', "the URL's host is not a name, an IPv4 address or an IPv6"),
         ('"https://u:pw-canary@[::1/x"', "the URL's host is not a name, an IPv4 address"),
+        ('"https://hooks.example\\0.com/x"', "has a host that holds a space or a control"),
+        ('"https://hooks example.com/x"', "has a host that holds a space or a control"),
+        ('"https://hooks%20example.com/x"', "has a host that holds '%', which no host name"),
     ],
 )
 def test_a_url_with_an_unusable_port_or_host_is_one_sentence(
@@ -83,6 +86,33 @@ def test_a_provider_base_url_with_an_unusable_port_is_refused(
     found = only_problem(write_config(text))
     assert found.path == "providers.docs.base_url"
     assert "has the port '65536'" in found.message
+
+
+SMTP = 'channels:\n  mail:\n    type: smtp\n    host: "{host}"\n    from: a@b.c\n'
+
+
+def test_an_smtp_host_that_is_no_server_name_is_one_sentence(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    # Accepted, and every message then gave up when its connection failed on the name.
+    (tmp_path / "out").mkdir()
+    refused = [
+        ("mail.example.com\\0", "holds a space or a control character"),
+        ("mail.example.com\\x1b[2J", "holds a space or a control character"),
+        ("mail .example.com", "holds a space or a control character"),
+        ("mail.example.com:587", "holds ':', which no host name has"),
+        ("smtp://mail.example.com", "holds ':', which no host name has"),
+    ]
+    for host, said in refused:
+        found = only_problem(write_config(MINIMAL + SMTP.format(host=host)))
+        assert found.path == "channels.mail.host"
+        assert f"is not a mail server's name or address: it {said}; write the name" in (
+            found.message
+        )
+        assert found.message.endswith(".") and ". " not in found.message
+    for host in ("mail.example.com", "smtp_relay.local", "münchen.de", "::1"):
+        channel = load(write_config(MINIMAL + SMTP.format(host=host))).channels["mail"]
+        assert isinstance(channel, SmtpChannel) and channel.host == host
 
 
 def test_an_smtp_port_past_65535_is_refused(write_config: WriteConfig, tmp_path: Path) -> None:

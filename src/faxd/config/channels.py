@@ -14,6 +14,7 @@ from jinja2 import meta
 
 from faxd.channels.command import argv_problem
 from faxd.config import values as v
+from faxd.config.host_names import host_problem
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.targets import TargetError, check_address, check_target, split_target
 from faxd.host.setting_files import read_setting_file
@@ -159,6 +160,13 @@ def _smtp(
     problems: Problems,
 ) -> SmtpChannel | None:
     host = _required(node, e, "host", problems, "the SMTP server's name")
+    if host is not None and (wrong := host_problem(host)) is not None:
+        problems.add(
+            e["host"],
+            f"'{v.shorten(host)}' is not a mail server's name or address: it {wrong}; write "
+            "the name alone, like mail.example.com (the port goes under port:).",
+        )
+        host = None
     sender = _required(
         node, e, "from", problems, 'the From address, e.g. "Office fax <fax@example.com>"'
     )

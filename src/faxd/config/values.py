@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
+from faxd.config.host_names import host_problem
 from faxd.config.yaml_tree import Node, Problems
 from faxd.core.addressing import looks_like_number
 from faxd.core.secret_url import MIN_SECRET_LENGTH, shown_url
@@ -352,6 +353,8 @@ def check_url(value: str) -> str:
     shown = shown_url(value)
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError(f"'{shown}' is not an http(s) URL like https://host/path.")
+    if (wrong := host_problem(host)) is not None:
+        raise ValueError(f"'{shown}' has a host that {wrong}; write it like https://host/path.")
     try:
         port = parts.port
     except ValueError:  # not a number, or above 65535
