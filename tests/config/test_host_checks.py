@@ -214,3 +214,68 @@ def test_a_hold_folder_faxd_cannot_create_is_named(
     assert f"{srv}/hold does not exist and cannot be created" in found[0].message
     (srv / "hold").mkdir()
     assert config.check_environment(settings) == []
+
+
+def test_a_records_folder_faxd_cannot_create_or_write_is_refused_like_a_spool_folder(
+    write_config: WriteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not checked at start: the audit log stopped later, said only in the log.
+    settings = settings_for(write_config, "records:\n  path: nas/fax/records\n")
+    found = config.check_environment(settings)
+    assert [(p.path, p.line) for p in found] == [("records.path", 8)]
+    assert f"{tmp_path}/nas/fax/records does not exist, nor does the folder" in found[0].message
+    (tmp_path / "nas" / "fax").mkdir(parents=True)
+    assert config.check_environment(settings) == []
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(str(path)).name != "fax" and real_access(path, mode)
+    )
+    found = config.check_environment(settings)
+    assert [p.path for p in found] == ["records.path"]
+    assert "records does not exist and cannot be created" in found[0].message
+
+
+def test_the_default_records_folder_is_checked_inside_state_dir(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "records").write_text("")
+    found = config.check_environment(settings_for(write_config))
+    assert [(p.path, p.line) for p in found] == [("state_dir", 7)]
+    assert f"{tmp_path}/state/records is not a directory" in found[0].message
+    # A state_dir that is unusable itself is said once, not again for its records.
+    (tmp_path / "state" / "records").unlink()
+    (tmp_path / "state").rmdir()
+    (tmp_path / "state").write_text("")
+    found = config.check_environment(settings_for(write_config))
+    assert [p.path for p in found] == ["state_dir"]
+
+
+def test_a_channels_ca_bundle_that_cannot_be_read_is_refused_like_a_providers(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    channels = (
+        "channels:\n"
+        "  mail:\n"
+        "    type: smtp\n"
+        "    host: mail.example.com\n"
+        "    from: fax@example.com\n"
+        "    ca_bundle: mail-ca.pem\n"
+        "  hook:\n"
+        "    type: webhook\n"
+        "    url: https://tickets.example.com/hook\n"
+        "    ca_bundle: hook-ca.pem\n"
+    )
+    (tmp_path / "hook-ca.pem").mkdir()
+    found = config.check_environment(settings_for(write_config, channels))
+    assert [(p.path, p.line) for p in found] == [
+        ("channels.mail.ca_bundle", 12),
+        ("channels.hook.ca_bundle", 16),
+    ]
+    assert found[0].message == (
+        f"CA bundle {tmp_path}/mail-ca.pem does not exist or is not a file; correct the path."
+    )
+    (tmp_path / "mail-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "hook-ca.pem").rmdir()
+    (tmp_path / "hook-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert config.check_environment(settings_for(write_config, channels)) == []

@@ -14,7 +14,7 @@ from faxd.config.yaml_tree import Node, Problems, read_tree
 from faxd.errors import ConfigProblem
 from faxd.host.folders import nearest_existing
 from faxd.providers.registry import PROVIDERS
-from faxd.settings import Settings
+from faxd.settings import Settings, SmtpChannel, WebhookChannel
 
 
 def device_of(path: Path) -> int:
@@ -178,7 +178,8 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
                 problem = dataclasses.replace(problem, passing=True)
             found.append(problem)
 
-    check(["state_dir"], directory_problem(settings.state_dir))
+    state_problem = directory_problem(settings.state_dir)
+    check(["state_dir"], state_problem)
     spools = _created_at_start(
         {f.path for f in settings.folders} | {r for f in settings.folders for r in f.filing_roots}
     )
@@ -215,6 +216,14 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
                     route.path, inbox.folder.path, f"inbox route {route.path}", "the inbox"
                 ),
             )
+    records = configured.records(settings)
+    # The default one, inside state_dir, is made with it: a problem of state_dir's is its.
+    if settings.records.path is not None or state_problem is None:
+        will_exist = spools | {settings.state_dir}
+        check(
+            records.keys,
+            directory_problem(records.path) or creatable_problem(records.path, will_exist),
+        )
     for name, provider in settings.providers.items():
         at = f"providers.{name}"
         if provider.credential_file is not None:
@@ -225,6 +234,10 @@ def check_environment(settings: Settings) -> list[ConfigProblem]:
             )
         if provider.ca_bundle is not None:
             check([f"{at}.ca_bundle", at], _readable_file_problem(provider.ca_bundle, "CA bundle"))
+    for name, channel in settings.channels.items():
+        at = f"channels.{name}"
+        if isinstance(channel, SmtpChannel | WebhookChannel) and channel.ca_bundle is not None:
+            check([f"{at}.ca_bundle", at], _readable_file_problem(channel.ca_bundle, "CA bundle"))
     return found
 
 
