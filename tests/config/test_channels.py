@@ -3,8 +3,12 @@ with its line, and no secret in any message."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from faxd.config import channels
 from faxd.settings import CommandChannel, NotifyRule, SmtpChannel, WebhookChannel
 
 from .cfg_helpers import ENV, MINIMAL, WriteConfig, load, only_problem, problems
@@ -180,6 +184,40 @@ def test_a_template_naming_a_value_faxd_does_not_fill_is_refused(
     problem = only_problem(path)
     assert "notice.subject uses {{ docment }}, which faxd does not fill" in problem.message
     assert "document" in problem.message
+
+
+def test_a_template_folder_faxd_cannot_read_is_one_sentence(
+    write_config: WriteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It ended the start in an internal error (PermissionError). Simulated: root reads
+    every folder."""
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "notice.txt").write_text("Fax {{ document }}\n")
+    listed = Path.iterdir
+
+    def iterdir(path: Path) -> Iterator[Path]:
+        if path == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listed(path)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    problem = only_problem(write_config(MINIMAL + "templates: templates\n"))
+    assert str(problem) == (
+        f"line 7: templates: {folder} cannot be read (Permission denied); let faxd's user "
+        "read and enter it."
+    )
+    monkeypatch.setattr(Path, "iterdir", listed)
+
+    def unreadable(path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(channels, "read_setting_file", unreadable)
+    problem = only_problem(write_config(MINIMAL + "templates: templates\n"))
+    assert str(problem) == (
+        f"line 7: templates: {folder}/notice.txt cannot be read (Permission denied); let "
+        "faxd's user read it."
+    )
 
 
 def test_a_channel_needs_a_mapping_with_a_known_type(write_config: WriteConfig) -> None:

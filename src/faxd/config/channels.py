@@ -396,11 +396,20 @@ def parse_templates(
     folder = v.path(node, base, environ, problems)
     if folder is None:
         return None
-    if not folder.is_dir():
+    try:
+        # Path.is_dir() raises on EACCES: faxd's user, kept out of a folder on the way,
+        # ended its start in an internal error.
+        entries = sorted(folder.iterdir()) if folder.is_dir() else None
+    except OSError as exc:
+        problems.add(
+            node, f"{folder} cannot be read ({exc.strerror}); let faxd's user read and enter it."
+        )
+        return None
+    if entries is None:
         problems.add(node, f"{folder} is not a folder; create it or remove the key.")
         return None
     env = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
-    for entry in sorted(folder.iterdir()):
+    for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.name not in TEMPLATE_NAMES:
@@ -424,7 +433,9 @@ def parse_templates(
         except jinja2.TemplateSyntaxError as exc:
             said = (exc.message or "syntax error").rstrip(".")
             problems.add(node, f"{entry}, line {exc.lineno}: {said}.")
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            problems.add(node, f"{entry} cannot be read ({exc.strerror}); let faxd's user read it.")
+        except UnicodeDecodeError as exc:
             problems.add(node, f"{entry} cannot be read ({exc}).")
         except Exception as exc:  # renders with sample values: what would fail at send time
             problems.add(node, f"{entry} does not render: {exc.__class__.__name__}: {exc}.")
