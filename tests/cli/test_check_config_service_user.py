@@ -276,3 +276,75 @@ def test_a_folder_closed_to_the_service_user_is_said_once_for_its_files(
         "reach the folders and files below it; let it in (chmod o+x, g+x for a group it is "
         f"in, or setfacl -m u:nobody:x {root}/secrets)."
     ]
+
+
+def test_a_configuration_the_service_user_cannot_read_is_a_problem(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    # Written as root with umask 077: check-config said OK, and the service did not start.
+    account = _nobody()
+    assert account is not None
+    os.chown(root / "out", account.pw_uid, -1)
+    config = root / "faxd.yaml"
+    config.chmod(0o600)
+    code, err = check_config(capsys, root)
+    assert code == 1
+    assert err[1:] == [
+        f"  the service user nobody cannot read the configuration {config} (root:root, mode "
+        "0600): it lacks read (r) on it, so faxd cannot start; let that user read it (chgrp "
+        f"nogroup {config} and chmod 640 {config}, or setfacl -m u:nobody:r {config})."
+    ]
+    os.chown(config, 0, account.pw_gid)
+    config.chmod(0o640)
+    code, err = check_config(capsys, root)
+    assert code == 0 and err[-1].endswith(": OK")
+
+
+def test_a_configuration_in_a_folder_closed_to_the_service_user_is_a_problem(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    account = _nobody()
+    assert account is not None
+    os.chown(root / "out", account.pw_uid, -1)
+    etc = root / "etc"
+    etc.mkdir(mode=0o700)
+    (root / "faxd.yaml").rename(etc / "faxd.yaml")
+    argv = ["check-config", "--config", str(etc / "faxd.yaml"), "--service-user", "nobody"]
+    code = main(argv, environ={"DOCS_KEY": "docs-key-for-the-test"})
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[1:] == [
+        f"  the service user nobody cannot look into {etc} (root:root, mode 0700): it lacks "
+        "search (x) there, so faxd cannot reach the folders and files below it; let it in "
+        f"(chmod o+x, g+x for a group it is in, or setfacl -m u:nobody:x {etc})."
+    ]
+
+
+def test_templates_the_service_user_cannot_read_are_a_problem(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    account = _nobody()
+    assert account is not None
+    os.chown(root / "out", account.pw_uid, -1)
+    templates = root / "templates"
+    templates.mkdir(mode=0o711)  # nobody may enter it, not list it
+    (templates / "notice.txt").write_text("Fax {{ document }}\n")
+    (templates / "notice.txt").chmod(0o600)
+    (templates / "notice.subject").write_text("Fax {{ document }}\n")
+    (templates / "notice.subject").chmod(0o644)
+    config = root / "faxd.yaml"
+    config.write_text(config.read_text() + f"templates: {templates}\n")
+    code, err = check_config(capsys, root)
+    assert code == 1
+    assert err[1:] == [
+        f"  line 11: templates: the service user nobody cannot list {templates} (root:root, "
+        "mode 0711): it lacks read (r) there; let that user in (chgrp nogroup and chmod "
+        f"g+rx, or setfacl -m u:nobody:rx {templates}).",
+        f"  line 11: templates: the service user nobody cannot read {templates}/notice.txt "
+        "(root:root, mode 0600): it lacks read (r) on it; let that user read it (chgrp "
+        f"nogroup and chmod g+r, or setfacl -m u:nobody:r {templates}/notice.txt).",
+    ]
+    templates.chmod(0o755)
+    (templates / "notice.txt").chmod(0o644)
+    code, err = check_config(capsys, root)
+    assert code == 0 and err[-1].endswith(": OK")

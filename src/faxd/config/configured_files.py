@@ -1,22 +1,29 @@
 """The files the configuration has faxd read, at start and on every reload, each with the
-keys that set it: the credentials (`*_file`), the CA bundles, the contacts file."""
+keys that set it: the configuration itself, the credentials (`*_file`), the CA bundles,
+the contacts file, the templates folder and the templates in it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+from faxd.channels.templates import NAMES as TEMPLATE_NAMES
 from faxd.config.configured_folders import Configured
 from faxd.providers.registry import PROVIDERS
 from faxd.settings import Settings, SmtpChannel, WebhookChannel
+
+WHOLE_FILE: tuple[str, ...] = ()  # the keys of the configuration file itself: a problem has no line
 
 
 @dataclass(frozen=True)
 class Read(Configured):
     secret: bool  # a credential, which systemd's LoadCredential= can hand over
+    listed: bool = False  # a folder: faxd lists it and reads the files in it
 
 
 def read(settings: Settings) -> Iterator[Read]:
+    yield Read(settings.source, WHOLE_FILE, secret=False)
     for name, provider in settings.providers.items():
         at = f"providers.{name}"
         if provider.credential_file is not None:
@@ -34,3 +41,15 @@ def read(settings: Settings) -> Iterator[Read]:
             yield Read(channel.ca_bundle, (f"{at}.ca_bundle", at), secret=False)
     if settings.contacts_file is not None:
         yield Read(settings.contacts_file, ("contacts_file",), secret=False)
+    if settings.templates is not None:
+        yield Read(settings.templates, ("templates",), secret=False, listed=True)
+        for template in _templates(settings.templates):
+            yield Read(template, ("templates",), secret=False)
+
+
+def _templates(folder: Path) -> list[Path]:
+    """The templates in `folder` faxd reads (loading the configuration refused others)."""
+    try:
+        return sorted(entry for entry in folder.iterdir() if entry.name in TEMPLATE_NAMES)
+    except OSError:
+        return []  # said by loading the configuration

@@ -2,8 +2,9 @@
 root, as an admin runs it before `systemctl start`, asks os.access() as root, which may
 write anywhere: it said OK for folders the daemon, running as the unit's `User=faxd`,
 then could not use. So as root every folder faxd writes, and every file it reads (the
-credentials, CA bundles, the contacts file), is checked once more from that user's uid
-and groups: the owner, group and mode bits, and a POSIX ACL if present."""
+configuration itself, the credentials, CA bundles, the contacts file, the templates), is
+checked once more from that user's uid and groups: the owner, group and mode bits, and a
+POSIX ACL if present."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def check_service_user(
             continue  # systemd copies it for the service user (LoadCredential=)
         if (message := _file_problem(file, who)) is not None:
             said.setdefault(message, file.keys)
-    found.problems = problems_at(settings, [(keys, message) for message, keys in said.items()])
+    found.problems = [ConfigProblem("", message) for message, keys in said.items() if not keys]
+    found.problems += problems_at(settings, [(k, m) for m, k in said.items() if k])
     return found
 
 
@@ -113,10 +115,23 @@ def _file_problem(file: configured_files.Read, who: Account) -> str | None:
     path = file.path
     if (closed := _closed_on_the_way(path, who)) is not None:
         return closed
-    if not os.path.isfile(path):
+    if not (os.path.isdir(path) if file.listed else os.path.isfile(path)):
         return None  # loading the configuration says what is wrong with it
-    if not (lacking := lacks(path, who, READ)):
+    if not (lacking := lacks(path, who, READ | SEARCH if file.listed else READ)):
         return None
+    if file.listed:
+        return (
+            f"the service user {who.name} cannot list {path} ({described(path)}): it lacks "
+            f"{lacking} there; let that user in (chgrp {who.group} and chmod g+rx, or "
+            f"setfacl -m u:{who.name}:rx {path})."
+        )
+    if file.keys == configured_files.WHOLE_FILE:
+        return (
+            f"the service user {who.name} cannot read the configuration {path} "
+            f"({described(path)}): it lacks {lacking} on it, so faxd cannot start; let that "
+            f"user read it (chgrp {who.group} {path} and chmod 640 {path}, or setfacl -m "
+            f"u:{who.name}:r {path})."
+        )
     if file.secret:
         advice = (
             "have the unit hand it over (LoadCredential=) and name it here as "
