@@ -371,7 +371,7 @@ def _check_config(
     as_service = config.check_service_user(settings, service_user, env)
     problems = config.check_environment(settings) + as_service.problems
     if sandbox is not None:
-        problems += config.check_write_paths(settings, sandbox, service_user)
+        problems += config.check_unit_paths(settings, sandbox, service_user, env)
     try:
         print(config.render_effective(settings), end="")
         sys.stdout.flush()

@@ -7,6 +7,9 @@ only the unit's paths can make a problem here."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -172,3 +175,133 @@ def test_the_installed_unit_counts_for_the_configuration_it_runs(
     # to it.
     shown.write_text(write_unit(base).read_text())
     assert check_config(capsys, base)[0] == 0
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A folder under /home, where ProtectHome= reaches (root may make one there)."""
+    if not os.access("/home", os.W_OK):
+        pytest.skip("needs a /home root may write in")
+    folder = Path(tempfile.mkdtemp(prefix="faxd-protect-home-", dir="/home"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_protect_home_hides_what_lies_under_home_whatever_read_write_paths_says(
+    capsys: pytest.CaptureFixture[str], base: Path, home: Path
+) -> None:
+    # The configuration, a spool folder and a CA bundle in an admin's home: the spool
+    # folder was said to be fine (it is in ReadWritePaths=), and the service could not
+    # even read its configuration.
+    (home / "out").mkdir()
+    (home / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = home / "faxd.yaml"
+    config.write_text(
+        (base / "faxd.yaml")
+        .read_text()
+        .replace(f"{base}/fax/out", f"{home}/out")
+        .replace(f"{base}/archive", f"{base}/fax")
+        .replace(f"{base}/records", f"{base}/fax/records")
+        + "channels:\n  hook:\n    type: webhook\n    url: https://tickets.example.com/h\n"
+        f"    ca_bundle: {home}/ca.pem\n"
+    )
+    unit = write_unit(base, extra=f"ReadWritePaths={home}\nProtectHome=yes\n")
+
+    def check() -> tuple[int, list[str]]:
+        argv = ["check-config", "--config", str(config), "--service-user", "root"]
+        code = main([*argv, "--unit", str(unit)], environ={"DOCS_KEY": "docs-key-for-the-test"})
+        return code, capsys.readouterr().err.splitlines()
+
+    def hidden(path: str, setting: str, does: str, advice: str) -> str:
+        return (
+            f"{path} is hidden from the service user root whatever its permissions: {unit} "
+            f"({setting}) {does} for the service; move it out of /home, or {advice} in the "
+            "unit."
+        )
+
+    code, err = check()
+    assert code == 1
+    inaccessible = "makes /home inaccessible"
+    assert err[1:] == [
+        "  " + hidden(str(config), "ProtectHome=yes", inaccessible, "set ProtectHome=read-only"),
+        "  line 10: folders[0].path: "
+        + hidden(
+            f"{home}/out",
+            "ProtectHome=yes",
+            inaccessible,
+            f"set ProtectHome=read-only and ReadWritePaths={home}/out",
+        ),
+        "  line 17: channels.hook.ca_bundle: "
+        + hidden(f"{home}/ca.pem", "ProtectHome=yes", inaccessible, "set ProtectHome=read-only"),
+    ]
+    # Without ProtectSystem=strict just the same.
+    unit.write_text(unit.read_text().replace("ProtectSystem=strict", "ProtectSystem=full"))
+    assert check()[1][1:] == err[1:]
+    # read-only: what ReadWritePaths= names deeper is writable again, and nothing is hidden.
+    unit.write_text(unit.read_text().replace("ProtectHome=yes", "ProtectHome=read-only"))
+    assert check()[0] == 0
+    unit.write_text(unit.read_text().replace(f"ReadWritePaths={home}\n", ""))
+    code, err = check()
+    assert err[1:] == [
+        f"  line 10: folders[0].path: {home}/out is read-only for the service user root "
+        f"whatever its permissions: {unit} (ProtectHome=read-only) makes /home read-only for "
+        f"the service; add ReadWritePaths={home}/out to the unit."
+    ]
+    # tmpfs: an empty file system of the service's own, which only a bind reaches into.
+    unit.write_text(unit.read_text().replace("ProtectHome=read-only", "ProtectHome=tmpfs"))
+    code, err = check()
+    empty = "puts an empty file system over /home"
+    assert err[1:] == [
+        "  "
+        + hidden(
+            str(config), "ProtectHome=tmpfs", empty, f"bind it in (BindReadOnlyPaths={config})"
+        ),
+        "  line 10: folders[0].path: "
+        + hidden(f"{home}/out", "ProtectHome=tmpfs", empty, f"bind it in (BindPaths={home}/out)"),
+        "  line 17: channels.hook.ca_bundle: "
+        + hidden(
+            f"{home}/ca.pem",
+            "ProtectHome=tmpfs",
+            empty,
+            f"bind it in (BindReadOnlyPaths={home}/ca.pem)",
+        ),
+    ]
+    with unit.open("a") as text:
+        text.write(f"BindPaths={home}/out\nBindReadOnlyPaths={config} {home}/ca.pem\n")
+    assert check()[0] == 0
+
+
+def test_read_only_and_inaccessible_paths_inside_a_writable_one_are_problems(
+    capsys: pytest.CaptureFixture[str], base: Path
+) -> None:
+    (base / "fax" / "state" / "records").mkdir()
+    extra = (
+        f"ReadWritePaths={base}/archive {base}/records\n"
+        f"ReadOnlyPaths={base}/fax/state\n"
+        f"ReadOnlyPaths={base}/archive\n"
+        f"ReadWritePaths={base}/archive/sent\n"
+        f"InaccessiblePaths=-{base}/fax/out\n"
+    )
+    unit = write_unit(base, extra=extra)
+    code, err = check_config(capsys, base, "--unit", str(unit))
+    assert code == 1
+    assert err[1:] == [
+        f"  line 1: state_dir: {base}/fax/state is read-only for the service user root "
+        f"whatever its permissions: {unit} (ReadOnlyPaths={base}/fax/state) makes "
+        f"{base}/fax/state read-only for the service; take it out of the unit's "
+        "ReadOnlyPaths=.",
+        f"  line 10: folders[0].path: {base}/fax/out is hidden from the service user root "
+        f"whatever its permissions: {unit} (InaccessiblePaths={base}/fax/out) makes "
+        f"{base}/fax/out inaccessible for the service; take it out of the unit's "
+        "InaccessiblePaths=.",
+        f"  line 8: defaults.failed_dir: {base}/archive/failed is read-only for the service "
+        f"user root whatever its permissions: {unit} (ReadOnlyPaths={base}/archive) makes "
+        f"{base}/archive read-only for the service; add ReadWritePaths={base}/archive/failed "
+        "to the unit.",
+        f"  line 8: defaults.failed_dir: {base}/archive/hold is read-only for the service "
+        f"user root whatever its permissions: {unit} (ReadOnlyPaths={base}/archive) makes "
+        f"{base}/archive read-only for the service; add ReadWritePaths={base}/archive/hold to "
+        "the unit.",
+    ]

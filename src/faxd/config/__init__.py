@@ -10,7 +10,7 @@ from faxd.config.load import (
     render_effective,
 )
 from faxd.config.service_user import SERVICE_USER, ServiceUserCheck, check_service_user
-from faxd.config.unit_write_paths import check_write_paths, unit_sandbox
+from faxd.config.unit_paths import check_unit_paths, unit_sandbox
 
 __all__ = [
     "DEFAULT_PATH",
@@ -19,7 +19,7 @@ __all__ = [
     "ServiceUserCheck",
     "check_environment",
     "check_service_user",
-    "check_write_paths",
+    "check_unit_paths",
     "config_path",
     "load",
     "render_effective",

@@ -1,7 +1,9 @@
-"""Where the faxd unit lets the service write. With ProtectSystem=strict systemd mounts the
-whole file system read-only for the service, but for its ReadWritePaths=, the folders of
-its StateDirectory= and the like, and /tmp with PrivateTmp=: a folder elsewhere is
-read-only for faxd however its owner and mode look.
+"""The faxd unit's sandbox: where it lets the service write, and what it hides. With
+ProtectSystem=strict systemd mounts the whole file system read-only for the service, but
+for its ReadWritePaths=, the folders of its StateDirectory= and the like, and /tmp with
+PrivateTmp=: a folder elsewhere is read-only for faxd however its owner and mode look.
+ProtectHome=, ReadOnlyPaths=, InaccessiblePaths= and TemporaryFileSystem= hide folders or
+make them read-only with or without it (host/unit_mounts.py).
 
 The unit is read as `systemctl cat faxd.service` prints it: the installed file with its
 drop-ins (`systemctl edit faxd` writes one), in the order systemd applies them. Anything
@@ -10,13 +12,16 @@ answer unknown: None, rather than a guess."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from faxd.host import unit_mounts
 from faxd.host.setting_files import read_setting_file
+from faxd.host.unit_mounts import Mount
 
 UNIT = "faxd.service"  # systemd/faxd.service, installed by scripts/install.sh
 _SYSTEMCTL_TIMEOUT = 10.0
@@ -27,7 +32,9 @@ _DIRECTORIES = {
     "LogsDirectory": Path("/var/log"),
     "RuntimeDirectory": Path("/run"),
 }
-_LISTS = ("ReadWritePaths", "ExecStart", *_DIRECTORIES)
+_PATH_LISTS = ("ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths")
+_BINDS = ("BindPaths", "BindReadOnlyPaths")
+_LISTS = (*_PATH_LISTS, *_BINDS, "TemporaryFileSystem", "ExecStart", *_DIRECTORIES)
 _UNKNOWABLE = ("RootDirectory", "RootImage")
 # The service's own /tmp (names, not files made): writable, if unseen by anyone else.
 _PRIVATE_TMP = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108
@@ -37,13 +44,18 @@ _TRUE = ("1", "yes", "true", "on")
 @dataclass(frozen=True)
 class Sandbox:
     source: str  # the unit as an admin names it: faxd.service, or its file
-    writable: tuple[Path, ...]  # all the service may write is below these
+    strict: bool  # ProtectSystem=strict: read-only but where a mount makes it writable
+    mounts: tuple[Mount, ...]
     config: Path | None  # the configuration its ExecStart= names with --config
+
+    @property
+    def writable(self) -> tuple[Path, ...]:
+        """Where the unit lets the service write (under ProtectSystem=strict, only there)."""
+        return tuple(mount.path for mount in self.mounts if mount.access == "writable")
 
 
 def installed() -> Sandbox | None:
-    """The installed unit's sandbox; None without systemd, without the unit, or when it
-    does not make the file system read-only (ProtectSystem=strict)."""
+    """The installed unit's sandbox; None without systemd or without the unit."""
     try:
         shown = subprocess.run(
             ["systemctl", "cat", "--no-pager", UNIT],
@@ -63,7 +75,8 @@ def installed() -> Sandbox | None:
 def from_file(path: Path) -> Sandbox | None:
     """The sandbox of the unit file at `path` (raises OSError when it cannot be read)."""
     text = read_setting_file(path).decode("utf-8", errors="replace")
-    return parse(text, str(path))
+    # Absolute: a file named faxd.service in the current folder is not the installed unit.
+    return parse(text, os.path.abspath(path))
 
 
 def parse(text: str, source: str) -> Sandbox | None:
@@ -80,19 +93,49 @@ def parse(text: str, source: str) -> Sandbox | None:
     if any(key in last for key in _UNKNOWABLE):
         return None
     dynamic = last.get("DynamicUser", "").lower() in _TRUE  # implies ProtectSystem=strict
-    if last.get("ProtectSystem", "").lower() != "strict" and not dynamic:
-        return None
+    strict = last.get("ProtectSystem", "").lower() == "strict" or dynamic
     try:
-        writable = [_path(word) for value in settings["ReadWritePaths"] for word in _words(value)]
-        for key, base in _DIRECTORIES.items():
-            for value in settings[key]:
-                writable += [base / word.partition(":")[0] for word in _words(value)]
+        mounts = _mounts(settings, last, dynamic)
     except ValueError:
         return None
-    if last.get("PrivateTmp", "").lower() in (*_TRUE, "disconnected"):
-        writable += _PRIVATE_TMP
     config = _config(settings["ExecStart"][-1]) if settings["ExecStart"] else None
-    return Sandbox(source, tuple(writable), config)
+    return Sandbox(source, strict, tuple(mounts), config)
+
+
+def _mounts(settings: dict[str, list[str]], last: dict[str, str], dynamic: bool) -> list[Mount]:
+    """Every mount the unit's settings make (raises ValueError for one not read for sure),
+    the writable ones in the order an admin reads them: ReadWritePaths= first."""
+    found: list[Mount] = []
+    for key in _PATH_LISTS:
+        found += unit_mounts.listed(key, [_path(word) for word in _all_words(settings[key])])
+    for key, base in _DIRECTORIES.items():
+        for word in _all_words(settings[key]):
+            directory = base / word.partition(":")[0]
+            found.append(Mount(directory, "writable", f"{key}={word}"))
+    if last.get("PrivateTmp", "").lower() in (*_TRUE, "disconnected"):
+        found += [Mount(path, "writable", "PrivateTmp=yes") for path in _PRIVATE_TMP]
+    for key in _BINDS:
+        found += unit_mounts.bound(key, [_destination(word) for word in _all_words(settings[key])])
+    places = [_path(word.partition(":")[0]) for word in _all_words(settings["TemporaryFileSystem"])]
+    found += unit_mounts.temporary(places)
+    home = last.get("ProtectHome", "")
+    if dynamic and home.lower() in ("", "0", "no", "false", "off"):
+        found += unit_mounts.protect_home("read-only", "DynamicUser=yes")
+    else:
+        found += unit_mounts.protect_home(home)
+    return found
+
+
+def _all_words(values: list[str]) -> list[str]:
+    return [word for value in values for word in _words(value)]
+
+
+def _destination(word: str) -> Path:
+    """Where BindPaths=SOURCE[:DESTINATION[:OPTIONS]] mounts its source."""
+    if "\\" in word:
+        raise ValueError("an escaped ':' systemd reads")
+    source, _, rest = word.lstrip("-").partition(":")
+    return _path(rest.partition(":")[0] or source)
 
 
 def _service_settings(text: str) -> Iterator[tuple[str, str]]:
