@@ -71,10 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--service-user",
-        default=config.SERVICE_USER,
         metavar="NAME",
-        help="when run as root, also check the folders and files for this user, the "
-        f"unit's User= (default: {config.SERVICE_USER})",
+        help="when run as root, also check the folders and files for this user (default: "
+        f"the User= of the unit it reads, see --unit, else {config.SERVICE_USER})",
     )
     check.add_argument(
         "--unit",
@@ -352,7 +351,7 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check_config(
-    path: Path, env: dict[str, str], service_user: str, unit_file: Path | None
+    path: Path, env: dict[str, str], given_user: str | None, unit_file: Path | None
 ) -> int:
     """Exit 1 when it finds problems (SPEC §4): it did its job, and a script tells "the file
     is wrong" from "check-config was called wrong" (2, as for every usage error)."""
@@ -368,6 +367,7 @@ def _check_config(
     except ConfigError as exc:
         _say_problems(path, [str(p) for p in exc.problems])
         return Exit.FAILURE
+    service_user, differs = config.chosen_user(given_user, sandbox)
     as_service = config.check_service_user(settings, service_user, env)
     problems = config.check_environment(settings) + as_service.problems
     if sandbox is not None:
@@ -378,7 +378,8 @@ def _check_config(
     except BrokenPipeError:
         # `faxd check-config | head`: the verdict below still counts, and is still said.
         _silence_stdout()
-    for warning in (*settings.warnings, *as_service.warnings):
+    notes = [differs] if differs else []
+    for warning in (*settings.warnings, *notes, *as_service.warnings):
         print(f"warning: {shown_lines(warning)}", file=sys.stderr)
     if problems:
         _say_problems(path, [str(p) for p in problems])

@@ -63,9 +63,9 @@ def root() -> Iterator[Path]:
 
 
 def check_config(
-    capsys: pytest.CaptureFixture[str], root: Path, user: str = SERVICE_USER
+    capsys: pytest.CaptureFixture[str], root: Path, user: str = SERVICE_USER, *args: str
 ) -> tuple[int, list[str]]:
-    argv = ["check-config", "--config", str(root / "faxd.yaml"), "--service-user", user]
+    argv = ["check-config", "--config", str(root / "faxd.yaml"), "--service-user", user, *args]
     code = main(argv, environ={"DOCS_KEY": "docs-key-for-the-test"})
     return code, capsys.readouterr().err.splitlines()
 
@@ -348,3 +348,47 @@ def test_templates_the_service_user_cannot_read_are_a_problem(
     (templates / "notice.txt").chmod(0o644)
     code, err = check_config(capsys, root)
     assert code == 0 and err[-1].endswith(": OK")
+
+
+def _unit(root: Path, user: str) -> Path:
+    unit = root / "faxd.service"
+    unit.write_text(
+        f"[Service]\nExecStart=/usr/local/bin/faxd run --config {root}/faxd.yaml\nUser={user}\n"
+    )
+    return unit
+
+
+def test_the_folders_are_checked_as_the_units_user(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    # Checked as faxd whatever the unit said: OK, or a user the machine lacks.
+    unit = _unit(root, SERVICE_USER)
+    argv = ["check-config", "--config", str(root / "faxd.yaml"), "--unit", str(unit)]
+    code = main(argv, environ={"DOCS_KEY": "docs-key-for-the-test"})
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[1].startswith(
+        f"  line 10: folders[0].path: the service user nobody cannot use {root}/out"
+    )
+    # Also written as its uid.
+    account = _nobody()
+    assert account is not None
+    _unit(root, str(account.pw_uid))
+    code = main(argv, environ={"DOCS_KEY": "docs-key-for-the-test"})
+    assert capsys.readouterr().err.splitlines()[1:] == err[1:]
+
+
+def test_a_service_user_that_is_not_the_units_is_said_in_one_line(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    unit = _unit(root, SERVICE_USER)
+    code, err = check_config(capsys, root, "root", "--unit", str(unit))
+    assert code == 0
+    assert err == [
+        f"warning: --service-user root is not the User={SERVICE_USER} of {unit}; the folders "
+        "and files were checked as root.",
+        f"{root}/faxd.yaml: OK",
+    ]
+    # The same account by name and by uid is no difference.
+    _unit(root, "0")
+    assert check_config(capsys, root, "root", "--unit", str(unit)) == (0, [f"{root}/faxd.yaml: OK"])

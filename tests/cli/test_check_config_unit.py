@@ -1,8 +1,9 @@
 """`faxd check-config` holds the folders faxd writes to the unit's ReadWritePaths=: with
 ProtectSystem=strict a folder outside them is read-only for the service, however its
 owner and mode look. Real unit files in the test's folder; the installed unit comes from
-a stand-in `systemctl` on PATH. The service user is root (uid 0 may use every folder), so
-only the unit's paths can make a problem here."""
+a stand-in `systemctl` on PATH. The service user is root (uid 0 may use every folder;
+the unit's User= and --service-user agree), so only the unit's paths can make a problem
+here."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ Description=faxd fax spool daemon
 [Service]
 Type=notify
 ExecStart=/usr/local/bin/faxd run --config {config}
-User=faxd
+User=root
 StateDirectory=faxd
 # Sandbox: faxd reads its config and writes only its state and the fax folders.
 ProtectSystem=strict

@@ -9,7 +9,12 @@ from faxd.config.load import (
     load,
     render_effective,
 )
-from faxd.config.service_user import SERVICE_USER, ServiceUserCheck, check_service_user
+from faxd.config.service_user import (
+    SERVICE_USER,
+    ServiceUserCheck,
+    check_service_user,
+    chosen_user,
+)
 from faxd.config.unit_paths import check_unit_paths, unit_sandbox
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "check_environment",
     "check_service_user",
     "check_unit_paths",
+    "chosen_user",
     "config_path",
     "load",
     "render_effective",

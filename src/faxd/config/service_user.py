@@ -17,12 +17,35 @@ from faxd.config import configured_files, configured_folders
 from faxd.config.host_checks import problems_at
 from faxd.errors import ConfigProblem
 from faxd.host.folders import nearest_existing
+from faxd.host.systemd_unit import Sandbox
 from faxd.host.user_access import READ, SEARCH, USE, WRITE, Account, account, described, lacks
 from faxd.settings import Settings
 
 SERVICE_USER = "faxd"  # User= in systemd/faxd.service, made by scripts/install.sh
 # The unit's StateDirectory=faxd: systemd makes it and hands it to the user at each start.
 SYSTEMD_STATE_DIR = Path("/var/lib/faxd")
+
+
+def chosen_user(given: str | None, sandbox: Sandbox | None) -> tuple[str, str | None]:
+    """Whom to check as: --service-user if `given`, else the User= of the unit check-config
+    read, else faxd; with a line to say when --service-user is not the unit's User=."""
+    unit_user = sandbox.user if sandbox is not None else None
+    if given is None:
+        return unit_user or SERVICE_USER, None
+    if unit_user is None or sandbox is None or _same_user(given, unit_user):
+        return given, None
+    return given, (
+        f"--service-user {given} is not the User={unit_user} of {sandbox.source}; the "
+        f"folders and files were checked as {given}."
+    )
+
+
+def _same_user(one: str, other: str) -> bool:
+    """Whether two names (or uids, as User= may give one) are the same account."""
+    if one == other:
+        return True
+    first, second = account(one), account(other)
+    return first is not None and second is not None and first.uid == second.uid
 
 
 @dataclass

@@ -47,6 +47,7 @@ class Sandbox:
     strict: bool  # ProtectSystem=strict: read-only but where a mount makes it writable
     mounts: tuple[Mount, ...]
     config: Path | None  # the configuration its ExecStart= names with --config
+    user: str | None  # its User= (root without one); None: a DynamicUser=, or unknown
 
     @property
     def writable(self) -> tuple[Path, ...]:
@@ -99,7 +100,14 @@ def parse(text: str, source: str) -> Sandbox | None:
     except ValueError:
         return None
     config = _config(settings["ExecStart"][-1]) if settings["ExecStart"] else None
-    return Sandbox(source, strict, tuple(mounts), config)
+    return Sandbox(source, strict, tuple(mounts), config, _user(last, dynamic))
+
+
+def _user(last: dict[str, str], dynamic: bool) -> str | None:
+    user = last.get("User", "")
+    if dynamic or "%" in user:
+        return None  # made at each start, or named by a specifier systemd fills in
+    return user or "root"
 
 
 def _mounts(settings: dict[str, list[str]], last: dict[str, str], dynamic: bool) -> list[Mount]:

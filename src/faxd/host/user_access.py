@@ -30,12 +30,16 @@ class Account:
 
 
 def account(name: str) -> Account | None:
+    """The user `name`, or with that uid (a unit's User= may be either)."""
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
-        return None
-    gids = frozenset(os.getgrouplist(name, entry.pw_gid))
-    return Account(name, entry.pw_uid, gids, _group(entry.pw_gid))
+        try:
+            entry = pwd.getpwuid(int(name))
+        except (KeyError, ValueError):
+            return None
+    gids = frozenset(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    return Account(entry.pw_name, entry.pw_uid, gids, _group(entry.pw_gid))
 
 
 def lacks(path: Path, who: Account, want: int) -> str:
