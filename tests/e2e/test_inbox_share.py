@@ -153,7 +153,8 @@ def test_faxes_wait_at_the_provider_while_the_inbox_share_is_away_even_over_a_re
     mounts.bind(share, inbox)
     wait_for(lambda: arrived(share, "meanwhile"), 30, "the fax that waited, on the share")
     assert arrived(share, "meanwhile") == [content]
-    assert "inbox poll works again" in faxd.log_text()
+    # Said once the poll that delivered it has ended, a moment after the file is there.
+    wait_for(lambda: "inbox poll works again" in faxd.log_text(), 30, "the poll to say so")
     wait_for(lambda: len(server.stats()["docs"]["deleted"]) == 2, 30, "its delete")
 
 
