@@ -1,13 +1,12 @@
 """The inbox poller against the sandbox over HTTP, with an inbox folder that is a share's
 mount point: while the share is not mounted the folder is still there, empty, on the
 disk that holds it, and nothing may be delivered into it. A mount needs root, so the
-file system a folder is on is simulated here (os.stat's st_dev, as the spool folders'
+file system a folder is on is simulated here (tests.fake_mounts, as the spool folders'
 tests do); tests/e2e/test_inbox_share.py mounts real ones."""
 
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +22,7 @@ from faxd.providers.docs import DocsProvider
 from faxd.sandbox.server import SandboxServer
 from faxd.settings import DocsProviderSettings, InboxSettings, Secret
 from faxd.store.journal import Journal
+from tests.fake_mounts import Mounts
 
 from ..e2e.harness import Faxd, for_sandbox
 
@@ -32,33 +32,6 @@ SENDER = "+46927654321"
 KEY = "sandbox-docs-key"
 TZ = ZoneInfo("Europe/Stockholm")
 HELD = "is not on the file system faxd delivered into"
-
-
-class Mounts:
-    """Which folders have a share mounted on them: os.stat answers for such a folder
-    with the share's file system; unmounted, the folder is on its parent's, as a bare
-    mount point is."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.shares: dict[Path, int] = {}
-        real = os.stat
-
-        def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-            st = real(path, *args, **kwargs)
-            if isinstance(path, int):
-                return st
-            device = self.shares.get(Path(os.fsdecode(path)))
-            if device is None:
-                return st
-            return os.stat_result((st.st_mode, st.st_ino, device, *tuple(st)[3:]))
-
-        monkeypatch.setattr(os, "stat", stat)
-
-    def mount(self, folder: Path, device: int = 0x7E57) -> None:
-        self.shares[folder] = device
-
-    def umount(self, folder: Path) -> None:
-        del self.shares[folder]
 
 
 class Rig:
@@ -268,3 +241,34 @@ def test_accept_inbox_takes_a_folder_moved_onto_its_parent_disk_on_purpose(
     elsewhere = rig.tmp / "elsewhere"
     assert cli.main(["accept-inbox", str(elsewhere), "--config", str(config)], environ={}) == 2
     assert f"{elsewhere} is not an inbox folder of the configuration" in capsys.readouterr().err
+
+
+def test_an_inbox_below_a_share_mounted_higher_up_is_held_while_away_and_delivered_into_once_back(
+    rig: Rig, mounts: Mounts
+) -> None:
+    """The NAS at /srv/fax, the inbox /srv/fax/in: the folder is on its parent's file
+    system whether the share is mounted or not, and the share comes back under another
+    device number."""
+    share = rig.tmp / "share"
+    rig.inbox = share / "in"
+    rig.inbox.mkdir(parents=True)
+    mounts.mount(share, 0x7E57)
+    poller = rig.poller()
+    before = rig.fax("before.pdf")
+    assert poller.poll_once().delivered == 1
+    mounts.umount(share)  # `in` below the bare mount point: made there by hand, say
+    meanwhile = rig.fax("meanwhile.pdf")
+    result = poller.poll_once()
+    assert result.delivered == 0 and result.error and HELD in result.error
+    assert f"is {share} the bare mount point of a share" in result.error
+    rig.journal.close()
+    rig.journal = Journal(rig.state / "journal.sqlite")  # a restart still holds it
+    poller = rig.poller()
+    assert poller.poll_once().error is not None
+    assert documents(rig.inbox) == [before]
+    mounts.mount(share, 0x7E58)
+    with capture_logs() as logs:
+        result = poller.poll_once()
+    assert result.error is None and result.delivered == 1
+    assert documents(rig.inbox) == sorted([before, meanwhile])
+    assert any("another mounted file system" in e["event"] for e in logs)

@@ -3,7 +3,6 @@ share's empty mount point) is away, like a missing one, and nothing is taken fro
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,39 +11,14 @@ from structlog.testing import capture_logs
 
 from faxd.clock import FakeClock
 from faxd.core.job_payload import JobOptions
+from faxd.host.folder_place import KnownPlace
 from faxd.outbound.archive import Archiver
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.outbound.watcher import Change
 from faxd.store.journal import Journal, NewJob
+from tests.fake_mounts import Mounts
 
 from .test_intake import PDF, IntakeRig
-
-
-class Mounts:
-    """Which folders have a share mounted on them: os.stat answers for such a folder
-    with the share's file system; unmounted, the folder is on its parent's, as a bare
-    mount point is."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.shares: dict[Path, int] = {}
-        real = os.stat
-
-        def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-            st = real(path, *args, **kwargs)
-            if isinstance(path, int):
-                return st
-            device = self.shares.get(Path(os.fsdecode(path)))
-            if device is None:
-                return st
-            return os.stat_result((st.st_mode, st.st_ino, device, *tuple(st)[3:]))
-
-        monkeypatch.setattr(os, "stat", stat)
-
-    def mount(self, folder: Path, device: int = 0x7E57) -> None:
-        self.shares[folder] = device
-
-    def umount(self, folder: Path) -> None:
-        del self.shares[folder]
 
 
 def _job(folder: Path) -> NewJob:
@@ -263,3 +237,156 @@ def test_nothing_is_taken_from_the_bare_mount_point_and_the_share_back_is_scanne
         ]
     finally:
         rig.journal.close()
+
+
+# A share mounted above the spool folder (the NAS at /srv/fax, the folder /srv/fax/out):
+# the folder is on its parent's file system whether the share is mounted or not.
+
+
+def test_a_share_mounted_above_the_folder_is_held_while_away_and_taken_back_under_another_number(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = tmp_path / "share"
+    spool = share / "out"
+    spool.mkdir(parents=True)
+    mounts = Mounts(monkeypatch)
+    mounts.mount(share, 0x7E57)
+    presence = SpoolPresence(journal)
+    presence.record(spool)
+    journal.create_job(_job(spool))
+    mounts.umount(share)  # `out` below the bare mount point: made there by hand, say
+    assert presence.away(spool)
+    presence.record(spool)  # a start while the share is away: its documents wait for it
+    assert presence.away(spool)
+    mounts.mount(share, 0x7E58)
+    with capture_logs() as logs:
+        assert not presence.away(spool)
+    assert journal.folder_device(spool) == 0x7E58
+    [said] = [e for e in logs if e.get("folder") == str(spool)]
+    assert said["log_level"] == "info" and "another mounted file system" in said["event"]
+    mounts.umount(share)  # away again, under the number it came back with
+    assert presence.away(spool)
+    mounts.mount(spool, 0x7E60)  # a new disk mounted on the folder itself
+    assert not presence.away(spool)
+
+
+def test_a_start_takes_a_share_mounted_above_the_folder_again_under_another_number(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = tmp_path / "share"
+    spool = share / "out"
+    spool.mkdir(parents=True)
+    mounts = Mounts(monkeypatch)
+    mounts.mount(share, 0x7E57)
+    SpoolPresence(journal).record(spool)
+    journal.create_job(_job(spool))
+    mounts.mount(share, 0x7E58)  # remounted while faxd was down
+    presence = SpoolPresence(journal)
+    presence.record(spool)
+    assert journal.folder_device(spool) == 0x7E58
+    assert not presence.away(spool)
+
+
+def test_a_share_mounted_above_a_plain_folder_is_taken_with_a_warning(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first start before the share was mounted recorded the disk holding the folder.
+    share = tmp_path / "share"
+    spool = share / "out"
+    spool.mkdir(parents=True)
+    presence = SpoolPresence(journal)
+    presence.record(spool)
+    mounts = Mounts(monkeypatch)
+    mounts.mount(share)
+    with capture_logs() as logs:
+        assert not presence.away(spool)
+    [said] = [e for e in logs if e.get("folder") == str(spool)]
+    assert said["log_level"] == "warning" and "under the mount" in said["event"]
+    mounts.umount(share)
+    assert presence.away(spool)
+
+
+def test_a_record_without_a_mount_root_gets_one_and_keeps_the_parent_rule_until_then(
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = tmp_path / "share"
+    spool = share / "out"
+    spool.mkdir(parents=True)
+    mounts = Mounts(monkeypatch)
+    mounts.mount(share, 0x7E57)
+    journal.set_value(f"folder-device:{spool}", str(0x7E57))  # kept by an older faxd
+    journal.create_job(_job(spool))
+    assert not SpoolPresence(journal).away(spool)
+    assert journal.folder_place(spool) == KnownPlace(0x7E57, share)
+    mounts.umount(share)
+    mounts.mount(share, 0x7E58)
+    assert not SpoolPresence(journal).away(spool)
+    # Without it, the folder on its parent's file system is all there is to go by.
+    journal.set_value(f"folder-device:{spool}", str(0x7E57))
+    assert journal.folder_place(spool) == KnownPlace(0x7E57, None)
+    assert SpoolPresence(journal).away(spool)
+
+
+def test_nothing_is_taken_below_the_bare_mount_point_and_the_share_back_is_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = tmp_path / "share"
+    share.mkdir()
+    rig = IntakeRig(share)
+    mounts = Mounts(monkeypatch)
+    presence = rig.intake._archiver.presence
+    try:
+        mounts.mount(share, 0x7E57)
+        presence.record(rig.spool)  # the daemon's start, on the share
+        presence.watching(rig.spool)
+        mounts.umount(share)
+        doc = rig.spool / "a.pdf"
+        doc.write_bytes(PDF)  # into a folder made below the bare mount point
+        rig.run()
+        rig.intake.changes.put(Change(rig.spool, doc, "file"))
+        rig.run()
+        rig.clock.advance(301)
+        rig.run()
+        assert rig.jobs() == [] and doc.exists()
+        mounts.mount(share, 0x7E58)  # back under another number
+        rig.clock.advance(301)
+        rig.run()
+        assert rig.jobs() == [] and presence.remounted(rig.spool)
+        presence.watching(rig.spool)  # claimed and watched again, as the daemon does
+        rig.intake.scan(rig.spool)
+        rig.run()
+        assert rig.jobs() == ["a.pdf"]
+    finally:
+        rig.journal.close()
+
+
+def test_the_start_claims_a_share_mounted_above_the_folder_again_but_not_while_it_is_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faxd.host.folder_claims import CLAIM_NAME, FolderClaims, claim_configured
+    from faxd.service.daemon import Daemon
+    from tests.settings_helpers import bare_settings, folder_settings
+
+    share = tmp_path / "share"
+    spool = share / "out"
+    spool.mkdir(parents=True)
+    journal = Journal(tmp_path / "journal.sqlite")
+    mounts = Mounts(monkeypatch)
+    mounts.mount(share, 0x7E57)
+    SpoolPresence(journal).record(spool)
+    journal.create_job(_job(spool))
+    daemon: Any = Daemon(tmp_path / "faxd.yaml", {})
+    daemon._journal = journal
+    daemon._archiver = Archiver(journal, FakeClock())
+    settings = bare_settings(tmp_path / "state", folders=(folder_settings(spool, spool),))
+    claims = FolderClaims("me")
+    try:
+        mounts.umount(share)
+        assert claim_configured(claims, settings, daemon._present) == []
+        assert claims.held() == set() and not (spool / CLAIM_NAME).exists()
+        mounts.mount(share, 0x7E58)
+        assert claim_configured(claims, settings, daemon._present) == []
+        assert claims.held() == {spool}
+    finally:
+        claims.release_all()
+        journal.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.job_payload import JobFile, JobOptions, Source
 from faxd.core.transitions import TxUpdate
+from faxd.host.folder_place import KnownPlace
 from faxd.model import JobState, TxState
 from faxd.store.journal import Journal
 from faxd.store.journal_notes import moved_aside_key
@@ -101,6 +102,31 @@ def test_inbox_status_and_folder_records(tmp_path: Path) -> None:
         assert journal.folder_device(folder) is None
         journal.set_folder_device(folder, 42)
         assert journal.folder_device(folder) == 42
+    finally:
+        journal.close()
+
+
+def test_a_folder_s_mount_root_is_kept_beside_its_device(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        folder = tmp_path / "share" / "out"
+        assert journal.folder_place(folder) is None
+        journal.set_value(f"folder-device:{folder}", "41")  # kept by an older faxd
+        assert journal.folder_place(folder) == KnownPlace(41, None)
+        journal.set_folder_device(folder, 42, tmp_path / "share")
+        assert journal.folder_device(folder) == 42
+        assert journal.folder_place(folder) == KnownPlace(42, tmp_path / "share")
+        # The device changed by a faxd that keeps no mount roots: the one kept is stale.
+        journal.set_value(f"folder-device:{folder}", "43")
+        assert journal.folder_place(folder) == KnownPlace(43, None)
+        journal.set_folder_device(folder, 44, tmp_path / "share")
+        journal.set_folder_device(folder, 45)
+        assert journal.folder_place(folder) == KnownPlace(45, None)
+        journal.set_folder_device(folder, 46, tmp_path / "share")
+        journal.forget_folder_device(folder)
+        assert journal.folder_place(folder) is None
+        journal.set_value(f"folder-device:{folder}", "46")  # nothing forgotten is left
+        assert journal.folder_place(folder) == KnownPlace(46, None)
     finally:
         journal.close()
 

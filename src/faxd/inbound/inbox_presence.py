@@ -1,15 +1,18 @@
 """Whether an inbox folder is still on the file system faxd delivers into.
 
-An inbox that is itself a share's mount point does not go missing when the share is not
-mounted: an empty folder stays behind on the disk holding it, and what faxd delivered
-there would vanish under the share once it is mounted again. faxd remembers each inbox
-folder's file system in the journal — the record a spool folder's goes in, which the
-daemon's start reads too, so it writes no claim onto such a mount point either — and
-holds deliveries while the folder is on another one and on its parent's disk: the bare
-mount point. A file system mounted on the folder is where faxd delivers: the share back
-(perhaps under another device number, as a network share gets at each mount), or a new
-disk an admin mounted there. Any other change is the admin's to confirm, with
-`faxd accept-inbox`, which makes faxd forget what it remembered."""
+An inbox on a share does not go missing when the share is not mounted: its mount point
+stays behind as an empty folder on the disk holding it (the inbox itself, or a folder
+above it, such as /srv/fax for /srv/fax/in, below which someone may make the inbox
+again), and what faxd delivered there would vanish under the share once it is mounted
+again. faxd remembers each inbox folder's file system and where that file system is
+mounted in the journal — the record a spool folder's goes in, which the daemon's start
+reads too, so it writes no claim onto such a mount point either — and holds deliveries
+while the folder is on another file system below that mount point, a plain folder now:
+the share is away. A file system mounted at that mount point again, or on the folder
+itself, is where faxd delivers: the share back (perhaps under another device number, as
+a network share gets at each mount), or a new disk an admin mounted there. Any other
+change is the admin's to confirm, with `faxd accept-inbox`, which makes faxd forget what
+it remembered."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import structlog
 
-from faxd.host.folder_place import FolderPlace, place_of
+from faxd.host.folder_place import FolderPlace, KnownPlace, place_of
 from faxd.store.journal import Journal
 
 log = structlog.get_logger("faxd.inbound.poller")
@@ -41,18 +44,18 @@ class InboxPresence:
         if place is None or self._confirmed.get(path) == place.device:
             return None
         with self._lock:
-            known = self._journal.folder_device(path)
-            if known is not None and known != place.device:
-                if not place.mounted:
-                    return moved_text(path)
+            known = self._journal.folder_place(path)
+            if place.left_behind(known):
+                return moved_text(path, known)
+            if known is not None and known.device != place.device:
                 self._say_mounted(path, place, known)
-            if known != place.device:
-                self._journal.set_folder_device(path, place.device)
+            if place.news_to(known):
+                self._journal.set_folder_device(path, place.device, place.mount_root)
             self._confirmed[path] = place.device
         return None
 
-    def _say_mounted(self, path: Path, place: FolderPlace, known: int) -> None:
-        if known == place.parent_device:
+    def _say_mounted(self, path: Path, place: FolderPlace, known: KnownPlace) -> None:
+        if place.mounted_over(known):
             # Delivered into while it was a plain folder (a first start before the share
             # was mounted, say): those documents are under the mount now.
             log.warning(
@@ -69,12 +72,13 @@ class InboxPresence:
             )
 
 
-def moved_text(path: Path) -> str:
-    """Why nothing is delivered into `path`, which is on its parent's disk now."""
+def moved_text(path: Path, known: KnownPlace | None) -> str:
+    """Why nothing is delivered into `path`, which is below a bare mount point now."""
+    point = known.mount_root if known is not None and known.mount_root is not None else path
     return (
         f"the inbox folder {path} is not on the file system faxd delivered into but on the "
-        f"one holding {path.parent} (the bare mount point of a share that is not mounted?); "
-        "received documents wait at the provider until it is back"
+        f"one holding {point.parent} (is {point} the bare mount point of a share that is not "
+        "mounted?); received documents wait at the provider until it is back"
     )
 
 

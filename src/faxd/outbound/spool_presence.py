@@ -1,11 +1,13 @@
 """Whether a spool folder is really there. An unmounted share often leaves its mount
-point behind as an empty folder: the path is a directory, but on the disk holding it
-instead of the file system faxd took documents from. faxd remembers each spool folder's
-file system (in the journal, as it does an inbox folder's) and treats the folder found on
-its parent's one instead, like a missing folder, as an outage. A file system mounted on
-the folder is where faxd takes documents from: the share back — a network share gets
-another device number at each mount, so every reconnect of the NAS may change it — or a
-new disk; faxd remembers that one from then on."""
+point behind as an empty folder: the path is a directory (or, below the mount point, one
+made there by hand), but on the disk holding the mount point instead of the file system
+faxd took documents from. faxd remembers each spool folder's file system and where that
+file system is mounted (in the journal, as it does an inbox folder's) and treats the
+folder found below that mount point, now a plain folder, like a missing folder: as an
+outage. A file system mounted at that mount point again, or on the folder itself, is
+where faxd takes documents from: the share back — a network share gets another device
+number at each mount, so every reconnect of the NAS may change it — or a new disk; faxd
+remembers that one from then on."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import structlog
 
-from faxd.host.folder_place import FolderPlace, place_of
+from faxd.host.folder_place import FolderPlace, KnownPlace, place_of
 from faxd.store.journal import Journal, JournalWriteError
 
 log = structlog.get_logger("faxd.outbound.spool_presence")
@@ -32,38 +34,43 @@ class SpoolPresence:
         self._lock = threading.Lock()
 
     def away(self, root: Path) -> bool:
-        """True when `root` is missing, or is on its parent's file system instead of the
-        one faxd recorded for it (an unmounted share's bare mount point). A file system
-        mounted on the folder is not away, and is recorded as the folder's."""
+        """True when `root` is missing, or is below the mount point of the file system
+        faxd recorded for it, with that no longer mounted there (an unmounted share's bare
+        mount point, or a folder under it). A file system mounted there again, or on the
+        folder itself, is not away, and is recorded as the folder's."""
         place = place_of(root)
         if place is None:
             return True
         if self._confirmed.get(root) == place.device:
             return False
         with self._lock:
-            known = self._journal.folder_device(root)
+            known = self._journal.folder_place(root)
             if place.left_behind(known):
                 return True
-            if known is not None and known != place.device:
-                self._say_mounted(root, place, known)
+            if known is not None and place.news_to(known):
+                if known.device != place.device:
+                    self._say_mounted(root, place, known)
                 # Said by the journal; a start records it, as it is still mounted then.
                 with contextlib.suppress(JournalWriteError):
-                    self._journal.set_folder_device(root, place.device)
+                    self._remember(root, place)
             self._confirmed[root] = place.device
         return False
 
     def record(self, root: Path) -> None:
         """Remember the file system `root` is on now (at start, for folders that are there).
-        One mounted on the folder is taken as away() takes it. Found on its parent's disk
-        instead, the folder is taken there only when no unfinished job came from it: those
-        documents are on the share, and wait for it. Without one, that is how a folder
-        moved onto its parent's disk on purpose is taken, at a restart."""
+        One mounted where faxd knew the folder's, or on the folder, is taken as away()
+        takes it. Found below that mount point, now a plain folder, instead, the folder is
+        taken there only when no unfinished job came from it: those documents are on the
+        share, and wait for it. Without one, that is how a folder moved off its share onto
+        the disk holding it on purpose is taken, at a restart."""
         place = place_of(root)
         if place is None:
             return
         with self._lock:
-            known = self._journal.folder_device(root)
-            if known == place.device:
+            known = self._journal.folder_place(root)
+            if known is not None and known.device == place.device:
+                if place.news_to(known):
+                    self._remember(root, place)
                 self._confirmed[root] = place.device
                 return
             if place.left_behind(known):
@@ -83,7 +90,7 @@ class SpoolPresence:
                 )
             elif known is not None:
                 self._say_mounted(root, place, known)
-            self._journal.set_folder_device(root, place.device)
+            self._remember(root, place)
             self._confirmed[root] = place.device
 
     def watching(self, root: Path) -> None:
@@ -102,8 +109,11 @@ class SpoolPresence:
         confirmed = self._confirmed.get(root)
         return watched is not None and confirmed is not None and watched != confirmed
 
-    def _say_mounted(self, root: Path, place: FolderPlace, known: int) -> None:
-        if known == place.parent_device:
+    def _remember(self, root: Path, place: FolderPlace) -> None:
+        self._journal.set_folder_device(root, place.device, place.mount_root)
+
+    def _say_mounted(self, root: Path, place: FolderPlace, known: KnownPlace) -> None:
+        if place.mounted_over(known):
             # Taken from while it was a plain folder (a start before the share was
             # mounted, say): what was saved into it and not taken is under the mount now.
             log.warning(

@@ -1,10 +1,11 @@
 """`faxd accept-inbox [FOLDER]`: an inbox folder moved onto another disk on purpose is
-delivered into again. faxd holds deliveries into an inbox folder found on its parent's
-disk instead of the file system it delivered into (the bare mount point of a share that
-is not mounted), and a restart does not end that: the machine may well have started
-without its share. This command is the admin saying the move was meant. Like the other
-one-shot commands it returns an exit code and prints what an admin needs; errors are
-raised as FaxdError for `cli.main` to word."""
+delivered into again. faxd holds deliveries into an inbox folder found on the disk
+holding the mount point of the file system it delivered into, that mount point a plain
+folder now (the bare mount point of a share that is not mounted), and a restart does not
+end that: the machine may well have started without its share. This command is the
+admin saying the move was meant. Like the other one-shot commands it returns an exit
+code and prints what an admin needs; errors are raised as FaxdError for `cli.main` to
+word."""
 
 from __future__ import annotations
 

@@ -69,11 +69,12 @@ class DaemonFolders(DaemonPart):
             log.info("watching folder", folder=str(path), mode=mode)
 
     def _present(self, path: Path) -> bool:
-        """A folder that is there, and not the bare mount point of a share away: one with a
-        file system mounted on it is (the share back, perhaps under another device number,
-        or a new disk). Asked for the inbox too, whose file system is remembered alike."""
+        """A folder that is there, and not the bare mount point of a share away (nor a
+        folder below it): one with a file system mounted where the share was, or on the
+        folder, is (the share back, perhaps under another device number, or a new disk).
+        Asked for the inbox too, whose file system is remembered alike."""
         place = place_of(path)
-        return place is not None and not place.left_behind(self._journal.folder_device(path))
+        return place is not None and not place.left_behind(self._journal.folder_place(path))
 
     def _create_inbox(self, settings: Settings) -> None:
         """Make a missing inbox now, not at the poller's first cycle: made there, after the

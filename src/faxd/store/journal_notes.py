@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from faxd.core.inbox_status import InboxStatus
+from faxd.host.folder_place import KnownPlace
 from faxd.store import audit_outbox
 from faxd.store.journal_part import JournalPart
 from faxd.store.journal_rows import ProviderPause
@@ -19,6 +20,13 @@ _PAUSE = "pause:"
 _MOVED_ASIDE = "moved-aside:"  # + job id: JSON list of the names new versions went to
 _INBOX_STATUS = "inbox:status"
 _INTAKE_STALL = "intake:stalled"
+_FOLDER_DEVICE = "folder-device:"  # + folder: its st_dev
+# + folder: JSON {"device", "mount_root"}, beside the device so that records from before
+# it was kept stay as they were.
+_FOLDER_MOUNT = "folder-mount:"
+_UPSERT = (
+    "INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
 
 
 def moved_aside_key(job_id: str) -> str:
@@ -46,11 +54,7 @@ class JournalNotes(JournalPart):
     def set_value(self, key: str, value: str, *, event: str | None = None, **data: Any) -> None:
         """`event`: an audit event committed with the value (a provider paused)."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO kv(key, value) VALUES(?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            db.execute(_UPSERT, (key, value))
             if event is not None:
                 audit_outbox.record(db, event, **data)
 
@@ -162,15 +166,43 @@ class JournalNotes(JournalPart):
 
     def folder_device(self, root: Path) -> int | None:
         """The file system (st_dev) a spool or inbox folder was on when last recorded."""
-        value = self.get_value(f"folder-device:{root}")
+        value = self.get_value(f"{_FOLDER_DEVICE}{root}")
         try:
             return int(value) if value is not None else None
         except ValueError:
             return None
 
-    def set_folder_device(self, root: Path, device: int) -> None:
-        self.set_value(f"folder-device:{root}", str(device))
+    def folder_place(self, root: Path) -> KnownPlace | None:
+        """The file system a spool or inbox folder was on when last recorded, with where
+        that file system was mounted when faxd kept that too."""
+        device = self.folder_device(root)
+        if device is None:
+            return None
+        return KnownPlace(device, self._folder_mount_root(root, device))
+
+    def _folder_mount_root(self, root: Path, device: int) -> Path | None:
+        value = self.get_value(f"{_FOLDER_MOUNT}{root}")
+        with suppress(ValueError, TypeError, KeyError):
+            found = json.loads(value) if value else None
+            # Kept with the device it was seen with: a faxd that knew no mount roots (run
+            # after this one, say) changes the device alone, and leaves it stale.
+            if isinstance(found, dict) and found["device"] == device:
+                return Path(str(found["mount_root"]))
+        return None
+
+    def set_folder_device(self, root: Path, device: int, mount_root: Path | None = None) -> None:
+        """Remember the file system `root` is on, and the mount point of that file system
+        (None: not known)."""
+        with self.transaction() as db:
+            db.execute(_UPSERT, (f"{_FOLDER_DEVICE}{root}", str(device)))
+            if mount_root is None:
+                db.execute("DELETE FROM kv WHERE key = ?", (f"{_FOLDER_MOUNT}{root}",))
+            else:
+                found = {"device": device, "mount_root": str(mount_root)}
+                db.execute(_UPSERT, (f"{_FOLDER_MOUNT}{root}", json.dumps(found)))
 
     def forget_folder_device(self, root: Path) -> None:
         """The next file system the folder is found on is taken as its own, as at first."""
-        self.delete_value(f"folder-device:{root}")
+        with self.transaction() as db:
+            for key in (_FOLDER_DEVICE, _FOLDER_MOUNT):
+                db.execute("DELETE FROM kv WHERE key = ?", (f"{key}{root}",))
