@@ -19,6 +19,7 @@ from faxd.sandbox.server import SandboxServer
 from faxd.store.journal import Journal
 
 from ..e2e.harness import Faxd, pdf, wait_for
+from ..unfinished_write import leave_unfinished_write
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -241,7 +242,9 @@ def test_an_argument_that_is_not_utf8_is_a_sentence_not_an_internal_error(
 ) -> None:
     setup.start()  # a journal to look in
     try:
-        wait_for(lambda: (setup.state / "journal.sqlite").exists(), 30, "the journal")
+        # Set up, not only there: a daemon stopped while it creates the journal is
+        # test_history_right_after_a_first_start_was_killed's case.
+        wait_for(lambda: "faxd is running" in setup.log_text(), 30, "the daemon")
     finally:
         setup.stop()
     code, out, err = run(capsys, command, "--config", str(setup.config_path), "lat\udce9n")
@@ -253,6 +256,18 @@ def test_an_argument_that_is_not_utf8_is_a_sentence_not_an_internal_error(
     # showed Python's stand-in for it, '\udce9'.
     assert "'lat\\xe9n'" in out + err
     assert "udce9" not in out + err
+
+
+def test_history_right_after_a_first_start_was_killed(
+    capsys: pytest.CaptureFixture[str], setup: Faxd
+) -> None:
+    # Killed while it created the journal: `faxd history` said "attempt to write a
+    # readonly database" and to chown the folder.
+    setup.state.mkdir()
+    leave_unfinished_write(setup.state / "journal.sqlite")
+    code, out, err = run(capsys, "history", "--config", str(setup.config_path), "+46812345678")
+    assert code == 0, err
+    assert "No transmissions" in out
 
 
 def test_bad_arguments_are_usage_errors_in_a_sentence_before_any_copy(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from faxd.store.journal import (
     JournalWriteError,
     open_journal_file,
 )
+
+from ..unfinished_write import leave_unfinished_write
 
 
 def _full(journal: Journal) -> None:
@@ -111,29 +114,76 @@ def test_a_damaged_journal_names_the_file_and_what_to_do(tmp_path: Path) -> None
         open_journal_file(path, readonly=True)
 
 
+@contextmanager
+def _unwritable(state: Path) -> Iterator[None]:
+    """`state` and the files in it, readable but not writable for this process."""
+    if os.geteuid() != 0:
+        files = list(state.iterdir())
+        for path in files:
+            path.chmod(0o444)
+        state.chmod(0o555)
+        try:
+            yield
+        finally:
+            state.chmod(0o755)
+            for path in files:
+                path.chmod(0o644)
+        return
+    # Root writes whatever the mode says: a read-only bind mount stops it.
+    done = subprocess.run(["mount", "--bind", str(state), str(state)], check=False)
+    if done.returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(state)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)
+
+
 def test_a_journal_faxd_may_not_write_names_the_folder_to_fix(tmp_path: Path) -> None:
     state = tmp_path / "state"
     path = state / "journal.sqlite"
     Journal(path).close()
-    if os.geteuid() != 0:
-        path.chmod(0o444)
-        state.chmod(0o555)
-        undo: list[Callable[[], object]] = [
-            lambda: state.chmod(0o755),
-            lambda: path.chmod(0o644),
-        ]
-    else:
-        # Root writes whatever the mode says: a read-only bind mount stops it.
-        done = subprocess.run(["mount", "--bind", str(state), str(state)], check=False)
-        if done.returncode != 0:
-            pytest.skip("cannot bind-mount here")
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(state)], check=True)
-        undo = [lambda: subprocess.run(["umount", "-l", str(state)], check=False)]
+    with _unwritable(state), pytest.raises(JournalOpenError) as caught:
+        open_journal_file(path)
+    assert str(path) in str(caught.value)
+    assert "writable by faxd's user" in str(caught.value)
+
+
+def test_a_write_a_killed_faxd_left_unfinished_is_undone_for_a_reader(tmp_path: Path) -> None:
+    # A read-only open refused such a journal with "attempt to write a readonly database"
+    # and told the user to chown the folder.
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    journal.set_value("committed", "kept")
+    journal.close()
+    hot = leave_unfinished_write(path)
+    reader = open_journal_file(path, readonly=True)
     try:
-        with pytest.raises(JournalOpenError) as caught:
-            open_journal_file(path)
-        assert str(path) in str(caught.value)
-        assert "writable by faxd's user" in str(caught.value)
+        assert reader.get_value("committed") == "kept"
+        assert not reader.has_table("unfinished")
     finally:
-        for step in undo:
-            step()
+        reader.close()
+    assert not hot.exists()
+    # The first start's own: killed before the journal had a table.
+    fresh = tmp_path / "fresh" / "journal.sqlite"
+    fresh.parent.mkdir()
+    leave_unfinished_write(fresh)
+    reader = open_journal_file(fresh, readonly=True)
+    try:
+        assert reader.query("SELECT * FROM jobs") == []
+    finally:
+        reader.close()
+
+
+def test_a_reader_who_may_not_undo_an_unfinished_write_is_told_who_can(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "journal.sqlite"
+    leave_unfinished_write(path)
+    with _unwritable(state), pytest.raises(JournalOpenError) as caught:
+        open_journal_file(path, readonly=True)
+    text = str(caught.value)
+    assert f"the journal {path} holds a write that a stopped faxd left unfinished" in text
+    assert "Start faxd" in text and "chown" not in text
+    open_journal_file(path, readonly=True).close()  # writable again: undone, and read

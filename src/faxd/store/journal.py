@@ -59,9 +59,14 @@ def open_journal_file(path: Path, *, readonly: bool = False) -> Journal:
     """Journal(path), with one sentence naming the file and what to do when it cannot be
     opened, instead of SQLite's own words in a traceback."""
     try:
-        journal = Journal(path, readonly=readonly)
-        journal.pragma("schema_version")  # a read-only open reads nothing until asked
-        return journal
+        try:
+            return _opened(path, readonly=readonly)
+        except sqlite3.DatabaseError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if not readonly or code != sqlite3.SQLITE_READONLY_ROLLBACK:
+                raise
+        _undo_unfinished_write(path)
+        return _opened(path, readonly=readonly)
     except sqlite3.DatabaseError as exc:
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
@@ -85,6 +90,36 @@ def open_journal_file(path: Path, *, readonly: bool = False) -> Journal:
         raise JournalOpenError(
             f"the journal's folder {path.parent} cannot be created ({exc.strerror}).",
             "Create it, writable by faxd's user, or correct state_dir.",
+        ) from None
+
+
+def _opened(path: Path, *, readonly: bool) -> Journal:
+    journal = Journal(path, readonly=readonly)
+    try:
+        journal.pragma("schema_version")  # a read-only open reads nothing until asked
+    except BaseException:
+        journal.close()
+        raise
+    return journal
+
+
+def _undo_unfinished_write(path: Path) -> None:
+    """A faxd killed in the middle of a write (while it created the journal, before WAL
+    mode was on; or at any commit on a file system without WAL) leaves a hot rollback
+    journal, which SQLite undoes only at a writer's open: a reader refuses the file until
+    then. Undoing it changes nothing committed, and is what the daemon's next start would
+    do (SQLite's locks let one of the two do it, should it start meanwhile)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5.0)
+        try:
+            db.execute("PRAGMA schema_version").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalOpenError(
+            f"the journal {path} holds a write that a stopped faxd left unfinished, which "
+            f"only a user who may write the journal can undo ({exc}).",
+            "Start faxd (it undoes the write), or run this command as faxd's user.",
         ) from None
 
 
