@@ -103,3 +103,20 @@ def test_paths_with_bytes_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
         assert job is not None and job.path == odd
     finally:
         journal.close()
+
+
+def test_a_reader_opens_the_journal_whatever_its_folder_is_called(tmp_path: Path) -> None:
+    # "#" began a URI's fragment and "%41" read as "A": the read-only commands opened
+    # another file (an empty journal) or none at all.
+    from faxd.store.journal import open_journal_file
+
+    for n, name in enumerate(("fax #2", "50%41", "what?", "caf\udce9")):
+        path = tmp_path / name / "journal.sqlite"
+        writer = Journal(path)
+        writer.set_value("folder", str(n))
+        writer.close()
+        reader = open_journal_file(path, readonly=True)
+        try:
+            assert reader.get_value("folder") == str(n), name
+        finally:
+            reader.close()

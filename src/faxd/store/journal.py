@@ -15,6 +15,7 @@ journal_notes (key/value notes) and journal_retries (releases and retries)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import structlog
 
@@ -93,6 +95,12 @@ def open_journal_file(path: Path, *, readonly: bool = False) -> Journal:
         ) from None
 
 
+def _uri(path: Path, mode: str) -> str:
+    # A folder named "fax #2" or "50%" is a fragment or an escape in a URI: the read-only
+    # commands opened another file, or none. Bytes, so a name that is not UTF-8 survives.
+    return f"file:{quote(os.fsencode(path))}?mode={mode}"
+
+
 def _opened(path: Path, *, readonly: bool) -> Journal:
     journal = Journal(path, readonly=readonly)
     try:
@@ -110,7 +118,7 @@ def _undo_unfinished_write(path: Path) -> None:
     then. Undoing it changes nothing committed, and is what the daemon's next start would
     do (SQLite's locks let one of the two do it, should it start meanwhile)."""
     try:
-        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5.0)
+        db = sqlite3.connect(_uri(path, "rw"), uri=True, timeout=5.0)
         try:
             db.execute("PRAGMA schema_version").fetchone()
         finally:
@@ -149,8 +157,7 @@ class Journal(
         self._tables: set[str] = set()  # seen to exist (tables are never dropped)
         self._readonly = readonly
         if readonly:
-            uri = f"file:{path}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db = sqlite3.connect(_uri(path, "ro"), uri=True, check_same_thread=False)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
