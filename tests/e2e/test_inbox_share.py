@@ -6,7 +6,6 @@ root; tests/inbound/test_inbox_share.py simulates them."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from faxd.sandbox.server import SandboxServer
+from tests.real_mounts import RealMounts, real_mounts
 
 from .harness import Faxd, for_sandbox, pdf, wait_for
 
@@ -28,42 +28,9 @@ POLL_INTERVAL = 0.5
 HELD = "is not on the file system faxd delivered into"
 
 
-class Mounts:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.targets: list[Path] = []
-
-    def disk(self, name: str) -> Path:
-        """A file system of its own."""
-        path = self.tmp / name
-        path.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(path)], check=False
-        )
-        if done.returncode:
-            pytest.skip("this machine does not let us mount a tmpfs")
-        self.targets.append(path)
-        return path
-
-    def bind(self, disk: Path, folder: Path) -> None:
-        subprocess.run(["mount", "--bind", str(disk), str(folder)], check=True)
-        self.targets.append(folder)
-
-    def unmount(self, folder: Path) -> None:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-        self.targets.remove(folder)
-
-
 @pytest.fixture
-def mounts(tmp_path: Path) -> Iterator[Mounts]:
-    if os.geteuid() != 0:
-        pytest.skip("mounts need root")
-    made = Mounts(tmp_path)
-    try:
-        yield made
-    finally:
-        for target in reversed(made.targets):
-            subprocess.run(["umount", "-l", str(target)], check=False)
+def mounts() -> Iterator[RealMounts]:
+    yield from real_mounts()
 
 
 @pytest.fixture
@@ -128,9 +95,9 @@ def status(faxd: Faxd) -> str:
 
 
 def test_faxes_wait_at_the_provider_while_the_inbox_share_is_away_even_over_a_restart(
-    mounts: Mounts, run: Any, tmp_path: Path
+    mounts: RealMounts, run: Any, tmp_path: Path
 ) -> None:
-    share = mounts.disk("nas-export")
+    share = mounts.tmpfs(tmp_path / "nas-export")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     mounts.bind(share, inbox)
@@ -159,10 +126,10 @@ def test_faxes_wait_at_the_provider_while_the_inbox_share_is_away_even_over_a_re
 
 
 def test_a_new_disk_mounted_on_the_inbox_is_taken_and_a_local_folder_needs_accept_inbox(
-    mounts: Mounts, run: Any, tmp_path: Path
+    mounts: RealMounts, run: Any, tmp_path: Path
 ) -> None:
-    old = mounts.disk("old-disk")
-    new = mounts.disk("new-disk")
+    old = mounts.tmpfs(tmp_path / "old-disk")
+    new = mounts.tmpfs(tmp_path / "new-disk")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     mounts.bind(old, inbox)

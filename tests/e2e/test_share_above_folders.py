@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from faxd.sandbox.server import SandboxServer
+from tests.real_mounts import RealMounts, real_mounts
 
 from .harness import Faxd, for_sandbox, pdf, wait_for
 
@@ -30,39 +31,9 @@ SENDER = "+46927654321"
 HELD = "is not on the file system faxd delivered into"
 
 
-class Mounts:
-    def __init__(self) -> None:
-        self.targets: list[Path] = []
-
-    def disk(self, path: Path) -> None:
-        """A file system of its own at `path`."""
-        path.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(path)], check=False
-        )
-        if done.returncode:
-            pytest.skip("this machine does not let us mount a tmpfs")
-        self.targets.append(path)
-
-    def bind(self, disk: Path, folder: Path) -> None:
-        subprocess.run(["mount", "--bind", str(disk), str(folder)], check=True)
-        self.targets.append(folder)
-
-    def unmount(self, folder: Path) -> None:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-        self.targets.remove(folder)
-
-
 @pytest.fixture
-def mounts() -> Iterator[Mounts]:
-    if os.geteuid() != 0:
-        pytest.skip("mounts need root")
-    made = Mounts()
-    try:
-        yield made
-    finally:
-        for target in reversed(made.targets):
-            subprocess.run(["umount", "-l", str(target)], check=False)
+def mounts() -> Iterator[RealMounts]:
+    yield from real_mounts()
 
 
 def fax(server: SandboxServer, tag: str) -> bytes:
@@ -92,10 +63,10 @@ def drop(spool: Path, name: str) -> None:
 
 
 def test_a_share_mounted_above_the_folders_is_held_while_away_and_taken_back_under_a_new_number(
-    tmp_path: Path, mounts: Mounts
+    tmp_path: Path, mounts: RealMounts
 ) -> None:
     export = tmp_path / "nas-export"
-    mounts.disk(export)
+    mounts.tmpfs(export)
     for name in ("spool", "inbox"):
         (export / name).mkdir()
     share = tmp_path / "share"
@@ -137,7 +108,7 @@ def test_a_share_mounted_above_the_folders_is_held_while_away_and_taken_back_und
             assert "spool folder is not on the file system faxd took documents from" in log
             # Back as another file system holding a copy of the first one's files.
             again = tmp_path / "nas-export-again"
-            mounts.disk(again)
+            mounts.tmpfs(again)
             subprocess.run(["cp", "-a", f"{export}/.", str(again)], check=True)
             assert os.stat(again).st_dev != os.stat(export).st_dev
             mounts.bind(again, share)

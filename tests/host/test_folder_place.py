@@ -5,7 +5,6 @@ says of a share that is away or back. The mounts below need root, and are always
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from faxd.host import folder_place
 from faxd.host.folder_place import KnownPlace, mount_root_of, place_of
+from tests.real_mounts import RealMounts, real_mounts
 
 
 def _nearest_ismount(path: Path) -> Path:
@@ -57,42 +57,13 @@ def test_what_faxd_knows_of_a_folder_is_kept_when_its_mount_root_cannot_be_told(
     assert unsure is not None and not unsure.news_to(known)
 
 
-class Mounts:
-    def __init__(self) -> None:
-        self.targets: list[Path] = []
-
-    def tmpfs(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)], check=False
-        )
-        if done.returncode:
-            pytest.skip("this machine does not let us mount a tmpfs")
-        self.targets.append(path)
-
-    def bind(self, source: Path, target: Path) -> None:
-        subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
-        self.targets.append(target)
-
-    def unmount(self, path: Path) -> None:
-        subprocess.run(["umount", "-l", str(path)], check=True)
-        self.targets.remove(path)
-
-
 @pytest.fixture
-def mounts() -> Iterator[Mounts]:
-    if os.geteuid() != 0:
-        pytest.skip("mounts need root")
-    made = Mounts()
-    try:
-        yield made
-    finally:
-        for target in reversed(made.targets):
-            subprocess.run(["umount", "-l", str(target)], check=False)
+def mounts() -> Iterator[RealMounts]:
+    yield from real_mounts()
 
 
 def test_a_share_mounted_above_the_folder_is_away_when_unmounted_and_back_under_a_new_number(
-    tmp_path: Path, mounts: Mounts
+    tmp_path: Path, mounts: RealMounts
 ) -> None:
     share = tmp_path / "share"
     spool = share / "out"
@@ -122,7 +93,7 @@ def test_a_share_mounted_above_the_folder_is_away_when_unmounted_and_back_under_
 
 
 def test_a_share_mounted_on_a_plain_folder_lies_over_what_was_saved_there(
-    tmp_path: Path, mounts: Mounts
+    tmp_path: Path, mounts: RealMounts
 ) -> None:
     share = tmp_path / "share"
     spool = share / "out"
@@ -140,7 +111,7 @@ def test_a_share_mounted_on_a_plain_folder_lies_over_what_was_saved_there(
 
 
 def test_a_mount_root_found_on_another_file_system_than_the_folder_s_is_not_told(
-    tmp_path: Path, mounts: Mounts
+    tmp_path: Path, mounts: RealMounts
 ) -> None:
     share = tmp_path / "share"
     share.mkdir()
@@ -153,7 +124,7 @@ def test_a_mount_root_found_on_another_file_system_than_the_folder_s_is_not_told
 
 
 def test_a_bare_mount_point_bound_onto_itself_is_no_mount_point(
-    tmp_path: Path, mounts: Mounts
+    tmp_path: Path, mounts: RealMounts
 ) -> None:
     # As systemd's ReadWritePaths= binds a folder that is not a mount point when the
     # service starts (/srv/fax in faxd's unit): the kernel's mount table lists it, but it
