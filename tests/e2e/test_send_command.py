@@ -5,10 +5,13 @@ next start sends it."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from faxd.sandbox.server import SandboxServer
 
@@ -94,4 +97,46 @@ def test_send_by_itself_looks_up_an_upload_a_killed_daemon_left_half_way(
     assert faxd.report_for("left.pdf", timeout=60)["result"] == "delivered"
     assert sandbox.stats()["docs"]["uploads_by_sha256"][left_digest] == 1  # found, not resent
     wait_for(lambda: faxd.log_text().count('"faxd is running"') == 2, 30, "the daemon's start")
+    assert faxd.stop() == 0
+
+
+def test_send_wait_by_itself_ends_when_it_cannot_file_the_delivered_job(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Only a daemon tries a failed filing again: the command, sending by itself, must end
+    # once its job is delivered and could not be filed, not wait for a filing nobody tries.
+    faxd.write_config()
+    faxd.sent.mkdir(exist_ok=True)
+    faxd.failed.mkdir(exist_ok=True)
+    document = tmp_path / "letter.pdf"
+    data = pdf("delivered, then not filed")
+    document.write_bytes(data)
+    argv = [sys.executable, "-m", "faxd", "send", "--config", str(faxd.config_path)]
+    # Immutable: nothing can be made in it, not even by root.
+    if (
+        not shutil.which("chattr")
+        or subprocess.run(
+            ["chattr", "+i", str(faxd.sent)], capture_output=True, check=False
+        ).returncode
+    ):
+        pytest.skip("sent/ cannot be made immutable here (chattr, root and ext4 needed)")
+    try:
+        done = subprocess.run(
+            [*argv, str(document), "--to", "+46812345678", "--wait"],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    finally:
+        subprocess.run(["chattr", "-i", str(faxd.sent)], check=False)
+    assert done.returncode == 0, done.stderr
+    assert "delivered, but not filed" in done.stdout
+    assert "could not file the document" in done.stderr
+    digest = hashlib.sha256(data).hexdigest()
+    assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
+    # The next daemon files it, once sent/ takes files again.
+    faxd.start()
+    assert faxd.report_for("letter.pdf", timeout=60)["result"] == "delivered"
+    assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
     assert faxd.stop() == 0

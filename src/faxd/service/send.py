@@ -11,7 +11,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -194,7 +194,7 @@ def _send_now(
     runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
     runner.start()
     try:
-        return _follow(journal, job_id, wait)
+        return _follow(journal, job_id, wait, unfiled=lambda: job_id in archiver.failing())
     except KeyboardInterrupt:
         _interrupted(journal, job_id)
         return 1
@@ -237,10 +237,18 @@ def _keep_records(keeper: RecordsKeeper) -> None:
         print(f"faxd: records not written yet ({exc}).", file=sys.stderr)
 
 
-def _follow(journal: Journal, job_id: str, wait: bool, daemon_of: Path | None = None) -> int:
+def _follow(
+    journal: Journal,
+    job_id: str,
+    wait: bool,
+    daemon_of: Path | None = None,
+    unfiled: Callable[[], bool] | None = None,
+) -> int:
     """Print the job's progress until it is accepted (or filed, with `wait`). `daemon_of`:
     the state_dir of the daemon the job was left to; _DaemonStopped once none runs there,
-    or the command would wait for ever for a job nobody sends."""
+    or the command would wait for ever for a job nobody sends. `unfiled`: whether this
+    command's own filing of the job failed; only a daemon tries a filing again, so the
+    command ends there rather than wait for ever."""
     last = ""
     while True:
         job = journal.job(job_id)
@@ -252,6 +260,12 @@ def _follow(journal: Journal, job_id: str, wait: bool, daemon_of: Path | None = 
             last = line
         if job.archived_at is not None:
             print(f"filed: {job.archived_path}")
+            return 0 if job.state == JobState.DELIVERED else 1
+        if job.state in (JobState.DELIVERED, JobState.FAILED) and unfiled and unfiled():
+            print(
+                f"{job.state.value}, but not filed: faxd could not file it (the log above "
+                "says why); the next faxd to start files it once that is mended."
+            )
             return 0 if job.state == JobState.DELIVERED else 1
         if not wait and all(
             t.state
