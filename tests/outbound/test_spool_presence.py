@@ -163,18 +163,21 @@ def test_a_folder_found_on_another_mounted_file_system_waits_for_the_daemon_to_w
         rig.journal.close()
 
 
-def test_the_start_claims_a_share_back_under_another_number_but_not_its_bare_mount_point(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("mounted_on", ["folder", "above"], ids=["on-the-folder", "above-it"])
+def test_the_start_claims_a_share_back_under_another_number_but_not_while_it_is_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mounted_on: str
 ) -> None:
     from faxd.host.folder_claims import CLAIM_NAME, FolderClaims, claim_configured
     from faxd.service.daemon import Daemon
     from tests.settings_helpers import bare_settings, folder_settings
 
-    spool = tmp_path / "spool"
-    spool.mkdir()
+    # The share mounted on the spool folder itself, or higher up with the folder below it.
+    spool = tmp_path / "spool" if mounted_on == "folder" else tmp_path / "share" / "out"
+    share = spool if mounted_on == "folder" else spool.parent
+    spool.mkdir(parents=True)
     journal = Journal(tmp_path / "journal.sqlite")
     mounts = Mounts(monkeypatch)
-    mounts.mount(spool, 0x7E57)
+    mounts.mount(share, 0x7E57)
     SpoolPresence(journal).record(spool)
     journal.create_job(_job(spool))
     daemon: Any = Daemon(tmp_path / "faxd.yaml", {})
@@ -183,10 +186,10 @@ def test_the_start_claims_a_share_back_under_another_number_but_not_its_bare_mou
     settings = bare_settings(tmp_path / "state", folders=(folder_settings(spool, spool),))
     claims = FolderClaims("me")
     try:
-        mounts.umount(spool)
+        mounts.umount(share)
         assert claim_configured(claims, settings, daemon._present) == []
         assert claims.held() == set() and not (spool / CLAIM_NAME).exists()
-        mounts.mount(spool, 0x7E58)
+        mounts.mount(share, 0x7E58)
         assert claim_configured(claims, settings, daemon._present) == []
         assert claims.held() == {spool}
     finally:
@@ -358,35 +361,3 @@ def test_nothing_is_taken_below_the_bare_mount_point_and_the_share_back_is_scann
         assert rig.jobs() == ["a.pdf"]
     finally:
         rig.journal.close()
-
-
-def test_the_start_claims_a_share_mounted_above_the_folder_again_but_not_while_it_is_away(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from faxd.host.folder_claims import CLAIM_NAME, FolderClaims, claim_configured
-    from faxd.service.daemon import Daemon
-    from tests.settings_helpers import bare_settings, folder_settings
-
-    share = tmp_path / "share"
-    spool = share / "out"
-    spool.mkdir(parents=True)
-    journal = Journal(tmp_path / "journal.sqlite")
-    mounts = Mounts(monkeypatch)
-    mounts.mount(share, 0x7E57)
-    SpoolPresence(journal).record(spool)
-    journal.create_job(_job(spool))
-    daemon: Any = Daemon(tmp_path / "faxd.yaml", {})
-    daemon._journal = journal
-    daemon._archiver = Archiver(journal, FakeClock())
-    settings = bare_settings(tmp_path / "state", folders=(folder_settings(spool, spool),))
-    claims = FolderClaims("me")
-    try:
-        mounts.umount(share)
-        assert claim_configured(claims, settings, daemon._present) == []
-        assert claims.held() == set() and not (spool / CLAIM_NAME).exists()
-        mounts.mount(share, 0x7E58)
-        assert claim_configured(claims, settings, daemon._present) == []
-        assert claims.held() == {spool}
-    finally:
-        claims.release_all()
-        journal.close()
