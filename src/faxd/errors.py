@@ -79,35 +79,43 @@ class PreflightError(FaxdError):
 
 
 class ProviderError(FaxdError):
-    """Base for what a provider call can end in."""
+    """Base for what a provider call can end in; `status_code` is the HTTP status it
+    answered with, None when no answer came."""
+
+    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
+        super().__init__(message, hint)
+        self.status_code = status_code
 
 
 class RejectedError(ProviderError):
     """The provider refused the request for good (400/404/415, validation)."""
 
-    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
-        super().__init__(message, hint)
-        self.status_code = status_code
-
 
 class AuthError(ProviderError):
     """401/403: every later job to this provider would fail too, so its queue pauses."""
-
-    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
-        super().__init__(message, hint)
-        self.status_code = status_code
 
 
 class EndpointError(ProviderError):
     """The provider's address answers as if the API were not there (404/405, a redirect)
     where faxd's request must exist: a configuration problem, so its queue pauses."""
 
-    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None):
-        super().__init__(message, hint)
-        self.status_code = status_code
+
+class AskAgainError(ProviderError):
+    """Base of the answers that call for another request later, not before `retry_after`
+    (the provider's Retry-After) when it said one."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, hint, status_code)
+        self.retry_after = retry_after
 
 
-class TransientError(ProviderError):
+class TransientError(AskAgainError):
     """429, 5xx, timeouts, refused connections: the request did not take effect; retry."""
 
     def __init__(
@@ -118,30 +126,16 @@ class TransientError(ProviderError):
         status_code: int | None = None,
         throttled: bool = False,
     ) -> None:
-        super().__init__(message, hint)
-        self.retry_after = retry_after
-        self.status_code = status_code
+        super().__init__(message, hint, retry_after, status_code)
         # A 429 throttles the whole account, not one request: the provider pauses.
         self.throttled = throttled
 
 
-class OutcomeUnknownError(ProviderError):
+class OutcomeUnknownError(AskAgainError):
     """The request may have been accepted (the connection died after it was sent, or an
     error status came back that a gateway may give after the service acted on it).
 
-    Never answered by uploading again: the provider must be asked first, not before
-    `retry_after` (the provider's Retry-After) when it said one."""
-
-    def __init__(
-        self,
-        message: str,
-        hint: str | None = None,
-        retry_after: float | None = None,
-        status_code: int | None = None,
-    ) -> None:
-        super().__init__(message, hint)
-        self.retry_after = retry_after
-        self.status_code = status_code
+    Never answered by uploading again: the provider must be asked first."""
 
 
 class AmbiguousOutcomeError(ProviderError):

@@ -38,9 +38,9 @@ from faxd.core.transitions import (
 )
 from faxd.crash_points import crash_point
 from faxd.errors import (
+    AskAgainError,
     AuthError,
     FaxdError,
-    OutcomeUnknownError,
     ProviderError,
     RejectedError,
     TransientError,
@@ -525,9 +525,7 @@ class Engine:
             tx.first_attempt_at,
             tx.lookups,
         )
-        retry_after = (
-            exc.retry_after if isinstance(exc, TransientError | OutcomeUnknownError) else None
-        )
+        retry_after = exc.retry_after if isinstance(exc, AskAgainError) else None
         step = after_failure(
             failure,
             facts,

@@ -20,6 +20,7 @@ from faxd.clock import Clock, SystemClock
 from faxd.core.names import NAME_MAX, cut_keeping_extensions
 from faxd.core.preflight import format_size
 from faxd.errors import (
+    AskAgainError,
     AuthError,
     EndpointError,
     OutcomeUnknownError,
@@ -287,7 +288,7 @@ class RetarusProvider:
         """409: Retarus already has this job, so an earlier attempt got through."""
         try:
             found = self.find_submission(submission, started, frozenset())
-        except (TransientError, OutcomeUnknownError):
+        except AskAgainError:
             found = None
         if found is not None:
             return found
