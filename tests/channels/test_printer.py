@@ -379,3 +379,31 @@ def test_a_server_named_in_client_conf_is_asked_about_aborted_jobs(
     monkeypatch.delenv("CUPS_SERVER")
     with pytest.raises(ChannelError, match=r"aborted job .*: told to fail"):
         sender().send(job(tmp_path, title="FAIL this one"))
+
+
+def test_a_job_cups_keeps_no_history_of_is_printed_once(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    # With PreserveJobHistory No, CUPS forgets a job the moment it ends: read as "lost",
+    # every retry printed the received fax once more.
+    conf = cups.root / "cupsd.conf"
+    cups.stop()
+    conf.write_text(conf.read_text() + "PreserveJobHistory No\n")
+    cups.start()
+    channel = PrintChannel(name="desk", queue="FrontDesk", timeout=30)
+    settings = bare_settings(tmp_path, channels={"desk": channel})
+    journal = Journal(tmp_path / "journal.sqlite")
+    clock = FakeClock()
+    message = job(tmp_path)
+    assert message.print_file is not None
+    payload = DeliveryPayload(path=str(message.print_file.path), attach="document")
+    Outbox(journal).add(
+        [NewDelivery("d.x.0", "delivery", "received", "desk", clock.time(), "x", payload)]
+    )
+    worker = OutboxWorker(settings, journal, clock)
+    for _ in range(3):
+        worker.drain("desk", PrintSender(channel))
+        clock.advance(3600)
+    assert Outbox(journal).counts() == {"done": 1}
+    [printed] = list(queue.iterdir())
+    assert printed.read_bytes() == message.print_file.path.read_bytes()

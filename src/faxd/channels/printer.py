@@ -3,7 +3,9 @@ has completed it. A stopped printer, a job CUPS aborts or one that sits past the
 limit is cancelled (so it cannot come out later, after faxd printed it again) and
 counts as a failure to retry. A job CUPS cannot be asked about (the scheduler is
 restarting), or whose cancel CUPS did not confirm, is followed again later, never queued
-again: it may still print.
+again: it may still print. A CUPS that keeps no finished jobs (`PreserveJobHistory No`)
+forgets a job the moment it ends, so its end cannot be read: taken as printed, never as
+lost, since printing it again would put out a second copy every time.
 
 The CUPS tools run in the C locale: faxd reads their English words (`request id is`),
 which a German or French system locale translates."""
@@ -18,11 +20,15 @@ import subprocess
 import time
 from collections.abc import Callable
 
+import structlog
+
 from faxd.channels.base import Attachment, ChannelError, Message, open_attachment
 from faxd.settings import PrintChannel
 
 _REQUEST = re.compile(r"request id is (\S+)")
 _JOB_STATE = re.compile(r"job-state \(enum\) = ([a-z-]+)")
+log = structlog.get_logger("faxd.channels.printer")
+
 POLL = 1.0
 RUN_TIMEOUT = 30.0
 # A job cancelled while its backend runs may show "processing" a moment longer.
@@ -160,6 +166,18 @@ class PrintSender:
             raise ChannelError(f"CUPS {state} job {job} on '{queue}'{said}")
         if state is None:
             done = _ask(job, "lpstat", "-W", "completed", "-o", queue)
+            if not done.stdout.strip():
+                # No finished job at all, not even the one that just left the queue: CUPS
+                # keeps none. A job purged by hand on a queue with history looks the same,
+                # and was removed on purpose.
+                log.warning(
+                    "CUPS keeps no finished jobs, so faxd cannot tell whether this one "
+                    "printed; it is not printed again (set PreserveJobHistory Yes in "
+                    "cupsd.conf to have faxd follow each job to its end)",
+                    queue=queue,
+                    cups_job=job,
+                )
+                return
             if not _lists(done.stdout, job):
                 raise ChannelError(f"CUPS lost job {job} on '{queue}' (cancelled by someone?)")
 
