@@ -390,20 +390,10 @@ def test_a_job_cups_keeps_no_history_of_is_printed_once(
     cups.stop()
     conf.write_text(conf.read_text() + "PreserveJobHistory No\n")
     cups.start()
-    channel = PrintChannel(name="desk", queue="FrontDesk", timeout=30)
-    settings = bare_settings(tmp_path, channels={"desk": channel})
-    journal = Journal(tmp_path / "journal.sqlite")
-    clock = FakeClock()
-    message = job(tmp_path)
-    assert message.print_file is not None
-    payload = DeliveryPayload(path=str(message.print_file.path), attach="document")
-    Outbox(journal).add(
-        [NewDelivery("d.x.0", "delivery", "received", "desk", clock.time(), "x", payload)]
-    )
-    worker = OutboxWorker(settings, journal, clock)
+    worker, outbox, clock = _one_print_row(tmp_path)
     for _ in range(3):
-        worker.drain("desk", PrintSender(channel))
+        worker.drain("desk", PrintSender(PrintChannel(name="desk", queue="FrontDesk")))
         clock.advance(3600)
-    assert Outbox(journal).counts() == {"done": 1}
+    assert outbox.counts() == {"done": 1}
     [printed] = list(queue.iterdir())
-    assert printed.read_bytes() == message.print_file.path.read_bytes()
+    assert printed.read_bytes() == (tmp_path / "fax.pdf").read_bytes()
