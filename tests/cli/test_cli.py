@@ -4,6 +4,7 @@ effect against the sandbox."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -438,7 +439,12 @@ def test_status_shows_the_inbox_of_a_running_daemon(
             return out if code == 0 and "1 received today" in out else None
 
         out = wait_for(shown, 30, "the inbox line in faxd status")
-        assert f"inbox {setup.root / 'inbox'}: last poll 20" in out
+        # In local time and to the second, like the table's SINCE column.
+        assert re.search(
+            rf"inbox {re.escape(str(setup.root / 'inbox'))}: last poll "
+            r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d, 1 received today",
+            out,
+        ), out
     finally:
         setup.stop()
 

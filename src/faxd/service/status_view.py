@@ -85,13 +85,23 @@ def status(settings: Settings) -> int:
 
 
 def _inbox_line(state: InboxStatus) -> str:
-    last = state.last_poll or "never"
+    last = _poll_time(state.last_poll)
     line = f"inbox {state.inbox}: last poll {last}, {state.received_today} received today"
     if state.last_error:
         line += f"; last error: {state.last_error}"
     if state.incomplete_seconds:
         line += f"; {state.incomplete_seconds} second(s) listed incompletely (see the log)"
     return line
+
+
+def _poll_time(stamp: str | None) -> str:
+    """The poller's ISO time in UTC, shown in local time like every other time here."""
+    if not stamp:
+        return "never"
+    try:
+        return _when(datetime.fromisoformat(stamp).timestamp())
+    except ValueError:
+        return stamp
 
 
 def _job_line(job: JobRow, txs: Sequence[TxRow]) -> tuple[str, str, str, str, str]:
