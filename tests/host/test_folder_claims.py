@@ -1,41 +1,12 @@
 """One faxd per folder: the claim on FOLDER/.faxd.lock, held by a real second process
-(POSIX locks are per process: a claim in this one would not see its own)."""
+(tests/folder_claim_holder.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from faxd.host.folder_claims import CLAIM_NAME, FolderClaims
-
-HOLDER = """
-import sys
-from pathlib import Path
-from faxd.host.folder_claims import FolderClaims
-claims = FolderClaims("pid 4242 on fax1, state_dir /var/lib/other")
-assert claims.claim(Path(sys.argv[1])) is None
-print("held", flush=True)
-sys.stdin.read()
-"""
-
-
-@contextmanager
-def held_elsewhere(folder: Path) -> Iterator[None]:
-    """`folder` claimed by another process until the block ends."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(folder)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        yield
-    finally:
-        holder.communicate("", timeout=30)
+from tests.folder_claim_holder import OTHER, held_elsewhere
 
 
 def test_a_folder_another_process_claimed_is_refused_with_its_owner(tmp_path: Path) -> None:
@@ -43,7 +14,7 @@ def test_a_folder_another_process_claimed_is_refused_with_its_owner(tmp_path: Pa
     with held_elsewhere(tmp_path):
         refused = mine.claim(tmp_path)
         assert refused is not None
-        assert str(tmp_path) in refused and "pid 4242 on fax1, state_dir /var/lib/other" in refused
+        assert str(tmp_path) in refused and OTHER in refused
         assert mine.held() == set()
     # Its holder gone, the lock went with it: the folder is free, the file names the new one.
     assert mine.claim(tmp_path) is None
@@ -98,3 +69,4 @@ def test_every_spool_folder_and_the_inbox_are_claimed_and_a_taken_one_is_a_probl
         assert problem.path == "folders[1].path" and "pid 4242 on fax1" in problem.message
         # A folder not there yet is claimed once it is created (by the daemon).
         assert claims.held() == {spools[0], inbox}
+
