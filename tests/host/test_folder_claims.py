@@ -70,3 +70,31 @@ def test_every_spool_folder_and_the_inbox_are_claimed_and_a_taken_one_is_a_probl
         # A folder not there yet is claimed once it is created (by the daemon).
         assert claims.held() == {spools[0], inbox}
 
+
+def test_a_claim_knows_its_file_system_and_a_held_inbox_is_refused_in_its_own_words(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from faxd.host.folder_claims import claim_configured
+    from faxd.settings import InboxSettings
+    from tests.settings_helpers import bare_settings, folder_settings
+
+    spool, inbox = tmp_path / "out", tmp_path / "inbox"
+    spool.mkdir()
+    inbox.mkdir()
+    settings = bare_settings(
+        tmp_path / "state",
+        folders=(folder_settings(spool, tmp_path),),
+        inbox=InboxSettings(provider="docs", path=inbox),
+    )
+    claims = FolderClaims("me")
+    with held_elsewhere(inbox):
+        [problem] = claim_configured(claims, settings)
+    assert problem.path == "inbox.path"
+    assert "would deliver every received document into it twice" in problem.message
+    # What a poller compares with the file system it finds the folder on now.
+    assert claims.device_of(spool) == os.stat(spool).st_dev
+    assert claims.device_of(inbox) is None
+    claims.release(spool)
+    assert claims.device_of(spool) is None

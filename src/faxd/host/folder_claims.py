@@ -18,6 +18,7 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from faxd.settings import Settings
 
 CLAIM_NAME = ".faxd.lock"
 _HELD = (errno.EAGAIN, errno.EACCES)  # what fcntl says when another process holds it
+SENT_TWICE = "two would send every document in it twice"
+DELIVERED_TWICE = "two would deliver every received document into it twice"
 
 
 class FolderClaims:
@@ -33,14 +36,31 @@ class FolderClaims:
         """`owner`: how another faxd names this one ("pid 42 on host fax1, state_dir …")."""
         self._owner = owner
         self._fds: dict[Path, int] = {}
+        self._devices: dict[Path, int] = {}  # the file system each claim was taken on
+        self._lock = threading.Lock()  # the two dicts
+        # The daemon's main thread claims spool folders, the inbox poller its inbox. One
+        # folder claimed twice at once would leave a descriptor whose close drops the
+        # lock; a lock per folder, so a claim hanging on one share holds up no other.
+        self._guards: dict[Path, threading.Lock] = {}
 
     def held(self) -> set[Path]:
-        return set(self._fds)
+        with self._lock:
+            return set(self._fds)
 
-    def claim(self, folder: Path) -> str | None:
+    def device_of(self, folder: Path) -> int | None:
+        """The file system this faxd's claim on `folder` was taken on (None: none held).
+        Asks nothing of the disk, where a share that went away may hang."""
+        with self._lock:
+            return self._devices.get(folder)
+
+    def claim(self, folder: Path, consequence: str = SENT_TWICE) -> str | None:
         """Take `folder` for this faxd. None when it is this faxd's now (or already was, or
         the folder cannot carry a lock at all: then faxd works it as it did without one);
-        otherwise one sentence naming the faxd that works it."""
+        otherwise one sentence naming the faxd that works it, and `consequence`."""
+        with self._guard(folder):
+            return self._claim(folder, consequence)
+
+    def _claim(self, folder: Path, consequence: str) -> str | None:
         if folder in self._fds:
             return None
         path = folder / CLAIM_NAME
@@ -60,19 +80,27 @@ class FolderClaims:
             os.close(fd)
             if exc.errno in _HELD:
                 return (
-                    f"{folder} is worked by another faxd ({holder or 'owner unknown'}); two "
-                    "would send every document in it twice."
+                    f"{folder} is worked by another faxd ({holder or 'owner unknown'}); "
+                    f"{consequence}."
                 )
             return None  # a share without lock support (ENOLCK): as before
         data = self._owner.encode("utf-8", "backslashreplace") + b"\n"
         # Write before truncating, so a reader never sees an empty file while it is held.
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))
-        self._fds[folder] = fd
+        with self._lock:
+            self._fds[folder] = fd
+            self._devices[folder] = st.st_dev
         return None
 
     def release(self, folder: Path) -> None:
-        fd = self._fds.pop(folder, None)
+        with self._guard(folder):
+            self._release(folder)
+
+    def _release(self, folder: Path) -> None:
+        with self._lock:
+            fd = self._fds.pop(folder, None)
+            self._devices.pop(folder, None)
         if fd is None:
             return
         try:
@@ -83,8 +111,14 @@ class FolderClaims:
             os.close(fd)
 
     def release_all(self) -> None:
-        for folder in list(self._fds):
-            self.release(folder)
+        # Not behind the folders' guards: at a stop, a claim hanging on a share that went
+        # away must not keep the others' locks (and the stop) waiting.
+        for folder in self.held():
+            self._release(folder)
+
+    def _guard(self, folder: Path) -> threading.Lock:
+        with self._lock:
+            return self._guards.setdefault(folder, threading.Lock())
 
 
 def _read_owner(fd: int) -> str | None:
@@ -112,6 +146,7 @@ def claim_configured(
     a folder another faxd works is a configuration problem."""
     problems = []
     for key, folder in configured_folders(settings):
-        if present(folder) and (refused := claims.claim(folder)) is not None:
+        consequence = DELIVERED_TWICE if key == "inbox.path" else SENT_TWICE
+        if present(folder) and (refused := claims.claim(folder, consequence)) is not None:
             problems.append(ConfigProblem(key, refused))
     return problems

@@ -54,6 +54,11 @@ class InboxPresence:
             self._confirmed[path] = place.device
         return None
 
+    def device(self, path: Path) -> int | None:
+        """The file system `path` was last found on where faxd may deliver (None: not yet).
+        Asks nothing of the disk."""
+        return self._confirmed.get(path)
+
     def _say_mounted(self, path: Path, place: FolderPlace, known: KnownPlace) -> None:
         if place.mounted_over(known):
             # Delivered into while it was a plain folder (a first start before the share

@@ -30,7 +30,9 @@ from faxd.clock import Clock
 from faxd.core.inbox_status import InboxStatus
 from faxd.core.number_match import comparable_number
 from faxd.errors import AuthError, FaxdError, TransientError
+from faxd.host.folder_claims import FolderClaims
 from faxd.host.inbox_folder import InboxFolder
+from faxd.inbound.inbox_claim import InboxClaim
 from faxd.inbound.inbox_presence import InboxPresence
 from faxd.inbound.poller_cycle import PollCycle
 from faxd.inbound.poller_delivery import FileDelivery
@@ -72,7 +74,10 @@ class InboxPoller(PollCycle, InboxRouting, FileDelivery, UndeliveredFiles):
         overlap: timedelta = DEFAULT_OVERLAP,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         workers: int = DEFAULT_WORKERS,
+        claims: FolderClaims | None = None,
     ) -> None:
+        """`claims`: the daemon's folder claims, in which the poller claims the inbox again
+        whenever it comes back (inbox_claim.py)."""
         self.settings = settings
         self.source = source
         self.ledger = InboxLedger(journal, source.name)
@@ -90,6 +95,7 @@ class InboxPoller(PollCycle, InboxRouting, FileDelivery, UndeliveredFiles):
         self._folders: dict[Path, InboxFolder] = {}
         self._folders_lock = threading.Lock()
         self._presence = InboxPresence(journal)
+        self._claim = InboxClaim(claims, settings.path)
         self._recovered = False
         self._warned_no_numbers = False
         self._lock = threading.Lock()  # poll_once from the thread and `faxd send --wait`

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from faxd.clock import Clock
 from faxd.core.received_meta import ReceivedMeta
 from faxd.host.inbox_folder import InboxFolder
+from faxd.inbound.inbox_claim import InboxClaim
 from faxd.inbound.inbox_presence import InboxPresence
 from faxd.inbound.poller_result import PollResult
 from faxd.model import ReceivedDocument, ReceivedFile
@@ -40,6 +41,7 @@ class PollerPart:
         _folders: dict[Path, InboxFolder]
         _folders_lock: threading.Lock
         _presence: InboxPresence
+        _claim: InboxClaim
         _recovered: bool
         _warned_no_numbers: bool
         _stop: threading.Event | None

@@ -1,7 +1,8 @@
 """Which listed documents are ours to receive (not sent by faxd, for one of our numbers) and
 ready (their files there), the route each takes and the folder it goes to, and the check
-that every configured folder is there, on the file system faxd delivered into, before a
-cycle lists anything and before each download (mixed into faxd.inbound.poller.InboxPoller)."""
+that every configured folder is there, on the file system faxd delivered into, and the inbox
+claimed by this faxd, before a cycle lists anything and before each download (mixed into
+faxd.inbound.poller.InboxPoller)."""
 
 from __future__ import annotations
 
@@ -115,6 +116,8 @@ class InboxRouting(PollerPart):
         stays), none is delivered out of sight."""
         for root in sorted(self._configured_roots()):
             if not root.is_dir() and not self._may_make(root):
+                if root == self.settings.path:
+                    self._claim.away()
                 raise InboxWriteError(
                     f"Received documents are not delivered: {missing_text(root)}.",
                     "Mount the share or put the folder back; faxd delivers into it by itself.",
@@ -123,12 +126,23 @@ class InboxRouting(PollerPart):
             self._check_on_its_disk(path, self._root_of(path))
 
     def _check_on_its_disk(self, path: Path, root: Path) -> None:
-        """InboxWriteError when `path` is no longer on the file system faxd delivered into.
-        Only the configured root is followed through a link, as it is opened."""
+        """InboxWriteError when `path` is no longer on the file system faxd delivered into,
+        or is the inbox and another faxd holds it. Only the configured root is followed
+        through a link, as it is opened."""
         moved = self._presence.moved_away(path, follow=path == root)
+        inbox = path == self.settings.path
         if moved is not None:
+            if inbox:
+                self._claim.away()
             raise InboxWriteError(
                 f"Received documents are not delivered: {moved}.", moved_hint(path)
+            )
+        device = self._presence.device(path)
+        if inbox and device is not None and (held := self._claim.check(device)) is not None:
+            raise InboxWriteError(
+                f"Received documents are not delivered, and wait at the provider: {held}",
+                "Stop one of the two (on its host: systemctl stop faxd, or end its pid); "
+                "faxd delivers them by itself once the folder is its own.",
             )
 
     def _root_of(self, path: Path) -> Path:

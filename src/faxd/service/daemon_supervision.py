@@ -74,6 +74,7 @@ class DaemonSupervision(DaemonPart):
             outbound_ids=lambda: journal.remote_ids(inbox.provider),
             clock=self._clock,
             timezone=timezone,
+            claims=self._claims,
         )
         self._poller_stop = threading.Event()
         poller = self._poller
