@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from faxd.host import unit_mounts
 from faxd.host.unit_mounts import Mount, Seen
 
@@ -43,3 +45,17 @@ def test_inaccessible_or_empty_ends_what_is_listed_below_it_but_a_bind() -> None
     assert access("/home/other", *tmpfs, bind) == "empty"
     assert access("/home/fax/out", *unit_mounts.protect_home("read-only"), rw) == "writable"
     assert unit_mounts.protect_home("no") == []
+
+
+def test_protect_system_yes_and_full_are_read_only_mounts_read_write_paths_reach_below() -> None:
+    yes, full = unit_mounts.protect_system("yes"), unit_mounts.protect_system("full")
+    assert access("/usr/local/fax", *yes, strict=False) == "read-only"
+    assert access("/boot/fax", *yes, strict=False) == "read-only"
+    assert access("/etc/faxd/records", *yes, strict=False) == "writable"
+    assert access("/etc/faxd/records", *full, strict=False) == "read-only"
+    rw = Mount(Path("/etc/faxd"), "writable", "ReadWritePaths=/etc/faxd")
+    assert access("/etc/faxd/records", *full, rw, strict=False) == "writable"
+    # strict makes all of it read-only (seen()'s `strict`), not these folders alone.
+    assert unit_mounts.protect_system("strict") == unit_mounts.protect_system("no") == []
+    with pytest.raises(ValueError, match="ProtectSystem=fully"):
+        unit_mounts.protect_system("fully")

@@ -2,8 +2,9 @@
 ProtectSystem=strict systemd mounts the whole file system read-only for the service, but
 for its ReadWritePaths=, the folders of its StateDirectory= and the like, and /tmp with
 PrivateTmp=: a folder elsewhere is read-only for faxd however its owner and mode look.
-ProtectHome=, ReadOnlyPaths=, InaccessiblePaths= and TemporaryFileSystem= hide folders or
-make them read-only with or without it (host/unit_mounts.py).
+ProtectSystem=yes and full (/usr and the boot folders, /etc too), ProtectHome=,
+ReadOnlyPaths=, InaccessiblePaths= and TemporaryFileSystem= hide folders or make them
+read-only without it (host/unit_mounts.py).
 
 The unit is read as `systemctl cat faxd.service` prints it: the installed file with its
 drop-ins (`systemctl edit faxd` writes one), in the order systemd applies them. Anything
@@ -126,6 +127,8 @@ def _mounts(settings: dict[str, list[str]], last: dict[str, str], dynamic: bool)
         found += unit_mounts.bound(key, [_destination(word) for word in _all_words(settings[key])])
     places = [_path(word.partition(":")[0]) for word in _all_words(settings["TemporaryFileSystem"])]
     found += unit_mounts.temporary(places)
+    if not dynamic:  # which makes it strict, whatever ProtectSystem= says
+        found += unit_mounts.protect_system(last.get("ProtectSystem", ""))
     home = last.get("ProtectHome", "")
     if dynamic and home.lower() in ("", "0", "no", "false", "off"):
         found += unit_mounts.protect_home("read-only", "DynamicUser=yes")

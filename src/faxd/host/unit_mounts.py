@@ -1,11 +1,12 @@
 """What the faxd unit's sandbox makes of a path, as systemd.exec(5) sets it up: systemd
 mounts each listed path over the file system, outermost first, so the deepest one that
 holds a path decides what the service may do there, and of two at the same path the
-stricter wins (inaccessible, then read-only, then writable). Two kinds end every path
-below them whatever is listed deeper: an inaccessible one (InaccessiblePaths=,
-ProtectHome=yes), where systemd drops the deeper mounts, and an empty file system
-(TemporaryFileSystem=, ProtectHome=tmpfs), in which a deeper ReadWritePaths= finds
-nothing to mount; only a BindPaths= brings a folder into that one."""
+stricter wins (inaccessible, then read-only, then writable). ProtectSystem=yes and full
+are such read-only mounts too, so a ReadWritePaths= below one makes a folder writable
+again. Two kinds end every path below them whatever is listed deeper: an inaccessible
+one (InaccessiblePaths=, ProtectHome=yes), where systemd drops the deeper mounts, and an
+empty file system (TemporaryFileSystem=, ProtectHome=tmpfs), in which a deeper
+ReadWritePaths= finds nothing to mount; only a BindPaths= brings a folder into that one."""
 
 from __future__ import annotations
 
@@ -16,13 +17,22 @@ from pathlib import Path
 from typing import Literal
 
 Access = Literal["writable", "read-only", "inaccessible", "empty", "bound"]
+_OFF = ("0", "no", "false", "off", "")
+_ON = ("1", "yes", "true", "on")
 # ProtectHome= covers these three, "mostly equivalent" to listing them (systemd.exec(5)).
 HOMES = (Path("/home"), Path("/root"), Path("/run/user"))
 _PROTECT_HOME: dict[str, Access | None] = {
-    **dict.fromkeys(("0", "no", "false", "off", ""), None),
-    **dict.fromkeys(("1", "yes", "true", "on"), "inaccessible"),
+    **dict.fromkeys(_OFF, None),
+    **dict.fromkeys(_ON, "inaccessible"),
     "read-only": "read-only",
     "tmpfs": "empty",
+}
+# ProtectSystem=: what each value mounts read-only; strict (everything) is seen()'s `strict`.
+_OS = (Path("/usr"), Path("/boot"), Path("/efi"))
+_PROTECT_SYSTEM: dict[str, tuple[Path, ...]] = {
+    **dict.fromkeys((*_OFF, "strict"), ()),
+    **dict.fromkeys(_ON, _OS),
+    "full": (*_OS, Path("/etc")),
 }
 _LISTED: dict[str, Access] = {
     "ReadWritePaths": "writable",
@@ -42,7 +52,7 @@ class Mount:
 @dataclass(frozen=True)
 class Seen:
     """What the service may do at a path, and the mount that decides it (None: no mount
-    holds the path, so ProtectSystem= alone decides)."""
+    holds the path, so ProtectSystem=strict alone decides)."""
 
     access: Access
     mount: Mount | None
@@ -58,6 +68,16 @@ def protect_home(value: str, setting: str | None = None) -> list[Mount]:
     if access is None:
         return []
     return [Mount(home, access, setting or f"ProtectHome={value}") for home in HOMES]
+
+
+def protect_system(value: str) -> list[Mount]:
+    """The read-only mounts of ProtectSystem=`value` (none for strict, which makes all of
+    the file system read-only: seen()'s `strict`); raises ValueError for a value systemd
+    would not take."""
+    if value.lower() not in _PROTECT_SYSTEM:
+        raise ValueError(f"ProtectSystem={value}")
+    paths = _PROTECT_SYSTEM[value.lower()]
+    return [Mount(path, "read-only", f"ProtectSystem={value}") for path in paths]
 
 
 def listed(key: str, paths: Iterable[Path]) -> list[Mount]:
