@@ -34,6 +34,10 @@ ReadWritePaths={fax}
 
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
+    return make_base(tmp_path)
+
+
+def make_base(tmp_path: Path) -> Path:
     """The fax folders in fax/, the unit's ReadWritePaths=; the filed documents in
     archive/ and the records in records/, outside it."""
     for name in ("fax/out", "fax/state", "archive"):

@@ -59,3 +59,14 @@ def test_protect_system_yes_and_full_are_read_only_mounts_read_write_paths_reach
     assert unit_mounts.protect_system("strict") == unit_mounts.protect_system("no") == []
     with pytest.raises(ValueError, match="ProtectSystem=fully"):
         unit_mounts.protect_system("fully")
+
+
+def test_private_tmp_is_an_empty_file_system_of_the_services_own() -> None:
+    tmp = unit_mounts.private_tmp("PrivateTmp=yes")
+    assert unit_mounts.seen(tmp, True, Path("/var/tmp/fax")) == Seen("empty", tmp[1])
+    assert access("/tmp/fax/out", *tmp, strict=False) == "empty"
+    # A ReadWritePaths= below finds nothing there to mount; a bind brings a folder in.
+    rw = Mount(Path("/tmp/fax"), "writable", "ReadWritePaths=/tmp/fax")
+    assert access("/tmp/fax/out", *tmp, rw) == "empty"
+    assert access("/tmp/fax/out", *tmp, Mount(Path("/tmp/fax"), "bound", "BindPaths=…")) is None
+    assert access("/srv/fax/out", *tmp, strict=False) == "writable"

@@ -1,9 +1,10 @@
 """Whether each folder faxd writes, and each file it reads, is where the systemd unit lets
 the service write or see it. Owner and mode may allow it while the unit's sandbox mounts
-the folder read-only (ProtectSystem=strict outside ReadWritePaths=, ReadOnlyPaths=,
-ProtectHome=read-only) or hides it (ProtectHome=yes or tmpfs for anything under /home,
-/root or /run/user, InaccessiblePaths=): the service user's check said OK, and the daemon
-then could not file a single document, or not even start."""
+the folder read-only (ProtectSystem=strict outside ReadWritePaths=, ProtectSystem=yes or
+full, ReadOnlyPaths=, ProtectHome=read-only) or hides it (ProtectHome=yes or tmpfs for
+anything under /home, /root or /run/user, InaccessiblePaths=, PrivateTmp= for /tmp and
+/var/tmp): the service user's check said OK, and the daemon then could not file a single
+document, or not even start, or worked in a /tmp of its own that no office user saw."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from faxd.host import systemd_unit, unit_mounts
 from faxd.host.systemd_unit import Sandbox
 from faxd.host.unit_mounts import Seen
 from faxd.settings import Settings
+
+# The lines that give the service a /tmp and /var/tmp of its own (DynamicUser= implies it).
+_PRIVATE_TMP = ("PrivateTmp=", "DynamicUser=")
 
 
 def unit_sandbox(unit_file: Path | None, config: Path) -> Sandbox | None:
@@ -81,13 +85,22 @@ def _message(path: Path, seen: Seen, written: bool, sandbox: Sandbox, user: str)
             f"{sandbox.source} ({mount.setting}) makes {mount.path} read-only for the "
             f"service; {advice}."
         )
-    if seen.access == "inaccessible":
-        does = f"makes {mount.path} inaccessible for the service"
-    else:
-        does = f"puts an empty file system over {mount.path} for the service"
     unhide = _unhide(path, seen, written, sandbox)
     if _real(path) != _real(mount.path):
         unhide = f"move it out of {mount.path}, or {unhide}"
+    if seen.access == "empty" and mount.setting.startswith(_PRIVATE_TMP):
+        own = f"gives the service a {mount.path} of its own, empty at each start"
+        if written:  # faxd would work in it, unseen, and take nothing saved by others
+            return (
+                f"{path} is not the folder the service user {user} sees: {sandbox.source} "
+                f"({mount.setting}) {own} and unseen by anyone else, so nothing saved into "
+                f"{path} reaches faxd; {unhide}."
+            )
+        does = own
+    elif seen.access == "inaccessible":
+        does = f"makes {mount.path} inaccessible for the service"
+    else:
+        does = f"puts an empty file system over {mount.path} for the service"
     return (
         f"{path} is hidden from the service user {user} whatever its permissions: "
         f"{sandbox.source} ({mount.setting}) {does}; {unhide}."

@@ -1,10 +1,10 @@
 """The faxd unit's sandbox: where it lets the service write, and what it hides. With
 ProtectSystem=strict systemd mounts the whole file system read-only for the service, but
-for its ReadWritePaths=, the folders of its StateDirectory= and the like, and /tmp with
-PrivateTmp=: a folder elsewhere is read-only for faxd however its owner and mode look.
-ProtectSystem=yes and full (/usr and the boot folders, /etc too), ProtectHome=,
-ReadOnlyPaths=, InaccessiblePaths= and TemporaryFileSystem= hide folders or make them
-read-only without it (host/unit_mounts.py).
+for its ReadWritePaths=, the folders of its StateDirectory= and the like: a folder
+elsewhere is read-only for faxd however its owner and mode look. ProtectSystem=yes and
+full (/usr and the boot folders, /etc too), ProtectHome=, ReadOnlyPaths=,
+InaccessiblePaths=, TemporaryFileSystem= and PrivateTmp= (a /tmp of the service's own)
+hide folders or make them read-only without it (host/unit_mounts.py).
 
 The unit is read as `systemctl cat faxd.service` prints it: the installed file with its
 drop-ins (`systemctl edit faxd` writes one), in the order systemd applies them. Anything
@@ -37,8 +37,6 @@ _PATH_LISTS = ("ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths")
 _BINDS = ("BindPaths", "BindReadOnlyPaths")
 _LISTS = (*_PATH_LISTS, *_BINDS, "TemporaryFileSystem", "ExecStart", *_DIRECTORIES)
 _UNKNOWABLE = ("RootDirectory", "RootImage")
-# The service's own /tmp (names, not files made): writable, if unseen by anyone else.
-_PRIVATE_TMP = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108
 _TRUE = ("1", "yes", "true", "on")
 
 
@@ -121,8 +119,11 @@ def _mounts(settings: dict[str, list[str]], last: dict[str, str], dynamic: bool)
         for word in _all_words(settings[key]):
             directory = base / word.partition(":")[0]
             found.append(Mount(directory, "writable", f"{key}={word}"))
-    if last.get("PrivateTmp", "").lower() in (*_TRUE, "disconnected"):
-        found += [Mount(path, "writable", "PrivateTmp=yes") for path in _PRIVATE_TMP]
+    private_tmp = last.get("PrivateTmp", "")
+    if private_tmp.lower() in (*_TRUE, "disconnected"):
+        found += unit_mounts.private_tmp(f"PrivateTmp={private_tmp}")
+    elif dynamic:  # systemd sets PrivateTmp= for it whatever the unit says
+        found += unit_mounts.private_tmp("DynamicUser=yes")
     for key in _BINDS:
         found += unit_mounts.bound(key, [_destination(word) for word in _all_words(settings[key])])
     places = [_path(word.partition(":")[0]) for word in _all_words(settings["TemporaryFileSystem"])]

@@ -5,8 +5,9 @@ stricter wins (inaccessible, then read-only, then writable). ProtectSystem=yes a
 are such read-only mounts too, so a ReadWritePaths= below one makes a folder writable
 again. Two kinds end every path below them whatever is listed deeper: an inaccessible
 one (InaccessiblePaths=, ProtectHome=yes), where systemd drops the deeper mounts, and an
-empty file system (TemporaryFileSystem=, ProtectHome=tmpfs), in which a deeper
-ReadWritePaths= finds nothing to mount; only a BindPaths= brings a folder into that one."""
+empty file system (TemporaryFileSystem=, ProtectHome=tmpfs, PrivateTmp=), in which a
+deeper ReadWritePaths= finds nothing to mount; only a BindPaths= brings a folder into
+that one."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ _PROTECT_SYSTEM: dict[str, tuple[Path, ...]] = {
     **dict.fromkeys(_ON, _OS),
     "full": (*_OS, Path("/etc")),
 }
+# PrivateTmp=: the service's own /tmp and /var/tmp, empty at each start and seen by no
+# one else, so a folder there is not the one office users save into.
+_PRIVATE_TMP = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108
 _LISTED: dict[str, Access] = {
     "ReadWritePaths": "writable",
     "ReadOnlyPaths": "read-only",
@@ -78,6 +82,12 @@ def protect_system(value: str) -> list[Mount]:
         raise ValueError(f"ProtectSystem={value}")
     paths = _PROTECT_SYSTEM[value.lower()]
     return [Mount(path, "read-only", f"ProtectSystem={value}") for path in paths]
+
+
+def private_tmp(setting: str) -> list[Mount]:
+    """The service's own /tmp and /var/tmp (`setting`: PrivateTmp=yes, or the line that
+    implies it): an empty file system, like TemporaryFileSystem=."""
+    return [Mount(path, "empty", setting) for path in _PRIVATE_TMP]
 
 
 def listed(key: str, paths: Iterable[Path]) -> list[Mount]:
