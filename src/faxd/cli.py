@@ -368,7 +368,7 @@ def _check_config(
         _say_problems(path, [str(p) for p in exc.problems])
         return Exit.FAILURE
     service_user, differs = config.chosen_user(given_user, sandbox)
-    as_service = config.check_service_user(settings, service_user, env)
+    as_service = config.check_service_user(settings, service_user, env, sandbox)
     problems = config.check_environment(settings) + as_service.problems
     if sandbox is not None:
         problems += config.check_unit_paths(settings, sandbox, service_user, env)

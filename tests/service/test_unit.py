@@ -124,3 +124,5 @@ def test_check_config_reads_where_the_unit_lets_faxd_write() -> None:
         "/var/lib/faxd",  # StateDirectory=faxd
     ]  # not /tmp: PrivateTmp=yes gives faxd one of its own, which no office user sees
     assert sandbox.config == Path("/etc/faxd/faxd.yaml")
+    # The service user's check asks as the unit runs it: its user and group faxd.
+    assert (sandbox.user, sandbox.group, sandbox.supplementary) == ("faxd", "faxd", ())

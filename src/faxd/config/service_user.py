@@ -3,8 +3,9 @@ root, as an admin runs it before `systemctl start`, asks os.access() as root, wh
 write anywhere: it said OK for folders the daemon, running as the unit's `User=faxd`,
 then could not use. So as root every folder faxd writes, and every file it reads (the
 configuration itself, the credentials, CA bundles, the contacts file, the templates), is
-checked once more from that user's uid and groups: the owner, group and mode bits, and a
-POSIX ACL if present."""
+checked once more from that user's uid and groups (those the unit gives it when it is the
+unit's User=: config/unit_groups.py): the owner, group and mode bits, and a POSIX ACL if
+present."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from faxd.config import configured_files, configured_folders
 from faxd.config.host_checks import problems_at
+from faxd.config.unit_groups import as_run, group_fix
 from faxd.errors import ConfigProblem
 from faxd.host.folders import nearest_existing
 from faxd.host.systemd_unit import Sandbox
@@ -55,12 +57,16 @@ class ServiceUserCheck:
 
 
 def check_service_user(
-    settings: Settings, name: str = SERVICE_USER, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    name: str = SERVICE_USER,
+    environ: Mapping[str, str] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> ServiceUserCheck:
     """What `name` could not do with the configured folders and files; nothing unless run
     as root (as any other user, check_environment and the loading of the credentials
     have asked the kernel as that user already). `environ`: check-config's, whose
-    $CREDENTIALS_DIRECTORY stands for the unit's."""
+    $CREDENTIALS_DIRECTORY stands for the unit's; `sandbox`: the unit it read, whose
+    Group= and SupplementaryGroups= count when `name` is its User=."""
     found = ServiceUserCheck()
     if os.geteuid() != 0:
         return found
@@ -72,23 +78,39 @@ def check_service_user(
             "the unit's User= with --service-user."
         )
         return found
+    if sandbox is not None and sandbox.user is not None and _same_user(name, sandbox.user):
+        who, missing = as_run(who, sandbox)
+        found.problems += [ConfigProblem("", message) for message in missing]
+    service = _Service(who, sandbox.source if sandbox is not None else None)
     said: dict[str, tuple[str, ...]] = {}  # a folder in the way of several is named once
     for folder in configured_folders.written(settings):
-        if (message := _folder_problem(folder.path, who)) is not None:
+        if (message := _folder_problem(folder.path, service)) is not None:
             said.setdefault(message, folder.keys)
     handed_over = (environ or {}).get("CREDENTIALS_DIRECTORY")
     for file in configured_files.read(settings):
         if handed_over and file.path.is_relative_to(handed_over):
             continue  # systemd copies it for the service user (LoadCredential=)
-        if (message := _file_problem(file, who)) is not None:
+        if (message := _file_problem(file, service)) is not None:
             said.setdefault(message, file.keys)
-    found.problems = [ConfigProblem("", message) for message, keys in said.items() if not keys]
+    found.problems += [ConfigProblem("", message) for message, keys in said.items() if not keys]
     found.problems += problems_at(settings, [(k, m) for m, k in said.items() if k])
     return found
 
 
-def _folder_problem(path: Path, who: Account) -> str | None:
-    """Why `who` could not use `path`, in one sentence naming the folder in the way."""
+@dataclass(frozen=True)
+class _Service:
+    who: Account  # with the groups the unit gives it
+    unit: str | None  # the unit check-config read, for the advice
+
+    def fix(self, path: Path, want: int, usual: str) -> str:
+        """The `usual` fix for what `who` lacks of `want` at `path`, or giving the service
+        the group of `path` when that group may: the folder was shared with a group."""
+        return group_fix(path, self.who, want, self.unit) or usual
+
+
+def _folder_problem(path: Path, service: _Service) -> str | None:
+    """Why the service could not use `path`, in one sentence naming the folder in the way."""
+    who = service.who
     try:
         existing = nearest_existing(path)
     except OSError:
@@ -97,32 +119,40 @@ def _folder_problem(path: Path, who: Account) -> str | None:
         existing = path  # a link to nowhere holds the name: no folder can be made there
     if _handed_over(path, existing):
         return None  # systemd makes the state directory for the user, and faxd the rest
-    if (closed := _closed_on_the_way(existing, who)) is not None:
+    if (closed := _closed_on_the_way(existing, service)) is not None:
         return closed
     if not existing.is_dir():
         return None  # not a folder: said by check_environment
     if existing != path:
-        return _create_problem(path, existing, who)
+        return _create_problem(path, existing, service)
     if lacking := lacks(path, who, USE):
+        usual = (
+            f"give the folder to that user (chown {who.name}) or to a group it is in (chgrp, "
+            f"chmod g+rwx), or setfacl -m u:{who.name}:rwx {path}"
+        )
         return (
             f"the service user {who.name} cannot use {path} ({described(path)}): it lacks "
-            f"{lacking} there; give the folder to that user (chown {who.name}) or to a group "
-            f"it is in (chgrp, chmod g+rwx), or setfacl -m u:{who.name}:rwx {path}."
+            f"{lacking} there; {service.fix(path, USE, usual)}."
         )
     return None
 
 
-def _closed_on_the_way(path: Path, who: Account) -> str | None:
-    """The folder above `path` that `who` may not look into, said once for all below it."""
+def _closed_on_the_way(path: Path, service: _Service) -> str | None:
+    """The folder above `path` that the service may not look into, said once for all
+    below it."""
+    who = service.who
     for folder in reversed(path.parents):
         if _handed_over(path, folder):
             continue
         if lacking := lacks(folder, who, SEARCH):
+            usual = (
+                f"let it in (chmod o+x, g+x for a group it is in, or setfacl -m "
+                f"u:{who.name}:x {folder})"
+            )
             return (
                 f"the service user {who.name} cannot look into {folder} "
                 f"({described(folder)}): it lacks {lacking} there, so faxd cannot reach "
-                f"the folders and files below it; let it in (chmod o+x, g+x for a group it "
-                f"is in, or setfacl -m u:{who.name}:x {folder})."
+                f"the folders and files below it; {service.fix(folder, SEARCH, usual)}."
             )
     return None
 
@@ -133,27 +163,35 @@ def _handed_over(path: Path, folder: Path) -> bool:
     return path.is_relative_to(SYSTEMD_STATE_DIR) and SYSTEMD_STATE_DIR.is_relative_to(folder)
 
 
-def _file_problem(file: configured_files.Read, who: Account) -> str | None:
-    """Why `who` could not read `file`, which faxd reads at start and on every reload."""
-    path = file.path
-    if (closed := _closed_on_the_way(path, who)) is not None:
+def _file_problem(file: configured_files.Read, service: _Service) -> str | None:
+    """Why the service could not read `file`, which faxd reads at start and on every
+    reload."""
+    who, path = service.who, file.path
+    if (closed := _closed_on_the_way(path, service)) is not None:
         return closed
     if not (os.path.isdir(path) if file.listed else os.path.isfile(path)):
         return None  # loading the configuration says what is wrong with it
-    if not (lacking := lacks(path, who, READ | SEARCH if file.listed else READ)):
+    want = READ | SEARCH if file.listed else READ
+    if not (lacking := lacks(path, who, want)):
         return None
     if file.listed:
+        usual = (
+            f"let that user in (chgrp {who.group} and chmod g+rx, or setfacl -m "
+            f"u:{who.name}:rx {path})"
+        )
         return (
             f"the service user {who.name} cannot list {path} ({described(path)}): it lacks "
-            f"{lacking} there; let that user in (chgrp {who.group} and chmod g+rx, or "
-            f"setfacl -m u:{who.name}:rx {path})."
+            f"{lacking} there; {service.fix(path, want, usual)}."
         )
     if file.keys == configured_files.WHOLE_FILE:
+        usual = (
+            f"let that user read it (chgrp {who.group} {path} and chmod 640 {path}, or "
+            f"setfacl -m u:{who.name}:r {path})"
+        )
         return (
             f"the service user {who.name} cannot read the configuration {path} "
-            f"({described(path)}): it lacks {lacking} on it, so faxd cannot start; let that "
-            f"user read it (chgrp {who.group} {path} and chmod 640 {path}, or setfacl -m "
-            f"u:{who.name}:r {path})."
+            f"({described(path)}): it lacks {lacking} on it, so faxd cannot start; "
+            f"{service.fix(path, want, usual)}."
         )
     if file.secret:
         advice = (
@@ -162,19 +200,21 @@ def _file_problem(file: configured_files.Read, who: Account) -> str | None:
         )
     else:
         advice = "let that user read it"
+    usual = f"{advice} (chgrp {who.group} and chmod g+r, or setfacl -m u:{who.name}:r {path})"
     return (
         f"the service user {who.name} cannot read {path} ({described(path)}): it lacks "
-        f"{lacking} on it; {advice} (chgrp {who.group} and chmod g+r, or setfacl -m "
-        f"u:{who.name}:r {path})."
+        f"{lacking} on it; {service.fix(path, want, usual)}."
     )
 
 
-def _create_problem(path: Path, existing: Path, who: Account) -> str | None:
+def _create_problem(path: Path, existing: Path, service: _Service) -> str | None:
     """faxd creates a missing folder at start, as the service user, inside `existing`."""
+    who = service.who
     if lacking := lacks(existing, who, WRITE | SEARCH):
+        usual = f"create it for that user (install -d -o {who.name} -g {who.group} -m 2770 {path})"
         return (
             f"the service user {who.name} cannot create {path} in {existing} "
-            f"({described(existing)}): it lacks {lacking} there; create it for that user "
-            f"(install -d -o {who.name} -g {who.group} -m 2770 {path})."
+            f"({described(existing)}): it lacks {lacking} there; "
+            f"{service.fix(existing, WRITE | SEARCH, usual)}."
         )
     return None

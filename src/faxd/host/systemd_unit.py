@@ -35,7 +35,14 @@ _DIRECTORIES = {
 }
 _PATH_LISTS = ("ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths")
 _BINDS = ("BindPaths", "BindReadOnlyPaths")
-_LISTS = (*_PATH_LISTS, *_BINDS, "TemporaryFileSystem", "ExecStart", *_DIRECTORIES)
+_LISTS = (
+    *_PATH_LISTS,
+    *_BINDS,
+    "TemporaryFileSystem",
+    "ExecStart",
+    "SupplementaryGroups",
+    *_DIRECTORIES,
+)
 _UNKNOWABLE = ("RootDirectory", "RootImage")
 _TRUE = ("1", "yes", "true", "on")
 
@@ -47,6 +54,8 @@ class Sandbox:
     mounts: tuple[Mount, ...]
     config: Path | None  # the configuration its ExecStart= names with --config
     user: str | None  # its User= (root without one); None: a DynamicUser=, or unknown
+    group: str | None  # its Group= (a name or a gid); None: the user's own group
+    supplementary: tuple[str, ...]  # its SupplementaryGroups=
 
     @property
     def writable(self) -> tuple[Path, ...]:
@@ -96,16 +105,19 @@ def parse(text: str, source: str) -> Sandbox | None:
     strict = last.get("ProtectSystem", "").lower() == "strict" or dynamic
     try:
         mounts = _mounts(settings, last, dynamic)
+        supplementary = tuple(_all_words(settings["SupplementaryGroups"]))
     except ValueError:
         return None
     config = _config(settings["ExecStart"][-1]) if settings["ExecStart"] else None
-    return Sandbox(source, strict, tuple(mounts), config, _user(last, dynamic))
+    user = _user(last, dynamic)
+    group = last.get("Group") or None
+    return Sandbox(source, strict, tuple(mounts), config, user, group, supplementary)
 
 
 def _user(last: dict[str, str], dynamic: bool) -> str | None:
     user = last.get("User", "")
-    if dynamic or "%" in user:
-        return None  # made at each start, or named by a specifier systemd fills in
+    if dynamic or "%" in user or "%" in last.get("Group", ""):
+        return None  # made at each start, or (or its group) named by a specifier
     return user or "root"
 
 

@@ -4,11 +4,13 @@ on behalf of the service user."""
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import os
 import pwd
 import stat
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +27,9 @@ _USER_OBJ, _USER, _GROUP_OBJ, _GROUP, _MASK, _OTHER = 0x01, 0x02, 0x04, 0x08, 0x
 class Account:
     name: str
     uid: int
-    gids: frozenset[int]
-    group: str  # its primary group, for the advice
+    gid: int  # its primary group
+    gids: frozenset[int]  # every group it is in, the primary one too
+    group: str  # its primary group's name, for the advice
 
 
 def account(name: str) -> Account | None:
@@ -39,7 +42,41 @@ def account(name: str) -> Account | None:
         except (KeyError, ValueError):
             return None
     gids = frozenset(os.getgrouplist(entry.pw_name, entry.pw_gid))
-    return Account(entry.pw_name, entry.pw_uid, gids, _group(entry.pw_gid))
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, gids, _group(entry.pw_gid))
+
+
+def group_id(name: str) -> int | None:
+    """The group `name`, or with that gid (a unit's Group= may be either); None for one
+    this machine does not have, which systemd refuses too."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        try:
+            return grp.getgrgid(int(name)).gr_gid
+        except (KeyError, ValueError):
+            return None
+
+
+def with_groups(who: Account, gid: int | None, supplementary: Iterable[int]) -> Account:
+    """`who` as systemd starts a unit's User=: with `gid` (its Group=) as its group, else
+    its own, the groups /etc/group lists it in (initgroups()), and the `supplementary`
+    ones (its SupplementaryGroups=)."""
+    primary = who.gid if gid is None else gid
+    gids = frozenset(os.getgrouplist(who.name, primary)) | frozenset(supplementary)
+    return Account(who.name, who.uid, primary, gids, _group(primary))
+
+
+def group_letting_in(path: Path, who: Account, want: int) -> str | None:
+    """The group of `path` when being in it would give `who` all of `want` there (not
+    root's group: no service should be given that)."""
+    try:
+        gid = path.stat().st_gid
+    except OSError:
+        return None
+    if gid == 0 or gid in who.gids:
+        return None
+    joined = dataclasses.replace(who, gids=who.gids | {gid})
+    return None if lacks(path, joined, want) else _group(gid)
 
 
 def lacks(path: Path, who: Account, want: int) -> str:
