@@ -369,7 +369,8 @@ def _check_config(
         return Exit.FAILURE
     service_user, differs = config.chosen_user(given_user, sandbox)
     as_service = config.check_service_user(settings, service_user, env, sandbox)
-    problems = config.check_environment(settings) + as_service.problems
+    problems = config.check_environment(settings) + config.check_programs(settings)
+    problems += as_service.problems
     if sandbox is not None:
         problems += config.check_unit_paths(settings, sandbox, service_user, env)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from faxd.channels.base import ChannelError, Message
-from faxd.channels.command import CommandRunner
+from faxd.channels.command import CommandRunner, fill_argv, fixed_program
 from faxd.settings import CommandChannel
 
 
@@ -155,3 +155,11 @@ def test_a_program_killed_by_a_signal_says_so() -> None:
     with pytest.raises(ChannelError) as caught:
         runner.send(message())
     assert str(caught.value) == f"{sys.executable} was killed by signal 9 (SIGKILL)"
+
+
+def test_the_program_is_known_before_a_message_unless_a_field_names_it() -> None:
+    # check-config checks the program a channel runs, as fill_argv() makes it.
+    assert fixed_program(("/usr/local/bin/fax-archive", "{path}")) == "/usr/local/bin/fax-archive"
+    assert fixed_program(("/opt/{{fax}}/run",)) == fill_argv(("/opt/{{fax}}/run",), {})[0]
+    assert fixed_program(("/opt/{{fax}}/run",)) == "/opt/{fax}/run"
+    assert fixed_program(("/opt/fax/{event}",)) is None

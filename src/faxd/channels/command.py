@@ -58,6 +58,14 @@ def argv_problem(arg: str) -> str | None:
     return None
 
 
+def fixed_program(argv: tuple[str, ...]) -> str | None:
+    """The program `argv` runs, or None when a `{name}` in its path is filled in per
+    message (faxd cannot know that program before the message)."""
+    if any(name is not None for _, name, _, _ in string.Formatter().parse(argv[0])):
+        return None
+    return fill_argv(argv[:1], {})[0]  # a doubled brace is one brace in the path run
+
+
 class _Fields(string.Formatter):
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self._fields = fields

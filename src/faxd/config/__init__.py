@@ -1,6 +1,7 @@
 """Configuration: the YAML file into typed settings, every problem with its line, and the
 checks on the machine itself. `faxd.config.load` is the entry point the rest of faxd uses."""
 
+from faxd.config.command_programs import check_programs
 from faxd.config.load import (
     DEFAULT_PATH,
     DEFAULT_STATE_DIR,
@@ -23,6 +24,7 @@ __all__ = [
     "SERVICE_USER",
     "ServiceUserCheck",
     "check_environment",
+    "check_programs",
     "check_service_user",
     "check_unit_paths",
     "chosen_user",

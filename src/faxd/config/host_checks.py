@@ -42,7 +42,7 @@ def _is_dir(path: Path) -> bool:
         return False  # a folder faxd cannot look into: said by directory_problem
 
 
-def _unsearchable(path: Path) -> Path | None:
+def unsearchable(path: Path) -> Path | None:
     """The folder above `path` that faxd's user may not look into, or None. Path.exists()
     raises on EACCES, which ended check-config and `faxd run` in an internal error."""
     try:
@@ -59,7 +59,7 @@ def _unsearchable(path: Path) -> Path | None:
 
 def directory_problem(path: Path) -> str | None:
     """Why faxd could not use `path` as a folder it writes into, or None."""
-    if (closed := _unsearchable(path)) is not None:
+    if (closed := unsearchable(path)) is not None:
         return (
             f"faxd's user (uid {os.getuid()}) cannot look into {closed}, so it cannot use "
             f"{path}; give that user access to {closed} (chown, or chmod g+x for its group)."
@@ -117,7 +117,7 @@ def _created_at_start(folders: set[Path]) -> frozenset[Path]:
 
 
 def _readable_file_problem(path: Path, what: str) -> str | None:
-    if (closed := _unsearchable(path)) is not None:
+    if (closed := unsearchable(path)) is not None:
         return (
             f"faxd's user (uid {os.getuid()}) cannot look into {closed}, so it cannot read "
             f"{what} {path}; give that user access to {closed} (chown, or chmod g+x)."

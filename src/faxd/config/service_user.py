@@ -1,11 +1,11 @@
 """The folders and files checked again for the service user. `faxd check-config` run as
 root, as an admin runs it before `systemctl start`, asks os.access() as root, which may
 write anywhere: it said OK for folders the daemon, running as the unit's `User=faxd`,
-then could not use. So as root every folder faxd writes, and every file it reads (the
-configuration itself, the credentials, CA bundles, the contacts file, the templates), is
-checked once more from that user's uid and groups (those the unit gives it when it is the
-unit's User=: config/unit_groups.py): the owner, group and mode bits, and a POSIX ACL if
-present."""
+then could not use. So as root every folder faxd writes, every file it reads (the
+configuration itself, the credentials, CA bundles, the contacts file, the templates) and
+every program a command channel runs is checked once more from that user's uid and
+groups (those the unit gives it when it is the unit's User=: config/unit_groups.py): the
+owner, group and mode bits, and a POSIX ACL if present."""
 
 from __future__ import annotations
 
@@ -170,7 +170,9 @@ def _file_problem(file: configured_files.Read, service: _Service) -> str | None:
     if (closed := _closed_on_the_way(path, service)) is not None:
         return closed
     if not (os.path.isdir(path) if file.listed else os.path.isfile(path)):
-        return None  # loading the configuration says what is wrong with it
+        return None  # loading the configuration (or check_programs) says what is wrong
+    if file.run:
+        return _run_problem(path, service)
     want = READ | SEARCH if file.listed else READ
     if not (lacking := lacks(path, who, want)):
         return None
@@ -205,6 +207,35 @@ def _file_problem(file: configured_files.Read, service: _Service) -> str | None:
         f"the service user {who.name} cannot read {path} ({described(path)}): it lacks "
         f"{lacking} on it; {service.fix(path, want, usual)}."
     )
+
+
+def _run_problem(path: Path, service: _Service) -> str | None:
+    """Why the service could not run the program at `path`: it needs execute on it, and
+    read too for a script, which the kernel hands to its interpreter to open by name."""
+    if not os.access(path, os.X_OK):
+        return None  # executable by no one, or on a noexec mount: said by check_programs
+    who, script = service.who, _is_script(path)
+    want = READ | SEARCH if script else SEARCH
+    if not (lacking := lacks(path, who, want)):
+        return None
+    bits = "rx" if script else "x"
+    usual = (
+        f"let that user run it (chgrp {who.group} and chmod g+{bits}, or setfacl -m "
+        f"u:{who.name}:{bits} {path})"
+    )
+    return (
+        f"the service user {who.name} cannot run the {'script' if script else 'program'} "
+        f"{path} ({described(path)}): it lacks {lacking} on it; "
+        f"{service.fix(path, want, usual)}."
+    )
+
+
+def _is_script(path: Path) -> bool:
+    try:
+        with path.open("rb") as program:
+            return program.read(2) == b"#!"
+    except OSError:
+        return False  # run as it is, then: execute is all the kernel asks
 
 
 def _create_problem(path: Path, existing: Path, service: _Service) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 READ, WRITE, SEARCH = 4, 2, 1
 USE = READ | WRITE | SEARCH  # faxd lists, writes and renames in each of its folders
 _NAMES = {READ: "read (r)", WRITE: "write (w)", SEARCH: "search (x)"}
+_FILE_NAMES = {**_NAMES, SEARCH: "execute (x)"}  # x on a file: run it
 
 # The kernel's POSIX ACL xattr: a version, then (tag, permissions, id) entries.
 _ACL = "system.posix_acl_access"
@@ -87,7 +88,8 @@ def lacks(path: Path, who: Account, want: int) -> str:
     except OSError:
         return ""
     missing = [bit for bit in (READ, WRITE, SEARCH) if want & bit and not _may(st, path, who, bit)]
-    return " and ".join(_NAMES[bit] for bit in missing)
+    names = _NAMES if stat.S_ISDIR(st.st_mode) else _FILE_NAMES
+    return " and ".join(names[bit] for bit in missing)
 
 
 def described(path: Path) -> str:
