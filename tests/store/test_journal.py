@@ -78,6 +78,24 @@ def test_due_work_comes_in_time_order_and_interrupted_uploads_become_unknown(
         journal.close()
 
 
+def test_due_work_of_one_job_leaves_the_others_out(tmp_path: Path) -> None:
+    # `faxd send` sending by itself works its own job only: one due long before it (a
+    # stopped daemon's) is neither handed out nor sets the dispatcher's next look.
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        journal.create_job(new_job("a", "/spool/a.pdf", ["+46812345678"]))
+        journal.create_job(new_job("b", "/spool/b.pdf", ["+46812345678"]))
+        journal.apply("b", 0, TxUpdate(state=TxState.WAITING, next_attempt_at=500.0))
+        states = [TxState.READY, TxState.WAITING]
+        assert journal.due_transmissions(states, now=400.0, job_id="b") == []
+        assert journal.due_transmissions(states, now=400.0) == [("a", 0, "docs")]
+        assert journal.next_due_time(states, job_id="b") == 500.0
+        assert journal.due_transmissions(states, now=500.0, job_id="b") == [("b", 0, "docs")]
+        assert journal.next_due_time(states, job_id="c") is None
+    finally:
+        journal.close()
+
+
 def test_a_job_refused_at_intake_is_final_at_once(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
     try:

@@ -87,8 +87,13 @@ class Engine:
         on_archived: Callable[[str], None] = lambda job_id: None,
         retry: RetryPolicy | None = None,
         rand: Callable[[], float] = random.random,
+        only_job: str | None = None,
     ) -> None:
+        """`only_job`: the one job this engine works (`faxd send` sending by itself, which
+        holds no claim on the spool folders the journal's other jobs came from); None: every
+        job in the journal (the daemon)."""
         self._settings = settings
+        self._only_job = only_job
         self._journal = journal
         self._senders = dict(senders)
         self._archiver = archiver
@@ -215,7 +220,8 @@ class Engine:
             wait = 1.0
             try:
                 self.dispatch()
-                if self.heartbeat - last_sweep >= SWEEP_INTERVAL:
+                # A sweep records (and files) whatever job the provider reports on.
+                if self._only_job is None and self.heartbeat - last_sweep >= SWEEP_INTERVAL:
                     last_sweep = self.heartbeat
                     self._start_sweeps()
                 wait = self._idle_wait()
@@ -226,7 +232,7 @@ class Engine:
                     self._wake.wait(wait)
 
     def _idle_wait(self) -> float:
-        nxt = self._journal.next_due_time((*UPLOAD_STATES, *QUERY_STATES))
+        nxt = self._journal.next_due_time((*UPLOAD_STATES, *QUERY_STATES), job_id=self._only_job)
         if nxt is None:
             return 1.0
         return max(0.01, min(1.0, nxt - self._clock.time()))
@@ -289,7 +295,10 @@ class Engine:
         counter = self._uploads if upload else self._queries
         if counter.get(provider, 0) >= slots:
             return
-        for tx in self._journal.due_transmissions(states, due, slots, provider):
+        due_now = self._journal.due_transmissions(
+            states, due, slots, provider, job_id=self._only_job
+        )
+        for tx in due_now:
             if counter.get(provider, 0) >= slots:
                 break
             if tx.key not in self._inflight:

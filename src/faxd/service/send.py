@@ -1,8 +1,9 @@
 """`faxd send`: documents given on the command line sent to the numbers typed, through
-the state_dir's outbox; sent by this process when no daemon runs, else queued for the
-daemon, and followed until accepted (or, with --wait, until filed). Like the other
-one-shot commands it returns an exit code and prints what an admin needs; errors are
-raised as FaxdError for `cli.main` to word."""
+the state_dir's outbox; sent by this process when no daemon runs (this one job: the
+journal's others wait for the daemon), else queued for the daemon, and followed until
+accepted (or, with --wait, until filed). Like the other one-shot commands it returns an
+exit code and prints what an admin needs; errors are raised as FaxdError for `cli.main`
+to word."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ from faxd.core.addressing import parse_number, parse_recipients
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import first_free
 from faxd.core.printable import shown
-from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
+from faxd.errors import (
+    AddressError,
+    AlreadyRunningError,
+    FaxdError,
+    HeldByCommandError,
+    UsageError,
+)
 from faxd.host.lock import InstanceLock, running_pid
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
@@ -152,7 +159,9 @@ def _send_now(
     clock = SystemClock()
     senders = build_senders(settings)
     archiver = Archiver(journal, clock, work_root=settings.work_root)
-    engine = Engine(settings, journal, senders, archiver, clock)
+    # Sending by itself, the command works its own job only: the journal's other jobs came
+    # from spool folders it holds no claim on, which another faxd may work now.
+    engine = Engine(settings, journal, senders, archiver, clock, only_job=job_id)
     intake = Intake(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
     )
@@ -169,7 +178,10 @@ def _send_now(
         return 1
     lock = InstanceLock(settings.state_dir, command="send")
     try:
-        lock.acquire()
+        _take_turn(lock, job_id)
+    except KeyboardInterrupt:
+        _interrupted(journal, job_id)
+        return 1
     except AlreadyRunningError:
         print(f"job {job_id} queued; the running faxd sends it.")
         try:
@@ -182,14 +194,6 @@ def _send_now(
             # held and end (exit 2, which systemd does not restart).
             _interrupted(journal, job_id, "the running faxd stopped")
             return 1
-    try:
-        # Sending by itself, this command is the only faxd at work here: an upload a
-        # killed daemon (or an earlier faxd send) left half-way is looked up, as a
-        # starting daemon does, rather than left in "submitting" until the next start.
-        engine.look_up_interrupted()
-    except BaseException:
-        lock.release()
-        raise
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
     runner.start()
@@ -204,6 +208,25 @@ def _send_now(
         # No daemon runs (we hold its lock): the report PDF and audit lines are ours to make.
         _keep_records(RecordsKeeper(settings, journal, clock))
         lock.release()
+
+
+def _take_turn(lock: InstanceLock, job_id: str) -> None:
+    """Take the state_dir's lock to send by itself. Another `faxd send` sending by itself
+    works only its own job, so this one waits for it to end, then sends its own.
+    AlreadyRunningError: a daemon holds the lock, and sends the job."""
+    said = False
+    while True:
+        try:
+            lock.acquire()
+            return
+        except HeldByCommandError:
+            if not said:
+                print(
+                    f"job {job_id} queued; another faxd send is sending its own now, and this "
+                    "command sends this one once that is done."
+                )
+                said = True
+            time.sleep(0.5)
 
 
 def _interrupted(journal: Journal, job_id: str, why: str = "interrupted") -> None:

@@ -152,25 +152,40 @@ class JournalQueries(JournalPart):
         now: float,
         limit: int = 200,
         provider: str | None = None,
+        *,
+        job_id: str | None = None,
     ) -> list[DueTx]:
         """Transmissions in `states` whose time has come, oldest first, with their provider
-        (only `provider`'s when given). Not waited for: each is re-read by the thread that
-        works on it, which commits before it acts."""
+        (only `provider`'s when given, only job `job_id`'s when given). Not waited for:
+        each is re-read by the thread that works on it, which commits before it acts."""
         marks = ",".join("?" for _ in states)
         only = "AND j.provider = ? " if provider is not None else ""
+        if job_id is not None:
+            only += "AND t.job_id = ? "
         sql = (
             "SELECT t.job_id, t.idx, j.provider FROM transmissions t JOIN jobs j "  # noqa: S608
             f"ON j.id = t.job_id WHERE t.state IN ({marks}) AND t.next_attempt_at <= ? {only}"
             "ORDER BY t.next_attempt_at, t.job_id, t.idx LIMIT ?"
         )
-        params = (*[s.value for s in states], now, *([provider] if provider else []), limit)
+        params = (
+            *[s.value for s in states],
+            now,
+            *([provider] if provider else []),
+            *([job_id] if job_id is not None else []),
+            limit,
+        )
         return [DueTx(*r) for r in self.query(sql, params, durable=False)]
 
-    def next_due_time(self, states: Sequence[TxState]) -> float | None:
+    def next_due_time(
+        self, states: Sequence[TxState], *, job_id: str | None = None
+    ) -> float | None:
+        """The earliest `next_attempt_at` among transmissions in `states` (only job
+        `job_id`'s when given)."""
         marks = ",".join("?" for _ in states)
+        only = " AND job_id = ?" if job_id is not None else ""
         rows = self.query(
-            f"SELECT MIN(next_attempt_at) AS t FROM transmissions WHERE state IN ({marks})",  # noqa: S608
-            [s.value for s in states],
+            f"SELECT MIN(next_attempt_at) AS t FROM transmissions WHERE state IN ({marks}){only}",  # noqa: S608
+            [*(s.value for s in states), *([job_id] if job_id is not None else [])],
             durable=False,  # it only times the dispatcher's next look
         )
         value = rows[0]["t"] if rows else None

@@ -1,0 +1,120 @@
+"""`faxd send` sending by itself (no daemon running) works its own job only: the jobs a daemon
+took from the spool folders wait for the daemon, whichever faxd holds those folders now; a
+second command waits for the first."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from faxd.host.folder_claims import FolderClaims
+from faxd.host.lock import InstanceLock
+from faxd.sandbox.server import SandboxServer
+
+from .harness import Faxd, pdf, wait_for
+
+
+def unfiled(state: Path) -> dict[str, list[str]]:
+    """The journal's unfiled jobs: document (relative path) -> its transmissions' states."""
+    journal = sqlite3.connect(f"file:{state / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = journal.execute(
+            "SELECT j.rel_path, t.state FROM jobs j JOIN transmissions t ON t.job_id = j.id"
+            " WHERE j.archived_at IS NULL ORDER BY j.rel_path, t.idx"
+        ).fetchall()
+    finally:
+        journal.close()
+    found: dict[str, list[str]] = {}
+    for rel_path, tx_state in rows:
+        found.setdefault(rel_path, []).append(tx_state)
+    return found
+
+
+def send_argv(faxd: Faxd, document: Path) -> list[str]:
+    return [
+        *(sys.executable, "-m", "faxd", "send", "--config", str(faxd.config_path)),
+        *(str(document), "--to", "+46812345678", "--wait"),
+    ]
+
+
+def test_send_by_itself_leaves_the_daemons_spool_jobs_to_the_daemon(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The daemon stops with second.pdf still queued (one upload slot, held by a slow
+    # upload), and another faxd, of another state_dir, takes the spool folder: it sends
+    # second.pdf itself. faxd send sending by itself uploaded and filed the stopped daemon's
+    # queued jobs too, without the folder's claim: second.pdf went out twice.
+    faxd.overrides["concurrency"] = 1
+    sandbox.add_fault({"api": "docs", "endpoint": "send", "action": "slow", "delay": 4})
+    faxd.start()
+    faxd.drop("+46812345678/first.pdf", pdf("ahead in the queue"))
+    wait_for(lambda: sandbox.stats()["docs"]["send_requests"] == 1, 30, "the slow upload")
+    second = pdf("queued for the daemon")
+    faxd.drop("+46812345678/second.pdf", second)
+    wait_for(lambda: "+46812345678/second.pdf" in unfiled(faxd.state), 30, "second.pdf's job")
+    assert faxd.stop() == 0
+    before = unfiled(faxd.state)
+    assert before["+46812345678/second.pdf"] == ["ready"]
+    other = FolderClaims("pid 4242 on host fax2, state_dir /var/lib/faxd")
+    assert other.claim(faxd.spool) is None  # the other faxd works the spool folder now
+    try:
+        document = tmp_path / "letter.pdf"
+        document.write_bytes(pdf("sent by the command alone"))
+        done = subprocess.run(
+            send_argv(faxd, document), capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert "filed:" in done.stdout
+        letter = hashlib.sha256(document.read_bytes()).hexdigest()
+        uploads = sandbox.stats()["docs"]["uploads_by_sha256"]
+        assert uploads[letter] == 1
+        # The daemon's jobs are as it left them: not sent, not looked at, not filed.
+        assert hashlib.sha256(second).hexdigest() not in uploads
+        assert unfiled(faxd.state) == before
+        for rel_path in before:
+            assert (faxd.spool / rel_path).is_file(), rel_path
+            assert not (faxd.sent / rel_path).exists(), rel_path
+    finally:
+        other.release_all()
+    faxd.start()  # the folder is this faxd's again: its daemon sends second.pdf, once
+    assert faxd.report_for("second.pdf", timeout=60)["result"] == "delivered"
+    assert faxd.report_for("first.pdf", timeout=60)["result"] == "delivered"
+    assert sandbox.stats()["docs"]["uploads_by_sha256"][hashlib.sha256(second).hexdigest()] == 1
+    assert faxd.stop() == 0
+
+
+def test_send_waits_for_another_send_sending_by_itself_then_sends_its_own(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # A command sending by itself works its own job only, so a second one that finds the
+    # lock held by it sends its own once the first is done: it waited for a daemon that
+    # was not there, and ended saying "the running faxd stopped".
+    faxd.write_config()
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(pdf("the second command's"))
+    first = InstanceLock(faxd.state, command="send")  # stands for a faxd send sending
+    first.acquire()
+    command = subprocess.Popen(
+        send_argv(faxd, document), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert command.stdout is not None
+        line = command.stdout.readline()
+        assert re.search(r"job \S+ queued", line), line
+        first.release()  # the first command is done
+        out, err = command.communicate(timeout=120)
+    finally:
+        first.release()
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert command.returncode == 0, err
+    assert "another faxd send is sending its own now" in line
+    assert "filed:" in out
+    assert faxd.report_for("letter.pdf")["result"] == "delivered"
+    digest = hashlib.sha256(document.read_bytes()).hexdigest()
+    assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
