@@ -1,6 +1,7 @@
 """`faxd send` sending by itself (no daemon running) works its own job only: the jobs a daemon
 took from the spool folders wait for the daemon, whichever faxd holds those folders now; a
-second command waits for the first."""
+second command waits for the first; and a daemon starting while the command makes its
+copies leaves them be."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
+from faxd.cli import main
+from faxd.core.job_payload import NewJob
 from faxd.host.folder_claims import FolderClaims
 from faxd.host.lock import InstanceLock
 from faxd.sandbox.server import SandboxServer
+from faxd.store.journal import Journal
+from faxd.store.outbox import NewDelivery
 
 from .harness import Faxd, pdf, wait_for
 
@@ -118,3 +126,40 @@ def test_send_waits_for_another_send_sending_by_itself_then_sends_its_own(
     assert faxd.report_for("letter.pdf")["result"] == "delivered"
     digest = hashlib.sha256(document.read_bytes()).hexdigest()
     assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
+
+
+def test_a_daemon_starting_while_send_makes_its_copies_leaves_them(
+    faxd: Faxd,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The command copies the document into state_dir/work/JOB and then journals the job. A
+    # daemon whose start came in between removed that folder as one no job owns, and then
+    # failed the job the command left to it: "letter.pdf was removed … before it was sent".
+    faxd.write_config()
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(pdf("copied while a daemon starts"))
+    create_job = Journal.create_job
+    work: list[str] = []
+
+    def daemon_starts_first(
+        journal: Journal, job: NewJob, outbox: Sequence[NewDelivery] = ()
+    ) -> None:
+        work.extend(p.name for p in (faxd.state / "work").iterdir())
+        faxd.start()
+        wait_for(lambda: '"faxd is running"' in faxd.log_text(), 60, "the daemon's start")
+        create_job(journal, job, outbox)
+
+    monkeypatch.setattr(Journal, "create_job", daemon_starts_first)
+    argv = ["send", "--config", str(faxd.config_path), str(document)]
+    code = main([*argv, "--to", "+46812345678", "--wait"], environ={})
+    out = capsys.readouterr().out
+    assert len(work) == 1  # the command's own work folder, not in the journal yet
+    assert "the running faxd sends it" in out
+    assert code == 0, out
+    assert faxd.report_for("letter.pdf")["result"] == "delivered"
+    assert "removed work folders no job owns" not in faxd.log_text()
+    assert "a faxd command is making a work folder right now" in faxd.log_text()
+    assert faxd.stop() == 0

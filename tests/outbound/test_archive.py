@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from faxd.host.work_lock import making_work
 from faxd.outbound.archive import Archiver
 
 from .test_intake import PDF, IntakeRig
@@ -42,6 +43,23 @@ def test_the_sweep_removes_work_folders_no_unfiled_job_owns(rig: IntakeRig, tmp_
     assert {p.name for p in work.iterdir()} == {queued.id, older.name}
     assert (rig.intake.snapshot_dir(queued.id) / "queued.pdf").is_file()  # still to be sent
     assert archiver.sweep_work() == 0
+
+
+def test_the_sweep_leaves_the_work_folders_while_a_command_makes_one(
+    rig: IntakeRig, tmp_path: Path
+) -> None:
+    # faxd send copies into its work folder before its job is in the journal; a daemon
+    # starting then removed the folder under it as one no job owns.
+    work = tmp_path / "state" / "work"
+    archiver = Archiver(rig.journal, rig.clock, work_root=work)
+    orphan = work / "20261130080000-0badc0de"
+    with making_work(work):
+        (orphan / "snap").mkdir(parents=True)
+        (orphan / "snap" / "letter.pdf").write_bytes(PDF)
+        assert archiver.sweep_work() == 0
+        assert (orphan / "snap" / "letter.pdf").is_file()
+    assert archiver.sweep_work() == 1  # once the command is done (or was killed)
+    assert not orphan.exists()
 
 
 def test_the_sweep_without_a_work_folder_does_nothing(rig: IntakeRig, tmp_path: Path) -> None:

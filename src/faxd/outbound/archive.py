@@ -40,6 +40,7 @@ from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.folders import create_if_missing
+from faxd.host.work_lock import sweeping
 from faxd.model import JobState, TxState
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
@@ -270,22 +271,34 @@ class Archiver:
         """Remove the work folders no unfiled job owns; at start-up, before anything is
         taken. They hold copies of documents: a kill between a take's copy and its
         journal record, or between a filing and its clean-up, left them behind, and
-        nothing else would ever remove them. Returns how many were removed."""
+        nothing else would ever remove them. Returns how many were removed. While a
+        `faxd send` or `faxd explain` makes a work folder, one no journal knows yet, the
+        sweep waits for the next start (faxd.host.work_lock)."""
         if self._work_root is None:
             return 0
         try:
-            names = [
-                entry.name
-                for entry in os.scandir(self._work_root)
-                # print-*: an older faxd's conversions, removed when their job is filed.
-                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("print-")
-            ]
+            with sweeping(self._work_root) as free:
+                if not free:
+                    log.info(
+                        "a faxd command is making a work folder right now; the work folders "
+                        "no job owns are removed at the next start"
+                    )
+                    return 0
+                return self._sweep_work(self._work_root)
         except FileNotFoundError:
             return 0
+
+    def _sweep_work(self, work_root: Path) -> int:
+        names = [
+            entry.name
+            for entry in os.scandir(work_root)
+            # print-*: an older faxd's conversions, removed when their job is filed.
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("print-")
+        ]
         owned = self._journal.unfiled_among(names)
         orphans = [name for name in names if name not in owned]
         for name in orphans:
-            shutil.rmtree(self._work_root / name, ignore_errors=True)
+            shutil.rmtree(work_root / name, ignore_errors=True)
         return len(orphans)
 
     def _discard_work(self, job: JobRow) -> None:

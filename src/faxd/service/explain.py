@@ -16,6 +16,7 @@ from faxd.clock import SystemClock
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import ignored_because
 from faxd.errors import UsageError
+from faxd.host.work_lock import making_work
 from faxd.outbound.archive import Archiver
 from faxd.outbound.intake import Intake
 from faxd.outbound.intake_take import new_job_id
@@ -108,10 +109,13 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
     clock = SystemClock()
     intake = Intake(settings, scratch, senders, Archiver(scratch, clock), clock, lambda: None)
     job_id = new_job_id(clock.time())
-    try:
-        decision = intake.decide(folder, path, path.lstat().st_mtime, job_id)
-    finally:
-        shutil.rmtree(intake.job_dir(job_id), ignore_errors=True)  # explain leaves nothing
+    # Its copies go into a work folder of the state_dir that no journal knows: a daemon
+    # starting meanwhile must not sweep it away while the decision reads them.
+    with making_work(settings.work_root):
+        try:
+            decision = intake.decide(folder, path, path.lstat().st_mtime, job_id)
+        finally:
+            shutil.rmtree(intake.job_dir(job_id), ignore_errors=True)  # explain leaves nothing
     job = decision.job
     sender = senders.get(job.provider)
     print(f"file:       {shown or path}")

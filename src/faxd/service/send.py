@@ -32,6 +32,7 @@ from faxd.errors import (
     UsageError,
 )
 from faxd.host.lock import InstanceLock, running_pid
+from faxd.host.work_lock import making_work
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
@@ -166,10 +167,14 @@ def _send_now(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
     )
     st = document.stat()
-    # The daemon's decision, without the misdial guard: the number typed is the confirmation.
-    decision = intake.decide(folder, document, st.st_mtime, job_id, guard=False)
-    job = replace(decision.final, reference=reference)
-    journal.create_job(job)
+    # Its copies go into a work folder no journal knows until the job is created: a daemon
+    # starting meanwhile must not sweep it away.
+    with making_work(settings.work_root):
+        # The daemon's decision, without the misdial guard: the number typed is the
+        # confirmation.
+        decision = intake.decide(folder, document, st.st_mtime, job_id, guard=False)
+        job = replace(decision.final, reference=reference)
+        journal.create_job(job)
     stored = journal.job(job_id)
     assert stored is not None
     if job.error:
