@@ -66,8 +66,13 @@ class AlreadyRunningError(FaxdError):
 
 
 class HeldByCommandError(AlreadyRunningError):
-    """A faxd command (`faxd send` sending by itself) holds the lock for a while: a daemon
-    that finds it so starts again later, unlike one that finds another daemon."""
+    """A faxd command (`faxd send` sending by itself, `faxd journal` drawing reports) holds
+    the lock for a while: a daemon that finds it so starts again later, unlike one that
+    finds another daemon. `command` names it."""
+
+    def __init__(self, message: str, hint: str | None = None, command: str = "") -> None:
+        super().__init__(message, hint)
+        self.command = command
 
 
 class AddressError(FaxdError):

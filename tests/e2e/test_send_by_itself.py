@@ -95,16 +95,24 @@ def test_send_by_itself_leaves_the_daemons_spool_jobs_to_the_daemon(
     assert faxd.stop() == 0
 
 
-def test_send_waits_for_another_send_sending_by_itself_then_sends_its_own(
-    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("holder", "said"),
+    [
+        ("send", "another faxd send is sending its own now"),
+        ("journal", "faxd journal is using the state directory now"),
+    ],
+)
+def test_send_waits_for_another_command_holding_the_lock_then_sends_its_own(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path, holder: str, said: str
 ) -> None:
     # A command sending by itself works its own job only, so a second one that finds the
     # lock held by it sends its own once the first is done: it waited for a daemon that
-    # was not there, and ended saying "the running faxd stopped".
+    # was not there, and ended saying "the running faxd stopped". `faxd journal` drawing
+    # the pending reports holds the lock the same way for a while.
     faxd.write_config()
     document = tmp_path / "letter.pdf"
-    document.write_bytes(pdf("the second command's"))
-    first = InstanceLock(faxd.state, command="send")  # stands for a faxd send sending
+    document.write_bytes(pdf(f"the command's, after faxd {holder}"))
+    first = InstanceLock(faxd.state, command=holder)  # stands for that command at work
     first.acquire()
     command = subprocess.Popen(
         send_argv(faxd, document), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -121,7 +129,7 @@ def test_send_waits_for_another_send_sending_by_itself_then_sends_its_own(
             command.kill()
             command.wait()
     assert command.returncode == 0, err
-    assert "another faxd send is sending its own now" in line
+    assert said in line
     assert "filed:" in out
     assert faxd.report_for("letter.pdf")["result"] == "delivered"
     digest = hashlib.sha256(document.read_bytes()).hexdigest()

@@ -571,6 +571,34 @@ def test_a_start_while_faxd_send_holds_the_lock_exits_1_so_systemd_starts_it_aga
     assert f"faxd send (pid {sender.pid}) is using the state directory" in started.stderr
 
 
+def test_a_start_while_faxd_journal_draws_reports_exits_1_so_systemd_starts_it_again(
+    svc: ServiceFaxd,
+) -> None:
+    # `faxd journal` with no daemon running takes the daemon's lock while it draws the
+    # pending report PDFs; unmarked, a daemon systemd started meanwhile exited 2 and
+    # stayed down.
+    svc.write_config()
+    journal = subprocess.Popen(
+        [sys.executable, "-m", "faxd", "journal", "--config", str(svc.config_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=child_env(**svc.env_extra, FAXD_HANG_AT="draw_pending"),
+    )
+    lock = svc.state / "faxd.lock"
+    try:
+        wait_for(
+            lambda: lock.exists() and lock.read_text().split()[:1] == [str(journal.pid)],
+            30,
+            "faxd journal to take the lock",
+        )
+        started = svc.cli("run")
+    finally:
+        journal.kill()
+        journal.wait(timeout=30)
+    assert started.returncode == 1, started.stderr
+    assert f"faxd journal (pid {journal.pid}) is using the state directory" in started.stderr
+
+
 def test_a_second_instance_exits_2_naming_the_holder(svc: ServiceFaxd) -> None:
     svc.start()
     wait_for(lambda: "faxd is running" in svc.log_text(), 30, "the first instance")

@@ -56,6 +56,7 @@ class InstanceLock:
                     f"faxd {command} (pid {holder or 'unknown'}) is using the state directory "
                     f"{self.state_dir} for now.",
                     "faxd starts once it is done (systemd starts it again after RestartSec).",
+                    command,
                 ) from None
             raise AlreadyRunningError(
                 f"faxd is already running (pid {holder or 'unknown'}) with state directory "

@@ -10,6 +10,7 @@ from pathlib import Path
 from faxd.clock import SystemClock
 from faxd.core.addressing import parse_number
 from faxd.core.printable import shown, table
+from faxd.crash_points import hang_point
 from faxd.errors import AddressError, AlreadyRunningError, FaxdError, UsageError
 from faxd.host.fsops import NotRegularFileError
 from faxd.host.lock import InstanceLock
@@ -79,13 +80,16 @@ def _write_journal(keeper: RecordsKeeper, day: date) -> tuple[Path, Path]:
 
 def _draw_if_alone(settings: Settings, keeper: RecordsKeeper) -> None:
     """Report PDFs (and the checksums the journal lists) still pending are drawn here only
-    when no daemon runs: two drawers of one report would leave two PDFs."""
-    lock = InstanceLock(settings.state_dir)
+    when no daemon runs: two drawers of one report would leave two PDFs. The lock is marked
+    as the command's: a daemon starting meanwhile (systemd restarting it) exits 1 and is
+    started again, where a lock that looked like a daemon's made it exit 2 and stay down."""
+    lock = InstanceLock(settings.state_dir, command="journal")
     try:
         lock.acquire()
     except AlreadyRunningError:
         return
     try:
+        hang_point("draw_pending")
         keeper.draw_pending()
     finally:
         lock.release()

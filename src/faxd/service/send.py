@@ -224,12 +224,14 @@ def _take_turn(lock: InstanceLock, job_id: str) -> None:
         try:
             lock.acquire()
             return
-        except HeldByCommandError:
+        except HeldByCommandError as exc:
             if not said:
-                print(
-                    f"job {job_id} queued; another faxd send is sending its own now, and this "
-                    "command sends this one once that is done."
+                doing = (
+                    "another faxd send is sending its own now"
+                    if exc.command == "send"
+                    else f"faxd {exc.command} is using the state directory now"
                 )
+                print(f"job {job_id} queued; {doing}, and this command sends it once that is done.")
                 said = True
             time.sleep(0.5)
 
