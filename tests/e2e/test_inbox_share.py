@@ -18,12 +18,11 @@ import pytest
 from faxd.sandbox.server import SandboxServer
 from tests.real_mounts import RealMounts, real_mounts
 
-from .harness import Faxd, for_sandbox, pdf, wait_for
+from .harness import Faxd, for_sandbox, wait_for
+from .received_faxes import arrived, fax
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-OURS = "+4612345678"
-SENDER = "+46927654321"
 POLL_INTERVAL = 0.5
 HELD = "is not on the file system faxd delivered into"
 
@@ -52,26 +51,6 @@ def run(tmp_path: Path) -> Iterator[Callable[..., tuple[SandboxServer, Faxd]]]:
         for server, faxd in started:
             faxd.stop()
             server.stop()
-
-
-def fax(server: SandboxServer, tag: str) -> bytes:
-    import base64
-
-    content = pdf(tag)
-    server.add_received(
-        {
-            "sender": SENDER,
-            "recipient": OURS,
-            "files": [
-                {"fileName": f"{tag}.pdf", "content_base64": base64.b64encode(content).decode()}
-            ],
-        }
-    )
-    return content
-
-
-def arrived(folder: Path, tag: str) -> list[bytes]:
-    return [p.read_bytes() for p in folder.glob(f"*_{tag}.pdf")]
 
 
 def held_said(faxd: Faxd) -> int:

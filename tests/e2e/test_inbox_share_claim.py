@@ -8,7 +8,6 @@ and both delivered every received document into it. Mounts need root."""
 
 from __future__ import annotations
 
-import base64
 import errno
 import fcntl
 import os
@@ -24,12 +23,11 @@ from faxd.host.folder_claims import CLAIM_NAME
 from faxd.sandbox.server import SandboxServer
 from tests.real_mounts import RealMounts, real_mounts
 
-from .harness import Faxd, for_sandbox, pdf, wait_for
+from .harness import Faxd, for_sandbox, wait_for
+from .received_faxes import arrived, fax
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-OURS = "+4612345678"
-SENDER = "+46927654321"
 POLL_INTERVAL = 0.5
 AWAY = "is not on the file system faxd delivered into"
 
@@ -37,24 +35,6 @@ AWAY = "is not on the file system faxd delivered into"
 @pytest.fixture
 def mounts() -> Iterator[RealMounts]:
     yield from real_mounts()
-
-
-def fax(server: SandboxServer, tag: str) -> bytes:
-    content = pdf(tag)
-    server.add_received(
-        {
-            "sender": SENDER,
-            "recipient": OURS,
-            "files": [
-                {"fileName": f"{tag}.pdf", "content_base64": base64.b64encode(content).decode()}
-            ],
-        }
-    )
-    return content
-
-
-def arrived(folder: Path, tag: str) -> list[bytes]:
-    return [p.read_bytes() for p in folder.glob(f"*_{tag}.pdf")]
 
 
 def inbox_faxd(root: Path, server: SandboxServer, inbox: Path) -> Faxd:

@@ -8,7 +8,6 @@ back at each mount, is taken without a restart. Mounts need root."""
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import time
@@ -22,36 +21,17 @@ from faxd.sandbox.server import SandboxServer
 from tests.real_mounts import RealMounts, real_mounts
 
 from .harness import Faxd, for_sandbox, pdf, wait_for
+from .received_faxes import arrived, fax
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TO = "+46812345678"
-OURS = "+4612345678"
-SENDER = "+46927654321"
 HELD = "is not on the file system faxd delivered into"
 
 
 @pytest.fixture
 def mounts() -> Iterator[RealMounts]:
     yield from real_mounts()
-
-
-def fax(server: SandboxServer, tag: str) -> bytes:
-    content = pdf(tag)
-    server.add_received(
-        {
-            "sender": SENDER,
-            "recipient": OURS,
-            "files": [
-                {"fileName": f"{tag}.pdf", "content_base64": base64.b64encode(content).decode()}
-            ],
-        }
-    )
-    return content
-
-
-def arrived(folder: Path, tag: str) -> list[bytes]:
-    return [p.read_bytes() for p in folder.glob(f"*_{tag}.pdf")]
 
 
 def drop(spool: Path, name: str) -> None:
