@@ -397,3 +397,45 @@ def test_a_job_cups_keeps_no_history_of_is_printed_once(
     assert outbox.counts() == {"done": 1}
     [printed] = list(queue.iterdir())
     assert printed.read_bytes() == (tmp_path / "fax.pdf").read_bytes()
+
+
+@pytest.mark.parametrize("written", ["frontdesk", "FrontDesk/duplex"])
+def test_a_queue_written_otherwise_than_cups_lists_it_is_still_followed(
+    written: str, queue: Path, tmp_path: Path, cups: Cups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # lp takes a queue in any case, and an lpoptions instance (FrontDesk/duplex), but
+    # lpstat lists the job as FrontDesk-1 under FrontDesk alone: faxd never found it
+    # waiting and reported it printed at once, on a stopped printer too.
+    monkeypatch.setenv("HOME", str(tmp_path))  # lpoptions keeps the instance in ~/.cups
+    assert cups.run("lpoptions", "-p", "FrontDesk/duplex", "-o", "sides=one-sided").returncode == 0
+    assert cups.run("cupsdisable", "FrontDesk").returncode == 0
+    with pytest.raises(ChannelError, match="is stopped"):
+        sender(written).send(job(tmp_path))
+    assert cups.run("lpstat", "-W", "not-completed", "-o", "FrontDesk").stdout.strip() == ""
+    assert cups.run("cupsenable", "FrontDesk").returncode == 0
+    sender(written).send(job(tmp_path))
+    assert len(list(queue.iterdir())) == 1
+
+
+def test_a_job_moved_to_another_queue_is_not_printed_until_it_ends(
+    queue: Path, tmp_path: Path, cups: Cups
+) -> None:
+    # Moved by the administrator (lpmove) onto a stopped printer, the job left the queue
+    # faxd followed and counted as printed while it waited there.
+    added = cups.run("lpadmin", "-p", "BackOffice", "-E", "-v", "capture:/", "-m", "raw")
+    assert added.returncode == 0, added.stderr
+    assert cups.run("cupsdisable", "BackOffice").returncode == 0
+    message = job(tmp_path)
+    assert message.print_file is not None
+    held = sender().submit(message.print_file, "moved", hold=True)
+    assert cups.run("lpmove", held, "BackOffice").returncode == 0
+    sender().resume(held)
+    with pytest.raises(printer.JobUnknownError, match="no longer on 'FrontDesk'"):
+        sender().follow(held)
+    assert cups.run("cupsenable", "BackOffice").returncode == 0
+    for _ in range(100):  # until BackOffice has printed it
+        if not cups.run("lpstat", "-W", "not-completed", "-o", "BackOffice").stdout.strip():
+            break
+        time.sleep(0.1)
+    sender().follow(held)
+    printed_once_as(queue, held)

@@ -5,7 +5,9 @@ counts as a failure to retry. A job CUPS cannot be asked about (the scheduler is
 restarting), or whose cancel CUPS did not confirm, is followed again later, never queued
 again: it may still print. A CUPS that keeps no finished jobs (`PreserveJobHistory No`)
 forgets a job the moment it ends, so its end cannot be read: taken as printed, never as
-lost, since printing it again would put out a second copy every time.
+lost, since printing it again would put out a second copy every time. A job is counted
+as printed only once CUPS says so (or keeps no history): one still waiting elsewhere (moved
+with lpmove) is followed again later.
 
 The CUPS tools run in the C locale: faxd reads their English words (`request id is`),
 which a German or French system locale translates."""
@@ -140,7 +142,7 @@ class PrintSender:
         return found.group(1)
 
     def follow(self, job: str) -> None:
-        queue = self._settings.queue
+        queue = _printer(self._settings.queue)
         deadline = self._monotonic() + self._settings.timeout
         while True:
             waiting = _ask(job, "lpstat", "-W", "not-completed", "-o", queue)
@@ -160,6 +162,10 @@ class PrintSender:
                 break
             self._sleep(POLL)
         state = _job_state(job)
+        if state not in _GONE and state != "completed":
+            # Not finished, yet not on the queue faxd asked about (moved with lpmove):
+            # not printed yet, and not lost either.
+            raise JobUnknownError(f"job {job} is {state} but no longer on '{queue}'")
         if state in ("aborted", "canceled"):
             done = _run("lpstat", "-l", "-W", "completed", "-o", queue)
             said = _status(_job_block(done.stdout, job))
@@ -273,15 +279,28 @@ def _status(block: str | None) -> str:
     return ""
 
 
+def _printer(queue: str) -> str:
+    """The CUPS printer or class of `queue`: lpstat lists the jobs of `FrontDesk/duplex`
+    (an lpoptions instance) under FrontDesk, and of none under the instance's name."""
+    return queue.partition("/")[0]
+
+
+def _names(line: str, job: str) -> bool:
+    """Whether an lpstat line is `job`'s. CUPS names are case-insensitive: lp names the job
+    after the queue as written (frontdesk-5), lpstat as CUPS spells it (FrontDesk-5)."""
+    words = line.split()
+    return bool(words) and words[0].casefold() == job.casefold()
+
+
 def _lists(output: str, job: str) -> bool:
-    return any(line.split()[:1] == [job] for line in output.splitlines())
+    return any(_names(line, job) for line in output.splitlines())
 
 
 def _job_block(output: str, job: str) -> str | None:
     """The job's line and the indented lines that follow it in `lpstat -l`."""
     lines = output.splitlines()
     for index, line in enumerate(lines):
-        if line.split()[:1] == [job]:
+        if _names(line, job):
             block = [line]
             for more in lines[index + 1 :]:
                 if more[:1] not in (" ", "\t"):
