@@ -216,6 +216,7 @@ class WebhookReceiver:
         self.statuses: list[int] = []
         self.said = b""
         self.paths: list[str] = []
+        self.location: str | None = None  # sent with a 3xx answer
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -236,6 +237,8 @@ class WebhookReceiver:
                     )
                 said = receiver.said if status >= 300 else b""
                 self.send_response(status)
+                if receiver.location is not None and 300 <= status < 400:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", str(len(said)))
                 self.end_headers()
                 self.wfile.write(said)

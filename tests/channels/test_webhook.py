@@ -68,6 +68,34 @@ def test_a_4xx_is_permanent() -> None:
     assert caught.value.permanent
 
 
+@pytest.mark.parametrize("status", [301, 308])
+def test_a_hook_moved_for_good_gives_up_at_once_naming_where(status: int) -> None:
+    # An http:// hook its server redirects to https:// answered every attempt the same
+    # for a day, holding every message of the channel behind it, then gave up on all.
+    with WebhookReceiver() as receiver:
+        receiver.statuses = [status]
+        receiver.location = "https://hooks.example.com/hook?token=abcdef0123456789"
+        with pytest.raises(ChannelError) as caught:
+            sender(receiver.url).send(message())
+    assert caught.value.permanent
+    assert "moved for good to https://hooks.example.com/…" in str(caught.value)
+    assert "abcdef0123456789" not in str(caught.value)
+    assert receiver.hooks == []
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_temporary_redirect_is_tried_again_not_followed(status: int) -> None:
+    with WebhookReceiver() as receiver:
+        receiver.statuses = [status]
+        receiver.location = "/elsewhere"
+        with pytest.raises(ChannelError) as caught:
+            sender(receiver.url).send(message())
+        assert not caught.value.permanent
+        sender(receiver.url).send(message())
+    assert receiver.paths == ["/hook", "/hook"]
+    assert len(receiver.hooks) == 1
+
+
 def test_unreachable_is_retryable() -> None:
     from .servers import free_port
 

@@ -9,6 +9,7 @@ import hmac
 import json
 import ssl
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -108,15 +109,28 @@ class WebhookSender:
                 return
             # A receiver may echo the token it refuses ("invalid token …").
             said = without_url_secrets(_start_of(answer), s.url)
+            moved = _moved_to(answer, s.url)
         # 4xx other than 408/429 means the receiver refuses this event: retrying cannot help.
-        permanent = 400 <= status < 500 and status not in (408, 409, 429)
+        # Nor can a redirect for good (http to https): the URL answers the same all day, and
+        # a POST is not followed (it goes on as a GET, or to a host the office did not name).
+        permanent = (400 <= status < 500 and status not in (408, 409, 429)) or moved is not None
+        where = f" (moved for good to {moved}: set the channel's url to it)" if moved else ""
         raise ChannelError(
-            f"{self._shown} answered HTTP {status}{': ' + said if said else ''}",
+            f"{self._shown} answered HTTP {status}{where}{': ' + said if said else ''}",
             permanent=permanent,
         )
 
     def close(self) -> None:
         self._session.close()
+
+
+def _moved_to(answer: requests.Response, url: str) -> str | None:
+    """Where a 301 or 308 says the hook is now, shown as its host (the new URL may carry
+    the token too); None for any other answer."""
+    if answer.status_code not in (301, 308):
+        return None
+    location = answer.headers.get("Location", "")
+    return shown(shown_url(urljoin(url, location))) if location else "another address"
 
 
 def _start_of(answer: requests.Response) -> str:
