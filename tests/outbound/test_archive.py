@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faxd.host.work_lock import making_work
+from faxd.host.job_folders_lock import making_in
 from faxd.outbound.archive import Archiver
 
 from .test_intake import PDF, IntakeRig
@@ -53,7 +53,7 @@ def test_the_sweep_leaves_the_work_folders_while_a_command_makes_one(
     work = tmp_path / "state" / "work"
     archiver = Archiver(rig.journal, rig.clock, work_root=work)
     orphan = work / "20261130080000-0badc0de"
-    with making_work(work):
+    with making_in(work):
         (orphan / "snap").mkdir(parents=True)
         (orphan / "snap" / "letter.pdf").write_bytes(PDF)
         assert archiver.sweep_work() == 0

@@ -40,7 +40,7 @@ from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.folders import create_if_missing
-from faxd.host.work_lock import sweeping
+from faxd.host.job_folders_lock import sweeping
 from faxd.model import JobState, TxState
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
@@ -273,7 +273,7 @@ class Archiver:
         journal record, or between a filing and its clean-up, left them behind, and
         nothing else would ever remove them. Returns how many were removed. While a
         `faxd send` or `faxd explain` makes a work folder, one no journal knows yet, the
-        sweep waits for the next start (faxd.host.work_lock)."""
+        sweep waits for the next start (faxd.host.job_folders_lock)."""
         if self._work_root is None:
             return 0
         try:

@@ -16,7 +16,7 @@ from faxd.clock import SystemClock
 from faxd.core.io_errors import explain_os_error
 from faxd.core.names import ignored_because
 from faxd.errors import UsageError
-from faxd.host.work_lock import making_work
+from faxd.host.job_folders_lock import making_in
 from faxd.outbound.archive import Archiver
 from faxd.outbound.intake import Intake
 from faxd.outbound.intake_take import new_job_id
@@ -111,7 +111,7 @@ def _explain_in_place(settings: Settings, file: Path, shown: Path | None = None)
     job_id = new_job_id(clock.time())
     # Its copies go into a work folder of the state_dir that no journal knows: a daemon
     # starting meanwhile must not sweep it away while the decision reads them.
-    with making_work(settings.work_root):
+    with making_in(settings.work_root):
         try:
             decision = intake.decide(folder, path, path.lstat().st_mtime, job_id)
         finally:

@@ -31,8 +31,8 @@ from faxd.errors import (
     HeldByCommandError,
     UsageError,
 )
+from faxd.host.job_folders_lock import making_in
 from faxd.host.lock import InstanceLock, running_pid
-from faxd.host.work_lock import making_work
 from faxd.model import JobState, TxState
 from faxd.outbound.archive import Archiver
 from faxd.outbound.engine import Engine
@@ -169,7 +169,7 @@ def _send_now(
     st = document.stat()
     # Its copies go into a work folder no journal knows until the job is created: a daemon
     # starting meanwhile must not sweep it away.
-    with making_work(settings.work_root):
+    with making_in(settings.work_root):
         # The daemon's decision, without the misdial guard: the number typed is the
         # confirmation.
         decision = intake.decide(folder, document, st.st_mtime, job_id, guard=False)
