@@ -245,6 +245,12 @@ class Settings:
         """Where each job's work folder is (`work/JOB`): its copies, conversions."""
         return self.state_dir / "work"
 
+    @property
+    def outbox_root(self) -> Path:
+        """Where `faxd send` puts each job's files (`outbox/JOB`): its spool folder until
+        the job is filed."""
+        return self.state_dir / "outbox"
+
     def our_numbers(self) -> frozenset[str]:
         """Every number that is ours: senders, inbox routes and inbox numbers."""
         numbers = {f.sender for f in self.folders if f.sender}

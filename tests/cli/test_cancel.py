@@ -87,12 +87,16 @@ def test_an_interrupted_send_says_the_job_stays_queued_and_cancel_files_it(
     code = main(["status", "--config", str(setup.config_path)], environ={})
     out = capsys.readouterr().out
     assert code == 0 and job_id in out  # a queued job from faxd send is listed
+    outbox = setup.state / "outbox" / job_id
+    assert (outbox / "queued.pdf").is_file()  # its document waits there, to be sent
     code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})
     out = capsys.readouterr().out
     assert code == 0, out
     assert "cancelled" in out
     report = (setup.failed / "queued.pdf.report.yaml").read_text()
     assert "cancelled with faxd cancel" in report
+    assert (setup.failed / "queued.pdf").is_file()
+    assert not outbox.exists()  # filed: nothing needs its outbox folder any more
     assert sandbox.stats()["docs"]["requests"].get("send") is None
     code = main(["cancel", "--config", str(setup.config_path), job_id], environ={})
     assert code == 2 and "finished already" in capsys.readouterr().err

@@ -1,12 +1,16 @@
 """`faxd send` sending by itself (no daemon running) works its own job only: the jobs a daemon
 took from the spool folders wait for the daemon, whichever faxd holds those folders now; a
-second command waits for the first; and a daemon starting while the command makes its
-copies leaves them be."""
+second command waits for the first; a daemon starting while the command makes its copies
+leaves them be, and the next start removes the copies of a command killed before its job
+was journaled."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +25,7 @@ from faxd.host.folder_claims import FolderClaims
 from faxd.host.lock import InstanceLock
 from faxd.sandbox.server import SandboxServer
 from faxd.store.journal import Journal
+from faxd.store.journal_failures import JournalWriteError
 from faxd.store.outbox import NewDelivery
 
 from .harness import Faxd, pdf, wait_for
@@ -170,4 +175,112 @@ def test_a_daemon_starting_while_send_makes_its_copies_leaves_them(
     assert faxd.report_for("letter.pdf")["result"] == "delivered"
     assert "removed work folders no job owns" not in faxd.log_text()
     assert "a faxd command is making a work folder right now" in faxd.log_text()
+    assert faxd.stop() == 0
+
+
+def test_a_daemon_starting_while_send_fills_its_outbox_folder_leaves_it(
+    faxd: Faxd,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The command makes state_dir/outbox/JOB and copies the files given into it before its
+    # job is in the journal; the start-up sweep removes the outbox folders no job needs,
+    # and must not take that one from under the command.
+    faxd.write_config()
+    letter, terms = tmp_path / "letter.pdf", tmp_path / "terms.pdf"
+    letter.write_bytes(pdf("copied into the outbox while a daemon starts"))
+    terms.write_bytes(pdf("its attachment"))
+    outbox = faxd.state / "outbox"
+    copyfile = shutil.copyfile
+    filling: list[str] = []
+
+    def daemon_starts_first(src: Path, dst: Path, *, follow_symlinks: bool = True) -> object:
+        if Path(dst).is_relative_to(outbox) and not filling:
+            filling.extend(p.name for p in outbox.iterdir())
+            faxd.start()
+            wait_for(lambda: '"faxd is running"' in faxd.log_text(), 60, "the daemon's start")
+        return copyfile(src, dst, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(shutil, "copyfile", daemon_starts_first)
+    argv = ["send", "--config", str(faxd.config_path), str(letter), str(terms)]
+    code = main([*argv, "--to", "+46812345678", "--wait"], environ={})
+    out = capsys.readouterr().out
+    assert len(filling) == 1  # the command's own outbox folder, its copies under way
+    assert "the running faxd sends it" in out
+    assert code == 0, out
+    report = faxd.report_for("letter.pdf")
+    assert report["result"] == "delivered"
+    assert report["attachments"] == ["terms.pdf"]
+    assert (faxd.sent / "letter.pdf.yaml").is_file()  # its sidecar, filed with it
+    log = faxd.log_text()
+    assert "faxd send is making an outbox folder right now" in log
+    assert "outbox folders no job needs (left by a stop)" not in log
+    wait_for(lambda: not any(outbox.iterdir()), 10, "the filed job's outbox folder to go")
+    assert faxd.stop() == 0
+
+
+def test_the_next_start_removes_the_copies_of_a_send_killed_before_its_job_was_journaled(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Killed after copying into state_dir/outbox/JOB (and work/JOB), before the job was in
+    # the journal: no job will ever send or file those copies, and the start-up sweep
+    # looked only in state_dir/work, so the outbox kept them for ever.
+    faxd.write_config()
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(pdf("copied, then the command was killed"))
+    killed = subprocess.run(
+        send_argv(faxd, document),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "FAXD_CRASH_AT": "send_before_journal"},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    [left] = (faxd.state / "outbox").iterdir()
+    assert sorted(p.name for p in left.iterdir()) == ["letter.pdf", "letter.pdf.yaml"]
+    assert (faxd.state / "work" / left.name).is_dir()
+    assert unfiled(faxd.state) == {}
+    faxd.start()
+    wait_for(lambda: '"faxd is running"' in faxd.log_text(), 60, "the daemon's start")
+    assert not left.exists()
+    assert not (faxd.state / "work" / left.name).exists()
+    assert "removed faxd send's outbox folders no job needs" in faxd.log_text()
+    assert document.is_file()  # the file given stays where it was
+    assert not faxd.sent.exists() or not any(faxd.sent.iterdir())
+    assert sandbox.stats()["docs"]["uploads_by_sha256"] == {}
+    assert faxd.stop() == 0
+
+
+def test_a_send_whose_journal_sync_failed_leaves_its_copies_to_the_job(
+    faxd: Faxd,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The job's commit went in, its sync failed: the command fails, yet the journal may
+    # hold the job, which the next start sends from the outbox folder and files, and only
+    # then is the folder removed.
+    faxd.write_config()
+    document = tmp_path / "letter.pdf"
+    document.write_bytes(pdf("journaled, then the sync failed"))
+    create_job = Journal.create_job
+
+    def sync_fails(journal: Journal, job: NewJob, outbox: Sequence[NewDelivery] = ()) -> None:
+        create_job(journal, job, outbox)
+        raise JournalWriteError(f"the journal {journal.path} cannot be written (disk I/O error)")
+
+    monkeypatch.setattr(Journal, "create_job", sync_fails)
+    argv = ["send", "--config", str(faxd.config_path), str(document)]
+    assert main([*argv, "--to", "+46812345678", "--wait"], environ={}) == 1
+    assert "cannot be written" in capsys.readouterr().err
+    [left] = (faxd.state / "outbox").iterdir()
+    assert sorted(p.name for p in left.iterdir()) == ["letter.pdf", "letter.pdf.yaml"]
+    assert unfiled(faxd.state) == {"letter.pdf": ["ready"]}
+    faxd.start()
+    assert faxd.report_for("letter.pdf", timeout=60)["result"] == "delivered"
+    wait_for(lambda: not left.exists(), 10, "the filed job's outbox folder to go")
     assert faxd.stop() == 0

@@ -1,7 +1,8 @@
 """`faxd send` beside a running daemon: the command leaves its job to the daemon and follows
 it; when that daemon stops first, the command says the job stays queued and ends, and the
 next start sends it. Sending by itself, it leaves what a killed daemon left half-way to the
-next start, and ends once its job is final even when it could not file it."""
+next start, and ends once its job is final even when it could not file it. Whoever files
+the job removes its outbox folder, and not before."""
 
 from __future__ import annotations
 
@@ -139,8 +140,66 @@ def test_send_wait_by_itself_ends_when_it_cannot_file_the_delivered_job(
     assert "could not file the document" in done.stderr
     digest = hashlib.sha256(data).hexdigest()
     assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
+    # Not filed: the document waits in its outbox folder, from where it is filed.
+    [outbox] = (faxd.state / "outbox").iterdir()
+    assert (outbox / "letter.pdf").read_bytes() == data
     # The next daemon files it, once sent/ takes files again.
     faxd.start()
     assert faxd.report_for("letter.pdf", timeout=60)["result"] == "delivered"
+    assert (faxd.sent / "letter.pdf").read_bytes() == data
+    wait_for(lambda: not outbox.exists(), 10, "the filed job's outbox folder to go")
     assert sandbox.stats()["docs"]["uploads_by_sha256"][digest] == 1
+    assert faxd.stop() == 0
+
+
+def test_a_send_job_filed_leaves_no_outbox_folder_behind(
+    faxd: Faxd, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # Every faxd send left its folder in state_dir/outbox for ever, empty once its job was
+    # filed: sent by the command, refused by a deny rule (filed in failed/ at once, with
+    # its report), or left to the running daemon.
+    faxd.overrides["deny"] = ["+46900"]
+    faxd.write_config()
+    outbox = faxd.state / "outbox"
+    argv = [sys.executable, "-m", "faxd", "send", "--config", str(faxd.config_path)]
+
+    def send(to: str, *names: str) -> subprocess.CompletedProcess[str]:
+        for name in names:
+            (tmp_path / name).write_bytes(pdf(name))
+        files = [str(tmp_path / name) for name in names]
+        return subprocess.run(
+            [*argv, *files, "--to", to, "--wait"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    done = send("+46812345678", "letter.pdf", "terms.pdf")
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in faxd.sent.iterdir()} >= {"letter.pdf", "terms.pdf"}
+    assert list(outbox.iterdir()) == []
+    refused = send("+46900123456", "offer.pdf", "prices.pdf")
+    assert refused.returncode == 1, refused.stderr
+    assert "refused by the deny rule" in refused.stderr
+    assert faxd.report_for("offer.pdf")["result"] == "failed"
+    assert {p.name for p in faxd.failed.iterdir()} == {
+        "offer.pdf",
+        "offer.pdf.yaml",
+        "offer.pdf.report.yaml",
+        "prices.pdf",
+    }
+    assert list(outbox.iterdir()) == []
+    faxd.start()
+    wait_for(lambda: '"faxd is running"' in faxd.log_text(), 60, "the daemon's start")
+    left = send("+46812345678", "order.pdf")
+    assert left.returncode == 0, left.stderr
+    assert "the running faxd sends it" in left.stdout
+    assert (faxd.sent / "order.pdf").read_bytes() == (tmp_path / "order.pdf").read_bytes()
+    wait_for(lambda: not any(outbox.iterdir()), 10, "the filed job's outbox folder to go")
+    uploads = sandbox.stats()["docs"]["uploads_by_sha256"]
+    sent = {"letter.pdf": 1, "terms.pdf": 1, "offer.pdf": None, "prices.pdf": None, "order.pdf": 1}
+    for name, times in sent.items():
+        assert uploads.get(hashlib.sha256(pdf(name)).hexdigest()) == times, name
+        assert (tmp_path / name).is_file()  # the files given stay where they are
     assert faxd.stop() == 0

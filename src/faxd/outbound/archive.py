@@ -42,6 +42,7 @@ from faxd.host import contained, fsops
 from faxd.host.folders import create_if_missing
 from faxd.host.job_folders_lock import sweeping
 from faxd.model import JobState, TxState
+from faxd.outbound import outbox_folders
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
 from faxd.store.journal import Journal
@@ -123,11 +124,13 @@ class Archiver:
         clock: Clock,
         tz: tzinfo | None = None,
         work_root: Path | None = None,
+        outbox_root: Path | None = None,
     ) -> None:
         self._journal = journal
         self._clock = clock
         self._tz = tz
         self._work_root = work_root
+        self._outbox_root = outbox_root
         self._failing: dict[str, str] = {}  # job id -> why it could not be filed (logged)
         self._lock = threading.Lock()
         self.presence = SpoolPresence(journal)
@@ -258,6 +261,8 @@ class Archiver:
         doc_dst = plan[job.path]
         self._journal.mark_archived(job.id, doc_dst, self._clock.time())
         self._discard_work(job)
+        if self._outbox_root is not None:
+            outbox_folders.discard_filed(self._outbox_root, job)
         log.info(
             "document filed",
             job=job.id,
@@ -287,6 +292,13 @@ class Archiver:
                 return self._sweep_work(self._work_root)
         except FileNotFoundError:
             return 0
+
+    def sweep_outbox(self) -> int:
+        """Remove the `faxd send` outbox folders no job needs; at start-up, with the work
+        folders (faxd.outbound.outbox_folders)."""
+        if self._outbox_root is None:
+            return 0
+        return outbox_folders.sweep(self._outbox_root, self._journal)
 
     def _sweep_work(self, work_root: Path) -> int:
         names = [

@@ -170,7 +170,7 @@ class Outcomes:
                 status.remote_id or tx.remote_id,
                 # `faxd retry` refuses what `faxd send` handed in: it names its own way.
                 again="faxd send"
-                if Path(job.folder).is_relative_to(self.settings.state_dir / "outbox")
+                if Path(job.folder).is_relative_to(self.settings.outbox_root)
                 else "faxd retry",
             )
         )

@@ -28,6 +28,11 @@ class DaemonFiling(DaemonPart):
         swept = self._archiver.sweep_work()
         if swept:
             log.info("removed work folders no job owns (left by a stop)", count=swept)
+        swept = self._archiver.sweep_outbox()
+        if swept:
+            log.info(
+                "removed faxd send's outbox folders no job needs (left by a stop)", count=swept
+            )
         self._filing_checked_at = self._clock.monotonic()
         # A kill between a transmission's final status and its job's leaves a job whose
         # every transmission is final but which nothing would ever look at again.

@@ -51,7 +51,7 @@ def _retry(settings: Settings, target: str) -> int:
                 f"job {job.id} failed but is not filed in failed/ yet.",
                 "Run faxd retry again once its report is there.",
             )
-        if Path(job.folder).is_relative_to(settings.state_dir / "outbox"):
+        if Path(job.folder).is_relative_to(settings.outbox_root):
             raise UsageError(
                 f"job {job.id} came from 'faxd send', not from a spool folder.",
                 f"Send it again with: faxd send {job.archived_path} --to …",

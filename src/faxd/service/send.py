@@ -7,8 +7,6 @@ to word."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import threading
 import time
@@ -16,14 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
 from faxd.clock import SystemClock
 from faxd.config.sidecar import MAX_ATTACHMENTS
 from faxd.core.addressing import parse_number, parse_recipients
-from faxd.core.io_errors import explain_os_error
-from faxd.core.names import first_free
+from faxd.core.job_payload import NewJob
 from faxd.core.printable import shown
+from faxd.crash_points import crash_point
 from faxd.errors import (
     AddressError,
     AlreadyRunningError,
@@ -39,6 +35,7 @@ from faxd.outbound.engine import Engine
 from faxd.outbound.intake import Intake
 from faxd.outbound.intake_take import new_job_id
 from faxd.providers.registry import build_senders
+from faxd.service import send_outbox
 from faxd.service.daemon import open_journal
 from faxd.service.folder_setup import make_missing
 from faxd.service.records_keeper import RecordsKeeper
@@ -82,61 +79,47 @@ def send(
         if not file.is_file():
             raise UsageError(f"{file} is not a readable file.")
     job_id = new_job_id(time.time())
-    outbox = settings.state_dir / "outbox" / job_id
-    try:
-        outbox.mkdir(parents=True)
-    except OSError as exc:
-        raise FaxdError(
-            f"faxd cannot write into its state_dir {settings.state_dir} ({exc.strerror or exc}).",
-            "Free space there or fix its permissions, then send again.",
-        ) from None
-    copies = [_copy_in(file, outbox) for file in files]
     folder = replace(
         template,
-        path=outbox,
+        path=settings.outbox_root / job_id,
         to=numbers,
         provider=provider or settings.default_provider,
         sender=from_number or template.sender,
         dft="prefer" if dft else "never",
         sidecar_wait=0.0,
     )
-    # Always a sidecar: it is the first rule, so the numbers typed are the ones dialled,
-    # whatever a code in the document, a PJL header or the template folder's file-name
-    # pattern would read (those are still cleaned out of what is sent).
-    addressed: dict[str, object] = {"to": list(numbers)}
-    if len(copies) > 1:
-        addressed["attach"] = [c.name for c in copies[1:]]
-    # Written by the YAML library: a file name may hold quotes, colons or newlines.
-    (outbox / f"{copies[0].name}.yaml").write_text(
-        yaml.safe_dump(addressed, allow_unicode=True), encoding="utf-8"
-    )
-    journal = open_journal(settings)
+    journal: Journal | None = None
     try:
-        # Before the daemon ever ran, its sent/ and failed/ may not be there yet.
-        try:
-            make_missing(journal, (*template.filing_roots, template.sent_dir, template.failed_dir))
-        except OSError as exc:
-            raise FaxdError(
-                f"{exc.filename} cannot be created ({exc.strerror}), so the document could "
-                "not be filed.",
-                "Create the folder or fix its permissions, then send again.",
-            ) from None
-        return _send_now(settings, journal, folder, copies[0], job_id, reference, wait)
+        # Until its job is journaled, its outbox and work folders are no job's: a daemon
+        # starting meanwhile must not sweep them away, and a failure removes them here
+        # (nothing was sent; the files given stay where they are).
+        with making_in(settings.outbox_root), making_in(settings.work_root):
+            try:
+                document = send_outbox.fill(settings, job_id, files, numbers)
+                journal = open_journal(settings)
+                _make_filing_folders(journal, template)
+                job, archiver, engine = _take_in(
+                    settings, journal, folder, document, job_id, reference
+                )
+            except BaseException:
+                send_outbox.discard_unjournaled(settings, job_id, journal)
+                raise
+        return _send_now(settings, journal, job, archiver, engine, wait)
     finally:
-        journal.close()
+        if journal is not None:
+            journal.close()
 
 
-def _copy_in(file: Path, outbox: Path) -> Path:
-    # Two files of one name from different folders (a/x.pdf b/x.pdf) stay two files:
-    # "x (2).pdf", never one copied over the other.
-    dst = outbox / first_free(file.name, lambda name: os.path.lexists(outbox / name))
+def _make_filing_folders(journal: Journal, template: FolderSettings) -> None:
+    # Before the daemon ever ran, its sent/ and failed/ may not be there yet.
     try:
-        shutil.copyfile(file, dst)
-        with dst.open("rb") as handle:
-            os.fsync(handle.fileno())
+        make_missing(journal, (*template.filing_roots, template.sent_dir, template.failed_dir))
     except OSError as exc:
-        raise UsageError(explain_os_error(exc, str(file))) from None
-    return dst
+        raise FaxdError(
+            f"{exc.filename} cannot be created ({exc.strerror}), so the document could "
+            "not be filed.",
+            "Create the folder or fix its permissions, then send again.",
+        ) from None
 
 
 def _template_folder(settings: Settings) -> FolderSettings:
@@ -148,33 +131,45 @@ def _template_folder(settings: Settings) -> FolderSettings:
     )
 
 
-def _send_now(
+def _take_in(
     settings: Settings,
     journal: Journal,
     folder: FolderSettings,
     document: Path,
     job_id: str,
     reference: str | None,
-    wait: bool,
-) -> int:
+) -> tuple[NewJob, Archiver, Engine]:
+    """The daemon's decision on the outbox's document, journaled as the job; with the
+    filing and the engine the command works the job with."""
     clock = SystemClock()
     senders = build_senders(settings)
-    archiver = Archiver(journal, clock, work_root=settings.work_root)
+    archiver = Archiver(
+        journal, clock, work_root=settings.work_root, outbox_root=settings.outbox_root
+    )
     # Sending by itself, the command works its own job only: the journal's other jobs came
     # from spool folders it holds no claim on, which another faxd may work now.
     engine = Engine(settings, journal, senders, archiver, clock, only_job=job_id)
     intake = Intake(
         replace(settings, folders=(folder,)), journal, senders, archiver, clock, engine.wake
     )
-    st = document.stat()
-    # Its copies go into a work folder no journal knows until the job is created: a daemon
-    # starting meanwhile must not sweep it away.
-    with making_in(settings.work_root):
-        # The daemon's decision, without the misdial guard: the number typed is the
-        # confirmation.
-        decision = intake.decide(folder, document, st.st_mtime, job_id, guard=False)
-        job = replace(decision.final, reference=reference)
-        journal.create_job(job)
+    # The daemon's decision, without the misdial guard: the number typed is the
+    # confirmation.
+    decision = intake.decide(folder, document, document.stat().st_mtime, job_id, guard=False)
+    job = replace(decision.final, reference=reference)
+    crash_point("send_before_journal")
+    journal.create_job(job)
+    return job, archiver, engine
+
+
+def _send_now(
+    settings: Settings,
+    journal: Journal,
+    job: NewJob,
+    archiver: Archiver,
+    engine: Engine,
+    wait: bool,
+) -> int:
+    job_id = job.id
     stored = journal.job(job_id)
     assert stored is not None
     if job.error:
@@ -211,7 +206,7 @@ def _send_now(
         stop.set()
         engine.shutdown(10.0)
         # No daemon runs (we hold its lock): the report PDF and audit lines are ours to make.
-        _keep_records(RecordsKeeper(settings, journal, clock))
+        _keep_records(RecordsKeeper(settings, journal, SystemClock()))
         lock.release()
 
 

@@ -57,6 +57,18 @@ class JournalQueries(JournalPart):
             found.update(str(r["id"]) for r in rows)
         return found
 
+    def filed_among(self, job_ids: Sequence[str]) -> dict[str, bool]:
+        """Which of `job_ids` are jobs, each with whether it is filed (an index probe per
+        id); an id no job has is left out."""
+        found: dict[str, bool] = {}
+        for chunk, marks in in_chunks([i for i in job_ids if is_text(i)]):
+            rows = self.query(
+                f"SELECT id, archived_at FROM jobs WHERE id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update((str(r["id"]), r["archived_at"] is not None) for r in rows)
+        return found
+
     def unfiled_jobs(self, limit: int) -> list[JobRow]:
         """Jobs not filed yet (under way, or finished and waiting to be filed), newest first."""
         return self.jobs("archived_at IS NULL", limit=limit)
