@@ -319,6 +319,21 @@ def test_a_name_taken_by_someone_else_is_never_overwritten(env: Env) -> None:
     assert numbered.read_bytes() == env.source.content(doc.files[0].file_id)
 
 
+def test_names_differing_only_in_case_are_numbered_as_on_a_windows_share(env: Env) -> None:
+    # Windows opens one file for all of these names: on an SMB share the others could
+    # not be told apart, and copied off the share they would overwrite each other.
+    moment = NOW - timedelta(hours=1)
+    env.inbox.mkdir()
+    stamp = f"{moment.astimezone(TZ):%Y%m%d-%H%M%S}_46927654321_"
+    (env.inbox / f"{stamp}ÉTÉ.pdf").write_bytes(b"mine")
+    for name in ("Report.pdf", "report.pdf", "REPORT.PDF", "été.pdf"):
+        env.source.add(moment, names=(name,))
+    env.poller().poll_once()
+    names = sorted(p.name for p in env.inbox.iterdir() if p.is_file())
+    assert len({name.casefold() for name in names}) == len(names) == 5, names
+    assert f"{stamp}été (2).pdf" in names
+
+
 # -- crashes -------------------------------------------------------------------------
 
 

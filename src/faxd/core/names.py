@@ -210,6 +210,14 @@ def sender_digits(sender: str, max_digits: int = 20) -> str:
     return digits or "unknown"
 
 
+def windows_key(name: str) -> str:
+    """What `name` is as Windows compares names: the inbox is often an SMB share, where
+    names differing only in case are one file (ß and SS, told apart by Windows, are
+    folded too: a needless " (2)" is harmless), and a name composed another way looks the
+    same to the user."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def inbox_name(received_at: datetime, sender: str, original: str | bytes) -> str:
     """ "YYYYMMDD-HHMMSS_SENDERDIGITS_SAFENAME", in received_at's own time zone."""
     t = received_at

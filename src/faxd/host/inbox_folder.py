@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
+from faxd.core.names import windows_key
 from faxd.core.received_check import HEAD_BYTES
 from faxd.host.fsops import rename_noreplace_at
 
@@ -240,12 +241,12 @@ class InboxFolder:
         if self._names is None:
             names: set[str] = set()
             if self.path.is_dir():
-                names.update(os.listdir(self.path))
+                names.update(windows_key(entry) for entry in os.listdir(self.path))
             if self.meta.is_dir():
                 # A document removed by the user may leave its metadata: the name stays
                 # taken, so new metadata never meets old metadata of another document.
                 names.update(
-                    entry[: -len(SIDECAR_SUFFIX)]
+                    windows_key(entry[: -len(SIDECAR_SUFFIX)])
                     for entry in os.listdir(self.meta)
                     if entry.endswith(SIDECAR_SUFFIX)
                 )
@@ -253,9 +254,10 @@ class InboxFolder:
         return self._names
 
     def is_taken(self, name: str) -> bool:
-        """A document name is taken when it exists (or is about to), or its metadata does."""
+        """A document name is taken when it exists (or is about to), or its metadata does,
+        under this name or one Windows takes for it."""
         with self._names_lock:
-            return name in self._known_names()
+            return windows_key(name) in self._known_names()
 
     def forget_names(self) -> None:
         """Re-read the folder on the next `is_taken` (users add and remove files)."""
@@ -266,7 +268,12 @@ class InboxFolder:
         """Move a complete, fsynced file from `.tmp/` to `name`, never overwriting.
         False when the name was taken meanwhile; the folder is fsynced on success."""
         with self._names_lock:
-            self._known_names().add(name)
+            # Reserved here, not in `is_taken`: two workers may both have found a name and
+            # its case variant free, and renaming never refuses a variant on Linux.
+            known = self._known_names()
+            if windows_key(name) in known:
+                return False
+            known.add(windows_key(name))
         with self._opened(TMP_DIR) as (root, tmp):
             try:
                 rename_noreplace_at(tmp, sink.name, root, name)
