@@ -129,7 +129,9 @@ def test_documents_arrive_from_a_server_in_another_zone_with_their_own_metadata(
     or 9 h behind. Every document arriving after faxd's first poll still arrives, once."""
     server, faxd = run({"timezone": server_zone})
     wait_for(lambda: polled(server, 2), 30, "two polls")
-    contents = {key: pdf(key) for key in ("scan", "scan-yaml", "array", "late")}
+    contents = {key: pdf(key) for key in ("scan", "array", "late")}
+    # Text, as a sender's YAML file is: a PDF so named would be given .pdf to open.
+    contents["scan-yaml"] = b"id: not this document's metadata\n"
     # One second for both (their inbox names are stamped to the second), local to the server.
     now = datetime.now(server.scenario.tz).replace(microsecond=0, tzinfo=None).isoformat()
     server.add_received(received(contents["scan"], "scan.pdf", faxTime=now))

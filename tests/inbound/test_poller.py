@@ -334,6 +334,42 @@ def test_names_differing_only_in_case_are_numbered_as_on_a_windows_share(env: En
     assert f"{stamp}été (2).pdf" in names
 
 
+TIFF = b"II*\x00\x08\x00\x00\x00" + bytes(600)
+PDF = b"%PDF-1.4\n" + bytes(600)
+
+
+def test_a_file_whose_name_belies_its_bytes_is_named_for_what_opens_it(env: Env) -> None:
+    # Windows opens a file by its extension: a TIFF called .pdf opens in the PDF reader,
+    # which cannot read it; bytes faxd does not recognise keep the name they came with.
+    moment = NOW - timedelta(hours=1)
+    sent = {
+        "scan.pdf": TIFF,
+        "fax": PDF,
+        "Invoice.pdf.exe": PDF,
+        "page.TIFF": TIFF,
+        "letter.pdf": PDF,
+        "notes.dat": b"\x00\x01 not a known format" * 40,
+        "cars.csv": b"BMW,X5,2020\r\n" * 50,
+    }
+    for name, content in sent.items():
+        doc = env.source.add(moment, names=(name,))
+        env.source.docs[doc.remote_id].contents[doc.files[0].file_id] = content
+    env.poller().poll_once()
+    stamp = f"{moment.astimezone(TZ):%Y%m%d-%H%M%S}_46927654321_"
+    got = {p.name.removeprefix(stamp): p.read_bytes() for p in env.inbox.iterdir() if p.is_file()}
+    assert got == {
+        "scan.tif": TIFF,
+        "fax.pdf": PDF,
+        "Invoice.pdf.exe.pdf": PDF,
+        "page.TIFF": TIFF,
+        "letter.pdf": PDF,
+        "notes.dat": sent["notes.dat"],
+        "cars.csv": sent["cars.csv"],
+    }
+    meta = yaml.safe_load((env.inbox / ".meta" / f"{stamp}scan.tif.yaml").read_text())
+    assert meta["original_name"] == "scan.pdf"
+
+
 # -- crashes -------------------------------------------------------------------------
 
 

@@ -134,6 +134,12 @@ def extension_of(name: str) -> str:
     return ext.lower() if dot and stem else ""
 
 
+def extension_for(mime: str) -> str | None:
+    """The extension a file of type `mime` is given ("tif" for a TIFF); None if faxd
+    knows none."""
+    return _EXTENSION_FOR.get(mime)
+
+
 def describe_mime(mime: str) -> str:
     """A short description for messages ("a JPEG image"), the MIME type if unknown."""
     return _DESCRIPTIONS.get(mime, f"a file of type {mime}")

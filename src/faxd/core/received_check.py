@@ -9,7 +9,18 @@ the file cannot be one, a fax the provider rendered or a name of a binary format
 
 from __future__ import annotations
 
-from faxd.core.preflight import HTML, PRIMARY_MIME, TEXT
+from faxd.core.names import safe_component
+from faxd.core.preflight import (
+    HTML,
+    KNOWN_TYPES,
+    PCX,
+    PRIMARY_MIME,
+    TEXT,
+    extension_for,
+    extension_of,
+    sniff_mime,
+    text_encoding,
+)
 
 HEAD_BYTES = 512  # what is kept of a download's beginning to look at
 # Formats whose files never begin with text like "<html": every one faxd sends but text
@@ -22,6 +33,9 @@ _BINARY_NAMES = (
     ".odp",
 )
 _PAGE_STARTS = (b"<!doctype html", b"<html")
+# Too weak a guess to rename a file for: text may be anything, and PCX is told by four
+# bytes of any value.
+_NOT_RENAMED_FOR = (TEXT, HTML, PCX)
 
 
 def unusable_download(size: int, head: bytes, name: str, *, rendered: bool) -> str | None:
@@ -33,3 +47,21 @@ def unusable_download(size: int, head: bytes, name: str, *, rendered: bool) -> s
     if text.startswith(_PAGE_STARTS) and (rendered or name.lower().endswith(_BINARY_NAMES)):
         return "the provider sent a web page instead of the file"
     return None
+
+
+def named_for_content(name: str, head: bytes) -> str:
+    """`name` made safe, with the extension of its bytes where faxd recognises them and
+    the name says otherwise: Windows opens a file by its extension, so a TIFF called .pdf
+    opens in the PDF reader, which cannot read it, and a PDF called .exe would be run."""
+    safe = safe_component(name)
+    if not head.startswith(b"%PDF-") and text_encoding(head) is not None:
+        # A signature of two letters ("BM" of a bitmap) begins many a text: a CSV of
+        # "BMW,…" rows is no image.
+        return safe
+    ext = extension_of(safe)
+    mime = sniff_mime(head, ext)
+    right = extension_for(mime) if mime is not None and mime not in _NOT_RENAMED_FOR else None
+    if right is None or mime in KNOWN_TYPES.get(ext, ()):
+        return safe
+    stem = safe[: -len(ext) - 1] if ext in KNOWN_TYPES else safe
+    return safe_component(f"{stem}.{right}")

@@ -16,7 +16,7 @@ import structlog
 from faxd.core import yaml_text
 from faxd.core.names import first_free, inbox_name
 from faxd.core.outbox_payload import DeliveryPayload, received_subject
-from faxd.core.received_check import unusable_download
+from faxd.core.received_check import named_for_content, unusable_download
 from faxd.core.received_meta import ReceivedMeta
 from faxd.crash_points import crash_point
 from faxd.errors import FaxdError, ProviderError, RejectedError, TransientError
@@ -159,7 +159,8 @@ class FileDelivery(PollerPart):
         crash_point("inbound_after_tmp")
         meta = self._meta(doc, item, original).downloaded(sink.size, sink.sha256)
         local_time = doc.time.astimezone(self.timezone)
-        wanted = inbox_name(local_time, _decodable(doc.sender), _decodable(original))
+        named = named_for_content(_decodable(original), bytes(sink.head))
+        wanted = inbox_name(local_time, _decodable(doc.sender), named)
         try:
             while True:
                 name = first_free(wanted, folder.is_taken)
