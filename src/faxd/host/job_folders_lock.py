@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -44,18 +44,22 @@ def making_in(root: Path) -> Iterator[None]:
         os.close(fd)  # closing drops the flock
 
 
-@contextlib.contextmanager
-def sweeping(root: Path) -> Iterator[bool]:
-    """Held while the sweep lists, checks and removes the job folders in `root`. Yields
-    False, holding nothing, while a command is making a job's folder there.
-    FileNotFoundError: no such folder."""
-    fd = _open(root)
+def sweep_unless_making(root: Path, sweep: Callable[[], int]) -> int | None:
+    """`sweep()` run while holding `root` exclusively: how many job folders it removed (0
+    when there is no such folder), or None, having swept nothing, while a command is
+    making a job's folder there."""
+    try:
+        fd = _open(root)
+    except FileNotFoundError:
+        return 0
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
-        yield True
+            return None
+        try:
+            return sweep()
+        except FileNotFoundError:
+            return 0  # the folder went meanwhile: nothing left to sweep
     finally:
         os.close(fd)

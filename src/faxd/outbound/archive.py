@@ -40,11 +40,12 @@ from faxd.crash_points import crash_point
 from faxd.errors import FaxdError
 from faxd.host import contained, fsops
 from faxd.host.folders import create_if_missing
-from faxd.host.job_folders_lock import sweeping
+from faxd.host.job_folders_lock import sweep_unless_making
 from faxd.model import JobState, TxState
 from faxd.outbound import outbox_folders
 from faxd.outbound.spool_presence import SpoolPresence
 from faxd.printing.print_input import discard_work
+from faxd.settings import Settings
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import JobRow
 
@@ -134,6 +135,12 @@ class Archiver:
         self._failing: dict[str, str] = {}  # job id -> why it could not be filed (logged)
         self._lock = threading.Lock()
         self.presence = SpoolPresence(journal)
+
+    @classmethod
+    def of(cls, settings: Settings, journal: Journal, clock: Clock) -> Archiver:
+        """The archiver of a faxd working `settings`' state_dir: it removes the work and
+        outbox folders of the jobs it files, and sweeps those no job needs."""
+        return cls(journal, clock, work_root=settings.work_root, outbox_root=settings.outbox_root)
 
     def _plan(self, job: JobRow) -> dict[str, str]:
         """Where each of the job's files goes. The document, its sidecar and its reports
@@ -281,17 +288,15 @@ class Archiver:
         sweep waits for the next start (faxd.host.job_folders_lock)."""
         if self._work_root is None:
             return 0
-        try:
-            with sweeping(self._work_root) as free:
-                if not free:
-                    log.info(
-                        "a faxd command is making a work folder right now; the work folders "
-                        "no job owns are removed at the next start"
-                    )
-                    return 0
-                return self._sweep_work(self._work_root)
-        except FileNotFoundError:
+        work_root = self._work_root
+        removed = sweep_unless_making(work_root, lambda: self._sweep_work(work_root))
+        if removed is None:
+            log.info(
+                "a faxd command is making a work folder right now; the work folders no job "
+                "owns are removed at the next start"
+            )
             return 0
+        return removed
 
     def sweep_outbox(self) -> int:
         """Remove the `faxd send` outbox folders no job needs; at start-up, with the work

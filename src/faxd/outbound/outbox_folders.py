@@ -13,7 +13,7 @@ from pathlib import Path
 
 import structlog
 
-from faxd.host.job_folders_lock import sweeping
+from faxd.host.job_folders_lock import sweep_unless_making
 from faxd.store.journal import Journal
 from faxd.store.journal_rows import JobRow
 
@@ -35,17 +35,14 @@ def sweep(outbox_root: Path, journal: Journal) -> int:
     ones of filed jobs; an unfiled job's stays, its document is still to be sent or filed.
     Returns how many were removed. While a `faxd send` makes its folder, one no journal
     knows yet, the sweep waits for the next start (faxd.host.job_folders_lock)."""
-    try:
-        with sweeping(outbox_root) as free:
-            if not free:
-                log.info(
-                    "faxd send is making an outbox folder right now; the outbox folders no "
-                    "job needs are removed at the next start"
-                )
-                return 0
-            return _sweep(outbox_root, journal)
-    except FileNotFoundError:
+    removed = sweep_unless_making(outbox_root, lambda: _sweep(outbox_root, journal))
+    if removed is None:
+        log.info(
+            "faxd send is making an outbox folder right now; the outbox folders no job "
+            "needs are removed at the next start"
+        )
         return 0
+    return removed
 
 
 def _sweep(outbox_root: Path, journal: Journal) -> int:

@@ -37,9 +37,7 @@ def cancel(settings: Settings, job_id: str) -> int:
                 "Watch it with 'faxd status'; its report tells the outcome.",
             )
         senders = build_senders(settings)
-        archiver = Archiver(
-            journal, clock, work_root=settings.work_root, outbox_root=settings.outbox_root
-        )
+        archiver = Archiver.of(settings, journal, clock)
         Engine(settings, journal, senders, archiver, clock).finish_if_done(job_id)
         filed = journal.job(job_id)
         txs = journal.transmissions(job_id)

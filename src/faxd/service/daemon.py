@@ -143,12 +143,7 @@ class Daemon(DaemonFolders, DaemonFiling, DaemonSupervision, DaemonReload, Daemo
         )
         self._records.configuration_loaded(self._config_path)
         self._senders = build_senders(settings, requests_at_once(settings))
-        self._archiver = Archiver(
-            self._journal,
-            self._clock,
-            work_root=settings.work_root,
-            outbox_root=settings.outbox_root,
-        )
+        self._archiver = Archiver.of(settings, self._journal, self._clock)
         # Before anything is reconciled or taken: another faxd working these folders would
         # send every document in them a second time.
         self._create_inbox(settings)

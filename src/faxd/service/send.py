@@ -143,9 +143,7 @@ def _take_in(
     filing and the engine the command works the job with."""
     clock = SystemClock()
     senders = build_senders(settings)
-    archiver = Archiver(
-        journal, clock, work_root=settings.work_root, outbox_root=settings.outbox_root
-    )
+    archiver = Archiver.of(settings, journal, clock)
     # Sending by itself, the command works its own job only: the journal's other jobs came
     # from spool folders it holds no claim on, which another faxd may work now.
     engine = Engine(settings, journal, senders, archiver, clock, only_job=job_id)
