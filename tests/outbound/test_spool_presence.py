@@ -101,16 +101,24 @@ def test_the_share_back_under_another_device_number_is_taken_without_a_restart(
     assert presence.away(spool)
 
 
+def _share_layout(tmp_path: Path, mounted_on: str) -> tuple[Path, Path]:
+    """The spool folder and the share's mount point: the share mounted on the folder
+    itself, or higher up with the folder below it (the NAS at /srv/fax, /srv/fax/out)."""
+    spool = tmp_path / "spool" if mounted_on == "folder" else tmp_path / "share" / "out"
+    spool.mkdir(parents=True)
+    return spool, spool if mounted_on == "folder" else spool.parent
+
+
+@pytest.mark.parametrize("mounted_on", ["folder", "above"], ids=["on-the-folder", "above-it"])
 def test_a_start_takes_the_share_mounted_again_under_another_device_number(
-    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mounted_on: str
 ) -> None:
-    spool = tmp_path / "spool"
-    spool.mkdir()
+    spool, share = _share_layout(tmp_path, mounted_on)
     mounts = Mounts(monkeypatch)
-    mounts.mount(spool, 0x7E57)
+    mounts.mount(share, 0x7E57)
     SpoolPresence(journal).record(spool)
     journal.create_job(_job(spool))
-    mounts.mount(spool, 0x7E58)  # remounted while faxd was down
+    mounts.mount(share, 0x7E58)  # remounted while faxd was down
     presence = SpoolPresence(journal)
     presence.record(spool)
     assert journal.folder_device(spool) == 0x7E58
@@ -171,10 +179,7 @@ def test_the_start_claims_a_share_back_under_another_number_but_not_while_it_is_
     from faxd.service.daemon import Daemon
     from tests.settings_helpers import bare_settings, folder_settings
 
-    # The share mounted on the spool folder itself, or higher up with the folder below it.
-    spool = tmp_path / "spool" if mounted_on == "folder" else tmp_path / "share" / "out"
-    share = spool if mounted_on == "folder" else spool.parent
-    spool.mkdir(parents=True)
+    spool, share = _share_layout(tmp_path, mounted_on)
     journal = Journal(tmp_path / "journal.sqlite")
     mounts = Mounts(monkeypatch)
     mounts.mount(share, 0x7E57)
@@ -270,23 +275,6 @@ def test_a_share_mounted_above_the_folder_is_held_while_away_and_taken_back_unde
     mounts.umount(share)  # away again, under the number it came back with
     assert presence.away(spool)
     mounts.mount(spool, 0x7E60)  # a new disk mounted on the folder itself
-    assert not presence.away(spool)
-
-
-def test_a_start_takes_a_share_mounted_above_the_folder_again_under_another_number(
-    journal: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    share = tmp_path / "share"
-    spool = share / "out"
-    spool.mkdir(parents=True)
-    mounts = Mounts(monkeypatch)
-    mounts.mount(share, 0x7E57)
-    SpoolPresence(journal).record(spool)
-    journal.create_job(_job(spool))
-    mounts.mount(share, 0x7E58)  # remounted while faxd was down
-    presence = SpoolPresence(journal)
-    presence.record(spool)
-    assert journal.folder_device(spool) == 0x7E58
     assert not presence.away(spool)
 
 
